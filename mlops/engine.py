@@ -1,0 +1,214 @@
+"""The offline engine: runs a real Pulumi program under a recording monitor and returns its graph.
+
+The program is executed exactly as the Python language host would run it (``__main__.py`` of the
+project's ``main`` directory, with the stack's config), but every resource registration lands in
+:class:`RecordingMonitor`, which keeps what the Pulumi engine would receive - type, name, parent,
+dependencies, property dependencies, provider, options, inputs and the source position - and lets
+:class:`~mlops.fakecloud.FakeCloud` answer with deterministic outputs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import runpy
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import pulumi
+from google.protobuf import json_format
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.sync_await import _sync_await
+
+from mlops.fakecloud import FakeCloud
+from mlops.graph import Graph, Resource, Secret, SourcePosition
+from mlops.stackconfig import StackConfig, load_stack
+
+_SIG_KEY = "4dabf18193072939515e22adb298388d"
+_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+_RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
+_UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+
+class ProgramError(Exception):
+    """The program failed while it ran offline; the message says where."""
+
+
+def decode(value: Any) -> Any:
+    """Turn Pulumi's wire form of a property value into plain Python, keeping secrets wrapped."""
+    if isinstance(value, dict):
+        sig = value.get(_SIG_KEY)
+        if sig == _SECRET_SIG:
+            return Secret(decode(value.get("value")))
+        if sig == _RESOURCE_SIG:
+            return {"@resource": value.get("urn"), "id": decode(value.get("id"))}
+        if sig is not None:
+            return {k: decode(v) for k, v in value.items() if k != _SIG_KEY}
+        return {k: decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [decode(v) for v in value]
+    if value == _UNKNOWN:
+        return "@unknown"
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _struct(message: Any) -> dict[str, Any]:
+    return json_format.MessageToDict(message) if message is not None else {}
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """A mock resource monitor that records every registration in full."""
+
+    def __init__(self, mocks: FakeCloud, root: Path) -> None:
+        super().__init__(mocks)
+        self.root = root
+        self.records: list[Resource] = []
+        self.stack_outputs: dict[str, Any] = {}
+
+    def _position(self, pc: Any) -> SourcePosition | None:
+        if not pc.uri:
+            return None
+        path = Path(unquote(urlparse(pc.uri).path)).resolve()
+        try:
+            rel = path.relative_to(self.root)
+        except ValueError:
+            return None
+        if any(part in ("site-packages", ".venv") for part in rel.parts):
+            return None
+        return SourcePosition(file=rel.as_posix(), line=int(pc.line))
+
+    def _source(self, request: Any) -> SourcePosition | None:
+        """Where the program created the resource: the first frame in the project's own code.
+
+        The SDK's own guess (``sourcePosition``) is right for resources and components but lands inside
+        the provider SDK for provider resources, so fall back to the stack trace."""
+        if request.HasField("sourcePosition"):
+            found = self._position(request.sourcePosition)
+            if found is not None:
+                return found
+        for frame in request.stackTrace.frames:
+            found = self._position(frame.pc)
+            if found is not None:
+                return found
+        return None
+
+    @staticmethod
+    def _provider_urn(ref: str) -> str | None:
+        return ref.rsplit("::", 1)[0] if ref else None
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        aliases = [a.urn or a.spec.name for a in request.aliases] + list(request.aliasURNs)
+        record = Resource(
+            urn=response.urn,
+            type=request.type,
+            name=request.name,
+            custom=bool(request.custom) or request.type.startswith("pulumi:providers:"),
+            id=response.id or None,
+            parent=request.parent or None,
+            provider=self._provider_urn(request.provider),
+            dependencies=sorted(set(request.dependencies)),
+            property_dependencies={k: sorted(set(v.urns)) for k, v in sorted(request.propertyDependencies.items())},
+            protect=bool(request.protect),
+            retain_on_delete=bool(request.retainOnDelete),
+            ignore_changes=list(request.ignoreChanges),
+            delete_before_replace=request.deleteBeforeReplace if request.deleteBeforeReplaceDefined else None,
+            aliases=[a for a in aliases if a],
+            additional_secret_outputs=list(request.additionalSecretOutputs),
+            inputs=decode(_struct(request.object)),
+            outputs=decode(_struct(response.object)) if response.object else {},
+            source=self._source(request),
+        )
+        self.records.append(record)
+        return response
+
+    def ReadResource(self, request: Any) -> Any:
+        response = super().ReadResource(request)
+        self.records.append(
+            Resource(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                custom=True,
+                id=request.id or None,
+                parent=request.parent or None,
+                provider=self._provider_urn(request.provider),
+                dependencies=list(request.dependencies),
+                inputs=decode(_struct(request.properties)),
+                outputs=decode(_struct(response.properties)),
+                source=None,
+            )
+        )
+        return response
+
+
+@contextlib.contextmanager
+def _program_context(main: Path) -> Iterator[None]:
+    old_cwd = os.getcwd()
+    old_path = list(sys.path)
+    os.chdir(main)
+    sys.path.insert(0, str(main))
+    try:
+        yield
+    finally:
+        os.chdir(old_cwd)
+        sys.path[:] = old_path
+
+
+def _resolve(value: Any) -> Any:
+    output = pulumi.Output.from_input(value)
+    resolved = _sync_await(output.future())
+    secret = _sync_await(output.is_secret())
+    return Secret(resolved) if secret else resolved
+
+
+def run_program(
+    config: StackConfig,
+    *,
+    mocks: FakeCloud | None = None,
+    root: Path | None = None,
+) -> Graph:
+    """Run the project's program for one stack offline and return the recorded graph."""
+    project = config.project
+    region = config.values.get("aws:region", "eu-west-1")
+    cloud = mocks or FakeCloud(region=region)
+    monitor = RecordingMonitor(cloud, (root or project.root).resolve())
+
+    pulumi_settings.ROOT.set(None)
+    set_all_config(dict(config.values), list(config.secret_keys))
+    pulumi_mocks.set_mocks(cloud, project=project.name, stack=config.stack, preview=False, monitor=monitor)
+    entry = project.main / "__main__.py"
+    if not entry.exists():
+        raise ProgramError(f"{entry}: the project's program entry point is missing")
+
+    error: BaseException | None = None
+    with _program_context(project.main):
+        try:
+            _sync_await(
+                pulumi.runtime.stack.run_pulumi_func(lambda: runpy.run_path(str(entry), run_name="__main__"))
+            )
+        except BaseException as exc:  # noqa: BLE001 - reported below with the program's own message
+            error = exc
+    if error is not None:
+        raise error
+
+    stack_resource = pulumi_settings.get_root_resource()
+    outputs: dict[str, Any] = {}
+    if isinstance(stack_resource, pulumi.runtime.stack.Stack):
+        for key, value in stack_resource.outputs.items():
+            outputs[key] = _resolve(value)
+    return Graph(project=project.name, stack=config.stack, resources=list(monitor.records), outputs=outputs)
+
+
+def render(stack: str, root: Path, *, mocks: FakeCloud | None = None) -> Graph:
+    """Load ``root``'s project and the stack's config file, then run the program offline."""
+    return run_program(load_stack(root, stack), mocks=mocks, root=root)

@@ -1,0 +1,248 @@
+"""The fake cloud behind the offline engine: deterministic, realistic answers for resource
+registrations and data-source calls, so downstream resources see ARNs, IDs and endpoints shaped
+like AWS's own.
+
+Every answer is derived from the resource's URN, so two renders of the same program agree.
+A data source it has no answer for fails with a message naming the function.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
+
+ACCOUNT_ID = "123456789012"
+PARTITION = "aws"
+
+
+class OfflineCallError(Exception):
+    """Raised for a data-source call the offline engine cannot answer."""
+
+
+def _hex(seed: str, n: int) -> str:
+    return hashlib.sha256(seed.encode()).hexdigest()[:n]
+
+
+def _physical_name(args: MockResourceArgs, seed: str) -> str:
+    for key in ("name", "bucket", "clusterName", "nodeGroupName", "repositoryName", "identifier",
+                "roleName", "functionName"):
+        value = args.inputs.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return f"{args.name}-{_hex(seed, 7)}"
+
+
+class FakeCloud(Mocks):
+    """Answers the engine's questions the way AWS and Kubernetes would, deterministically."""
+
+    def __init__(
+        self,
+        region: str = "eu-west-1",
+        *,
+        stack_references: dict[str, dict[str, Any]] | None = None,
+        account_id: str = ACCOUNT_ID,
+    ) -> None:
+        self.region = region
+        self.account_id = account_id
+        self.stack_references = stack_references or {}
+        self._calls: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "aws:index/getAvailabilityZones:getAvailabilityZones": self._zones,
+            "aws:index/getCallerIdentity:getCallerIdentity": self._caller,
+            "aws:index/getRegion:getRegion": self._region,
+            "aws:index/getPartition:getPartition": self._partition,
+        }
+
+    # ---- data sources -----------------------------------------------------------------------------
+    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        handler = self._calls.get(args.token)
+        if handler is None:
+            raise OfflineCallError(
+                f"the offline engine has no answer for data source {args.token!r}; "
+                "add one to mlops.fakecloud.FakeCloud or avoid the call"
+            )
+        return handler(args.args), []
+
+    def _zones(self, _: dict[str, Any]) -> dict[str, Any]:
+        letters = "abcd"
+        return {
+            "id": self.region,
+            "names": [f"{self.region}{c}" for c in letters],
+            "zoneIds": [f"{self.region[:3]}{self.region.split('-')[-1]}-az{i + 1}" for i in range(len(letters))],
+            "state": "available",
+            "groupNames": [self.region],
+        }
+
+    def _caller(self, _: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": self.account_id,
+            "accountId": self.account_id,
+            "arn": f"arn:{PARTITION}:sts::{self.account_id}:assumed-role/offline/engine",
+            "userId": "AROAOFFLINE:engine",
+        }
+
+    def _region(self, _: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": self.region,
+            "name": self.region,
+            "region": self.region,
+            "endpoint": f"ec2.{self.region}.amazonaws.com",
+            "description": self.region,
+        }
+
+    def _partition(self, _: dict[str, Any]) -> dict[str, Any]:
+        return {"id": PARTITION, "partition": PARTITION, "dnsSuffix": "amazonaws.com",
+                "reverseDnsPrefix": "com.amazonaws"}
+
+    # ---- resources --------------------------------------------------------------------------------
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        if args.typ == "pulumi:pulumi:StackReference":
+            name = args.resource_id or args.inputs.get("name", args.name)
+            outputs = self.stack_references.get(str(name))
+            if outputs is None:
+                raise OfflineCallError(f"no fake outputs for StackReference {name!r}")
+            return str(name), {"name": name, "outputs": outputs, "secretOutputNames": []}
+        if args.custom is False and not args.typ.startswith("pulumi:providers:"):
+            return None, {}
+        seed = f"{args.typ}::{args.name}"
+        if args.typ.startswith("pulumi:providers:"):
+            return f"{_hex(seed, 8)}-0000-4000-8000-{_hex(seed + 'p', 12)}", dict(args.inputs)
+        state = dict(args.inputs)
+        rid = self._augment(args, seed, state)
+        return rid, state
+
+    def _arn(self, service: str, resource: str, *, regional: bool = True, account: bool = True) -> str:
+        return (f"arn:{PARTITION}:{service}:{self.region if regional else ''}:"
+                f"{self.account_id if account else ''}:{resource}")
+
+    def _augment(self, args: MockResourceArgs, seed: str, state: dict[str, Any]) -> str:
+        """Fill in the computed outputs of a resource; returns its physical ID."""
+        typ, inputs = args.typ, args.inputs
+        name = _physical_name(args, seed)
+        module = typ.split(":")[1].split("/")[0] if ":" in typ else "x"
+        short = _hex(seed, 17)
+        rid = name
+
+        if typ.startswith("kubernetes:"):
+            meta = dict(inputs.get("metadata") or {})
+            meta.setdefault("name", f"{args.name}-{_hex(seed, 8)}")
+            meta.setdefault("uid", f"{_hex(seed, 8)}-{_hex(seed + 'u', 4)}-4{_hex(seed, 3)}-8{_hex(seed, 3)}-"
+                            f"{_hex(seed + 'v', 12)}")
+            state["metadata"] = meta
+            ns = meta.get("namespace")
+            return f"{ns}/{meta['name']}" if ns else str(meta["name"])
+
+        if typ == "aws:ec2/vpc:Vpc":
+            rid = f"vpc-{short}"
+            state.update(arn=self._arn("ec2", f"vpc/{rid}"), defaultSecurityGroupId=f"sg-{_hex(seed + 'dsg', 17)}",
+                         mainRouteTableId=f"rtb-{_hex(seed + 'rt', 17)}",
+                         defaultNetworkAclId=f"acl-{_hex(seed + 'acl', 17)}", ownerId=self.account_id)
+        elif typ == "aws:ec2/subnet:Subnet":
+            rid = f"subnet-{short}"
+            state.update(arn=self._arn("ec2", f"subnet/{rid}"), ownerId=self.account_id)
+        elif typ in ("aws:ec2/securityGroup:SecurityGroup", "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"):
+            rid = f"sg-{short}"
+            state.update(arn=self._arn("ec2", f"security-group/{rid}"), ownerId=self.account_id)
+        elif typ == "aws:ec2/eip:Eip":
+            rid = f"eipalloc-{short}"
+            octets = [int(_hex(seed + str(i), 2), 16) for i in range(2)]
+            state.update(publicIp=f"52.16.{octets[0]}.{octets[1]}", allocationId=rid)
+        elif typ == "aws:ec2/natGateway:NatGateway":
+            rid = f"nat-{short}"
+        elif typ == "aws:ec2/internetGateway:InternetGateway":
+            rid = f"igw-{short}"
+            state["arn"] = self._arn("ec2", f"internet-gateway/{rid}")
+        elif typ == "aws:ec2/routeTable:RouteTable":
+            rid = f"rtb-{short}"
+        elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
+            rid = f"lt-{short}"
+            state.update(arn=self._arn("ec2", f"launch-template/{rid}"), latestVersion=1, defaultVersion=1)
+        elif typ == "aws:ec2/vpcEndpoint:VpcEndpoint":
+            rid = f"vpce-{short}"
+            state["arn"] = self._arn("ec2", f"vpc-endpoint/{rid}")
+        elif typ == "aws:ec2/flowLog:FlowLog":
+            rid = f"fl-{short}"
+            state["arn"] = self._arn("ec2", f"vpc-flow-log/{rid}")
+        elif typ == "aws:kms/key:Key":
+            rid = f"{_hex(seed, 8)}-{_hex(seed + 'a', 4)}-4{_hex(seed, 3)}-8{_hex(seed, 3)}-{_hex(seed + 'b', 12)}"
+            state.update(arn=self._arn("kms", f"key/{rid}"), keyId=rid)
+        elif typ == "aws:kms/alias:Alias":
+            rid = str(inputs.get("name", f"alias/{name}"))
+            state["arn"] = self._arn("kms", rid)
+        elif typ in ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"):
+            bucket = str(inputs.get("bucket") or f"{args.name}-{_hex(seed, 7)}")
+            rid = bucket
+            state.update(bucket=bucket, arn=f"arn:{PARTITION}:s3:::{bucket}",
+                         bucketDomainName=f"{bucket}.s3.amazonaws.com",
+                         bucketRegionalDomainName=f"{bucket}.s3.{self.region}.amazonaws.com",
+                         region=self.region, hostedZoneId="Z1BKCTXD74EZPE")
+        elif typ == "aws:iam/role:Role":
+            state.update(arn=f"arn:{PARTITION}:iam::{self.account_id}:role/{name}", name=name,
+                         uniqueId=f"AROA{_hex(seed, 17).upper()}")
+        elif typ == "aws:iam/policy:Policy":
+            state.update(arn=f"arn:{PARTITION}:iam::{self.account_id}:policy/{name}", name=name,
+                         policyId=f"ANPA{_hex(seed, 17).upper()}")
+        elif typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+            url = str(inputs.get("url", "")).removeprefix("https://")
+            rid = f"arn:{PARTITION}:iam::{self.account_id}:oidc-provider/{url}"
+            state["arn"] = rid
+        elif typ == "aws:iam/instanceProfile:InstanceProfile":
+            state["arn"] = f"arn:{PARTITION}:iam::{self.account_id}:instance-profile/{name}"
+        elif typ == "aws:eks/cluster:Cluster":
+            oidc = _hex(seed, 32).upper()
+            state.update(
+                arn=self._arn("eks", f"cluster/{name}"),
+                endpoint=f"https://{oidc}.gr7.{self.region}.eks.amazonaws.com",
+                certificateAuthority={"data": base64.b64encode(b"offline-cluster-ca").decode()},
+                identities=[{"oidcs": [{"issuer": f"https://oidc.eks.{self.region}.amazonaws.com/id/{oidc}"}]}],
+                platformVersion="eks.1",
+                status="ACTIVE",
+                clusterId=f"{_hex(seed, 8)}-{_hex(seed + 'c', 4)}",
+            )
+            vpc = dict(inputs.get("vpcConfig") or {})
+            vpc.setdefault("clusterSecurityGroupId", f"sg-{_hex(seed + 'csg', 17)}")
+            vpc.setdefault("vpcId", f"vpc-{_hex(seed + 'v', 17)}")
+            state["vpcConfig"] = vpc
+        elif typ == "aws:eks/nodeGroup:NodeGroup":
+            cluster = inputs.get("clusterName", "cluster")
+            state.update(arn=self._arn("eks", f"nodegroup/{cluster}/{name}/{_hex(seed, 8)}"), status="ACTIVE",
+                         resources=[{"autoscalingGroups": [{"name": f"eks-{name}-{_hex(seed, 8)}"}]}])
+            rid = f"{cluster}:{name}"
+        elif typ == "aws:eks/addon:Addon":
+            state["arn"] = self._arn("eks", f"addon/{inputs.get('clusterName')}/{inputs.get('addonName')}/x")
+        elif typ == "aws:rds/instance:Instance":
+            ident = str(inputs.get("identifier") or name)
+            host = f"{ident}.c{_hex(seed, 11)}.{self.region}.rds.amazonaws.com"
+            port = inputs.get("port") or 5432
+            rid = ident
+            state.update(arn=self._arn("rds", f"db:{ident}"), address=host, endpoint=f"{host}:{port}", port=port,
+                         identifier=ident, resourceId=f"db-{_hex(seed, 26).upper()}",
+                         hostedZoneId="Z29XKXDKYMONMX")
+            if inputs.get("manageMasterUserPassword"):
+                state["masterUserSecrets"] = [{
+                    "secretArn": self._arn("secretsmanager", f"secret:rds!db-{_hex(seed, 8)}-{_hex(seed, 6)}"),
+                    "kmsKeyId": inputs.get("masterUserSecretKmsKeyId", ""),
+                    "secretStatus": "active",
+                }]
+        elif typ == "aws:ecr/repository:Repository":
+            repo = str(inputs.get("name") or name)
+            state.update(arn=self._arn("ecr", f"repository/{repo}"), registryId=self.account_id,
+                         repositoryUrl=f"{self.account_id}.dkr.ecr.{self.region}.amazonaws.com/{repo}")
+            rid = repo
+        elif typ == "aws:sns/topic:Topic":
+            state["arn"] = self._arn("sns", name)
+            rid = state["arn"]
+        elif typ == "aws:cloudwatch/logGroup:LogGroup":
+            state["arn"] = self._arn("logs", f"log-group:{name}")
+        elif typ == "aws:secretsmanager/secret:Secret":
+            state["arn"] = self._arn("secretsmanager", f"secret:{name}-{_hex(seed, 6)}")
+            rid = state["arn"]
+        elif typ == "aws:cloudwatch/metricAlarm:MetricAlarm":
+            state["arn"] = self._arn("cloudwatch", f"alarm:{name}")
+        else:
+            state.setdefault("arn", self._arn(module, name))
+        state.setdefault("id", rid)
+        return rid

@@ -13,7 +13,7 @@ import contextlib
 import os
 import runpy
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -152,11 +152,12 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
 
 @contextlib.contextmanager
-def _program_context(main: Path) -> Iterator[None]:
+def _program_context(main: Path | None) -> Iterator[None]:
     old_cwd = os.getcwd()
     old_path = list(sys.path)
-    os.chdir(main)
-    sys.path.insert(0, str(main))
+    if main is not None:
+        os.chdir(main)
+        sys.path.insert(0, str(main))
     try:
         yield
     finally:
@@ -171,32 +172,34 @@ def _resolve(value: Any) -> Any:
     return Secret(resolved) if secret else resolved
 
 
-def run_program(
-    config: StackConfig,
+def run_callable(
+    program: Callable[[], Any],
     *,
+    project: str = "test",
+    stack: str = "test",
+    config: dict[str, str] | None = None,
+    secret_keys: list[str] | None = None,
     mocks: FakeCloud | None = None,
     root: Path | None = None,
+    cwd: Path | None = None,
 ) -> Graph:
-    """Run the project's program for one stack offline and return the recorded graph."""
-    project = config.project
-    region = config.values.get("aws:region", "eu-west-1")
-    cloud = mocks or FakeCloud(region=region)
-    monitor = RecordingMonitor(cloud, (root or project.root).resolve())
+    """Run ``program`` (anything that creates resources) as a Pulumi program offline; return its graph.
+
+    This is what the tests use to render one component on its own, and what :func:`run_program` uses
+    to run a project's ``__main__.py``."""
+    values = dict(config or {})
+    cloud = mocks or FakeCloud(region=values.get("aws:region", "eu-west-1"))
+    monitor = RecordingMonitor(cloud, (root or Path.cwd()).resolve())
 
     pulumi_settings.ROOT.set(None)
-    set_all_config(dict(config.values), list(config.secret_keys))
-    pulumi_mocks.set_mocks(cloud, project=project.name, stack=config.stack, preview=False, monitor=monitor)
-    entry = project.main / "__main__.py"
-    if not entry.exists():
-        raise ProgramError(f"{entry}: the project's program entry point is missing")
+    set_all_config(values, list(secret_keys or []))
+    pulumi_mocks.set_mocks(cloud, project=project, stack=stack, preview=False, monitor=monitor)
 
     error: BaseException | None = None
-    with _program_context(project.main):
+    with _program_context(cwd):
         try:
-            _sync_await(
-                pulumi.runtime.stack.run_pulumi_func(lambda: runpy.run_path(str(entry), run_name="__main__"))
-            )
-        except BaseException as exc:  # noqa: BLE001 - reported below with the program's own message
+            _sync_await(pulumi.runtime.stack.run_pulumi_func(program))
+        except BaseException as exc:  # noqa: BLE001 - re-raised once the runtime is settled
             error = exc
     if error is not None:
         raise error
@@ -206,7 +209,30 @@ def run_program(
     if isinstance(stack_resource, pulumi.runtime.stack.Stack):
         for key, value in stack_resource.outputs.items():
             outputs[key] = _resolve(value)
-    return Graph(project=project.name, stack=config.stack, resources=list(monitor.records), outputs=outputs)
+    return Graph(project=project, stack=stack, resources=list(monitor.records), outputs=outputs)
+
+
+def run_program(
+    config: StackConfig,
+    *,
+    mocks: FakeCloud | None = None,
+    root: Path | None = None,
+) -> Graph:
+    """Run the project's program (``<main>/__main__.py``) for one stack offline and return the graph."""
+    project = config.project
+    entry = project.main / "__main__.py"
+    if not entry.exists():
+        raise ProgramError(f"{entry}: the project's program entry point is missing")
+    return run_callable(
+        lambda: runpy.run_path(str(entry), run_name="__main__"),
+        project=project.name,
+        stack=config.stack,
+        config=config.values,
+        secret_keys=config.secret_keys,
+        mocks=mocks,
+        root=root or project.root,
+        cwd=project.main,
+    )
 
 
 def render(stack: str, root: Path, *, mocks: FakeCloud | None = None) -> Graph:

@@ -36,8 +36,30 @@ GOVERNANCE_TAG_KEYS = ("environment", "owner", "cost-center", "data-classificati
 """The tag set every taggable AWS resource carries (through the AWS provider's default tags)."""
 
 # CloudWatch Logs accepts only these retention periods.
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
-                      2922, 3288, 3653)
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 RDS_MONITORING_INTERVALS = (0, 1, 5, 10, 15, 30, 60)
 
 _TAG_VALUE = r"^[A-Za-z0-9][A-Za-z0-9 _.:/=+@-]{0,127}$"
@@ -120,7 +142,9 @@ class ArtifactSettings(_Section):
     key_prefix: ClassVar[str] = "artifacts"
     noncurrent_version_days: int = Field(ge=1, le=3650, description="Days before noncurrent versions expire.")
     intelligent_tiering_days: int = Field(
-        ge=0, le=3650, description="Days before objects move to Intelligent-Tiering; 0 disables the transition."
+        ge=0,
+        le=3650,
+        description="Days before objects move to Intelligent-Tiering; 0 disables the transition.",
     )
     object_lock: bool = Field(description="S3 Object Lock (governance mode) on the artifact bucket.")
     object_lock_days: int = Field(ge=1, le=36500, description="Default Object Lock retention in days.")
@@ -174,13 +198,15 @@ class ClusterSettings(_Section):
     def _arns(cls, value: list[str]) -> list[str]:
         for arn in value:
             if not re.match(_IAM_PRINCIPAL_ARN, arn):
-                raise ValueError(f"{arn!r} is not an IAM role or user ARN (arn:aws:iam::123456789012:role/name)")
+                raise ValueError(
+                    f"{arn!r} is not an IAM role or user ARN (arn:aws:iam::123456789012:role/name)"
+                )
         return value
 
     @field_validator("public_access_cidrs")
     @classmethod
     def _cidrs(cls, value: list[str]) -> list[str]:
-        out = [_check_cidr(c, private=False, min_prefix=8, max_prefix=32) for c in value]
+        out = [_check_cidr(c, private=False, min_prefix=0, max_prefix=32) for c in value]
         for c in out:
             if ipaddress.ip_network(c).prefixlen < 16:
                 raise ValueError(f"{c} is too wide for an API endpoint allow-list (at most /16)")
@@ -334,7 +360,9 @@ class PlatformConfig(BaseModel):
             return self
         problems: list[tuple[str, str]] = []
         if self.cluster.public_access_cidrs:
-            problems.append((key_for("cluster", "public_access_cidrs"), "must be empty in prod (private endpoint)"))
+            problems.append(
+                (key_for("cluster", "public_access_cidrs"), "must be empty in prod (private endpoint)")
+            )
         if self.artifacts.force_destroy:
             problems.append((key_for("artifacts", "force_destroy"), "must be false in prod"))
         if not self.database.deletion_protection:
@@ -373,64 +401,142 @@ _COMMON: dict[str, dict[str, Any]] = {
 
 PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     "dev": {
-        "network": {"vpc_cidr": "10.10.0.0/16", "zone_count": 2, "nat_gateways": "single",
-                    "interface_endpoints": False},
+        "network": {
+            "vpc_cidr": "10.10.0.0/16",
+            "zone_count": 2,
+            "nat_gateways": "single",
+            "interface_endpoints": False,
+        },
         "kms": {"deletion_window_days": 7},
         "logs": {"retention_days": 30},
         "protection": {"stateful_resources": False},
         "artifacts": {"noncurrent_version_days": 30, "intelligent_tiering_days": 0, "object_lock": False},
-        "database": {"instance_class": "db.t4g.medium", "allocated_storage_gib": 20,
-                     "max_allocated_storage_gib": 100, "backup_retention_days": 7, "multi_az": False,
-                     "deletion_protection": False, "performance_insights": False,
-                     "monitoring_interval_seconds": 60},
-        "system_nodes": {"instance_types": ["m6i.large"], "min_size": 2, "max_size": 3, "desired_size": 2,
-                         "disk_size_gib": 50},
-        "workload_nodes": {"instance_types": ["m6i.xlarge"], "min_size": 0, "max_size": 4, "desired_size": 1,
-                           "disk_size_gib": 100},
-        "gpu_nodes": {"enabled": False, "instance_types": ["g5.xlarge"], "min_size": 0, "max_size": 1,
-                      "desired_size": 0, "disk_size_gib": 200},
+        "database": {
+            "instance_class": "db.t4g.medium",
+            "allocated_storage_gib": 20,
+            "max_allocated_storage_gib": 100,
+            "backup_retention_days": 7,
+            "multi_az": False,
+            "deletion_protection": False,
+            "performance_insights": False,
+            "monitoring_interval_seconds": 60,
+        },
+        "system_nodes": {
+            "instance_types": ["m6i.large"],
+            "min_size": 2,
+            "max_size": 3,
+            "desired_size": 2,
+            "disk_size_gib": 50,
+        },
+        "workload_nodes": {
+            "instance_types": ["m6i.xlarge"],
+            "min_size": 0,
+            "max_size": 4,
+            "desired_size": 1,
+            "disk_size_gib": 100,
+        },
+        "gpu_nodes": {
+            "enabled": False,
+            "instance_types": ["g5.xlarge"],
+            "min_size": 0,
+            "max_size": 1,
+            "desired_size": 0,
+            "disk_size_gib": 200,
+        },
         "registry": {"keep_tagged_images": 30, "untagged_expiry_days": 7},
         "mlflow": {"replicas": 1},
         "monitoring": {"prometheus_retention_days": 7, "prometheus_storage_gib": 20},
     },
     "staging": {
-        "network": {"vpc_cidr": "10.20.0.0/16", "zone_count": 3, "nat_gateways": "single",
-                    "interface_endpoints": True},
+        "network": {
+            "vpc_cidr": "10.20.0.0/16",
+            "zone_count": 3,
+            "nat_gateways": "single",
+            "interface_endpoints": True,
+        },
         "kms": {"deletion_window_days": 14},
         "logs": {"retention_days": 90},
         "protection": {"stateful_resources": True},
         "artifacts": {"noncurrent_version_days": 90, "intelligent_tiering_days": 0, "object_lock": False},
-        "database": {"instance_class": "db.m7g.large", "allocated_storage_gib": 50,
-                     "max_allocated_storage_gib": 200, "backup_retention_days": 14, "multi_az": True,
-                     "deletion_protection": True, "performance_insights": True,
-                     "monitoring_interval_seconds": 30},
-        "system_nodes": {"instance_types": ["m6i.large"], "min_size": 2, "max_size": 4, "desired_size": 2,
-                         "disk_size_gib": 50},
-        "workload_nodes": {"instance_types": ["m6i.xlarge", "m6i.2xlarge"], "min_size": 1, "max_size": 6,
-                           "desired_size": 2, "disk_size_gib": 100},
-        "gpu_nodes": {"enabled": False, "instance_types": ["g5.xlarge"], "min_size": 0, "max_size": 2,
-                      "desired_size": 0, "disk_size_gib": 200},
+        "database": {
+            "instance_class": "db.m7g.large",
+            "allocated_storage_gib": 50,
+            "max_allocated_storage_gib": 200,
+            "backup_retention_days": 14,
+            "multi_az": True,
+            "deletion_protection": True,
+            "performance_insights": True,
+            "monitoring_interval_seconds": 30,
+        },
+        "system_nodes": {
+            "instance_types": ["m6i.large"],
+            "min_size": 2,
+            "max_size": 4,
+            "desired_size": 2,
+            "disk_size_gib": 50,
+        },
+        "workload_nodes": {
+            "instance_types": ["m6i.xlarge", "m6i.2xlarge"],
+            "min_size": 1,
+            "max_size": 6,
+            "desired_size": 2,
+            "disk_size_gib": 100,
+        },
+        "gpu_nodes": {
+            "enabled": False,
+            "instance_types": ["g5.xlarge"],
+            "min_size": 0,
+            "max_size": 2,
+            "desired_size": 0,
+            "disk_size_gib": 200,
+        },
         "registry": {"keep_tagged_images": 50, "untagged_expiry_days": 7},
         "mlflow": {"replicas": 2},
         "monitoring": {"prometheus_retention_days": 15, "prometheus_storage_gib": 50},
     },
     "prod": {
-        "network": {"vpc_cidr": "10.30.0.0/16", "zone_count": 3, "nat_gateways": "per-zone",
-                    "interface_endpoints": True},
+        "network": {
+            "vpc_cidr": "10.30.0.0/16",
+            "zone_count": 3,
+            "nat_gateways": "per-zone",
+            "interface_endpoints": True,
+        },
         "kms": {"deletion_window_days": 30},
         "logs": {"retention_days": 365},
         "protection": {"stateful_resources": True},
         "artifacts": {"noncurrent_version_days": 365, "intelligent_tiering_days": 90, "object_lock": False},
-        "database": {"instance_class": "db.r7g.large", "allocated_storage_gib": 100,
-                     "max_allocated_storage_gib": 1000, "backup_retention_days": 30, "multi_az": True,
-                     "deletion_protection": True, "performance_insights": True,
-                     "monitoring_interval_seconds": 15},
-        "system_nodes": {"instance_types": ["m6i.large"], "min_size": 3, "max_size": 5, "desired_size": 3,
-                         "disk_size_gib": 50},
-        "workload_nodes": {"instance_types": ["m6i.2xlarge", "m6i.4xlarge"], "min_size": 2, "max_size": 20,
-                           "desired_size": 3, "disk_size_gib": 200},
-        "gpu_nodes": {"enabled": True, "instance_types": ["g5.2xlarge"], "min_size": 0, "max_size": 4,
-                      "desired_size": 1, "disk_size_gib": 300},
+        "database": {
+            "instance_class": "db.r7g.large",
+            "allocated_storage_gib": 100,
+            "max_allocated_storage_gib": 1000,
+            "backup_retention_days": 30,
+            "multi_az": True,
+            "deletion_protection": True,
+            "performance_insights": True,
+            "monitoring_interval_seconds": 15,
+        },
+        "system_nodes": {
+            "instance_types": ["m6i.large"],
+            "min_size": 3,
+            "max_size": 5,
+            "desired_size": 3,
+            "disk_size_gib": 50,
+        },
+        "workload_nodes": {
+            "instance_types": ["m6i.2xlarge", "m6i.4xlarge"],
+            "min_size": 2,
+            "max_size": 20,
+            "desired_size": 3,
+            "disk_size_gib": 200,
+        },
+        "gpu_nodes": {
+            "enabled": True,
+            "instance_types": ["g5.2xlarge"],
+            "min_size": 0,
+            "max_size": 4,
+            "desired_size": 1,
+            "disk_size_gib": 300,
+        },
         "registry": {"keep_tagged_images": 100, "untagged_expiry_days": 3},
         "mlflow": {"replicas": 3},
         "monitoring": {"prometheus_retention_days": 30, "prometheus_storage_gib": 100},
@@ -527,8 +633,13 @@ _INT = re.compile(r"^-?\d+$")
 def _parse(spec: KeySpec, raw: Any) -> Any:
     """Parse one value as Pulumi hands it to a program (a string; arrays JSON-encoded)."""
     if not isinstance(raw, str):
-        raw = json.dumps(raw) if isinstance(raw, list | dict) else str(raw).lower() if isinstance(raw, bool) \
+        raw = (
+            json.dumps(raw)
+            if isinstance(raw, list | dict)
+            else str(raw).lower()
+            if isinstance(raw, bool)
             else str(raw)
+        )
     if spec.kind == "string":
         return raw
     if spec.kind == "integer":
@@ -572,9 +683,9 @@ def build(
     parsed: dict[str, Any] = {}
     prefix = f"{namespace}:"
     for full_key, raw in values.items():
-        if not full_key.startswith(prefix):
+        if not isinstance(full_key, str) or not full_key.startswith(prefix):
             continue
-        key = full_key[len(prefix):]
+        key = full_key[len(prefix) :]
         spec = KEYS.get(key)
         if spec is None:
             close = [k for k in KEYS if k.lower().startswith(key[:4].lower())][:5]
@@ -587,16 +698,23 @@ def build(
             problems.append((full_key, str(exc)))
 
     for spec in KEYS.values():
-        if spec.required and spec.key not in parsed and not any(k == f"{prefix}{spec.key}" for k, _ in problems):
+        if (
+            spec.required
+            and spec.key not in parsed
+            and not any(k == f"{prefix}{spec.key}" for k, _ in problems)
+        ):
             problems.append((f"{prefix}{spec.key}", "is required: " + spec.description))
     if region is None:
         problems.append(("aws:region", "is required, e.g. eu-west-1"))
-    if problems:
+
+    environment = parsed.get("environment")
+    if environment is not None and environment not in ENVIRONMENTS:
+        problems.append((f"{prefix}environment", f"must be one of {list(ENVIRONMENTS)}"))
+        environment = None
+    if environment is None:
+        # Without a profile nothing else can be checked meaningfully.
         raise ConfigError(source, problems)
 
-    environment = parsed["environment"]
-    if environment not in ENVIRONMENTS:
-        raise ConfigError(source, [(f"{prefix}environment", f"must be one of {list(ENVIRONMENTS)}")])
     data: dict[str, Any] = {"region": region}
     defaults = profile(environment)
     for section in SECTIONS:
@@ -606,19 +724,23 @@ def build(
         data[spec.section][spec.field] = value
 
     try:
-        return PlatformConfig.model_validate(data)
+        config = PlatformConfig.model_validate(data)
     except ValidationError as exc:
         for err in exc.errors():
             loc = [str(p) for p in err["loc"]]
             if loc and loc[0] == "region":
                 problems.append(("aws:region", _message(err)))
-            elif len(loc) >= 2 and loc[0] in SECTIONS:
+            elif len(loc) >= 2 and loc[0] in SECTIONS and loc[1] in SECTIONS[loc[0]].model_fields:
                 problems.append((f"{prefix}{key_for(loc[0], loc[1])}", _message(err)))
-            elif len(loc) == 1 and loc[0] in SECTIONS:
-                problems.append((f"{prefix}{SECTIONS[loc[0]].key_prefix or loc[0]}*", _message(err)))
+            elif len(loc) >= 1 and loc[0] in SECTIONS:
+                keys = ", ".join(f"{prefix}{s.key}" for s in KEYS.values() if s.section == loc[0])
+                problems.append((keys, _message(err)))
             else:
-                problems.append(("(stack)", _message(err)))
+                problems.append((f"{prefix}environment", _message(err)))
         raise ConfigError(source, problems) from None
+    if problems:
+        raise ConfigError(source, problems)
+    return config
 
 
 def from_pulumi(source: str = "stack config") -> PlatformConfig:

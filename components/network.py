@@ -82,35 +82,41 @@ class Network(pulumi.ComponentResource):
         self.private_subnets: list[aws.ec2.Subnet] = []
         self.database_subnets: list[aws.ec2.Subnet] = []
         for i, zone in enumerate(zones):
-            self.public_subnets.append(aws.ec2.Subnet(
-                f"{name}-public-{i}",
-                vpc_id=self.vpc.id,
-                cidr_block=layout["public"][i],
-                availability_zone=zone,
-                # Public subnets hold only load balancers and NAT gateways, which get their own
-                # addresses; nothing launched here receives a public IP implicitly.
-                map_public_ip_on_launch=False,
-                tags={"Name": f"{name}-public-{i}", "tier": "public", **lb_tags("elb")},
-                opts=child,
-            ))
-            self.private_subnets.append(aws.ec2.Subnet(
-                f"{name}-private-{i}",
-                vpc_id=self.vpc.id,
-                cidr_block=layout["private"][i],
-                availability_zone=zone,
-                map_public_ip_on_launch=False,
-                tags={"Name": f"{name}-private-{i}", "tier": "private", **lb_tags("internal-elb")},
-                opts=child,
-            ))
-            self.database_subnets.append(aws.ec2.Subnet(
-                f"{name}-database-{i}",
-                vpc_id=self.vpc.id,
-                cidr_block=layout["database"][i],
-                availability_zone=zone,
-                map_public_ip_on_launch=False,
-                tags={"Name": f"{name}-database-{i}", "tier": "database"},
-                opts=child,
-            ))
+            self.public_subnets.append(
+                aws.ec2.Subnet(
+                    f"{name}-public-{i}",
+                    vpc_id=self.vpc.id,
+                    cidr_block=layout["public"][i],
+                    availability_zone=zone,
+                    # Public subnets hold only load balancers and NAT gateways, which get their own
+                    # addresses; nothing launched here receives a public IP implicitly.
+                    map_public_ip_on_launch=False,
+                    tags={"Name": f"{name}-public-{i}", "tier": "public", **lb_tags("elb")},
+                    opts=child,
+                )
+            )
+            self.private_subnets.append(
+                aws.ec2.Subnet(
+                    f"{name}-private-{i}",
+                    vpc_id=self.vpc.id,
+                    cidr_block=layout["private"][i],
+                    availability_zone=zone,
+                    map_public_ip_on_launch=False,
+                    tags={"Name": f"{name}-private-{i}", "tier": "private", **lb_tags("internal-elb")},
+                    opts=child,
+                )
+            )
+            self.database_subnets.append(
+                aws.ec2.Subnet(
+                    f"{name}-database-{i}",
+                    vpc_id=self.vpc.id,
+                    cidr_block=layout["database"][i],
+                    availability_zone=zone,
+                    map_public_ip_on_launch=False,
+                    tags={"Name": f"{name}-database-{i}", "tier": "database"},
+                    opts=child,
+                )
+            )
 
         public_rt = aws.ec2.RouteTable(
             f"{name}-public",
@@ -128,13 +134,15 @@ class Network(pulumi.ComponentResource):
         self.nat_gateways: list[aws.ec2.NatGateway] = []
         for i, _zone in enumerate(nat_zones):
             eip = aws.ec2.Eip(f"{name}-nat-{i}", domain="vpc", tags={"Name": f"{name}-nat-{i}"}, opts=child)
-            self.nat_gateways.append(aws.ec2.NatGateway(
-                f"{name}-nat-{i}",
-                allocation_id=eip.id,
-                subnet_id=self.public_subnets[i].id,
-                tags={"Name": f"{name}-nat-{i}"},
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
-            ))
+            self.nat_gateways.append(
+                aws.ec2.NatGateway(
+                    f"{name}-nat-{i}",
+                    allocation_id=eip.id,
+                    subnet_id=self.public_subnets[i].id,
+                    tags={"Name": f"{name}-nat-{i}"},
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
+                )
+            )
 
         for i in range(len(zones)):
             nat = self.nat_gateways[i if args.nat_gateways == "per-zone" else 0]
@@ -167,11 +175,13 @@ class Network(pulumi.ComponentResource):
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in self.private_subnets])
         self.database_subnet_ids = pulumi.Output.all(*[s.id for s in self.database_subnets])
         self.nat_gateway_ids = pulumi.Output.all(*[n.id for n in self.nat_gateways])
-        self.register_outputs({
-            "vpc_id": self.vpc_id,
-            "vpc_cidr": self.vpc_cidr,
-            "public_subnet_ids": self.public_subnet_ids,
-            "private_subnet_ids": self.private_subnet_ids,
-            "database_subnet_ids": self.database_subnet_ids,
-            "nat_gateway_ids": self.nat_gateway_ids,
-        })
+        self.register_outputs(
+            {
+                "vpc_id": self.vpc_id,
+                "vpc_cidr": self.vpc_cidr,
+                "public_subnet_ids": self.public_subnet_ids,
+                "private_subnet_ids": self.private_subnet_ids,
+                "database_subnet_ids": self.database_subnet_ids,
+                "nat_gateway_ids": self.nat_gateway_ids,
+            }
+        )

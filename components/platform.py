@@ -30,7 +30,9 @@ class MlopsPlatform(pulumi.ComponentResource):
         # Zones in this account and region, without Local or Wavelength zones.
         zones = aws.get_availability_zones(
             state="available",
-            filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
+            filters=[
+                aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])
+            ],
             opts=pulumi.InvokeOptions(provider=self.aws_provider, parent=self),
         ).names
         if len(zones) < config.network.zone_count:

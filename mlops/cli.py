@@ -1,7 +1,7 @@
 """``mlops``: the platform's command line.
 
-    mlops plan STACK [--format text|json]   render a stack offline and print its resource tree
-    mlops schema [--check|--write]          keep Pulumi.yaml's typed config block in step with the schema
+mlops plan STACK [--format text|json]   render a stack offline and print its resource tree
+mlops schema [--check|--write]          keep Pulumi.yaml's typed config block in step with the schema
 """
 
 from __future__ import annotations
@@ -82,8 +82,12 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mlops", description="mlops-platform: offline plan, checks and tools")
-    parser.add_argument("--root", default=str(REPO_ROOT), help="the Pulumi project directory (default: this repo)")
+    parser = argparse.ArgumentParser(
+        prog="mlops", description="mlops-platform: offline plan, checks and tools"
+    )
+    parser.add_argument(
+        "--root", default=str(REPO_ROOT), help="the Pulumi project directory (default: this repo)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     plan = sub.add_parser("plan", help="render a stack offline and print its resource tree")

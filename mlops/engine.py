@@ -117,7 +117,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             parent=request.parent or None,
             provider=self._provider_urn(request.provider),
             dependencies=sorted(set(request.dependencies)),
-            property_dependencies={k: sorted(set(v.urns)) for k, v in sorted(request.propertyDependencies.items())},
+            property_dependencies={
+                k: sorted(set(v.urns)) for k, v in sorted(request.propertyDependencies.items())
+            },
             protect=bool(request.protect),
             retain_on_delete=bool(request.retainOnDelete),
             ignore_changes=list(request.ignoreChanges),

@@ -28,8 +28,16 @@ def _hex(seed: str, n: int) -> str:
 
 
 def _physical_name(args: MockResourceArgs, seed: str) -> str:
-    for key in ("name", "bucket", "clusterName", "nodeGroupName", "repositoryName", "identifier",
-                "roleName", "functionName"):
+    for key in (
+        "name",
+        "bucket",
+        "clusterName",
+        "nodeGroupName",
+        "repositoryName",
+        "identifier",
+        "roleName",
+        "functionName",
+    ):
         value = args.inputs.get(key)
         if isinstance(value, str) and value:
             return value
@@ -71,7 +79,9 @@ class FakeCloud(Mocks):
         return {
             "id": self.region,
             "names": [f"{self.region}{c}" for c in letters],
-            "zoneIds": [f"{self.region[:3]}{self.region.split('-')[-1]}-az{i + 1}" for i in range(len(letters))],
+            "zoneIds": [
+                f"{self.region[:3]}{self.region.split('-')[-1]}-az{i + 1}" for i in range(len(letters))
+            ],
             "state": "available",
             "groupNames": [self.region],
         }
@@ -94,8 +104,12 @@ class FakeCloud(Mocks):
         }
 
     def _partition(self, _: dict[str, Any]) -> dict[str, Any]:
-        return {"id": PARTITION, "partition": PARTITION, "dnsSuffix": "amazonaws.com",
-                "reverseDnsPrefix": "com.amazonaws"}
+        return {
+            "id": PARTITION,
+            "partition": PARTITION,
+            "dnsSuffix": "amazonaws.com",
+            "reverseDnsPrefix": "com.amazonaws",
+        }
 
     # ---- resources --------------------------------------------------------------------------------
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
@@ -115,8 +129,10 @@ class FakeCloud(Mocks):
         return rid, state
 
     def _arn(self, service: str, resource: str, *, regional: bool = True, account: bool = True) -> str:
-        return (f"arn:{PARTITION}:{service}:{self.region if regional else ''}:"
-                f"{self.account_id if account else ''}:{resource}")
+        return (
+            f"arn:{PARTITION}:{service}:{self.region if regional else ''}:"
+            f"{self.account_id if account else ''}:{resource}"
+        )
 
     def _augment(self, args: MockResourceArgs, seed: str, state: dict[str, Any]) -> str:
         """Fill in the computed outputs of a resource; returns its physical ID."""
@@ -129,21 +145,31 @@ class FakeCloud(Mocks):
         if typ.startswith("kubernetes:"):
             meta = dict(inputs.get("metadata") or {})
             meta.setdefault("name", f"{args.name}-{_hex(seed, 8)}")
-            meta.setdefault("uid", f"{_hex(seed, 8)}-{_hex(seed + 'u', 4)}-4{_hex(seed, 3)}-8{_hex(seed, 3)}-"
-                            f"{_hex(seed + 'v', 12)}")
+            meta.setdefault(
+                "uid",
+                f"{_hex(seed, 8)}-{_hex(seed + 'u', 4)}-4{_hex(seed, 3)}-8{_hex(seed, 3)}-"
+                f"{_hex(seed + 'v', 12)}",
+            )
             state["metadata"] = meta
             ns = meta.get("namespace")
             return f"{ns}/{meta['name']}" if ns else str(meta["name"])
 
         if typ == "aws:ec2/vpc:Vpc":
             rid = f"vpc-{short}"
-            state.update(arn=self._arn("ec2", f"vpc/{rid}"), defaultSecurityGroupId=f"sg-{_hex(seed + 'dsg', 17)}",
-                         mainRouteTableId=f"rtb-{_hex(seed + 'rt', 17)}",
-                         defaultNetworkAclId=f"acl-{_hex(seed + 'acl', 17)}", ownerId=self.account_id)
+            state.update(
+                arn=self._arn("ec2", f"vpc/{rid}"),
+                defaultSecurityGroupId=f"sg-{_hex(seed + 'dsg', 17)}",
+                mainRouteTableId=f"rtb-{_hex(seed + 'rt', 17)}",
+                defaultNetworkAclId=f"acl-{_hex(seed + 'acl', 17)}",
+                ownerId=self.account_id,
+            )
         elif typ == "aws:ec2/subnet:Subnet":
             rid = f"subnet-{short}"
             state.update(arn=self._arn("ec2", f"subnet/{rid}"), ownerId=self.account_id)
-        elif typ in ("aws:ec2/securityGroup:SecurityGroup", "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"):
+        elif typ in (
+            "aws:ec2/securityGroup:SecurityGroup",
+            "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
+        ):
             rid = f"sg-{short}"
             state.update(arn=self._arn("ec2", f"security-group/{rid}"), ownerId=self.account_id)
         elif typ == "aws:ec2/eip:Eip":
@@ -175,16 +201,26 @@ class FakeCloud(Mocks):
         elif typ in ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"):
             bucket = str(inputs.get("bucket") or f"{args.name}-{_hex(seed, 7)}")
             rid = bucket
-            state.update(bucket=bucket, arn=f"arn:{PARTITION}:s3:::{bucket}",
-                         bucketDomainName=f"{bucket}.s3.amazonaws.com",
-                         bucketRegionalDomainName=f"{bucket}.s3.{self.region}.amazonaws.com",
-                         region=self.region, hostedZoneId="Z1BKCTXD74EZPE")
+            state.update(
+                bucket=bucket,
+                arn=f"arn:{PARTITION}:s3:::{bucket}",
+                bucketDomainName=f"{bucket}.s3.amazonaws.com",
+                bucketRegionalDomainName=f"{bucket}.s3.{self.region}.amazonaws.com",
+                region=self.region,
+                hostedZoneId="Z1BKCTXD74EZPE",
+            )
         elif typ == "aws:iam/role:Role":
-            state.update(arn=f"arn:{PARTITION}:iam::{self.account_id}:role/{name}", name=name,
-                         uniqueId=f"AROA{_hex(seed, 17).upper()}")
+            state.update(
+                arn=f"arn:{PARTITION}:iam::{self.account_id}:role/{name}",
+                name=name,
+                uniqueId=f"AROA{_hex(seed, 17).upper()}",
+            )
         elif typ == "aws:iam/policy:Policy":
-            state.update(arn=f"arn:{PARTITION}:iam::{self.account_id}:policy/{name}", name=name,
-                         policyId=f"ANPA{_hex(seed, 17).upper()}")
+            state.update(
+                arn=f"arn:{PARTITION}:iam::{self.account_id}:policy/{name}",
+                name=name,
+                policyId=f"ANPA{_hex(seed, 17).upper()}",
+            )
         elif typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
             url = str(inputs.get("url", "")).removeprefix("https://")
             rid = f"arn:{PARTITION}:iam::{self.account_id}:oidc-provider/{url}"
@@ -197,7 +233,9 @@ class FakeCloud(Mocks):
                 arn=self._arn("eks", f"cluster/{name}"),
                 endpoint=f"https://{oidc}.gr7.{self.region}.eks.amazonaws.com",
                 certificateAuthority={"data": base64.b64encode(b"offline-cluster-ca").decode()},
-                identities=[{"oidcs": [{"issuer": f"https://oidc.eks.{self.region}.amazonaws.com/id/{oidc}"}]}],
+                identities=[
+                    {"oidcs": [{"issuer": f"https://oidc.eks.{self.region}.amazonaws.com/id/{oidc}"}]}
+                ],
                 platformVersion="eks.1",
                 status="ACTIVE",
                 clusterId=f"{_hex(seed, 8)}-{_hex(seed + 'c', 4)}",
@@ -208,8 +246,11 @@ class FakeCloud(Mocks):
             state["vpcConfig"] = vpc
         elif typ == "aws:eks/nodeGroup:NodeGroup":
             cluster = inputs.get("clusterName", "cluster")
-            state.update(arn=self._arn("eks", f"nodegroup/{cluster}/{name}/{_hex(seed, 8)}"), status="ACTIVE",
-                         resources=[{"autoscalingGroups": [{"name": f"eks-{name}-{_hex(seed, 8)}"}]}])
+            state.update(
+                arn=self._arn("eks", f"nodegroup/{cluster}/{name}/{_hex(seed, 8)}"),
+                status="ACTIVE",
+                resources=[{"autoscalingGroups": [{"name": f"eks-{name}-{_hex(seed, 8)}"}]}],
+            )
             rid = f"{cluster}:{name}"
         elif typ == "aws:eks/addon:Addon":
             state["arn"] = self._arn("eks", f"addon/{inputs.get('clusterName')}/{inputs.get('addonName')}/x")
@@ -218,19 +259,32 @@ class FakeCloud(Mocks):
             host = f"{ident}.c{_hex(seed, 11)}.{self.region}.rds.amazonaws.com"
             port = inputs.get("port") or 5432
             rid = ident
-            state.update(arn=self._arn("rds", f"db:{ident}"), address=host, endpoint=f"{host}:{port}", port=port,
-                         identifier=ident, resourceId=f"db-{_hex(seed, 26).upper()}",
-                         hostedZoneId="Z29XKXDKYMONMX")
+            state.update(
+                arn=self._arn("rds", f"db:{ident}"),
+                address=host,
+                endpoint=f"{host}:{port}",
+                port=port,
+                identifier=ident,
+                resourceId=f"db-{_hex(seed, 26).upper()}",
+                hostedZoneId="Z29XKXDKYMONMX",
+            )
             if inputs.get("manageMasterUserPassword"):
-                state["masterUserSecrets"] = [{
-                    "secretArn": self._arn("secretsmanager", f"secret:rds!db-{_hex(seed, 8)}-{_hex(seed, 6)}"),
-                    "kmsKeyId": inputs.get("masterUserSecretKmsKeyId", ""),
-                    "secretStatus": "active",
-                }]
+                state["masterUserSecrets"] = [
+                    {
+                        "secretArn": self._arn(
+                            "secretsmanager", f"secret:rds!db-{_hex(seed, 8)}-{_hex(seed, 6)}"
+                        ),
+                        "kmsKeyId": inputs.get("masterUserSecretKmsKeyId", ""),
+                        "secretStatus": "active",
+                    }
+                ]
         elif typ == "aws:ecr/repository:Repository":
             repo = str(inputs.get("name") or name)
-            state.update(arn=self._arn("ecr", f"repository/{repo}"), registryId=self.account_id,
-                         repositoryUrl=f"{self.account_id}.dkr.ecr.{self.region}.amazonaws.com/{repo}")
+            state.update(
+                arn=self._arn("ecr", f"repository/{repo}"),
+                registryId=self.account_id,
+                repositoryUrl=f"{self.account_id}.dkr.ecr.{self.region}.amazonaws.com/{repo}",
+            )
             rid = repo
         elif typ == "aws:sns/topic:Topic":
             state["arn"] = self._arn("sns", name)

@@ -34,8 +34,11 @@ def render_tree(graph: Graph) -> str:
     walk(None, "")
     width_t = max(len(t) for t, _, _ in rows)
     width_n = max(len(n) for _, n, _ in rows)
-    lines = [f"Offline plan of {graph.project}/{graph.stack}", "",
-             f"     {'Type':<{width_t}}  {'Name':<{width_n}}  Plan"]
+    lines = [
+        f"Offline plan of {graph.project}/{graph.stack}",
+        "",
+        f"     {'Type':<{width_t}}  {'Name':<{width_n}}  Plan",
+    ]
     for typ, name, flags in rows:
         extra = f"  [{flags}]" if flags else ""
         lines.append(f" +   {typ:<{width_t}}  {name:<{width_n}}  create{extra}")

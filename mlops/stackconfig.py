@@ -99,7 +99,9 @@ def load_stack(root: Path, stack: str) -> StackConfig:
     path = project.stack_config_dir / f"Pulumi.{stack}.yaml"
     if not path.exists():
         known = sorted(p.name.split(".")[1] for p in project.stack_config_dir.glob("Pulumi.*.yaml"))
-        raise StackFileError(f"{path}: no such stack file; stacks in this project: {', '.join(known) or 'none'}")
+        raise StackFileError(
+            f"{path}: no such stack file; stacks in this project: {', '.join(known) or 'none'}"
+        )
     doc = _read_yaml(path) or {}
     if not isinstance(doc, dict):
         raise StackFileError(f"{path}: expected a mapping with a `config:` key")

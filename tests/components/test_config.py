@@ -1,0 +1,243 @@
+"""PlatformConfig: profiles, parsing as Pulumi passes values, and clear errors for bad input."""
+
+from __future__ import annotations
+
+import json
+import string
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from components import config as cfg
+from components.config import KEYS, ConfigError, PlatformConfig, build
+
+BASE = {
+    "mlops-platform:environment": "dev",
+    "mlops-platform:owner": "ml-platform",
+    "mlops-platform:costCenter": "cc-1",
+    "mlops-platform:dataClassification": "internal",
+}
+
+
+def make(extra: dict[str, Any] | None = None, *, drop: str | None = None, region: str | None = "eu-west-1"):
+    values: dict[str, Any] = {**BASE, **(extra or {})}
+    if drop:
+        values.pop(drop)
+    return build(values, region=region, source="stacks/Pulumi.test.yaml")
+
+
+def problems(extra: dict[str, Any] | None = None, **kw: Any) -> list[tuple[str, str]]:
+    with pytest.raises(ConfigError) as info:
+        make(extra, **kw)
+    assert info.value.problems, "a ConfigError always names at least one problem"
+    return info.value.problems
+
+
+@pytest.mark.parametrize("env", cfg.ENVIRONMENTS)
+def test_every_profile_validates_on_its_own(env: str) -> None:
+    config = make({"mlops-platform:environment": env})
+    assert isinstance(config, PlatformConfig)
+    assert config.environment == env
+
+
+def test_profiles_differ_where_the_environments_should() -> None:
+    dev = make()
+    prod = make({"mlops-platform:environment": "prod"})
+    assert dev.network.nat_gateways == "single" and prod.network.nat_gateways == "per-zone"
+    assert not dev.protection.stateful_resources and prod.protection.stateful_resources
+    assert prod.database.multi_az and prod.database.deletion_protection
+    assert prod.database.backup_retention_days >= 14 > dev.database.backup_retention_days
+    assert prod.kms.deletion_window_days >= 14
+    assert prod.logs.retention_days > dev.logs.retention_days
+    assert prod.mlflow.replicas >= 2
+
+
+def test_stack_values_override_the_profile_and_are_parsed_like_pulumi_passes_them() -> None:
+    config = make(
+        {
+            "mlops-platform:networkZoneCount": "3",
+            "mlops-platform:networkInterfaceEndpoints": "true",
+            "mlops-platform:clusterAdminPrincipalArns": json.dumps(["arn:aws:iam::123456789012:role/Admin"]),
+        }
+    )
+    assert config.network.zone_count == 3
+    assert config.network.interface_endpoints is True
+    assert config.cluster.admin_principal_arns == ["arn:aws:iam::123456789012:role/Admin"]
+    # Everything else still comes from the dev profile.
+    assert config.network.vpc_cidr == cfg.PROFILES["dev"]["network"]["vpc_cidr"]
+
+
+def test_governance_tags_come_from_config() -> None:
+    assert make().governance_tags == {
+        "environment": "dev",
+        "owner": "ml-platform",
+        "cost-center": "cc-1",
+        "data-classification": "internal",
+        "managed-by": "pulumi",
+    }
+    assert tuple(make().governance_tags) == cfg.GOVERNANCE_TAG_KEYS
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "mlops-platform:owner",
+        "mlops-platform:costCenter",
+        "mlops-platform:dataClassification",
+        "mlops-platform:environment",
+    ],
+)
+def test_missing_required_key_is_named(key: str) -> None:
+    found = problems(drop=key)
+    assert any(k == key and "required" in m for k, m in found)
+
+
+def test_missing_region_is_named() -> None:
+    assert ("aws:region", "is required, e.g. eu-west-1") in problems(region=None)
+
+
+def test_unknown_key_is_an_error_with_a_hint() -> None:
+    found = problems({"mlops-platform:networkZoneCnt": "2"})
+    assert found[0][0] == "mlops-platform:networkZoneCnt"
+    assert "unknown key" in found[0][1] and "networkZoneCount" in found[0][1]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expect"),
+    [
+        ("mlops-platform:networkZoneCount", "three", "must be an integer"),
+        ("mlops-platform:networkZoneCount", "2.5", "must be an integer"),
+        ("mlops-platform:networkInterfaceEndpoints", "yes", "must be true or false"),
+        ("mlops-platform:clusterAdminPrincipalArns", "arn:aws:iam::1:role/x", "must be a list"),
+        ("mlops-platform:networkZoneCount", "9", "less than or equal to 4"),
+        ("mlops-platform:dataClassification", "secret", "must be one of"),
+        ("mlops-platform:networkNatGateways", "two", "must be one of"),
+        ("mlops-platform:logsRetentionDays", "42", "retention periods"),
+        ("mlops-platform:databaseMonitoringIntervalSeconds", "7", "must be one of"),
+    ],
+)
+def test_wrong_types_and_ranges_name_key_and_allowed(key: str, value: str, expect: str) -> None:
+    found = problems({key: value})
+    assert any(k == key and expect in m for k, m in found), found
+
+
+@pytest.mark.parametrize(
+    ("cidr", "expect"),
+    [
+        ("10.0.0.0/33", "IPv4 CIDR"),
+        ("10.0.0.1/16", "IPv4 CIDR"),  # host bits set
+        ("not-a-cidr", "IPv4 CIDR"),
+        ("8.8.0.0/16", "private"),
+        ("10.0.0.0/24", "between /16 and /20"),
+        ("fd00::/48", "IPv4"),
+    ],
+)
+def test_invalid_vpc_cidr(cidr: str, expect: str) -> None:
+    found = problems({"mlops-platform:networkVpcCidr": cidr})
+    assert any(k == "mlops-platform:networkVpcCidr" and expect in m for k, m in found), found
+
+
+def test_public_endpoint_allow_list_must_be_narrow_and_absent_in_prod() -> None:
+    wide = problems({"mlops-platform:clusterPublicAccessCidrs": json.dumps(["0.0.0.0/0"])})
+    assert any("too wide" in m for _, m in wide)
+    assert make({"mlops-platform:clusterPublicAccessCidrs": json.dumps(["203.0.113.0/24"])})
+    prod = problems(
+        {
+            "mlops-platform:environment": "prod",
+            "mlops-platform:clusterPublicAccessCidrs": json.dumps(["203.0.113.0/24"]),
+        }
+    )
+    assert any("clusterPublicAccessCidrs must be empty in prod" in m for _, m in prod)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("mlops-platform:artifactsForceDestroy", "true"),
+        ("mlops-platform:databaseDeletionProtection", "false"),
+        ("mlops-platform:databaseMultiAz", "false"),
+        ("mlops-platform:databaseBackupRetentionDays", "7"),
+        ("mlops-platform:protectionStatefulResources", "false"),
+        ("mlops-platform:kmsDeletionWindowDays", "7"),
+        ("mlops-platform:mlflowReplicas", "1"),
+    ],
+)
+def test_prod_refuses_to_be_configured_below_the_floor(key: str, value: str) -> None:
+    found = problems({"mlops-platform:environment": "prod", key: value})
+    assert any(key.split(":")[1] in m for _, m in found), found
+    # The same value is fine in dev.
+    assert make({key: value})
+
+
+def test_node_group_sizes_are_consistent() -> None:
+    found = problems({"mlops-platform:systemNodesMinSize": "5"})
+    assert any("minSize <= desiredSize <= maxSize" in m for _, m in found)
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    found = problems(
+        {
+            "mlops-platform:networkZoneCount": "x",
+            "mlops-platform:bogus": "1",
+            "mlops-platform:networkVpcCidr": "nope",
+        }
+    )
+    keys = {k for k, _ in found}
+    assert {
+        "mlops-platform:networkZoneCount",
+        "mlops-platform:bogus",
+        "mlops-platform:networkVpcCidr",
+    } <= keys
+
+
+def test_error_lines_name_the_file() -> None:
+    with pytest.raises(ConfigError) as info:
+        make({"mlops-platform:networkZoneCount": "x"})
+    assert info.value.lines() == [
+        "stacks/Pulumi.test.yaml: mlops-platform:networkZoneCount: must be an integer, got 'x'"
+    ]
+
+
+def test_other_namespaces_are_left_alone() -> None:
+    assert make({"aws:profile": "ops", "kubernetes:context": "x"})
+
+
+def test_every_key_is_declared_once_with_a_description() -> None:
+    assert len(KEYS) == len(cfg.key_specs())
+    for spec in KEYS.values():
+        assert spec.description, spec.key
+        assert spec.kind in ("string", "integer", "boolean", "array")
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    key=st.sampled_from(sorted(KEYS)) | st.text(alphabet=string.ascii_letters, min_size=1, max_size=12),
+    value=json_values | st.text(),
+)
+def test_malformed_values_never_crash(key: str, value: Any) -> None:
+    """Whatever a stack file holds, build() either returns a config or raises ConfigError."""
+    raw = value if isinstance(value, str) else json.dumps(value)
+    try:
+        make({f"mlops-platform:{key}": raw})
+    except ConfigError as err:
+        assert all(isinstance(k, str) and isinstance(m, str) and m for k, m in err.problems)
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.dictionaries(st.sampled_from(sorted(KEYS)), st.text(max_size=20), max_size=6))
+def test_many_malformed_values_never_crash(values: dict[str, str]) -> None:
+    try:
+        make({f"mlops-platform:{k}": v for k, v in values.items()})
+    except ConfigError as err:
+        assert err.lines() and all(line.startswith("stacks/Pulumi.test.yaml: ") for line in err.lines())

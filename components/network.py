@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import ipaddress
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
+
+from components.aws_context import AwsContext, lookup
+
+INTERFACE_ENDPOINT_SERVICES: tuple[str, ...] = ("ecr.api", "ecr.dkr", "sts", "logs")
+"""Interface endpoints the platform needs to pull images (ECR API and registry), exchange web identities
+(STS, for IRSA) and ship logs (CloudWatch Logs) without leaving the VPC. Image layers come from S3 through
+the gateway endpoint."""
 
 
 @dataclass(frozen=True)
@@ -21,12 +30,35 @@ class NetworkArgs:
         nat_gateways: ``"single"`` (one NAT gateway in the first zone) or ``"per-zone"`` (one per zone, so a
             zone outage does not cut the others off).
         cluster_name: When set, subnets carry the EKS load-balancer discovery tags for that cluster.
+        flow_logs: VPC flow logs (traffic type ALL) to a CloudWatch log group. On by default.
+        flow_logs_kms_key_arn: ARN of the KMS key that encrypts the flow-log group (its key policy must admit
+            the CloudWatch Logs service principal, as :class:`components.keys.Keys`' logs key does).
+            Required while ``flow_logs`` is on: the component never creates an unencrypted log group.
+        flow_logs_retention_days: Retention of the flow-log group, one of CloudWatch's periods.
+        flow_logs_aggregation_seconds: Flow-log aggregation interval, 60 or 600 seconds.
+        flow_logs_protect: CloudWatch deletion protection on the flow-log group (forensics survive a destroy).
+        s3_gateway_endpoint: A gateway endpoint for S3 on the private and database route tables (free; keeps
+            artifact and image-layer traffic off the NAT gateways).
+        interface_endpoints: Interface endpoints for :attr:`interface_endpoint_services` in the private
+            subnets, private DNS on, behind a security group that admits HTTPS from the VPC only.
+        interface_endpoint_services: Service suffixes (``com.amazonaws.<region>.<suffix>``) to create
+            interface endpoints for.
+        aws_context: Account, region and partition; looked up through the provider when omitted.
     """
 
     cidr: str
     availability_zones: list[str]
     nat_gateways: Literal["single", "per-zone"] = "per-zone"
     cluster_name: str | None = None
+    flow_logs: bool = True
+    flow_logs_kms_key_arn: pulumi.Input[str] | None = None
+    flow_logs_retention_days: int = 365
+    flow_logs_aggregation_seconds: Literal[60, 600] = 600
+    flow_logs_protect: bool = False
+    s3_gateway_endpoint: bool = True
+    interface_endpoints: bool = True
+    interface_endpoint_services: Sequence[str] = INTERFACE_ENDPOINT_SERVICES
+    aws_context: AwsContext | None = None
 
 
 def plan_subnets(cidr: str, zones: int) -> dict[str, list[str]]:
@@ -48,14 +80,29 @@ class Network(pulumi.ComponentResource):
     """A VPC with public subnets (load balancers, NAT), private subnets (nodes, pods) and isolated
     database subnets (no route to the internet), one of each per availability zone.
 
+    Hardening: the VPC's default security group has no rules, so nothing can rely on it; private and
+    database subnets never map public IPs; every flow (ALL traffic) is logged to a KMS-encrypted log group;
+    S3 and, where enabled, ECR/STS/CloudWatch Logs are reached through VPC endpoints.
+
+    Security-group rules are separate ``aws.vpc.SecurityGroupIngressRule``/``EgressRule`` resources (the
+    provider's recommended form; one rule per resource, each visible to the policy pack), never inline
+    ``ingress``/``egress`` blocks on ``aws.ec2.SecurityGroup``.
+
     Outputs: ``vpc_id``, ``vpc_cidr``, ``public_subnet_ids``, ``private_subnet_ids``,
-    ``database_subnet_ids``, ``nat_gateway_ids``.
+    ``database_subnet_ids``, ``nat_gateway_ids``, ``private_route_table_ids``, ``database_route_table_id``,
+    ``endpoint_security_group_id`` (None without interface endpoints), ``flow_log_group_name``/``_arn``
+    (None without flow logs).
     """
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:network:Network", name, None, opts)
         if len(args.availability_zones) < 2:
             raise ValueError("Network needs at least two availability zones")
+        if args.flow_logs and args.flow_logs_kms_key_arn is None:
+            raise ValueError(
+                "flow logs need a KMS key: pass flow_logs_kms_key_arn (e.g. Keys.logs_key_arn) "
+                "or opt out with flow_logs=False"
+            )
         child = pulumi.ResourceOptions(parent=self)
         zones = args.availability_zones
         layout = plan_subnets(args.cidr, len(zones))
@@ -144,6 +191,7 @@ class Network(pulumi.ComponentResource):
                 )
             )
 
+        self.private_route_tables: list[aws.ec2.RouteTable] = []
         for i in range(len(zones)):
             nat = self.nat_gateways[i if args.nat_gateways == "per-zone" else 0]
             rt = aws.ec2.RouteTable(
@@ -153,6 +201,7 @@ class Network(pulumi.ComponentResource):
                 tags={"Name": f"{name}-private-{i}"},
                 opts=child,
             )
+            self.private_route_tables.append(rt)
             aws.ec2.RouteTableAssociation(
                 f"{name}-private-{i}", subnet_id=self.private_subnets[i].id, route_table_id=rt.id, opts=child
             )
@@ -169,12 +218,152 @@ class Network(pulumi.ComponentResource):
                 opts=child,
             )
 
+        # The default security group keeps no rules: anything launched without an explicit group is isolated.
+        self.default_security_group = aws.ec2.DefaultSecurityGroup(
+            f"{name}-default",
+            vpc_id=self.vpc.id,
+            ingress=[],
+            egress=[],
+            tags={"Name": f"{name}-default-deny-all"},
+            opts=child,
+        )
+
+        needs_context = args.s3_gateway_endpoint or args.interface_endpoints or args.flow_logs
+        ctx = (args.aws_context or lookup(self)) if needs_context else None
+
+        self.s3_endpoint: aws.ec2.VpcEndpoint | None = None
+        if args.s3_gateway_endpoint and ctx is not None:
+            self.s3_endpoint = aws.ec2.VpcEndpoint(
+                f"{name}-s3",
+                vpc_id=self.vpc.id,
+                vpc_endpoint_type="Gateway",
+                service_name=f"com.amazonaws.{ctx.region}.s3",
+                route_table_ids=[*(rt.id for rt in self.private_route_tables), self.database_route_table.id],
+                tags={"Name": f"{name}-s3"},
+                opts=child,
+            )
+
+        self.endpoint_security_group: aws.ec2.SecurityGroup | None = None
+        self.interface_endpoints: dict[str, aws.ec2.VpcEndpoint] = {}
+        if args.interface_endpoints and args.interface_endpoint_services and ctx is not None:
+            sg = aws.ec2.SecurityGroup(
+                f"{name}-endpoints",
+                description="Interface VPC endpoints: HTTPS from inside the VPC only",
+                vpc_id=self.vpc.id,
+                tags={"Name": f"{name}-endpoints"},
+                opts=child,
+            )
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-endpoints-https",
+                security_group_id=sg.id,
+                description="HTTPS from the VPC",
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                cidr_ipv4=self.vpc.cidr_block,
+                opts=child,
+            )
+            # No egress rule: endpoint network interfaces only answer connections (security groups are
+            # stateful), so the group needs none.
+            self.endpoint_security_group = sg
+            for service in args.interface_endpoint_services:
+                slug = service.replace(".", "-")
+                self.interface_endpoints[service] = aws.ec2.VpcEndpoint(
+                    f"{name}-{slug}",
+                    vpc_id=self.vpc.id,
+                    vpc_endpoint_type="Interface",
+                    service_name=f"com.amazonaws.{ctx.region}.{service}",
+                    private_dns_enabled=True,
+                    subnet_ids=[s.id for s in self.private_subnets],
+                    security_group_ids=[sg.id],
+                    tags={"Name": f"{name}-{slug}"},
+                    opts=child,
+                )
+
+        self.flow_log_group: aws.cloudwatch.LogGroup | None = None
+        self.flow_log: aws.ec2.FlowLog | None = None
+        if args.flow_logs and ctx is not None:
+            self.flow_log_group = aws.cloudwatch.LogGroup(
+                f"{name}-flow-logs",
+                name=f"/aws/vpc/flow-logs/{name}",
+                kms_key_id=args.flow_logs_kms_key_arn,
+                retention_in_days=args.flow_logs_retention_days,
+                deletion_protection_enabled=args.flow_logs_protect,
+                tags={"Name": f"{name}-flow-logs"},
+                opts=child,
+            )
+            role = aws.iam.Role(
+                f"{name}-flow-logs",
+                description=f"VPC flow logs of {name} to its CloudWatch log group",
+                assume_role_policy=json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+                                "Action": "sts:AssumeRole",
+                                "Condition": {
+                                    "StringEquals": {"aws:SourceAccount": ctx.account_id},
+                                    "ArnLike": {"aws:SourceArn": ctx.arn("ec2", "vpc-flow-log/*")},
+                                },
+                            }
+                        ],
+                    }
+                ),
+                tags={"Name": f"{name}-flow-logs"},
+                opts=child,
+            )
+            aws.iam.RolePolicy(
+                f"{name}-flow-logs",
+                role=role.id,
+                policy=self.flow_log_group.arn.apply(
+                    lambda arn: json.dumps(
+                        {
+                            "Version": "2012-10-17",
+                            "Statement": [
+                                {
+                                    "Sid": "WriteToTheFlowLogGroupOnly",
+                                    "Effect": "Allow",
+                                    "Action": [
+                                        "logs:CreateLogStream",
+                                        "logs:PutLogEvents",
+                                        "logs:DescribeLogGroups",
+                                        "logs:DescribeLogStreams",
+                                    ],
+                                    "Resource": [arn, f"{arn}:*"],
+                                }
+                            ],
+                        }
+                    )
+                ),
+                opts=child,
+            )
+            self.flow_log = aws.ec2.FlowLog(
+                f"{name}-flow-logs",
+                vpc_id=self.vpc.id,
+                traffic_type="ALL",
+                log_destination_type="cloud-watch-logs",
+                log_destination=self.flow_log_group.arn,
+                iam_role_arn=role.arn,
+                max_aggregation_interval=args.flow_logs_aggregation_seconds,
+                tags={"Name": f"{name}-flow-logs"},
+                opts=child,
+            )
+
         self.vpc_id = self.vpc.id
         self.vpc_cidr = self.vpc.cidr_block
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in self.public_subnets])
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in self.private_subnets])
         self.database_subnet_ids = pulumi.Output.all(*[s.id for s in self.database_subnets])
         self.nat_gateway_ids = pulumi.Output.all(*[n.id for n in self.nat_gateways])
+        self.private_route_table_ids = pulumi.Output.all(*[rt.id for rt in self.private_route_tables])
+        self.database_route_table_id = self.database_route_table.id
+        self.endpoint_security_group_id = (
+            self.endpoint_security_group.id if self.endpoint_security_group is not None else None
+        )
+        self.flow_log_group_name = self.flow_log_group.name if self.flow_log_group is not None else None
+        self.flow_log_group_arn = self.flow_log_group.arn if self.flow_log_group is not None else None
         self.register_outputs(
             {
                 "vpc_id": self.vpc_id,
@@ -183,5 +372,10 @@ class Network(pulumi.ComponentResource):
                 "private_subnet_ids": self.private_subnet_ids,
                 "database_subnet_ids": self.database_subnet_ids,
                 "nat_gateway_ids": self.nat_gateway_ids,
+                "private_route_table_ids": self.private_route_table_ids,
+                "database_route_table_id": self.database_route_table_id,
+                "endpoint_security_group_id": self.endpoint_security_group_id,
+                "flow_log_group_name": self.flow_log_group_name,
+                "flow_log_group_arn": self.flow_log_group_arn,
             }
         )

@@ -5,7 +5,11 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from components.artifact_store import ArtifactStore, ArtifactStoreArgs
+from components.aws_context import AwsContext
 from components.config import PlatformConfig
+from components.database import MetadataDatabase, MetadataDatabaseArgs
+from components.keys import Keys, KeysArgs
 from components.network import Network, NetworkArgs
 
 
@@ -41,6 +45,27 @@ class MlopsPlatform(pulumi.ComponentResource):
                 f"{config.network.zone_count}"
             )
 
+        invoke = pulumi.InvokeOptions(provider=self.aws_provider, parent=self)
+        partition = aws.get_partition(opts=invoke)
+        self.aws_context = AwsContext(
+            account_id=aws.get_caller_identity(opts=invoke).account_id,
+            region=config.region,
+            partition=partition.partition,
+            dns_suffix=partition.dns_suffix,
+        )
+        protect = config.protection.stateful_resources
+
+        self.keys = Keys(
+            config.name,
+            KeysArgs(
+                prefix=config.name,
+                deletion_window_days=config.kms.deletion_window_days,
+                protect=protect,
+                aws_context=self.aws_context,
+            ),
+            opts=child,
+        )
+
         self.network = Network(
             f"{config.name}",
             NetworkArgs(
@@ -48,7 +73,72 @@ class MlopsPlatform(pulumi.ComponentResource):
                 availability_zones=list(zones[: config.network.zone_count]),
                 nat_gateways=config.network.nat_gateways,
                 cluster_name=f"{config.name}-eks",
+                flow_logs=True,
+                flow_logs_kms_key_arn=self.keys.logs_key_arn,
+                flow_logs_retention_days=config.logs.retention_days,
+                flow_logs_protect=protect,
+                s3_gateway_endpoint=True,
+                interface_endpoints=config.network.interface_endpoints,
+                aws_context=self.aws_context,
             ),
             opts=child,
         )
-        self.register_outputs({"vpc_id": self.network.vpc_id})
+
+        artifacts = config.artifacts
+        self.artifacts = ArtifactStore(
+            f"{config.name}-artifacts",
+            ArtifactStoreArgs(
+                # Bucket names are global: the account and region make ours unique and recognisable.
+                bucket_name=f"{config.name}-artifacts-{self.aws_context.account_id}-{config.region}",
+                log_bucket_name=f"{config.name}-s3-logs-{self.aws_context.account_id}-{config.region}",
+                kms_key_arn=self.keys.data_key_arn,
+                noncurrent_version_days=artifacts.noncurrent_version_days,
+                intelligent_tiering_days=artifacts.intelligent_tiering_days,
+                object_lock=artifacts.object_lock,
+                object_lock_days=artifacts.object_lock_days,
+                access_log_retention_days=config.logs.retention_days,
+                force_destroy=artifacts.force_destroy,
+                protect=protect,
+                aws_context=self.aws_context,
+            ),
+            opts=child,
+        )
+
+        db = config.database
+        self.database = MetadataDatabase(
+            f"{config.name}-metadata",
+            MetadataDatabaseArgs(
+                vpc_id=self.network.vpc_id,
+                subnet_ids=self.network.database_subnet_ids,
+                kms_key_arn=self.keys.data_key_arn,
+                # The cluster's node security group is added here once the cluster component lands; until
+                # then nothing can reach the database (no CIDR is ever admitted).
+                allowed_security_group_ids=[],
+                identifier=f"{config.name}-metadata",
+                engine_version=db.engine_version,
+                instance_class=db.instance_class,
+                database_name=db.name,
+                allocated_storage_gib=db.allocated_storage_gib,
+                max_allocated_storage_gib=db.max_allocated_storage_gib,
+                backup_retention_days=db.backup_retention_days,
+                backup_window=db.backup_window,
+                maintenance_window=db.maintenance_window,
+                multi_az=db.multi_az,
+                deletion_protection=db.deletion_protection,
+                final_snapshot=True,
+                performance_insights=db.performance_insights,
+                monitoring_interval_seconds=db.monitoring_interval_seconds,
+                protect=protect,
+                aws_context=self.aws_context,
+            ),
+            opts=child,
+        )
+
+        self.register_outputs(
+            {
+                "vpc_id": self.network.vpc_id,
+                "artifact_bucket_name": self.artifacts.bucket_name,
+                "database_endpoint": self.database.endpoint,
+                "kms_data_key_arn": self.keys.data_key_arn,
+            }
+        )

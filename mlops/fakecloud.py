@@ -128,6 +128,11 @@ class FakeCloud(Mocks):
         rid = self._augment(args, seed, state)
         return rid, state
 
+    @staticmethod
+    def _engine_version(requested: str) -> str:
+        """RDS answers a major-only request (``"17"``) with that major's default minor."""
+        return f"{requested}.6" if requested.isdigit() else requested
+
     def _arn(self, service: str, resource: str, *, regional: bool = True, account: bool = True) -> str:
         return (
             f"arn:{PARTITION}:{service}:{self.region if regional else ''}:"
@@ -172,6 +177,19 @@ class FakeCloud(Mocks):
         ):
             rid = f"sg-{short}"
             state.update(arn=self._arn("ec2", f"security-group/{rid}"), ownerId=self.account_id)
+            if typ == "aws:ec2/securityGroup:SecurityGroup":
+                state.setdefault("name", name)
+        elif typ in (
+            "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+            "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
+        ):
+            rid = f"sgr-{short}"
+            state.update(arn=self._arn("ec2", f"security-group-rule/{rid}"), securityGroupRuleId=rid)
+        elif typ in ("aws:rds/subnetGroup:SubnetGroup", "aws:rds/parameterGroup:ParameterGroup"):
+            # The provider autonames these (lowercase); the name is what an instance refers to.
+            rid = name.lower()
+            kind = "subgrp" if typ.endswith("SubnetGroup") else "pg"
+            state.update(name=rid, arn=self._arn("rds", f"{kind}:{rid}"))
         elif typ == "aws:ec2/eip:Eip":
             rid = f"eipalloc-{short}"
             octets = [int(_hex(seed + str(i), 2), 16) for i in range(2)]
@@ -257,7 +275,7 @@ class FakeCloud(Mocks):
         elif typ == "aws:rds/instance:Instance":
             ident = str(inputs.get("identifier") or name)
             host = f"{ident}.c{_hex(seed, 11)}.{self.region}.rds.amazonaws.com"
-            port = inputs.get("port") or 5432
+            port = int(inputs.get("port") or 5432)
             rid = ident
             state.update(
                 arn=self._arn("rds", f"db:{ident}"),
@@ -267,6 +285,7 @@ class FakeCloud(Mocks):
                 identifier=ident,
                 resourceId=f"db-{_hex(seed, 26).upper()}",
                 hostedZoneId="Z29XKXDKYMONMX",
+                engineVersionActual=self._engine_version(str(inputs.get("engineVersion") or "")),
             )
             if inputs.get("manageMasterUserPassword"):
                 state["masterUserSecrets"] = [

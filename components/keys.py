@@ -1,0 +1,198 @@
+"""Keys: the platform's customer-managed KMS keys, one per purpose, with key policies built here."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws_context import AwsContext, lookup
+
+PURPOSES: tuple[str, ...] = ("data", "logs", "cluster")
+"""The keys :class:`Keys` creates: ``data`` (S3 artifacts, RDS storage, Performance Insights, the RDS master
+secret), ``logs`` (CloudWatch log groups) and ``cluster`` (EKS envelope encryption of Kubernetes secrets)."""
+
+DATA_KEY_SERVICES: tuple[str, ...] = ("s3", "rds", "secretsmanager", "sns")
+"""Services through which principals of the account may use the data key (``kms:ViaService``)."""
+
+USE_ACTIONS: list[str] = [
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:ReEncrypt*",
+    "kms:GenerateDataKey*",
+    "kms:DescribeKey",
+]
+
+
+@dataclass(frozen=True)
+class KeysArgs:
+    """Arguments of :class:`Keys`.
+
+    Attributes:
+        prefix: Start of every alias: keys are aliased ``alias/<prefix>-<purpose>`` (e.g. ``mlops-prod``).
+        deletion_window_days: Waiting period (7-30 days) before a key scheduled for deletion is destroyed.
+            The default, 30, is the longest AWS allows.
+        rotation_period_days: Automatic rotation period (90-2560 days). Rotation is always on.
+        protect: Pulumi ``protect`` and ``retain_on_delete`` on the keys, so neither a ``pulumi destroy``
+            nor a refactoring schedules a key that still encrypts data for deletion.
+        aws_context: Account, region and partition; looked up through the provider when omitted.
+    """
+
+    prefix: str
+    deletion_window_days: int = 30
+    rotation_period_days: int = 365
+    protect: bool = True
+    aws_context: AwsContext | None = None
+
+
+def _root_statement(ctx: AwsContext) -> dict[str, Any]:
+    # The account's default key-policy statement: the account (never "*") administers the key and IAM
+    # policies in the account decide who may use it. Without it the key could become unmanageable.
+    return {
+        "Sid": "EnableAccountAdministration",
+        "Effect": "Allow",
+        "Principal": {"AWS": ctx.root_arn},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
+
+
+def key_policy(purpose: str, ctx: AwsContext) -> dict[str, Any]:
+    """The key policy of one purpose's key, as a dict (``json.dumps`` it)."""
+    statements: list[dict[str, Any]] = [_root_statement(ctx)]
+    if purpose == "logs":
+        # CloudWatch Logs encrypts with the key as its own service principal, so IAM alone cannot grant it.
+        # The encryption context names the log group: only this account's groups in this region qualify.
+        statements.append(
+            {
+                "Sid": "AllowCloudWatchLogsForAccountLogGroups",
+                "Effect": "Allow",
+                "Principal": {"Service": ctx.service("logs")},
+                "Action": [
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
+                "Resource": "*",
+                "Condition": {
+                    "ArnLike": {"kms:EncryptionContext:aws:logs:arn": ctx.arn("logs", "log-group:*")},
+                },
+            }
+        )
+    elif purpose == "data":
+        # The intended use of the data key, spelt out: principals of this account, through the services that
+        # store data with it. (IAM policies still decide who; the ones this project writes, e.g.
+        # ArtifactStore.policy_document, carry the same kms:ViaService condition.)
+        statements.append(
+            {
+                "Sid": "AllowAccountUseThroughDataServices",
+                "Effect": "Allow",
+                "Principal": {"AWS": ctx.root_arn},
+                "Action": USE_ACTIONS,
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {
+                        "kms:CallerAccount": ctx.account_id,
+                        "kms:ViaService": [ctx.service(s) for s in DATA_KEY_SERVICES],
+                    },
+                },
+            }
+        )
+        statements.append(
+            {
+                "Sid": "AllowGrantsForDataServices",
+                "Effect": "Allow",
+                "Principal": {"AWS": ctx.root_arn},
+                "Action": ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {
+                        "kms:CallerAccount": ctx.account_id,
+                        "kms:ViaService": [ctx.service(s) for s in DATA_KEY_SERVICES],
+                    },
+                    "Bool": {"kms:GrantIsForAWSResource": "true"},
+                },
+            }
+        )
+    elif purpose == "cluster":
+        # EKS envelope encryption: the cluster role uses the key through EKS (granted by IAM on that role).
+        statements.append(
+            {
+                "Sid": "AllowAccountUseThroughEks",
+                "Effect": "Allow",
+                "Principal": {"AWS": ctx.root_arn},
+                "Action": [*USE_ACTIONS, "kms:CreateGrant", "kms:ListGrants"],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {
+                        "kms:CallerAccount": ctx.account_id,
+                        "kms:ViaService": ctx.service("eks"),
+                    },
+                },
+            }
+        )
+    else:
+        raise ValueError(f"unknown key purpose {purpose!r}; expected one of {list(PURPOSES)}")
+    return {"Version": "2012-10-17", "Id": f"{purpose}-key-policy", "Statement": statements}
+
+
+class Keys(pulumi.ComponentResource):
+    """Customer-managed KMS keys, one per purpose (:data:`PURPOSES`), with automatic rotation, an alias
+    each and a key policy that lets exactly the consuming services use them.
+
+    Outputs: ``data_key_arn``, ``logs_key_arn``, ``cluster_key_arn`` (and the ``keys``/``aliases`` dicts of
+    resources by purpose); ``context`` is the account/region the policies were written for.
+    """
+
+    def __init__(self, name: str, args: KeysArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:keys:Keys", name, None, opts)
+        if not 7 <= args.deletion_window_days <= 30:
+            raise ValueError("deletion_window_days must be between 7 and 30")
+        if not 90 <= args.rotation_period_days <= 2560:
+            raise ValueError("rotation_period_days must be between 90 and 2560")
+        self.context = args.aws_context or lookup(self)
+        stateful = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
+
+        self.keys: dict[str, aws.kms.Key] = {}
+        self.aliases: dict[str, aws.kms.Alias] = {}
+        for purpose in PURPOSES:
+            key = aws.kms.Key(
+                f"{name}-{purpose}",
+                description=f"{args.prefix}: {purpose} encryption key",
+                key_usage="ENCRYPT_DECRYPT",
+                customer_master_key_spec="SYMMETRIC_DEFAULT",
+                enable_key_rotation=True,
+                rotation_period_in_days=args.rotation_period_days,
+                deletion_window_in_days=args.deletion_window_days,
+                multi_region=False,
+                bypass_policy_lockout_safety_check=False,
+                policy=json.dumps(key_policy(purpose, self.context)),
+                tags={"Name": f"{args.prefix}-{purpose}", "purpose": purpose},
+                opts=stateful,
+            )
+            self.keys[purpose] = key
+            self.aliases[purpose] = aws.kms.Alias(
+                f"{name}-{purpose}",
+                name=f"alias/{args.prefix}-{purpose}",
+                target_key_id=key.key_id,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+        self.data_key = self.keys["data"]
+        self.logs_key = self.keys["logs"]
+        self.cluster_key = self.keys["cluster"]
+        self.data_key_arn: pulumi.Output[str] = self.data_key.arn
+        self.logs_key_arn: pulumi.Output[str] = self.logs_key.arn
+        self.cluster_key_arn: pulumi.Output[str] = self.cluster_key.arn
+        self.register_outputs(
+            {
+                "data_key_arn": self.data_key_arn,
+                "logs_key_arn": self.logs_key_arn,
+                "cluster_key_arn": self.cluster_key_arn,
+            }
+        )

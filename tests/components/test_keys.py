@@ -1,0 +1,136 @@
+"""Keys under the recording monitor: three rotating keys, aliases, key policies, protection."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from components.aws_context import AwsContext
+from components.keys import PURPOSES, Keys, KeysArgs, key_policy
+from mlops.engine import run_callable
+from mlops.fakecloud import ACCOUNT_ID, FakeCloud
+from mlops.graph import Graph
+
+REPO = Path(__file__).resolve().parents[2]
+CTX = AwsContext(account_id="210987654321", region="eu-central-1")
+
+
+def render(args: KeysArgs, region: str = "eu-west-1") -> Graph:
+    return run_callable(lambda: Keys("kms", args), root=REPO, config={"aws:region": region})
+
+
+@pytest.fixture(scope="module")
+def graph() -> Graph:
+    return render(KeysArgs(prefix="mlops-test", deletion_window_days=14, protect=True, aws_context=CTX))
+
+
+def policy_of(graph: Graph, purpose: str) -> dict:
+    return json.loads(graph.one("aws:kms/key:Key", f"kms-{purpose}").inputs["policy"])
+
+
+def test_one_rotating_symmetric_key_per_purpose(graph: Graph) -> None:
+    keys = graph.of_type("aws:kms/key:Key")
+    assert sorted(k.name for k in keys) == sorted(f"kms-{p}" for p in PURPOSES)
+    component = graph.one("mlops:keys:Keys", "kms")
+    for key in keys:
+        assert key.parent == component.urn
+        assert key.inputs["enableKeyRotation"] is True
+        assert key.inputs["rotationPeriodInDays"] == 365
+        assert key.inputs["deletionWindowInDays"] == 14
+        assert key.inputs["keyUsage"] == "ENCRYPT_DECRYPT"
+        assert key.inputs["customerMasterKeySpec"] == "SYMMETRIC_DEFAULT"
+        assert key.inputs["multiRegion"] is False
+        assert key.inputs["bypassPolicyLockoutSafetyCheck"] is False
+        assert key.protect and key.retain_on_delete
+
+
+def test_aliases_name_each_key(graph: Graph) -> None:
+    by_urn = graph.by_urn()
+    for purpose in PURPOSES:
+        alias = graph.one("aws:kms/alias:Alias", f"kms-{purpose}")
+        assert alias.inputs["name"] == f"alias/mlops-test-{purpose}"
+        key = graph.one("aws:kms/key:Key", f"kms-{purpose}")
+        assert alias.inputs["targetKeyId"] == key.outputs["keyId"]
+        assert key.urn in alias.property_dependencies["targetKeyId"]
+        assert by_urn[alias.parent].type == "mlops:keys:Keys"
+
+
+def test_every_policy_is_administered_by_the_concrete_account_and_no_wildcard_principal(graph: Graph) -> None:
+    for purpose in PURPOSES:
+        policy = policy_of(graph, purpose)
+        root = policy["Statement"][0]
+        assert root["Principal"] == {"AWS": "arn:aws:iam::210987654321:root"}
+        assert root["Action"] == "kms:*"
+        for statement in policy["Statement"]:
+            assert statement["Effect"] == "Allow"
+            assert statement["Principal"] != "*"
+            assert "*" not in json.dumps(statement["Principal"])
+
+
+def test_logs_key_admits_cloudwatch_logs_for_the_accounts_log_groups_only(graph: Graph) -> None:
+    statements = policy_of(graph, "logs")["Statement"]
+    logs = [s for s in statements if s["Principal"] == {"Service": "logs.eu-central-1.amazonaws.com"}]
+    assert len(logs) == 1
+    assert "kms:GenerateDataKey*" in logs[0]["Action"]
+    assert logs[0]["Condition"] == {
+        "ArnLike": {
+            "kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:eu-central-1:210987654321:log-group:*"
+        }
+    }
+    # No other key admits CloudWatch Logs.
+    for purpose in ("data", "cluster"):
+        assert "logs." not in json.dumps(policy_of(graph, purpose))
+
+
+def test_data_key_is_used_through_the_data_services_of_the_account(graph: Graph) -> None:
+    statements = {s["Sid"]: s for s in policy_of(graph, "data")["Statement"]}
+    use = statements["AllowAccountUseThroughDataServices"]
+    assert use["Condition"]["StringEquals"]["kms:CallerAccount"] == "210987654321"
+    assert use["Condition"]["StringEquals"]["kms:ViaService"] == [
+        "s3.eu-central-1.amazonaws.com",
+        "rds.eu-central-1.amazonaws.com",
+        "secretsmanager.eu-central-1.amazonaws.com",
+        "sns.eu-central-1.amazonaws.com",
+    ]
+    grants = statements["AllowGrantsForDataServices"]
+    assert grants["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
+
+
+def test_cluster_key_is_used_through_eks() -> None:
+    statements = key_policy("cluster", CTX)["Statement"]
+    assert statements[1]["Condition"]["StringEquals"]["kms:ViaService"] == "eks.eu-central-1.amazonaws.com"
+
+
+def test_unknown_purpose_is_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown key purpose"):
+        key_policy("backups", CTX)
+
+
+def test_account_and_region_are_looked_up_when_not_given() -> None:
+    graph = render(KeysArgs(prefix="solo"), region="us-east-2")
+    statements = policy_of(graph, "logs")["Statement"]
+    assert statements[0]["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"}
+    assert statements[1]["Principal"] == {"Service": "logs.us-east-2.amazonaws.com"}
+    # Safe defaults when used alone: longest deletion window, protected.
+    for key in graph.of_type("aws:kms/key:Key"):
+        assert key.inputs["deletionWindowInDays"] == 30
+        assert key.protect and key.retain_on_delete
+
+
+def test_unprotected_keys_when_the_caller_opts_out() -> None:
+    graph = run_callable(
+        lambda: Keys("kms", KeysArgs(prefix="dev", deletion_window_days=7, protect=False, aws_context=CTX)),
+        root=REPO,
+        mocks=FakeCloud(),
+    )
+    for key in graph.of_type("aws:kms/key:Key"):
+        assert not key.protect and not key.retain_on_delete
+        assert key.inputs["deletionWindowInDays"] == 7
+
+
+@pytest.mark.parametrize("window", [6, 31])
+def test_deletion_window_out_of_range(window: int) -> None:
+    with pytest.raises(ValueError, match="deletion_window_days"):
+        render(KeysArgs(prefix="x", deletion_window_days=window, aws_context=CTX))

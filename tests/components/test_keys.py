@@ -54,6 +54,7 @@ def test_aliases_name_each_key(graph: Graph) -> None:
         key = graph.one("aws:kms/key:Key", f"kms-{purpose}")
         assert alias.inputs["targetKeyId"] == key.outputs["keyId"]
         assert key.urn in alias.property_dependencies["targetKeyId"]
+        assert alias.parent is not None
         assert by_urn[alias.parent].type == "mlops:keys:Keys"
 
 

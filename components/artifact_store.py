@@ -76,8 +76,9 @@ def artifact_bucket_policy(bucket_arn: str, kms_key_arn: str) -> dict[str, Any]:
 
     A PUT that names no encryption is encrypted by the bucket's default (SSE-KMS, the same key), so the
     deny statements use ``...IfExists``: they reject an upload that asks for anything else (SSE-S3, another
-    KMS key, SSE-C) without rejecting SDKs that rely on default encryption. No object can land unencrypted
-    or under a key other than ``kms_key_arn``.
+    KMS key, SSE-C, or ``aws:kms`` without a key ID, which S3 would encrypt with the AWS managed ``aws/s3``
+    key) without rejecting SDKs that rely on default encryption. A client that names the key must name it
+    by ARN. No object can land unencrypted or under a key other than ``kms_key_arn``.
     """
     return {
         "Version": "2012-10-17",
@@ -99,6 +100,18 @@ def artifact_bucket_policy(bucket_arn: str, kms_key_arn: str) -> dict[str, Any]:
                 "Resource": f"{bucket_arn}/*",
                 "Condition": {
                     "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": kms_key_arn}
+                },
+            },
+            {
+                # S3 encrypts a PUT that says "aws:kms" but names no key with the AWS managed key aws/s3.
+                "Sid": "DenyKmsUploadsWithoutKeyId",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:PutObject",
+                "Resource": f"{bucket_arn}/*",
+                "Condition": {
+                    "StringEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
+                    "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "true"},
                 },
             },
             {

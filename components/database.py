@@ -184,6 +184,7 @@ class MetadataDatabase(pulumi.ComponentResource):
         )
 
         self.monitoring_role: aws.iam.Role | None = None
+        monitoring_ready: list[pulumi.Resource] = []
         if args.monitoring_interval_seconds > 0:
             ctx = args.aws_context or lookup(self)
             self.monitoring_role = aws.iam.Role(
@@ -205,11 +206,14 @@ class MetadataDatabase(pulumi.ComponentResource):
                 tags={"Name": f"{args.identifier}-monitoring"},
                 opts=child,
             )
-            aws.iam.RolePolicyAttachment(
-                f"{name}-monitoring",
-                role=self.monitoring_role.name,
-                policy_arn=f"arn:{ctx.partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
-                opts=child,
+            # RDS checks the role's permissions when the instance is created: attach the policy first.
+            monitoring_ready.append(
+                aws.iam.RolePolicyAttachment(
+                    f"{name}-monitoring",
+                    role=self.monitoring_role.name,
+                    policy_arn=f"arn:{ctx.partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
+                    opts=child,
+                )
             )
 
         self.instance = aws.rds.Instance(
@@ -256,7 +260,9 @@ class MetadataDatabase(pulumi.ComponentResource):
             enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
             apply_immediately=False,
             tags={"Name": args.identifier},
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
+            opts=pulumi.ResourceOptions(
+                parent=self, protect=args.protect, retain_on_delete=args.protect, depends_on=monitoring_ready
+            ),
         )
 
         self.endpoint: pulumi.Output[str] = self.instance.endpoint

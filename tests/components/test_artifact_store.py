@@ -121,6 +121,10 @@ def test_artifact_bucket_policy_denies_plain_http_and_foreign_encryption(graph: 
     assert statements["DenyUploadsWithAnotherKey"]["Condition"] == {
         "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": KEY}
     }
+    assert statements["DenyKmsUploadsWithoutKeyId"]["Condition"] == {
+        "StringEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
+        "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "true"},
+    }
     assert statements["DenyCustomerProvidedKeys"]["Condition"] == {
         "Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}
     }

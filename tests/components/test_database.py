@@ -168,6 +168,7 @@ def test_enhanced_monitoring_role(graph: Graph) -> None:
         "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
     )
     assert attachment.inputs["role"] == role.outputs["name"]
+    assert attachment.urn in graph.one("aws:rds/instance:Instance", "db-instance").dependencies
     db = instance(graph)
     assert db["monitoringInterval"] == 60
     assert db["monitoringRoleArn"] == role.outputs["arn"]

@@ -68,6 +68,12 @@ class MetadataDatabaseArgs:
         log_min_duration_ms: Statements slower than this are logged (``log_min_duration_statement``).
         iam_database_authentication: Let IAM principals connect with IAM auth tokens.
         ca_cert_identifier: The server certificate authority clients verify.
+        log_groups: Create the CloudWatch log groups the exported logs go to
+            (``/aws/rds/instance/<identifier>/<log>``) before the instance, so they get a retention and a key
+            instead of RDS's defaults (never expire, no customer key).
+        log_retention_days: Retention of those log groups, one of CloudWatch's periods.
+        log_kms_key_arn: KMS key encrypting those log groups (e.g. ``Keys.logs_key_arn``); without one
+            CloudWatch Logs' own encryption applies.
         protect: Pulumi ``protect`` and ``retain_on_delete`` on the instance.
         aws_context: Account, region and partition; looked up through the provider when omitted.
     """
@@ -96,6 +102,9 @@ class MetadataDatabaseArgs:
     log_min_duration_ms: int = 1000
     iam_database_authentication: bool = True
     ca_cert_identifier: str = "rds-ca-rsa2048-g1"
+    log_groups: bool = True
+    log_retention_days: int = 365
+    log_kms_key_arn: pulumi.Input[str] | None = None
     protect: bool = True
     aws_context: AwsContext | None = None
 
@@ -216,6 +225,19 @@ class MetadataDatabase(pulumi.ComponentResource):
                 )
             )
 
+        # RDS creates missing log groups itself, with no retention and no customer key; create them first.
+        self.log_groups: dict[str, aws.cloudwatch.LogGroup] = {}
+        if args.log_groups:
+            for export in LOG_EXPORTS:
+                self.log_groups[export] = aws.cloudwatch.LogGroup(
+                    f"{name}-{export}",
+                    name=f"/aws/rds/instance/{args.identifier}/{export}",
+                    retention_in_days=args.log_retention_days,
+                    kms_key_id=args.log_kms_key_arn,
+                    tags={"Name": f"{args.identifier}-{export}"},
+                    opts=child,
+                )
+
         self.instance = aws.rds.Instance(
             f"{name}-instance",
             identifier=args.identifier,
@@ -261,7 +283,10 @@ class MetadataDatabase(pulumi.ComponentResource):
             apply_immediately=False,
             tags={"Name": args.identifier},
             opts=pulumi.ResourceOptions(
-                parent=self, protect=args.protect, retain_on_delete=args.protect, depends_on=monitoring_ready
+                parent=self,
+                protect=args.protect,
+                retain_on_delete=args.protect,
+                depends_on=[*monitoring_ready, *self.log_groups.values()],
             ),
         )
 

@@ -219,3 +219,23 @@ def test_outputs(graph: Graph) -> None:
 def test_invalid_args(field: str, value: Any, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         render(**{field: value})
+
+
+def test_log_groups_exist_before_the_instance_with_retention_and_key() -> None:
+    logs_key = "arn:aws:kms:eu-west-1:210987654321:key/99999999-8888-4777-8666-555555555555"
+    graph = render(log_retention_days=90, log_kms_key_arn=logs_key)
+    groups = {g.inputs["name"]: g for g in graph.of_type("aws:cloudwatch/logGroup:LogGroup")}
+    assert sorted(groups) == [
+        "/aws/rds/instance/acme-metadata/postgresql",
+        "/aws/rds/instance/acme-metadata/upgrade",
+    ]
+    deps = graph.one("aws:rds/instance:Instance", "db-instance").dependencies
+    for group in groups.values():
+        assert group.inputs["retentionInDays"] == 90
+        assert group.inputs["kmsKeyId"] == logs_key
+        assert group.urn in deps
+
+
+def test_log_groups_can_be_left_to_rds() -> None:
+    graph = render(log_groups=False)
+    assert not graph.of_type("aws:cloudwatch/logGroup:LogGroup")

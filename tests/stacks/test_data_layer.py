@@ -101,8 +101,10 @@ def test_data_key_encrypts_buckets_database_and_secret(stack: str) -> None:
         if r.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
     )
     assert kms.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"] == data_key
-    group = graph.one("aws:cloudwatch/logGroup:LogGroup")
-    assert group.inputs["kmsKeyId"] == graph.outputs["kmsLogsKeyArn"]
+    groups = graph.of_type("aws:cloudwatch/logGroup:LogGroup")
+    assert len(groups) == 3  # flow logs, RDS postgresql and upgrade logs
+    for group in groups:
+        assert group.inputs["kmsKeyId"] == graph.outputs["kmsLogsKeyArn"]
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -141,9 +143,8 @@ def test_settings_follow_the_profile(stack: str) -> None:
         if e.inputs["vpcEndpointType"] == "Interface"
     ]
     assert len(interface) == (4 if p["network"]["interface_endpoints"] else 0)
-    assert (
-        graph.one("aws:cloudwatch/logGroup:LogGroup").inputs["retentionInDays"] == p["logs"]["retention_days"]
-    )
+    for group in graph.of_type("aws:cloudwatch/logGroup:LogGroup"):
+        assert group.inputs["retentionInDays"] == p["logs"]["retention_days"]
     for key in graph.of_type("aws:kms/key:Key"):
         assert key.inputs["deletionWindowInDays"] == p["kms"]["deletion_window_days"]
         assert key.inputs["enableKeyRotation"] is True
@@ -165,7 +166,10 @@ def test_dev_and_prod_differ_where_the_profiles_say() -> None:
     assert db(prod)["performanceInsightsKmsKeyId"] == prod.outputs["kmsDataKeyArn"]
     assert not any(r.protect for r in stateful(dev))
     assert all(r.protect and r.retain_on_delete for r in stateful(prod))
-    retention = [g.one("aws:cloudwatch/logGroup:LogGroup").inputs["retentionInDays"] for g in (dev, prod)]
+    retention = [
+        g.one("aws:cloudwatch/logGroup:LogGroup", f"mlops-{g.stack}-flow-logs").inputs["retentionInDays"]
+        for g in (dev, prod)
+    ]
     assert retention == [30, 365]
     tiering = []
     for g in (dev, prod):

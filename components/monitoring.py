@@ -261,21 +261,25 @@ def _issuer_host(issuer: str) -> str:
 def irsa_trust_policy(provider_arn: str, issuer: str, namespace: str, service_account: str) -> str:
     """Trust policy admitting exactly one Kubernetes service account through the cluster's OIDC provider."""
     host = _issuer_host(issuer)
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "ServiceAccount",
-            "Effect": "Allow",
-            "Principal": {"Federated": provider_arn},
-            "Action": "sts:AssumeRoleWithWebIdentity",
-            "Condition": {
-                "StringEquals": {
-                    f"{host}:sub": f"system:serviceaccount:{namespace}:{service_account}",
-                    f"{host}:aud": "sts.amazonaws.com",
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "ServiceAccount",
+                    "Effect": "Allow",
+                    "Principal": {"Federated": provider_arn},
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Condition": {
+                        "StringEquals": {
+                            f"{host}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                            f"{host}:aud": "sts.amazonaws.com",
+                        }
+                    },
                 }
-            },
-        }],
-    })
+            ],
+        }
+    )
 
 
 def _arn_parts(arn: str) -> tuple[str, str]:
@@ -289,37 +293,41 @@ def _arn_parts(arn: str) -> tuple[str, str]:
 def topic_policy(topic_arn: str, publisher_role_arn: str, provider_arn: str, region: str) -> str:
     """Only CloudWatch alarms of this account and the Alertmanager role may publish; TLS only."""
     partition, account = _arn_parts(provider_arn)
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "CloudWatchAlarmsPublish",
-                "Effect": "Allow",
-                "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                "Action": "sns:Publish",
-                "Resource": topic_arn,
-                "Condition": {
-                    "StringEquals": {"aws:SourceAccount": account},
-                    "ArnLike": {"aws:SourceArn": f"arn:{partition}:cloudwatch:{region}:{account}:alarm:*"},
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "CloudWatchAlarmsPublish",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                    "Action": "sns:Publish",
+                    "Resource": topic_arn,
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": account},
+                        "ArnLike": {
+                            "aws:SourceArn": f"arn:{partition}:cloudwatch:{region}:{account}:alarm:*"
+                        },
+                    },
                 },
-            },
-            {
-                "Sid": "AlertmanagerPublish",
-                "Effect": "Allow",
-                "Principal": {"AWS": publisher_role_arn},
-                "Action": "sns:Publish",
-                "Resource": topic_arn,
-            },
-            {
-                "Sid": "DenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "sns:Publish",
-                "Resource": topic_arn,
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            },
-        ],
-    })
+                {
+                    "Sid": "AlertmanagerPublish",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": publisher_role_arn},
+                    "Action": "sns:Publish",
+                    "Resource": topic_arn,
+                },
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "sns:Publish",
+                    "Resource": topic_arn,
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                },
+            ],
+        }
+    )
 
 
 def alertmanager_config(topic_arn: pulumi.Input[str], region: str) -> dict[str, Any]:
@@ -353,8 +361,12 @@ def alertmanager_config(topic_arn: pulumi.Input[str], region: str) -> dict[str, 
             "routes": [
                 {"matchers": ['alertname = "Watchdog"'], "receiver": "heartbeat", "repeat_interval": "5m"},
                 {"matchers": ['alertname = "InfoInhibitor"'], "receiver": "heartbeat"},
-                {"matchers": ['severity = "critical"'], "receiver": "sns", "group_wait": "10s",
-                 "repeat_interval": "4h"},
+                {
+                    "matchers": ['severity = "critical"'],
+                    "receiver": "sns",
+                    "group_wait": "10s",
+                    "repeat_interval": "4h",
+                },
                 {"matchers": ['severity = "warning"'], "receiver": "sns", "repeat_interval": "12h"},
             ],
         },
@@ -363,12 +375,21 @@ def alertmanager_config(topic_arn: pulumi.Input[str], region: str) -> dict[str, 
             {"name": "heartbeat"},
         ],
         "inhibit_rules": [
-            {"source_matchers": ['severity = "critical"'], "target_matchers": ['severity =~ "warning|info"'],
-             "equal": ["namespace", "alertname"]},
-            {"source_matchers": ['severity = "warning"'], "target_matchers": ['severity = "info"'],
-             "equal": ["namespace", "alertname"]},
-            {"source_matchers": ['alertname = "InfoInhibitor"'], "target_matchers": ['severity = "info"'],
-             "equal": ["namespace"]},
+            {
+                "source_matchers": ['severity = "critical"'],
+                "target_matchers": ['severity =~ "warning|info"'],
+                "equal": ["namespace", "alertname"],
+            },
+            {
+                "source_matchers": ['severity = "warning"'],
+                "target_matchers": ['severity = "info"'],
+                "equal": ["namespace", "alertname"],
+            },
+            {
+                "source_matchers": ['alertname = "InfoInhibitor"'],
+                "target_matchers": ['severity = "info"'],
+                "equal": ["namespace"],
+            },
             {"target_matchers": ['alertname = "InfoInhibitor"']},
         ],
         "templates": ["/etc/alertmanager/config/*.tmpl"],
@@ -531,15 +552,17 @@ def helm_values(
                 },
                 "datasources": {"enabled": True, "uid": "prometheus"},
             },
-            "additionalDataSources": [{
-                "name": "CloudWatch",
-                "type": "cloudwatch",
-                "uid": "cloudwatch",
-                "access": "proxy",
-                "editable": False,
-                # "default" = the AWS SDK credential chain, i.e. the IRSA token of Grafana's service account.
-                "jsonData": {"authType": "default", "defaultRegion": args.region},
-            }],
+            "additionalDataSources": [
+                {
+                    "name": "CloudWatch",
+                    "type": "cloudwatch",
+                    "uid": "cloudwatch",
+                    "access": "proxy",
+                    "editable": False,
+                    # "default" = the AWS SDK credential chain, i.e. the IRSA token of Grafana's service account.
+                    "jsonData": {"authType": "default", "defaultRegion": args.region},
+                }
+            ],
         },
         "kube-state-metrics": {
             "resources": _resources("50m", "128Mi", "500m", "512Mi"),
@@ -566,101 +589,111 @@ def platform_rules(args: MonitoringArgs, mlflow_namespace: str | None) -> list[d
     groups: list[dict[str, Any]] = []
     if args.mlflow is not None:
         sel = 'job="mlflow"'
-        groups.append({
-            "name": "mlflow",
-            "rules": [
-                alert_rule(
-                    "MlflowDown",
-                    f"absent(up{{{sel}}} == 1)",
-                    duration="5m",
-                    severity="critical",
-                    summary="MLflow tracking server is down or cannot be scraped",
-                    description="No MLflow replica has answered Prometheus' scrape of /metrics for 5 minutes "
-                    "(pods down, or the scrape credentials are missing or wrong).",
-                ),
-                alert_rule(
-                    "MlflowHighErrorRate",
-                    f'100 * sum(rate(mlflow_http_request_total{{{sel},status=~"5.."}}[5m])) '
-                    f"/ sum(rate(mlflow_http_request_total{{{sel}}}[5m])) > {t.mlflow_error_percent}",
-                    duration="10m",
-                    severity="critical",
-                    summary="MLflow is answering with server errors",
-                    description=f"More than {t.mlflow_error_percent} % of MLflow requests failed with 5xx "
-                    "over the last 10 minutes (value: {{ $value | printf \"%.1f\" }} %).",
-                ),
-                alert_rule(
-                    "MlflowHighLatency",
-                    "histogram_quantile(0.95, sum by (le) "
-                    f"(rate(mlflow_http_request_duration_seconds_bucket{{{sel}}}[5m]))) "
-                    f"> {t.mlflow_p95_latency_ms / 1000:g}",
-                    duration="15m",
-                    severity="warning",
-                    summary="MLflow is slow",
-                    description=f"MLflow's 95th-percentile latency has been above {t.mlflow_p95_latency_ms} ms "
-                    "for 15 minutes (value: {{ $value | humanizeDuration }}).",
-                ),
-            ],
-        })
-    namespaces = [args.namespace, *([mlflow_namespace] if mlflow_namespace else []), *args.platform_namespaces]
+        groups.append(
+            {
+                "name": "mlflow",
+                "rules": [
+                    alert_rule(
+                        "MlflowDown",
+                        f"absent(up{{{sel}}} == 1)",
+                        duration="5m",
+                        severity="critical",
+                        summary="MLflow tracking server is down or cannot be scraped",
+                        description="No MLflow replica has answered Prometheus' scrape of /metrics for 5 minutes "
+                        "(pods down, or the scrape credentials are missing or wrong).",
+                    ),
+                    alert_rule(
+                        "MlflowHighErrorRate",
+                        f'100 * sum(rate(mlflow_http_request_total{{{sel},status=~"5.."}}[5m])) '
+                        f"/ sum(rate(mlflow_http_request_total{{{sel}}}[5m])) > {t.mlflow_error_percent}",
+                        duration="10m",
+                        severity="critical",
+                        summary="MLflow is answering with server errors",
+                        description=f"More than {t.mlflow_error_percent} % of MLflow requests failed with 5xx "
+                        'over the last 10 minutes (value: {{ $value | printf "%.1f" }} %).',
+                    ),
+                    alert_rule(
+                        "MlflowHighLatency",
+                        "histogram_quantile(0.95, sum by (le) "
+                        f"(rate(mlflow_http_request_duration_seconds_bucket{{{sel}}}[5m]))) "
+                        f"> {t.mlflow_p95_latency_ms / 1000:g}",
+                        duration="15m",
+                        severity="warning",
+                        summary="MLflow is slow",
+                        description=f"MLflow's 95th-percentile latency has been above {t.mlflow_p95_latency_ms} ms "
+                        "for 15 minutes (value: {{ $value | humanizeDuration }}).",
+                    ),
+                ],
+            }
+        )
+    namespaces = [
+        args.namespace,
+        *([mlflow_namespace] if mlflow_namespace else []),
+        *args.platform_namespaces,
+    ]
     # Kubernetes names hold only [a-z0-9-]: no regex metacharacters, and no escapes (PromQL strings
     # reject unknown escape sequences such as "\-").
     ns_re = "|".join(check_k8s_name(n, "namespace") for n in dict.fromkeys(namespaces))
-    groups.append({
-        "name": "platform-workloads",
-        "rules": [
-            alert_rule(
-                "PlatformPodCrashLooping",
-                f'max by (namespace, pod, container) (max_over_time(kube_pod_container_status_waiting_reason'
-                f'{{job="kube-state-metrics",reason="CrashLoopBackOff",namespace=~"{ns_re}"}}[5m])) >= 1 '
-                f"or max by (namespace, pod, container) (increase(kube_pod_container_status_restarts_total"
-                f'{{job="kube-state-metrics",namespace=~"{ns_re}"}}[30m])) > 5',
-                duration="10m",
-                severity="critical",
-                summary="A platform pod is crash-looping",
-                description="{{ $labels.namespace }}/{{ $labels.pod }} ({{ $labels.container }}) is in "
-                "CrashLoopBackOff or restarted more than 5 times in 30 minutes.",
-            ),
-            alert_rule(
-                "PersistentVolumeFilling",
-                '100 * kubelet_volume_stats_available_bytes{job="kubelet"} '
-                '/ kubelet_volume_stats_capacity_bytes{job="kubelet"} '
-                f"< {t.volume_free_percent} "
-                'and kubelet_volume_stats_used_bytes{job="kubelet"} > 0',
-                duration="15m",
-                severity="warning",
-                summary="A persistent volume is filling up",
-                description="{{ $labels.namespace }}/{{ $labels.persistentvolumeclaim }} has "
-                "{{ $value | printf \"%.1f\" }} % free "
-                f"(threshold {t.volume_free_percent} %).",
-            ),
-        ],
-    })
-    if args.gpu_enabled:
-        groups.append({
-            "name": "gpu-nodes",
+    groups.append(
+        {
+            "name": "platform-workloads",
             "rules": [
                 alert_rule(
-                    "GpuNodeIdle",
-                    f"avg by (Hostname) (avg_over_time(DCGM_FI_DEV_GPU_UTIL[30m])) < {t.gpu_idle_percent}",
-                    duration="1h",
-                    severity="warning",
-                    summary="A GPU node is idle",
-                    description="GPUs on {{ $labels.Hostname }} averaged {{ $value | printf \"%.0f\" }} % "
-                    f"utilisation (below {t.gpu_idle_percent} %) for over an hour: scale the GPU group down "
-                    "or schedule work on it.",
+                    "PlatformPodCrashLooping",
+                    f"max by (namespace, pod, container) (max_over_time(kube_pod_container_status_waiting_reason"
+                    f'{{job="kube-state-metrics",reason="CrashLoopBackOff",namespace=~"{ns_re}"}}[5m])) >= 1 '
+                    f"or max by (namespace, pod, container) (increase(kube_pod_container_status_restarts_total"
+                    f'{{job="kube-state-metrics",namespace=~"{ns_re}"}}[30m])) > 5',
+                    duration="10m",
+                    severity="critical",
+                    summary="A platform pod is crash-looping",
+                    description="{{ $labels.namespace }}/{{ $labels.pod }} ({{ $labels.container }}) is in "
+                    "CrashLoopBackOff or restarted more than 5 times in 30 minutes.",
                 ),
                 alert_rule(
-                    "GpuMetricsMissing",
-                    '(sum(kube_node_status_capacity{job="kube-state-metrics",resource="nvidia_com_gpu"}) > 0) '
-                    "unless on() (count(DCGM_FI_DEV_GPU_UTIL) > 0)",
-                    duration="30m",
+                    "PersistentVolumeFilling",
+                    '100 * kubelet_volume_stats_available_bytes{job="kubelet"} '
+                    '/ kubelet_volume_stats_capacity_bytes{job="kubelet"} '
+                    f"< {t.volume_free_percent} "
+                    'and kubelet_volume_stats_used_bytes{job="kubelet"} > 0',
+                    duration="15m",
                     severity="warning",
-                    summary="GPU nodes report no DCGM metrics",
-                    description="The cluster has GPU capacity but Prometheus receives no DCGM_FI_DEV_GPU_UTIL: "
-                    "the NVIDIA DCGM exporter (and its ServiceMonitor) is missing, so GPU alerts are blind.",
+                    summary="A persistent volume is filling up",
+                    description="{{ $labels.namespace }}/{{ $labels.persistentvolumeclaim }} has "
+                    '{{ $value | printf "%.1f" }} % free '
+                    f"(threshold {t.volume_free_percent} %).",
                 ),
             ],
-        })
+        }
+    )
+    if args.gpu_enabled:
+        groups.append(
+            {
+                "name": "gpu-nodes",
+                "rules": [
+                    alert_rule(
+                        "GpuNodeIdle",
+                        f"avg by (Hostname) (avg_over_time(DCGM_FI_DEV_GPU_UTIL[30m])) < {t.gpu_idle_percent}",
+                        duration="1h",
+                        severity="warning",
+                        summary="A GPU node is idle",
+                        description='GPUs on {{ $labels.Hostname }} averaged {{ $value | printf "%.0f" }} % '
+                        f"utilisation (below {t.gpu_idle_percent} %) for over an hour: scale the GPU group down "
+                        "or schedule work on it.",
+                    ),
+                    alert_rule(
+                        "GpuMetricsMissing",
+                        '(sum(kube_node_status_capacity{job="kube-state-metrics",resource="nvidia_com_gpu"}) > 0) '
+                        "unless on() (count(DCGM_FI_DEV_GPU_UTIL) > 0)",
+                        duration="30m",
+                        severity="warning",
+                        summary="GPU nodes report no DCGM metrics",
+                        description="The cluster has GPU capacity but Prometheus receives no DCGM_FI_DEV_GPU_UTIL: "
+                        "the NVIDIA DCGM exporter (and its ServiceMonitor) is missing, so GPU alerts are blind.",
+                    ),
+                ],
+            }
+        )
     return groups
 
 
@@ -670,56 +703,121 @@ def platform_dashboard(args: MonitoringArgs, database_identifier: str | None) ->
     if args.mlflow is not None:
         sel = 'job="mlflow"'
         d.row("MLflow tracking server")
-        d.panel("timeseries", "Request rate by status", [
-            prom_target(f"sum by (status) (rate(mlflow_http_request_total{{{sel}}}[5m]))", "{{status}}"),
-        ], unit="reqps", width=8)
-        d.panel("timeseries", "Server error ratio", [
-            prom_target(
-                f'sum(rate(mlflow_http_request_total{{{sel},status=~"5.."}}[5m])) '
-                f"/ sum(rate(mlflow_http_request_total{{{sel}}}[5m]))",
-                "5xx ratio",
-            ),
-        ], unit="percentunit", width=8,
-            thresholds=[(None, "green"), (args.thresholds.mlflow_error_percent / 100, "red")])
-        d.panel("timeseries", "Latency", [
-            prom_target(
-                f"histogram_quantile({q}, sum by (le) (rate(mlflow_http_request_duration_seconds_bucket"
-                f"{{{sel}}}[5m])))",
-                f"p{int(q * 100)}",
-                ref,
-            )
-            for q, ref in ((0.5, "A"), (0.95, "B"), (0.99, "C"))
-        ], unit="s", width=8,
-            thresholds=[(None, "green"), (args.thresholds.mlflow_p95_latency_ms / 1000, "red")])
+        d.panel(
+            "timeseries",
+            "Request rate by status",
+            [
+                prom_target(f"sum by (status) (rate(mlflow_http_request_total{{{sel}}}[5m]))", "{{status}}"),
+            ],
+            unit="reqps",
+            width=8,
+        )
+        d.panel(
+            "timeseries",
+            "Server error ratio",
+            [
+                prom_target(
+                    f'sum(rate(mlflow_http_request_total{{{sel},status=~"5.."}}[5m])) '
+                    f"/ sum(rate(mlflow_http_request_total{{{sel}}}[5m]))",
+                    "5xx ratio",
+                ),
+            ],
+            unit="percentunit",
+            width=8,
+            thresholds=[(None, "green"), (args.thresholds.mlflow_error_percent / 100, "red")],
+        )
+        d.panel(
+            "timeseries",
+            "Latency",
+            [
+                prom_target(
+                    f"histogram_quantile({q}, sum by (le) (rate(mlflow_http_request_duration_seconds_bucket"
+                    f"{{{sel}}}[5m])))",
+                    f"p{int(q * 100)}",
+                    ref,
+                )
+                for q, ref in ((0.5, "A"), (0.95, "B"), (0.99, "C"))
+            ],
+            unit="s",
+            width=8,
+            thresholds=[(None, "green"), (args.thresholds.mlflow_p95_latency_ms / 1000, "red")],
+        )
     d.row("Nodes")
-    d.panel("timeseries", "CPU utilisation by node", [
-        prom_target('1 - avg by (instance) (rate(node_cpu_seconds_total{job="node-exporter",mode="idle"}[5m]))',
-                    "{{instance}}"),
-    ], unit="percentunit", max_value=1)
-    d.panel("timeseries", "Memory utilisation by node", [
-        prom_target('1 - node_memory_MemAvailable_bytes{job="node-exporter"} '
-                    '/ node_memory_MemTotal_bytes{job="node-exporter"}', "{{instance}}"),
-    ], unit="percentunit", max_value=1)
+    d.panel(
+        "timeseries",
+        "CPU utilisation by node",
+        [
+            prom_target(
+                '1 - avg by (instance) (rate(node_cpu_seconds_total{job="node-exporter",mode="idle"}[5m]))',
+                "{{instance}}",
+            ),
+        ],
+        unit="percentunit",
+        max_value=1,
+    )
+    d.panel(
+        "timeseries",
+        "Memory utilisation by node",
+        [
+            prom_target(
+                '1 - node_memory_MemAvailable_bytes{job="node-exporter"} '
+                '/ node_memory_MemTotal_bytes{job="node-exporter"}',
+                "{{instance}}",
+            ),
+        ],
+        unit="percentunit",
+        max_value=1,
+    )
     if args.gpu_enabled:
         d.row("GPUs")
-        d.panel("timeseries", "GPU utilisation", [
-            prom_target("avg by (Hostname, gpu) (DCGM_FI_DEV_GPU_UTIL)", "{{Hostname}} GPU {{gpu}}"),
-        ], unit="percent", max_value=100)
-        d.panel("timeseries", "GPU memory used", [
-            prom_target("sum by (Hostname) (DCGM_FI_DEV_FB_USED) * 1024 * 1024", "{{Hostname}}"),
-        ], unit="bytes")
+        d.panel(
+            "timeseries",
+            "GPU utilisation",
+            [
+                prom_target("avg by (Hostname, gpu) (DCGM_FI_DEV_GPU_UTIL)", "{{Hostname}} GPU {{gpu}}"),
+            ],
+            unit="percent",
+            max_value=100,
+        )
+        d.panel(
+            "timeseries",
+            "GPU memory used",
+            [
+                prom_target("sum by (Hostname) (DCGM_FI_DEV_FB_USED) * 1024 * 1024", "{{Hostname}}"),
+            ],
+            unit="bytes",
+        )
     if database_identifier is not None:
         dims = {"DBInstanceIdentifier": database_identifier}
         d.row("Database (CloudWatch)")
-        d.panel("timeseries", "Database connections", [
-            cloudwatch_target("AWS/RDS", "DatabaseConnections", dims, "Maximum", label="connections"),
-        ], width=8, thresholds=[(None, "green"), (args.thresholds.rds_max_connections, "red")])
-        d.panel("timeseries", "Free storage", [
-            cloudwatch_target("AWS/RDS", "FreeStorageSpace", dims, "Minimum", label="free"),
-        ], unit="bytes", width=8)
-        d.panel("timeseries", "CPU utilisation", [
-            cloudwatch_target("AWS/RDS", "CPUUtilization", dims, "Average", label="cpu"),
-        ], unit="percent", width=8, max_value=100)
+        d.panel(
+            "timeseries",
+            "Database connections",
+            [
+                cloudwatch_target("AWS/RDS", "DatabaseConnections", dims, "Maximum", label="connections"),
+            ],
+            width=8,
+            thresholds=[(None, "green"), (args.thresholds.rds_max_connections, "red")],
+        )
+        d.panel(
+            "timeseries",
+            "Free storage",
+            [
+                cloudwatch_target("AWS/RDS", "FreeStorageSpace", dims, "Minimum", label="free"),
+            ],
+            unit="bytes",
+            width=8,
+        )
+        d.panel(
+            "timeseries",
+            "CPU utilisation",
+            [
+                cloudwatch_target("AWS/RDS", "CPUUtilization", dims, "Average", label="cpu"),
+            ],
+            unit="percent",
+            width=8,
+            max_value=100,
+        )
     return d.build()
 
 
@@ -793,16 +891,20 @@ class Monitoring(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-grafana-cloudwatch",
             role=self.grafana_role.id,
-            policy=json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Sid": "ReadMetrics",
-                    "Effect": "Allow",
-                    "Action": GRAFANA_CLOUDWATCH_ACTIONS,
-                    # These read-only actions support no resource-level permissions.
-                    "Resource": "*",
-                }],
-            }),
+            policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "ReadMetrics",
+                            "Effect": "Allow",
+                            "Action": GRAFANA_CLOUDWATCH_ACTIONS,
+                            # These read-only actions support no resource-level permissions.
+                            "Resource": "*",
+                        }
+                    ],
+                }
+            ),
             opts=child,
         )
 
@@ -826,19 +928,23 @@ class Monitoring(pulumi.ComponentResource):
             f"{name}-alertmanager-publish",
             role=self.alertmanager_role.id,
             policy=pulumi.Output.all(self.topic.arn, args.alert_kms_key_arn).apply(
-                lambda a: json.dumps({
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {"Sid": "Publish", "Effect": "Allow", "Action": "sns:Publish", "Resource": a[0]},
-                        {
-                            "Sid": "EncryptForTopic",
-                            "Effect": "Allow",
-                            "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
-                            "Resource": a[1],
-                            "Condition": {"StringEquals": {"kms:ViaService": f"sns.{args.region}.amazonaws.com"}},
-                        },
-                    ],
-                })
+                lambda a: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {"Sid": "Publish", "Effect": "Allow", "Action": "sns:Publish", "Resource": a[0]},
+                            {
+                                "Sid": "EncryptForTopic",
+                                "Effect": "Allow",
+                                "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+                                "Resource": a[1],
+                                "Condition": {
+                                    "StringEquals": {"kms:ViaService": f"sns.{args.region}.amazonaws.com"}
+                                },
+                            },
+                        ],
+                    }
+                )
             ),
             opts=child,
         )
@@ -884,18 +990,21 @@ class Monitoring(pulumi.ComponentResource):
                         "data": {"admin-user": "admin", "admin-password": "{{ .password }}"},
                     },
                 },
-                "dataFrom": [{
-                    "sourceRef": {
-                        "generatorRef": {
-                            "apiVersion": "generators.external-secrets.io/v1alpha1",
-                            "kind": "Password",
-                            "name": f"{GRAFANA_ADMIN_SECRET}-password",
+                "dataFrom": [
+                    {
+                        "sourceRef": {
+                            "generatorRef": {
+                                "apiVersion": "generators.external-secrets.io/v1alpha1",
+                                "kind": "Password",
+                                "name": f"{GRAFANA_ADMIN_SECRET}-password",
+                            }
                         }
                     }
-                }],
+                ],
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.namespace_resource, generator,
-                                                                  *args.depends_on]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[self.namespace_resource, generator, *args.depends_on]
+            ),
         )
 
         # ---- kube-prometheus-stack -------------------------------------------------------------------
@@ -921,7 +1030,8 @@ class Monitoring(pulumi.ComponentResource):
                 values=self.values,
             ),
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[self.namespace_resource, node_exporter_ns, admin_secret, *args.depends_on]
+                parent=self,
+                depends_on=[self.namespace_resource, node_exporter_ns, admin_secret, *args.depends_on],
             ),
         )
         after_release = pulumi.ResourceOptions(parent=self, depends_on=[self.release])
@@ -987,17 +1097,19 @@ class Monitoring(pulumi.ComponentResource):
         self.alertmanager_role_arn = self.alertmanager_role.arn
         self.grafana_role_arn = self.grafana_role.arn
         self.alarm_names = pulumi.Output.all(*[a.name for a in self.alarms])
-        self.register_outputs({
-            "alert_topic_arn": self.alert_topic_arn,
-            "namespace": self.namespace,
-            "prometheus_url": self.prometheus_url,
-            "alertmanager_url": self.alertmanager_url,
-            "grafana_url": self.grafana_url,
-            "grafana_admin_secret": self.grafana_admin_secret,
-            "alertmanager_role_arn": self.alertmanager_role_arn,
-            "grafana_role_arn": self.grafana_role_arn,
-            "alarm_names": self.alarm_names,
-        })
+        self.register_outputs(
+            {
+                "alert_topic_arn": self.alert_topic_arn,
+                "namespace": self.namespace,
+                "prometheus_url": self.prometheus_url,
+                "alertmanager_url": self.alertmanager_url,
+                "grafana_url": self.grafana_url,
+                "grafana_admin_secret": self.grafana_admin_secret,
+                "alertmanager_role_arn": self.alertmanager_role_arn,
+                "grafana_role_arn": self.grafana_role_arn,
+                "alarm_names": self.alarm_names,
+            }
+        )
 
     # ---- CloudWatch alarms -----------------------------------------------------------------------------
     def _alarms(
@@ -1009,42 +1121,85 @@ class Monitoring(pulumi.ComponentResource):
 
         def alarm(suffix: str, description: str, **kwargs: Any) -> None:
             kwargs.setdefault("treat_missing_data", "missing")
-            alarms.append(aws.cloudwatch.MetricAlarm(
-                f"{name}-{suffix}",
-                name=f"{name}-{suffix}",
-                alarm_description=description,
-                actions_enabled=True,
-                alarm_actions=actions,
-                ok_actions=actions,
-                opts=opts,
-                **kwargs,
-            ))
+            alarms.append(
+                aws.cloudwatch.MetricAlarm(
+                    f"{name}-{suffix}",
+                    name=f"{name}-{suffix}",
+                    alarm_description=description,
+                    actions_enabled=True,
+                    alarm_actions=actions,
+                    ok_actions=actions,
+                    opts=opts,
+                    **kwargs,
+                )
+            )
 
         if args.database_identifier is not None:
             db = {"DBInstanceIdentifier": args.database_identifier}
             rds: list[tuple[str, str, str, str, float, str]] = [
-                ("rds-cpu-high", "CPUUtilization", "Average", "GreaterThanThreshold", t.rds_cpu_percent,
-                 f"Database CPU above {t.rds_cpu_percent} % for 15 minutes."),
-                ("rds-free-storage-low", "FreeStorageSpace", "Minimum", "LessThanThreshold",
-                 t.rds_free_storage_gib * 1024**3,
-                 f"Database free storage below {t.rds_free_storage_gib} GiB (storage autoscaling may be at its "
-                 "ceiling)."),
-                ("rds-freeable-memory-low", "FreeableMemory", "Average", "LessThanThreshold",
-                 t.rds_freeable_memory_mib * 1024**2,
-                 f"Database freeable memory below {t.rds_freeable_memory_mib} MiB for 15 minutes."),
-                ("rds-connections-high", "DatabaseConnections", "Maximum", "GreaterThanThreshold",
-                 t.rds_max_connections, f"More than {t.rds_max_connections} database connections for 15 minutes."),
-                ("rds-read-latency-high", "ReadLatency", "Average", "GreaterThanThreshold",
-                 t.rds_read_latency_ms / 1000, f"Database read latency above {t.rds_read_latency_ms} ms."),
-                ("rds-write-latency-high", "WriteLatency", "Average", "GreaterThanThreshold",
-                 t.rds_write_latency_ms / 1000, f"Database write latency above {t.rds_write_latency_ms} ms."),
+                (
+                    "rds-cpu-high",
+                    "CPUUtilization",
+                    "Average",
+                    "GreaterThanThreshold",
+                    t.rds_cpu_percent,
+                    f"Database CPU above {t.rds_cpu_percent} % for 15 minutes.",
+                ),
+                (
+                    "rds-free-storage-low",
+                    "FreeStorageSpace",
+                    "Minimum",
+                    "LessThanThreshold",
+                    t.rds_free_storage_gib * 1024**3,
+                    f"Database free storage below {t.rds_free_storage_gib} GiB (storage autoscaling may be at its "
+                    "ceiling).",
+                ),
+                (
+                    "rds-freeable-memory-low",
+                    "FreeableMemory",
+                    "Average",
+                    "LessThanThreshold",
+                    t.rds_freeable_memory_mib * 1024**2,
+                    f"Database freeable memory below {t.rds_freeable_memory_mib} MiB for 15 minutes.",
+                ),
+                (
+                    "rds-connections-high",
+                    "DatabaseConnections",
+                    "Maximum",
+                    "GreaterThanThreshold",
+                    t.rds_max_connections,
+                    f"More than {t.rds_max_connections} database connections for 15 minutes.",
+                ),
+                (
+                    "rds-read-latency-high",
+                    "ReadLatency",
+                    "Average",
+                    "GreaterThanThreshold",
+                    t.rds_read_latency_ms / 1000,
+                    f"Database read latency above {t.rds_read_latency_ms} ms.",
+                ),
+                (
+                    "rds-write-latency-high",
+                    "WriteLatency",
+                    "Average",
+                    "GreaterThanThreshold",
+                    t.rds_write_latency_ms / 1000,
+                    f"Database write latency above {t.rds_write_latency_ms} ms.",
+                ),
             ]
             for suffix, metric, stat, op, threshold, description in rds:
                 alarm(
-                    suffix, description,
-                    namespace="AWS/RDS", metric_name=metric, dimensions=db, statistic=stat,
-                    comparison_operator=op, threshold=threshold,
-                    period=300, evaluation_periods=3, datapoints_to_alarm=3,
+                    suffix,
+                    description,
+                    namespace="AWS/RDS",
+                    metric_name=metric,
+                    dimensions=db,
+                    statistic=stat,
+                    comparison_operator=op,
+                    threshold=threshold,
+                    period=300,
+                    evaluation_periods=3,
+                    datapoints_to_alarm=3,
                 )
 
         for i, nat in enumerate(args.nat_gateway_ids):
@@ -1055,12 +1210,21 @@ class Monitoring(pulumi.ComponentResource):
                 f"nat-{i}-port-allocation-errors",
                 "NAT gateway could not allocate source ports (too many concurrent connections to one "
                 "destination).",
-                namespace="AWS/NATGateway", metric_name="ErrorPortAllocation", dimensions=dims,
-                statistic="Sum", comparison_operator="GreaterThanThreshold", threshold=0,
-                period=60, evaluation_periods=15, datapoints_to_alarm=15, treat_missing_data="notBreaching",
+                namespace="AWS/NATGateway",
+                metric_name="ErrorPortAllocation",
+                dimensions=dims,
+                statistic="Sum",
+                comparison_operator="GreaterThanThreshold",
+                threshold=0,
+                period=60,
+                evaluation_periods=15,
+                datapoints_to_alarm=15,
+                treat_missing_data="notBreaching",
             )
 
-            def nat_metric(metric: str, dims: dict[str, Any] = dims) -> aws.cloudwatch.MetricAlarmMetricQueryMetricArgs:
+            def nat_metric(
+                metric: str, dims: dict[str, Any] = dims
+            ) -> aws.cloudwatch.MetricAlarmMetricQueryMetricArgs:
                 return aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
                     namespace="AWS/NATGateway", metric_name=metric, dimensions=dims, stat="Sum", period=60
                 )
@@ -1070,14 +1234,22 @@ class Monitoring(pulumi.ComponentResource):
                 f"NAT gateway dropped more than {t.nat_packet_drop_basis_points / 100:g} % of packets.",
                 comparison_operator="GreaterThanThreshold",
                 threshold=t.nat_packet_drop_basis_points,
-                evaluation_periods=5, datapoints_to_alarm=5, treat_missing_data="notBreaching",
+                evaluation_periods=5,
+                datapoints_to_alarm=5,
+                treat_missing_data="notBreaching",
                 metric_queries=[
                     aws.cloudwatch.MetricAlarmMetricQueryArgs(
-                        id="drop_bp", label="Dropped packets (basis points)", return_data=True,
+                        id="drop_bp",
+                        label="Dropped packets (basis points)",
+                        return_data=True,
                         expression="IF((src + dst) > 0, 10000 * dropped / (src + dst), 0)",
                     ),
-                    aws.cloudwatch.MetricAlarmMetricQueryArgs(id="dropped", metric=nat_metric("PacketsDropCount")),
-                    aws.cloudwatch.MetricAlarmMetricQueryArgs(id="src", metric=nat_metric("PacketsInFromSource")),
+                    aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                        id="dropped", metric=nat_metric("PacketsDropCount")
+                    ),
+                    aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                        id="src", metric=nat_metric("PacketsInFromSource")
+                    ),
                     aws.cloudwatch.MetricAlarmMetricQueryArgs(
                         id="dst", metric=nat_metric("PacketsInFromDestination")
                     ),
@@ -1098,23 +1270,36 @@ class Monitoring(pulumi.ComponentResource):
             f"More than {t.eks_apiserver_5xx_percent} % of Kubernetes API requests failed with 5xx for 5 minutes.",
             comparison_operator="GreaterThanThreshold",
             threshold=t.eks_apiserver_5xx_percent,
-            evaluation_periods=5, datapoints_to_alarm=5, treat_missing_data="notBreaching",
+            evaluation_periods=5,
+            datapoints_to_alarm=5,
+            treat_missing_data="notBreaching",
             metric_queries=[
                 aws.cloudwatch.MetricAlarmMetricQueryArgs(
-                    id="error_pct", label="API server 5xx (%)", return_data=True,
+                    id="error_pct",
+                    label="API server 5xx (%)",
+                    return_data=True,
                     expression="IF(total > 0, 100 * errors / total, 0)",
                 ),
-                aws.cloudwatch.MetricAlarmMetricQueryArgs(id="errors", metric=eks_metric("apiserver_request_total_5XX")),
-                aws.cloudwatch.MetricAlarmMetricQueryArgs(id="total", metric=eks_metric("apiserver_request_total")),
+                aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                    id="errors", metric=eks_metric("apiserver_request_total_5XX")
+                ),
+                aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                    id="total", metric=eks_metric("apiserver_request_total")
+                ),
             ],
         )
         alarm(
             "eks-etcd-storage-high",
             f"The cluster's etcd database exceeds {t.eks_etcd_storage_mib} MiB; at 8 GiB EKS stops accepting "
             "writes. Delete unused objects (old ReplicaSets, Events, large ConfigMaps).",
-            namespace="AWS/EKS", metric_name="apiserver_storage_size_bytes", dimensions=cluster,
-            statistic="Maximum", comparison_operator="GreaterThanThreshold",
+            namespace="AWS/EKS",
+            metric_name="apiserver_storage_size_bytes",
+            dimensions=cluster,
+            statistic="Maximum",
+            comparison_operator="GreaterThanThreshold",
             threshold=t.eks_etcd_storage_mib * 1024**2,
-            period=300, evaluation_periods=1, datapoints_to_alarm=1,
+            period=300,
+            evaluation_periods=1,
+            datapoints_to_alarm=1,
         )
         return alarms

@@ -246,14 +246,16 @@ class Dashboard:
         if self._x:
             self._y += self._row_height
         self._x, self._row_height = 0, 0
-        self.panels.append({
-            "id": len(self.panels) + 1,
-            "type": "row",
-            "title": title,
-            "collapsed": False,
-            "panels": [],
-            "gridPos": {"x": 0, "y": self._y, "w": 24, "h": 1},
-        })
+        self.panels.append(
+            {
+                "id": len(self.panels) + 1,
+                "type": "row",
+                "title": title,
+                "collapsed": False,
+                "panels": [],
+                "gridPos": {"x": 0, "y": self._y, "w": 24, "h": 1},
+            }
+        )
         self._y += 1
         return self
 
@@ -281,19 +283,21 @@ class Dashboard:
         }
         if max_value is not None:
             defaults["max"] = max_value
-        self.panels.append({
-            "id": len(self.panels) + 1,
-            "type": kind,
-            "title": title,
-            "description": description,
-            "datasource": datasource,
-            "gridPos": self._place(width, height),
-            "targets": [dict(t) for t in targets],
-            "fieldConfig": {"defaults": defaults, "overrides": []},
-            "options": {"legend": {"displayMode": "list", "placement": "bottom"}}
-            if kind == "timeseries"
-            else {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}},
-        })
+        self.panels.append(
+            {
+                "id": len(self.panels) + 1,
+                "type": kind,
+                "title": title,
+                "description": description,
+                "datasource": datasource,
+                "gridPos": self._place(width, height),
+                "targets": [dict(t) for t in targets],
+                "fieldConfig": {"defaults": defaults, "overrides": []},
+                "options": {"legend": {"displayMode": "list", "placement": "bottom"}}
+                if kind == "timeseries"
+                else {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}},
+            }
+        )
         return self
 
     def build(self) -> dict[str, Any]:
@@ -363,7 +367,9 @@ def validate_dashboard(model: Mapping[str, Any]) -> list[str]:
                 problems.append(f"{where}: unknown data source uid {uid!r}")
             if uid == PROMETHEUS_DATASOURCE["uid"] and not str(target.get("expr", "")).strip():
                 problems.append(f"{where}: empty PromQL expression")
-            if uid == CLOUDWATCH_DATASOURCE["uid"] and not (target.get("namespace") and target.get("metricName")):
+            if uid == CLOUDWATCH_DATASOURCE["uid"] and not (
+                target.get("namespace") and target.get("metricName")
+            ):
                 problems.append(f"{where}: CloudWatch query needs namespace and metricName")
     return problems
 

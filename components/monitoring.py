@@ -180,6 +180,9 @@ class MonitoringArgs:
         chart_version: kube-prometheus-stack chart version (pinned).
         chart_repository: Chart repository (pinned).
         external_secrets_api_version: API version of the External Secrets Operator's ExternalSecret.
+        heartbeat_url_secret: Secret in ``namespace`` whose key ``url`` is a dead-man's-switch webhook
+            (healthchecks.io, PagerDuty heartbeat...) that receives the always-firing ``Watchdog`` alert
+            every 5 minutes; created outside Pulumi (e.g. an ExternalSecret). ``None``: no heartbeat.
         depends_on: Resources the in-cluster objects must wait for: the External Secrets Operator's
             release (its CRDs) and anything else the cluster needs first.
     """
@@ -208,6 +211,7 @@ class MonitoringArgs:
     chart_version: str = KUBE_PROMETHEUS_STACK_VERSION
     chart_repository: str = KUBE_PROMETHEUS_STACK_REPOSITORY
     external_secrets_api_version: str = "external-secrets.io/v1"
+    heartbeat_url_secret: str | None = None
     depends_on: Sequence[pulumi.Resource] = ()
 
 
@@ -230,6 +234,8 @@ def _validate(args: MonitoringArgs) -> None:
     validate_subscriptions(args.alert_emails, args.alert_https_endpoints)
     check_k8s_name(args.namespace, "namespace")
     check_k8s_name(args.node_exporter_namespace, "node-exporter namespace")
+    if args.heartbeat_url_secret is not None:
+        check_k8s_name(args.heartbeat_url_secret, "heartbeat Secret")
     for n in args.platform_namespaces:
         check_k8s_name(n, "platform namespace")
     if args.namespace == args.node_exporter_namespace:
@@ -330,10 +336,14 @@ def topic_policy(topic_arn: str, publisher_role_arn: str, provider_arn: str, reg
     )
 
 
-def alertmanager_config(topic_arn: pulumi.Input[str], region: str) -> dict[str, Any]:
-    """Alertmanager's routing: everything reaches the SNS topic; ``Watchdog`` (the always-firing
-    heartbeat) and ``InfoInhibitor`` (a meta-alert) go to ``heartbeat``, a receiver without
-    integrations that a dead-man's-switch service can be attached to. There is no ``null`` receiver.
+def alertmanager_config(
+    topic_arn: pulumi.Input[str], region: str, heartbeat_url_secret: str | None = None
+) -> dict[str, Any]:
+    """Alertmanager's routing: everything reaches the SNS topic except ``Watchdog`` (the always-firing
+    heartbeat), which goes to ``heartbeat``: a dead-man's-switch URL read from a mounted Secret when
+    ``heartbeat_url_secret`` is given, no integration otherwise (so it does not mail anyone every few
+    hours). There is no ``null`` receiver. ``InfoInhibitor`` (a meta-alert) is silenced by the last
+    inhibition rule, as in the chart's own configuration.
 
     SigV4 gets only the region: with no keys and no ``role_arn``, Alertmanager's AWS SDK uses the
     default credential chain, i.e. the IRSA web-identity token of its service account.
@@ -350,6 +360,15 @@ def alertmanager_config(topic_arn: pulumi.Input[str], region: str) -> dict[str, 
             "source": "alertmanager",
         },
     }
+    heartbeat: dict[str, Any] = {"name": "heartbeat"}
+    if heartbeat_url_secret:
+        # The URL stays in the cluster: Alertmanager reads it from the Secret mounted by the operator.
+        heartbeat["webhook_configs"] = [
+            {
+                "url_file": f"/etc/alertmanager/secrets/{heartbeat_url_secret}/url",
+                "send_resolved": False,
+            }
+        ]
     return {
         "global": {"resolve_timeout": "5m"},
         "route": {
@@ -360,7 +379,6 @@ def alertmanager_config(topic_arn: pulumi.Input[str], region: str) -> dict[str, 
             "repeat_interval": "24h",
             "routes": [
                 {"matchers": ['alertname = "Watchdog"'], "receiver": "heartbeat", "repeat_interval": "5m"},
-                {"matchers": ['alertname = "InfoInhibitor"'], "receiver": "heartbeat"},
                 {
                     "matchers": ['severity = "critical"'],
                     "receiver": "sns",
@@ -372,7 +390,7 @@ def alertmanager_config(topic_arn: pulumi.Input[str], region: str) -> dict[str, 
         },
         "receivers": [
             {"name": "sns", "sns_configs": [sns]},
-            {"name": "heartbeat"},
+            heartbeat,
         ],
         "inhibit_rules": [
             {
@@ -407,6 +425,11 @@ _CONTAINER_SECURITY = {
     "capabilities": {"drop": ["ALL"]},
     "seccompProfile": {"type": "RuntimeDefault"},
 }
+
+
+def _pdb(replicas: int) -> dict[str, Any]:
+    # The chart renders minAvailable and maxUnavailable when set; a PDB may carry only one of them.
+    return {"enabled": replicas > 1, "minAvailable": max(1, replicas - 1), "maxUnavailable": ""}
 
 
 def _pod_security(uid: int, gid: int | None = None) -> dict[str, Any]:
@@ -480,6 +503,7 @@ def helm_values(
         "prometheus": {
             "prometheusSpec": {
                 "replicas": args.prometheus_replicas,
+                "podAntiAffinity": "soft",
                 "retention": f"{args.prometheus_retention_days}d",
                 "retentionSize": f"{retention_size_gb}GB",
                 "externalLabels": {"cluster": args.cluster_name},
@@ -488,11 +512,11 @@ def helm_values(
                 "securityContext": _pod_security(1000, 2000),
                 **open_selectors,
             },
-            "podDisruptionBudget": {"enabled": args.prometheus_replicas > 1, "maxUnavailable": 1},
+            "podDisruptionBudget": _pdb(args.prometheus_replicas),
         },
         "alertmanager": {
             "tplConfig": False,
-            "config": alertmanager_config(topic_arn, args.region),
+            "config": alertmanager_config(topic_arn, args.region, args.heartbeat_url_secret),
             "serviceAccount": {
                 "create": True,
                 "name": ALERTMANAGER_SERVICE_ACCOUNT,
@@ -500,6 +524,7 @@ def helm_values(
             },
             "alertmanagerSpec": {
                 "replicas": args.alertmanager_replicas,
+                "podAntiAffinity": "soft",
                 "retention": "120h",
                 "storage": volume("2Gi"),
                 "resources": _resources("50m", "128Mi", "200m", "256Mi"),
@@ -509,8 +534,9 @@ def helm_values(
                 "alertmanagerConfigSelector": {},
                 "alertmanagerConfigNamespaceSelector": {},
                 "alertmanagerConfigMatcherStrategy": {"type": "OnNamespace"},
+                "secrets": [args.heartbeat_url_secret] if args.heartbeat_url_secret else [],
             },
-            "podDisruptionBudget": {"enabled": args.alertmanager_replicas > 1, "maxUnavailable": 1},
+            "podDisruptionBudget": _pdb(args.alertmanager_replicas),
         },
         "grafana": {
             "fullnameOverride": "grafana",

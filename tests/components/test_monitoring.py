@@ -233,6 +233,35 @@ def test_alertmanager_routes_by_severity_to_sns_and_never_to_null(graph: Graph) 
     assert sns["sigv4"] == {"region": "eu-west-1"}
     assert sns["send_resolved"] is True
     assert values(graph)["alertmanager"]["tplConfig"] is False
+    # Without a dead-man's switch, the heartbeat has no integration (and nothing is mounted).
+    assert receivers["heartbeat"] == {"name": "heartbeat"}
+    assert values(graph)["alertmanager"]["alertmanagerSpec"]["secrets"] == []
+
+
+def test_heartbeat_posts_to_a_url_read_from_a_mounted_secret() -> None:
+    v = values(render(base_args(heartbeat_url_secret="deadmans-switch")))
+    receivers = {r["name"]: r for r in v["alertmanager"]["config"]["receivers"]}
+    assert receivers["heartbeat"]["webhook_configs"] == [
+        {"url_file": "/etc/alertmanager/secrets/deadmans-switch/url", "send_resolved": False}
+    ]
+    assert v["alertmanager"]["alertmanagerSpec"]["secrets"] == ["deadmans-switch"]
+
+
+def test_disruption_budgets_only_for_replicated_components(graph: Graph) -> None:
+    v = values(graph)
+    assert v["prometheus"]["podDisruptionBudget"] == {
+        "enabled": True,
+        "minAvailable": 1,
+        "maxUnavailable": "",
+    }
+    assert v["alertmanager"]["podDisruptionBudget"] == {
+        "enabled": True,
+        "minAvailable": 2,
+        "maxUnavailable": "",
+    }
+    single = values(render(base_args(prometheus_replicas=1, alertmanager_replicas=1)))
+    assert single["prometheus"]["podDisruptionBudget"]["enabled"] is False
+    assert single["alertmanager"]["podDisruptionBudget"]["enabled"] is False
 
 
 def test_alertmanager_and_grafana_use_irsa_roles(graph: Graph) -> None:

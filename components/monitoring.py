@@ -939,6 +939,8 @@ class Monitoring(pulumi.ComponentResource):
             f"{name}-alerts",
             display_name="MLOps platform alerts",
             kms_master_key_id=args.alert_kms_key_arn,
+            # HTTPS subscribers verify messages signed with SHA256 rather than SHA1.
+            signature_version=2,
             tags={"Name": f"{name}-alerts"},
             opts=child,
         )

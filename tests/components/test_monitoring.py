@@ -350,6 +350,7 @@ def test_grafana_cloudwatch_datasource_uses_workload_identity(graph: Graph) -> N
 def test_topic_is_kms_encrypted_and_only_cloudwatch_and_alertmanager_publish(graph: Graph) -> None:
     topic = inputs(graph.one("aws:sns/topic:Topic"))
     assert topic["kmsMasterKeyId"] == KEY_ARN
+    assert topic["signatureVersion"] == 2
     policy = json.loads(inputs(graph.one("aws:sns/topicPolicy:TopicPolicy"))["policy"])
     allows = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
     assert {json.dumps(s["Principal"], sort_keys=True) for s in allows} == {

@@ -71,7 +71,7 @@ def add_monitoring(
     platform: PlatformParts,
     config: PlatformConfig,
     *,
-    parent: pulumi.Resource,
+    parent: pulumi.Resource | None = None,
     mlflow_metrics_secret: str | None = None,
     depends_on: Sequence[pulumi.Resource] = (),
 ) -> Monitoring:
@@ -80,13 +80,15 @@ def add_monitoring(
     Args:
         platform: The platform (its providers, cluster, keys, database, network and MLflow).
         config: The stack's validated config.
-        parent: The component that owns Monitoring (the platform itself).
+        parent: The component that owns Monitoring; defaults to ``platform`` when it is a resource
+            (``add_monitoring(self, config)`` from ``MlopsPlatform.__init__``).
         mlflow_metrics_secret: Secret in MLflow's namespace with ``username``/``password`` of an MLflow
             user for scraping ``/metrics`` (needed when MLflow's basic-auth app is on).
         depends_on: What in-cluster objects must wait for, at least the External Secrets Operator
             release (Grafana's admin password is generated through it).
     """
     m = config.monitoring
+    owner = parent if parent is not None else platform if isinstance(platform, pulumi.Resource) else None
     return Monitoring(
         config.name,
         MonitoringArgs(
@@ -114,7 +116,7 @@ def add_monitoring(
             depends_on=list(depends_on),
         ),
         opts=pulumi.ResourceOptions(
-            parent=parent,
+            parent=owner,
             providers={"aws": platform.aws_provider, "kubernetes": platform.k8s_provider},
         ),
     )

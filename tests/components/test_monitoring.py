@@ -648,50 +648,40 @@ class _Registry:
     namespace: pulumi.Output[str]
 
 
-@dataclass
-class _Platform:
+class _Platform(pulumi.ComponentResource):
     """Stand-in for MlopsPlatform with the attributes the compute, data and MLflow work provides."""
 
-    aws_provider: aws.Provider
-    k8s_provider: k8s.Provider
-    cluster: _Cluster
-    keys: _Keys
-    database: _Database
-    network: _Network
-    model_registry: _Registry
+    def __init__(self) -> None:
+        super().__init__("mlops:platform:MlopsPlatform", "mlops")
+        self.aws_provider = aws.Provider("aws", region="eu-west-1", opts=pulumi.ResourceOptions(parent=self))
+        self.k8s_provider = k8s.Provider("k8s", kubeconfig="{}", opts=pulumi.ResourceOptions(parent=self))
+        nats = [
+            aws.ec2.NatGateway(
+                f"nat-{i}",
+                subnet_id=f"subnet-{i}",
+                allocation_id=f"eipalloc-{i}",
+                opts=pulumi.ResourceOptions(parent=self, provider=self.aws_provider),
+            )
+            for i in range(3)
+        ]
+        self.cluster = _Cluster(
+            pulumi.Output.from_input(PROVIDER_ARN),
+            pulumi.Output.from_input(ISSUER),
+            pulumi.Output.from_input("mlops-prod-eks"),
+            "gp3-encrypted",
+        )
+        self.keys = _Keys(pulumi.Output.from_input(KEY_ARN))
+        self.database = _Database(pulumi.Output.from_input("mlops-prod-db"))
+        self.network = _Network(nats)
+        self.model_registry = _Registry(pulumi.Output.from_input("mlflow"))
 
 
 def test_add_monitoring_wires_the_platform_from_config() -> None:
     config = _config("prod")
 
     def program() -> None:
-        root = pulumi.ComponentResource("mlops:platform:MlopsPlatform", "mlops")
-        aws_provider = aws.Provider("aws", region="eu-west-1", opts=pulumi.ResourceOptions(parent=root))
-        k8s_provider = k8s.Provider("k8s", kubeconfig="{}", opts=pulumi.ResourceOptions(parent=root))
-        nats = [
-            aws.ec2.NatGateway(
-                f"nat-{i}",
-                subnet_id=f"subnet-{i}",
-                allocation_id=f"eipalloc-{i}",
-                opts=pulumi.ResourceOptions(provider=aws_provider),
-            )
-            for i in range(3)
-        ]
-        platform: PlatformParts = _Platform(
-            aws_provider=aws_provider,
-            k8s_provider=k8s_provider,
-            cluster=_Cluster(
-                pulumi.Output.from_input(PROVIDER_ARN),
-                pulumi.Output.from_input(ISSUER),
-                pulumi.Output.from_input("mlops-prod-eks"),
-                "gp3-encrypted",
-            ),
-            keys=_Keys(pulumi.Output.from_input(KEY_ARN)),
-            database=_Database(pulumi.Output.from_input("mlops-prod-db")),
-            network=_Network(nats),
-            model_registry=_Registry(pulumi.Output.from_input("mlflow")),
-        )
-        mon = add_monitoring(platform, config, parent=root, mlflow_metrics_secret="mlflow-metrics")
+        platform: PlatformParts = _Platform()
+        mon = add_monitoring(platform, config, mlflow_metrics_secret="mlflow-metrics")
         for key, value in monitoring_exports(mon).items():
             pulumi.export(key, value)
 

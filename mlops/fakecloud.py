@@ -147,6 +147,15 @@ class FakeCloud(Mocks):
         short = _hex(seed, 17)
         rid = name
 
+        if typ == "kubernetes:helm.sh/v3:Release":
+            release = str(inputs.get("name") or f"{args.name}-{_hex(seed, 8)}")
+            namespace = str(inputs.get("namespace") or "default")
+            state.update(name=release, namespace=namespace, status={
+                "name": release, "namespace": namespace, "chart": inputs.get("chart"),
+                "version": inputs.get("version"), "status": "deployed", "revision": 1,
+            })
+            return f"{namespace}/{release}"
+
         if typ.startswith("kubernetes:"):
             meta = dict(inputs.get("metadata") or {})
             meta.setdefault("name", f"{args.name}-{_hex(seed, 8)}")
@@ -315,6 +324,10 @@ class FakeCloud(Mocks):
             rid = state["arn"]
         elif typ == "aws:cloudwatch/metricAlarm:MetricAlarm":
             state["arn"] = self._arn("cloudwatch", f"alarm:{name}")
+        elif typ == "aws:sns/topicSubscription:TopicSubscription":
+            topic = str(inputs.get("topic") or self._arn("sns", "topic"))
+            rid = f"{topic}:{_hex(seed, 8)}-{_hex(seed + 's', 4)}-{_hex(seed + 't', 4)}-{_hex(seed + 'u', 12)}"
+            state.update(arn=rid, ownerId=self.account_id, pendingConfirmation=inputs.get("protocol") == "email")
         else:
             state.setdefault("arn", self._arn(module, name))
         state.setdefault("id", rid)

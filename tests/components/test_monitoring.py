@@ -1,0 +1,705 @@
+"""Monitoring under the recording monitor: the Helm release and its values, Alertmanager routing,
+workload identity, the encrypted alert topic, CloudWatch alarms, rules, dashboard and wiring."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import promql_parser
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+import pytest
+
+from components.config import ConfigError, PlatformConfig, build
+from components.monitoring import (
+    KUBE_PROMETHEUS_STACK_REPOSITORY,
+    KUBE_PROMETHEUS_STACK_VERSION,
+    AlertThresholds,
+    MlflowScrape,
+    Monitoring,
+    MonitoringArgs,
+)
+from components.observability import validate_dashboard
+from components.platform_monitoring import PlatformParts, add_monitoring, monitoring_exports
+from mlops.engine import run_callable
+from mlops.graph import Graph, Resource, reveal
+
+REPO = Path(__file__).resolve().parents[2]
+ACCOUNT = "123456789012"
+ISSUER = "oidc.eks.eu-west-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"
+PROVIDER_ARN = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{ISSUER}"
+KEY_ARN = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/11111111-2222-4333-8444-555555555555"
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
+SERVICE_MONITOR = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
+
+
+def base_args(**overrides: Any) -> MonitoringArgs:
+    args = MonitoringArgs(
+        cluster_name="mlops-test-eks",
+        region="eu-west-1",
+        oidc_provider_arn=PROVIDER_ARN,
+        oidc_issuer_url=ISSUER,
+        storage_class_name="gp3-encrypted",
+        alert_kms_key_arn=KEY_ARN,
+        database_identifier="mlops-test-db",
+        nat_gateway_ids=["nat-0aaaaaaaaaaaaaaaa", "nat-0bbbbbbbbbbbbbbbb"],
+        alert_emails=["oncall@example.com"],
+        alert_https_endpoints=["https://alerts.example.com/hook"],
+        prometheus_retention_days=30,
+        prometheus_storage_gib=100,
+        prometheus_memory_mib=8192,
+        prometheus_replicas=2,
+        alertmanager_replicas=3,
+        gpu_enabled=True,
+        mlflow=MlflowScrape(basic_auth_secret="mlflow-metrics-credentials"),
+    )
+    return dataclasses.replace(args, **overrides)
+
+
+def render(args: MonitoringArgs) -> Graph:
+    def program() -> None:
+        aws_provider = aws.Provider("aws", region="eu-west-1")
+        k8s_provider = k8s.Provider("k8s", kubeconfig="{}")
+        Monitoring(
+            "mon",
+            args,
+            opts=pulumi.ResourceOptions(providers={"aws": aws_provider, "kubernetes": k8s_provider}),
+        )
+
+    return run_callable(program, root=REPO)
+
+
+@pytest.fixture(scope="module")
+def graph() -> Graph:
+    return render(base_args())
+
+
+def inputs(resource: Resource) -> dict[str, Any]:
+    return reveal(resource.inputs)
+
+
+def values(graph: Graph) -> dict[str, Any]:
+    return inputs(graph.one(RELEASE))["values"]
+
+
+def topic_arn(graph: Graph) -> str:
+    return graph.one("aws:sns/topic:Topic").outputs["arn"]
+
+
+def walk(node: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield f"{path}.{key}", value
+            yield from walk(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from walk(value, f"{path}[{i}]")
+
+
+# ---- Helm release ----------------------------------------------------------------------------------
+
+
+def test_release_is_pinned_to_chart_version_and_repository(graph: Graph) -> None:
+    release = inputs(graph.one(RELEASE))
+    assert release["chart"] == "kube-prometheus-stack"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", release["version"])
+    assert release["version"] == KUBE_PROMETHEUS_STACK_VERSION
+    assert release["repositoryOpts"]["repo"] == KUBE_PROMETHEUS_STACK_REPOSITORY
+    assert KUBE_PROMETHEUS_STACK_REPOSITORY == "https://prometheus-community.github.io/helm-charts"
+    assert release["namespace"] == "monitoring"
+    assert release["name"] == "kube-prometheus-stack"
+    assert release["atomic"] is True
+
+
+def test_unpinned_chart_or_plain_http_repository_is_rejected() -> None:
+    with pytest.raises(ValueError, match="pinned"):
+        render(base_args(chart_version="91.x"))
+    with pytest.raises(ValueError, match="https"):
+        render(base_args(chart_repository="http://prometheus-community.github.io/helm-charts"))
+
+
+def test_prometheus_retention_and_storage_on_the_storage_class(graph: Graph) -> None:
+    spec = values(graph)["prometheus"]["prometheusSpec"]
+    assert spec["retention"] == "30d"
+    assert spec["retentionSize"] == "85GB"
+    claim = spec["storageSpec"]["volumeClaimTemplate"]["spec"]
+    assert claim["storageClassName"] == "gp3-encrypted"
+    assert claim["resources"]["requests"]["storage"] == "100Gi"
+    assert spec["replicas"] == 2
+    assert spec["resources"]["limits"]["memory"] == "8192Mi"
+    am = values(graph)["alertmanager"]["alertmanagerSpec"]
+    assert am["storage"]["volumeClaimTemplate"]["spec"]["storageClassName"] == "gp3-encrypted"
+    assert am["replicas"] == 3
+
+
+def test_selectors_pick_up_objects_from_every_namespace(graph: Graph) -> None:
+    spec = values(graph)["prometheus"]["prometheusSpec"]
+    for kind in ("serviceMonitor", "podMonitor", "rule", "probe", "scrapeConfig"):
+        assert spec[f"{kind}SelectorNilUsesHelmValues"] is False, kind
+        assert spec[f"{kind}Selector"] == {}, kind
+        assert spec[f"{kind}NamespaceSelector"] == {}, kind
+    am = values(graph)["alertmanager"]["alertmanagerSpec"]
+    assert am["alertmanagerConfigNamespaceSelector"] == {}
+
+
+def test_every_component_has_requests_and_limits(graph: Graph) -> None:
+    v = values(graph)
+    expected = {
+        ".prometheus.prometheusSpec.resources",
+        ".alertmanager.alertmanagerSpec.resources",
+        ".grafana.resources",
+        ".grafana.sidecar.resources",
+        ".grafana.downloadDashboards.resources",
+        ".prometheusOperator.resources",
+        ".prometheusOperator.prometheusConfigReloader.resources",
+        ".prometheusOperator.admissionWebhooks.patch.resources",
+        ".kube-state-metrics.resources",
+        ".prometheus-node-exporter.resources",
+    }
+    found = {path for path, _ in walk(v) if path.endswith(".resources")}
+    assert expected <= found
+    for path, node in walk(v):
+        if path.endswith(".resources") and "volumeClaimTemplate" not in path and isinstance(node, dict):
+            for kind in ("requests", "limits"):
+                assert set(node[kind]) == {"cpu", "memory"}, f"{path}.{kind}"
+
+
+def test_every_pod_runs_as_non_root(graph: Graph) -> None:
+    v = values(graph)
+    pods = [
+        v["prometheus"]["prometheusSpec"]["securityContext"],
+        v["alertmanager"]["alertmanagerSpec"]["securityContext"],
+        v["grafana"]["securityContext"],
+        v["prometheusOperator"]["securityContext"],
+        v["prometheusOperator"]["admissionWebhooks"]["patch"]["securityContext"],
+        v["kube-state-metrics"]["securityContext"],
+        v["prometheus-node-exporter"]["securityContext"],
+    ]
+    for ctx in pods:
+        assert ctx["runAsNonRoot"] is True
+        assert ctx["runAsUser"] > 0
+    for path, node in walk(v):
+        if path.endswith("ecurityContext") and isinstance(node, dict) and "allowPrivilegeEscalation" in node:
+            assert node["allowPrivilegeEscalation"] is False, path
+            assert node["capabilities"] == {"drop": ["ALL"]}, path
+    # Grafana's chown init container would run as root.
+    assert v["grafana"]["initChownData"]["enabled"] is False
+
+
+def test_eks_managed_control_plane_targets_are_off(graph: Graph) -> None:
+    v = values(graph)
+    for component in ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy"):
+        assert v[component]["enabled"] is False
+
+
+def test_node_exporter_alone_in_a_privileged_namespace(graph: Graph) -> None:
+    namespaces = {
+        inputs(r)["metadata"]["name"]: inputs(r)["metadata"]["labels"]
+        for r in graph.of_type("kubernetes:core/v1:Namespace")
+    }
+    assert namespaces["monitoring"]["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert namespaces["monitoring-node-exporter"]["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert values(graph)["prometheus-node-exporter"]["namespaceOverride"] == "monitoring-node-exporter"
+
+
+# ---- Alertmanager ----------------------------------------------------------------------------------
+
+
+def test_alertmanager_routes_by_severity_to_sns_and_never_to_null(graph: Graph) -> None:
+    config = values(graph)["alertmanager"]["config"]
+    receivers = {r["name"]: r for r in config["receivers"]}
+    assert "null" not in receivers
+    route = config["route"]
+    assert route["receiver"] == "sns"
+    for sub in route["routes"]:
+        assert sub["receiver"] in receivers
+    by_matcher = {m: sub["receiver"] for sub in route["routes"] for m in sub["matchers"]}
+    assert by_matcher['severity = "critical"'] == "sns"
+    assert by_matcher['severity = "warning"'] == "sns"
+    assert by_matcher['alertname = "Watchdog"'] == "heartbeat"
+    sns = receivers["sns"]["sns_configs"][0]
+    assert sns["topic_arn"] == topic_arn(graph)
+    # Credentials come from the IRSA token: no keys, no role to assume on top of it.
+    assert sns["sigv4"] == {"region": "eu-west-1"}
+    assert sns["send_resolved"] is True
+    assert values(graph)["alertmanager"]["tplConfig"] is False
+    # Without a dead-man's switch, the heartbeat has no integration (and nothing is mounted).
+    assert receivers["heartbeat"] == {"name": "heartbeat"}
+    assert values(graph)["alertmanager"]["alertmanagerSpec"]["secrets"] == []
+
+
+def test_heartbeat_posts_to_a_url_read_from_a_mounted_secret() -> None:
+    v = values(render(base_args(heartbeat_url_secret="deadmans-switch")))
+    receivers = {r["name"]: r for r in v["alertmanager"]["config"]["receivers"]}
+    assert receivers["heartbeat"]["webhook_configs"] == [
+        {"url_file": "/etc/alertmanager/secrets/deadmans-switch/url", "send_resolved": False}
+    ]
+    assert v["alertmanager"]["alertmanagerSpec"]["secrets"] == ["deadmans-switch"]
+
+
+def test_disruption_budgets_only_for_replicated_components(graph: Graph) -> None:
+    v = values(graph)
+    assert v["prometheus"]["podDisruptionBudget"] == {
+        "enabled": True,
+        "minAvailable": 1,
+        "maxUnavailable": "",
+    }
+    assert v["alertmanager"]["podDisruptionBudget"] == {
+        "enabled": True,
+        "minAvailable": 2,
+        "maxUnavailable": "",
+    }
+    single = values(render(base_args(prometheus_replicas=1, alertmanager_replicas=1)))
+    assert single["prometheus"]["podDisruptionBudget"]["enabled"] is False
+    assert single["alertmanager"]["podDisruptionBudget"]["enabled"] is False
+
+
+def test_alertmanager_and_grafana_use_irsa_roles(graph: Graph) -> None:
+    v = values(graph)
+    roles = {r.name: r for r in graph.of_type("aws:iam/role:Role")}
+    am_role, grafana_role = roles["mon-alertmanager"], roles["mon-grafana"]
+    assert (
+        v["alertmanager"]["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"]
+        == am_role.outputs["arn"]
+    )
+    assert (
+        v["grafana"]["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"]
+        == grafana_role.outputs["arn"]
+    )
+    for role, account in ((am_role, "alertmanager"), (grafana_role, "grafana")):
+        trust = json.loads(inputs(role)["assumeRolePolicy"])
+        (statement,) = trust["Statement"]
+        assert statement["Principal"] == {"Federated": PROVIDER_ARN}
+        assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+        assert statement["Condition"]["StringEquals"] == {
+            f"{ISSUER}:sub": f"system:serviceaccount:monitoring:{account}",
+            f"{ISSUER}:aud": "sts.amazonaws.com",
+        }
+
+
+def test_alertmanager_may_publish_only_to_the_topic(graph: Graph) -> None:
+    policy = json.loads(
+        inputs(graph.one("aws:iam/rolePolicy:RolePolicy", "mon-alertmanager-publish"))["policy"]
+    )
+    publish, kms = policy["Statement"]
+    assert publish["Action"] == "sns:Publish" and publish["Resource"] == topic_arn(graph)
+    assert kms["Resource"] == KEY_ARN
+    assert kms["Condition"]["StringEquals"]["kms:ViaService"] == "sns.eu-west-1.amazonaws.com"
+    grafana = json.loads(
+        inputs(graph.one("aws:iam/rolePolicy:RolePolicy", "mon-grafana-cloudwatch"))["policy"]
+    )
+    actions = grafana["Statement"][0]["Action"]
+    assert all(a.split(":")[1].startswith(("Describe", "List", "Get")) for a in actions)
+
+
+# ---- Grafana ---------------------------------------------------------------------------------------
+
+
+def test_grafana_admin_from_in_cluster_generated_secret(graph: Graph) -> None:
+    grafana = values(graph)["grafana"]
+    assert grafana["admin"] == {
+        "existingSecret": "grafana-admin",
+        "userKey": "admin-user",
+        "passwordKey": "admin-password",
+    }
+    assert "adminPassword" not in grafana
+    external = inputs(graph.one("kubernetes:external-secrets.io/v1:ExternalSecret"))
+    assert external["spec"]["target"]["name"] == "grafana-admin"
+    assert external["spec"]["refreshInterval"] == "0s"
+    generator_ref = external["spec"]["dataFrom"][0]["sourceRef"]["generatorRef"]
+    generator = inputs(graph.one("kubernetes:generators.external-secrets.io/v1alpha1:Password"))
+    assert generator_ref["name"] == generator["metadata"]["name"]
+    assert generator["spec"]["length"] >= 32
+    # The release waits for the secret's ExternalSecret.
+    release = graph.one(RELEASE)
+    assert graph.one("kubernetes:external-secrets.io/v1:ExternalSecret").urn in release.dependencies
+    # Nothing in the program carries a password value.
+    for r in graph.resources:
+        for path, node in walk(r.inputs):
+            if (
+                "password" in path.lower()
+                and isinstance(node, str)
+                and not path.endswith((".name", ".key", "Key"))
+            ):
+                assert node == "{{ .password }}", (r.name, path)  # the in-cluster template, not a value
+    assert not graph.of_type("kubernetes:core/v1:Secret")
+
+
+def test_grafana_cloudwatch_datasource_uses_workload_identity(graph: Graph) -> None:
+    (cloudwatch,) = values(graph)["grafana"]["additionalDataSources"]
+    assert cloudwatch["type"] == "cloudwatch" and cloudwatch["uid"] == "cloudwatch"
+    assert cloudwatch["jsonData"] == {"authType": "default", "defaultRegion": "eu-west-1"}
+    sidecar = values(graph)["grafana"]["sidecar"]["dashboards"]
+    assert sidecar["enabled"] is True
+    assert (sidecar["label"], sidecar["labelValue"]) == ("grafana_dashboard", "1")
+
+
+# ---- SNS -------------------------------------------------------------------------------------------
+
+
+def test_topic_is_kms_encrypted_and_only_cloudwatch_and_alertmanager_publish(graph: Graph) -> None:
+    topic = inputs(graph.one("aws:sns/topic:Topic"))
+    assert topic["kmsMasterKeyId"] == KEY_ARN
+    assert topic["signatureVersion"] == 2
+    policy = json.loads(inputs(graph.one("aws:sns/topicPolicy:TopicPolicy"))["policy"])
+    allows = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    assert {json.dumps(s["Principal"], sort_keys=True) for s in allows} == {
+        json.dumps({"Service": "cloudwatch.amazonaws.com"}),
+        json.dumps({"AWS": graph.one("aws:iam/role:Role", "mon-alertmanager").outputs["arn"]}),
+    }
+    assert all(s["Action"] == "sns:Publish" for s in allows)
+    cloudwatch = next(s for s in allows if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"})
+    assert cloudwatch["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT}
+    deny = next(s for s in policy["Statement"] if s["Effect"] == "Deny")
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_subscriptions_are_email_and_https_only(graph: Graph) -> None:
+    subs = [inputs(r) for r in graph.of_type("aws:sns/topicSubscription:TopicSubscription")]
+    assert sorted((s["protocol"], s["endpoint"]) for s in subs) == [
+        ("email", "oncall@example.com"),
+        ("https", "https://alerts.example.com/hook"),
+    ]
+    assert all(s["topic"] == topic_arn(graph) for s in subs)
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["http://alerts.example.com/hook", "ftp://x.example.com", "https://", "https://u:p@x.example.com/"],
+)
+def test_plain_http_or_malformed_endpoints_are_rejected(endpoint: str) -> None:
+    with pytest.raises(ValueError, match=r"https|credentials"):
+        render(base_args(alert_https_endpoints=[endpoint]))
+
+
+def test_stack_config_with_plain_http_endpoint_is_rejected() -> None:
+    values_ = {
+        "mlops-platform:environment": "dev",
+        "mlops-platform:owner": "ml-platform",
+        "mlops-platform:costCenter": "cc-1",
+        "mlops-platform:dataClassification": "internal",
+        "mlops-platform:monitoringAlertHttpsEndpoints": '["http://alerts.example.com/hook"]',
+    }
+    with pytest.raises(ConfigError) as err:
+        build(values_, region="eu-west-1", source="stacks/Pulumi.dev.yaml")
+    assert any(key.endswith("monitoringAlertHttpsEndpoints") for key, _ in err.value.problems)
+
+
+# ---- CloudWatch alarms -----------------------------------------------------------------------------
+
+
+def test_every_alarm_notifies_the_topic_on_alarm_and_ok(graph: Graph) -> None:
+    alarms = graph.of_type(ALARM)
+    assert {a.name for a in alarms} == {
+        "mon-rds-cpu-high",
+        "mon-rds-free-storage-low",
+        "mon-rds-freeable-memory-low",
+        "mon-rds-connections-high",
+        "mon-rds-read-latency-high",
+        "mon-rds-write-latency-high",
+        "mon-nat-0-port-allocation-errors",
+        "mon-nat-0-packets-dropped",
+        "mon-nat-1-port-allocation-errors",
+        "mon-nat-1-packets-dropped",
+        "mon-eks-apiserver-5xx",
+        "mon-eks-etcd-storage-high",
+    }
+    for alarm in alarms:
+        a = inputs(alarm)
+        assert a["alarmActions"] == [topic_arn(graph)], alarm.name
+        assert a["okActions"] == [topic_arn(graph)], alarm.name
+        assert a["actionsEnabled"] is True
+
+
+def test_alarm_thresholds_come_from_the_profile() -> None:
+    config = _config("prod")
+    t = AlertThresholds.from_settings(config.monitoring)
+    graph = render(base_args(thresholds=t))
+    alarms = {a.name: inputs(a) for a in graph.of_type(ALARM)}
+    rds = alarms["mon-rds-cpu-high"]
+    assert (rds["namespace"], rds["metricName"], rds["threshold"]) == ("AWS/RDS", "CPUUtilization", 80)
+    assert rds["dimensions"] == {"DBInstanceIdentifier": "mlops-test-db"}
+    assert alarms["mon-rds-free-storage-low"]["threshold"] == 10 * 1024**3
+    assert alarms["mon-rds-freeable-memory-low"]["threshold"] == 1024 * 1024**2
+    assert alarms["mon-rds-connections-high"]["threshold"] == config.monitoring.rds_max_connections
+    assert alarms["mon-rds-read-latency-high"]["threshold"] == pytest.approx(0.02)
+    assert alarms["mon-rds-write-latency-high"]["threshold"] == pytest.approx(0.02)
+    port = alarms["mon-nat-0-port-allocation-errors"]
+    assert (port["metricName"], port["dimensions"], port["threshold"]) == (
+        "ErrorPortAllocation",
+        {"NatGatewayId": "nat-0aaaaaaaaaaaaaaaa"},
+        0,
+    )
+    dropped = alarms["mon-nat-1-packets-dropped"]
+    queries = {q["id"]: q for q in dropped["metricQueries"]}
+    assert queries["dropped"]["metric"]["metricName"] == "PacketsDropCount"
+    assert queries["dropped"]["metric"]["dimensions"] == {"NatGatewayId": "nat-0bbbbbbbbbbbbbbbb"}
+    assert dropped["threshold"] == config.monitoring.nat_packet_drop_basis_points
+    eks = alarms["mon-eks-apiserver-5xx"]
+    eks_queries = {q["id"]: q for q in eks["metricQueries"]}
+    assert eks_queries["errors"]["metric"]["metricName"] == "apiserver_request_total_5XX"
+    assert eks_queries["errors"]["metric"]["namespace"] == "AWS/EKS"
+    assert eks_queries["errors"]["metric"]["dimensions"] == {"ClusterName": "mlops-test-eks"}
+    assert [q["id"] for q in eks["metricQueries"] if q.get("returnData")] == ["error_pct"]
+    etcd = alarms["mon-eks-etcd-storage-high"]
+    assert etcd["metricName"] == "apiserver_storage_size_bytes"
+    assert etcd["threshold"] == 6144 * 1024**2
+
+
+def test_without_database_or_nat_no_such_alarms() -> None:
+    graph = render(base_args(database_identifier=None, nat_gateway_ids=[]))
+    assert {a.name for a in graph.of_type(ALARM)} == {"mon-eks-apiserver-5xx", "mon-eks-etcd-storage-high"}
+
+
+def test_profiles_differ_in_thresholds() -> None:
+    dev, prod = (AlertThresholds.from_settings(_config(e).monitoring) for e in ("dev", "prod"))
+    assert dev.rds_cpu_percent > prod.rds_cpu_percent
+    assert dev.mlflow_p95_latency_ms > prod.mlflow_p95_latency_ms
+
+
+# ---- rules, ServiceMonitor, dashboard ----------------------------------------------------------------
+
+
+def _rules(graph: Graph) -> dict[str, dict[str, Any]]:
+    spec = inputs(graph.one(RULE))["spec"]
+    return {rule["alert"]: rule for group in spec["groups"] for rule in group["rules"]}
+
+
+def test_platform_rules_present_and_valid_promql(graph: Graph) -> None:
+    rules = _rules(graph)
+    assert set(rules) == {
+        "MlflowDown",
+        "MlflowHighErrorRate",
+        "MlflowHighLatency",
+        "PlatformPodCrashLooping",
+        "PersistentVolumeFilling",
+        "GpuNodeIdle",
+        "GpuMetricsMissing",
+    }
+    for name, rule in rules.items():
+        promql_parser.parse(rule["expr"])  # raises on invalid PromQL
+        assert rule["labels"]["severity"] in ("critical", "warning"), name
+        assert rule["annotations"]["summary"], name
+    assert "kube_pod_container_status_restarts_total" in rules["PlatformPodCrashLooping"]["expr"]
+    assert 'reason="CrashLoopBackOff"' in rules["PlatformPodCrashLooping"]["expr"]
+    assert "kubelet_volume_stats_available_bytes" in rules["PersistentVolumeFilling"]["expr"]
+    assert "DCGM_FI_DEV_GPU_UTIL" in rules["GpuNodeIdle"]["expr"]
+    assert rules["MlflowHighErrorRate"]["expr"].endswith("> 5")
+    assert rules["MlflowHighLatency"]["expr"].endswith("> 2")
+    rule = graph.one(RULE)
+    assert graph.one(RELEASE).urn in rule.dependencies  # the CRDs come with the release
+
+
+def test_gpu_rules_only_with_a_gpu_group() -> None:
+    graph = render(base_args(gpu_enabled=False))
+    assert not {"GpuNodeIdle", "GpuMetricsMissing"} & set(_rules(graph))
+    dashboard = _dashboard(graph)
+    assert not any("DCGM" in json.dumps(p.get("targets", [])) for p in dashboard["panels"])
+
+
+def test_mlflow_service_monitor_with_basic_auth(graph: Graph) -> None:
+    sm = inputs(graph.one(SERVICE_MONITOR))
+    assert sm["metadata"]["namespace"] == "mlflow"
+    assert sm["spec"]["selector"] == {"matchLabels": {"app.kubernetes.io/name": "mlflow"}}
+    (endpoint,) = sm["spec"]["endpoints"]
+    assert (endpoint["port"], endpoint["path"]) == ("http", "/metrics")
+    assert endpoint["basicAuth"]["password"] == {"name": "mlflow-metrics-credentials", "key": "password"}
+    assert {"action": "replace", "targetLabel": "job", "replacement": "mlflow"} in endpoint["relabelings"]
+
+
+def test_mlflow_without_auth_and_without_mlflow() -> None:
+    graph = render(base_args(mlflow=MlflowScrape()))
+    (endpoint,) = inputs(graph.one(SERVICE_MONITOR))["spec"]["endpoints"]
+    assert "basicAuth" not in endpoint
+    graph = render(base_args(mlflow=None))
+    assert not graph.of_type(SERVICE_MONITOR)
+    assert not any(name.startswith("Mlflow") for name in _rules(graph))
+
+
+def _dashboard(graph: Graph) -> dict[str, Any]:
+    cm = inputs(graph.one("kubernetes:core/v1:ConfigMap", "mon-dashboard"))
+    assert cm["metadata"]["labels"] == {"grafana_dashboard": "1"}
+    assert cm["metadata"]["annotations"] == {"grafana_folder": "MLOps Platform"}
+    (text,) = cm["data"].values()
+    return json.loads(text)
+
+
+def test_platform_dashboard_is_valid_grafana_json(graph: Graph) -> None:
+    dashboard = _dashboard(graph)
+    assert validate_dashboard(dashboard) == []
+    titles = {p["title"] for p in dashboard["panels"]}
+    assert {
+        "Request rate by status",
+        "Server error ratio",
+        "Latency",
+        "CPU utilisation by node",
+        "GPU utilisation",
+        "Database connections",
+        "Free storage",
+    } <= titles
+    cloudwatch = [
+        t for p in dashboard["panels"] for t in p.get("targets", []) if t["datasource"]["uid"] == "cloudwatch"
+    ]
+    assert {t["metricName"] for t in cloudwatch} >= {"DatabaseConnections", "FreeStorageSpace"}
+    assert all(t["dimensions"] == {"DBInstanceIdentifier": "mlops-test-db"} for t in cloudwatch)
+    for panel in dashboard["panels"]:
+        for target in panel.get("targets", []):
+            if target["datasource"]["uid"] == "prometheus":
+                promql_parser.parse(target["expr"])
+
+
+# ---- structure ---------------------------------------------------------------------------------------
+
+
+def test_children_are_parented_and_use_the_callers_providers(graph: Graph) -> None:
+    component = graph.one("mlops:monitoring:Monitoring")
+    providers = {r.type: r.urn for r in graph.resources if r.is_provider}
+    for r in graph.resources:
+        if r.is_provider or r is component:
+            continue
+        assert r.parent == component.urn, r.name
+        expected = providers[
+            "pulumi:providers:kubernetes" if r.type.startswith("kubernetes:") else "pulumi:providers:aws"
+        ]
+        assert r.provider == expected, r.name
+        assert r.name.startswith("mon-"), r.name
+
+
+def test_creates_no_log_group(graph: Graph) -> None:
+    # Monitoring writes no CloudWatch log group; the ones the platform creates carry retention and KMS
+    # (their components' tests).
+    assert not graph.of_type("aws:cloudwatch/logGroup:LogGroup")
+
+
+def test_outputs() -> None:
+    captured: dict[str, Any] = {}
+
+    def program() -> None:
+        mon = Monitoring("mon", base_args())
+        for key, value in monitoring_exports(mon).items():
+            pulumi.export(key, value)
+        captured["mon"] = mon
+
+    graph = run_callable(program, root=REPO)
+    assert graph.outputs["alertTopicArn"].startswith("arn:aws:sns:eu-west-1:123456789012:")
+    assert (
+        graph.outputs["prometheusUrl"]
+        == "http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090"
+    )
+    assert graph.outputs["alertmanagerUrl"] == (
+        "http://kube-prometheus-stack-alertmanager.monitoring.svc.cluster.local:9093"
+    )
+    assert graph.outputs["grafanaUrl"] == "http://grafana.monitoring.svc.cluster.local:80"
+    assert graph.outputs["grafanaAdminSecret"] == "monitoring/grafana-admin"
+
+
+# ---- platform wiring ---------------------------------------------------------------------------------
+
+
+def _config(environment: str) -> PlatformConfig:
+    return build(
+        {
+            "mlops-platform:environment": environment,
+            "mlops-platform:owner": "ml-platform",
+            "mlops-platform:costCenter": "cc-1",
+            "mlops-platform:dataClassification": "internal",
+            "mlops-platform:monitoringAlertEmails": '["oncall@example.com"]',
+        },
+        region="eu-west-1",
+        source=f"stacks/Pulumi.{environment}.yaml",
+    )
+
+
+@dataclass
+class _Cluster:
+    oidc_provider_arn: pulumi.Output[str]
+    oidc_issuer: pulumi.Output[str]
+    cluster_name: pulumi.Output[str]
+    storage_class_name: str
+
+
+@dataclass
+class _Keys:
+    data_key_arn: pulumi.Output[str]
+
+
+@dataclass
+class _Database:
+    identifier: pulumi.Output[str]
+
+
+@dataclass
+class _Network:
+    nat_gateways: list[aws.ec2.NatGateway]
+
+
+@dataclass
+class _Registry:
+    namespace: pulumi.Output[str]
+
+
+class _Platform(pulumi.ComponentResource):
+    """Stand-in for MlopsPlatform with the attributes the compute, data and MLflow work provides."""
+
+    def __init__(self) -> None:
+        super().__init__("mlops:platform:MlopsPlatform", "mlops")
+        self.aws_provider = aws.Provider("aws", region="eu-west-1", opts=pulumi.ResourceOptions(parent=self))
+        self.k8s_provider = k8s.Provider("k8s", kubeconfig="{}", opts=pulumi.ResourceOptions(parent=self))
+        nats = [
+            aws.ec2.NatGateway(
+                f"nat-{i}",
+                subnet_id=f"subnet-{i}",
+                allocation_id=f"eipalloc-{i}",
+                opts=pulumi.ResourceOptions(parent=self, provider=self.aws_provider),
+            )
+            for i in range(3)
+        ]
+        self.cluster = _Cluster(
+            pulumi.Output.from_input(PROVIDER_ARN),
+            pulumi.Output.from_input(ISSUER),
+            pulumi.Output.from_input("mlops-prod-eks"),
+            "gp3-encrypted",
+        )
+        self.keys = _Keys(pulumi.Output.from_input(KEY_ARN))
+        self.database = _Database(pulumi.Output.from_input("mlops-prod-db"))
+        self.network = _Network(nats)
+        self.model_registry = _Registry(pulumi.Output.from_input("mlflow"))
+
+
+def test_add_monitoring_wires_the_platform_from_config() -> None:
+    config = _config("prod")
+
+    def program() -> None:
+        platform: PlatformParts = _Platform()
+        mon = add_monitoring(platform, config, mlflow_metrics_secret="mlflow-metrics")
+        for key, value in monitoring_exports(mon).items():
+            pulumi.export(key, value)
+
+    graph = run_callable(program, root=REPO)
+    component = graph.one("mlops:monitoring:Monitoring", "mlops-prod")
+    assert component.parent == graph.one("mlops:platform:MlopsPlatform").urn
+    v = values(graph)
+    assert v["prometheus"]["prometheusSpec"]["retention"] == f"{config.monitoring.prometheus_retention_days}d"
+    assert v["alertmanager"]["alertmanagerSpec"]["replicas"] == config.monitoring.alertmanager_replicas
+    nat_alarms = [a for a in graph.of_type(ALARM) if "-nat-" in a.name]
+    assert len(nat_alarms) == 2 * 3  # prod: one NAT gateway per zone
+    assert {"GpuNodeIdle", "GpuMetricsMissing"} <= set(_rules(graph))  # prod has the GPU group
+    assert sorted(graph.outputs) == [
+        "alertTopicArn",
+        "alertmanagerUrl",
+        "grafanaAdminSecret",
+        "grafanaUrl",
+        "prometheusUrl",
+    ]
+    (sub,) = graph.of_type("aws:sns/topicSubscription:TopicSubscription")
+    assert inputs(sub)["endpoint"] == "oncall@example.com"

@@ -119,6 +119,18 @@ def key_policy(purpose: str, ctx: AwsContext) -> dict[str, Any]:
                 },
             }
         )
+        # CloudWatch alarms publish to the platform's alert topic, which is encrypted with this key; SNS uses
+        # the key on the alarm service's behalf, so the service principal needs these two actions (the form
+        # AWS documents for alarms on SSE-KMS topics).
+        statements.append(
+            {
+                "Sid": "AllowCloudWatchAlarmsToEncryptedTopics",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+            }
+        )
     elif purpose == "cluster":
         # EKS envelope encryption: the cluster role uses the key through EKS (granted by IAM on that role).
         statements.append(

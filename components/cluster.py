@@ -433,7 +433,7 @@ class KubernetesCluster(pulumi.ComponentResource):
 
         # ---- IRSA -----------------------------------------------------------------------------------
         issuer = self.cluster.identities.apply(
-            lambda ids: ids[0].oidcs[0].issuer if ids and ids[0].oidcs else ""
+            lambda ids: str(ids[0].oidcs[0].issuer or "") if ids and ids[0].oidcs else ""
         )
         # No thumbprint: IAM validates EKS's issuer against its trusted CA library and, when the list is
         # omitted, retrieves the certificate thumbprint itself (CreateOpenIDConnectProvider).

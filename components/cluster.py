@@ -169,7 +169,7 @@ class KubernetesClusterArgs:
     """
 
     vpc_id: pulumi.Input[str]
-    private_subnet_ids: Sequence[pulumi.Input[str]]
+    private_subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
     secrets_key_arn: pulumi.Input[str]
     logs_key_arn: pulumi.Input[str]
     volume_key_arn: pulumi.Input[str]
@@ -245,7 +245,7 @@ class KubernetesCluster(pulumi.ComponentResource):
                 f"no pinned add-on versions for Kubernetes {args.kubernetes_version} ({sorted(missing)}); "
                 f"add a row to components.cluster.ADDON_VERSIONS (known: {sorted(ADDON_VERSIONS)})"
             )
-        if not args.private_subnet_ids:
+        if isinstance(args.private_subnet_ids, Sequence) and not args.private_subnet_ids:
             raise ValueError("KubernetesCluster needs private subnets")
         child = pulumi.ResourceOptions(parent=self)
         cluster_name = name
@@ -381,7 +381,7 @@ class KubernetesCluster(pulumi.ComponentResource):
             version=args.kubernetes_version,
             role_arn=self.cluster_role.arn,
             vpc_config=aws.eks.ClusterVpcConfigArgs(
-                subnet_ids=list(args.private_subnet_ids),
+                subnet_ids=args.private_subnet_ids,
                 security_group_ids=[cp_sg],
                 endpoint_private_access=True,
                 endpoint_public_access=bool(public),
@@ -591,7 +591,7 @@ class KubernetesCluster(pulumi.ComponentResource):
                 cluster_name=eks_name,
                 node_group_name=f"{cluster_name}-{group}",
                 node_role_arn=self.node_role.arn,
-                subnet_ids=list(args.private_subnet_ids),
+                subnet_ids=args.private_subnet_ids,
                 ami_type=spec.ami_type,
                 capacity_type=spec.capacity_type,
                 instance_types=list(spec.instance_types),

@@ -7,8 +7,9 @@ structurally (:class:`PlatformLike`) so this module only depends on the attribut
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import pulumi
 import pulumi_aws as aws
@@ -26,37 +27,54 @@ MLFLOW_REPOSITORY = "mlflow"
 
 
 class _Keys(Protocol):
-    data_key_arn: Any
-    logs_key_arn: Any
-    cluster_key_arn: Any
+    @property
+    def data_key_arn(self) -> pulumi.Input[str]: ...
+    @property
+    def logs_key_arn(self) -> pulumi.Input[str]: ...
+    @property
+    def cluster_key_arn(self) -> pulumi.Input[str]: ...
 
 
 class _Artifacts(Protocol):
-    bucket_name: Any
-    bucket_arn: Any
+    @property
+    def bucket_name(self) -> pulumi.Input[str]: ...
+    @property
+    def bucket_arn(self) -> pulumi.Input[str]: ...
 
 
 class _Database(Protocol):
-    address: Any
-    port: Any
-    database_name: Any
-    master_secret_arn: Any
-    security_group_id: Any
+    @property
+    def address(self) -> pulumi.Input[str]: ...
+    @property
+    def port(self) -> pulumi.Input[int]: ...
+    @property
+    def database_name(self) -> pulumi.Input[str]: ...
+    @property
+    def master_secret_arn(self) -> pulumi.Input[str]: ...
+    @property
+    def security_group_id(self) -> pulumi.Input[str]: ...
 
 
 class _Network(Protocol):
-    vpc_id: Any
-    private_subnet_ids: Any
+    @property
+    def vpc_id(self) -> pulumi.Input[str]: ...
+    @property
+    def private_subnet_ids(self) -> pulumi.Input[Sequence[pulumi.Input[str]]]: ...
 
 
 class PlatformLike(Protocol):
-    """What :func:`add_compute` reads from the platform."""
+    """What :func:`add_compute` reads from the platform (attribute names of MlopsPlatform)."""
 
-    aws_provider: aws.Provider
-    network: _Network
-    keys: _Keys
-    artifacts: _Artifacts
-    database: _Database
+    @property
+    def aws_provider(self) -> aws.Provider: ...
+    @property
+    def network(self) -> _Network: ...
+    @property
+    def keys(self) -> _Keys: ...
+    @property
+    def artifacts(self) -> _Artifacts: ...
+    @property
+    def database(self) -> _Database: ...
 
 
 @dataclass(frozen=True)

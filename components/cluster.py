@@ -26,6 +26,12 @@ ADDON_VERSIONS: dict[str, dict[str, str]] = {
         "kube-proxy": "v1.33.3-eksbuild.4",
         "aws-ebs-csi-driver": "v1.48.0-eksbuild.1",
     },
+    "1.34": {
+        "vpc-cni": "v1.20.4-eksbuild.2",
+        "coredns": "v1.12.3-eksbuild.1",
+        "kube-proxy": "v1.34.0-eksbuild.2",
+        "aws-ebs-csi-driver": "v1.54.0-eksbuild.1",
+    },
 }
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
@@ -166,6 +172,8 @@ class KubernetesClusterArgs:
         storage_reclaim_policy: reclaimPolicy of the default StorageClass; ``Retain`` keeps a volume when
             its claim is deleted.
         addon_versions: Add-on versions; default: :data:`ADDON_VERSIONS` for ``kubernetes_version``.
+        support_type: EKS upgrade policy. ``STANDARD``: when the version leaves standard support EKS
+            upgrades the control plane (no extended-support charges); ``EXTENDED`` keeps it, billed.
     """
 
     vpc_id: pulumi.Input[str]
@@ -185,6 +193,7 @@ class KubernetesClusterArgs:
     deletion_protection: bool = True
     storage_reclaim_policy: str = "Retain"
     addon_versions: Mapping[str, str] | None = None
+    support_type: str = "STANDARD"
 
 
 def _kubeconfig(name: str, endpoint: str, ca_data: str, region: str) -> str:
@@ -398,7 +407,7 @@ class KubernetesCluster(pulumi.ComponentResource):
             enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
             # The core add-ons below are EKS add-ons at pinned versions, not the unmanaged bootstrap copies.
             bootstrap_self_managed_addons=False,
-            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
+            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type=args.support_type),
             deletion_protection=args.deletion_protection,
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[self.log_group, cluster_policy, cluster_kms]

@@ -275,3 +275,13 @@ def test_node_security_group_rules(graph: Graph) -> None:
     assert [(r.inputs["referencedSecurityGroupId"], r.inputs["fromPort"]) for r in to_cp] == [
         (node_sg.id, 443)
     ]
+
+
+def test_each_pinned_kubernetes_version_renders_its_own_add_on_row() -> None:
+    for version, row in ADDON_VERSIONS.items():
+        g = render(kubernetes_version=version)
+        assert cluster(g).inputs["version"] == version
+        assert {
+            r.inputs["addonName"]: r.inputs["addonVersion"] for r in g.of_type("aws:eks/addon:Addon")
+        } == row
+        assert all(v.startswith("v") and "-eksbuild." in v for v in row.values())

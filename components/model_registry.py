@@ -291,6 +291,9 @@ class ModelRegistry(pulumi.ComponentResource):
                     "serviceAccount": {"create": True, "annotations": {}},
                     "processClusterStore": False,
                     "processClusterExternalSecret": False,
+                    # Nothing here writes back to AWS.
+                    "processPushSecret": False,
+                    "processClusterPushSecret": False,
                     "securityContext": restricted,
                     "webhook": {"securityContext": restricted},
                     "certController": {"securityContext": restricted},

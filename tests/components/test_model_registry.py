@@ -131,6 +131,7 @@ def test_operator_is_a_pinned_helm_release_without_aws_credentials(graph: Graph)
     values = release.inputs["values"]
     assert values["serviceAccount"]["annotations"] == {}
     assert values["processClusterStore"] is False
+    assert values["processPushSecret"] is False
 
 
 def test_secret_store_authenticates_with_the_namespaced_service_account(graph: Graph) -> None:

@@ -118,11 +118,18 @@ def auth_config(backend_store_uri: str, *, default_permission: str = "NO_PERMISS
     )
 
 
-def _arg(args: Sequence[str], flag: str) -> str:
-    try:
-        return args[list(args).index(flag) + 1]
-    except (ValueError, IndexError):
-        raise ValueError(f"the MLflow server spec has no {flag} argument") from None
+def backend_store_uri(spec: MlflowServerSpec) -> str:
+    """The backend-store URI the server is started with (its ``--backend-store-uri`` argument or the
+    ``MLFLOW_BACKEND_STORE_URI`` variable); the basic-auth app uses the same database."""
+    args = list(spec.args)
+    if "--backend-store-uri" in args and args.index("--backend-store-uri") + 1 < len(args):
+        return args[args.index("--backend-store-uri") + 1]
+    for arg in args:
+        if arg.startswith("--backend-store-uri="):
+            return arg.split("=", 1)[1]
+    if "MLFLOW_BACKEND_STORE_URI" in spec.env:
+        return spec.env["MLFLOW_BACKEND_STORE_URI"]
+    raise ValueError("the MLflow server spec names no backend store URI")
 
 
 @dataclass(frozen=True)
@@ -512,7 +519,7 @@ class ModelRegistry(pulumi.ComponentResource):
                             "engineVersion": "v2",
                             "data": {
                                 posixpath.basename(a[1]): auth_config(
-                                    _arg(a[0].args, "--backend-store-uri"),
+                                    backend_store_uri(a[0]),
                                     default_permission=args.default_permission,
                                 ),
                                 "admin-username": ADMIN_USERNAME,

@@ -20,7 +20,16 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.cluster import service_account_role
-from components.mlflow_server import MlflowServerSpec, server_spec
+from components.mlflow_server import (
+    AUTH_ADMIN_USERNAME,
+    AUTH_CONFIG_PATH,
+    AUTH_FLASK_SECRET_KEY,
+    IMAGE_UID,
+    MlflowServerSpec,
+    render_auth_config,
+    server_spec,
+    service_hosts,
+)
 
 ESO_CHART = "external-secrets"
 ESO_CHART_VERSION = "2.9.0"
@@ -34,8 +43,6 @@ SECRETS_SA = "mlflow-secrets"
 DB_SECRET = "mlflow-db"
 AUTH_SECRET = "mlflow-auth"
 SECRET_STORE = "aws-secrets-manager"
-DEFAULT_AUTH_CONFIG_PATH = "/etc/mlflow/auth/basic_auth.ini"
-ADMIN_USERNAME = "admin"
 
 
 def artifact_policy(bucket_arn: str, prefix: str, data_key_arn: str, region: str) -> str:
@@ -99,22 +106,6 @@ def db_secret_policy(secret_arn: str, secret_key_arn: str, region: str) -> str:
                 },
             ],
         }
-    )
-
-
-def auth_config(backend_store_uri: str, *, default_permission: str = "NO_PERMISSIONS") -> str:
-    """The basic-auth app's config as an ESO template: the admin password is filled in by ESO in the
-    cluster. Database credentials come from PGUSER/PGPASSWORD like the tracking store's."""
-    return "\n".join(
-        [
-            "[mlflow]",
-            f"default_permission = {default_permission}",
-            f"database_uri = {backend_store_uri}",
-            f"admin_username = {ADMIN_USERNAME}",
-            "admin_password = {{ .admin_password }}",
-            "authorization_function = mlflow.server.auth:authenticate_request_basic_auth",
-            "",
-        ]
     )
 
 
@@ -187,7 +178,7 @@ class ModelRegistryArgs:
     client_namespace_label: tuple[str, str] = ("mlops.platform/mlflow-client", "true")
     monitoring_namespace: str = "monitoring"
     node_selector: Mapping[str, str] = field(default_factory=dict)
-    run_as_user: int = 10001
+    run_as_user: int = IMAGE_UID
     cpu_request: str = "500m"
     memory_request: str = "1Gi"
     memory_limit: str = "2Gi"
@@ -431,7 +422,12 @@ class ModelRegistry(pulumi.ComponentResource):
 
         # ---- the server's definition (one place: components.mlflow_server) -------------------------
         self.spec: pulumi.Output[MlflowServerSpec] = pulumi.Output.all(
-            args.db_host, args.db_port, args.db_name, args.artifact_bucket_name, args.image
+            args.db_host,
+            args.db_port,
+            args.db_name,
+            args.artifact_bucket_name,
+            args.image,
+            args.artifact_key_arn,
         ).apply(
             lambda a: server_spec(
                 db_host=a[0],
@@ -444,6 +440,10 @@ class ModelRegistry(pulumi.ComponentResource):
                 image=a[4],
                 region=args.region,
                 workers=args.workers,
+                # Clients address the Service by name; MLflow accepts only localhost and private IPs otherwise.
+                allowed_hosts=service_hosts(service=SERVICE_NAME, namespace=ns),
+                # Uploads name the bucket key, so a bucket policy requiring SSE-KMS does not refuse them.
+                artifact_kms_key_arn=a[5],
             )
         )
 
@@ -501,7 +501,7 @@ class ModelRegistry(pulumi.ComponentResource):
                 },
                 opts=crd_opts,
             )
-        auth_path = self.spec.apply(lambda s: s.env.get("MLFLOW_AUTH_CONFIG_PATH", DEFAULT_AUTH_CONFIG_PATH))
+        auth_path = self.spec.apply(lambda s: s.env.get("MLFLOW_AUTH_CONFIG_PATH", AUTH_CONFIG_PATH))
         self.auth_secret = k8s.apiextensions.CustomResource(
             f"{name}-auth",
             api_version=ESO_SECRETS_API,
@@ -518,13 +518,16 @@ class ModelRegistry(pulumi.ComponentResource):
                         "template": {
                             "engineVersion": "v2",
                             "data": {
-                                posixpath.basename(a[1]): auth_config(
-                                    backend_store_uri(a[0]),
+                                # The server's own ini renderer; ESO fills in the generated password.
+                                posixpath.basename(a[1]): render_auth_config(
+                                    admin_username=AUTH_ADMIN_USERNAME,
+                                    admin_password="{{ .admin_password }}",
+                                    database_uri=backend_store_uri(a[0]),
                                     default_permission=args.default_permission,
                                 ),
-                                "admin-username": ADMIN_USERNAME,
+                                "admin-username": AUTH_ADMIN_USERNAME,
                                 "admin-password": "{{ .admin_password }}",
-                                "flask-secret-key": "{{ .flask_secret_key }}",
+                                AUTH_FLASK_SECRET_KEY: "{{ .flask_secret_key }}",
                             },
                         },
                     },

@@ -16,14 +16,11 @@ import pulumi_aws as aws
 
 from components.cluster import KubernetesCluster, KubernetesClusterArgs, NodeGroupSpec, gpu_node_group
 from components.config import NodeGroupSettings, PlatformConfig
+from components.mlflow_server import IMAGE_REPOSITORY as MLFLOW_REPOSITORY
+from components.mlflow_server import IMAGE_TAG as MLFLOW_IMAGE_TAG
 from components.model_registry import ModelRegistry, ModelRegistryArgs
 from components.network import plan_subnets
 from components.registry import ContainerRegistry, ContainerRegistryArgs
-
-# The MLflow image the platform builds (issue 8): <registry>/<name>/mlflow:<tag>. Keep in step with the
-# version pinned by the image's requirements in the mlflow build.
-MLFLOW_IMAGE_TAG = "3.6.0-platform.1"
-MLFLOW_REPOSITORY = "mlflow"
 
 
 class _Keys(Protocol):

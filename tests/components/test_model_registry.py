@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from compute_support import REGION, policy, render_platform
 
-from components.mlflow_server import server_spec
+from components.mlflow_server import IMAGE_UID, server_spec, service_hosts
 from components.model_registry import (
     AUTH_SECRET,
     DB_SECRET,
@@ -194,6 +194,8 @@ def test_server_arguments_point_at_the_bucket_prefix_and_database(graph: Graph) 
         auth_secret_name=AUTH_SECRET,
         image=c["image"],
         region=REGION,
+        allowed_hosts=service_hosts(service="mlflow", namespace="mlflow"),
+        artifact_kms_key_arn=DATA_KEY,
     )
     assert c["command"] == expected.command
     assert args == expected.args
@@ -205,7 +207,11 @@ def test_server_arguments_point_at_the_bucket_prefix_and_database(graph: Graph) 
     assert "--serve-artifacts" in args
     assert "--expose-prometheus" in args
     assert args[args.index("--app-name") + 1] == "basic-auth"
+    assert "mlflow.mlflow.svc.cluster.local" in args[args.index("--allowed-hosts") + 1].split(",")
     env = {e["name"]: e for e in c["env"]}
+    assert env["MLFLOW_S3_UPLOAD_EXTRA_ARGS"]["value"] == (
+        '{"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "' + DATA_KEY + '"}'
+    )
     assert "MLFLOW_S3_ENDPOINT_URL" not in env
     assert env["PGUSER"]["valueFrom"]["secretKeyRef"] == {"name": DB_SECRET, "key": "username"}
     assert env["PGPASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": DB_SECRET, "key": "password"}
@@ -239,7 +245,7 @@ def test_every_secret_the_server_reads_is_produced_by_an_external_secret(graph: 
 def test_pod_is_hardened(graph: Graph) -> None:
     p, c = pod(graph), container(graph)
     sc = c["securityContext"]
-    assert sc["runAsNonRoot"] is True and isinstance(sc["runAsUser"], int) and sc["runAsUser"] > 0
+    assert sc["runAsNonRoot"] is True and sc["runAsUser"] == IMAGE_UID > 0
     assert sc["readOnlyRootFilesystem"] is True
     assert sc["allowPrivilegeEscalation"] is False
     assert sc["capabilities"] == {"drop": ["ALL"]}

@@ -62,6 +62,7 @@ class FakeCloud(Mocks):
             "aws:index/getCallerIdentity:getCallerIdentity": self._caller,
             "aws:index/getRegion:getRegion": self._region,
             "aws:index/getPartition:getPartition": self._partition,
+            "aws:iam/getSessionContext:getSessionContext": self._session_context,
         }
 
     # ---- data sources -----------------------------------------------------------------------------
@@ -102,6 +103,17 @@ class FakeCloud(Mocks):
             "endpoint": f"ec2.{self.region}.amazonaws.com",
             "description": self.region,
         }
+
+    def _session_context(self, args: dict[str, Any]) -> dict[str, Any]:
+        """An assumed-role session ARN resolves to its role; any other ARN passes through."""
+        arn = str(args.get("arn", ""))
+        parts = arn.split(":", 5)
+        if len(parts) == 6 and parts[2] == "sts" and parts[5].startswith("assumed-role/"):
+            _, role, session = parts[5].split("/", 2)
+            issuer = f"arn:{PARTITION}:iam::{parts[4]}:role/{role}"
+            return {"id": arn, "arn": arn, "issuerArn": issuer, "issuerId": f"AROA{_hex(role, 17).upper()}",
+                    "issuerName": role, "sessionName": session}
+        return {"id": arn, "arn": arn, "issuerArn": arn, "issuerId": "", "issuerName": "", "sessionName": ""}
 
     def _partition(self, _: dict[str, Any]) -> dict[str, Any]:
         return {

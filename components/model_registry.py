@@ -1,0 +1,718 @@
+"""ModelRegistry: the MLflow tracking server and model registry on the cluster, as plain Kubernetes objects.
+
+Database credentials never pass through Pulumi: the External Secrets Operator (a pinned Helm release)
+syncs the RDS-managed master secret from Secrets Manager into the namespace, reading it with a role that
+only the namespace's secrets service account can assume (IRSA). MLflow's basic-auth admin password and
+Flask secret key are generated in the cluster by ESO's Password generator. The server's image, command,
+arguments and environment come from :func:`components.mlflow_server.server_spec`, the one definition of
+the server shared with the end-to-end test.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.cluster import service_account_role
+from components.mlflow_server import (
+    AUTH_ADMIN_USERNAME,
+    AUTH_CONFIG_PATH,
+    AUTH_FLASK_SECRET_KEY,
+    IMAGE_UID,
+    MlflowServerSpec,
+    render_auth_config,
+    server_spec,
+    service_hosts,
+)
+
+ESO_CHART = "external-secrets"
+ESO_CHART_VERSION = "2.9.0"
+ESO_REPOSITORY = "https://charts.external-secrets.io"
+ESO_SECRETS_API = "external-secrets.io/v1"
+ESO_GENERATORS_API = "generators.external-secrets.io/v1alpha1"
+
+SERVICE_NAME = "mlflow"
+SERVER_SA = "mlflow"
+SECRETS_SA = "mlflow-secrets"
+DB_SECRET = "mlflow-db"
+AUTH_SECRET = "mlflow-auth"
+SECRET_STORE = "aws-secrets-manager"
+
+
+def artifact_policy(bucket_arn: str, prefix: str, data_key_arn: str, region: str) -> str:
+    """Read/write on ``<bucket>/<prefix>/*`` only, listing only under that prefix, and the bucket key
+    only through S3."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "ArtifactObjects",
+                    "Effect": "Allow",
+                    "Action": [
+                        "s3:GetObject",
+                        "s3:PutObject",
+                        "s3:DeleteObject",
+                        "s3:AbortMultipartUpload",
+                        "s3:ListMultipartUploadParts",
+                    ],
+                    "Resource": f"{bucket_arn}/{prefix}/*",
+                },
+                {
+                    "Sid": "ArtifactListing",
+                    "Effect": "Allow",
+                    "Action": "s3:ListBucket",
+                    "Resource": bucket_arn,
+                    "Condition": {"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}},
+                },
+                {
+                    "Sid": "ArtifactKey",
+                    "Effect": "Allow",
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                    "Resource": data_key_arn,
+                    "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+                },
+            ],
+        }
+    )
+
+
+def db_secret_policy(secret_arn: str, secret_key_arn: str, region: str) -> str:
+    """Read exactly one Secrets Manager secret (and decrypt it through Secrets Manager only)."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "ReadDatabaseSecret",
+                    "Effect": "Allow",
+                    "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                    "Resource": secret_arn,
+                },
+                {
+                    "Sid": "DecryptDatabaseSecret",
+                    "Effect": "Allow",
+                    "Action": "kms:Decrypt",
+                    "Resource": secret_key_arn,
+                    "Condition": {
+                        "StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}
+                    },
+                },
+            ],
+        }
+    )
+
+
+def backend_store_uri(spec: MlflowServerSpec) -> str:
+    """The backend-store URI the server is started with (its ``--backend-store-uri`` argument or the
+    ``MLFLOW_BACKEND_STORE_URI`` variable); the basic-auth app uses the same database."""
+    args = list(spec.args)
+    if "--backend-store-uri" in args and args.index("--backend-store-uri") + 1 < len(args):
+        return args[args.index("--backend-store-uri") + 1]
+    for arg in args:
+        if arg.startswith("--backend-store-uri="):
+            return arg.split("=", 1)[1]
+    if "MLFLOW_BACKEND_STORE_URI" in spec.env:
+        return spec.env["MLFLOW_BACKEND_STORE_URI"]
+    raise ValueError("the MLflow server spec names no backend store URI")
+
+
+@dataclass(frozen=True)
+class ModelRegistryArgs:
+    """Arguments of :class:`ModelRegistry`.
+
+    Attributes:
+        oidc_provider_arn: The cluster's IAM OIDC provider (IRSA).
+        oidc_issuer_url: The cluster's OIDC issuer URL.
+        artifact_bucket_name: The artifact store's bucket; MLflow writes only under ``artifact_prefix``.
+        artifact_bucket_arn: That bucket's ARN.
+        artifact_key_arn: The KMS key the bucket encrypts with.
+        db_host: PostgreSQL host (the MetadataDatabase's address).
+        db_port: PostgreSQL port.
+        db_name: PostgreSQL database name.
+        db_master_secret_arn: The RDS-managed master secret (JSON with ``username`` and ``password``).
+        db_secret_key_arn: The KMS key that encrypts that secret.
+        database_cidrs: CIDRs of the database subnets; the only destinations of port 5432 egress.
+        image: Pinned MLflow image (must contain psycopg2 and boto3).
+        region: The AWS region.
+        namespace: Namespace of the server, its secrets and the SecretStore.
+        replicas: Server replicas (at least 2 for availability; the PDB allows one down at a time).
+        workers: Server worker processes per replica.
+        artifact_prefix: Key prefix of MLflow's artifacts in the bucket.
+        client_namespace_label: ``(key, value)`` label of namespaces whose pods may reach MLflow.
+        monitoring_namespace: Namespace whose pods (Prometheus) may scrape MLflow.
+        node_selector: Node labels the server is scheduled on.
+        run_as_user: Numeric UID (and GID) the server runs as.
+        cpu_request: CPU request per replica.
+        memory_request: Memory request per replica.
+        memory_limit: Memory limit per replica.
+        install_operator: Install the External Secrets Operator (set False if the cluster already has it).
+        operator_namespace: Namespace of the External Secrets Operator.
+        operator_chart_version: Pinned chart version of the External Secrets Operator.
+        default_permission: MLflow basic-auth permission of a new user on others' resources.
+    """
+
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_issuer_url: pulumi.Input[str]
+    artifact_bucket_name: pulumi.Input[str]
+    artifact_bucket_arn: pulumi.Input[str]
+    artifact_key_arn: pulumi.Input[str]
+    db_host: pulumi.Input[str]
+    db_port: pulumi.Input[int]
+    db_name: pulumi.Input[str]
+    db_master_secret_arn: pulumi.Input[str]
+    db_secret_key_arn: pulumi.Input[str]
+    database_cidrs: Sequence[str]
+    image: pulumi.Input[str]
+    region: str
+    namespace: str = "mlflow"
+    replicas: int = 2
+    workers: int = 2
+    artifact_prefix: str = "mlflow"
+    client_namespace_label: tuple[str, str] = ("mlops.platform/mlflow-client", "true")
+    monitoring_namespace: str = "monitoring"
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    run_as_user: int = IMAGE_UID
+    cpu_request: str = "500m"
+    memory_request: str = "1Gi"
+    memory_limit: str = "2Gi"
+    install_operator: bool = True
+    operator_namespace: str = "external-secrets"
+    operator_chart_version: str = ESO_CHART_VERSION
+    default_permission: str = "NO_PERMISSIONS"
+
+
+class ModelRegistry(pulumi.ComponentResource):
+    """MLflow (tracking server and model registry) with PostgreSQL over TLS, artifacts proxied to S3 under
+    one prefix, basic authentication, Prometheus metrics, and default-deny networking.
+
+    Outputs: ``namespace``, ``service_name``, ``url`` (in-cluster), ``service_account_role_arn``,
+    ``secrets_role_arn``, ``metrics_path``; ``spec`` is the rendered :class:`MlflowServerSpec` (an Output).
+    """
+
+    def __init__(
+        self, name: str, args: ModelRegistryArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlops:model_registry:ModelRegistry", name, None, opts)
+        if not args.database_cidrs:
+            raise ValueError("ModelRegistry needs the database subnets' CIDRs for its egress policy")
+        if args.replicas < 1:
+            raise ValueError("ModelRegistry needs at least one replica")
+        child = pulumi.ResourceOptions(parent=self)
+        ns = args.namespace
+        labels = {
+            "app.kubernetes.io/name": "mlflow",
+            "app.kubernetes.io/instance": name,
+            "app.kubernetes.io/component": "tracking-server",
+            "app.kubernetes.io/part-of": "mlops-platform",
+        }
+        selector = {"app.kubernetes.io/name": "mlflow", "app.kubernetes.io/instance": name}
+
+        # ---- AWS roles (IRSA) -----------------------------------------------------------------------
+        self.server_role = service_account_role(
+            f"{name}-server",
+            oidc_provider_arn=args.oidc_provider_arn,
+            oidc_issuer_url=args.oidc_issuer_url,
+            namespace=ns,
+            service_account=SERVER_SA,
+            description="MLflow server: artifacts under one prefix",
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-server-artifacts",
+            role=self.server_role.id,
+            policy=pulumi.Output.all(args.artifact_bucket_arn, args.artifact_key_arn).apply(
+                lambda a: artifact_policy(a[0], args.artifact_prefix, a[1], args.region)
+            ),
+            opts=child,
+        )
+        self.secrets_role = service_account_role(
+            f"{name}-secrets",
+            oidc_provider_arn=args.oidc_provider_arn,
+            oidc_issuer_url=args.oidc_issuer_url,
+            namespace=ns,
+            service_account=SECRETS_SA,
+            description="External Secrets: the MLflow database secret only",
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-secrets-read",
+            role=self.secrets_role.id,
+            policy=pulumi.Output.all(args.db_master_secret_arn, args.db_secret_key_arn).apply(
+                lambda a: db_secret_policy(a[0], a[1], args.region)
+            ),
+            opts=child,
+        )
+
+        # ---- External Secrets Operator --------------------------------------------------------------
+        operator: list[pulumi.Resource] = []
+        if args.install_operator:
+            eso_ns = k8s.core.v1.Namespace(
+                f"{name}-eso",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=args.operator_namespace,
+                    labels={
+                        "pod-security.kubernetes.io/enforce": "restricted",
+                        "pod-security.kubernetes.io/audit": "restricted",
+                        "pod-security.kubernetes.io/warn": "restricted",
+                    },
+                ),
+                opts=child,
+            )
+            restricted = {
+                "allowPrivilegeEscalation": False,
+                "readOnlyRootFilesystem": True,
+                "runAsNonRoot": True,
+                "capabilities": {"drop": ["ALL"]},
+                "seccompProfile": {"type": "RuntimeDefault"},
+            }
+            self.operator = k8s.helm.v3.Release(
+                f"{name}-eso",
+                name="external-secrets",
+                chart=ESO_CHART,
+                version=args.operator_chart_version,
+                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=ESO_REPOSITORY),
+                namespace=eso_ns.metadata.name,
+                create_namespace=False,
+                atomic=True,
+                cleanup_on_fail=True,
+                values={
+                    "installCRDs": True,
+                    # The controller holds no AWS credentials of its own: each SecretStore names a service
+                    # account in its own namespace whose IRSA role the controller assumes for that store.
+                    "serviceAccount": {"create": True, "annotations": {}},
+                    "processClusterStore": False,
+                    "processClusterExternalSecret": False,
+                    # Nothing here writes back to AWS.
+                    "processPushSecret": False,
+                    "processClusterPushSecret": False,
+                    "securityContext": restricted,
+                    "webhook": {"securityContext": restricted},
+                    "certController": {"securityContext": restricted},
+                },
+                opts=child,
+            )
+            operator = [self.operator]
+
+        # ---- namespace and network policies ---------------------------------------------------------
+        self.namespace = k8s.core.v1.Namespace(
+            f"{name}-ns",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=ns,
+                labels={
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/audit": "restricted",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                },
+            ),
+            opts=child,
+        )
+        in_ns = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-default-deny",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="default-deny", namespace=ns),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(), policy_types=["Ingress", "Egress"]
+            ),
+            opts=in_ns,
+        )
+        client_key, client_value = args.client_namespace_label
+        http = [k8s.networking.v1.NetworkPolicyPortArgs(port=5000, protocol="TCP")]
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-allow-clients",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="mlflow-ingress", namespace=ns),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                policy_types=["Ingress"],
+                ingress=[
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        from_=[
+                            k8s.networking.v1.NetworkPolicyPeerArgs(
+                                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                                    match_labels={"kubernetes.io/metadata.name": args.monitoring_namespace}
+                                )
+                            )
+                        ],
+                        ports=http,
+                    ),
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        from_=[
+                            k8s.networking.v1.NetworkPolicyPeerArgs(
+                                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                                    match_labels={client_key: client_value}
+                                )
+                            )
+                        ],
+                        ports=http,
+                    ),
+                ],
+            ),
+            opts=in_ns,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-allow-egress",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="mlflow-egress", namespace=ns),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                policy_types=["Egress"],
+                egress=[
+                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                        to=[
+                            k8s.networking.v1.NetworkPolicyPeerArgs(
+                                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                                    match_labels={"kubernetes.io/metadata.name": "kube-system"}
+                                ),
+                                pod_selector=k8s.meta.v1.LabelSelectorArgs(
+                                    match_labels={"k8s-app": "kube-dns"}
+                                ),
+                            )
+                        ],
+                        ports=[
+                            k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol=p)
+                            for p in ("UDP", "TCP")
+                        ],
+                    ),
+                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                        to=[
+                            k8s.networking.v1.NetworkPolicyPeerArgs(
+                                ip_block=k8s.networking.v1.IPBlockArgs(cidr=c)
+                            )
+                            for c in args.database_cidrs
+                        ],
+                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=args.db_port, protocol="TCP")],
+                    ),
+                    # S3, STS (IRSA token exchange) through NAT or VPC endpoints.
+                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")],
+                    ),
+                ],
+            ),
+            opts=in_ns,
+        )
+
+        # ---- service accounts -----------------------------------------------------------------------
+        self.server_service_account = k8s.core.v1.ServiceAccount(
+            f"{name}-server",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=SERVER_SA,
+                namespace=ns,
+                labels=labels,
+                annotations={"eks.amazonaws.com/role-arn": self.server_role.arn},
+            ),
+            automount_service_account_token=False,
+            opts=in_ns,
+        )
+        self.secrets_service_account = k8s.core.v1.ServiceAccount(
+            f"{name}-secrets",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=SECRETS_SA,
+                namespace=ns,
+                labels=labels,
+                annotations={"eks.amazonaws.com/role-arn": self.secrets_role.arn},
+            ),
+            automount_service_account_token=False,
+            opts=in_ns,
+        )
+
+        # ---- the server's definition (one place: components.mlflow_server) -------------------------
+        self.spec: pulumi.Output[MlflowServerSpec] = pulumi.Output.all(
+            args.db_host,
+            args.db_port,
+            args.db_name,
+            args.artifact_bucket_name,
+            args.image,
+            args.artifact_key_arn,
+        ).apply(
+            lambda a: server_spec(
+                db_host=a[0],
+                db_port=int(a[1]),
+                db_name=a[2],
+                artifact_bucket=a[3],
+                artifact_prefix=args.artifact_prefix,
+                db_secret_name=DB_SECRET,
+                auth_secret_name=AUTH_SECRET,
+                image=a[4],
+                region=args.region,
+                workers=args.workers,
+                # Clients address the Service by name; MLflow accepts only localhost and private IPs otherwise.
+                allowed_hosts=service_hosts(service=SERVICE_NAME, namespace=ns),
+                # Uploads name the bucket key, so a bucket policy requiring SSE-KMS does not refuse them.
+                artifact_kms_key_arn=a[5],
+            )
+        )
+
+        # ---- secrets: the RDS-managed secret, synced; the auth secrets, generated in-cluster ---------
+        crd_opts = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace, *operator])
+        store = k8s.apiextensions.CustomResource(
+            f"{name}-store",
+            api_version=ESO_SECRETS_API,
+            kind="SecretStore",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=SECRET_STORE, namespace=ns),
+            spec={
+                "provider": {
+                    "aws": {
+                        "service": "SecretsManager",
+                        "region": args.region,
+                        "auth": {"jwt": {"serviceAccountRef": {"name": SECRETS_SA}}},
+                    }
+                }
+            },
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[self.namespace, self.secrets_service_account, *operator]
+            ),
+        )
+        self.db_secret = k8s.apiextensions.CustomResource(
+            f"{name}-db",
+            api_version=ESO_SECRETS_API,
+            kind="ExternalSecret",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=DB_SECRET, namespace=ns, labels=labels),
+            spec={
+                # RDS rotates the managed password; re-read it often.
+                "refreshInterval": "15m",
+                "secretStoreRef": {"name": SECRET_STORE, "kind": "SecretStore"},
+                "target": {"name": DB_SECRET, "creationPolicy": "Owner", "deletionPolicy": "Retain"},
+                "data": [
+                    {"secretKey": key, "remoteRef": {"key": args.db_master_secret_arn, "property": key}}
+                    for key in ("username", "password")
+                ],
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[store, *operator]),
+        )
+        generators = {}
+        for key, length in (("admin_password", 32), ("flask_secret_key", 64)):
+            generators[key] = k8s.apiextensions.CustomResource(
+                f"{name}-{key.replace('_', '-')}",
+                api_version=ESO_GENERATORS_API,
+                kind="Password",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=f"mlflow-{key.replace('_', '-')}", namespace=ns),
+                # Letters and digits only: the value lands in an INI file and HTTP basic auth.
+                spec={
+                    "length": length,
+                    "digits": length // 4,
+                    "symbols": 0,
+                    "noUpper": False,
+                    "allowRepeat": True,
+                },
+                opts=crd_opts,
+            )
+        auth_path = self.spec.apply(lambda s: s.env.get("MLFLOW_AUTH_CONFIG_PATH", AUTH_CONFIG_PATH))
+        self.auth_secret = k8s.apiextensions.CustomResource(
+            f"{name}-auth",
+            api_version=ESO_SECRETS_API,
+            kind="ExternalSecret",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=AUTH_SECRET, namespace=ns, labels=labels),
+            spec=pulumi.Output.all(self.spec, auth_path).apply(
+                lambda a: {
+                    # Generated once; a refresh would rotate the keys under running servers.
+                    "refreshInterval": "0s",
+                    "target": {
+                        "name": AUTH_SECRET,
+                        "creationPolicy": "Owner",
+                        "deletionPolicy": "Retain",
+                        "template": {
+                            "engineVersion": "v2",
+                            "data": {
+                                # The server's own ini renderer; ESO fills in the generated password.
+                                posixpath.basename(a[1]): render_auth_config(
+                                    admin_username=AUTH_ADMIN_USERNAME,
+                                    admin_password="{{ .admin_password }}",
+                                    database_uri=backend_store_uri(a[0]),
+                                    default_permission=args.default_permission,
+                                ),
+                                "admin-username": AUTH_ADMIN_USERNAME,
+                                "admin-password": "{{ .admin_password }}",
+                                AUTH_FLASK_SECRET_KEY: "{{ .flask_secret_key }}",
+                            },
+                        },
+                    },
+                    "dataFrom": [
+                        {
+                            "sourceRef": {
+                                "generatorRef": {
+                                    "apiVersion": ESO_GENERATORS_API,
+                                    "kind": "Password",
+                                    "name": f"mlflow-{key.replace('_', '-')}",
+                                }
+                            },
+                            "rewrite": [{"regexp": {"source": "^password$", "target": key}}],
+                        }
+                        for key in generators
+                    ],
+                }
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*generators.values(), *operator]),
+        )
+
+        # ---- Deployment, Service, PodDisruptionBudget -----------------------------------------------
+        spec_out = self.spec
+
+        def env_vars(spec: MlflowServerSpec, path: str) -> list[k8s.core.v1.EnvVarArgs]:
+            env = [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in spec.env.items()]
+            if "MLFLOW_AUTH_CONFIG_PATH" not in spec.env:
+                env.append(k8s.core.v1.EnvVarArgs(name="MLFLOW_AUTH_CONFIG_PATH", value=path))
+            env += [
+                k8s.core.v1.EnvVarArgs(
+                    name=k,
+                    value_from=k8s.core.v1.EnvVarSourceArgs(
+                        secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=s, key=key)
+                    ),
+                )
+                for k, (s, key) in spec.secret_env.items()
+            ]
+            return env
+
+        def probe(period: int, failures: int) -> k8s.core.v1.ProbeArgs:
+            return k8s.core.v1.ProbeArgs(
+                http_get=k8s.core.v1.HTTPGetActionArgs(
+                    path=spec_out.apply(lambda s: s.health_path), port="http"
+                ),
+                timeout_seconds=5,
+                period_seconds=period,
+                failure_threshold=failures,
+            )
+
+        auth_file = auth_path.apply(posixpath.basename)
+        container = k8s.core.v1.ContainerArgs(
+            name="mlflow",
+            image=spec_out.apply(lambda s: s.image),
+            image_pull_policy="IfNotPresent",
+            command=spec_out.apply(lambda s: s.command),
+            args=spec_out.apply(lambda s: s.args),
+            env=pulumi.Output.all(spec_out, auth_path).apply(lambda a: env_vars(a[0], a[1])),
+            ports=[
+                k8s.core.v1.ContainerPortArgs(
+                    name="http", container_port=spec_out.apply(lambda s: s.port), protocol="TCP"
+                )
+            ],
+            # First start runs the schema migrations; allow it five minutes.
+            startup_probe=probe(10, 30),
+            liveness_probe=probe(20, 3),
+            readiness_probe=probe(10, 3),
+            resources=k8s.core.v1.ResourceRequirementsArgs(
+                requests={"cpu": args.cpu_request, "memory": args.memory_request},
+                limits={"memory": args.memory_limit},
+            ),
+            security_context=k8s.core.v1.SecurityContextArgs(
+                run_as_non_root=True,
+                run_as_user=args.run_as_user,
+                run_as_group=args.run_as_user,
+                allow_privilege_escalation=False,
+                read_only_root_filesystem=True,
+                privileged=False,
+                capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+                seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+            ),
+            volume_mounts=[
+                k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
+                k8s.core.v1.VolumeMountArgs(
+                    name="auth", mount_path=auth_path.apply(posixpath.dirname), read_only=True
+                ),
+            ],
+        )
+        self.deployment = k8s.apps.v1.Deployment(
+            f"{name}-server",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=SERVICE_NAME, namespace=ns, labels=labels),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=args.replicas,
+                revision_history_limit=5,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                    type="RollingUpdate",
+                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge=1),
+                ),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        service_account_name=SERVER_SA,
+                        # The IRSA token is projected by EKS regardless; MLflow never calls the Kubernetes API.
+                        automount_service_account_token=False,
+                        enable_service_links=False,
+                        security_context=k8s.core.v1.PodSecurityContextArgs(
+                            run_as_non_root=True,
+                            run_as_user=args.run_as_user,
+                            run_as_group=args.run_as_user,
+                            fs_group=args.run_as_user,
+                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+                        ),
+                        node_selector=dict(args.node_selector) or None,
+                        topology_spread_constraints=[
+                            k8s.core.v1.TopologySpreadConstraintArgs(
+                                max_skew=1,
+                                topology_key=key,
+                                when_unsatisfiable="ScheduleAnyway",
+                                label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                            )
+                            for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+                        ],
+                        termination_grace_period_seconds=30,
+                        containers=[container],
+                        volumes=[
+                            k8s.core.v1.VolumeArgs(
+                                name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="1Gi")
+                            ),
+                            k8s.core.v1.VolumeArgs(
+                                name="auth",
+                                secret=k8s.core.v1.SecretVolumeSourceArgs(
+                                    secret_name=AUTH_SECRET,
+                                    default_mode=0o440,
+                                    items=[k8s.core.v1.KeyToPathArgs(key=auth_file, path=auth_file)],
+                                ),
+                            ),
+                        ],
+                    ),
+                ),
+            ),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[self.server_service_account, self.db_secret, self.auth_secret],
+            ),
+        )
+        self.service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=SERVICE_NAME, namespace=ns, labels=labels),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                selector=selector,
+                ports=[
+                    k8s.core.v1.ServicePortArgs(name="http", port=5000, target_port="http", protocol="TCP")
+                ],
+            ),
+            opts=in_ns,
+        )
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=SERVICE_NAME, namespace=ns, labels=labels),
+            # One replica down at a time: never blocks a node drain, never takes all replicas at once.
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                max_unavailable=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector)
+            ),
+            opts=in_ns,
+        )
+
+        self.namespace_name: pulumi.Output[str] = self.namespace.metadata.name
+        self.service_name: pulumi.Output[str] = self.service.metadata.name
+        self.url: pulumi.Output[str] = pulumi.Output.concat(
+            "http://",
+            self.service.metadata.name,
+            ".",
+            self.namespace.metadata.name,
+            ".svc.cluster.local:5000",
+        )
+        self.service_account_role_arn: pulumi.Output[str] = self.server_role.arn
+        self.secrets_role_arn: pulumi.Output[str] = self.secrets_role.arn
+        self.metrics_path: pulumi.Output[str] = self.spec.apply(lambda s: s.metrics_path)
+        self.register_outputs(
+            {
+                "namespace": self.namespace_name,
+                "service_name": self.service_name,
+                "url": self.url,
+                "service_account_role_arn": self.service_account_role_arn,
+                "secrets_role_arn": self.secrets_role_arn,
+            }
+        )

@@ -1,0 +1,211 @@
+"""The compute half of :class:`~components.platform.MlopsPlatform`: cluster, registries, model registry.
+
+``MlopsPlatform.__init__`` calls :func:`add_compute` after the network and the data layer (keys, artifact
+store, database) exist, and ``stacks/__main__.py`` calls :func:`export_compute`. The platform is typed
+structurally (:class:`PlatformLike`) so this module only depends on the attribute names it reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import pulumi
+import pulumi_aws as aws
+
+from components.cluster import KubernetesCluster, KubernetesClusterArgs, NodeGroupSpec, gpu_node_group
+from components.config import NodeGroupSettings, PlatformConfig
+from components.mlflow_server import IMAGE_REPOSITORY as MLFLOW_REPOSITORY
+from components.mlflow_server import IMAGE_TAG as MLFLOW_IMAGE_TAG
+from components.model_registry import ModelRegistry, ModelRegistryArgs
+from components.network import plan_subnets
+from components.registry import ContainerRegistry, ContainerRegistryArgs
+
+
+class _Keys(Protocol):
+    @property
+    def data_key_arn(self) -> pulumi.Input[str]: ...
+    @property
+    def logs_key_arn(self) -> pulumi.Input[str]: ...
+    @property
+    def cluster_key_arn(self) -> pulumi.Input[str]: ...
+
+
+class _Artifacts(Protocol):
+    @property
+    def bucket_name(self) -> pulumi.Input[str]: ...
+    @property
+    def bucket_arn(self) -> pulumi.Input[str]: ...
+
+
+class _Database(Protocol):
+    @property
+    def address(self) -> pulumi.Input[str]: ...
+    @property
+    def port(self) -> pulumi.Input[int]: ...
+    @property
+    def database_name(self) -> pulumi.Input[str]: ...
+    @property
+    def master_secret_arn(self) -> pulumi.Input[str]: ...
+    @property
+    def security_group_id(self) -> pulumi.Input[str]: ...
+
+
+class _Network(Protocol):
+    @property
+    def vpc_id(self) -> pulumi.Input[str]: ...
+    @property
+    def private_subnet_ids(self) -> pulumi.Input[Sequence[pulumi.Input[str]]]: ...
+
+
+class PlatformLike(Protocol):
+    """What :func:`add_compute` reads from the platform (attribute names of MlopsPlatform)."""
+
+    @property
+    def aws_provider(self) -> aws.Provider: ...
+    @property
+    def network(self) -> _Network: ...
+    @property
+    def keys(self) -> _Keys: ...
+    @property
+    def artifacts(self) -> _Artifacts: ...
+    @property
+    def database(self) -> _Database: ...
+
+
+@dataclass(frozen=True)
+class Compute:
+    cluster: KubernetesCluster
+    registry: ContainerRegistry
+    model_registry: ModelRegistry
+    database_ingress: aws.vpc.SecurityGroupIngressRule
+
+
+def node_group(settings: NodeGroupSettings) -> NodeGroupSpec:
+    return NodeGroupSpec(
+        instance_types=list(settings.instance_types),
+        min_size=settings.min_size,
+        max_size=settings.max_size,
+        desired_size=settings.desired_size,
+        disk_size_gib=settings.disk_size_gib,
+    )
+
+
+def deployer_principal_arn(provider: aws.Provider, parent: pulumi.Resource) -> str:
+    """The IAM role (or user) running the program: an assumed-role session resolved to its role ARN."""
+    opts = pulumi.InvokeOptions(provider=provider, parent=parent)
+    caller = aws.get_caller_identity(opts=opts)
+    return aws.iam.get_session_context(arn=caller.arn, opts=opts).issuer_arn
+
+
+def add_compute(platform: PlatformLike, config: PlatformConfig) -> Compute:
+    """Create the cluster, the container registry and the model registry as children of ``platform``."""
+    if not isinstance(platform, pulumi.Resource):
+        raise TypeError("add_compute needs the platform component (a pulumi.Resource) as parent")
+    parent = platform
+    provider = platform.aws_provider
+    child = pulumi.ResourceOptions(parent=parent, providers={"aws": provider})
+    name = config.name
+    if MLFLOW_REPOSITORY not in config.registry.repositories:
+        raise ValueError(
+            f"registryRepositories must include {MLFLOW_REPOSITORY!r}: the platform's MLflow image lives there"
+        )
+
+    cluster = KubernetesCluster(
+        f"{name}-eks",
+        KubernetesClusterArgs(
+            vpc_id=platform.network.vpc_id,
+            private_subnet_ids=platform.network.private_subnet_ids,
+            secrets_key_arn=platform.keys.cluster_key_arn,
+            logs_key_arn=platform.keys.logs_key_arn,
+            volume_key_arn=platform.keys.cluster_key_arn,
+            region=config.region,
+            kubernetes_version=config.cluster.kubernetes_version,
+            system_nodes=node_group(config.system_nodes),
+            workload_nodes=node_group(config.workload_nodes),
+            gpu_nodes=gpu_node_group(node_group(config.gpu_nodes)) if config.gpu_nodes.enabled else None,
+            admin_principal_arns=list(config.cluster.admin_principal_arns),
+            deployer_principal_arn=deployer_principal_arn(provider, parent),
+            public_access_cidrs=list(config.cluster.public_access_cidrs),
+            log_retention_days=config.logs.retention_days,
+            deletion_protection=config.protection.stateful_resources,
+        ),
+        opts=child,
+    )
+
+    # The database admits exactly the node security group (pods run on the nodes' ENIs).
+    database_ingress = aws.vpc.SecurityGroupIngressRule(
+        f"{name}-database-from-nodes",
+        security_group_id=platform.database.security_group_id,
+        referenced_security_group_id=cluster.node_security_group_id,
+        ip_protocol="tcp",
+        from_port=platform.database.port,
+        to_port=platform.database.port,
+        description="PostgreSQL from the EKS nodes",
+        opts=child,
+    )
+
+    registry = ContainerRegistry(
+        f"{name}-ecr",
+        ContainerRegistryArgs(
+            repositories=list(config.registry.repositories),
+            name_prefix=f"{name}/",
+            kms_key_arn=platform.keys.data_key_arn,
+            puller_role_arn=cluster.node_role_arn,
+            keep_tagged_images=config.registry.keep_tagged_images,
+            untagged_expiry_days=config.registry.untagged_expiry_days,
+            protect=config.protection.stateful_resources,
+        ),
+        opts=child,
+    )
+
+    model_registry = ModelRegistry(
+        f"{name}-mlflow",
+        ModelRegistryArgs(
+            oidc_provider_arn=cluster.oidc_provider_arn,
+            oidc_issuer_url=cluster.oidc_issuer_url,
+            artifact_bucket_name=platform.artifacts.bucket_name,
+            artifact_bucket_arn=platform.artifacts.bucket_arn,
+            artifact_key_arn=platform.keys.data_key_arn,
+            db_host=platform.database.address,
+            db_port=platform.database.port,
+            db_name=platform.database.database_name,
+            db_master_secret_arn=platform.database.master_secret_arn,
+            db_secret_key_arn=platform.keys.data_key_arn,
+            database_cidrs=plan_subnets(config.network.vpc_cidr, config.network.zone_count)["database"],
+            image=pulumi.Output.concat(registry.repository_urls[MLFLOW_REPOSITORY], ":", MLFLOW_IMAGE_TAG),
+            region=config.region,
+            replicas=config.mlflow.replicas,
+            node_selector={"mlops.platform/node-group": "system"},
+        ),
+        opts=pulumi.ResourceOptions(
+            parent=parent,
+            providers={"aws": provider, "kubernetes": cluster.provider},
+            depends_on=[database_ingress],
+        ),
+    )
+    return Compute(
+        cluster=cluster, registry=registry, model_registry=model_registry, database_ingress=database_ingress
+    )
+
+
+def export_compute(compute: Compute) -> None:
+    """The compute part of the stack outputs (the contract other stacks read)."""
+    cluster, registry, mlflow = compute.cluster, compute.registry, compute.model_registry
+    pulumi.export("clusterName", cluster.cluster_name)
+    pulumi.export("clusterArn", cluster.cluster_arn)
+    pulumi.export("clusterEndpoint", cluster.endpoint)
+    pulumi.export("clusterCertificateAuthority", cluster.certificate_authority)
+    pulumi.export("oidcProviderArn", cluster.oidc_provider_arn)
+    pulumi.export("oidcIssuerUrl", cluster.oidc_issuer_url)
+    pulumi.export("kubeconfig", cluster.kubeconfig)
+    pulumi.export("nodeRoleArn", cluster.node_role_arn)
+    pulumi.export("nodeSecurityGroupId", cluster.node_security_group_id)
+    pulumi.export("storageClassName", cluster.storage_class_name)
+    pulumi.export("ecrRepositoryUrls", registry.repository_urls)
+    pulumi.export("ecrRepositoryArns", registry.repository_arns)
+    pulumi.export("mlflowUrl", mlflow.url)
+    pulumi.export("mlflowNamespace", mlflow.namespace_name)
+    pulumi.export("mlflowServiceAccountRoleArn", mlflow.service_account_role_arn)
+    pulumi.export("mlflowMetricsPath", mlflow.metrics_path)

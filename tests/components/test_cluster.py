@@ -1,0 +1,287 @@
+"""KubernetesCluster under the recording monitor."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from compute_support import ADMIN, DEPLOYER, REGION, config, plain, policy, render_platform
+
+from components.cluster import (
+    ADDON_VERSIONS,
+    CLUSTER_ADMIN_POLICY,
+    CONTROL_PLANE_LOG_TYPES,
+    KubernetesCluster,
+    KubernetesClusterArgs,
+    NodeGroupSpec,
+    gpu_node_group,
+)
+from components.config import ConfigError
+from mlops.engine import run_callable
+from mlops.graph import Graph, Resource, Secret
+
+KEY = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-4333-8444-555555555555"
+LOGS_KEY = "arn:aws:kms:eu-west-1:123456789012:key/66666666-2222-4333-8444-555555555555"
+
+
+def render(**overrides: Any) -> Graph:
+    args: dict[str, Any] = {
+        "vpc_id": "vpc-0123",
+        "private_subnet_ids": ["subnet-a", "subnet-b", "subnet-c"],
+        "secrets_key_arn": KEY,
+        "logs_key_arn": LOGS_KEY,
+        "volume_key_arn": KEY,
+        "region": REGION,
+        "system_nodes": NodeGroupSpec(["m6i.large"], 2, 3, 2),
+        "workload_nodes": NodeGroupSpec(["m6i.xlarge"], 0, 4, 1, disk_size_gib=100),
+        "admin_principal_arns": [ADMIN],
+        "deployer_principal_arn": DEPLOYER,
+    }
+    args.update(overrides)
+    return run_callable(
+        lambda: KubernetesCluster("c1", KubernetesClusterArgs(**args)), config={"aws:region": REGION}
+    )
+
+
+@pytest.fixture(scope="module")
+def graph() -> Graph:
+    return render(gpu_nodes=gpu_node_group(NodeGroupSpec(["g5.xlarge"], 0, 1, 0, disk_size_gib=200)))
+
+
+def cluster(g: Graph) -> Resource:
+    return g.one("aws:eks/cluster:Cluster")
+
+
+def test_endpoint_is_private_without_an_allow_list(graph: Graph) -> None:
+    vpc = cluster(graph).inputs["vpcConfig"]
+    assert vpc["endpointPrivateAccess"] is True
+    assert vpc["endpointPublicAccess"] is False
+    assert "publicAccessCidrs" not in vpc
+    assert vpc["subnetIds"] == ["subnet-a", "subnet-b", "subnet-c"]
+
+
+def test_public_endpoint_only_for_the_given_cidrs() -> None:
+    vpc = cluster(render(public_access_cidrs=["203.0.113.0/24"])).inputs["vpcConfig"]
+    assert vpc["endpointPublicAccess"] is True
+    assert vpc["publicAccessCidrs"] == ["203.0.113.0/24"]
+    assert vpc["endpointPrivateAccess"] is True
+
+
+def test_prod_stack_endpoint_is_private_and_prod_refuses_an_allow_list() -> None:
+    g, _ = render_platform("prod")
+    assert cluster(g).inputs["vpcConfig"]["endpointPublicAccess"] is False
+    with pytest.raises(ConfigError, match="clusterPublicAccessCidrs"):
+        config("prod", clusterPublicAccessCidrs=json.dumps(["203.0.113.0/24"]))
+
+
+def test_api_authentication_with_access_entries_for_admins_and_deployer(graph: Graph) -> None:
+    access = cluster(graph).inputs["accessConfig"]
+    assert access == {"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False}
+    entries = {r.inputs["principalArn"]: r for r in graph.of_type("aws:eks/accessEntry:AccessEntry")}
+    assert set(entries) == {ADMIN, DEPLOYER}
+    assert all(e.inputs["type"] == "STANDARD" for e in entries.values())
+    assocs = graph.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+    assert {a.inputs["principalArn"] for a in assocs} == {ADMIN, DEPLOYER}
+    for a in assocs:
+        assert a.inputs["policyArn"] == CLUSTER_ADMIN_POLICY
+        assert a.inputs["accessScope"] == {"type": "cluster"}
+    # No aws-auth ConfigMap anywhere.
+    assert not [r for r in graph.of_type("kubernetes:core/v1:ConfigMap") if "aws-auth" in str(r.inputs)]
+
+
+def test_deployer_listed_as_admin_gets_one_entry() -> None:
+    g = render(admin_principal_arns=[ADMIN, DEPLOYER])
+    assert len(g.of_type("aws:eks/accessEntry:AccessEntry")) == 2
+
+
+def test_secrets_encryption_and_all_control_plane_logs(graph: Graph) -> None:
+    c = cluster(graph)
+    assert c.inputs["encryptionConfig"] == {"provider": {"keyArn": KEY}, "resources": ["secrets"]}
+    assert sorted(c.inputs["enabledClusterLogTypes"]) == sorted(CONTROL_PLANE_LOG_TYPES)
+    assert len(CONTROL_PLANE_LOG_TYPES) == 5
+    log = graph.one("aws:cloudwatch/logGroup:LogGroup")
+    assert log.inputs["name"] == "/aws/eks/c1/cluster"
+    assert log.inputs["kmsKeyId"] == LOGS_KEY
+    assert log.inputs["retentionInDays"] == 365
+    assert log.urn in c.dependencies
+    assert c.inputs["bootstrapSelfManagedAddons"] is False
+    assert c.inputs["deletionProtection"] is True
+
+
+def test_cluster_role_may_use_only_the_secrets_key(graph: Graph) -> None:
+    doc = policy(graph.one("aws:iam/rolePolicy:RolePolicy", "c1-cluster-encryption"))
+    assert [s["Resource"] for s in doc["Statement"]] == [KEY]
+
+
+def irsa_condition(role: Resource) -> tuple[str, dict[str, str]]:
+    doc = policy(role, "assumeRolePolicy")
+    (stmt,) = doc["Statement"]
+    assert stmt["Action"] == "sts:AssumeRoleWithWebIdentity"
+    return stmt["Principal"]["Federated"], stmt["Condition"]["StringEquals"]
+
+
+@pytest.mark.parametrize(
+    ("role", "subject"),
+    [
+        ("c1-vpc-cni", "system:serviceaccount:kube-system:aws-node"),
+        ("c1-ebs-csi", "system:serviceaccount:kube-system:ebs-csi-controller-sa"),
+    ],
+)
+def test_add_on_roles_trust_exactly_their_service_account(graph: Graph, role: str, subject: str) -> None:
+    provider = graph.one("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    federated, cond = irsa_condition(graph.one("aws:iam/role:Role", role))
+    assert federated == provider.outputs["arn"]
+    issuer = provider.inputs["url"].removeprefix("https://")
+    assert cond == {f"{issuer}:sub": subject, f"{issuer}:aud": "sts.amazonaws.com"}
+    assert provider.inputs["clientIdLists"] == ["sts.amazonaws.com"]
+
+
+def test_node_role_has_only_worker_and_pull_policies(graph: Graph) -> None:
+    node_role = graph.one("aws:iam/role:Role", "c1-nodes")
+    attached = [
+        r.inputs["policyArn"]
+        for r in graph.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if r.inputs["role"] == node_role.outputs["name"]
+    ]
+    assert sorted(attached) == [
+        "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
+        "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+    ]
+    assert not [r for r in graph.of_type("aws:iam/rolePolicy:RolePolicy") if r.inputs["role"] == node_role.id]
+    assert json.loads(node_role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"] == {
+        "Service": "ec2.amazonaws.com"
+    }
+
+
+def test_launch_templates_require_imdsv2_hop_limit_one_and_encrypted_gp3(graph: Graph) -> None:
+    node_sg = graph.one("aws:ec2/securityGroup:SecurityGroup", "c1-nodes")
+    lts = graph.of_type("aws:ec2/launchTemplate:LaunchTemplate")
+    assert len(lts) == 3
+    for lt in lts:
+        assert lt.inputs["metadataOptions"] == {
+            "httpEndpoint": "enabled",
+            "httpTokens": "required",
+            "httpPutResponseHopLimit": 1,
+            "instanceMetadataTags": "disabled",
+        }
+        (bdm,) = lt.inputs["blockDeviceMappings"]
+        assert bdm["ebs"]["volumeType"] == "gp3"
+        assert bdm["ebs"]["encrypted"] == "true"
+        assert bdm["ebs"]["kmsKeyId"] == KEY
+        assert "keyName" not in lt.inputs
+        assert lt.inputs["vpcSecurityGroupIds"] == [node_sg.id]
+    assert (
+        graph.one("aws:ec2/launchTemplate:LaunchTemplate", "c1-workload").inputs["blockDeviceMappings"][0][
+            "ebs"
+        ]["volumeSize"]
+        == 100
+    )
+
+
+def test_node_groups_private_no_ssh_and_gpu_tainted(graph: Graph) -> None:
+    groups = {r.name: r for r in graph.of_type("aws:eks/nodeGroup:NodeGroup")}
+    assert set(groups) == {"c1-system", "c1-workload", "c1-gpu"}
+    for g in groups.values():
+        assert g.inputs["subnetIds"] == ["subnet-a", "subnet-b", "subnet-c"]
+        assert "remoteAccess" not in g.inputs
+        assert "diskSize" not in g.inputs
+        assert g.inputs["launchTemplate"]["id"].startswith("lt-")
+    gpu = groups["c1-gpu"].inputs
+    assert gpu["amiType"] == "AL2023_x86_64_NVIDIA"
+    assert gpu["taints"] == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}]
+    assert gpu["labels"]["nvidia.com/gpu.present"] == "true"
+    assert gpu["labels"]["mlops.platform/node-group"] == "gpu"
+    assert "taints" not in groups["c1-system"].inputs
+    assert groups["c1-system"].inputs["amiType"] == "AL2023_x86_64_STANDARD"
+
+
+def test_no_gpu_group_unless_asked() -> None:
+    names = {r.name for r in render().of_type("aws:eks/nodeGroup:NodeGroup")}
+    assert names == {"c1-system", "c1-workload"}
+
+
+@pytest.mark.parametrize(("env", "groups"), [("dev", 2), ("staging", 2), ("prod", 3)])
+def test_node_groups_per_environment(env: str, groups: int) -> None:
+    g, cfg = render_platform(env)
+    found = {r.name.rsplit("-", 1)[1]: r for r in g.of_type("aws:eks/nodeGroup:NodeGroup")}
+    assert len(found) == groups
+    assert found["system"].inputs["scalingConfig"]["minSize"] == cfg.system_nodes.min_size
+    assert found["workload"].inputs["instanceTypes"] == cfg.workload_nodes.instance_types
+
+
+def test_add_ons_pinned_with_network_policy_and_own_roles(graph: Graph) -> None:
+    addons = {r.inputs["addonName"]: r for r in graph.of_type("aws:eks/addon:Addon")}
+    assert set(addons) == {"vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver"}
+    for name, addon in addons.items():
+        assert addon.inputs["addonVersion"] == ADDON_VERSIONS["1.33"][name]
+    assert json.loads(addons["vpc-cni"].inputs["configurationValues"]) == {"enableNetworkPolicy": "true"}
+    roles = {r.name: r for r in graph.of_type("aws:iam/role:Role")}
+    assert addons["vpc-cni"].inputs["serviceAccountRoleArn"] == roles["c1-vpc-cni"].outputs["arn"]
+    assert addons["aws-ebs-csi-driver"].inputs["serviceAccountRoleArn"] == roles["c1-ebs-csi"].outputs["arn"]
+    # Networking add-ons come before the nodes; Deployments' add-ons after.
+    nodes = {r.urn for r in graph.of_type("aws:eks/nodeGroup:NodeGroup")}
+    for r in graph.of_type("aws:eks/nodeGroup:NodeGroup"):
+        assert addons["vpc-cni"].urn in r.dependencies
+    assert nodes <= set(addons["coredns"].dependencies)
+
+
+def test_unknown_kubernetes_version_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match=r"no pinned add-on versions for Kubernetes 1\.99"):
+        render(kubernetes_version="1.99")
+
+
+def test_kubeconfig_is_secret_and_uses_aws_eks_get_token(graph: Graph) -> None:
+    provider = graph.one("pulumi:providers:kubernetes")
+    assert isinstance(provider.inputs["kubeconfig"], Secret)
+    kubeconfig = json.loads(plain(provider, "kubeconfig"))
+    exec_ = kubeconfig["users"][0]["user"]["exec"]
+    assert exec_["command"] == "aws"
+    assert exec_["args"] == [
+        "eks",
+        "get-token",
+        "--cluster-name",
+        "c1",
+        "--region",
+        REGION,
+        "--output",
+        "json",
+    ]
+    assert kubeconfig["clusters"][0]["cluster"]["server"] == cluster(graph).outputs["endpoint"]
+    assert "token" not in json.dumps(kubeconfig["users"][0]["user"]).replace("get-token", "")
+
+
+def test_default_storage_class_is_encrypted_gp3_on_the_cluster_provider(graph: Graph) -> None:
+    sc = graph.one("kubernetes:storage.k8s.io/v1:StorageClass")
+    provider = graph.one("pulumi:providers:kubernetes")
+    assert sc.provider == provider.urn
+    assert sc.inputs["metadata"]["annotations"] == {"storageclass.kubernetes.io/is-default-class": "true"}
+    assert sc.inputs["provisioner"] == "ebs.csi.aws.com"
+    assert sc.inputs["parameters"] == {"type": "gp3", "encrypted": "true", "kmsKeyId": KEY}
+    assert sc.inputs["volumeBindingMode"] == "WaitForFirstConsumer"
+    assert sc.inputs["allowVolumeExpansion"] is True
+
+
+def test_node_security_group_rules(graph: Graph) -> None:
+    node_sg = graph.one("aws:ec2/securityGroup:SecurityGroup", "c1-nodes")
+    cp_sg = graph.one("aws:ec2/securityGroup:SecurityGroup", "c1-control-plane")
+    assert cluster(graph).inputs["vpcConfig"]["securityGroupIds"] == [cp_sg.id]
+    ingress = graph.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    to_nodes = [r for r in ingress if r.inputs["securityGroupId"] == node_sg.id]
+    # Nodes admit only themselves and the control plane: no CIDR-based ingress.
+    assert to_nodes and all("cidrIpv4" not in r.inputs for r in to_nodes)
+    assert {r.inputs["referencedSecurityGroupId"] for r in to_nodes} == {node_sg.id, cp_sg.id}
+    to_cp = [r for r in ingress if r.inputs["securityGroupId"] == cp_sg.id]
+    assert [(r.inputs["referencedSecurityGroupId"], r.inputs["fromPort"]) for r in to_cp] == [
+        (node_sg.id, 443)
+    ]
+
+
+def test_each_pinned_kubernetes_version_renders_its_own_add_on_row() -> None:
+    for version, row in ADDON_VERSIONS.items():
+        g = render(kubernetes_version=version)
+        assert cluster(g).inputs["version"] == version
+        assert {
+            r.inputs["addonName"]: r.inputs["addonVersion"] for r in g.of_type("aws:eks/addon:Addon")
+        } == row
+        assert all(v.startswith("v") and "-eksbuild." in v for v in row.values())

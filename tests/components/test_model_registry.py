@@ -1,0 +1,395 @@
+"""ModelRegistry under the recording monitor: identity, secrets, the server's wiring, pod hardening."""
+
+from __future__ import annotations
+
+import configparser
+import json
+from typing import Any
+
+import pytest
+from compute_support import REGION, policy, render_platform
+
+from components.mlflow_server import IMAGE_UID, server_spec, service_hosts
+from components.model_registry import (
+    AUTH_SECRET,
+    DB_SECRET,
+    ESO_CHART_VERSION,
+    ESO_REPOSITORY,
+    ModelRegistry,
+    ModelRegistryArgs,
+)
+from mlops.engine import run_callable
+from mlops.graph import Graph, Resource
+
+ISSUER = "oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF0123456789"
+OIDC_ARN = f"arn:aws:iam::123456789012:oidc-provider/{ISSUER}"
+BUCKET = "mlops-test-artifacts"
+DATA_KEY = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-4333-8444-555555555555"
+SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0123-abcdef"
+DB_HOST = "mlops-test.cabc.eu-west-1.rds.amazonaws.com"
+DB_CIDRS = ["10.10.160.0/22", "10.10.164.0/22"]
+
+
+def render(**overrides: Any) -> Graph:
+    args: dict[str, Any] = {
+        "oidc_provider_arn": OIDC_ARN,
+        "oidc_issuer_url": f"https://{ISSUER}",
+        "artifact_bucket_name": BUCKET,
+        "artifact_bucket_arn": f"arn:aws:s3:::{BUCKET}",
+        "artifact_key_arn": DATA_KEY,
+        "db_host": DB_HOST,
+        "db_port": 5432,
+        "db_name": "mlflow",
+        "db_master_secret_arn": SECRET_ARN,
+        "db_secret_key_arn": DATA_KEY,
+        "database_cidrs": DB_CIDRS,
+        "image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/mlops-test/mlflow:3.6.0-platform.1",
+        "region": REGION,
+        "replicas": 2,
+    }
+    args.update(overrides)
+    return run_callable(lambda: ModelRegistry("mr", ModelRegistryArgs(**args)), config={"aws:region": REGION})
+
+
+@pytest.fixture(scope="module")
+def graph() -> Graph:
+    return render()
+
+
+def deployment(g: Graph) -> Resource:
+    return g.one("kubernetes:apps/v1:Deployment")
+
+
+def pod(g: Graph) -> dict[str, Any]:
+    return deployment(g).inputs["spec"]["template"]["spec"]
+
+
+def container(g: Graph) -> dict[str, Any]:
+    (c,) = pod(g)["containers"]
+    return c
+
+
+def trust(role: Resource) -> dict[str, str]:
+    (stmt,) = policy(role, "assumeRolePolicy")["Statement"]
+    assert stmt["Principal"] == {"Federated": OIDC_ARN}
+    return stmt["Condition"]["StringEquals"]
+
+
+def test_server_role_trusts_exactly_the_mlflow_service_account(graph: Graph) -> None:
+    role = graph.one("aws:iam/role:Role", "mr-server")
+    assert trust(role) == {
+        f"{ISSUER}:sub": "system:serviceaccount:mlflow:mlflow",
+        f"{ISSUER}:aud": "sts.amazonaws.com",
+    }
+    sa = graph.one("kubernetes:core/v1:ServiceAccount", "mr-server")
+    assert sa.inputs["metadata"]["namespace"] == "mlflow"
+    assert sa.inputs["metadata"]["name"] == "mlflow"
+    assert sa.inputs["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": role.outputs["arn"]}
+    assert pod(graph)["serviceAccountName"] == "mlflow"
+
+
+def test_server_role_reaches_only_the_mlflow_prefix(graph: Graph) -> None:
+    doc = policy(graph.one("aws:iam/rolePolicy:RolePolicy", "mr-server-artifacts"))
+    by_sid = {s["Sid"]: s for s in doc["Statement"]}
+    assert by_sid["ArtifactObjects"]["Resource"] == f"arn:aws:s3:::{BUCKET}/mlflow/*"
+    assert by_sid["ArtifactListing"]["Action"] == "s3:ListBucket"
+    assert by_sid["ArtifactListing"]["Resource"] == f"arn:aws:s3:::{BUCKET}"
+    assert by_sid["ArtifactListing"]["Condition"] == {"StringLike": {"s3:prefix": ["mlflow", "mlflow/*"]}}
+    assert by_sid["ArtifactKey"]["Resource"] == DATA_KEY
+    assert by_sid["ArtifactKey"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}
+    }
+    actions = [
+        a for s in doc["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    ]
+    assert not [
+        a for a in actions if a.endswith("*") or a.startswith("s3:PutBucket") or a == "s3:DeleteBucket"
+    ]
+
+
+def test_secrets_role_reads_only_the_database_secret(graph: Graph) -> None:
+    role = graph.one("aws:iam/role:Role", "mr-secrets")
+    assert trust(role) == {
+        f"{ISSUER}:sub": "system:serviceaccount:mlflow:mlflow-secrets",
+        f"{ISSUER}:aud": "sts.amazonaws.com",
+    }
+    doc = policy(graph.one("aws:iam/rolePolicy:RolePolicy", "mr-secrets-read"))
+    read, decrypt = doc["Statement"]
+    assert sorted(read["Action"]) == ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]
+    assert read["Resource"] == SECRET_ARN
+    assert decrypt["Action"] == "kms:Decrypt"
+    assert decrypt["Resource"] == DATA_KEY
+    assert decrypt["Condition"]["StringEquals"]["kms:ViaService"] == f"secretsmanager.{REGION}.amazonaws.com"
+
+
+def test_operator_is_a_pinned_helm_release_without_aws_credentials(graph: Graph) -> None:
+    release = graph.one("kubernetes:helm.sh/v3:Release")
+    assert release.inputs["chart"] == "external-secrets"
+    assert release.inputs["version"] == ESO_CHART_VERSION
+    assert release.inputs["repositoryOpts"] == {"repo": ESO_REPOSITORY}
+    assert release.inputs["namespace"] == "external-secrets"
+    values = release.inputs["values"]
+    assert values["serviceAccount"]["annotations"] == {}
+    assert values["processClusterStore"] is False
+    assert values["processPushSecret"] is False
+
+
+def test_secret_store_authenticates_with_the_namespaced_service_account(graph: Graph) -> None:
+    store = graph.one("kubernetes:external-secrets.io/v1:SecretStore")
+    assert store.inputs["metadata"]["namespace"] == "mlflow"
+    assert store.inputs["spec"]["provider"]["aws"] == {
+        "service": "SecretsManager",
+        "region": REGION,
+        "auth": {"jwt": {"serviceAccountRef": {"name": "mlflow-secrets"}}},
+    }
+    release = graph.one("kubernetes:helm.sh/v3:Release")
+    assert release.urn in store.dependencies
+
+
+def test_database_secret_is_synced_not_stored(graph: Graph) -> None:
+    es = graph.one("kubernetes:external-secrets.io/v1:ExternalSecret", "mr-db")
+    spec = es.inputs["spec"]
+    assert spec["target"]["name"] == DB_SECRET
+    assert spec["data"] == [
+        {"secretKey": k, "remoteRef": {"key": SECRET_ARN, "property": k}} for k in ("username", "password")
+    ]
+    # Pulumi creates no Kubernetes Secret and no Secrets Manager secret value at all.
+    assert not graph.of_type("kubernetes:core/v1:Secret")
+    assert not graph.of_type("aws:secretsmanager/secretVersion:SecretVersion")
+
+
+def auth_external_secret(g: Graph) -> dict[str, Any]:
+    return g.one("kubernetes:external-secrets.io/v1:ExternalSecret", "mr-auth").inputs["spec"]
+
+
+def test_auth_secrets_are_generated_in_cluster_once(graph: Graph) -> None:
+    spec = auth_external_secret(graph)
+    assert spec["refreshInterval"] == "0s"
+    refs = [d["sourceRef"]["generatorRef"] for d in spec["dataFrom"]]
+    generators = {
+        r.inputs["metadata"]["name"]: r
+        for r in graph.of_type("kubernetes:generators.external-secrets.io/v1alpha1:Password")
+    }
+    assert {r["name"] for r in refs} == set(generators)
+    for g in generators.values():
+        assert g.inputs["spec"]["length"] >= 32
+        assert g.inputs["metadata"]["namespace"] == "mlflow"
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read_string(spec["target"]["template"]["data"]["basic_auth.ini"])
+    auth = ini["mlflow"]
+    assert auth["admin_password"] == "{{ .admin_password }}"
+    assert auth["database_uri"] == f"postgresql+psycopg2://{DB_HOST}:5432/mlflow?sslmode=require"
+    assert auth["default_permission"] == "NO_PERMISSIONS"
+
+
+def test_server_arguments_point_at_the_bucket_prefix_and_database(graph: Graph) -> None:
+    c = container(graph)
+    args = c["args"]
+    expected = server_spec(
+        db_host=DB_HOST,
+        db_port=5432,
+        db_name="mlflow",
+        artifact_bucket=BUCKET,
+        db_secret_name=DB_SECRET,
+        auth_secret_name=AUTH_SECRET,
+        image=c["image"],
+        region=REGION,
+        allowed_hosts=service_hosts(service="mlflow", namespace="mlflow"),
+        artifact_kms_key_arn=DATA_KEY,
+    )
+    assert c["command"] == expected.command
+    assert args == expected.args
+    uri = args[args.index("--backend-store-uri") + 1]
+    assert uri.startswith("postgresql+psycopg2://") and uri.endswith("?sslmode=require")
+    assert "@" not in uri  # no credentials in the URI
+    assert DB_HOST in uri
+    assert args[args.index("--artifacts-destination") + 1] == f"s3://{BUCKET}/mlflow"
+    assert "--serve-artifacts" in args
+    assert "--expose-prometheus" in args
+    assert args[args.index("--app-name") + 1] == "basic-auth"
+    assert "mlflow.mlflow.svc.cluster.local" in args[args.index("--allowed-hosts") + 1].split(",")
+    env = {e["name"]: e for e in c["env"]}
+    assert env["MLFLOW_S3_UPLOAD_EXTRA_ARGS"]["value"] == (
+        '{"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "' + DATA_KEY + '"}'
+    )
+    assert "MLFLOW_S3_ENDPOINT_URL" not in env
+    assert env["PGUSER"]["valueFrom"]["secretKeyRef"] == {"name": DB_SECRET, "key": "username"}
+    assert env["PGPASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": DB_SECRET, "key": "password"}
+    assert not [e for e in env.values() if "value" in e and "password" in e["name"].lower()]
+
+
+def test_every_secret_the_server_reads_is_produced_by_an_external_secret(graph: Graph) -> None:
+    produced = {
+        DB_SECRET: {
+            d["secretKey"]
+            for d in graph.one("kubernetes:external-secrets.io/v1:ExternalSecret", "mr-db").inputs["spec"][
+                "data"
+            ]
+        },
+        AUTH_SECRET: set(auth_external_secret(graph)["target"]["template"]["data"]),
+    }
+    c = container(graph)
+    for e in c["env"]:
+        if "valueFrom" in e:
+            ref = e["valueFrom"]["secretKeyRef"]
+            assert ref["key"] in produced[ref["name"]], e["name"]
+    env = {e["name"]: e.get("value") for e in c["env"]}
+    path = env["MLFLOW_AUTH_CONFIG_PATH"]
+    (mount,) = [m for m in c["volumeMounts"] if m["name"] == "auth"]
+    (volume,) = [v for v in pod(graph)["volumes"] if v["name"] == "auth"]
+    assert f"{mount['mountPath']}/{volume['secret']['items'][0]['path']}" == path
+    assert volume["secret"]["secretName"] == AUTH_SECRET
+    assert volume["secret"]["items"][0]["key"] in produced[AUTH_SECRET]
+
+
+def test_pod_is_hardened(graph: Graph) -> None:
+    p, c = pod(graph), container(graph)
+    sc = c["securityContext"]
+    assert sc["runAsNonRoot"] is True and sc["runAsUser"] == IMAGE_UID > 0
+    assert sc["readOnlyRootFilesystem"] is True
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert p["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert p["automountServiceAccountToken"] is False
+    assert {"name": "tmp", "mountPath": "/tmp"} in c["volumeMounts"]
+    assert {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}} in p["volumes"]
+    assert c["resources"]["requests"] and c["resources"]["limits"]["memory"]
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        assert c[probe]["httpGet"] == {"path": "/health", "port": "http"}
+    assert c["ports"] == [{"name": "http", "containerPort": 5000, "protocol": "TCP"}]
+    assert {t["topologyKey"] for t in p["topologySpreadConstraints"]} == {
+        "topology.kubernetes.io/zone",
+        "kubernetes.io/hostname",
+    }
+    ns = graph.one("kubernetes:core/v1:Namespace", "mr-ns")
+    assert ns.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_service_and_disruption_budget(graph: Graph) -> None:
+    svc = graph.one("kubernetes:core/v1:Service")
+    assert svc.inputs["metadata"] == {**svc.inputs["metadata"], "name": "mlflow", "namespace": "mlflow"}
+    assert svc.inputs["spec"]["type"] == "ClusterIP"
+    assert svc.inputs["spec"]["ports"] == [
+        {"name": "http", "port": 5000, "targetPort": "http", "protocol": "TCP"}
+    ]
+    pdb = graph.one("kubernetes:policy/v1:PodDisruptionBudget")
+    assert pdb.inputs["spec"]["maxUnavailable"] == 1
+    assert pdb.inputs["spec"]["selector"] == deployment(graph).inputs["spec"]["selector"]
+
+
+def test_network_policies_default_deny_and_narrow_allows(graph: Graph) -> None:
+    pols = {
+        r.inputs["metadata"]["name"]: r.inputs["spec"]
+        for r in graph.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    }
+    assert pols["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    ingress = pols["mlflow-ingress"]["ingress"]
+    sources = [rule["from"][0]["namespaceSelector"]["matchLabels"] for rule in ingress]
+    assert sources == [
+        {"kubernetes.io/metadata.name": "monitoring"},
+        {"mlops.platform/mlflow-client": "true"},
+    ]
+    assert all(rule["ports"] == [{"port": 5000, "protocol": "TCP"}] for rule in ingress)
+    egress = pols["mlflow-egress"]["egress"]
+    db = [rule for rule in egress if rule.get("ports", [{}])[0].get("port") == 5432]
+    assert [p["ipBlock"]["cidr"] for p in db[0]["to"]] == DB_CIDRS
+    assert {tuple(sorted(p.items())) for rule in egress for p in rule["ports"]} == {
+        (("port", 53), ("protocol", "UDP")),
+        (("port", 53), ("protocol", "TCP")),
+        (("port", 5432), ("protocol", "TCP")),
+        (("port", 443), ("protocol", "TCP")),
+    }
+
+
+def test_outputs_in_cluster_url() -> None:
+    holder: dict[str, ModelRegistry] = {}
+
+    def program() -> None:
+        holder["mr"] = ModelRegistry(
+            "mr",
+            ModelRegistryArgs(
+                oidc_provider_arn=OIDC_ARN,
+                oidc_issuer_url=ISSUER,
+                artifact_bucket_name=BUCKET,
+                artifact_bucket_arn=f"arn:aws:s3:::{BUCKET}",
+                artifact_key_arn=DATA_KEY,
+                db_host=DB_HOST,
+                db_port=5432,
+                db_name="mlflow",
+                db_master_secret_arn=SECRET_ARN,
+                db_secret_key_arn=DATA_KEY,
+                database_cidrs=DB_CIDRS,
+                image="img@sha256:0",
+                region=REGION,
+                namespace="registry",
+            ),
+        )
+        import pulumi
+
+        pulumi.export("url", holder["mr"].url)
+
+    g = run_callable(program)
+    assert g.outputs["url"] == "http://mlflow.registry.svc.cluster.local:5000"
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_platform_wiring_per_environment(env: str) -> None:
+    g, cfg = render_platform(env)
+    dep = deployment(g)
+    assert dep.inputs["spec"]["replicas"] == cfg.mlflow.replicas
+    assert dep.provider == g.one("pulumi:providers:kubernetes").urn
+    c = dep.inputs["spec"]["template"]["spec"]["containers"][0]
+    bucket = g.one("aws:s3/bucket:Bucket")
+    db = g.one("aws:rds/instance:Instance")
+    args = c["args"]
+    assert args[args.index("--artifacts-destination") + 1] == f"s3://{bucket.outputs['bucket']}/mlflow"
+    assert args[args.index("--backend-store-uri") + 1] == (
+        f"postgresql+psycopg2://{db.outputs['address']}:5432/mlflow?sslmode=require"
+    )
+    repo = g.one("aws:ecr/repository:Repository", f"{cfg.name}-ecr-mlflow")
+    assert c["image"].startswith(repo.outputs["repositoryUrl"] + ":")
+    # The secrets role reads the database's own managed secret.
+    read = policy(g.one("aws:iam/rolePolicy:RolePolicy", f"{cfg.name}-mlflow-secrets-read"))["Statement"][0]
+    assert read["Resource"] == db.outputs["masterUserSecrets"][0]["secretArn"]
+    # The database admits exactly the node security group.
+    node_sg = g.one("aws:ec2/securityGroup:SecurityGroup", f"{cfg.name}-eks-nodes")
+    db_sg = g.one("aws:ec2/securityGroup:SecurityGroup", "standin-database")
+    rules = [
+        r
+        for r in g.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if r.inputs["securityGroupId"] == db_sg.id
+    ]
+    assert [
+        (r.inputs["referencedSecurityGroupId"], r.inputs["fromPort"], r.inputs["toPort"]) for r in rules
+    ] == [(node_sg.id, 5432, 5432)]
+    # MLflow's egress to PostgreSQL goes only to the database subnets.
+    db_cidrs = sorted(
+        s.inputs["cidrBlock"] for s in g.of_type("aws:ec2/subnet:Subnet") if "database" in s.name
+    )
+    egress = next(
+        r
+        for r in g.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        if r.inputs["metadata"]["name"] == "mlflow-egress"
+    ).inputs["spec"]["egress"]
+    assert sorted(p["ipBlock"]["cidr"] for p in egress[1]["to"]) == db_cidrs
+
+
+def test_prod_keeps_at_least_two_replicas_spread() -> None:
+    g, _ = render_platform("prod")
+    spec = deployment(g).inputs["spec"]
+    assert spec["replicas"] >= 2
+    assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+
+
+def test_missing_database_cidrs_is_refused() -> None:
+    with pytest.raises(ValueError, match="CIDRs"):
+        render(database_cidrs=[])
+
+
+def test_no_plaintext_credentials_anywhere_in_the_graph() -> None:
+    g, _ = render_platform("prod")
+    text = json.dumps([r.to_json() for r in g.resources])
+    assert 'PGPASSWORD", "value"' not in text
+    assert "admin_password = {{ .admin_password }}" in text
+    assert "://" + "admin:" not in text

@@ -74,11 +74,13 @@ def _deny_insecure_transport(bucket_arn: str) -> dict[str, Any]:
 def artifact_bucket_policy(bucket_arn: str, kms_key_arn: str) -> dict[str, Any]:
     """The artifact bucket's policy: TLS only, and only SSE-KMS with the platform's key.
 
-    A PUT that names no encryption is encrypted by the bucket's default (SSE-KMS, the same key), so the
-    deny statements use ``...IfExists``: they reject an upload that asks for anything else (SSE-S3, another
-    KMS key, SSE-C, or ``aws:kms`` without a key ID, which S3 would encrypt with the AWS managed ``aws/s3``
-    key) without rejecting SDKs that rely on default encryption. A client that names the key must name it
-    by ARN. No object can land unencrypted or under a key other than ``kms_key_arn``.
+    A PUT that names no encryption is encrypted by the bucket's default (SSE-KMS, the same key), so each
+    deny applies only when the header it checks is present (``Null: false`` ANDed with ``StringNotEquals``;
+    ``StringNotEqualsIfExists`` would be wrong here: in a Deny it matches requests *without* the header and
+    would reject every SDK that relies on default encryption, MLflow's uploads included). They reject an
+    upload that asks for anything else (SSE-S3, another KMS key, SSE-C, or ``aws:kms`` without a key ID,
+    which S3 would encrypt with the AWS managed ``aws/s3`` key). A client that names the key must name it by
+    ARN. No object can land unencrypted or under a key other than ``kms_key_arn``.
     """
     return {
         "Version": "2012-10-17",
@@ -90,7 +92,10 @@ def artifact_bucket_policy(bucket_arn: str, kms_key_arn: str) -> dict[str, Any]:
                 "Principal": "*",
                 "Action": "s3:PutObject",
                 "Resource": f"{bucket_arn}/*",
-                "Condition": {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}},
+                "Condition": {
+                    "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
+                    "Null": {"s3:x-amz-server-side-encryption": "false"},
+                },
             },
             {
                 "Sid": "DenyUploadsWithAnotherKey",
@@ -99,7 +104,8 @@ def artifact_bucket_policy(bucket_arn: str, kms_key_arn: str) -> dict[str, Any]:
                 "Action": "s3:PutObject",
                 "Resource": f"{bucket_arn}/*",
                 "Condition": {
-                    "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": kms_key_arn}
+                    "StringNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": kms_key_arn},
+                    "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "false"},
                 },
             },
             {

@@ -10,7 +10,10 @@ from components.aws_context import AwsContext
 from components.config import PlatformConfig
 from components.database import MetadataDatabase, MetadataDatabaseArgs
 from components.keys import Keys, KeysArgs
+from components.model_registry import AUTH_SECRET
 from components.network import Network, NetworkArgs
+from components.platform_compute import add_compute
+from components.platform_monitoring import add_monitoring
 
 
 class MlopsPlatform(pulumi.ComponentResource):
@@ -111,8 +114,8 @@ class MlopsPlatform(pulumi.ComponentResource):
                 vpc_id=self.network.vpc_id,
                 subnet_ids=self.network.database_subnet_ids,
                 kms_key_arn=self.keys.data_key_arn,
-                # The cluster's node security group is added here once the cluster component lands; until
-                # then nothing can reach the database (no CIDR is ever admitted).
+                # The cluster's node security group is admitted by add_compute (a separate ingress rule,
+                # so the database does not depend on the cluster); no CIDR is ever admitted.
                 allowed_security_group_ids=[],
                 identifier=f"{config.name}-metadata",
                 engine_version=db.engine_version,
@@ -135,6 +138,25 @@ class MlopsPlatform(pulumi.ComponentResource):
                 aws_context=self.aws_context,
             ),
             opts=child,
+        )
+
+        # Compute and registries: the EKS cluster (and the Kubernetes provider every in-cluster object
+        # uses), ECR repositories, MLflow with the External Secrets Operator.
+        self.compute = add_compute(self, config)
+        self.cluster = self.compute.cluster
+        self.k8s_provider = self.cluster.provider
+        self.registry = self.compute.registry
+        self.model_registry = self.compute.model_registry
+
+        # Monitoring: kube-prometheus-stack, platform rules and dashboards, CloudWatch alarms, the SNS topic.
+        # Prometheus scrapes MLflow's /metrics (behind MLflow's basic auth) with the in-cluster generated
+        # admin credential; Grafana's admin password is generated through the External Secrets Operator.
+        self.monitoring = add_monitoring(
+            self,
+            config,
+            mlflow_metrics_secret=AUTH_SECRET,
+            mlflow_metrics_keys=("admin-username", "admin-password"),
+            depends_on=[self.model_registry.operator],
         )
 
         self.register_outputs(

@@ -21,7 +21,7 @@ class _Cluster(Protocol):
     @property
     def oidc_provider_arn(self) -> pulumi.Input[str]: ...
     @property
-    def oidc_issuer(self) -> pulumi.Input[str]: ...  # host/path, without https://
+    def oidc_issuer_url(self) -> pulumi.Input[str]: ...  # a leading https:// is stripped by Monitoring
     @property
     def cluster_name(self) -> pulumi.Input[str]: ...
     @property
@@ -45,7 +45,7 @@ class _Network(Protocol):
 
 class _ModelRegistry(Protocol):
     @property
-    def namespace(self) -> pulumi.Input[str]: ...
+    def namespace_name(self) -> pulumi.Input[str]: ...
 
 
 class PlatformParts(Protocol):
@@ -73,6 +73,7 @@ def add_monitoring(
     *,
     parent: pulumi.Resource | None = None,
     mlflow_metrics_secret: str | None = None,
+    mlflow_metrics_keys: tuple[str, str] = ("username", "password"),
     depends_on: Sequence[pulumi.Resource] = (),
 ) -> Monitoring:
     """Create the platform's Monitoring from its config.
@@ -95,7 +96,7 @@ def add_monitoring(
             cluster_name=platform.cluster.cluster_name,
             region=config.region,
             oidc_provider_arn=platform.cluster.oidc_provider_arn,
-            oidc_issuer_url=platform.cluster.oidc_issuer,
+            oidc_issuer_url=platform.cluster.oidc_issuer_url,
             storage_class_name=platform.cluster.storage_class_name,
             # The data key: the alerts may quote resource names and metric values from the platform.
             alert_kms_key_arn=platform.keys.data_key_arn,
@@ -111,7 +112,10 @@ def add_monitoring(
             thresholds=AlertThresholds.from_settings(m),
             gpu_enabled=config.gpu_nodes.enabled,
             mlflow=MlflowScrape(
-                namespace=platform.model_registry.namespace, basic_auth_secret=mlflow_metrics_secret
+                namespace=platform.model_registry.namespace_name,
+                basic_auth_secret=mlflow_metrics_secret,
+                username_key=mlflow_metrics_keys[0],
+                password_key=mlflow_metrics_keys[1],
             ),
             depends_on=list(depends_on),
         ),

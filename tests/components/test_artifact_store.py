@@ -115,12 +115,19 @@ def test_artifact_bucket_policy_denies_plain_http_and_foreign_encryption(graph: 
     assert tls["Effect"] == "Deny"
     assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert tls["Resource"] == [BUCKET_ARN, f"{BUCKET_ARN}/*"]
+    # Each deny fires only when the header it checks is present: an upload relying on the bucket's default
+    # encryption (no header, as MLflow's boto3 uploads do) must not be denied.
     assert statements["DenyUploadsNotUsingKms"]["Condition"] == {
-        "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}
+        "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
+        "Null": {"s3:x-amz-server-side-encryption": "false"},
     }
     assert statements["DenyUploadsWithAnotherKey"]["Condition"] == {
-        "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": KEY}
+        "StringNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": KEY},
+        "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "false"},
     }
+    for statement in policy["Statement"]:
+        # "...IfExists" in a Deny matches requests that lack the key, i.e. plain default-encrypted uploads.
+        assert not any(op.endswith("IfExists") for op in statement.get("Condition", {})), statement["Sid"]
     assert statements["DenyKmsUploadsWithoutKeyId"]["Condition"] == {
         "StringEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
         "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "true"},

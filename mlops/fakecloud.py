@@ -103,7 +103,12 @@ class FakeCloud(Mocks):
             name = args.resource_id or args.inputs.get("name", args.name)
             outputs = self.stack_references.get(str(name))
             if outputs is None:
-                raise OfflineCallError(f"no fake outputs for StackReference {name!r}")
+                from mlops.fakeplatform import is_platform_stack, platform_outputs
+
+                if not is_platform_stack(str(name)):
+                    raise OfflineCallError(f"no fake outputs for StackReference {name!r}")
+                # A consumer of the platform: answer with the whole outputs contract.
+                outputs = platform_outputs(str(name), region=self.region, account_id=self.account_id)
             return str(name), {"name": name, "outputs": outputs, "secretOutputNames": []}
         if args.custom is False and not args.typ.startswith("pulumi:providers:"):
             return None, {}

@@ -169,6 +169,14 @@ class PlatformOutputs:
             "ID of the security group of the cluster's nodes (allow it as a source to reach your own services).",
         )
     )
+    node_role_arn: pulumi.Output[str] = field(
+        metadata=_meta(
+            "nodeRoleArn",
+            "string",
+            "ARN of the IAM role of the cluster's nodes: the principal that pulls images, so grant it pull on "
+            "your own ECR repositories.",
+        )
+    )
     environment: pulumi.Output[str] = field(
         metadata=_meta("environment", "string", "Environment profile: dev, staging or prod.")
     )

@@ -80,6 +80,7 @@ def platform_outputs(
         "vpc_id": f"vpc-{h[:17]}",
         "private_subnet_ids": [f"subnet-{h[i : i + 17]}" for i in (0, 17, 34)],
         "node_security_group_id": f"sg-{h[40:57]}",
+        "node_role_arn": f"arn:aws:iam::{account_id}:role/{name}-eks-nodes",
         "environment": env,
         "contract_version": OUTPUTS_VERSION,
     }

@@ -44,6 +44,7 @@ REQUIRED_FIELDS = {
     "vpc_id",
     "private_subnet_ids",
     "node_security_group_id",
+    "node_role_arn",
     "environment",
     "contract_version",
 }

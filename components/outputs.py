@@ -121,8 +121,8 @@ class PlatformOutputs:
         metadata=_meta(
             "ecrRepositoryUrls",
             "map of string",
-            'ECR repository URLs by repository name (`{"training": "<account>.dkr.ecr.<region>.amazonaws.com/'
-            '..."}`).',
+            "ECR repository URLs keyed by the names in `registryRepositories`, without the environment prefix "
+            '(`{"training": "<account>.dkr.ecr.<region>.amazonaws.com/mlops-prod/training"}`).',
         )
     )
     mlflow_url: pulumi.Output[str] = field(

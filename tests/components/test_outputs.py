@@ -156,3 +156,18 @@ def test_docs_table_is_generated_from_the_contract() -> None:
     for export in EXPORT_NAMES.values():
         assert f"| `{export}` |" in text
     assert contract.main(["--check"]) == 0
+
+
+def test_platform_stack_exports_the_whole_contract() -> None:
+    """The platform's own program exports the contract (once stacks/__main__.py calls export_platform_outputs)."""
+    from mlops import REPO_ROOT
+    from mlops.engine import render
+
+    graph = render("dev", REPO_ROOT)
+    if CONTRACT_VERSION_EXPORT not in graph.outputs:
+        pytest.skip("stacks/__main__.py does not call export_platform_outputs yet")
+    assert set(EXPORT_NAMES.values()) <= set(graph.outputs)
+    assert graph.outputs[CONTRACT_VERSION_EXPORT] == OUTPUTS_VERSION
+    assert isinstance(graph.outputs["kubeconfig"], Secret)
+    assert graph.outputs["environment"] == "dev"
+    assert "mlflow" in graph.outputs["ecrRepositoryUrls"]

@@ -105,6 +105,7 @@ def test_pull_request_runs_tests_and_the_policy_pack_per_stack_to_code_scanning(
         "category": "mlops-${{ matrix.environment }}",
     }
     assert "!cancelled()" in upload["if"], "violations must still reach code scanning"
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in upload["if"]
 
 
 def test_pull_request_preview_only_with_credentials_and_with_the_policy_pack() -> None:

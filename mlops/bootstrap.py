@@ -135,6 +135,8 @@ class Bootstrapper:
     ) -> None:
         if not key_alias.startswith("alias/"):
             raise BootstrapError(f"key alias {key_alias!r} must start with alias/")
+        if not 1 <= noncurrent_days <= 36500:
+            raise BootstrapError(f"--noncurrent-days must be between 1 and 36500, got {noncurrent_days}")
         self.region = region
         self.kms = session.client("kms", region_name=region)
         self.s3 = session.client("s3", region_name=region)

@@ -188,3 +188,9 @@ def test_missing_region_is_a_usage_error(
 def test_alias_must_be_an_alias() -> None:
     with pytest.raises(BootstrapError, match="must start with alias/"):
         Bootstrapper(boto3.Session(), region=REGION, key_alias="pulumi-secrets")
+
+
+def test_noncurrent_days_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _boot(capsys, "--noncurrent-days", "0")
+    assert code == 2
+    assert "--noncurrent-days must be between 1 and 36500" in err

@@ -228,7 +228,9 @@ class PlatformOutputs:
                 )
             return str(version)
 
-        checked: pulumi.Output[str] = ref.outputs.apply(check)
+        # `outputs` as a whole is secret as soon as one output is (kubeconfig); the check's result is only
+        # the version string, so unsecret it, or every field depending on it would turn secret.
+        checked: pulumi.Output[str] = pulumi.Output.unsecret(ref.outputs.apply(check))
 
         values: dict[str, pulumi.Output[Any]] = {}
         for f in fields(cls):

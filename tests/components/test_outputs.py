@@ -171,3 +171,28 @@ def test_platform_stack_exports_the_whole_contract() -> None:
     assert isinstance(graph.outputs["kubeconfig"], Secret)
     assert graph.outputs["environment"] == "dev"
     assert "mlflow" in graph.outputs["ecrRepositoryUrls"]
+
+
+class _SecretKubeconfigCloud(FakeCloud):
+    """Answers the StackReference like the real engine when the platform exported kubeconfig as a secret."""
+
+    def new_resource(self, args: Any) -> tuple[str | None, dict[str, Any]]:
+        rid, state = super().new_resource(args)
+        if args.typ == "pulumi:pulumi:StackReference":
+            outputs = dict(state["outputs"])
+            outputs["kubeconfig"] = pulumi.Output.secret(outputs["kubeconfig"])
+            state = {**state, "outputs": outputs, "secretOutputNames": ["kubeconfig"]}
+        return rid, state
+
+
+def test_one_secret_output_does_not_make_every_field_secret() -> None:
+    def program() -> None:
+        platform = PlatformOutputs.from_stack(STACK)
+        pulumi.export("vpc", platform.vpc_id)
+        pulumi.export("kubeconfig", platform.kubeconfig)
+
+    graph = run_callable(
+        program, mocks=_SecretKubeconfigCloud(stack_references={STACK: platform_outputs(STACK)})
+    )
+    assert isinstance(graph.outputs["kubeconfig"], Secret)
+    assert not isinstance(graph.outputs["vpc"], Secret), "an ARN or ID must not turn secret"

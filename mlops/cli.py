@@ -2,6 +2,7 @@
 
 mlops plan STACK [--format text|json]   render a stack offline and print its resource tree
 mlops schema [--check|--write]          keep Pulumi.yaml's typed config block in step with the schema
+mlops bootstrap --region R [--dry-run]  create the S3 state backend and the secrets KMS key (boto3)
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def _render(stack: str, root: Path):
         return None, err.lines()
     except ProgramError as err:
         return None, [str(err)]
-    except Exception as err:  # noqa: BLE001 - a failing program is reported, not dumped
+    except Exception as err:
         cause = err.__cause__
         if isinstance(cause, ConfigError):
             return None, cause.lines()
@@ -81,6 +82,34 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_bootstrap(args: argparse.Namespace) -> int:
+    import boto3
+    from botocore.exceptions import BotoCoreError
+
+    from mlops.bootstrap import BootstrapError, Bootstrapper, format_report
+
+    session = boto3.Session(profile_name=args.profile) if args.profile else boto3.Session()
+    region = args.region or session.region_name
+    if not region:
+        return _fail(["mlops bootstrap: no region; pass --region or set AWS_REGION"])
+    environments = [e.strip() for e in args.environments.split(",") if e.strip()]
+    try:
+        report = Bootstrapper(
+            session,
+            region=region,
+            bucket=args.bucket,
+            key_alias=args.key_alias,
+            noncurrent_days=args.noncurrent_days,
+        ).run(dry_run=args.dry_run)
+    except BootstrapError as err:
+        return _fail([f"mlops bootstrap: {err}"])
+    except BotoCoreError as err:  # no credentials, no network...
+        return _fail([f"mlops bootstrap: {err}"])
+    lines = format_report(report, org=args.org, environments=environments)
+    print("\n".join(lines), file=sys.stdout if report.ok else sys.stderr)
+    return EXIT_OK if report.ok else EXIT_VIOLATIONS
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlops", description="mlops-platform: offline plan, checks and tools"
@@ -100,6 +129,42 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--check", action="store_true")
     group.add_argument("--write", action="store_true")
     schema.set_defaults(func=cmd_schema)
+
+    from mlops.bootstrap import (
+        DEFAULT_ENVIRONMENTS,
+        DEFAULT_KEY_ALIAS,
+        DEFAULT_NONCURRENT_DAYS,
+        DIY_ORGANIZATION,
+    )
+
+    boot = sub.add_parser(
+        "bootstrap",
+        help="create (idempotently) the S3 state bucket and the KMS key for the awskms:// secrets provider",
+    )
+    boot.add_argument("--region", help="AWS region (default: the AWS profile's or AWS_REGION)")
+    boot.add_argument("--profile", help="AWS named profile (default: the standard credential chain)")
+    boot.add_argument("--bucket", help="state bucket name (default: <account>-<region>-pulumi-state)")
+    boot.add_argument(
+        "--key-alias", default=DEFAULT_KEY_ALIAS, help=f"KMS key alias (default: {DEFAULT_KEY_ALIAS})"
+    )
+    boot.add_argument(
+        "--noncurrent-days",
+        type=int,
+        default=DEFAULT_NONCURRENT_DAYS,
+        help=f"days to keep noncurrent state versions (default: {DEFAULT_NONCURRENT_DAYS})",
+    )
+    boot.add_argument(
+        "--org",
+        default=DIY_ORGANIZATION,
+        help="organization in the printed stack names (S3 backend: organization)",
+    )
+    boot.add_argument(
+        "--environments",
+        default=",".join(DEFAULT_ENVIRONMENTS),
+        help="comma-separated stacks to print `pulumi stack init` lines for",
+    )
+    boot.add_argument("--dry-run", action="store_true", help="show what would be created; change nothing")
+    boot.set_defaults(func=cmd_bootstrap)
     return parser
 
 

@@ -196,12 +196,17 @@ def run_callable(
     pulumi_settings.ROOT.set(None)
     set_all_config(values, list(secret_keys or []))
     pulumi_mocks.set_mocks(cloud, project=project, stack=stack, preview=False, monitor=monitor)
+    # Outputs that failed in an earlier program stay tracked "to be picked up at program exit"; clear
+    # them (as pulumi.runtime.test does) so one failed render cannot fail the next one.
+    ambient: Any = pulumi_settings.SETTINGS  # context properties the SDK's stubs do not describe
+    ambient.rpc_manager.clear()
+    ambient.outputs.clear()
 
     error: BaseException | None = None
     with _program_context(cwd):
         try:
             _sync_await(pulumi.runtime.stack.run_pulumi_func(program))
-        except BaseException as exc:  # noqa: BLE001 - re-raised once the runtime is settled
+        except BaseException as exc:
             error = exc
     if error is not None:
         raise error

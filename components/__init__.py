@@ -97,9 +97,17 @@ def __dir__() -> list[str]:
 
 
 # For type checkers and IDEs: the names whose modules are in this checkout.
-# TODO(lead, after merging the component branches): import the other components here too.
+# For type checkers and IDEs: the same names, imported eagerly (at run time they load on first use).
 if TYPE_CHECKING:  # pragma: no cover
+    from components.artifact_store import ArtifactStore, ArtifactStoreArgs
+    from components.cluster import KubernetesCluster, KubernetesClusterArgs
     from components.config import ConfigError, PlatformConfig
+    from components.database import MetadataDatabase, MetadataDatabaseArgs
+    from components.keys import Keys, KeysArgs
+    from components.model_monitoring import ModelMonitoring, ModelMonitoringArgs
+    from components.model_registry import ModelRegistry, ModelRegistryArgs
+    from components.monitoring import Monitoring, MonitoringArgs
+    from components.registry import ContainerRegistry, ContainerRegistryArgs
     from components.network import Network, NetworkArgs
     from components.outputs import (
         OUTPUTS_VERSION,

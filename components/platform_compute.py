@@ -1,7 +1,7 @@
 """The compute half of :class:`~components.platform.MlopsPlatform`: cluster, registries, model registry.
 
 ``MlopsPlatform.__init__`` calls :func:`add_compute` after the network and the data layer (keys, artifact
-store, database) exist, and ``stacks/__main__.py`` calls :func:`export_compute`. The platform is typed
+store, database) exist; ``stacks/__main__.py`` exports the contract (components/outputs.py). The platform is typed
 structurally (:class:`PlatformLike`) so this module only depends on the attribute names it reads.
 """
 
@@ -188,24 +188,3 @@ def add_compute(platform: PlatformLike, config: PlatformConfig) -> Compute:
     return Compute(
         cluster=cluster, registry=registry, model_registry=model_registry, database_ingress=database_ingress
     )
-
-
-def export_compute(compute: Compute) -> None:
-    """The compute part of the stack outputs (the contract other stacks read)."""
-    cluster, registry, mlflow = compute.cluster, compute.registry, compute.model_registry
-    pulumi.export("clusterName", cluster.cluster_name)
-    pulumi.export("clusterArn", cluster.cluster_arn)
-    pulumi.export("clusterEndpoint", cluster.endpoint)
-    pulumi.export("clusterCertificateAuthority", cluster.certificate_authority)
-    pulumi.export("oidcProviderArn", cluster.oidc_provider_arn)
-    pulumi.export("oidcIssuerUrl", cluster.oidc_issuer_url)
-    pulumi.export("kubeconfig", cluster.kubeconfig)
-    pulumi.export("nodeRoleArn", cluster.node_role_arn)
-    pulumi.export("nodeSecurityGroupId", cluster.node_security_group_id)
-    pulumi.export("storageClassName", cluster.storage_class_name)
-    pulumi.export("ecrRepositoryUrls", registry.repository_urls)
-    pulumi.export("ecrRepositoryArns", registry.repository_arns)
-    pulumi.export("mlflowUrl", mlflow.url)
-    pulumi.export("mlflowNamespace", mlflow.namespace_name)
-    pulumi.export("mlflowServiceAccountRoleArn", mlflow.service_account_role_arn)
-    pulumi.export("mlflowMetricsPath", mlflow.metrics_path)

@@ -45,7 +45,7 @@ def _render(stack: str, root: Path):
         return None, err.lines()
     except ProgramError as err:
         return None, [str(err)]
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - a failing program is reported, not dumped
         cause = err.__cause__
         if isinstance(cause, ConfigError):
             return None, cause.lines()

@@ -206,7 +206,7 @@ def run_callable(
     with _program_context(cwd):
         try:
             _sync_await(pulumi.runtime.stack.run_pulumi_func(program))
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - re-raised once the runtime is settled
             error = exc
     if error is not None:
         raise error

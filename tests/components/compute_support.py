@@ -17,6 +17,7 @@ import pulumi_aws as aws
 
 from components.config import PlatformConfig, build
 from components.network import Network, NetworkArgs
+from components.platform import MlopsPlatform
 from components.platform_compute import Compute, add_compute
 from mlops.engine import run_callable
 from mlops.graph import Graph, Resource, reveal
@@ -111,7 +112,8 @@ def render_platform(env: str) -> tuple[Graph, PlatformConfig]:
     holder: dict[str, Compute] = {}
 
     def program() -> None:
-        holder["compute"] = add_compute(StandInPlatform(cfg), cfg)
+        # The real platform: network, keys, artifact store and database wired into add_compute.
+        holder["compute"] = MlopsPlatform("mlops", cfg).compute
 
     return run_callable(program, project="mlops-platform", stack=env, config={"aws:region": REGION}), cfg
 

@@ -340,7 +340,7 @@ def test_platform_wiring_per_environment(env: str) -> None:
     assert dep.inputs["spec"]["replicas"] == cfg.mlflow.replicas
     assert dep.provider == g.one("pulumi:providers:kubernetes").urn
     c = dep.inputs["spec"]["template"]["spec"]["containers"][0]
-    bucket = g.one("aws:s3/bucket:Bucket")
+    bucket = g.one("aws:s3/bucket:Bucket", f"{cfg.name}-artifacts-bucket")
     db = g.one("aws:rds/instance:Instance")
     args = c["args"]
     assert args[args.index("--artifacts-destination") + 1] == f"s3://{bucket.outputs['bucket']}/mlflow"
@@ -354,7 +354,7 @@ def test_platform_wiring_per_environment(env: str) -> None:
     assert read["Resource"] == db.outputs["masterUserSecrets"][0]["secretArn"]
     # The database admits exactly the node security group.
     node_sg = g.one("aws:ec2/securityGroup:SecurityGroup", f"{cfg.name}-eks-nodes")
-    db_sg = g.one("aws:ec2/securityGroup:SecurityGroup", "standin-database")
+    db_sg = g.one("aws:ec2/securityGroup:SecurityGroup", f"{cfg.name}-metadata-sg")
     rules = [
         r
         for r in g.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")

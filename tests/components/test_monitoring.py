@@ -623,7 +623,7 @@ def _config(environment: str) -> PlatformConfig:
 @dataclass
 class _Cluster:
     oidc_provider_arn: pulumi.Output[str]
-    oidc_issuer: pulumi.Output[str]
+    oidc_issuer_url: pulumi.Output[str]
     cluster_name: pulumi.Output[str]
     storage_class_name: str
 
@@ -645,7 +645,7 @@ class _Network:
 
 @dataclass
 class _Registry:
-    namespace: pulumi.Output[str]
+    namespace_name: pulumi.Output[str]
 
 
 class _Platform(pulumi.ComponentResource):

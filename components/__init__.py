@@ -107,7 +107,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from components.model_monitoring import ModelMonitoring, ModelMonitoringArgs
     from components.model_registry import ModelRegistry, ModelRegistryArgs
     from components.monitoring import Monitoring, MonitoringArgs
-    from components.registry import ContainerRegistry, ContainerRegistryArgs
     from components.network import Network, NetworkArgs
     from components.outputs import (
         OUTPUTS_VERSION,
@@ -116,3 +115,4 @@ if TYPE_CHECKING:  # pragma: no cover
         export_platform_outputs,
     )
     from components.platform import MlopsPlatform
+    from components.registry import ContainerRegistry, ContainerRegistryArgs

@@ -18,7 +18,7 @@ import pulumi_aws as aws
 from components.config import PlatformConfig, build
 from components.network import Network, NetworkArgs
 from components.platform import MlopsPlatform
-from components.platform_compute import Compute, add_compute
+from components.platform_compute import Compute
 from mlops.engine import run_callable
 from mlops.graph import Graph, Resource, reveal
 

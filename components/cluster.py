@@ -17,22 +17,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-# The one place add-on versions are pinned, per Kubernetes minor version. Moving to a new Kubernetes
-# version means adding its row here (``aws eks describe-addon-versions --kubernetes-version 1.34``).
-ADDON_VERSIONS: dict[str, dict[str, str]] = {
-    "1.33": {
-        "vpc-cni": "v1.20.4-eksbuild.2",
-        "coredns": "v1.12.1-eksbuild.2",
-        "kube-proxy": "v1.33.3-eksbuild.4",
-        "aws-ebs-csi-driver": "v1.48.0-eksbuild.1",
-    },
-    "1.34": {
-        "vpc-cni": "v1.20.4-eksbuild.2",
-        "coredns": "v1.12.3-eksbuild.1",
-        "kube-proxy": "v1.34.0-eksbuild.2",
-        "aws-ebs-csi-driver": "v1.54.0-eksbuild.1",
-    },
-}
+from components.versions import ADDON_VERSIONS, DEFAULT_KUBERNETES_VERSION
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
@@ -185,7 +170,7 @@ class KubernetesClusterArgs:
     system_nodes: NodeGroupSpec
     workload_nodes: NodeGroupSpec
     gpu_nodes: NodeGroupSpec | None = None
-    kubernetes_version: str = "1.33"
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
     admin_principal_arns: Sequence[str] = ()
     deployer_principal_arn: str | None = None
     public_access_cidrs: Sequence[str] = ()

@@ -25,6 +25,8 @@ from typing import Any, ClassVar, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from components.versions import ADDON_VERSIONS, DEFAULT_KUBERNETES_VERSION
+
 PROJECT = "mlops-platform"
 
 Environment = Literal["dev", "staging", "prod"]
@@ -192,6 +194,15 @@ class ClusterSettings(_Section):
     public_access_cidrs: list[str] = Field(
         description="CIDRs allowed to reach a public API endpoint; empty keeps the endpoint private."
     )
+
+    @field_validator("kubernetes_version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if value not in ADDON_VERSIONS:
+            raise ValueError(
+                f"no pinned add-on versions for Kubernetes {value}; supported: {sorted(ADDON_VERSIONS)}"
+            )
+        return value
 
     @field_validator("admin_principal_arns")
     @classmethod
@@ -449,7 +460,11 @@ _COMMON: dict[str, dict[str, Any]] = {
         "backup_window": "02:00-03:00",
         "maintenance_window": "sun:04:00-sun:05:00",
     },
-    "cluster": {"kubernetes_version": "1.33", "admin_principal_arns": [], "public_access_cidrs": []},
+    "cluster": {
+        "kubernetes_version": DEFAULT_KUBERNETES_VERSION,
+        "admin_principal_arns": [],
+        "public_access_cidrs": [],
+    },
     "registry": {"repositories": ["mlflow", "training", "serving"]},
     "monitoring": {"alert_emails": [], "alert_https_endpoints": []},
     "artifacts": {"force_destroy": False, "object_lock_days": 30},

@@ -18,6 +18,7 @@ from components.cluster import (
     gpu_node_group,
 )
 from components.config import ConfigError
+from components.versions import DEFAULT_KUBERNETES_VERSION
 from mlops.engine import run_callable
 from mlops.graph import Graph, Resource, Secret
 
@@ -214,7 +215,7 @@ def test_add_ons_pinned_with_network_policy_and_own_roles(graph: Graph) -> None:
     addons = {r.inputs["addonName"]: r for r in graph.of_type("aws:eks/addon:Addon")}
     assert set(addons) == {"vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver"}
     for name, addon in addons.items():
-        assert addon.inputs["addonVersion"] == ADDON_VERSIONS["1.33"][name]
+        assert addon.inputs["addonVersion"] == ADDON_VERSIONS[DEFAULT_KUBERNETES_VERSION][name]
     assert json.loads(addons["vpc-cni"].inputs["configurationValues"]) == {"enableNetworkPolicy": "true"}
     roles = {r.name: r for r in graph.of_type("aws:iam/role:Role")}
     assert addons["vpc-cni"].inputs["serviceAccountRoleArn"] == roles["c1-vpc-cni"].outputs["arn"]

@@ -241,3 +241,10 @@ def test_many_malformed_values_never_crash(values: dict[str, str]) -> None:
         make({f"mlops-platform:{k}": v for k, v in values.items()})
     except ConfigError as err:
         assert err.lines() and all(line.startswith("stacks/Pulumi.test.yaml: ") for line in err.lines())
+
+
+def test_kubernetes_version_needs_pinned_add_ons() -> None:
+    found = problems({"mlops-platform:clusterKubernetesVersion": "1.29"})
+    assert any(
+        k == "mlops-platform:clusterKubernetesVersion" and "no pinned add-on versions" in m for k, m in found
+    )

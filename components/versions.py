@@ -1,0 +1,29 @@
+"""Pinned versions of what the platform installs on EKS, per Kubernetes minor version.
+
+Kept free of SDK imports so the config schema can reject a Kubernetes version that has no pinned add-ons
+at validation time (``clusterKubernetesVersion``), before anything is rendered.
+"""
+
+from __future__ import annotations
+
+# The one place add-on versions are pinned, per Kubernetes minor version. Moving to a new Kubernetes
+# version means adding its row here (``aws eks describe-addon-versions --kubernetes-version 1.34``).
+ADDON_VERSIONS: dict[str, dict[str, str]] = {
+    "1.33": {
+        "vpc-cni": "v1.20.4-eksbuild.2",
+        "coredns": "v1.12.1-eksbuild.2",
+        "kube-proxy": "v1.33.3-eksbuild.4",
+        "aws-ebs-csi-driver": "v1.48.0-eksbuild.1",
+    },
+    "1.34": {
+        "vpc-cni": "v1.20.4-eksbuild.2",
+        "coredns": "v1.12.3-eksbuild.1",
+        "kube-proxy": "v1.34.0-eksbuild.2",
+        "aws-ebs-csi-driver": "v1.54.0-eksbuild.1",
+    },
+}
+
+
+DEFAULT_KUBERNETES_VERSION = "1.34"
+"""The version the environment profiles pin (EKS standard support for 1.34 runs to early December 2026;
+add the 1.35 row from ``aws eks describe-addon-versions`` and move the profiles when upgrading)."""

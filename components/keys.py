@@ -132,10 +132,11 @@ def key_policy(purpose: str, ctx: AwsContext) -> dict[str, Any]:
             }
         )
     elif purpose == "cluster":
-        # EKS envelope encryption: the cluster role uses the key through EKS (granted by IAM on that role).
+        # EKS envelope encryption of Kubernetes Secrets (the cluster role, through EKS), and the EBS volumes
+        # of the nodes and of the default StorageClass (the EBS CSI driver's role, through EC2).
         statements.append(
             {
-                "Sid": "AllowAccountUseThroughEks",
+                "Sid": "AllowAccountUseThroughEksAndEc2",
                 "Effect": "Allow",
                 "Principal": {"AWS": ctx.root_arn},
                 "Action": [*USE_ACTIONS, "kms:CreateGrant", "kms:ListGrants"],
@@ -143,9 +144,35 @@ def key_policy(purpose: str, ctx: AwsContext) -> dict[str, Any]:
                 "Condition": {
                     "StringEquals": {
                         "kms:CallerAccount": ctx.account_id,
-                        "kms:ViaService": ctx.service("eks"),
+                        "kms:ViaService": [ctx.service("eks"), ctx.service("ec2")],
                     },
                 },
+            }
+        )
+        # Managed node groups launch through Auto Scaling, whose service-linked role encrypts the nodes' root
+        # volumes; without these two statements nodes with encrypted volumes never start. The role must
+        # exist before the key policy names it (`mlops bootstrap` creates it if the account lacks it).
+        autoscaling = (
+            f"arn:{ctx.partition}:iam::{ctx.account_id}:role/aws-service-role/autoscaling.amazonaws.com/"
+            "AWSServiceRoleForAutoScaling"
+        )
+        statements.append(
+            {
+                "Sid": "AllowAutoScalingToUseTheKeyForNodeVolumes",
+                "Effect": "Allow",
+                "Principal": {"AWS": autoscaling},
+                "Action": USE_ACTIONS,
+                "Resource": "*",
+            }
+        )
+        statements.append(
+            {
+                "Sid": "AllowAutoScalingGrantsForNodeVolumes",
+                "Effect": "Allow",
+                "Principal": {"AWS": autoscaling},
+                "Action": "kms:CreateGrant",
+                "Resource": "*",
+                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
             }
         )
     else:

@@ -64,10 +64,18 @@ class Report:
     key: Resource
     bucket: Resource
     dry_run: bool
+    autoscaling_role: Resource | None = None
+
+    @property
+    def resources(self) -> list[Resource]:
+        return [r for r in (self.key, self.bucket, self.autoscaling_role) if r is not None]
 
     @property
     def ok(self) -> bool:
-        return not self.key.problems and not self.bucket.problems
+        return not any(r.problems for r in self.resources)
+
+
+AUTOSCALING_ROLE = "AWSServiceRoleForAutoScaling"
 
 
 def default_bucket_name(account: str, region: str) -> str:
@@ -141,6 +149,7 @@ class Bootstrapper:
         self.kms = session.client("kms", region_name=region)
         self.s3 = session.client("s3", region_name=region)
         self.sts = session.client("sts", region_name=region)
+        self.iam = session.client("iam", region_name=region)
         self.key_alias = key_alias
         self.noncurrent_days = noncurrent_days
         self._bucket = bucket
@@ -155,9 +164,38 @@ class Bootstrapper:
         try:
             key = self._key(dry_run)
             state = self._state_bucket(bucket, key.arn, dry_run)
+            autoscaling = self._autoscaling_role(dry_run)
         except ClientError as err:
             raise BootstrapError(f"AWS refused {err.operation_name}: {err}") from None
-        return Report(region=self.region, account=account, key=key, bucket=state, dry_run=dry_run)
+        return Report(
+            region=self.region,
+            account=account,
+            key=key,
+            bucket=state,
+            dry_run=dry_run,
+            autoscaling_role=autoscaling,
+        )
+
+    # ---- Auto Scaling service-linked role ---------------------------------------------------------
+    def _autoscaling_role(self, dry_run: bool) -> Resource:
+        """The platform's cluster key policy names AWSServiceRoleForAutoScaling (it encrypts the nodes' root
+        volumes), and KMS rejects a key policy naming a role that does not exist. An account that never
+        used Auto Scaling lacks it, so create it here; it is AWS-managed and changes nothing else."""
+        res = Resource("service-linked role", AUTOSCALING_ROLE)
+        try:
+            role = self.iam.get_role(RoleName=AUTOSCALING_ROLE)["Role"]
+            res.arn = role["Arn"]
+            return res
+        except ClientError as err:
+            if _code(err) != "NoSuchEntity":
+                raise
+        if dry_run:
+            res.status = "would create"
+            return res
+        created = self.iam.create_service_linked_role(AWSServiceName="autoscaling.amazonaws.com")
+        res.arn = created["Role"]["Arn"]
+        res.status = "created"
+        return res
 
     # ---- KMS key ----------------------------------------------------------------------------------
     def _key(self, dry_run: bool) -> Resource:
@@ -388,7 +426,7 @@ def format_report(report: Report, *, org: str, environments: Sequence[str]) -> l
         f"account {report.account}, region {report.region}"
     )
     lines = [head]
-    for res in (report.key, report.bucket):
+    for res in report.resources:
         suffix = f" ({res.arn})" if res.arn and res.status != "would create" else ""
         lines.append(f"  {res.kind} {res.name}: {res.status}{suffix}")
         lines.extend(f"    - {p}" for p in res.problems)

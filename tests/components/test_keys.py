@@ -99,9 +99,19 @@ def test_data_key_is_used_through_the_data_services_of_the_account(graph: Graph)
     assert grants["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
 
 
-def test_cluster_key_is_used_through_eks() -> None:
-    statements = key_policy("cluster", CTX)["Statement"]
-    assert statements[1]["Condition"]["StringEquals"]["kms:ViaService"] == "eks.eu-central-1.amazonaws.com"
+def test_cluster_key_is_used_through_eks_and_ec2_and_by_auto_scaling() -> None:
+    statements = {s["Sid"]: s for s in key_policy("cluster", CTX)["Statement"]}
+    use = statements["AllowAccountUseThroughEksAndEc2"]
+    assert use["Condition"]["StringEquals"]["kms:ViaService"] == [
+        "eks.eu-central-1.amazonaws.com",
+        "ec2.eu-central-1.amazonaws.com",
+    ]
+    slr = f"arn:aws:iam::{CTX.account_id}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+    # Node root volumes are encrypted by Auto Scaling's service-linked role, and only it gets these.
+    assert statements["AllowAutoScalingToUseTheKeyForNodeVolumes"]["Principal"] == {"AWS": slr}
+    grant = statements["AllowAutoScalingGrantsForNodeVolumes"]
+    assert grant["Principal"] == {"AWS": slr} and grant["Action"] == "kms:CreateGrant"
+    assert grant["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
 
 
 def test_unknown_purpose_is_rejected() -> None:

@@ -194,3 +194,23 @@ def test_noncurrent_days_must_be_positive(capsys: pytest.CaptureFixture[str]) ->
     code, _, err = _boot(capsys, "--noncurrent-days", "0")
     assert code == 2
     assert "--noncurrent-days must be between 1 and 36500" in err
+
+
+def test_creates_the_auto_scaling_service_linked_role_once(capsys: pytest.CaptureFixture[str]) -> None:
+    """The cluster key's policy names AWSServiceRoleForAutoScaling; KMS refuses a policy naming a missing role."""
+    iam = boto3.client("iam", region_name=REGION)
+    code, out, err = _boot(capsys, "--dry-run")
+    assert code == 0, err
+    assert "service-linked role AWSServiceRoleForAutoScaling: would create" in out
+    with pytest.raises(iam.exceptions.NoSuchEntityException):
+        iam.get_role(RoleName="AWSServiceRoleForAutoScaling")
+
+    code, out, err = _boot(capsys)
+    assert code == 0, err
+    assert "service-linked role AWSServiceRoleForAutoScaling: created" in out
+    role = iam.get_role(RoleName="AWSServiceRoleForAutoScaling")["Role"]
+    assert role["Path"] == "/aws-service-role/autoscaling.amazonaws.com/"
+
+    code, out, err = _boot(capsys)
+    assert code == 0, err
+    assert "service-linked role AWSServiceRoleForAutoScaling: unchanged" in out

@@ -1,0 +1,308 @@
+"""Shared helpers of the rule modules: rule declarations, environment lookup, tags, policy documents.
+
+A rule module declares its checks with :func:`resource_rule` and :func:`stack_rule`. The check
+functions receive plain Python values (never the SDK's proxies), so they are easy to read and test;
+the metadata of every rule (description, severity, enforcement per environment, remediation,
+framework references) lives in :mod:`policies.rules.catalogue`, joined to the checks by name.
+
+A resource check is ``check(res: Res, ctx: Ctx) -> Iterable[str]`` (one message per violation);
+a stack check is ``check(stack: Stack, ctx: Ctx) -> Iterable[tuple[str, str]]`` (message, URN).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+GOVERNANCE_TAG_KEYS = ("environment", "owner", "cost-center", "data-classification", "managed-by")
+DATA_CLASSIFICATIONS = ("public", "internal", "confidential", "restricted")
+
+
+def plain(value: Any) -> Any:
+    """A plain ``dict``/``list`` copy of a (possibly proxied) property value.
+
+    Reading through the SDK's proxy raises its ``UnknownValueError`` for values that are unknown during a
+    preview; the SDK turns that into an advisory "can't run policy during preview" diagnostic."""
+    if isinstance(value, str | bytes | int | float | bool) or value is None:
+        return value
+    if isinstance(value, Mapping):
+        return {k: plain(value[k]) for k in value}
+    if isinstance(value, Iterable):
+        return [plain(v) for v in value]
+    return value
+
+
+def as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return list(value)
+    return [value]
+
+
+def truthy(value: Any) -> bool:
+    """Booleans as the bridged providers send them (``true`` or ``"true"``)."""
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return bool(value)
+
+
+def maybe_json(value: Any) -> Any:
+    """Decode a JSON-encoded string (policy documents, provider config); other values pass through."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith(("{", "[")):
+            try:
+                return json.loads(text)
+            except ValueError:
+                return value
+    return value
+
+
+# --------------------------------------------------------------------------------------------------
+# Context: environment and policy config
+# --------------------------------------------------------------------------------------------------
+
+
+def provider_default_tags(provider_props: Mapping[str, Any] | None) -> dict[str, str]:
+    """The AWS provider's ``defaultTags.tags``; the engine sends the provider's nested inputs as JSON."""
+    if not provider_props:
+        return {}
+    default_tags = maybe_json(provider_props.get("defaultTags"))
+    if not isinstance(default_tags, Mapping):
+        return {}
+    tags = maybe_json(default_tags.get("tags"))
+    if not isinstance(tags, Mapping):
+        return {}
+    return {str(k): str(v) for k, v in tags.items() if isinstance(v, str | int | float | bool)}
+
+
+def resource_tags(props: Mapping[str, Any]) -> dict[str, str]:
+    tags = maybe_json(props.get("tags"))
+    if not isinstance(tags, Mapping):
+        return {}
+    return {str(k): str(v) for k, v in tags.items() if isinstance(v, str | int | float | bool)}
+
+
+@dataclass
+class Ctx:
+    """What a check knows besides the resource: the policy's config and the resolved environment."""
+
+    config: dict[str, Any]
+    environment: str
+    stack_tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def prod(self) -> bool:
+        return self.environment == "prod"
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.config.get(key, default)
+
+
+def resolve_environment(tags: Mapping[str, str], config: Mapping[str, Any]) -> str:
+    """The resource's ``environment`` tag (own or provider default), else the policy config's
+    ``environment``; an unknown environment is treated as prod (the strictest)."""
+    env = tags.get("environment") or config.get("environment") or "prod"
+    return env if env in ENVIRONMENTS else "prod"
+
+
+@dataclass
+class Res:
+    """One resource as a check sees it: plain inputs (or outputs, under a stack policy) and context."""
+
+    type: str
+    name: str
+    urn: str
+    props: dict[str, Any]
+    provider_props: dict[str, Any]
+    protect: bool = False
+    parent: str | None = None
+    dependencies: list[str] = field(default_factory=list)
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.props.get(key, default)
+
+    def path(self, *keys: str | int, default: Any = None) -> Any:
+        value: Any = self.props
+        for key in keys:
+            if isinstance(key, int):
+                if not isinstance(value, list) or len(value) <= key:
+                    return default
+                value = value[key]
+            else:
+                if not isinstance(value, Mapping) or key not in value:
+                    return default
+                value = value[key]
+        return default if value is None else value
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return resource_tags(self.props)
+
+    @property
+    def all_tags(self) -> dict[str, str]:
+        return {**provider_default_tags(self.provider_props), **self.tags}
+
+    def deps_of(self, prop: str) -> list[str]:
+        return self.property_dependencies.get(prop, [])
+
+
+class Stack:
+    """Every resource of the stack with lookups for joining settings that live on sibling resources."""
+
+    def __init__(self, resources: list[Res]) -> None:
+        self.resources = resources
+        self.by_urn = {r.urn: r for r in resources}
+        self._by_type: dict[str, list[Res]] = {}
+        for r in resources:
+            self._by_type.setdefault(r.type, []).append(r)
+
+    def of_type(self, *types: str) -> list[Res]:
+        out: list[Res] = []
+        for t in types:
+            out.extend(self._by_type.get(t, []))
+        return out
+
+    def referencing(self, target: Res, types: Iterable[str], prop: str, ids: Iterable[Any] = ()) -> list[Res]:
+        """Resources of ``types`` whose ``prop`` points at ``target``: through the property's dependencies
+        (what the engine records when an output is passed) or, failing that, by value (name/ID/ARN)."""
+        values = {v for v in ids if isinstance(v, str) and v}
+        found: list[Res] = []
+        for r in self.of_type(*types):
+            if target.urn in r.deps_of(prop):
+                found.append(r)
+                continue
+            value = r.get(prop)
+            if isinstance(value, str) and value in values:
+                found.append(r)
+            elif isinstance(value, list) and values.intersection(v for v in value if isinstance(v, str)):
+                found.append(r)
+        return found
+
+    def referenced(self, source: Res, prop: str, types: Iterable[str], id_props: Iterable[str] = ("id",)) -> list[Res]:
+        """The resources of ``types`` that ``source.prop`` points at (dependencies first, then values)."""
+        types = list(types)
+        found = [self.by_urn[u] for u in source.deps_of(prop) if u in self.by_urn and self.by_urn[u].type in types]
+        if found:
+            return found
+        wanted = {v for v in as_list(source.get(prop)) if isinstance(v, str) and v}
+        if not wanted:
+            return []
+        id_props = list(id_props)
+        return [r for r in self.of_type(*types) if any(r.get(p) in wanted for p in id_props)]
+
+
+ResourceCheck = Callable[[Res, Ctx], Iterable[str]]
+StackCheck = Callable[[Stack, Ctx], Iterable[tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class ResourceRule:
+    name: str
+    types: frozenset[str]
+    check: ResourceCheck
+    prefix: str | None = None
+    """When set, the rule applies to every type starting with it (e.g. ``aws:``), ``types`` excepted."""
+
+    def applies(self, type_: str) -> bool:
+        if type_ in self.types:
+            return True
+        return self.prefix is not None and type_.startswith(self.prefix)
+
+
+@dataclass(frozen=True)
+class StackRule:
+    name: str
+    check: StackCheck
+
+
+def resource_rule(name: str, *types: str, prefix: str | None = None) -> Callable[[ResourceCheck], ResourceRule]:
+    def wrap(fn: ResourceCheck) -> ResourceRule:
+        return ResourceRule(name=name, types=frozenset(types), check=fn, prefix=prefix)
+
+    return wrap
+
+
+def stack_rule(name: str) -> Callable[[StackCheck], StackRule]:
+    def wrap(fn: StackCheck) -> StackRule:
+        return StackRule(name=name, check=fn)
+
+    return wrap
+
+
+# --------------------------------------------------------------------------------------------------
+# IAM-style policy documents (IAM, key, bucket, topic and repository policies)
+# --------------------------------------------------------------------------------------------------
+
+
+def statements(document: Any) -> list[dict[str, Any]]:
+    doc = maybe_json(document)
+    if not isinstance(doc, Mapping):
+        return []
+    stmts = doc.get("Statement")
+    return [s for s in as_list(stmts) if isinstance(s, Mapping)]  # type: ignore[misc]
+
+
+def principals(stmt: Mapping[str, Any]) -> dict[str, list[str]]:
+    """A statement's principals as ``{"AWS": [...], "Service": [...], "Federated": [...], "*": ["*"]}``."""
+    p = stmt.get("Principal")
+    if p is None:
+        return {}
+    if p == "*":
+        return {"*": ["*"]}
+    if isinstance(p, Mapping):
+        return {str(k): [str(v) for v in as_list(val)] for k, val in p.items()}
+    return {}
+
+
+def is_public_principal(stmt: Mapping[str, Any]) -> bool:
+    ps = principals(stmt)
+    if "*" in ps:
+        return True
+    return any(v == "*" for v in ps.get("AWS", []))
+
+
+# Condition keys that pin a statement with a ``*`` principal to known callers.
+_PINNING_CONDITION_KEYS = {
+    "aws:sourcearn", "aws:sourceaccount", "aws:sourceowner", "aws:principalorgid", "aws:principalaccount",
+    "aws:principalarn", "aws:sourcevpce", "aws:sourcevpc", "aws:principalorgpaths", "kms:calleraccount",
+    "aws:resourceorgid", "kms:viaservice",
+}
+
+
+def has_pinning_condition(stmt: Mapping[str, Any]) -> bool:
+    cond = stmt.get("Condition")
+    if not isinstance(cond, Mapping):
+        return False
+    for _op, body in cond.items():
+        if isinstance(body, Mapping) and any(str(k).lower() in _PINNING_CONDITION_KEYS for k in body):
+            return True
+    return False
+
+
+def public_allow_statements(document: Any) -> Iterator[dict[str, Any]]:
+    """Allow statements open to everyone: a ``*`` principal without a condition that pins the caller."""
+    for s in statements(document):
+        if s.get("Effect") == "Allow" and is_public_principal(s) and not has_pinning_condition(s):
+            yield s
+
+
+def actions(stmt: Mapping[str, Any]) -> list[str]:
+    return [str(a) for a in as_list(stmt.get("Action"))]
+
+
+def resources_of(stmt: Mapping[str, Any]) -> list[str]:
+    return [str(r) for r in as_list(stmt.get("Resource"))]
+
+
+def sid(stmt: Mapping[str, Any]) -> str:
+    return f"statement {stmt['Sid']!r}" if stmt.get("Sid") else "a statement"
+
+
+def bool_setting(value: Any, default: bool) -> bool:
+    return default if value is None else truthy(value)

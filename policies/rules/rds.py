@@ -35,8 +35,11 @@ def backups(res: Res, ctx: Ctx) -> Iterator[str]:
     if _is_replica(res) and res.get("replicateSourceDb"):
         return
     minimum = int(ctx.get("minimumDaysProd", 14) if ctx.prod else ctx.get("minimumDays", 7))
-    days = res.get("backupRetentionPeriod")
-    days = int(days) if isinstance(days, int | float | str) and str(days).isdigit() else 0
+    raw = res.get("backupRetentionPeriod")
+    try:
+        days = int(float(raw)) if raw is not None else 0
+    except (TypeError, ValueError):
+        days = 0
     if days < minimum:
         yield f"backupRetentionPeriod is {days} days; {ctx.environment} needs at least {minimum}"
 

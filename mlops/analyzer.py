@@ -184,33 +184,57 @@ class _Encoder:
 # --------------------------------------------------------------------------------------------------
 
 
+class PackProcess:
+    """A started policy pack: ``python __main__.py`` in the pack's directory, connected on demand."""
+
+    def __init__(self, pack_dir: Path) -> None:
+        main = pack_dir / "__main__.py"
+        if not main.exists():
+            raise AnalyzerError(f"{main}: the policy pack's entry point is missing")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and pack
+            [sys.executable, "__main__.py"], cwd=pack_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        self.channel: grpc.Channel | None = None
+        self.stub: analyzer_pb2_grpc.AnalyzerStub | None = None
+
+    def connect(self, timeout: float = 60.0) -> analyzer_pb2_grpc.AnalyzerStub:
+        """Wait for the port the pack prints, then connect (once)."""
+        if self.stub is None:
+            port = _read_port(self.proc, timeout)
+            self.channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=_CHANNEL_OPTIONS)
+            grpc.channel_ready_future(self.channel).result(timeout=timeout)
+            self.stub = analyzer_pb2_grpc.AnalyzerStub(self.channel)
+        return self.stub
+
+    def stop(self) -> None:
+        if self.channel is not None:
+            self.channel.close()
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+@contextmanager
+def pack_process(pack_dir: Path) -> Iterator[PackProcess]:
+    """Start the pack now (it boots while the caller renders) and always stop it afterwards."""
+    pack = PackProcess(pack_dir)
+    try:
+        yield pack
+    finally:
+        pack.stop()
+
+
 @contextmanager
 def start_pack(pack_dir: Path, *, timeout: float = 60.0) -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
     """Start ``python __main__.py`` in ``pack_dir``, read its port and yield a connected stub."""
-    main = pack_dir / "__main__.py"
-    if not main.exists():
-        raise AnalyzerError(f"{main}: the policy pack's entry point is missing")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and pack
-        [sys.executable, "__main__.py"], cwd=pack_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    channel: grpc.Channel | None = None
-    try:
-        port = _read_port(proc, timeout)
-        channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=_CHANNEL_OPTIONS)
-        grpc.channel_ready_future(channel).result(timeout=timeout)
-        yield analyzer_pb2_grpc.AnalyzerStub(channel)
-    finally:
-        if channel is not None:
-            channel.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+    with pack_process(pack_dir) as pack:
+        yield pack.connect(timeout)
 
 
 def _read_port(proc: subprocess.Popen[bytes], timeout: float) -> int:

@@ -68,7 +68,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from mlops.analyzer import AnalyzerError, analyze, load_config
+    from mlops.analyzer import AnalyzerError, analyze_with, load_config, pack_process, pack_version
     from mlops.report import render as render_report
     from mlops.stackconfig import StackFileError, load_stack
 
@@ -78,17 +78,20 @@ def cmd_check(args: argparse.Namespace) -> int:
         policy_config = load_config(config_path)
     except AnalyzerError as err:
         return _fail([str(err)])
-    graph, problems = _render(args.stack, Path(args.root))
-    if graph is None:
-        return _fail(problems or ["unknown error"])
     try:
         stack_file = load_stack(Path(args.root), args.stack)
         stack_values, secret_keys = dict(stack_file.values), list(stack_file.secret_keys)
     except StackFileError:
         stack_values, secret_keys = {}, []
     try:
-        result = analyze(graph, pack_dir=pack_dir, config=policy_config, config_source=str(config_path),
-                         stack_config=stack_values, secret_keys=secret_keys)
+        # The pack boots while the stack renders; it is stopped whatever happens.
+        with pack_process(pack_dir) as pack:
+            graph, problems = _render(args.stack, Path(args.root))
+            if graph is None:
+                return _fail(problems or ["unknown error"])
+            result = analyze_with(pack.connect(), graph, config=policy_config, config_source=str(config_path),
+                                  stack_config=stack_values, secret_keys=secret_keys)
+        result.pack_version = pack_version(pack_dir) or result.pack_version
     except AnalyzerError as err:
         return _fail([str(err)])
     text = render_report(result, args.format)

@@ -6,7 +6,6 @@ Checks live in one module per service; their metadata lives in :mod:`policies.ru
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from pulumi_policy import (
@@ -22,7 +21,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from policies.rules import ecr, eks, helm, iam, kms_logs_sns_secrets, kubernetes, network, rds, s3, stack, tagging
+from policies.rules import _fastpath, ecr, eks, helm, iam, kms_logs_sns_secrets, kubernetes, network, rds, s3, stack, tagging
 from policies.rules._common import Ctx, Res, ResourceRule, Stack, StackRule, plain, resolve_environment
 from policies.rules.catalogue import CATALOGUE, Meta, schema_for
 
@@ -31,6 +30,9 @@ PACK_DESCRIPTION = (
     "Governance for the MLOps platform on AWS: tagging, S3, RDS, EKS, ECR, KMS, logs, SNS, Secrets Manager, "
     "IAM, network, Kubernetes workloads, Helm releases and stack-level guarantees."
 )
+
+# Decode each analyzer request once, not once per policy (see policies/rules/_fastpath.py).
+_fastpath.install()
 
 RULES: list[ResourceRule | StackRule] = [
     *tagging.RULES, *s3.RULES, *rds.RULES, *eks.RULES, *ecr.RULES, *kms_logs_sns_secrets.RULES, *iam.RULES,
@@ -42,6 +44,20 @@ def _provider_props(provider: Any) -> dict[str, Any]:
     return plain(provider.props) if provider is not None else {}
 
 
+_LAST_PLAIN: dict[str, tuple[Any, Any]] = {"props": (None, None), "provider": (None, None)}
+"""The last proxy converted to plain values, per slot. With the fast servicer every policy gets the same
+proxies for one request, so each is converted once; a different object simply misses."""
+
+
+def _plain_once(slot: str, value: Any) -> Any:
+    key, converted = _LAST_PLAIN[slot]
+    if key is value:
+        return converted
+    converted = plain(value)
+    _LAST_PLAIN[slot] = (value, converted)
+    return converted
+
+
 def _resource_validate(rule: ResourceRule):
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         if not rule.applies(args.resource_type):
@@ -50,8 +66,8 @@ def _resource_validate(rule: ResourceRule):
             type=args.resource_type,
             name=args.name,
             urn=args.urn,
-            props=plain(args.props),
-            provider_props=_provider_props(args.provider),
+            props=_plain_once("props", args.props),
+            provider_props=_plain_once("provider", args.provider.props) if args.provider is not None else {},
             protect=bool(args.opts.protect),
             parent=args.opts.parent,
         )
@@ -63,25 +79,47 @@ def _resource_validate(rule: ResourceRule):
     return validate
 
 
+_STACK_CACHE: list[Any] = [None, None]
+"""The last stack built: ``[the SDK's resource list, Stack]``. With the fast servicer every stack policy
+gets the same list, so the stack is built once per ``AnalyzeStack``; the SDK's servicer builds a new list
+per policy, which simply misses the cache."""
+
+
+def _stack_of(resources: list[Any]) -> Stack:
+    if _STACK_CACHE[0] is resources:
+        return _STACK_CACHE[1]
+    providers: dict[str, dict[str, Any]] = {}
+
+    def provider_props(r: Any) -> dict[str, Any]:
+        if r.provider is None:
+            return {}
+        if r.provider.urn not in providers:
+            providers[r.provider.urn] = _provider_props(r.provider)
+        return providers[r.provider.urn]
+
+    stack = Stack([
+        Res(
+            type=r.resource_type,
+            name=r.name,
+            urn=r.urn,
+            raw_props=r.props,
+            provider_props=provider_props(r),
+            protect=bool(r.opts.protect),
+            parent=r.parent.urn if r.parent is not None else None,
+            dependencies=[d.urn for d in r.dependencies],
+            property_dependencies={k: [d.urn for d in v] for k, v in r.property_dependencies.items()},
+        )
+        for r in resources
+    ])
+    _STACK_CACHE[0], _STACK_CACHE[1] = resources, stack
+    return stack
+
+
 def _stack_validate(rule: StackRule):
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
-        resources = [
-            Res(
-                type=r.resource_type,
-                name=r.name,
-                urn=r.urn,
-                props=plain(r.props),
-                provider_props=_provider_props(r.provider),
-                protect=bool(r.opts.protect),
-                parent=r.parent.urn if r.parent is not None else None,
-                dependencies=[d.urn for d in r.dependencies],
-                property_dependencies={k: [d.urn for d in v] for k, v in r.property_dependencies.items()},
-            )
-            for r in args.resources
-        ]
         config = dict(args.get_config() or {})
         ctx = Ctx(config, str(config.get("environment") or "prod"), dict(args.stack_tags))
-        for message, urn in rule.check(Stack(resources), ctx):
+        for message, urn in rule.check(_stack_of(args.resources), ctx):
             report(message, urn)
 
     return validate
@@ -121,12 +159,11 @@ def build_policies(rules: list[ResourceRule | StackRule] | None = None) -> list[
         if isinstance(rule, StackRule):
             policies.append(StackValidationPolicy(validate=_stack_validate(rule), **_common(rule.name)))
         else:
-            policies.append(ResourceValidationPolicy(validate=_resource_validate(rule), **_common(rule.name)))
+            policy = ResourceValidationPolicy(validate=_resource_validate(rule), **_common(rule.name))
+            # Lets the fast servicer skip policies that cannot apply to a resource type (same verdicts).
+            policy.applies_to = rule.applies  # type: ignore[attr-defined]
+            policies.append(policy)
     return policies
-
-
-def initial_config() -> Mapping[str, Any]:
-    return {}
 
 
 ALL_POLICIES: list[Policy] = build_policies()

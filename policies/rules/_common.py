@@ -67,10 +67,21 @@ def maybe_json(value: Any) -> Any:
 # --------------------------------------------------------------------------------------------------
 
 
+_TAGS_CACHE: list[Any] = [None, {}]
+
+
 def provider_default_tags(provider_props: Mapping[str, Any] | None) -> dict[str, str]:
     """The AWS provider's ``defaultTags.tags``; the engine sends the provider's nested inputs as JSON."""
     if not provider_props:
         return {}
+    if _TAGS_CACHE[0] is provider_props:
+        return dict(_TAGS_CACHE[1])
+    tags = _default_tags(provider_props)
+    _TAGS_CACHE[0], _TAGS_CACHE[1] = provider_props, tags
+    return dict(tags)
+
+
+def _default_tags(provider_props: Mapping[str, Any]) -> dict[str, str]:
     default_tags = maybe_json(provider_props.get("defaultTags"))
     if not isinstance(default_tags, Mapping):
         return {}
@@ -110,19 +121,42 @@ def resolve_environment(tags: Mapping[str, str], config: Mapping[str, Any]) -> s
     return env if env in ENVIRONMENTS else "prod"
 
 
-@dataclass
 class Res:
-    """One resource as a check sees it: plain inputs (or outputs, under a stack policy) and context."""
+    """One resource as a check sees it: plain inputs (or outputs, under a stack policy) and context.
 
-    type: str
-    name: str
-    urn: str
-    props: dict[str, Any]
-    provider_props: dict[str, Any]
-    protect: bool = False
-    parent: str | None = None
-    dependencies: list[str] = field(default_factory=list)
-    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    ``props`` may be given as the SDK's proxy (``raw_props``); it is converted on first use, so stack
+    policies only pay for the resources they look at."""
+
+    def __init__(
+        self,
+        type: str,  # noqa: A002 - mirrors the engine's field name
+        name: str,
+        urn: str,
+        props: dict[str, Any] | None = None,
+        provider_props: dict[str, Any] | None = None,
+        *,
+        raw_props: Any = None,
+        protect: bool = False,
+        parent: str | None = None,
+        dependencies: list[str] | None = None,
+        property_dependencies: dict[str, list[str]] | None = None,
+    ) -> None:
+        self.type = type
+        self.name = name
+        self.urn = urn
+        self._props = props
+        self._raw = raw_props
+        self.provider_props = provider_props or {}
+        self.protect = protect
+        self.parent = parent
+        self.dependencies = dependencies or []
+        self.property_dependencies = property_dependencies or {}
+
+    @property
+    def props(self) -> dict[str, Any]:
+        if self._props is None:
+            self._props = plain(self._raw) if self._raw is not None else {}
+        return self._props
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.props.get(key, default)
@@ -159,6 +193,7 @@ class Stack:
         self.resources = resources
         self.by_urn = {r.urn: r for r in resources}
         self._by_type: dict[str, list[Res]] = {}
+        self._indexes: dict[tuple[tuple[str, ...], str], dict[str, list[Res]]] = {}
         for r in resources:
             self._by_type.setdefault(r.type, []).append(r)
 
@@ -168,33 +203,58 @@ class Stack:
             out.extend(self._by_type.get(t, []))
         return out
 
+    def _index(self, types: tuple[str, ...], prop: str) -> dict[str, list[Res]]:
+        """``{URN or value: [resources of types whose prop depends on / equals it]}``, built once."""
+        key = (types, prop)
+        index = self._indexes.get(key)
+        if index is None:
+            index = {}
+            for r in self.of_type(*types):
+                keys = set(r.deps_of(prop))
+                keys.update(v for v in as_list(r.get(prop)) if isinstance(v, str) and v)
+                for k in keys:
+                    index.setdefault(k, []).append(r)
+            self._indexes[key] = index
+        return index
+
     def referencing(self, target: Res, types: Iterable[str], prop: str, ids: Iterable[Any] = ()) -> list[Res]:
         """Resources of ``types`` whose ``prop`` points at ``target``: through the property's dependencies
-        (what the engine records when an output is passed) or, failing that, by value (name/ID/ARN)."""
-        values = {v for v in ids if isinstance(v, str) and v}
-        found: list[Res] = []
-        for r in self.of_type(*types):
-            if target.urn in r.deps_of(prop):
-                found.append(r)
-                continue
-            value = r.get(prop)
-            if isinstance(value, str) and value in values:
-                found.append(r)
-            elif isinstance(value, list) and values.intersection(v for v in value if isinstance(v, str)):
-                found.append(r)
-        return found
+        (what the engine records when an output is passed) or by value (name/ID/ARN)."""
+        index = self._index(tuple(types), prop)
+        found: dict[str, Res] = {}
+        for k in [target.urn, *(v for v in ids if isinstance(v, str) and v)]:
+            for r in index.get(k, []):
+                found.setdefault(r.urn, r)
+        return list(found.values())
 
     def referenced(self, source: Res, prop: str, types: Iterable[str], id_props: Iterable[str] = ("id",)) -> list[Res]:
         """The resources of ``types`` that ``source.prop`` points at (dependencies first, then values)."""
-        types = list(types)
+        types = tuple(types)
         found = [self.by_urn[u] for u in source.deps_of(prop) if u in self.by_urn and self.by_urn[u].type in types]
         if found:
             return found
-        wanted = {v for v in as_list(source.get(prop)) if isinstance(v, str) and v}
+        wanted = [v for v in as_list(source.get(prop)) if isinstance(v, str) and v]
         if not wanted:
             return []
-        id_props = list(id_props)
-        return [r for r in self.of_type(*types) if any(r.get(p) in wanted for p in id_props)]
+        out: dict[str, Res] = {}
+        for id_prop in id_props:
+            index = self._values(types, id_prop)
+            for v in wanted:
+                for r in index.get(v, []):
+                    out.setdefault(r.urn, r)
+        return list(out.values())
+
+    def _values(self, types: tuple[str, ...], prop: str) -> dict[str, list[Res]]:
+        key = (types, "=" + prop)
+        index = self._indexes.get(key)
+        if index is None:
+            index = {}
+            for r in self.of_type(*types):
+                v = r.get(prop)
+                if isinstance(v, str) and v:
+                    index.setdefault(v, []).append(r)
+            self._indexes[key] = index
+        return index
 
 
 ResourceCheck = Callable[[Res, Ctx], Iterable[str]]

@@ -187,7 +187,9 @@ def namespace_of(res: Res) -> str:
 
 @resource_rule("k8s-no-default-namespace", prefix=NAMESPACED_PREFIX)
 def not_default_namespace(res: Res, ctx: Ctx) -> Iterator[str]:
-    if res.type in CLUSTER_SCOPED or res.type.startswith(("kubernetes:helm.sh/", "kubernetes:yaml")):
+    kind = res.type.rsplit(":", 1)[-1]
+    if res.type in CLUSTER_SCOPED or kind.startswith("Cluster") or res.type.startswith(
+            ("kubernetes:helm.sh/", "kubernetes:yaml", "kubernetes:kustomize")):
         return
     if res.type.endswith("List") or res.type.startswith("pulumi:"):
         return

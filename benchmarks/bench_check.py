@@ -28,7 +28,7 @@ from mlops.policytest import POLICY_PACK, Checker  # noqa: E402
 
 def synthetic(n: int) -> Graph:
     """``n`` resources: the compliant baseline stack repeated with unique names (every rule has work)."""
-    from baseline import baseline
+    from baseline import baseline  # pyright: ignore[reportMissingImports] - tests/policies/baseline.py
 
     base = baseline("prod")
     resources = []
@@ -43,8 +43,10 @@ def synthetic(n: int) -> Graph:
             if copies and not r.type.startswith("pulumi:providers:"):
                 clone.urn = f"{r.urn}-{copies}"
                 clone.name = f"{r.name}-{copies}"
-                clone.property_dependencies = {k: [f"{u}-{copies}" if "providers" not in u else u for u in v]
-                                               for k, v in r.property_dependencies.items()}
+                clone.property_dependencies = {
+                    k: [f"{u}-{copies}" if "providers" not in u else u for u in v]
+                    for k, v in r.property_dependencies.items()
+                }
             resources.append(clone)
         copies += 1
     return Graph(project=base.project, stack=base.stack, resources=resources)
@@ -67,8 +69,11 @@ def time_cli(stack: str, runs: int) -> list[tuple[float, float]]:
     for _ in range(runs):
         cpu = _children_cpu()
         t = time.perf_counter()
-        proc = subprocess.run([str(ROOT / ".venv" / "bin" / "mlops"), "check", stack, "--format", "json"],
-                              capture_output=True, check=False)
+        proc = subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "mlops"), "check", stack, "--format", "json"],
+            capture_output=True,
+            check=False,
+        )
         times.append((time.perf_counter() - t, _children_cpu() - cpu))
         if proc.returncode not in (0, 1):
             raise SystemExit(proc.stderr.decode())
@@ -81,11 +86,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
 
-    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs (wall times include waiting)")
+    print(
+        f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs (wall times include waiting)"
+    )
     cli = time_cli("prod", args.runs)
     best = min(cli)
-    print(f"mlops check prod (end to end, {args.runs} runs): best wall {best[0]:.2f} s (CPU {best[1]:.2f} s), "
-          f"worst wall {max(c[0] for c in cli):.2f} s")
+    print(
+        f"mlops check prod (end to end, {args.runs} runs): best wall {best[0]:.2f} s (CPU {best[1]:.2f} s), "
+        f"worst wall {max(c[0] for c in cli):.2f} s"
+    )
 
     with pack_process(POLICY_PACK) as pack:
         checker = Checker(pack.connect())
@@ -97,9 +106,11 @@ def main() -> None:
             result = checker.run(graph, "prod")
             elapsed = time.perf_counter() - t
             cpu = time.process_time() - cpu0 + _process_cpu(pack.proc.pid) - pack0
-            print(f"{n:>6} synthetic resources: wall {elapsed:6.2f} s, CPU {cpu:6.2f} s "
-                  f"({elapsed / n * 1e3:.3f} ms/resource wall, {len(result.violations)} violations, "
-                  f"{len(result.policies)} policies)")
+            print(
+                f"{n:>6} synthetic resources: wall {elapsed:6.2f} s, CPU {cpu:6.2f} s "
+                f"({elapsed / n * 1e3:.3f} ms/resource wall, {len(result.violations)} violations, "
+                f"{len(result.policies)} policies)"
+            )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

@@ -35,13 +35,23 @@ SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 _MAX_MESSAGE = 400 * 1024 * 1024
-_CHANNEL_OPTIONS = [("grpc.max_send_message_length", _MAX_MESSAGE),
-                    ("grpc.max_receive_message_length", _MAX_MESSAGE)]
-_LEVELS = {analyzer_pb2.ADVISORY: "advisory", analyzer_pb2.MANDATORY: "mandatory",
-           analyzer_pb2.DISABLED: "disabled", analyzer_pb2.REMEDIATE: "remediate"}
+_CHANNEL_OPTIONS = [
+    ("grpc.max_send_message_length", _MAX_MESSAGE),
+    ("grpc.max_receive_message_length", _MAX_MESSAGE),
+]
+_LEVELS = {
+    analyzer_pb2.ADVISORY: "advisory",
+    analyzer_pb2.MANDATORY: "mandatory",
+    analyzer_pb2.DISABLED: "disabled",
+    analyzer_pb2.REMEDIATE: "remediate",
+}
 _LEVEL_VALUES = {v: k for k, v in _LEVELS.items()}
-_SEVERITIES = {analyzer_pb2.POLICY_SEVERITY_LOW: "low", analyzer_pb2.POLICY_SEVERITY_MEDIUM: "medium",
-               analyzer_pb2.POLICY_SEVERITY_HIGH: "high", analyzer_pb2.POLICY_SEVERITY_CRITICAL: "critical"}
+_SEVERITIES = {
+    analyzer_pb2.POLICY_SEVERITY_LOW: "low",
+    analyzer_pb2.POLICY_SEVERITY_MEDIUM: "medium",
+    analyzer_pb2.POLICY_SEVERITY_HIGH: "high",
+    analyzer_pb2.POLICY_SEVERITY_CRITICAL: "critical",
+}
 _PREVIEW_MARKER = "during preview:"
 
 
@@ -160,22 +170,37 @@ class _Encoder:
         if r.provider not in self._providers:
             p = self.by_urn[r.provider]
             self._providers[r.provider] = analyzer_pb2.AnalyzerProviderResource(
-                type=p.type, properties=_struct(p.inputs), urn=p.urn, name=p.name)
+                type=p.type, properties=_struct(p.inputs), urn=p.urn, name=p.name
+            )
         return self._providers[r.provider]
 
     def analyze(self, r: Resource) -> analyzer_pb2.AnalyzeRequest:
-        return analyzer_pb2.AnalyzeRequest(type=r.type, properties=_struct(r.inputs), urn=r.urn, name=r.name,
-                                           options=_options(r), provider=self.provider(r))
+        return analyzer_pb2.AnalyzeRequest(
+            type=r.type,
+            properties=_struct(r.inputs),
+            urn=r.urn,
+            name=r.name,
+            options=_options(r),
+            provider=self.provider(r),
+        )
 
     def stack_resource(self, r: Resource) -> analyzer_pb2.AnalyzerResource:
         # Stack policies see the resources' state (outputs) under the engine; offline, the fake cloud's
         # outputs are the inputs plus the computed values.
         props = {**r.inputs, **r.outputs} if r.outputs else r.inputs
         return analyzer_pb2.AnalyzerResource(
-            type=r.type, properties=_struct(props), urn=r.urn, name=r.name, options=_options(r),
-            provider=self.provider(r), parent=r.parent or "", dependencies=list(r.dependencies),
-            propertyDependencies={k: analyzer_pb2.AnalyzerPropertyDependencies(urns=v)
-                                  for k, v in r.property_dependencies.items()},
+            type=r.type,
+            properties=_struct(props),
+            urn=r.urn,
+            name=r.name,
+            options=_options(r),
+            provider=self.provider(r),
+            parent=r.parent or "",
+            dependencies=list(r.dependencies),
+            propertyDependencies={
+                k: analyzer_pb2.AnalyzerPropertyDependencies(urns=v)
+                for k, v in r.property_dependencies.items()
+            },
         )
 
 
@@ -192,8 +217,13 @@ class PackProcess:
         if not main.exists():
             raise AnalyzerError(f"{main}: the policy pack's entry point is missing")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and pack
-            [sys.executable, "__main__.py"], cwd=pack_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        self.proc = subprocess.Popen(
+            [sys.executable, "__main__.py"],
+            cwd=pack_dir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
         self.channel: grpc.Channel | None = None
         self.stub: analyzer_pb2_grpc.AnalyzerStub | None = None
 
@@ -251,8 +281,9 @@ def _read_port(proc: subprocess.Popen[bytes], timeout: float) -> int:
         chunk = os.read(proc.stdout.fileno(), 64)
         if not chunk:
             err = proc.stderr.read().decode(errors="replace").strip()
-            raise AnalyzerError("the policy pack exited before it started its server"
-                                + (f":\n{_tail(err)}" if err else ""))
+            raise AnalyzerError(
+                "the policy pack exited before it started its server" + (f":\n{_tail(err)}" if err else "")
+            )
         line += chunk
     try:
         return int(line.strip().splitlines()[0])
@@ -281,8 +312,9 @@ def load_config(path: Path) -> dict[str, Any]:
     return data
 
 
-def _configure_request(config: dict[str, Any], policies: dict[str, PolicyMeta], source: str
-                       ) -> analyzer_pb2.ConfigureAnalyzerRequest:
+def _configure_request(
+    config: dict[str, Any], policies: dict[str, PolicyMeta], source: str
+) -> analyzer_pb2.ConfigureAnalyzerRequest:
     request = analyzer_pb2.ConfigureAnalyzerRequest()
     for name, entry in config.items():
         if name == "all":
@@ -296,17 +328,20 @@ def _configure_request(config: dict[str, Any], policies: dict[str, PolicyMeta], 
         entry = dict(entry)
         level = entry.pop("enforcementLevel", policies[name].enforcement)
         if level not in _LEVEL_VALUES:
-            raise AnalyzerError(f"{source}: {name}.enforcementLevel {level!r} is not one of "
-                                f"{', '.join(_LEVEL_VALUES)}")
+            raise AnalyzerError(
+                f"{source}: {name}.enforcementLevel {level!r} is not one of {', '.join(_LEVEL_VALUES)}"
+            )
         props = struct_pb2.Struct()
         props.update(entry)
         request.policyConfig[name].CopyFrom(
-            analyzer_pb2.PolicyConfig(enforcementLevel=_LEVEL_VALUES[level], properties=props))
+            analyzer_pb2.PolicyConfig(enforcementLevel=_LEVEL_VALUES[level], properties=props)
+        )
     # Policies absent from the file keep their default level, as the CLI does.
     for name, meta in policies.items():
         if name not in request.policyConfig:
             request.policyConfig[name].CopyFrom(
-                analyzer_pb2.PolicyConfig(enforcementLevel=_LEVEL_VALUES[meta.enforcement]))
+                analyzer_pb2.PolicyConfig(enforcementLevel=_LEVEL_VALUES[meta.enforcement])
+            )
     return request
 
 
@@ -318,19 +353,28 @@ def _configure_request(config: dict[str, Any], policies: dict[str, PolicyMeta], 
 def _policy_meta(info: analyzer_pb2.AnalyzerInfo) -> dict[str, PolicyMeta]:
     out: dict[str, PolicyMeta] = {}
     for p in info.policies:
-        fw = {k: getattr(p.framework, k) for k in ("name", "version", "reference", "specification")
-              if getattr(p.framework, k)}
+        fw = {
+            k: getattr(p.framework, k)
+            for k in ("name", "version", "reference", "specification")
+            if getattr(p.framework, k)
+        }
         out[p.name] = PolicyMeta(
-            name=p.name, description=p.description, severity=_SEVERITIES.get(p.severity, "medium"),
-            enforcement=_LEVELS.get(p.enforcementLevel, "advisory"), remediation=p.remediation_steps,
-            framework=fw, tags=list(p.tags), url=p.url,
-            kind="stack" if p.policy_type == analyzer_pb2.POLICY_TYPE_STACK else "resource")
+            name=p.name,
+            description=p.description,
+            severity=_SEVERITIES.get(p.severity, "medium"),
+            enforcement=_LEVELS.get(p.enforcementLevel, "advisory"),
+            remediation=p.remediation_steps,
+            framework=fw,
+            tags=list(p.tags),
+            url=p.url,
+            kind="stack" if p.policy_type == analyzer_pb2.POLICY_TYPE_STACK else "resource",
+        )
     return out
 
 
 def _strip(message: str, description: str) -> str:
     if message.startswith(description):
-        rest = message[len(description):].lstrip("\n")
+        rest = message[len(description) :].lstrip("\n")
         return rest or description
     return message
 
@@ -347,8 +391,15 @@ def analyze(
 ) -> CheckResult:
     """Run the pack in ``pack_dir`` over ``graph``; see the module docstring."""
     with start_pack(pack_dir) as stub:
-        result = analyze_with(stub, graph, config=config, config_source=config_source,
-                              stack_config=stack_config, secret_keys=secret_keys, window=window)
+        result = analyze_with(
+            stub,
+            graph,
+            config=config,
+            config_source=config_source,
+            stack_config=stack_config,
+            secret_keys=secret_keys,
+            window=window,
+        )
     result.pack_version = pack_version(pack_dir) or result.pack_version
     return result
 
@@ -368,10 +419,16 @@ def analyze_with(
         info = stub.GetAnalyzerInfo(empty_pb2.Empty())
         policies = _policy_meta(info)
         stub.Configure(_configure_request(config or {}, policies, config_source))
-        stub.ConfigureStack(analyzer_pb2.AnalyzerStackConfigureRequest(
-            stack=graph.stack, project=graph.project, organization="organization", dry_run=True,
-            config={k: v for k, v in (stack_config or {}).items() if k not in (secret_keys or [])},
-            config_secret_keys=list(secret_keys or [])))
+        stub.ConfigureStack(
+            analyzer_pb2.AnalyzerStackConfigureRequest(
+                stack=graph.stack,
+                project=graph.project,
+                organization="organization",
+                dry_run=True,
+                config={k: v for k, v in (stack_config or {}).items() if k not in (secret_keys or [])},
+                config_secret_keys=list(secret_keys or []),
+            )
+        )
     except grpc.RpcError as err:
         raise AnalyzerError(f"the policy pack failed to start the analysis: {_rpc_detail(err)}") from None
 
@@ -389,8 +446,8 @@ def analyze_with(
             v = Violation(
                 policy=d.policyName,
                 enforcement=_LEVELS.get(d.enforcementLevel, "advisory"),
-                severity=_SEVERITIES.get(d.severity) or (policies[d.policyName].severity
-                                                         if d.policyName in policies else "medium"),
+                severity=_SEVERITIES.get(d.severity)
+                or (policies[d.policyName].severity if d.policyName in policies else "medium"),
                 urn=urn,
                 type=r.type if r else "pulumi:pulumi:Stack",
                 name=r.name if r else graph.stack,
@@ -409,14 +466,23 @@ def analyze_with(
         while pending:
             future, urn = pending.popleft()
             collect(future.result(), urn)
-        stack_request = analyzer_pb2.AnalyzeStackRequest(resources=[encoder.stack_resource(r) for r in resources])
+        stack_request = analyzer_pb2.AnalyzeStackRequest(
+            resources=[encoder.stack_resource(r) for r in resources]
+        )
         collect(stub.AnalyzeStack(stack_request), None)
     except grpc.RpcError as err:
         raise AnalyzerError(f"the policy pack failed during the analysis: {_rpc_detail(err)}") from None
 
-    return CheckResult(stack=graph.stack, project=graph.project, pack_name=info.name, pack_version=info.version,
-                       policies=policies, resources=len(resources), violations=violations,
-                       undetermined=undetermined)
+    return CheckResult(
+        stack=graph.stack,
+        project=graph.project,
+        pack_name=info.name,
+        pack_version=info.version,
+        policies=policies,
+        resources=len(resources),
+        violations=violations,
+        undetermined=undetermined,
+    )
 
 
 def _rpc_detail(err: grpc.RpcError) -> str:

@@ -25,8 +25,12 @@ from mlops.analyzer import CheckResult, analyze_with
 from mlops.graph import Graph, Resource, SourcePosition
 
 POLICY_PACK = REPO_ROOT / "policies"
-GOVERNANCE = {"owner": "ml-platform", "cost-center": "cc-1", "data-classification": "internal",
-              "managed-by": "pulumi"}
+GOVERNANCE = {
+    "owner": "ml-platform",
+    "cost-center": "cc-1",
+    "data-classification": "internal",
+    "managed-by": "pulumi",
+}
 PROJECT, STACK = "test", "test"
 
 
@@ -37,28 +41,61 @@ def urn_of(type_: str, name: str) -> str:
 def aws_provider(env: str = "prod", *, name: str = "aws", tags: dict[str, str] | None = None) -> Resource:
     """The explicit AWS provider as the engine sends it: ``defaultTags`` JSON-encoded."""
     t = {"environment": env, **GOVERNANCE} if tags is None else tags
-    return Resource(urn=urn_of("pulumi:providers:aws", name), type="pulumi:providers:aws", name=name, custom=True,
-                    id="prov-id", inputs={"region": "eu-west-1", "defaultTags": json.dumps({"tags": t})})
+    return Resource(
+        urn=urn_of("pulumi:providers:aws", name),
+        type="pulumi:providers:aws",
+        name=name,
+        custom=True,
+        id="prov-id",
+        inputs={"region": "eu-west-1", "defaultTags": json.dumps({"tags": t})},
+    )
 
 
 def k8s_provider(name: str = "k8s") -> Resource:
-    return Resource(urn=urn_of("pulumi:providers:kubernetes", name), type="pulumi:providers:kubernetes",
-                    name=name, custom=True, id="k8s-id", inputs={"kubeconfig": "{}"})
+    return Resource(
+        urn=urn_of("pulumi:providers:kubernetes", name),
+        type="pulumi:providers:kubernetes",
+        name=name,
+        custom=True,
+        id="k8s-id",
+        inputs={"kubeconfig": "{}"},
+    )
 
 
-def resource(type_: str, name: str, inputs: dict[str, Any] | None = None, *, outputs: dict[str, Any] | None = None,
-             deps: dict[str, list[Resource]] | None = None, protect: bool = False,
-             provider: Resource | None = None) -> Resource:
+def resource(
+    type_: str,
+    name: str,
+    inputs: dict[str, Any] | None = None,
+    *,
+    outputs: dict[str, Any] | None = None,
+    deps: dict[str, list[Resource]] | None = None,
+    protect: bool = False,
+    provider: Resource | None = None,
+) -> Resource:
     """A synthetic resource; AWS resources use the ``aws`` provider of :func:`aws_provider` by default."""
     property_dependencies = {k: [d.urn for d in v] for k, v in (deps or {}).items()}
-    prov = provider.urn if provider is not None else (
-        urn_of("pulumi:providers:aws", "aws") if type_.startswith("aws:") else
-        urn_of("pulumi:providers:kubernetes", "k8s") if type_.startswith("kubernetes:") else None)
+    prov = (
+        provider.urn
+        if provider is not None
+        else (
+            urn_of("pulumi:providers:aws", "aws")
+            if type_.startswith("aws:")
+            else urn_of("pulumi:providers:kubernetes", "k8s")
+            if type_.startswith("kubernetes:")
+            else None
+        )
+    )
     return Resource(
-        urn=urn_of(type_, name), type=type_, name=name, custom=not type_.startswith("mlops:"),
-        id=f"{name}-id", provider=prov, protect=protect,
+        urn=urn_of(type_, name),
+        type=type_,
+        name=name,
+        custom=not type_.startswith("mlops:"),
+        id=f"{name}-id",
+        provider=prov,
+        protect=protect,
         dependencies=sorted({u for v in property_dependencies.values() for u in v}),
-        property_dependencies=property_dependencies, inputs=dict(inputs or {}),
+        property_dependencies=property_dependencies,
+        inputs=dict(inputs or {}),
         outputs=dict(outputs) if outputs is not None else {**(inputs or {}), "id": f"{name}-id"},
         source=SourcePosition("tests/synthetic.py", 1),
     )
@@ -120,8 +157,14 @@ def drop_input(path: str) -> Mutation:
     return mutate
 
 
-def mutated(graph: Graph, selector: Selector, mutation: Mutation | None = None, *,
-            remove: bool = False, protect: bool | None = None) -> tuple[Graph, list[Resource]]:
+def mutated(
+    graph: Graph,
+    selector: Selector,
+    mutation: Mutation | None = None,
+    *,
+    remove: bool = False,
+    protect: bool | None = None,
+) -> tuple[Graph, list[Resource]]:
     """A deep copy of ``graph`` with ``mutation`` applied to the inputs (and outputs) of every selected
     resource, or those resources removed."""
     g = copy.deepcopy(graph)
@@ -141,13 +184,24 @@ def mutated(graph: Graph, selector: Selector, mutation: Mutation | None = None, 
     return g, chosen
 
 
-def assert_mutation_caught(checker: Checker, graph: Graph, selector: Selector, mutation: Mutation | None,
-                           rule: str, *, env: str = "prod", remove: bool = False,
-                           protect: bool | None = None, expect_quiet_before: bool = True) -> CheckResult:
+def assert_mutation_caught(
+    checker: Checker,
+    graph: Graph,
+    selector: Selector,
+    mutation: Mutation | None,
+    rule: str,
+    *,
+    env: str = "prod",
+    remove: bool = False,
+    protect: bool | None = None,
+    expect_quiet_before: bool = True,
+) -> CheckResult:
     """The named rule is quiet on ``graph`` and fires once the selected resources are mutated (or removed)."""
     if expect_quiet_before:
         before = checker.run(graph, env)
-        assert not before.by_policy(rule), f"{rule} already fires before the mutation: {before.by_policy(rule)}"
+        assert not before.by_policy(rule), (
+            f"{rule} already fires before the mutation: {before.by_policy(rule)}"
+        )
     g, chosen = mutated(graph, selector, mutation, remove=remove, protect=protect)
     after = checker.run(g, env)
     hits = after.by_policy(rule)

@@ -41,8 +41,10 @@ def to_json(result: CheckResult) -> dict[str, Any]:
 
 
 def to_text(result: CheckResult) -> str:
-    lines = [f"Policy pack {result.pack_name}@{result.pack_version} on stack {result.stack}: "
-             f"{result.resources} resources, {len(result.policies)} policies"]
+    lines = [
+        f"Policy pack {result.pack_name}@{result.pack_version} on stack {result.stack}: "
+        f"{result.resources} resources, {len(result.policies)} policies"
+    ]
     for severity in SEVERITY_ORDER:
         group = [v for v in result.violations if v.severity == severity]
         if not group:
@@ -73,19 +75,24 @@ def to_sarif(result: CheckResult) -> dict[str, Any]:
     for n in names:
         p = result.policies[n]
         help_text = p.remediation or p.description
-        props: dict[str, Any] = {"tags": [p.severity, *p.tags], "security-severity": _SARIF_SCORE[p.severity],
-                                 "enforcement": p.enforcement}
+        props: dict[str, Any] = {
+            "tags": [p.severity, *p.tags],
+            "security-severity": _SARIF_SCORE[p.severity],
+            "enforcement": p.enforcement,
+        }
         if p.framework:
             props["framework"] = p.framework
-        rules.append({
-            "id": n,
-            "name": n,
-            "shortDescription": {"text": p.description},
-            "fullDescription": {"text": p.description},
-            "help": {"text": help_text, "markdown": f"**{p.description}**\n\nRemediation: {help_text}"},
-            "defaultConfiguration": {"level": _SARIF_LEVEL.get(p.enforcement, "note")},
-            "properties": props,
-        })
+        rules.append(
+            {
+                "id": n,
+                "name": n,
+                "shortDescription": {"text": p.description},
+                "fullDescription": {"text": p.description},
+                "help": {"text": help_text, "markdown": f"**{p.description}**\n\nRemediation: {help_text}"},
+                "defaultConfiguration": {"level": _SARIF_LEVEL.get(p.enforcement, "note")},
+                "properties": props,
+            }
+        )
     results = []
     for v in _sorted(result.violations):
         entry: dict[str, Any] = {
@@ -97,39 +104,55 @@ def to_sarif(result: CheckResult) -> dict[str, Any]:
             "properties": {"urn": v.urn, "severity": v.severity, "enforcement": v.enforcement},
         }
         if v.source is not None:
-            entry["locations"] = [{
-                "physicalLocation": {
-                    "artifactLocation": {"uri": v.source.file, "uriBaseId": "%SRCROOT%"},
-                    "region": {"startLine": max(1, v.source.line)},
-                },
-                "logicalLocations": [{"name": v.name, "fullyQualifiedName": v.urn, "kind": "resource"}],
-            }]
+            entry["locations"] = [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": v.source.file, "uriBaseId": "%SRCROOT%"},
+                        "region": {"startLine": max(1, v.source.line)},
+                    },
+                    "logicalLocations": [{"name": v.name, "fullyQualifiedName": v.urn, "kind": "resource"}],
+                }
+            ]
         results.append(entry)
     return {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": result.pack_name, "version": result.pack_version,
-                                "informationUri": "https://www.pulumi.com/docs/iac/using-pulumi/crossguard/",
-                                "rules": rules}},
-            "originalUriBaseIds": {"%SRCROOT%": {"uri": "./"}},
-            "results": results,
-            "properties": {"stack": result.stack, "summary": summary(result)},
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": result.pack_name,
+                        "version": result.pack_version,
+                        "informationUri": "https://www.pulumi.com/docs/iac/using-pulumi/crossguard/",
+                        "rules": rules,
+                    }
+                },
+                "originalUriBaseIds": {"%SRCROOT%": {"uri": "./"}},
+                "results": results,
+                "properties": {"stack": result.stack, "summary": summary(result)},
+            }
+        ],
     }
 
 
 def to_junit(result: CheckResult) -> str:
     """One test case per policy; each mandatory violation is a failure, advisory ones are system-out."""
-    suite = ET.Element("testsuite", name=f"{result.pack_name}:{result.stack}", tests=str(len(result.policies)),
-                       failures=str(len({v.policy for v in result.mandatory})), errors="0", skipped="0")
+    suite = ET.Element(
+        "testsuite",
+        name=f"{result.pack_name}:{result.stack}",
+        tests=str(len(result.policies)),
+        failures=str(len({v.policy for v in result.mandatory})),
+        errors="0",
+        skipped="0",
+    )
     for name in sorted(result.policies):
         case = ET.SubElement(suite, "testcase", classname=f"{result.pack_name}.{result.stack}", name=name)
         found = _sorted(result.by_policy(name))
         mandatory = [v for v in found if v.enforcement == "mandatory"]
         if mandatory:
-            failure = ET.SubElement(case, "failure", type="mandatory",
-                                    message=f"{len(mandatory)} mandatory violation(s)")
+            failure = ET.SubElement(
+                case, "failure", type="mandatory", message=f"{len(mandatory)} mandatory violation(s)"
+            )
             failure.text = "\n".join(f"{_where(v)} {v.type} {v.name}: {v.message}" for v in mandatory)
         advisory = [v for v in found if v.enforcement != "mandatory"]
         if advisory:

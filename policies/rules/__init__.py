@@ -20,9 +20,33 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
-from policies.rules import _fastpath, ecr, eks, helm, iam, kms_logs_sns_secrets, kubernetes, network, rds, s3, stack, tagging
-from policies.rules._common import Ctx, Res, ResourceRule, Stack, StackRule, plain, resolve_environment
+from policies.rules import (
+    _fastpath,
+    ecr,
+    eks,
+    helm,
+    iam,
+    kms_logs_sns_secrets,
+    kubernetes,
+    network,
+    rds,
+    s3,
+    stack,
+    tagging,
+)
+from policies.rules._common import (
+    UNKNOWN_SEEN,
+    Ctx,
+    Res,
+    ResourceRule,
+    Stack,
+    StackRule,
+    Unknowns,
+    plain,
+    resolve_environment,
+)
 from policies.rules.catalogue import CATALOGUE, Meta, schema_for
 
 PACK_NAME = "mlops-governance"
@@ -35,13 +59,18 @@ PACK_DESCRIPTION = (
 _fastpath.install()
 
 RULES: list[ResourceRule | StackRule] = [
-    *tagging.RULES, *s3.RULES, *rds.RULES, *eks.RULES, *ecr.RULES, *kms_logs_sns_secrets.RULES, *iam.RULES,
-    *network.RULES, *kubernetes.RULES, *helm.RULES, *stack.RULES,
+    *tagging.RULES,
+    *s3.RULES,
+    *rds.RULES,
+    *eks.RULES,
+    *ecr.RULES,
+    *kms_logs_sns_secrets.RULES,
+    *iam.RULES,
+    *network.RULES,
+    *kubernetes.RULES,
+    *helm.RULES,
+    *stack.RULES,
 ]
-
-
-def _provider_props(provider: Any) -> dict[str, Any]:
-    return plain(provider.props) if provider is not None else {}
 
 
 _LAST_PLAIN: dict[str, tuple[Any, Any]] = {"props": (None, None), "provider": (None, None)}
@@ -49,32 +78,48 @@ _LAST_PLAIN: dict[str, tuple[Any, Any]] = {"props": (None, None), "provider": (N
 proxies for one request, so each is converted once; a different object simply misses."""
 
 
-def _plain_once(slot: str, value: Any) -> Any:
+def _plain_once(slot: str, value: Any) -> tuple[Any, list[str] | None]:
     key, converted = _LAST_PLAIN[slot]
     if key is value:
         return converted
-    converted = plain(value)
+    unknowns = Unknowns()
+    converted = (plain(value, unknowns), unknowns.path)
     _LAST_PLAIN[slot] = (value, converted)
     return converted
+
+
+def _report_all(found: list[tuple[str, str | None]], report: ReportViolation) -> None:
+    """Report the violations, unless the check read a value that is unknown during a preview: then raise the
+    SDK's UnknownValueError, which it reports as "can't run policy during preview" (the update, with every
+    value known, gives the verdict)."""
+    seen, UNKNOWN_SEEN.path = UNKNOWN_SEEN.path, None
+    if found and seen is not None:
+        raise UnknownValueError(UNKNOWN_STRING_VALUE, seen)
+    for message, urn in found:
+        report(message, urn)
 
 
 def _resource_validate(rule: ResourceRule):
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         if not rule.applies(args.resource_type):
             return
+        props, unknown_path = _plain_once("props", args.props)
         res = Res(
             type=args.resource_type,
             name=args.name,
             urn=args.urn,
-            props=_plain_once("props", args.props),
-            provider_props=_plain_once("provider", args.provider.props) if args.provider is not None else {},
+            props=props,
+            provider_props=_plain_once("provider", args.provider.props)[0]
+            if args.provider is not None
+            else {},
+            unknown_path=unknown_path,
             protect=bool(args.opts.protect),
             parent=args.opts.parent,
         )
         config = dict(args.get_config() or {})
         ctx = Ctx(config, resolve_environment(res.all_tags, config), dict(args.stack_tags))
-        for message in rule.check(res, ctx):
-            report(message, None)
+        UNKNOWN_SEEN.path = None
+        _report_all([(message, None) for message in rule.check(res, ctx)], report)
 
     return validate
 
@@ -94,23 +139,25 @@ def _stack_of(resources: list[Any]) -> Stack:
         if r.provider is None:
             return {}
         if r.provider.urn not in providers:
-            providers[r.provider.urn] = _provider_props(r.provider)
+            providers[r.provider.urn] = plain(r.provider.props)
         return providers[r.provider.urn]
 
-    stack = Stack([
-        Res(
-            type=r.resource_type,
-            name=r.name,
-            urn=r.urn,
-            raw_props=r.props,
-            provider_props=provider_props(r),
-            protect=bool(r.opts.protect),
-            parent=r.parent.urn if r.parent is not None else None,
-            dependencies=[d.urn for d in r.dependencies],
-            property_dependencies={k: [d.urn for d in v] for k, v in r.property_dependencies.items()},
-        )
-        for r in resources
-    ])
+    stack = Stack(
+        [
+            Res(
+                type=r.resource_type,
+                name=r.name,
+                urn=r.urn,
+                raw_props=r.props,
+                provider_props=provider_props(r),
+                protect=bool(r.opts.protect),
+                parent=r.parent.urn if r.parent is not None else None,
+                dependencies=[d.urn for d in r.dependencies],
+                property_dependencies={k: [d.urn for d in v] for k, v in r.property_dependencies.items()},
+            )
+            for r in resources
+        ]
+    )
     _STACK_CACHE[0], _STACK_CACHE[1] = resources, stack
     return stack
 
@@ -119,8 +166,8 @@ def _stack_validate(rule: StackRule):
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         config = dict(args.get_config() or {})
         ctx = Ctx(config, str(config.get("environment") or "prod"), dict(args.stack_tags))
-        for message, urn in rule.check(_stack_of(args.resources), ctx):
-            report(message, urn)
+        UNKNOWN_SEEN.path = None
+        _report_all([(message, urn) for message, urn in rule.check(_stack_of(args.resources), ctx)], report)
 
     return validate
 

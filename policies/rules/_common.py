@@ -21,18 +21,55 @@ GOVERNANCE_TAG_KEYS = ("environment", "owner", "cost-center", "data-classificati
 DATA_CLASSIFICATIONS = ("public", "internal", "confidential", "restricted")
 
 
-def plain(value: Any) -> Any:
+UNKNOWN_VALUES = frozenset(
+    {
+        "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7",
+        "3eeb2bf0-c639-47a8-9e75-3b44932eb421",
+        "04da6b54-80e4-46f7-96ec-b56ff0331ba9",
+        "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2",
+        "030794c1-ac77-496b-92df-f27374a8bd58",
+        "e48ece36-62e2-4504-bad9-02848725956a",
+        "dd056dcd-154b-4c76-9bd3-c8f88648b5ff",
+    }
+)
+"""The engine's sentinels for values not known during a preview (see pulumi_policy.proxy)."""
+
+
+class Unknowns:
+    """Where a converted value held preview unknowns: the first path found, if any."""
+
+    __slots__ = ("path",)
+
+    def __init__(self) -> None:
+        self.path: list[str] | None = None
+
+
+def plain(value: Any, unknowns: Unknowns | None = None, _path: tuple[str, ...] = ()) -> Any:
     """A plain ``dict``/``list`` copy of a (possibly proxied) property value.
 
-    Reading through the SDK's proxy raises its ``UnknownValueError`` for values that are unknown during a
-    preview; the SDK turns that into an advisory "can't run policy during preview" diagnostic."""
-    if isinstance(value, str | bytes | int | float | bool) or value is None:
+    Unknown values (during a preview) are kept as the engine's sentinel strings and their path recorded in
+    ``unknowns``; the rule wrappers turn a violation that may stem from them into the SDK's
+    "can't run policy during preview" diagnostic instead of a false verdict."""
+    if isinstance(value, str):
+        if value in UNKNOWN_VALUES and unknowns is not None and unknowns.path is None:
+            unknowns.path = list(_path)
+        return value
+    if isinstance(value, bytes | int | float | bool) or value is None:
         return value
     if isinstance(value, Mapping):
-        return {k: plain(value[k]) for k in value}
+        target = _target(value)
+        return {k: plain(target[k], unknowns, (*_path, str(k))) for k in target}
     if isinstance(value, Iterable):
-        return [plain(v) for v in value]
+        target = _target(value)
+        return [plain(v, unknowns, (*_path, str(i))) for i, v in enumerate(target)]
     return value
+
+
+def _target(proxy: Any) -> Any:
+    """The SDK's proxies expose their (already proxied) contents under ``__target`` without the unknown check."""
+    if type(proxy).__name__ in ("_DictProxy", "_ListProxy"):
+        return proxy["__target"]
+    return proxy
 
 
 def as_list(value: Any) -> list[Any]:
@@ -121,6 +158,10 @@ def resolve_environment(tags: Mapping[str, str], config: Mapping[str, Any]) -> s
     return env if env in ENVIRONMENTS else "prod"
 
 
+UNKNOWN_SEEN = Unknowns()
+"""Set when a check reads a resource holding preview unknowns (reset by the rule wrappers)."""
+
+
 class Res:
     """One resource as a check sees it: plain inputs (or outputs, under a stack policy) and context.
 
@@ -129,13 +170,14 @@ class Res:
 
     def __init__(
         self,
-        type: str,  # noqa: A002 - mirrors the engine's field name
+        type: str,
         name: str,
         urn: str,
         props: dict[str, Any] | None = None,
         provider_props: dict[str, Any] | None = None,
         *,
         raw_props: Any = None,
+        unknown_path: list[str] | None = None,
         protect: bool = False,
         parent: str | None = None,
         dependencies: list[str] | None = None,
@@ -146,6 +188,7 @@ class Res:
         self.urn = urn
         self._props = props
         self._raw = raw_props
+        self.unknown_path = unknown_path
         self.provider_props = provider_props or {}
         self.protect = protect
         self.parent = parent
@@ -155,7 +198,11 @@ class Res:
     @property
     def props(self) -> dict[str, Any]:
         if self._props is None:
-            self._props = plain(self._raw) if self._raw is not None else {}
+            unknowns = Unknowns()
+            self._props = plain(self._raw, unknowns) if self._raw is not None else {}
+            self.unknown_path = unknowns.path
+        if self.unknown_path is not None and UNKNOWN_SEEN.path is None:
+            UNKNOWN_SEEN.path = [self.name, *self.unknown_path]
         return self._props
 
     def get(self, key: str, default: Any = None) -> Any:
@@ -227,10 +274,14 @@ class Stack:
                 found.setdefault(r.urn, r)
         return list(found.values())
 
-    def referenced(self, source: Res, prop: str, types: Iterable[str], id_props: Iterable[str] = ("id",)) -> list[Res]:
+    def referenced(
+        self, source: Res, prop: str, types: Iterable[str], id_props: Iterable[str] = ("id",)
+    ) -> list[Res]:
         """The resources of ``types`` that ``source.prop`` points at (dependencies first, then values)."""
         types = tuple(types)
-        found = [self.by_urn[u] for u in source.deps_of(prop) if u in self.by_urn and self.by_urn[u].type in types]
+        found = [
+            self.by_urn[u] for u in source.deps_of(prop) if u in self.by_urn and self.by_urn[u].type in types
+        ]
         if found:
             return found
         wanted = [v for v in as_list(source.get(prop)) if isinstance(v, str) and v]
@@ -281,7 +332,9 @@ class StackRule:
     check: StackCheck
 
 
-def resource_rule(name: str, *types: str, prefix: str | None = None) -> Callable[[ResourceCheck], ResourceRule]:
+def resource_rule(
+    name: str, *types: str, prefix: str | None = None
+) -> Callable[[ResourceCheck], ResourceRule]:
     def wrap(fn: ResourceCheck) -> ResourceRule:
         return ResourceRule(name=name, types=frozenset(types), check=fn, prefix=prefix)
 
@@ -329,9 +382,18 @@ def is_public_principal(stmt: Mapping[str, Any]) -> bool:
 
 # Condition keys that pin a statement with a ``*`` principal to known callers.
 _PINNING_CONDITION_KEYS = {
-    "aws:sourcearn", "aws:sourceaccount", "aws:sourceowner", "aws:principalorgid", "aws:principalaccount",
-    "aws:principalarn", "aws:sourcevpce", "aws:sourcevpc", "aws:principalorgpaths", "kms:calleraccount",
-    "aws:resourceorgid", "kms:viaservice",
+    "aws:sourcearn",
+    "aws:sourceaccount",
+    "aws:sourceowner",
+    "aws:principalorgid",
+    "aws:principalaccount",
+    "aws:principalarn",
+    "aws:sourcevpce",
+    "aws:sourcevpc",
+    "aws:principalorgpaths",
+    "kms:calleraccount",
+    "aws:resourceorgid",
+    "kms:viaservice",
 }
 
 

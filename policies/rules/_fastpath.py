@@ -24,7 +24,7 @@ from pulumi_policy import policy as sdk
 from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
-_Base: Any = sdk._PolicyAnalyzerServicer  # noqa: SLF001 - the SDK's servicer, extended below
+_Base: Any = sdk._PolicyAnalyzerServicer
 
 
 class FastAnalyzerServicer(_Base):
@@ -32,9 +32,11 @@ class FastAnalyzerServicer(_Base):
         return self._PolicyAnalyzerServicer__policies  # type: ignore[attr-defined]
 
     def _meta(self) -> tuple[str, str, Any]:
-        return (self._PolicyAnalyzerServicer__policy_pack_name,  # type: ignore[attr-defined]
-                self._PolicyAnalyzerServicer__policy_pack_version,  # type: ignore[attr-defined]
-                self._PolicyAnalyzerServicer__stack_tags)  # type: ignore[attr-defined]
+        return (
+            self._PolicyAnalyzerServicer__policy_pack_name,  # type: ignore[attr-defined]
+            self._PolicyAnalyzerServicer__policy_pack_version,  # type: ignore[attr-defined]
+            self._PolicyAnalyzerServicer__stack_tags,
+        )  # type: ignore[attr-defined]
 
     def _run(self, policy: Any, args: Any, report: Any, response: Any, name: str, version: str) -> None:
         try:
@@ -44,17 +46,26 @@ class FastAnalyzerServicer(_Base):
                 loop.run_until_complete(asyncio.ensure_future(result, loop=loop))
                 loop.close()
         except UnknownValueError as e:
-            response.diagnostics.append(proto.AnalyzeDiagnostic(
-                policyName=policy.name, policyPackName=name, policyPackVersion=version,
-                message=(f"can't run policy '{policy.name}' from policy pack '{name}@v{version}' during preview: "
-                         f"{e.message}"),
-                urn="", description=policy.description,
-                enforcementLevel=self._map_enforcement_level(sdk.EnforcementLevel.ADVISORY)))
-        except sdk._NotApplicableError as e:  # noqa: SLF001
-            response.not_applicable.append(proto.PolicyNotApplicable(policy_name=policy.name,
-                                                                     reason=e.reason or ""))
+            response.diagnostics.append(
+                proto.AnalyzeDiagnostic(
+                    policyName=policy.name,
+                    policyPackName=name,
+                    policyPackVersion=version,
+                    message=(
+                        f"can't run policy '{policy.name}' from policy pack '{name}@v{version}' during preview: "
+                        f"{e.message}"
+                    ),
+                    urn="",
+                    description=policy.description,
+                    enforcementLevel=self._map_enforcement_level(sdk.EnforcementLevel.ADVISORY),
+                )
+            )
+        except sdk._NotApplicableError as e:
+            response.not_applicable.append(
+                proto.PolicyNotApplicable(policy_name=policy.name, reason=e.reason or "")
+            )
 
-    def Analyze(self, request: Any, _context: Any) -> Any:  # noqa: N802 - gRPC method name
+    def Analyze(self, request: Any, _context: Any) -> Any:
         self._configure_runtime_settings()
         response = proto.AnalyzeResponse()
         name, version, stack_tags = self._meta()
@@ -71,19 +82,31 @@ class FastAnalyzerServicer(_Base):
             if level == sdk.EnforcementLevel.DISABLED:
                 continue
             if not policy.has_validation():
-                response.not_applicable.append(proto.PolicyNotApplicable(
-                    policy_name=policy.name, reason="Policy does not implement validate"))
+                response.not_applicable.append(
+                    proto.PolicyNotApplicable(
+                        policy_name=policy.name, reason="Policy does not implement validate"
+                    )
+                )
                 continue
             if level == sdk.EnforcementLevel.REMEDIATE:
                 level = sdk.EnforcementLevel.MANDATORY
-            report = self._create_report_violation(response, policy.name, policy.description, level,
-                                                   policy.severity)
-            args = sdk.ResourceValidationArgs(request.type, props, request.urn, request.name, opts, provider,
-                                              self._get_policy_config(policy.name), stack_tags)
+            report = self._create_report_violation(
+                response, policy.name, policy.description, level, policy.severity
+            )
+            args = sdk.ResourceValidationArgs(
+                request.type,
+                props,
+                request.urn,
+                request.name,
+                opts,
+                provider,
+                self._get_policy_config(policy.name),
+                stack_tags,
+            )
             self._run(policy, args, report, response, name, version)
         return response
 
-    def AnalyzeStack(self, request: Any, _context: Any) -> Any:  # noqa: N802 - gRPC method name
+    def AnalyzeStack(self, request: Any, _context: Any) -> Any:
         self._configure_runtime_settings()
         response = proto.AnalyzeResponse()
         name, version, stack_tags = self._meta()
@@ -96,8 +119,9 @@ class FastAnalyzerServicer(_Base):
                 level = sdk.EnforcementLevel.MANDATORY
             if resources is None:
                 resources = self._resources(request)
-            report = self._create_report_violation(response, policy.name, policy.description, level,
-                                                   policy.severity)
+            report = self._create_report_violation(
+                response, policy.name, policy.description, level, policy.severity
+            )
             args = sdk.StackValidationArgs(resources, self._get_policy_config(policy.name), stack_tags)
             self._run(policy, args, report, response, name, version)
         return response
@@ -107,8 +131,17 @@ class FastAnalyzerServicer(_Base):
         pending: list[tuple[Any, Any]] = []
         for r in request.resources:
             props = unknown_checking_proxy(deserialize_properties(json_format.MessageToDict(r.properties)))
-            res = sdk.PolicyResource(r.type, props, r.urn, r.name, self._get_resource_options(r),
-                                     self._get_provider_resource(r), None, [], {})
+            res = sdk.PolicyResource(
+                r.type,
+                props,
+                r.urn,
+                r.name,
+                self._get_resource_options(r),
+                self._get_provider_resource(r),
+                None,
+                [],
+                {},
+            )
             by_urn[res.urn] = res
             pending.append((res, r))
         for res, r in pending:
@@ -123,4 +156,4 @@ class FastAnalyzerServicer(_Base):
 def install() -> None:
     """Make ``PolicyPack`` serve with :class:`FastAnalyzerServicer` (opt out: ``MLOPS_POLICY_FASTPATH=0``)."""
     if os.environ.get("MLOPS_POLICY_FASTPATH", "1") != "0":
-        sdk._PolicyAnalyzerServicer = FastAnalyzerServicer  # noqa: SLF001
+        sdk._PolicyAnalyzerServicer = FastAnalyzerServicer

@@ -19,8 +19,23 @@ IGW = "aws:ec2/internetGateway:InternetGateway"
 
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 OPEN = {"0.0.0.0/0", "::/0"}
-GPU_FAMILIES = ("g4dn", "g4ad", "g5", "g5g", "g6", "g6e", "gr6", "p3", "p3dn", "p4d", "p4de", "p5", "p5e", "p5en",
-                "p6")
+GPU_FAMILIES = (
+    "g4dn",
+    "g4ad",
+    "g5",
+    "g5g",
+    "g6",
+    "g6e",
+    "gr6",
+    "p3",
+    "p3dn",
+    "p4d",
+    "p4de",
+    "p5",
+    "p5e",
+    "p5en",
+    "p6",
+)
 
 
 @resource_rule("eks-private-endpoint", CLUSTER)
@@ -42,7 +57,9 @@ def private_endpoint(res: Res, ctx: Ctx) -> Iterator[str]:
 @resource_rule("eks-secrets-encryption", CLUSTER)
 def secrets_encryption(res: Res, ctx: Ctx) -> Iterator[str]:
     configs = [c for c in as_list(res.get("encryptionConfig")) if isinstance(c, dict)]
-    ok = any("secrets" in as_list(c.get("resources")) and (c.get("provider") or {}).get("keyArn") for c in configs)
+    ok = any(
+        "secrets" in as_list(c.get("resources")) and (c.get("provider") or {}).get("keyArn") for c in configs
+    )
     if not ok:
         yield "Kubernetes secrets are not envelope-encrypted with a KMS key (encryptionConfig)"
 
@@ -108,8 +125,25 @@ def _instance_types(res: Res) -> list[str]:
     return [str(t)] if t else []
 
 
-DEFAULT_INSTANCE_TYPES = ["t3.*", "t3a.*", "m6i.*", "m7i.*", "m6a.*", "m7a.*", "m6g.*", "m7g.*", "c6i.*", "c7i.*",
-                          "r6i.*", "r7i.*", "g5.*", "g6.*", "g6e.*", "p4d.*", "p5.*"]
+DEFAULT_INSTANCE_TYPES = [
+    "t3.*",
+    "t3a.*",
+    "m6i.*",
+    "m7i.*",
+    "m6a.*",
+    "m7a.*",
+    "m6g.*",
+    "m7g.*",
+    "c6i.*",
+    "c7i.*",
+    "r6i.*",
+    "r7i.*",
+    "g5.*",
+    "g6.*",
+    "g6e.*",
+    "p4d.*",
+    "p5.*",
+]
 
 
 @resource_rule("eks-approved-instance-types", NODE_GROUP, LAUNCH_TEMPLATE)
@@ -178,6 +212,17 @@ def nodegroup_launch_template(res: Res, ctx: Ctx) -> Iterator[str]:
         yield "no launch template: the nodes get EKS defaults (IMDSv1 reachable, hop limit 2, unencrypted root volume)"
 
 
-RULES = [private_endpoint, secrets_encryption, control_plane_logging, supported_version, access_entries,
-         nodegroup_no_ssh, nodegroup_launch_template, imdsv2, encrypted_volumes, approved_instance_types,
-         gpu_tainted, nodegroup_private]
+RULES = [
+    private_endpoint,
+    secrets_encryption,
+    control_plane_logging,
+    supported_version,
+    access_entries,
+    nodegroup_no_ssh,
+    nodegroup_launch_template,
+    imdsv2,
+    encrypted_volumes,
+    approved_instance_types,
+    gpu_tainted,
+    nodegroup_private,
+]

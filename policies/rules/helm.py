@@ -43,7 +43,9 @@ def repository_allowed(res: Res, ctx: Ctx) -> Iterator[str]:
     repo = repository(res).rstrip("/")
     if not repo:
         yield f"chart {res.get('chart')!r} names no repository (a local path or a repo alias cannot be pinned)"
-    elif not any(repo == a or repo.startswith(a + "/") or (a.endswith(":/") and repo.startswith(a)) for a in allowed):
+    elif not any(
+        repo == a or repo.startswith(a + "/") or (a.endswith(":/") and repo.startswith(a)) for a in allowed
+    ):
         yield f"repository {repo!r} is not on the allow-list"
 
 

@@ -35,17 +35,35 @@ ATTACHMENT_TYPES = (
     "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive",
 )
 ADMIN_POLICY_NAMES = ("AdministratorAccess", "PowerUserAccess", "IAMFullAccess")
-READ_VERBS = ("Get", "List", "Describe", "BatchGet", "Query", "Scan", "Search", "Select", "View", "Lookup",
-              "Filter", "Validate")
-DEFAULT_WILDCARD_RESOURCE_ACTIONS = ["cloudwatch:PutMetricData", "xray:PutTraceSegments",
-                                     "xray:PutTelemetryRecords"]
+READ_VERBS = (
+    "Get",
+    "List",
+    "Describe",
+    "BatchGet",
+    "Query",
+    "Scan",
+    "Search",
+    "Select",
+    "View",
+    "Lookup",
+    "Filter",
+    "Validate",
+)
+DEFAULT_WILDCARD_RESOURCE_ACTIONS = [
+    "cloudwatch:PutMetricData",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+]
 
 
 def identity_documents(res: Res) -> list[tuple[str, Any]]:
     """The identity-policy documents a resource defines: ``(label, document)``."""
     if res.type == ROLE:
-        return [(f"inline policy {p.get('name')!r}", p.get("policy"))
-                for p in as_list(res.get("inlinePolicies")) if isinstance(p, dict) and p.get("policy")]
+        return [
+            (f"inline policy {p.get('name')!r}", p.get("policy"))
+            for p in as_list(res.get("inlinePolicies"))
+            if isinstance(p, dict) and p.get("policy")
+        ]
     return [("policy", res.get("policy"))] if res.get("policy") else []
 
 
@@ -79,15 +97,21 @@ def no_wildcard_resource_write(res: Res, ctx: Ctx) -> Iterator[str]:
         for stmt in _allows(doc):
             if "*" not in resources_of(stmt):
                 continue
-            writes = [a for a in actions(stmt) if a not in ("*", "*:*") and not is_read_only(a) and a not in exempt]
+            writes = [
+                a for a in actions(stmt) if a not in ("*", "*:*") and not is_read_only(a) and a not in exempt
+            ]
             if writes:
                 yield f"{label} {sid(stmt)} allows {', '.join(sorted(writes))} on every resource ('*')"
 
 
 @resource_rule("iam-no-admin-policy", ROLE, *IDENTITY_POLICY_TYPES, *ATTACHMENT_TYPES)
 def no_admin(res: Res, ctx: Ctx) -> Iterator[str]:
-    arns = [str(a) for a in as_list(res.get("policyArn")) + as_list(res.get("managedPolicyArns"))
-            + as_list(res.get("policyArns"))]
+    arns = [
+        str(a)
+        for a in as_list(res.get("policyArn"))
+        + as_list(res.get("managedPolicyArns"))
+        + as_list(res.get("policyArns"))
+    ]
     for arn in arns:
         if any(arn.endswith(f":policy/{n}") for n in ADMIN_POLICY_NAMES):
             yield f"attaches the administrative managed policy {arn.rsplit('/', 1)[-1]}"
@@ -112,7 +136,7 @@ def _condition_values(stmt: dict[str, Any], suffix: str) -> dict[str, list[str]]
     """``{operator: [values]}`` for condition keys ending with ``suffix`` (e.g. ``:sub``)."""
     out: dict[str, list[str]] = {}
     cond = stmt.get("Condition") or {}
-    for op, body in (cond.items() if isinstance(cond, dict) else []):
+    for op, body in cond.items() if isinstance(cond, dict) else []:
         if isinstance(body, dict):
             for key, val in body.items():
                 if str(key).endswith(suffix):
@@ -132,8 +156,10 @@ def irsa_scoped(res: Res, ctx: Ctx) -> Iterator[str]:
         auds = _condition_values(stmt, ":aud")
         sub_values = subs.get("StringEquals", [])
         if set(subs) - {"StringEquals"} or len(sub_values) != 1 or not _SA.match(sub_values[0]):
-            yield (f"web-identity trust {sid(stmt)} is not scoped to exactly one service account "
-                   f"(StringEquals '<issuer>:sub' = 'system:serviceaccount:<namespace>:<name>'; got {subs or 'none'})")
+            yield (
+                f"web-identity trust {sid(stmt)} is not scoped to exactly one service account "
+                f"(StringEquals '<issuer>:sub' = 'system:serviceaccount:<namespace>:<name>'; got {subs or 'none'})"
+            )
         if auds.get("StringEquals") != ["sts.amazonaws.com"]:
             yield f"web-identity trust {sid(stmt)} does not require audience sts.amazonaws.com (got {auds or 'none'})"
 

@@ -72,4 +72,13 @@ def secret_cmk(res: Res, ctx: Ctx) -> Iterator[str]:
         yield "the secret is encrypted with the AWS-managed key; set kmsKeyId to a customer-managed key"
 
 
-RULES = [rotation, deletion_window, no_public_principal, log_retention, log_kms, sns_kms, sns_public, secret_cmk]
+RULES = [
+    rotation,
+    deletion_window,
+    no_public_principal,
+    log_retention,
+    log_kms,
+    sns_kms,
+    sns_public,
+    secret_cmk,
+]

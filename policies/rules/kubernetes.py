@@ -18,21 +18,37 @@ POD_TEMPLATE_KINDS = {
     "kubernetes:core/v1:Pod": ("spec",),
 }
 WORKLOADS = tuple(POD_TEMPLATE_KINDS)
-LONG_RUNNING = ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet",
-                "kubernetes:apps/v1:ReplicaSet", "kubernetes:core/v1:Pod")
+LONG_RUNNING = (
+    "kubernetes:apps/v1:Deployment",
+    "kubernetes:apps/v1:StatefulSet",
+    "kubernetes:apps/v1:DaemonSet",
+    "kubernetes:apps/v1:ReplicaSet",
+    "kubernetes:core/v1:Pod",
+)
 SERVICE = "kubernetes:core/v1:Service"
 NAMESPACED_PREFIX = "kubernetes:"
 CLUSTER_SCOPED = {
-    "kubernetes:core/v1:Namespace", "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole",
-    "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", "kubernetes:storage.k8s.io/v1:StorageClass",
-    "kubernetes:core/v1:PersistentVolume", "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition",
+    "kubernetes:core/v1:Namespace",
+    "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole",
+    "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
+    "kubernetes:storage.k8s.io/v1:StorageClass",
+    "kubernetes:core/v1:PersistentVolume",
+    "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition",
     "kubernetes:admissionregistration.k8s.io/v1:ValidatingWebhookConfiguration",
     "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration",
-    "kubernetes:scheduling.k8s.io/v1:PriorityClass", "kubernetes:node.k8s.io/v1:RuntimeClass",
+    "kubernetes:scheduling.k8s.io/v1:PriorityClass",
+    "kubernetes:node.k8s.io/v1:RuntimeClass",
 }
 DEFAULT_REGISTRIES = [
-    "*.dkr.ecr.*.amazonaws.com/*", "public.ecr.aws/*", "registry.k8s.io/*", "quay.io/*", "ghcr.io/*",
-    "docker.io/bitnami/*", "docker.io/bitnamilegacy/*", "docker.io/grafana/*", "docker.io/prom/*",
+    "*.dkr.ecr.*.amazonaws.com/*",
+    "public.ecr.aws/*",
+    "registry.k8s.io/*",
+    "quay.io/*",
+    "ghcr.io/*",
+    "docker.io/bitnami/*",
+    "docker.io/bitnamilegacy/*",
+    "docker.io/grafana/*",
+    "docker.io/prom/*",
 ]
 
 
@@ -109,9 +125,14 @@ def no_host_port(res: Res, ctx: Ctx) -> Iterator[str]:
 @resource_rule("k8s-resources", *WORKLOADS)
 def resources(res: Res, ctx: Ctx) -> Iterator[str]:
     for c in containers(res):
-        r = c.get("resources") if isinstance(c.get("resources"), dict) else {}
-        missing = [f"{kind}.{what}" for kind in ("requests", "limits") for what in ("cpu", "memory")
-                   if not (r.get(kind) or {}).get(what)]
+        found = c.get("resources")
+        r: dict[str, Any] = found if isinstance(found, dict) else {}
+        missing = [
+            f"{kind}.{what}"
+            for kind in ("requests", "limits")
+            for what in ("cpu", "memory")
+            if not (r.get(kind) or {}).get(what)
+        ]
         if missing:
             yield f"{_name(c)} lacks resources {', '.join(missing)}"
 
@@ -188,8 +209,11 @@ def namespace_of(res: Res) -> str:
 @resource_rule("k8s-no-default-namespace", prefix=NAMESPACED_PREFIX)
 def not_default_namespace(res: Res, ctx: Ctx) -> Iterator[str]:
     kind = res.type.rsplit(":", 1)[-1]
-    if res.type in CLUSTER_SCOPED or kind.startswith("Cluster") or res.type.startswith(
-            ("kubernetes:helm.sh/", "kubernetes:yaml", "kubernetes:kustomize")):
+    if (
+        res.type in CLUSTER_SCOPED
+        or kind.startswith("Cluster")
+        or res.type.startswith(("kubernetes:helm.sh/", "kubernetes:yaml", "kubernetes:kustomize"))
+    ):
         return
     if res.type.endswith("List") or res.type.startswith("pulumi:"):
         return
@@ -216,5 +240,19 @@ def internal_lb(res: Res, ctx: Ctx) -> Iterator[str]:
     yield "a LoadBalancer Service without the internal scheme annotation gets an internet-facing load balancer"
 
 
-RULES = [no_privileged, no_escalation, non_root, no_host_namespaces, no_host_path, no_host_port, resources,
-         image_pinned, allowed_registries, read_only_root, drop_all, probes, not_default_namespace, internal_lb]
+RULES = [
+    no_privileged,
+    no_escalation,
+    non_root,
+    no_host_namespaces,
+    no_host_path,
+    no_host_port,
+    resources,
+    image_pinned,
+    allowed_registries,
+    read_only_root,
+    drop_all,
+    probes,
+    not_default_namespace,
+    internal_lb,
+]

@@ -52,11 +52,19 @@ def no_open_ingress(res: Res, ctx: Ctx) -> Iterator[str]:
     elif res.type == SG_RULE and res.get("type") == "ingress":
         rules = [res.props]
     elif res.type == INGRESS_RULE:
-        rules = [{**res.props, "cidrBlocks": as_list(res.get("cidrIpv4")),
-                  "ipv6CidrBlocks": as_list(res.get("cidrIpv6"))}]
+        rules = [
+            {
+                **res.props,
+                "cidrBlocks": as_list(res.get("cidrIpv4")),
+                "ipv6CidrBlocks": as_list(res.get("cidrIpv6")),
+            }
+        ]
     for rule in rules:
-        sources = [c for c in as_list(rule.get("cidrBlocks")) + as_list(rule.get("ipv6CidrBlocks"))
-                   if c in (OPEN_V4, OPEN_V6)]
+        sources = [
+            c
+            for c in as_list(rule.get("cidrBlocks")) + as_list(rule.get("ipv6CidrBlocks"))
+            if c in (OPEN_V4, OPEN_V6)
+        ]
         yield from _findings(rule, sources, ports)
 
 
@@ -87,8 +95,13 @@ def default_sg(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
         ids = [v for v in (vpc.get("id"),) if isinstance(v, str)]
         managed = stack.referencing(vpc, [DEFAULT_SG], "vpcId", ids)
         if not managed:
-            yield (f"VPC {vpc.name!r} leaves its default security group unmanaged (it allows all traffic "
-                   "between its members); adopt it with DefaultSecurityGroup and no rules"), vpc.urn
+            yield (
+                (
+                    f"VPC {vpc.name!r} leaves its default security group unmanaged (it allows all traffic "
+                    "between its members); adopt it with DefaultSecurityGroup and no rules"
+                ),
+                vpc.urn,
+            )
         for sg in managed:
             if as_list(sg.get("ingress")) or as_list(sg.get("egress")):
                 yield f"the default security group of VPC {vpc.name!r} has rules", sg.urn

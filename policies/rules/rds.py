@@ -137,5 +137,17 @@ def force_ssl(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
                 yield f"parameter group {g.name!r} does not set rds.force_ssl=1", g.urn
 
 
-RULES = [not_public, encrypted, backups, deletion_protection, final_snapshot, multi_az, managed_password,
-         iam_auth, log_exports, auto_minor, approved_engine, force_ssl]
+RULES = [
+    not_public,
+    encrypted,
+    backups,
+    deletion_protection,
+    final_snapshot,
+    multi_az,
+    managed_password,
+    iam_auth,
+    log_exports,
+    auto_minor,
+    approved_engine,
+    force_ssl,
+]

@@ -9,7 +9,6 @@ from policies.rules._common import (
     Res,
     Stack,
     as_list,
-
     public_allow_statements,
     resource_rule,
     sid,
@@ -24,7 +23,10 @@ SSE_TYPES = (
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
     "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
 )
-VERSIONING_TYPES = ("aws:s3/bucketVersioning:BucketVersioning", "aws:s3/bucketVersioningV2:BucketVersioningV2")
+VERSIONING_TYPES = (
+    "aws:s3/bucketVersioning:BucketVersioning",
+    "aws:s3/bucketVersioningV2:BucketVersioningV2",
+)
 LIFECYCLE_TYPES = (
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
     "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",
@@ -36,8 +38,10 @@ ACL_TYPES = ("aws:s3/bucketAcl:BucketAcl", "aws:s3/bucketAclV2:BucketAclV2")
 
 PAB_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 PUBLIC_CANNED_ACLS = {"public-read", "public-read-write", "authenticated-read"}
-PUBLIC_GRANTEES = ("http://acs.amazonaws.com/groups/global/AllUsers",
-                   "http://acs.amazonaws.com/groups/global/AuthenticatedUsers")
+PUBLIC_GRANTEES = (
+    "http://acs.amazonaws.com/groups/global/AllUsers",
+    "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
+)
 
 
 def _ids(bucket: Res) -> list[str]:
@@ -109,7 +113,10 @@ def bucket_ownership(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
             rules = as_list(oc.get("rule"))
             owners = {r.get("objectOwnership") for r in rules if isinstance(r, dict)}
             if owners != {"BucketOwnerEnforced"}:
-                yield f"{_label(b)} object ownership is {sorted(map(str, owners))}, not BucketOwnerEnforced", oc.urn
+                yield (
+                    f"{_label(b)} object ownership is {sorted(map(str, owners))}, not BucketOwnerEnforced",
+                    oc.urn,
+                )
 
 
 def _tls_denied(policy: object) -> bool:
@@ -173,9 +180,12 @@ def bucket_encryption(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
             # S3 server access logs can only be delivered to SSE-S3 buckets (an AWS limitation).
             if algo == "AES256" and _is_log_target(b, targets):
                 continue
-            yield (f"{_label(b)} encrypts with {algo or 'nothing'}"
-                   f"{'' if key or algo != 'aws:kms' else ' and the AWS-managed key'}; use SSE-KMS with a "
-                   "customer-managed key", b.urn)
+            yield (
+                f"{_label(b)} encrypts with {algo or 'nothing'}"
+                f"{'' if key or algo != 'aws:kms' else ' and the AWS-managed key'}; use SSE-KMS with a "
+                "customer-managed key",
+                b.urn,
+            )
 
 
 @stack_rule("s3-bucket-versioning")
@@ -193,11 +203,19 @@ def bucket_lifecycle(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
     for b in stack.of_type(*BUCKET_TYPES):
         rules: list = []
         for c in _siblings(stack, b, LIFECYCLE_TYPES):
-            rules.extend(r for r in as_list(c.get("rules")) if isinstance(r, dict) and r.get("status") == "Enabled")
+            rules.extend(
+                r for r in as_list(c.get("rules")) if isinstance(r, dict) and r.get("status") == "Enabled"
+            )
         noncurrent = any(r.get("noncurrentVersionExpiration") for r in rules)
         abort = any(r.get("abortIncompleteMultipartUpload") for r in rules)
-        missing = [what for what, ok in (("noncurrent version expiry", noncurrent),
-                                         ("abort of incomplete multipart uploads", abort)) if not ok]
+        missing = [
+            what
+            for what, ok in (
+                ("noncurrent version expiry", noncurrent),
+                ("abort of incomplete multipart uploads", abort),
+            )
+            if not ok
+        ]
         if missing:
             yield f"{_label(b)} lifecycle lacks {' and '.join(missing)}", b.urn
 
@@ -212,9 +230,16 @@ def bucket_logging(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
             yield f"{_label(b)} has no server access logging", b.urn
 
 
-
 RULES = [
-    pab_flags, no_public_acl, no_public_policy, no_force_destroy,
-    bucket_has_pab, bucket_ownership, bucket_tls_only, bucket_encryption, bucket_versioning,
-    bucket_lifecycle, bucket_logging,
+    pab_flags,
+    no_public_acl,
+    no_public_policy,
+    no_force_destroy,
+    bucket_has_pab,
+    bucket_ownership,
+    bucket_tls_only,
+    bucket_encryption,
+    bucket_versioning,
+    bucket_lifecycle,
+    bucket_logging,
 ]

@@ -7,8 +7,14 @@ from collections.abc import Iterator
 from policies.rules._common import Ctx, Res, Stack, resolve_environment, stack_rule
 
 STATEFUL_TYPES = (
-    "aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2", "aws:rds/instance:Instance", "aws:rds/cluster:Cluster",
-    "aws:kms/key:Key", "aws:ecr/repository:Repository", "aws:dynamodb/table:Table", "aws:efs/fileSystem:FileSystem",
+    "aws:s3/bucket:Bucket",
+    "aws:s3/bucketV2:BucketV2",
+    "aws:rds/instance:Instance",
+    "aws:rds/cluster:Cluster",
+    "aws:kms/key:Key",
+    "aws:ecr/repository:Repository",
+    "aws:dynamodb/table:Table",
+    "aws:efs/fileSystem:FileSystem",
 )
 PLATFORM = "mlops:platform:MlopsPlatform"
 MODEL_REGISTRY = "mlops:registry:ModelRegistry"
@@ -32,7 +38,9 @@ def _is_mlflow(r: Res) -> bool:
 
 
 def _is_prometheus_stack(r: Res) -> bool:
-    return r.type.startswith("kubernetes:helm.sh/") and str(r.get("chart") or "").endswith("kube-prometheus-stack")
+    return r.type.startswith("kubernetes:helm.sh/") and str(r.get("chart") or "").endswith(
+        "kube-prometheus-stack"
+    )
 
 
 def _platforms(stack: Stack) -> list[Res]:

@@ -31,8 +31,10 @@ def governance_tags(res: Res, ctx: Ctx) -> Iterator[str]:
     required = list(ctx.get("requiredTags", GOVERNANCE_TAG_KEYS))
     missing = [k for k in required if not tags.get(k)]
     if missing:
-        yield (f"missing governance tag(s) {', '.join(missing)} (set them on the AWS provider's "
-               f"defaultTags or on the resource)")
+        yield (
+            f"missing governance tag(s) {', '.join(missing)} (set them on the AWS provider's "
+            f"defaultTags or on the resource)"
+        )
 
 
 @resource_rule("aws-data-classification", prefix="aws:")

@@ -41,8 +41,13 @@ C0 = "spec.template.spec.containers.0"
 
 
 def tags(**override: str) -> Mutation:
-    base = {"environment": "prod", "owner": "ml-platform", "cost-center": "cc-1",
-            "data-classification": "internal", "managed-by": "pulumi"}
+    base = {
+        "environment": "prod",
+        "owner": "ml-platform",
+        "cost-center": "cc-1",
+        "data-classification": "internal",
+        "managed-by": "pulumi",
+    }
     base.update(override)
     return set_input("defaultTags", json.dumps({"tags": {k: v for k, v in base.items() if v}}))
 
@@ -56,25 +61,59 @@ CASES: list[tuple[str, Any, Mutation | None, dict[str, Any]]] = [
     ("aws-governance-tags", PROVIDER, tags(owner=""), {}),
     ("aws-data-classification", PROVIDER, tags(**{"data-classification": "secret"}), {}),
     # S3
-    ("s3-public-access-block-all", select("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "artifacts-pab"),
-     set_input("restrictPublicBuckets", False), {}),
-    ("s3-bucket-public-access-block", select("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
-                                             "artifacts-pab"), None, {"remove": True}),
+    (
+        "s3-public-access-block-all",
+        select("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "artifacts-pab"),
+        set_input("restrictPublicBuckets", False),
+        {},
+    ),
+    (
+        "s3-bucket-public-access-block",
+        select("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "artifacts-pab"),
+        None,
+        {"remove": True},
+    ),
     ("s3-no-public-acl", BUCKET, set_input("acl", "public-read"), {}),
-    ("s3-no-public-policy", select("aws:s3/bucketPolicy:BucketPolicy", "artifacts-policy"),
-     statement_policy({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}), {}),
+    (
+        "s3-no-public-policy",
+        select("aws:s3/bucketPolicy:BucketPolicy", "artifacts-policy"),
+        statement_policy({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}),
+        {},
+    ),
     ("s3-no-force-destroy-prod", BUCKET, set_input("forceDestroy", True), {}),
-    ("s3-bucket-ownership-enforced", select("aws:s3/bucketOwnershipControls:BucketOwnershipControls",
-                                            "artifacts-ownership"), set_input("rule.objectOwnership",
-                                                                              "ObjectWriter"), {}),
-    ("s3-bucket-tls-only", select("aws:s3/bucketPolicy:BucketPolicy", "artifacts-policy"), None, {"remove": True}),
-    ("s3-bucket-encryption-kms", select("aws:s3/bucketServerSideEncryptionConfiguration:"
-                                        "BucketServerSideEncryptionConfiguration", "artifacts-sse"),
-     set_input("rules.0.applyServerSideEncryptionByDefault", {"sseAlgorithm": "AES256"}), {}),
-    ("s3-bucket-versioning", select("aws:s3/bucketVersioning:BucketVersioning", "artifacts-versioning"),
-     set_input("versioningConfiguration.status", "Suspended"), {}),
-    ("s3-bucket-lifecycle", select("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
-                                   "artifacts-lifecycle"), set_input("rules.1.status", "Disabled"), {}),
+    (
+        "s3-bucket-ownership-enforced",
+        select("aws:s3/bucketOwnershipControls:BucketOwnershipControls", "artifacts-ownership"),
+        set_input("rule.objectOwnership", "ObjectWriter"),
+        {},
+    ),
+    (
+        "s3-bucket-tls-only",
+        select("aws:s3/bucketPolicy:BucketPolicy", "artifacts-policy"),
+        None,
+        {"remove": True},
+    ),
+    (
+        "s3-bucket-encryption-kms",
+        select(
+            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+            "artifacts-sse",
+        ),
+        set_input("rules.0.applyServerSideEncryptionByDefault", {"sseAlgorithm": "AES256"}),
+        {},
+    ),
+    (
+        "s3-bucket-versioning",
+        select("aws:s3/bucketVersioning:BucketVersioning", "artifacts-versioning"),
+        set_input("versioningConfiguration.status", "Suspended"),
+        {},
+    ),
+    (
+        "s3-bucket-lifecycle",
+        select("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "artifacts-lifecycle"),
+        set_input("rules.1.status", "Disabled"),
+        {},
+    ),
     ("s3-bucket-access-logging", select("aws:s3/bucketLogging:BucketLogging"), None, {"remove": True}),
     # RDS
     ("rds-not-public", DB, set_input("publiclyAccessible", True), {}),
@@ -88,8 +127,12 @@ CASES: list[tuple[str, Any, Mutation | None, dict[str, Any]]] = [
     ("rds-log-exports", DB, set_input("enabledCloudwatchLogsExports", ["upgrade"]), {}),
     ("rds-auto-minor-upgrade", DB, set_input("autoMinorVersionUpgrade", False), {}),
     ("rds-approved-engine", DB, set_input("engineVersion", "13.20"), {}),
-    ("rds-force-ssl", select("aws:rds/parameterGroup:ParameterGroup"),
-     set_input("parameters", [{"name": "rds.force_ssl", "value": "0"}]), {}),
+    (
+        "rds-force-ssl",
+        select("aws:rds/parameterGroup:ParameterGroup"),
+        set_input("parameters", [{"name": "rds.force_ssl", "value": "0"}]),
+        {},
+    ),
     # EKS
     ("eks-private-endpoint", CLUSTER, set_input("vpcConfig.endpointPublicAccess", True), {}),
     ("eks-secrets-encryption", CLUSTER, drop_input("encryptionConfig"), {}),
@@ -99,7 +142,12 @@ CASES: list[tuple[str, Any, Mutation | None, dict[str, Any]]] = [
     ("eks-nodegroup-no-ssh", SYSTEM_NODES, set_input("remoteAccess", {"ec2SshKey": "ops"}), {}),
     ("eks-nodegroup-launch-template", SYSTEM_NODES, drop_input("launchTemplate"), {}),
     ("ec2-launch-template-imdsv2", LT, set_input("metadataOptions.httpTokens", "optional"), {}),
-    ("ec2-launch-template-encrypted-volumes", LT, set_input("blockDeviceMappings.0.ebs.encrypted", "false"), {}),
+    (
+        "ec2-launch-template-encrypted-volumes",
+        LT,
+        set_input("blockDeviceMappings.0.ebs.encrypted", "false"),
+        {},
+    ),
     ("eks-approved-instance-types", SYSTEM_NODES, set_input("instanceTypes", ["x2iedn.32xlarge"]), {}),
     ("eks-gpu-nodes-tainted", GPU_NODES, set_input("taints", []), {}),
     ("eks-nodegroup-private-subnets", SYSTEM_NODES, None, {"public_subnets": True}),
@@ -107,61 +155,152 @@ CASES: list[tuple[str, Any, Mutation | None, dict[str, Any]]] = [
     ("ecr-immutable-tags", REPO, set_input("imageTagMutability", "MUTABLE"), {}),
     ("ecr-scan-on-push", REPO, set_input("imageScanningConfiguration.scanOnPush", False), {}),
     ("ecr-kms-encryption", REPO, set_input("encryptionConfigurations", [{"encryptionType": "AES256"}]), {}),
-    ("ecr-no-public-policy", select("aws:ecr/repositoryPolicy:RepositoryPolicy"),
-     statement_policy({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "ecr:BatchGetImage"}), {}),
+    (
+        "ecr-no-public-policy",
+        select("aws:ecr/repositoryPolicy:RepositoryPolicy"),
+        statement_policy({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "ecr:BatchGetImage"}),
+        {},
+    ),
     ("ecr-lifecycle-policy", select("aws:ecr/lifecyclePolicy:LifecyclePolicy"), None, {"remove": True}),
     # KMS, logs, SNS, secrets
     ("kms-key-rotation", KEY, set_input("enableKeyRotation", False), {}),
     ("kms-deletion-window", KEY, set_input("deletionWindowInDays", 7), {}),
-    ("kms-no-public-principal", KEY, statement_policy(
-        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:Decrypt", "Resource": "*"}), {}),
+    (
+        "kms-no-public-principal",
+        KEY,
+        statement_policy(
+            {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:Decrypt", "Resource": "*"}
+        ),
+        {},
+    ),
     ("logs-retention", LOG_GROUP, drop_input("retentionInDays"), {}),
     ("logs-kms-encryption", LOG_GROUP, drop_input("kmsKeyId"), {}),
     ("sns-kms-encryption", TOPIC, drop_input("kmsMasterKeyId"), {}),
-    ("sns-no-public-policy", select("aws:sns/topicPolicy:TopicPolicy"), statement_policy(
-        {"Effect": "Allow", "Principal": "*", "Action": "sns:Publish", "Resource": "*"}), {}),
+    (
+        "sns-no-public-policy",
+        select("aws:sns/topicPolicy:TopicPolicy"),
+        statement_policy({"Effect": "Allow", "Principal": "*", "Action": "sns:Publish", "Resource": "*"}),
+        {},
+    ),
     ("secretsmanager-cmk", select("aws:secretsmanager/secret:Secret"), drop_input("kmsKeyId"), {}),
     # IAM
-    ("iam-no-wildcard-action", METRICS, statement_policy({"Effect": "Allow", "Action": "*",
-                                                          "Resource": "arn:aws:s3:::x"}), {}),
-    ("iam-no-wildcard-resource-write", METRICS, statement_policy(
-        {"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": "*"}), {}),
-    ("iam-no-admin-policy", select("aws:iam/rolePolicyAttachment:RolePolicyAttachment",
-                                   "node-AmazonEKSWorkerNodePolicy"),
-     set_input("policyArn", "arn:aws:iam::aws:policy/AdministratorAccess"), {}),
-    ("iam-trust-no-wildcard-principal", select("aws:iam/role:Role", "node-role"), set_input(
-        "assumeRolePolicy", doc({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"})), {}),
-    ("iam-irsa-trust-scoped", IRSA, set_input("assumeRolePolicy", doc(
-        {"Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
-         "Principal": {"Federated": f"arn:aws:iam::{ACCOUNT}:oidc-provider/{ISSUER}"},
-         "Condition": {"StringLike": {f"{ISSUER}:sub": "system:serviceaccount:mlflow:*"}}})), {}),
+    (
+        "iam-no-wildcard-action",
+        METRICS,
+        statement_policy({"Effect": "Allow", "Action": "*", "Resource": "arn:aws:s3:::x"}),
+        {},
+    ),
+    (
+        "iam-no-wildcard-resource-write",
+        METRICS,
+        statement_policy({"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": "*"}),
+        {},
+    ),
+    (
+        "iam-no-admin-policy",
+        select("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "node-AmazonEKSWorkerNodePolicy"),
+        set_input("policyArn", "arn:aws:iam::aws:policy/AdministratorAccess"),
+        {},
+    ),
+    (
+        "iam-trust-no-wildcard-principal",
+        select("aws:iam/role:Role", "node-role"),
+        set_input(
+            "assumeRolePolicy",
+            doc({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}),
+        ),
+        {},
+    ),
+    (
+        "iam-irsa-trust-scoped",
+        IRSA,
+        set_input(
+            "assumeRolePolicy",
+            doc(
+                {
+                    "Effect": "Allow",
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Principal": {"Federated": f"arn:aws:iam::{ACCOUNT}:oidc-provider/{ISSUER}"},
+                    "Condition": {"StringLike": {f"{ISSUER}:sub": "system:serviceaccount:mlflow:*"}},
+                }
+            ),
+        ),
+        {},
+    ),
     # network
-    ("net-no-open-ingress", select("aws:ec2/securityGroup:SecurityGroup", "alb-sg"),
-     set_input("ingress.0", {"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["0.0.0.0/0"]}), {}),
+    (
+        "net-no-open-ingress",
+        select("aws:ec2/securityGroup:SecurityGroup", "alb-sg"),
+        set_input(
+            "ingress.0", {"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["0.0.0.0/0"]}
+        ),
+        {},
+    ),
     ("net-vpc-flow-logs", select("aws:ec2/flowLog:FlowLog"), None, {"remove": True}),
-    ("net-default-sg-closed", select("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"),
-     set_input("ingress", [{"protocol": "-1", "fromPort": 0, "toPort": 0, "self": True}]), {}),
-    ("net-private-subnet-no-public-ip", select("aws:ec2/subnet:Subnet", "private-0"),
-     set_input("mapPublicIpOnLaunch", True), {}),
+    (
+        "net-default-sg-closed",
+        select("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"),
+        set_input("ingress", [{"protocol": "-1", "fromPort": 0, "toPort": 0, "self": True}]),
+        {},
+    ),
+    (
+        "net-private-subnet-no-public-ip",
+        select("aws:ec2/subnet:Subnet", "private-0"),
+        set_input("mapPublicIpOnLaunch", True),
+        {},
+    ),
     # Kubernetes
     ("k8s-no-privileged", DEPLOYMENT, set_input(f"{C0}.securityContext.privileged", True), {}),
-    ("k8s-no-privilege-escalation", DEPLOYMENT, drop_input(f"{C0}.securityContext.allowPrivilegeEscalation"), {}),
+    (
+        "k8s-no-privilege-escalation",
+        DEPLOYMENT,
+        drop_input(f"{C0}.securityContext.allowPrivilegeEscalation"),
+        {},
+    ),
     ("k8s-run-as-non-root", DEPLOYMENT, set_input(f"{C0}.securityContext.runAsUser", 0), {}),
     ("k8s-no-host-namespaces", DEPLOYMENT, set_input("spec.template.spec.hostNetwork", True), {}),
-    ("k8s-no-host-path", DEPLOYMENT, set_input("spec.template.spec.volumes.0", {"name": "h", "hostPath": {
-        "path": "/var/run/docker.sock"}}), {}),
+    (
+        "k8s-no-host-path",
+        DEPLOYMENT,
+        set_input(
+            "spec.template.spec.volumes.0", {"name": "h", "hostPath": {"path": "/var/run/docker.sock"}}
+        ),
+        {},
+    ),
     ("k8s-no-host-port", DEPLOYMENT, set_input(f"{C0}.ports.0.hostPort", 5000), {}),
-    ("k8s-resources", CRONJOB, drop_input("spec.jobTemplate.spec.template.spec.containers.0.resources.limits"), {}),
-    ("k8s-image-pinned", DEPLOYMENT, set_input(f"{C0}.image", f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/x:latest"),
-     {}),
+    (
+        "k8s-resources",
+        CRONJOB,
+        drop_input("spec.jobTemplate.spec.template.spec.containers.0.resources.limits"),
+        {},
+    ),
+    (
+        "k8s-image-pinned",
+        DEPLOYMENT,
+        set_input(f"{C0}.image", f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/x:latest"),
+        {},
+    ),
     ("k8s-allowed-registries", DEPLOYMENT, set_input(f"{C0}.image", "evil.example.com/miner:1.0.0"), {}),
-    ("k8s-read-only-root-fs", DEPLOYMENT, set_input(f"{C0}.securityContext.readOnlyRootFilesystem", False), {}),
-    ("k8s-drop-all-capabilities", DEPLOYMENT, set_input(f"{C0}.securityContext.capabilities", {"drop": ["NET_RAW"]}),
-     {}),
+    (
+        "k8s-read-only-root-fs",
+        DEPLOYMENT,
+        set_input(f"{C0}.securityContext.readOnlyRootFilesystem", False),
+        {},
+    ),
+    (
+        "k8s-drop-all-capabilities",
+        DEPLOYMENT,
+        set_input(f"{C0}.securityContext.capabilities", {"drop": ["NET_RAW"]}),
+        {},
+    ),
     ("k8s-probes", DEPLOYMENT, drop_input(f"{C0}.readinessProbe"), {}),
     ("k8s-no-default-namespace", DEPLOYMENT, drop_input("metadata.namespace"), {}),
-    ("k8s-internal-load-balancer", select("kubernetes:core/v1:Service", "serving-lb"),
-     set_input("metadata.annotations", {}), {}),
+    (
+        "k8s-internal-load-balancer",
+        select("kubernetes:core/v1:Service", "serving-lb"),
+        set_input("metadata.annotations", {}),
+        {},
+    ),
     # Helm
     ("helm-chart-version-pinned", HELM, set_input("version", "^77.0.0"), {}),
     ("helm-repository-allowed", HELM, set_input("repositoryOpts.repo", "https://charts.example.com"), {}),
@@ -184,8 +323,9 @@ def test_baseline_is_compliant_in_every_environment(checker: Checker) -> None:
 
 
 @pytest.mark.parametrize(("rule", "selector", "mutation", "options"), CASES, ids=[c[0] for c in CASES])
-def test_rule_catches_its_violation(checker: Checker, rule: str, selector: Any, mutation: Mutation | None,
-                                    options: dict[str, Any]) -> None:
+def test_rule_catches_its_violation(
+    checker: Checker, rule: str, selector: Any, mutation: Mutation | None, options: dict[str, Any]
+) -> None:
     graph = baseline("prod")
     if options.get("public_subnets"):
         # Point the node group at the public subnet.
@@ -195,10 +335,17 @@ def test_rule_catches_its_violation(checker: Checker, rule: str, selector: Any, 
         node.property_dependencies["subnetIds"] = [public.urn]
     if "remove_also" in options:
         graph.resources = [r for r in graph.resources if not options["remove_also"](r)]
-    result = assert_mutation_caught(checker, graph, selector, mutation, rule, env="prod",
-                                    remove=options.get("remove", False) or "remove_also" in options,
-                                    protect=options.get("protect"),
-                                    expect_quiet_before=not options.get("public_subnets"))
+    result = assert_mutation_caught(
+        checker,
+        graph,
+        selector,
+        mutation,
+        rule,
+        env="prod",
+        remove=options.get("remove", False) or "remove_also" in options,
+        protect=options.get("protect"),
+        expect_quiet_before=not options.get("public_subnets"),
+    )
     assert CATALOGUE[rule].level("prod") == "mandatory"
     assert all(v.enforcement == "mandatory" for v in result.by_policy(rule))
 
@@ -208,30 +355,61 @@ def test_rule_catches_its_violation(checker: Checker, rule: str, selector: Any, 
 
 def _quiet(checker: Checker, *resources: Any, env: str = "prod") -> list[tuple[str, str]]:
     result = checker.run([aws_provider(env), *resources], env)
-    return [(v.policy, v.message) for v in result.violations if not v.policy.startswith(("s3-bucket", "stack"))]
+    return [
+        (v.policy, v.message) for v in result.violations if not v.policy.startswith(("s3-bucket", "stack"))
+    ]
 
 
 def test_managed_node_policies_and_kms_root_statement_are_fine(checker: Checker) -> None:
-    attachments = [resource("aws:iam/rolePolicyAttachment:RolePolicyAttachment", p,
-                            {"role": "r", "policyArn": f"arn:aws:iam::aws:policy/{p}"})
-                   for p in ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly",
-                             "AmazonEKS_CNI_Policy", "service-role/AmazonEBSCSIDriverPolicy")]
+    attachments = [
+        resource(
+            "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+            p,
+            {"role": "r", "policyArn": f"arn:aws:iam::aws:policy/{p}"},
+        )
+        for p in (
+            "AmazonEKSWorkerNodePolicy",
+            "AmazonEC2ContainerRegistryPullOnly",
+            "AmazonEKS_CNI_Policy",
+            "service-role/AmazonEBSCSIDriverPolicy",
+        )
+    ]
     key = next(r for r in baseline().resources if r.type == "aws:kms/key:Key")
     assert _quiet(checker, *attachments, key) == []
 
 
 def test_pod_identity_trust_is_not_irsa(checker: Checker) -> None:
-    role = resource("aws:iam/role:Role", "pod-identity", {"assumeRolePolicy": doc(
-        {"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
-         "Action": ["sts:AssumeRole", "sts:TagSession"]})})
+    role = resource(
+        "aws:iam/role:Role",
+        "pod-identity",
+        {
+            "assumeRolePolicy": doc(
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "pods.eks.amazonaws.com"},
+                    "Action": ["sts:AssumeRole", "sts:TagSession"],
+                }
+            )
+        },
+    )
     assert _quiet(checker, role) == []
 
 
 def test_irsa_without_audience_is_caught(checker: Checker) -> None:
-    role = resource("aws:iam/role:Role", "irsa", {"assumeRolePolicy": doc(
-        {"Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
-         "Principal": {"Federated": f"arn:aws:iam::{ACCOUNT}:oidc-provider/{ISSUER}"},
-         "Condition": {"StringEquals": {f"{ISSUER}:sub": "system:serviceaccount:mlflow:mlflow"}}})})
+    role = resource(
+        "aws:iam/role:Role",
+        "irsa",
+        {
+            "assumeRolePolicy": doc(
+                {
+                    "Effect": "Allow",
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Principal": {"Federated": f"arn:aws:iam::{ACCOUNT}:oidc-provider/{ISSUER}"},
+                    "Condition": {"StringEquals": {f"{ISSUER}:sub": "system:serviceaccount:mlflow:mlflow"}},
+                }
+            )
+        },
+    )
     assert [p for p, _ in _quiet(checker, role)] == ["iam-irsa-trust-scoped"]
 
 
@@ -246,8 +424,21 @@ def test_resource_tag_environment_overrides_config(checker: Checker) -> None:
 
 
 def test_dev_makes_relaxed_rules_advisory(checker: Checker) -> None:
-    dep = resource("kubernetes:apps/v1:Deployment", "d", {"metadata": {"namespace": "apps"}, "spec": {"template": {
-        "spec": {"securityContext": {"runAsNonRoot": True}, "containers": [container(probes=False)]}}}})
+    dep = resource(
+        "kubernetes:apps/v1:Deployment",
+        "d",
+        {
+            "metadata": {"namespace": "apps"},
+            "spec": {
+                "template": {
+                    "spec": {
+                        "securityContext": {"runAsNonRoot": True},
+                        "containers": [container(probes=False)],
+                    }
+                }
+            },
+        },
+    )
     result = checker.run([dep], "dev")
     assert [(v.policy, v.enforcement) for v in result.violations] == [("k8s-probes", "advisory")]
     result = checker.run([dep], "prod")
@@ -266,7 +457,32 @@ def test_secret_inputs_reach_the_pack_wrapped_and_are_not_reported(checker: Chec
 
 def test_public_eks_endpoint_with_allow_list_is_advisory_free_in_dev(checker: Checker) -> None:
     cluster = next(r for r in baseline("dev").resources if r.type == "aws:eks/cluster:Cluster")
-    cluster.inputs["vpcConfig"] = {"endpointPublicAccess": True, "endpointPrivateAccess": True,
-                                   "publicAccessCidrs": ["203.0.113.0/24"]}
+    cluster.inputs["vpcConfig"] = {
+        "endpointPublicAccess": True,
+        "endpointPrivateAccess": True,
+        "publicAccessCidrs": ["203.0.113.0/24"],
+    }
     assert not checker.run([aws_provider("dev"), cluster], "dev").by_policy("eks-private-endpoint")
     assert checker.run([aws_provider("prod"), cluster], "prod").by_policy("eks-private-endpoint")
+
+
+def test_unknown_values_make_a_rule_undetermined_not_violated(checker: Checker) -> None:
+    # During a preview the engine sends unknowns; a verdict that may depend on one is deferred.
+    db = next(r for r in baseline().resources if r.type == "aws:rds/instance:Instance")
+    db.inputs["kmsKeyId"] = "@unknown"
+    db.inputs["storageEncrypted"] = False
+    result = checker.run([aws_provider("prod"), db], "prod")
+    assert not result.by_policy("rds-encrypted-cmk")
+    assert "rds-encrypted-cmk" in {v.policy for v in result.undetermined}
+    # Rules that find nothing wrong stay quiet even with unknowns around.
+    assert "rds-not-public" not in {v.policy for v in result.undetermined}
+
+
+def test_stack_rule_with_unknown_policy_is_undetermined(checker: Checker) -> None:
+    graph = baseline()
+    policy = next(r for r in graph.resources if r.name == "artifacts-policy")
+    policy.outputs["policy"] = "@unknown"
+    policy.inputs["policy"] = "@unknown"
+    result = checker.run(graph, "prod")
+    assert not result.by_policy("s3-bucket-tls-only")
+    assert "s3-bucket-tls-only" in {v.policy for v in result.undetermined}

@@ -593,11 +593,13 @@ CATALOGUE: dict[str, Meta] = {
         checkov=("CKV_K8S_26",),
     ),
     "k8s-resources": Meta(
-        "Containers set CPU and memory requests and limits.",
+        "Containers set CPU and memory requests and limits (the CPU limit can be waived with "
+        "requireCpuLimits=false).",
         "low",
         "Set resources.requests and resources.limits for cpu and memory.",
         enforcement=RELAXED_DEV,
         checkov=("CKV_K8S_10", "CKV_K8S_11", "CKV_K8S_12", "CKV_K8S_13"),
+        props={"requireCpuLimits": Prop({"type": "boolean"}, True)},
     ),
     "k8s-image-pinned": Meta(
         "Images are pinned to a version tag or digest (never latest or untagged).",

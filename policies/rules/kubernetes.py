@@ -127,12 +127,10 @@ def resources(res: Res, ctx: Ctx) -> Iterator[str]:
     for c in containers(res):
         found = c.get("resources")
         r: dict[str, Any] = found if isinstance(found, dict) else {}
-        missing = [
-            f"{kind}.{what}"
-            for kind in ("requests", "limits")
-            for what in ("cpu", "memory")
-            if not (r.get(kind) or {}).get(what)
-        ]
+        wanted = [("requests", "cpu"), ("requests", "memory"), ("limits", "memory")]
+        if ctx.get("requireCpuLimits", True):
+            wanted.append(("limits", "cpu"))
+        missing = [f"{kind}.{what}" for kind, what in wanted if not (r.get(kind) or {}).get(what)]
         if missing:
             yield f"{_name(c)} lacks resources {', '.join(missing)}"
 

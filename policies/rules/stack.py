@@ -17,8 +17,12 @@ STATEFUL_TYPES = (
     "aws:efs/fileSystem:FileSystem",
 )
 PLATFORM = "mlops:platform:MlopsPlatform"
-MODEL_REGISTRY = "mlops:registry:ModelRegistry"
-MONITORING = "mlops:monitoring:Monitoring"
+
+
+def _is_component(r: Res, kind: str) -> bool:
+    """A platform component of the given class, whatever module token it lives under
+    (``mlops:registry:ModelRegistry``, ``mlops:model_registry:ModelRegistry``...)."""
+    return r.type.startswith("mlops:") and r.type.endswith(f":{kind}")
 
 
 @stack_rule("stack-stateful-protected")
@@ -49,7 +53,7 @@ def _platforms(stack: Stack) -> list[Res]:
 
 @stack_rule("platform-model-registry")
 def has_registry(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
-    if stack.of_type(MODEL_REGISTRY) or any(_is_mlflow(r) for r in stack.resources):
+    if any(_is_component(r, "ModelRegistry") or _is_mlflow(r) for r in stack.resources):
         return
     for p in _platforms(stack):
         yield "the platform has no model registry (ModelRegistry component or MLflow Deployment)", p.urn
@@ -57,7 +61,7 @@ def has_registry(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
 
 @stack_rule("platform-monitoring")
 def has_monitoring(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
-    if stack.of_type(MONITORING) or any(_is_prometheus_stack(r) for r in stack.resources):
+    if any(_is_component(r, "Monitoring") or _is_prometheus_stack(r) for r in stack.resources):
         return
     for p in _platforms(stack):
         yield "the platform has no monitoring (Monitoring component or kube-prometheus-stack release)", p.urn

@@ -196,7 +196,7 @@ def baseline(env: str = "prod") -> Graph:
     prov = aws_provider(env)
     k8s = k8s_provider()
     platform = resource("mlops:platform:MlopsPlatform", "mlops")
-    registry = resource("mlops:registry:ModelRegistry", "mlops-registry")
+    registry = resource("mlops:model_registry:ModelRegistry", "mlops-registry")
     monitoring = resource("mlops:monitoring:Monitoring", "mlops-monitoring")
     key = resource(
         "aws:kms/key:Key",

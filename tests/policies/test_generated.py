@@ -42,3 +42,27 @@ def test_readme_table_lists_every_rule() -> None:
     table = text.split(policytools.BEGIN, 1)[1].split(policytools.END, 1)[0]
     for name in CATALOGUE:
         assert f"| `{name}` |" in table
+
+
+def test_pulumi_policy_yaml() -> None:
+    import yaml
+
+    data = yaml.safe_load((REPO_ROOT / "policies" / "PulumiPolicy.yaml").read_text())
+    assert data["runtime"]["name"] == "python"
+    assert data["version"] == "0.1.0" and data["description"]
+    assert (
+        REPO_ROOT / "policies" / data["runtime"]["options"]["virtualenv"]
+    ).resolve() == REPO_ROOT / ".venv"
+
+
+def test_main_only_builds_the_pack() -> None:
+    import ast
+
+    tree = ast.parse((REPO_ROOT / "policies" / "__main__.py").read_text())
+    calls = [n for n in tree.body if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)]
+    assert (
+        len(calls) == 1
+        and isinstance(calls[0].value.func, ast.Name)
+        and calls[0].value.func.id == "PolicyPack"
+    )
+    assert not [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)]

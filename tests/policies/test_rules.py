@@ -306,7 +306,12 @@ CASES: list[tuple[str, Any, Mutation | None, dict[str, Any]]] = [
     ("helm-repository-allowed", HELM, set_input("repositoryOpts.repo", "https://charts.example.com"), {}),
     # stack
     ("stack-stateful-protected", DB, None, {"protect": False}),
-    ("platform-model-registry", select("mlops:registry:ModelRegistry"), None, {"remove_also": DEPLOYMENT}),
+    (
+        "platform-model-registry",
+        select("mlops:model_registry:ModelRegistry"),
+        None,
+        {"remove_also": DEPLOYMENT},
+    ),
     ("platform-monitoring", select("mlops:monitoring:Monitoring"), None, {"remove_also": HELM}),
 ]
 
@@ -486,3 +491,36 @@ def test_stack_rule_with_unknown_policy_is_undetermined(checker: Checker) -> Non
     result = checker.run(graph, "prod")
     assert not result.by_policy("s3-bucket-tls-only")
     assert "s3-bucket-tls-only" in {v.policy for v in result.undetermined}
+
+
+def test_cpu_limit_can_be_waived_by_config(checker: Checker) -> None:
+    c = container()
+    del c["resources"]["limits"]["cpu"]
+    dep = resource(
+        "kubernetes:apps/v1:Deployment",
+        "d",
+        {
+            "metadata": {"namespace": "apps"},
+            "spec": {"template": {"spec": {"securityContext": {"runAsNonRoot": True}, "containers": [c]}}},
+        },
+    )
+    assert checker.run([dep], "prod").by_policy("k8s-resources")
+    from mlops.analyzer import analyze_with
+    from mlops.policytest import config_for, graph_of
+
+    config = config_for("prod")
+    config["k8s-resources"]["requireCpuLimits"] = False
+    assert not analyze_with(checker.stub, graph_of([dep]), config=config).by_policy("k8s-resources")
+
+
+@pytest.mark.parametrize("token", ["mlops:registry:ModelRegistry", "mlops:model_registry:ModelRegistry"])
+def test_model_registry_component_tokens(checker: Checker, token: str) -> None:
+    platform = resource("mlops:platform:MlopsPlatform", "mlops")
+    registry = resource(token, "r")
+    monitoring = resource("mlops:monitoring:Monitoring", "m")
+    result = checker.run([platform, registry, monitoring], "prod")
+    assert not result.by_policy("platform-model-registry") and not result.by_policy("platform-monitoring")
+    result = checker.run([platform], "prod")
+    assert result.by_policy("platform-model-registry") and result.by_policy("platform-monitoring")
+    # A consumer stack without the platform is not asked for either.
+    assert not checker.run([registry], "prod").violations

@@ -59,10 +59,8 @@ def test_main_only_builds_the_pack() -> None:
     import ast
 
     tree = ast.parse((REPO_ROOT / "policies" / "__main__.py").read_text())
-    calls = [n for n in tree.body if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)]
-    assert (
-        len(calls) == 1
-        and isinstance(calls[0].value.func, ast.Name)
-        and calls[0].value.func.id == "PolicyPack"
-    )
+    calls = [n.value for n in tree.body if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)]
+    assert len(calls) == 1
+    func = calls[0].func
+    assert isinstance(func, ast.Name) and func.id == "PolicyPack"
     assert not [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)]

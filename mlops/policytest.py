@@ -164,6 +164,7 @@ def mutated(
     *,
     remove: bool = False,
     protect: bool | None = None,
+    property_dependencies: dict[str, list[str]] | None = None,
 ) -> tuple[Graph, list[Resource]]:
     """A deep copy of ``graph`` with ``mutation`` applied to the inputs (and outputs) of every selected
     resource, or those resources removed."""
@@ -181,6 +182,8 @@ def mutated(
                 mutation(r.outputs)
         if protect is not None:
             r.protect = protect
+        if property_dependencies is not None:
+            r.property_dependencies.update(property_dependencies)
     return g, chosen
 
 
@@ -194,22 +197,29 @@ def assert_mutation_caught(
     env: str = "prod",
     remove: bool = False,
     protect: bool | None = None,
+    property_dependencies: dict[str, list[str]] | None = None,
     expect_quiet_before: bool = True,
 ) -> CheckResult:
-    """The named rule is quiet on ``graph`` and fires once the selected resources are mutated (or removed)."""
+    """The named rule reports something new once the selected resources are mutated (or removed); with
+    ``expect_quiet_before`` it must also be quiet on the original graph."""
+    before = checker.run(graph, env)
     if expect_quiet_before:
-        before = checker.run(graph, env)
         assert not before.by_policy(rule), (
             f"{rule} already fires before the mutation: {before.by_policy(rule)}"
         )
-    g, chosen = mutated(graph, selector, mutation, remove=remove, protect=protect)
+    g, chosen = mutated(
+        graph, selector, mutation, remove=remove, protect=protect, property_dependencies=property_dependencies
+    )
     after = checker.run(g, env)
-    hits = after.by_policy(rule)
-    assert hits, f"{rule} did not catch the mutation of {[r.name for r in chosen]}"
-    if not remove:
-        urns = {r.urn for r in chosen}
-        assert any(v.urn in urns for v in hits) or all(v.urn for v in hits), hits
+    seen = {(v.urn, v.message) for v in before.by_policy(rule)}
+    new = [v for v in after.by_policy(rule) if (v.urn, v.message) not in seen]
+    assert new, f"{rule} did not catch the mutation of {[r.name for r in chosen]}"
     return after
+
+
+def select_like(type_: str, *fragments: str) -> Selector:
+    """Resources of ``type_`` whose name contains every fragment."""
+    return lambda r: r.type == type_ and all(f in r.name for f in fragments)
 
 
 def write_graph(graph: Graph, path: Path) -> None:  # pragma: no cover - debugging aid

@@ -545,11 +545,13 @@ CATALOGUE: dict[str, Meta] = {
         prowler=("ec2_securitygroup_default_restrict_traffic",),
     ),
     "net-private-subnet-no-public-ip": Meta(
-        "Subnets not marked public (tag tier=public) do not map public IPs on launch.",
+        "Private subnets never map public IPs on launch; public subnets (tier=public) only when "
+        "allowPublicSubnets is set.",
         "high",
         "Set map_public_ip_on_launch=False.",
         checkov=("CKV_AWS_130",),
         prowler=("vpc_subnet_no_public_ip_by_default",),
+        props={"allowPublicSubnets": Prop({"type": "boolean"}, False)},
     ),
     # ---- Kubernetes ------------------------------------------------------------------------------
     "k8s-no-privileged": Meta(

@@ -73,9 +73,12 @@ def private_subnet_public_ip(res: Res, ctx: Ctx) -> Iterator[str]:
     if not truthy(res.get("mapPublicIpOnLaunch")):
         return
     tags = res.tags
-    if tags.get("kubernetes.io/role/elb") == "1" or tags.get("tier") == "public":
-        return
-    yield "a subnet that is not marked public (tag tier=public) maps public IPs on launch"
+    public = tags.get("kubernetes.io/role/elb") == "1" or tags.get("tier") == "public"
+    if not public:
+        yield "a private subnet maps public IPs on launch"
+    elif not ctx.get("allowPublicSubnets", False):
+        yield ("a public subnet maps public IPs on launch (load balancers and NAT gateways get their own "
+               "addresses; set allowPublicSubnets to permit it)")
 
 
 @stack_rule("net-vpc-flow-logs")

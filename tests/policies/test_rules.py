@@ -332,12 +332,12 @@ def test_rule_catches_its_violation(
     checker: Checker, rule: str, selector: Any, mutation: Mutation | None, options: dict[str, Any]
 ) -> None:
     graph = baseline("prod")
+    deps = None
     if options.get("public_subnets"):
         # Point the node group at the public subnet.
         public = next(r for r in graph.resources if r.name == "public-0")
         mutation = set_input("subnetIds", ["public-0-id"])
-        node = next(r for r in graph.resources if selector(r))
-        node.property_dependencies["subnetIds"] = [public.urn]
+        deps = {"subnetIds": [public.urn]}
     if "remove_also" in options:
         graph.resources = [r for r in graph.resources if not options["remove_also"](r)]
     result = assert_mutation_caught(
@@ -349,7 +349,8 @@ def test_rule_catches_its_violation(
         env="prod",
         remove=options.get("remove", False) or "remove_also" in options,
         protect=options.get("protect"),
-        expect_quiet_before=not options.get("public_subnets"),
+        property_dependencies=deps,
+        expect_quiet_before="remove_also" not in options,
     )
     assert CATALOGUE[rule].level("prod") == "mandatory"
     assert all(v.enforcement == "mandatory" for v in result.by_policy(rule))

@@ -5,15 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlops import REPO_ROOT
-from mlops.engine import render
 from mlops.graph import Graph
 from mlops.policytest import Checker, assert_mutation_caught, select, set_input
-
-
-@pytest.fixture(scope="module")
-def stacks() -> dict[str, Graph]:
-    return {env: render(env, REPO_ROOT) for env in ("dev", "staging", "prod")}
 
 
 @pytest.mark.parametrize("env", ["dev", "staging"])

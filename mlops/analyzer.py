@@ -107,6 +107,8 @@ class CheckResult:
     violations: list[Violation]
     undetermined: list[Violation] = field(default_factory=list)
     """Policies the pack could not run because a value was unknown (as under a preview)."""
+    stack_file: str | None = None
+    """The stack's config file (relative path): where stack-level findings are located in SARIF."""
 
     @property
     def mandatory(self) -> list[Violation]:
@@ -137,6 +139,35 @@ def encode(value: Any) -> Any:
     if value == "@unknown":
         return UNKNOWN
     return value
+
+
+def secret_strings(graph: Graph) -> list[str]:
+    """Every secret string in the graph's inputs and outputs (to scrub them from messages)."""
+    found: set[str] = set()
+
+    def walk(value: Any, secret: bool) -> None:
+        if isinstance(value, Secret):
+            walk(value.value, True)
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v, secret)
+        elif isinstance(value, list | tuple):
+            for v in value:
+                walk(v, secret)
+        elif secret and isinstance(value, str) and len(value) >= 4:
+            found.add(value)
+
+    for r in graph.resources:
+        walk(r.inputs, False)
+        walk(r.outputs, False)
+    return sorted(found, key=len, reverse=True)
+
+
+def scrub(message: str, secrets: list[str]) -> str:
+    for value in secrets:
+        if value in message:
+            message = message.replace(value, "[secret]")
+    return message
 
 
 def _struct(props: dict[str, Any]) -> struct_pb2.Struct:
@@ -437,6 +468,7 @@ def analyze_with(
     resources = [r for r in graph.resources if r.type != "pulumi:pulumi:Stack"]
     violations: list[Violation] = []
     undetermined: list[Violation] = []
+    secrets = secret_strings(graph)
 
     def collect(response: analyzer_pb2.AnalyzeResponse, default_urn: str | None) -> None:
         for d in response.diagnostics:
@@ -451,7 +483,7 @@ def analyze_with(
                 urn=urn,
                 type=r.type if r else "pulumi:pulumi:Stack",
                 name=r.name if r else graph.stack,
-                message=_strip(d.message, description),
+                message=scrub(_strip(d.message, description), secrets),
                 source=r.source if r else None,
             )
             (undetermined if _PREVIEW_MARKER in d.message and not d.urn else violations).append(v)

@@ -81,8 +81,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     try:
         stack_file = load_stack(Path(args.root), args.stack)
         stack_values, secret_keys = dict(stack_file.values), list(stack_file.secret_keys)
+        stack_relpath: str | None = stack_file.relpath
     except StackFileError:
-        stack_values, secret_keys = {}, []
+        stack_values, secret_keys, stack_relpath = {}, [], None
     try:
         # The pack boots while the stack renders; it is stopped whatever happens.
         with pack_process(pack_dir) as pack:
@@ -92,6 +93,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             result = analyze_with(pack.connect(), graph, config=policy_config, config_source=str(config_path),
                                   stack_config=stack_values, secret_keys=secret_keys)
         result.pack_version = pack_version(pack_dir) or result.pack_version
+        result.stack_file = stack_relpath
     except AnalyzerError as err:
         return _fail([str(err)])
     text = render_report(result, args.format)

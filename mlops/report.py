@@ -103,14 +103,18 @@ def to_sarif(result: CheckResult) -> dict[str, Any]:
             "partialFingerprints": {"resourceUrn": v.urn or result.stack},
             "properties": {"urn": v.urn, "severity": v.severity, "enforcement": v.enforcement},
         }
-        if v.source is not None:
+        # Code scanning needs a location: the line that created the resource, else the stack's config file.
+        file, line = (v.source.file, v.source.line) if v.source is not None else (result.stack_file, 1)
+        if file:
             entry["locations"] = [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": v.source.file, "uriBaseId": "%SRCROOT%"},
-                        "region": {"startLine": max(1, v.source.line)},
+                        "artifactLocation": {"uri": file, "uriBaseId": "%SRCROOT%"},
+                        "region": {"startLine": max(1, line)},
                     },
-                    "logicalLocations": [{"name": v.name, "fullyQualifiedName": v.urn, "kind": "resource"}],
+                    "logicalLocations": [
+                        {"name": v.name, "fullyQualifiedName": v.urn or v.name, "kind": "resource"}
+                    ],
                 }
             ]
         results.append(entry)

@@ -76,6 +76,14 @@ def test_sarif_locates_results_at_the_source_line() -> None:
     loc = first["locations"][0]["physicalLocation"]
     assert loc["artifactLocation"]["uri"] == "components/db.py" and loc["region"]["startLine"] == 42
     assert run["results"][1]["level"] == "warning"
+    assert "locations" not in run["results"][1]  # no source and no stack file known
+
+
+def test_sarif_places_stack_level_findings_in_the_stack_file() -> None:
+    result = _result()
+    result.stack_file = "stacks/Pulumi.prod.yaml"
+    loc = to_sarif(result)["runs"][0]["results"][1]["locations"][0]["physicalLocation"]
+    assert loc["artifactLocation"]["uri"] == "stacks/Pulumi.prod.yaml" and loc["region"]["startLine"] == 1
 
 
 def test_junit_has_one_case_per_policy_and_fails_mandatory() -> None:

@@ -461,6 +461,16 @@ def test_secret_inputs_reach_the_pack_wrapped_and_are_not_reported(checker: Chec
     assert hits and all("s3cr3t-value" not in v.message for v in result.violations)
 
 
+def test_secret_values_are_scrubbed_from_any_message(checker: Checker) -> None:
+    from mlops.graph import Secret
+
+    # A rule that quotes a value (the canned ACL) never reveals it when the value is a secret.
+    bucket = resource("aws:s3/bucket:Bucket", "b", {"bucket": "b", "acl": Secret("public-read")})
+    result = checker.run([aws_provider("prod"), bucket], "prod")
+    messages = [v.message for v in result.by_policy("s3-no-public-acl")]
+    assert messages and all("public-read" not in m and "[secret]" in m for m in messages)
+
+
 def test_public_eks_endpoint_with_allow_list_is_advisory_free_in_dev(checker: Checker) -> None:
     cluster = next(r for r in baseline("dev").resources if r.type == "aws:eks/cluster:Cluster")
     cluster.inputs["vpcConfig"] = {

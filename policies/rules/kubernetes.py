@@ -196,8 +196,11 @@ def probes(res: Res, ctx: Ctx) -> Iterator[str]:
             yield f"{_name(c)} lacks {' and '.join(missing)}"
 
 
+HELM_TYPES = ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart")
+
+
 def namespace_of(res: Res) -> str:
-    ns = res.path("metadata", "namespace")
+    ns = res.get("namespace") if res.type in HELM_TYPES else res.path("metadata", "namespace")
     if ns:
         return str(ns)
     provider_ns = res.provider_props.get("namespace") if res.provider_props else None
@@ -210,7 +213,7 @@ def not_default_namespace(res: Res, ctx: Ctx) -> Iterator[str]:
     if (
         res.type in CLUSTER_SCOPED
         or kind.startswith("Cluster")
-        or res.type.startswith(("kubernetes:helm.sh/", "kubernetes:yaml", "kubernetes:kustomize"))
+        or res.type.startswith(("kubernetes:helm.sh/v3:Chart", "kubernetes:yaml", "kubernetes:kustomize"))
     ):
         return
     if res.type.endswith("List") or res.type.startswith("pulumi:"):

@@ -77,8 +77,10 @@ def private_subnet_public_ip(res: Res, ctx: Ctx) -> Iterator[str]:
     if not public:
         yield "a private subnet maps public IPs on launch"
     elif not ctx.get("allowPublicSubnets", False):
-        yield ("a public subnet maps public IPs on launch (load balancers and NAT gateways get their own "
-               "addresses; set allowPublicSubnets to permit it)")
+        yield (
+            "a public subnet maps public IPs on launch (load balancers and NAT gateways get their own "
+            "addresses; set allowPublicSubnets to permit it)"
+        )
 
 
 @stack_rule("net-vpc-flow-logs")

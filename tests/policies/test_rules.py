@@ -535,3 +535,18 @@ def test_model_registry_component_tokens(checker: Checker, token: str) -> None:
     assert result.by_policy("platform-model-registry") and result.by_policy("platform-monitoring")
     # A consumer stack without the platform is not asked for either.
     assert not checker.run([registry], "prod").violations
+
+
+def test_helm_release_without_namespace_lands_in_default(checker: Checker) -> None:
+    release = resource(
+        "kubernetes:helm.sh/v3:Release",
+        "r",
+        {
+            "chart": "kube-prometheus-stack",
+            "version": "77.0.0",
+            "repositoryOpts": {"repo": "https://prometheus-community.github.io/helm-charts"},
+        },
+    )
+    assert checker.run([release], "prod").by_policy("k8s-no-default-namespace")
+    release.inputs["namespace"] = "monitoring"
+    assert not checker.run([release], "prod").violations

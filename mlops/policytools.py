@@ -13,11 +13,11 @@ from pathlib import Path
 from mlops import REPO_ROOT
 
 BEGIN, END = "<!-- rules:begin -->", "<!-- rules:end -->"
-ENVIRONMENTS = ("dev", "staging", "prod")
 _TOKEN = re.compile(r"""__init__\(\s*['"](aws:[A-Za-z0-9/._-]+:[A-Za-z0-9]+)['"]""")
 
 
 def config_files(root: Path = REPO_ROOT) -> dict[Path, str]:
+    from policies.rules._common import ENVIRONMENTS
     from policies.rules.catalogue import config_for
 
     return {
@@ -61,7 +61,7 @@ def readme_table() -> str:
     for name, meta in CATALOGUE.items():
         framework = f"{meta.framework[0]} {meta.framework[2]}" if meta.framework else ""
         ids = ", ".join([*meta.checkov, *meta.prowler])
-        levels = " / ".join(meta.enforcement)
+        levels = " / ".join(meta.enforcement)  # in the order of ENVIRONMENTS
         rows.append(f"| `{name}` | {meta.severity} | {levels} | {meta.description} | {framework} | {ids} |")
     return f"{BEGIN}\n" + "\n".join(rows) + f"\n{END}"
 

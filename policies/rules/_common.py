@@ -16,10 +16,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-ENVIRONMENTS = ("dev", "staging", "prod")
-GOVERNANCE_TAG_KEYS = ("environment", "owner", "cost-center", "data-classification", "managed-by")
-DATA_CLASSIFICATIONS = ("public", "internal", "confidential", "restricted")
-
+# One source of truth: the platform's config schema defines the environments and the governance tag set
+# (re-exported for the rule modules and the catalogue).
+from components.config import DATA_CLASSIFICATIONS as DATA_CLASSIFICATIONS
+from components.config import ENVIRONMENTS as ENVIRONMENTS
+from components.config import GOVERNANCE_TAG_KEYS as GOVERNANCE_TAG_KEYS
 
 UNKNOWN_VALUES = frozenset(
     {

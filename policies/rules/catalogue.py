@@ -14,10 +14,10 @@ from typing import Any
 from policies.rules._common import DATA_CLASSIFICATIONS, ENVIRONMENTS, GOVERNANCE_TAG_KEYS
 
 M, A = "mandatory", "advisory"
-STRICT = (M, M, M)
-"""Mandatory in dev, staging and prod."""
-RELAXED_DEV = (A, M, M)
-"""Advisory in dev, mandatory in staging and prod."""
+STRICT: tuple[str, ...] = tuple(M for _ in ENVIRONMENTS)
+"""Mandatory in every environment."""
+RELAXED_DEV: tuple[str, ...] = tuple(A if env == "dev" else M for env in ENVIRONMENTS)
+"""Advisory in dev, mandatory everywhere else."""
 
 CIS_AWS = ("CIS AWS Foundations Benchmark", "3.0.0")
 CIS_EKS = ("CIS Amazon EKS Benchmark", "1.5.0")
@@ -32,7 +32,9 @@ class Prop:
     per_env: dict[str, Any] | None = None
 
     def for_env(self, env: str) -> Any:
-        return self.per_env[env] if self.per_env is not None else self.value
+        if self.per_env is None:
+            return self.value
+        return self.per_env.get(env, self.per_env["prod"])
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,8 @@ class Meta:
     description: str
     severity: str
     remediation: str
-    enforcement: tuple[str, str, str] = STRICT
+    enforcement: tuple[str, ...] = STRICT
+    """One level per environment, in the order of ``ENVIRONMENTS``."""
     framework: tuple[str, str, str] | None = None
     """``(name, version, reference)``: the benchmark and its recommendation number."""
     checkov: tuple[str, ...] = ()

@@ -262,6 +262,12 @@ CATALOGUE: dict[str, Meta] = {
         "critical",
         "Drop password/password_wo; set manage_master_user_password=True and master_user_secret_kms_key_id.",
     ),
+    "rds-performance-insights-kms": Meta(
+        "Performance Insights data is encrypted with a customer-managed key.",
+        "medium",
+        "Set performance_insights_kms_key_id to the data key when Performance Insights is on.",
+        checkov=("CKV_AWS_354",),
+    ),
     "rds-iam-auth": Meta(
         "IAM database authentication is enabled.",
         "medium",
@@ -332,10 +338,18 @@ CATALOGUE: dict[str, Meta] = {
         props={"supportedVersions": Prop(_STR_LIST, ["1.32", "1.33", "1.34", "1.35"])},
     ),
     "eks-access-entries": Meta(
-        "Cluster authentication uses the API mode (access entries), not the aws-auth ConfigMap.",
+        "Cluster authentication uses the API mode (access entries), not the aws-auth ConfigMap, and the "
+        "cluster creator gets no implicit admin.",
         "medium",
-        "Set access_config authentication_mode='API' and grant admins with aws.eks.AccessEntry.",
+        "Set access_config authentication_mode='API', bootstrap_cluster_creator_admin_permissions=False and "
+        "grant admins with aws.eks.AccessEntry.",
         framework=_eks("5.5.1"),
+    ),
+    "eks-addon-version-pinned": Meta(
+        "EKS add-ons are pinned to an explicit version.",
+        "low",
+        "Set addon_version (e.g. from `aws eks describe-addon-versions`) and upgrade it deliberately.",
+        enforcement=RELAXED_DEV,
     ),
     "eks-nodegroup-no-ssh": Meta(
         "Managed node groups allow no SSH remote access.",
@@ -404,6 +418,11 @@ CATALOGUE: dict[str, Meta] = {
         "Set encryption_configurations=[{encryption_type: 'KMS', kms_key: <key ARN>}].",
         checkov=("CKV_AWS_136",),
     ),
+    "ecr-no-force-delete-prod": Meta(
+        "ECR repositories in prod cannot be force-deleted with their images.",
+        "medium",
+        "Set force_delete=False for prod repositories.",
+    ),
     "ecr-no-public-policy": Meta(
         "ECR repository policies do not grant principal '*'.",
         "critical",
@@ -469,6 +488,11 @@ CATALOGUE: dict[str, Meta] = {
         "Grant publish to service principals with aws:SourceArn/aws:SourceAccount conditions.",
         checkov=("CKV_AWS_169",),
         prowler=("sns_topics_not_publicly_accessible",),
+    ),
+    "sns-no-http-subscription": Meta(
+        "SNS subscriptions never deliver over plain HTTP.",
+        "high",
+        "Subscribe https:// endpoints (or e-mail) only.",
     ),
     "secretsmanager-cmk": Meta(
         "Secrets Manager secrets are encrypted with a customer-managed KMS key.",
@@ -669,6 +693,13 @@ CATALOGUE: dict[str, Meta] = {
         "Annotate service.beta.kubernetes.io/aws-load-balancer-scheme: internal, or list the service "
         "(namespace/name) in allowedPublicServices.",
         props={"allowedPublicServices": Prop(_STR_LIST, [])},
+    ),
+    "k8s-namespace-default-deny": Meta(
+        "Namespaces the stack creates and runs workloads in have a default-deny ingress NetworkPolicy.",
+        "medium",
+        "Add a NetworkPolicy with podSelector {} and policyTypes ['Ingress'] (no ingress rules) in the "
+        "namespace, then allow the traffic the workloads need.",
+        framework=_eks("4.3.2"),
     ),
     # ---- Helm ------------------------------------------------------------------------------------
     "helm-chart-version-pinned": Meta(

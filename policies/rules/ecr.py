@@ -40,6 +40,12 @@ def kms(res: Res, ctx: Ctx) -> Iterator[str]:
         yield "the repository is not encrypted with a customer-managed KMS key"
 
 
+@resource_rule("ecr-no-force-delete-prod", REPOSITORY)
+def no_force_delete(res: Res, ctx: Ctx) -> Iterator[str]:
+    if ctx.prod and truthy(res.get("forceDelete")):
+        yield "forceDelete deletes the repository with its images; it is not allowed in prod"
+
+
 @resource_rule("ecr-no-public-policy", REPOSITORY_POLICY)
 def no_public_policy(res: Res, ctx: Ctx) -> Iterator[str]:
     for stmt in public_allow_statements(res.get("policy")):
@@ -54,4 +60,4 @@ def lifecycle(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
             yield f"repository {repo.get('name') or repo.name!r} has no lifecycle policy", repo.urn
 
 
-RULES = [immutable, scan_on_push, kms, no_public_policy, lifecycle]
+RULES = [immutable, scan_on_push, kms, no_force_delete, no_public_policy, lifecycle]

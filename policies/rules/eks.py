@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from policies.rules._common import Ctx, Res, Stack, as_list, resource_rule, stack_rule, truthy
 
 CLUSTER = "aws:eks/cluster:Cluster"
+ADDON = "aws:eks/addon:Addon"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 SUBNET = "aws:ec2/subnet:Subnet"
@@ -84,9 +85,18 @@ def supported_version(res: Res, ctx: Ctx) -> Iterator[str]:
 
 @resource_rule("eks-access-entries", CLUSTER)
 def access_entries(res: Res, ctx: Ctx) -> Iterator[str]:
-    mode = (res.get("accessConfig") or {}).get("authenticationMode")
+    access = res.get("accessConfig") or {}
+    mode = access.get("authenticationMode")
     if mode != "API":
         yield f"authenticationMode is {mode or 'CONFIG_MAP (default)'}; use API (access entries, no aws-auth ConfigMap)"
+    if truthy(access.get("bootstrapClusterCreatorAdminPermissions")):
+        yield "bootstrapClusterCreatorAdminPermissions makes whoever creates the cluster an invisible admin"
+
+
+@resource_rule("eks-addon-version-pinned", ADDON)
+def addon_pinned(res: Res, ctx: Ctx) -> Iterator[str]:
+    if not res.get("addonVersion"):
+        yield f"add-on {res.get('addonName')!r} has no addonVersion; EKS installs its default and it drifts"
 
 
 @resource_rule("eks-nodegroup-no-ssh", NODE_GROUP)
@@ -213,6 +223,7 @@ def nodegroup_launch_template(res: Res, ctx: Ctx) -> Iterator[str]:
 
 
 RULES = [
+    addon_pinned,
     private_endpoint,
     secrets_encryption,
     control_plane_logging,

@@ -11,6 +11,7 @@ LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 TOPIC = "aws:sns/topic:Topic"
 TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
 SECRET = "aws:secretsmanager/secret:Secret"
+SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
 
 
 @resource_rule("kms-key-rotation", KEY)
@@ -66,6 +67,12 @@ def sns_public(res: Res, ctx: Ctx) -> Iterator[str]:
         yield f"topic policy {sid(stmt)} allows principal '*' without a condition that pins the caller"
 
 
+@resource_rule("sns-no-http-subscription", SUBSCRIPTION)
+def sns_https(res: Res, ctx: Ctx) -> Iterator[str]:
+    if str(res.get("protocol") or "").lower() == "http":
+        yield "the subscription delivers alerts over plain HTTP; use https"
+
+
 @resource_rule("secretsmanager-cmk", SECRET)
 def secret_cmk(res: Res, ctx: Ctx) -> Iterator[str]:
     if not res.get("kmsKeyId"):
@@ -80,5 +87,6 @@ RULES = [
     log_kms,
     sns_kms,
     sns_public,
+    sns_https,
     secret_cmk,
 ]

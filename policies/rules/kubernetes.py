@@ -6,7 +6,7 @@ import fnmatch
 from collections.abc import Iterator
 from typing import Any
 
-from policies.rules._common import Ctx, Res, as_list, resource_rule, truthy
+from policies.rules._common import Ctx, Res, Stack, as_list, resource_rule, stack_rule, truthy
 
 POD_TEMPLATE_KINDS = {
     "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),
@@ -241,6 +241,29 @@ def internal_lb(res: Res, ctx: Ctx) -> Iterator[str]:
     yield "a LoadBalancer Service without the internal scheme annotation gets an internet-facing load balancer"
 
 
+NAMESPACE = "kubernetes:core/v1:Namespace"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+
+
+def _is_default_deny(policy: Res) -> bool:
+    """A NetworkPolicy selecting every pod of its namespace that denies all ingress (no ingress rules)."""
+    spec = policy.get("spec") or {}
+    selector = spec.get("podSelector") or {}
+    selects_all = not selector.get("matchLabels") and not selector.get("matchExpressions")
+    return selects_all and "Ingress" in as_list(spec.get("policyTypes")) and not spec.get("ingress")
+
+
+@stack_rule("k8s-namespace-default-deny")
+def namespace_default_deny(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
+    """Namespaces this stack creates and runs workloads in have a default-deny ingress NetworkPolicy."""
+    with_workloads = {namespace_of(r) for r in stack.of_type(*WORKLOADS)}
+    denied = {namespace_of(p) for p in stack.of_type(NETWORK_POLICY) if _is_default_deny(p)}
+    for ns in stack.of_type(NAMESPACE):
+        name = str(ns.path("metadata", "name") or "")
+        if name in with_workloads and name not in denied:
+            yield f"namespace {name!r} runs workloads without a default-deny ingress NetworkPolicy", ns.urn
+
+
 RULES = [
     no_privileged,
     no_escalation,
@@ -256,4 +279,5 @@ RULES = [
     probes,
     not_default_namespace,
     internal_lb,
+    namespace_default_deny,
 ]

@@ -76,6 +76,12 @@ def managed_password(res: Res, ctx: Ctx) -> Iterator[str]:
         yield "the RDS-managed master secret uses the AWS-managed key; set masterUserSecretKmsKeyId"
 
 
+@resource_rule("rds-performance-insights-kms", INSTANCE)
+def performance_insights_kms(res: Res, ctx: Ctx) -> Iterator[str]:
+    if truthy(res.get("performanceInsightsEnabled")) and not res.get("performanceInsightsKmsKeyId"):
+        yield "Performance Insights data is encrypted with the AWS-managed key; set performanceInsightsKmsKeyId"
+
+
 @resource_rule("rds-iam-auth", INSTANCE)
 def iam_auth(res: Res, ctx: Ctx) -> Iterator[str]:
     if not truthy(res.get("iamDatabaseAuthenticationEnabled")):
@@ -145,6 +151,7 @@ RULES = [
     final_snapshot,
     multi_az,
     managed_password,
+    performance_insights_kms,
     iam_auth,
     log_exports,
     auto_minor,

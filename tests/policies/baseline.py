@@ -319,6 +319,8 @@ def baseline(env: str = "prod") -> Graph:
             "iamDatabaseAuthenticationEnabled": True,
             "enabledCloudwatchLogsExports": ["postgresql", "upgrade"],
             "autoMinorVersionUpgrade": True,
+            "performanceInsightsEnabled": True,
+            "performanceInsightsKmsKeyId": KEY_ARN,
             "parameterGroupName": "mlops-pg",
         },
         deps={"parameterGroupName": [pg]},
@@ -500,6 +502,25 @@ def baseline(env: str = "prod") -> Graph:
     )
 
     ns = resource("kubernetes:core/v1:Namespace", "mlflow-ns", {"metadata": {"name": "mlflow"}}, provider=k8s)
+    deny = resource(
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        "mlflow-default-deny",
+        {
+            "metadata": {"name": "default-deny", "namespace": "mlflow"},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+        },
+        provider=k8s,
+    )
+    addon = resource(
+        "aws:eks/addon:Addon",
+        "coredns",
+        {"clusterName": "eks", "addonName": "coredns", "addonVersion": "v1.12.1-eksbuild.2"},
+    )
+    subscription = resource(
+        "aws:sns/topicSubscription:TopicSubscription",
+        "alerts-https",
+        {"topic": "arn:aws:sns:x", "protocol": "https", "endpoint": "https://hooks.example.com/x"},
+    )
     deployment = resource(
         "kubernetes:apps/v1:Deployment",
         "mlflow",
@@ -595,6 +616,9 @@ def baseline(env: str = "prod") -> Graph:
             topic,
             topic_policy,
             ns,
+            deny,
+            addon,
+            subscription,
             deployment,
             cronjob,
             service,

@@ -42,6 +42,9 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 TOPIC = "aws:sns/topic:Topic"
 TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
+SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+ADDON = "aws:eks/addon:Addon"
 C0 = "spec.template.spec.containers.0"
 
 
@@ -217,6 +220,14 @@ CASES: list[tuple[str, str, tuple[str, ...], Mutation | None, str, dict[str, Any
     ("database approved version", DB, (), set_input("engineVersion", "13.20"), "rds-approved-engine", {}),
     ("database protected", DB, (), None, "stack-stateful-protected", {"protect": False}),
     (
+        "Performance Insights with the data key",
+        DB,
+        (),
+        drop_input("performanceInsightsKmsKeyId"),
+        "rds-performance-insights-kms",
+        {},
+    ),
+    (
         "database TLS only",
         PG,
         (),
@@ -250,6 +261,15 @@ CASES: list[tuple[str, str, tuple[str, ...], Mutation | None, str, dict[str, Any
         "eks-access-entries",
         {},
     ),
+    (
+        "cluster creator is no implicit admin",
+        CLUSTER,
+        (),
+        set_input("accessConfig.bootstrapClusterCreatorAdminPermissions", True),
+        "eks-access-entries",
+        {},
+    ),
+    ("add-ons pinned", ADDON, (), drop_input("addonVersion"), "eks-addon-version-pinned", {}),
     ("cluster supported version", CLUSTER, (), set_input("version", "1.27"), "eks-supported-version", {}),
     (
         "launch template IMDSv2",
@@ -336,6 +356,14 @@ CASES: list[tuple[str, str, tuple[str, ...], Mutation | None, str, dict[str, Any
     ("repository lifecycle", REPO_LIFECYCLE, (), None, "ecr-lifecycle-policy", {"remove": True}),
     ("repository policy not public", REPO_POLICY, (), public_statement, "ecr-no-public-policy", {}),
     ("repositories protected", REPO, (), None, "stack-stateful-protected", {"protect": False}),
+    (
+        "repositories not force-deleted",
+        REPO,
+        (),
+        set_input("forceDelete", True),
+        "ecr-no-force-delete-prod",
+        {},
+    ),
     # ModelRegistry (MLflow)
     (
         "MLflow not privileged",
@@ -413,6 +441,22 @@ CASES: list[tuple[str, str, tuple[str, ...], Mutation | None, str, dict[str, Any
         {},
     ),
     # Monitoring
+    (
+        "alert subscriptions over HTTPS",
+        SUBSCRIPTION,
+        ("https",),
+        set_input("protocol", "http"),
+        "sns-no-http-subscription",
+        {},
+    ),
+    (
+        "MLflow namespace default deny",
+        NETWORK_POLICY,
+        ("default-deny",),
+        set_input("spec.podSelector", {"matchLabels": {"app": "none"}}),
+        "k8s-namespace-default-deny",
+        {},
+    ),
     ("alert topic KMS", TOPIC, (), drop_input("kmsMasterKeyId"), "sns-kms-encryption", {}),
     ("alert topic policy not public", TOPIC_POLICY, (), public_statement, "sns-no-public-policy", {}),
 ]

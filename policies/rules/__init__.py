@@ -78,12 +78,12 @@ _LAST_PLAIN: dict[str, tuple[Any, Any]] = {"props": (None, None), "provider": (N
 proxies for one request, so each is converted once; a different object simply misses."""
 
 
-def _plain_once(slot: str, value: Any) -> tuple[Any, list[str] | None]:
+def _plain_once(slot: str, value: Any) -> tuple[Any, dict[str, list[str]]]:
     key, converted = _LAST_PLAIN[slot]
     if key is value:
         return converted
     unknowns = Unknowns()
-    converted = (plain(value, unknowns), unknowns.path)
+    converted = (plain(value, unknowns), unknowns.keys)
     _LAST_PLAIN[slot] = (value, converted)
     return converted
 
@@ -103,7 +103,7 @@ def _resource_validate(rule: ResourceRule):
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         if not rule.applies(args.resource_type):
             return
-        props, unknown_path = _plain_once("props", args.props)
+        props, unknown_keys = _plain_once("props", args.props)
         res = Res(
             type=args.resource_type,
             name=args.name,
@@ -112,7 +112,7 @@ def _resource_validate(rule: ResourceRule):
             provider_props=_plain_once("provider", args.provider.props)[0]
             if args.provider is not None
             else {},
-            unknown_path=unknown_path,
+            unknown_keys=unknown_keys,
             protect=bool(args.opts.protect),
             parent=args.opts.parent,
         )
@@ -124,15 +124,16 @@ def _resource_validate(rule: ResourceRule):
     return validate
 
 
-_STACK_CACHE: list[Any] = [None, None]
-"""The last stack built: ``[the SDK's resource list, Stack]``. With the fast servicer every stack policy
-gets the same list, so the stack is built once per ``AnalyzeStack``; the SDK's servicer builds a new list
+_STACK_CACHE: list[tuple[Any, Stack | None]] = [(None, None)]
+"""The last stack built: ``[(the SDK's resource list, Stack)]``, replaced as one tuple. With the fast
+servicer every stack policy gets the same list, so the stack is built once per ``AnalyzeStack``; the SDK's servicer builds a new list
 per policy, which simply misses the cache."""
 
 
 def _stack_of(resources: list[Any]) -> Stack:
-    if _STACK_CACHE[0] is resources:
-        return _STACK_CACHE[1]
+    key, cached = _STACK_CACHE[0]
+    if key is resources and cached is not None:
+        return cached
     providers: dict[str, dict[str, Any]] = {}
 
     def provider_props(r: Any) -> dict[str, Any]:
@@ -158,7 +159,7 @@ def _stack_of(resources: list[Any]) -> Stack:
             for r in resources
         ]
     )
-    _STACK_CACHE[0], _STACK_CACHE[1] = resources, stack
+    _STACK_CACHE[0] = (resources, stack)
     return stack
 
 

@@ -12,6 +12,7 @@ a stack check is ``check(stack: Stack, ctx: Ctx) -> Iterable[tuple[str, str]]`` 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,12 +38,12 @@ UNKNOWN_VALUES = frozenset(
 
 
 class Unknowns:
-    """Where a converted value held preview unknowns: the first path found, if any."""
+    """Where a converted value held preview unknowns: the top-level keys holding them, with a path each."""
 
-    __slots__ = ("path",)
+    __slots__ = ("keys",)
 
     def __init__(self) -> None:
-        self.path: list[str] | None = None
+        self.keys: dict[str, list[str]] = {}
 
 
 def plain(value: Any, unknowns: Unknowns | None = None, _path: tuple[str, ...] = ()) -> Any:
@@ -52,8 +53,8 @@ def plain(value: Any, unknowns: Unknowns | None = None, _path: tuple[str, ...] =
     ``unknowns``; the rule wrappers turn a violation that may stem from them into the SDK's
     "can't run policy during preview" diagnostic instead of a false verdict."""
     if isinstance(value, str):
-        if value in UNKNOWN_VALUES and unknowns is not None and unknowns.path is None:
-            unknowns.path = list(_path)
+        if value in UNKNOWN_VALUES and unknowns is not None and _path:
+            unknowns.keys.setdefault(_path[0], list(_path))
         return value
     if isinstance(value, bytes | int | float | bool) or value is None:
         return value
@@ -105,17 +106,19 @@ def maybe_json(value: Any) -> Any:
 # --------------------------------------------------------------------------------------------------
 
 
-_TAGS_CACHE: list[Any] = [None, {}]
+_TAGS_CACHE: list[tuple[Any, dict[str, str]]] = [(None, {})]
+"""``[(provider props, their default tags)]``, replaced as one tuple (the pack serves requests on threads)."""
 
 
 def provider_default_tags(provider_props: Mapping[str, Any] | None) -> dict[str, str]:
     """The AWS provider's ``defaultTags.tags``; the engine sends the provider's nested inputs as JSON."""
     if not provider_props:
         return {}
-    if _TAGS_CACHE[0] is provider_props:
-        return dict(_TAGS_CACHE[1])
+    key, cached = _TAGS_CACHE[0]
+    if key is provider_props:
+        return dict(cached)
     tags = _default_tags(provider_props)
-    _TAGS_CACHE[0], _TAGS_CACHE[1] = provider_props, tags
+    _TAGS_CACHE[0] = (provider_props, tags)
     return dict(tags)
 
 
@@ -159,8 +162,13 @@ def resolve_environment(tags: Mapping[str, str], config: Mapping[str, Any]) -> s
     return env if env in ENVIRONMENTS else "prod"
 
 
-UNKNOWN_SEEN = Unknowns()
-"""Set when a check reads a resource holding preview unknowns (reset by the rule wrappers)."""
+class _SeenUnknown(threading.local):
+    path: list[str] | None = None
+
+
+UNKNOWN_SEEN = _SeenUnknown()
+"""Set when a check reads a resource holding preview unknowns (reset by the rule wrappers); per thread,
+since the pack's gRPC server analyzes requests on several threads."""
 
 
 class Res:
@@ -178,7 +186,7 @@ class Res:
         provider_props: dict[str, Any] | None = None,
         *,
         raw_props: Any = None,
-        unknown_path: list[str] | None = None,
+        unknown_keys: dict[str, list[str]] | None = None,
         protect: bool = False,
         parent: str | None = None,
         dependencies: list[str] | None = None,
@@ -189,7 +197,7 @@ class Res:
         self.urn = urn
         self._props = props
         self._raw = raw_props
-        self.unknown_path = unknown_path
+        self.unknown_keys = unknown_keys or {}
         self.provider_props = provider_props or {}
         self.protect = protect
         self.parent = parent
@@ -198,19 +206,35 @@ class Res:
 
     @property
     def props(self) -> dict[str, Any]:
+        """All properties, without noting unknowns: read them through :meth:`get`, :meth:`path` or
+        :meth:`everything` so a verdict resting on an unknown value is deferred."""
         if self._props is None:
             unknowns = Unknowns()
             self._props = plain(self._raw, unknowns) if self._raw is not None else {}
-            self.unknown_path = unknowns.path
-        if self.unknown_path is not None and UNKNOWN_SEEN.path is None:
-            UNKNOWN_SEEN.path = [self.name, *self.unknown_path]
+            self.unknown_keys = unknowns.keys
         return self._props
 
+    def _note(self, key: str) -> None:
+        path = self.unknown_keys.get(key) if self.unknown_keys else None
+        if path is not None and UNKNOWN_SEEN.path is None:
+            UNKNOWN_SEEN.path = [self.name, *path]
+
+    def everything(self) -> dict[str, Any]:
+        """All properties, noting any unknown among them."""
+        props = self.props
+        for key in self.unknown_keys:
+            self._note(key)
+        return props
+
     def get(self, key: str, default: Any = None) -> Any:
-        return self.props.get(key, default)
+        props = self.props
+        self._note(key)
+        return props.get(key, default)
 
     def path(self, *keys: str | int, default: Any = None) -> Any:
         value: Any = self.props
+        if keys and isinstance(keys[0], str):
+            self._note(keys[0])
         for key in keys:
             if isinstance(key, int):
                 if not isinstance(value, list) or len(value) <= key:
@@ -224,7 +248,7 @@ class Res:
 
     @property
     def tags(self) -> dict[str, str]:
-        return resource_tags(self.props)
+        return resource_tags({"tags": self.get("tags")})
 
     @property
     def all_tags(self) -> dict[str, str]:

@@ -50,11 +50,11 @@ def no_open_ingress(res: Res, ctx: Ctx) -> Iterator[str]:
     if res.type in (SECURITY_GROUP, DEFAULT_SG):
         rules = [r for r in as_list(res.get("ingress")) if isinstance(r, dict)]
     elif res.type == SG_RULE and res.get("type") == "ingress":
-        rules = [res.props]
+        rules = [res.everything()]
     elif res.type == INGRESS_RULE:
         rules = [
             {
-                **res.props,
+                **res.everything(),
                 "cidrBlocks": as_list(res.get("cidrIpv4")),
                 "ipv6CidrBlocks": as_list(res.get("cidrIpv6")),
             }

@@ -500,13 +500,16 @@ def test_public_eks_endpoint_with_allow_list_is_advisory_free_in_dev(checker: Ch
 def test_unknown_values_make_a_rule_undetermined_not_violated(checker: Checker) -> None:
     # During a preview the engine sends unknowns; a verdict that may depend on one is deferred.
     db = next(r for r in baseline().resources if r.type == "aws:rds/instance:Instance")
-    db.inputs["kmsKeyId"] = "@unknown"
-    db.inputs["storageEncrypted"] = False
+    db.inputs["storageEncrypted"] = "@unknown"
     result = checker.run([aws_provider("prod"), db], "prod")
     assert not result.by_policy("rds-encrypted-cmk")
     assert "rds-encrypted-cmk" in {v.policy for v in result.undetermined}
     # Rules that find nothing wrong stay quiet even with unknowns around.
     assert "rds-not-public" not in {v.policy for v in result.undetermined}
+    # A violation that does not rest on the unknown value is reported as such, even during a preview.
+    db.inputs["publiclyAccessible"] = True
+    result = checker.run([aws_provider("prod"), db], "prod")
+    assert result.by_policy("rds-not-public")
 
 
 def test_stack_rule_with_unknown_policy_is_undetermined(checker: Checker) -> None:
@@ -565,3 +568,32 @@ def test_helm_release_without_namespace_lands_in_default(checker: Checker) -> No
     assert checker.run([release], "prod").by_policy("k8s-no-default-namespace")
     release.inputs["namespace"] = "monitoring"
     assert not checker.run([release], "prod").violations
+
+
+def test_concurrent_requests_do_not_mix_resources(checker: Checker) -> None:
+    # The pack serves Analyze calls on several threads; pipelined requests must give the sequential verdicts.
+    from mlops.analyzer import analyze_with
+    from mlops.policytest import config_for, graph_of
+
+    prod, dev = aws_provider("prod", name="prod"), aws_provider("dev", name="dev")
+    template = next(r for r in baseline().resources if r.type == "aws:rds/instance:Instance")
+    resources = [prod, dev]
+    for i in range(120):
+        provider = prod if i % 2 else dev
+        db = resource(
+            "aws:rds/instance:Instance",
+            f"db-{i}",
+            {**template.inputs, "backupRetentionPeriod": 7, "kmsKeyId": "@unknown" if i % 3 == 0 else "k"},
+            provider=provider,
+        )
+        resources.append(db)
+    graph = graph_of(resources)
+
+    def verdicts(window: int) -> list[tuple[str, str, str]]:
+        result = analyze_with(checker.stub, graph, config=config_for("dev"), window=window)
+        return sorted((v.policy, v.name, v.enforcement) for v in [*result.violations, *result.undetermined])
+
+    sequential = verdicts(1)
+    assert verdicts(64) == sequential
+    flagged = {name for policy, name, _ in sequential if policy == "rds-backup-retention"}
+    assert flagged == {f"db-{i}" for i in range(120) if i % 2}

@@ -347,6 +347,13 @@ def _configure_request(
     config: dict[str, Any], policies: dict[str, PolicyMeta], source: str
 ) -> analyzer_pb2.ConfigureAnalyzerRequest:
     request = analyzer_pb2.ConfigureAnalyzerRequest()
+    default_level = config.get("all")
+    if isinstance(default_level, dict):
+        default_level = default_level.get("enforcementLevel")
+    if default_level is not None and default_level not in _LEVEL_VALUES:
+        raise AnalyzerError(
+            f"{source}: all.enforcementLevel {default_level!r} is not one of {', '.join(_LEVEL_VALUES)}"
+        )
     for name, entry in config.items():
         if name == "all":
             continue
@@ -357,7 +364,7 @@ def _configure_request(
         if not isinstance(entry, dict):
             raise AnalyzerError(f"{source}: {name}: expected an enforcement level or an object")
         entry = dict(entry)
-        level = entry.pop("enforcementLevel", policies[name].enforcement)
+        level = entry.pop("enforcementLevel", default_level or policies[name].enforcement)
         if level not in _LEVEL_VALUES:
             raise AnalyzerError(
                 f"{source}: {name}.enforcementLevel {level!r} is not one of {', '.join(_LEVEL_VALUES)}"
@@ -367,11 +374,12 @@ def _configure_request(
         request.policyConfig[name].CopyFrom(
             analyzer_pb2.PolicyConfig(enforcementLevel=_LEVEL_VALUES[level], properties=props)
         )
-    # Policies absent from the file keep their default level, as the CLI does.
+    # Policies absent from the file keep their default level (or the file's "all" level), as the CLI does.
     for name, meta in policies.items():
         if name not in request.policyConfig:
+            level = default_level or meta.enforcement
             request.policyConfig[name].CopyFrom(
-                analyzer_pb2.PolicyConfig(enforcementLevel=_LEVEL_VALUES[meta.enforcement])
+                analyzer_pb2.PolicyConfig(enforcementLevel=_LEVEL_VALUES[level])
             )
     return request
 

@@ -146,3 +146,12 @@ def test_advisory_only_exits_0(tmp_path: Path) -> None:
         main(["check", "dev", "--config", str(path), "--format", "json", "--output", str(tmp_path / "o")])
         == 0
     )
+
+
+def test_all_key_sets_the_default_level(tmp_path: Path) -> None:
+    path = tmp_path / "all.json"
+    path.write_text(json.dumps({"all": "advisory"}))
+    out = tmp_path / "o.json"
+    assert main(["check", "dev", "--config", str(path), "--format", "json", "--output", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["summary"]["mandatory"] == 0 and data["summary"]["advisory"] > 0

@@ -19,7 +19,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "policies"))
 
 from mlops.analyzer import pack_process  # noqa: E402
 from mlops.graph import Graph  # noqa: E402
@@ -28,7 +27,7 @@ from mlops.policytest import POLICY_PACK, Checker  # noqa: E402
 
 def synthetic(n: int) -> Graph:
     """``n`` resources: the compliant baseline stack repeated with unique names (every rule has work)."""
-    from baseline import baseline  # pyright: ignore[reportMissingImports] - tests/policies/baseline.py
+    from mlops.policybaseline import baseline
 
     base = baseline("prod")
     resources = []

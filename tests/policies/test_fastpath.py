@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 
-from baseline import baseline
-
 from mlops.analyzer import start_pack
+from mlops.policybaseline import baseline
 from mlops.policytest import POLICY_PACK, Checker, mutated, select, set_input
 
 

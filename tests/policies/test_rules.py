@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 import pytest
-from baseline import ACCOUNT, ISSUER, baseline, container, doc
 
+from mlops.policybaseline import ACCOUNT, ISSUER, baseline, container, doc
 from mlops.policytest import (
     Checker,
     Mutation,

@@ -1,7 +1,8 @@
-"""A synthetic, fully compliant stack with one of every resource kind the rules look at.
+"""A synthetic, fully compliant stack with one of every resource kind the policy rules look at.
 
-Every rule test mutates a copy of it and expects exactly its rule to fire; the unmutated baseline must
-produce no violation at all (the compliant case of every rule)."""
+The rule tests (tests/policies) mutate a copy of it and expect the mutated rule to fire; the unmutated
+baseline must produce no violation at all (the compliant case of every rule). The benchmark repeats it to
+build large synthetic stacks."""
 
 from __future__ import annotations
 

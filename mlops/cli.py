@@ -1,7 +1,10 @@
 """``mlops``: the platform's command line.
 
 mlops plan STACK [--format text|json]   render a stack offline and print its resource tree
+mlops check STACK [--format text|json|sarif|junit] [--output FILE]
+                                        run the policy pack over the stack offline (exit 1: mandatory)
 mlops schema [--check|--write]          keep Pulumi.yaml's typed config block in step with the schema
+mlops policy-config [--check|--write]   keep policies/config/*.json and the rules table in step
 mlops bootstrap --region R [--dry-run]  create the S3 state backend and the secrets KMS key (boto3)
 """
 
@@ -65,6 +68,69 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from mlops.analyzer import AnalyzerError, analyze_with, load_config, pack_process, pack_version
+    from mlops.report import render as render_report
+    from mlops.stackconfig import StackFileError, load_stack
+
+    pack_dir = Path(args.policy_pack)
+    config_path = Path(args.config) if args.config else pack_dir / "config" / f"{args.stack}.json"
+    try:
+        policy_config = load_config(config_path)
+    except AnalyzerError as err:
+        return _fail([str(err)])
+    try:
+        stack_file = load_stack(Path(args.root), args.stack)
+        stack_values, secret_keys = dict(stack_file.values), list(stack_file.secret_keys)
+        stack_relpath: str | None = stack_file.relpath
+    except StackFileError:
+        stack_values, secret_keys, stack_relpath = {}, [], None
+    try:
+        # The pack boots while the stack renders; it is stopped whatever happens.
+        with pack_process(pack_dir) as pack:
+            graph, problems = _render(args.stack, Path(args.root))
+            if graph is None:
+                return _fail(problems or ["unknown error"])
+            result = analyze_with(
+                pack.connect(),
+                graph,
+                config=policy_config,
+                config_source=str(config_path),
+                stack_config=stack_values,
+                secret_keys=secret_keys,
+            )
+        result.pack_version = pack_version(pack_dir) or result.pack_version
+        result.stack_file = stack_relpath
+    except AnalyzerError as err:
+        return _fail([str(err)])
+    text = render_report(result, args.format)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(
+            f"wrote {args.output}: {len(result.mandatory)} mandatory, {len(result.advisory)} advisory "
+            f"violation(s)",
+            file=sys.stderr,
+        )
+    else:
+        sys.stdout.write(text)
+    return EXIT_VIOLATIONS if result.mandatory else EXIT_OK
+
+
+def cmd_policy_config(args: argparse.Namespace) -> int:
+    from mlops import policytools
+
+    root = Path(args.root)
+    if args.write:
+        for path in policytools.write(root):
+            print(f"wrote {path}")
+        return EXIT_OK
+    stale = policytools.stale(root)
+    if stale:
+        return _fail([f"{p}: stale; run `mlops policy-config --write`" for p in stale])
+    print("policy configs, rules table and taggable types are up to date with the catalogue")
+    return EXIT_OK
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from mlops import schema
 
@@ -123,6 +189,22 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("stack", help="stack name: dev, staging or prod (stacks/Pulumi.<stack>.yaml)")
     plan.add_argument("--format", choices=["text", "json"], default="text")
     plan.set_defaults(func=cmd_plan)
+
+    check = sub.add_parser("check", help="run the policy pack over a stack offline (analyzer protocol)")
+    check.add_argument("stack", help="stack name: dev, staging or prod (stacks/Pulumi.<stack>.yaml)")
+    check.add_argument("--format", choices=["text", "json", "sarif", "junit"], default="text")
+    check.add_argument("--output", help="write the report to FILE instead of stdout")
+    check.add_argument("--config", help="policy pack config (default: <policy-pack>/config/<stack>.json)")
+    check.add_argument("--policy-pack", default=str(REPO_ROOT / "policies"), help="the policy pack directory")
+    check.set_defaults(func=cmd_check)
+
+    pconf = sub.add_parser(
+        "policy-config", help="check or rewrite the files generated from the rule catalogue"
+    )
+    pgroup = pconf.add_mutually_exclusive_group()
+    pgroup.add_argument("--check", action="store_true")
+    pgroup.add_argument("--write", action="store_true")
+    pconf.set_defaults(func=cmd_policy_config)
 
     schema = sub.add_parser("schema", help="print, check or rewrite Pulumi.yaml from the config schema")
     group = schema.add_mutually_exclusive_group()

@@ -1,0 +1,1 @@
+"""The mlops-governance policy pack: ``__main__.py`` builds the pack, ``rules/`` holds the rules."""

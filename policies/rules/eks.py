@@ -1,0 +1,239 @@
+"""EKS: private API endpoint, secrets encryption, control-plane logs, supported version, access entries,
+node groups in private subnets on hardened launch templates, approved instance types, tainted GPU nodes."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator
+
+from policies.rules._common import Ctx, Res, Stack, as_list, resource_rule, stack_rule, truthy
+
+CLUSTER = "aws:eks/cluster:Cluster"
+ADDON = "aws:eks/addon:Addon"
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+SUBNET = "aws:ec2/subnet:Subnet"
+ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
+ROUTE = "aws:ec2/route:Route"
+ASSOCIATION = "aws:ec2/routeTableAssociation:RouteTableAssociation"
+IGW = "aws:ec2/internetGateway:InternetGateway"
+
+LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+OPEN = {"0.0.0.0/0", "::/0"}
+GPU_FAMILIES = (
+    "g4dn",
+    "g4ad",
+    "g5",
+    "g5g",
+    "g6",
+    "g6e",
+    "gr6",
+    "p3",
+    "p3dn",
+    "p4d",
+    "p4de",
+    "p5",
+    "p5e",
+    "p5en",
+    "p6",
+)
+
+
+@resource_rule("eks-private-endpoint", CLUSTER)
+def private_endpoint(res: Res, ctx: Ctx) -> Iterator[str]:
+    vpc = res.get("vpcConfig") or {}
+    public = truthy(vpc.get("endpointPublicAccess", True))  # AWS's default is a public endpoint
+    if not public:
+        if not truthy(vpc.get("endpointPrivateAccess", False)):
+            yield "neither the private nor the public endpoint is enabled"
+        return
+    if ctx.prod:
+        yield "the API endpoint is public in prod; set endpointPublicAccess=false"
+        return
+    cidrs = [str(c) for c in as_list(vpc.get("publicAccessCidrs"))] or ["0.0.0.0/0"]
+    if OPEN.intersection(cidrs):
+        yield "the public API endpoint is open to 0.0.0.0/0; restrict publicAccessCidrs or make it private"
+
+
+@resource_rule("eks-secrets-encryption", CLUSTER)
+def secrets_encryption(res: Res, ctx: Ctx) -> Iterator[str]:
+    configs = [c for c in as_list(res.get("encryptionConfig")) if isinstance(c, dict)]
+    ok = any(
+        "secrets" in as_list(c.get("resources")) and (c.get("provider") or {}).get("keyArn") for c in configs
+    )
+    if not ok:
+        yield "Kubernetes secrets are not envelope-encrypted with a KMS key (encryptionConfig)"
+
+
+@resource_rule("eks-control-plane-logging", CLUSTER)
+def control_plane_logging(res: Res, ctx: Ctx) -> Iterator[str]:
+    enabled = {str(x) for x in as_list(res.get("enabledClusterLogTypes"))}
+    missing = [t for t in LOG_TYPES if t not in enabled]
+    if missing:
+        yield f"control-plane log types not enabled: {', '.join(missing)}"
+
+
+@resource_rule("eks-supported-version", CLUSTER)
+def supported_version(res: Res, ctx: Ctx) -> Iterator[str]:
+    supported = [str(v) for v in ctx.get("supportedVersions", ["1.31", "1.32", "1.33", "1.34"])]
+    version = res.get("version")
+    if not version:
+        yield "version is not pinned (EKS would pick its current default)"
+    elif str(version) not in supported:
+        yield f"Kubernetes {version} is not a supported version ({', '.join(supported)})"
+
+
+@resource_rule("eks-access-entries", CLUSTER)
+def access_entries(res: Res, ctx: Ctx) -> Iterator[str]:
+    access = res.get("accessConfig") or {}
+    mode = access.get("authenticationMode")
+    if mode != "API":
+        yield f"authenticationMode is {mode or 'CONFIG_MAP (default)'}; use API (access entries, no aws-auth ConfigMap)"
+    if truthy(access.get("bootstrapClusterCreatorAdminPermissions")):
+        yield "bootstrapClusterCreatorAdminPermissions makes whoever creates the cluster an invisible admin"
+
+
+@resource_rule("eks-addon-version-pinned", ADDON)
+def addon_pinned(res: Res, ctx: Ctx) -> Iterator[str]:
+    if not res.get("addonVersion"):
+        yield f"add-on {res.get('addonName')!r} has no addonVersion; EKS installs its default and it drifts"
+
+
+@resource_rule("eks-nodegroup-no-ssh", NODE_GROUP)
+def nodegroup_no_ssh(res: Res, ctx: Ctx) -> Iterator[str]:
+    if res.get("remoteAccess"):
+        yield "remoteAccess opens SSH to the nodes; use SSM Session Manager instead"
+
+
+@resource_rule("ec2-launch-template-imdsv2", LAUNCH_TEMPLATE)
+def imdsv2(res: Res, ctx: Ctx) -> Iterator[str]:
+    meta = res.get("metadataOptions") or {}
+    if meta.get("httpEndpoint") == "disabled":
+        return
+    if meta.get("httpTokens") != "required":
+        yield "IMDSv2 is not required (metadataOptions.httpTokens must be 'required')"
+    hop = meta.get("httpPutResponseHopLimit")
+    if hop is None or int(hop) != 1:
+        yield f"metadata hop limit is {hop if hop is not None else 'unset'}; 1 keeps pods off the node's credentials"
+
+
+@resource_rule("ec2-launch-template-encrypted-volumes", LAUNCH_TEMPLATE)
+def encrypted_volumes(res: Res, ctx: Ctx) -> Iterator[str]:
+    mappings = [m for m in as_list(res.get("blockDeviceMappings")) if isinstance(m, dict)]
+    ebs = [m for m in mappings if isinstance(m.get("ebs"), dict)]
+    if not ebs:
+        yield "no block device mapping: the root volume's encryption is left to the AMI and account defaults"
+    for m in ebs:
+        if not truthy(m["ebs"].get("encrypted")):
+            yield f"volume {m.get('deviceName', '?')} is not encrypted"
+
+
+def _instance_types(res: Res) -> list[str]:
+    if res.type == NODE_GROUP:
+        return [str(t) for t in as_list(res.get("instanceTypes"))]
+    t = res.get("instanceType")
+    return [str(t)] if t else []
+
+
+DEFAULT_INSTANCE_TYPES = [
+    "t3.*",
+    "t3a.*",
+    "m6i.*",
+    "m7i.*",
+    "m6a.*",
+    "m7a.*",
+    "m6g.*",
+    "m7g.*",
+    "c6i.*",
+    "c7i.*",
+    "r6i.*",
+    "r7i.*",
+    "g5.*",
+    "g6.*",
+    "g6e.*",
+    "p4d.*",
+    "p5.*",
+]
+
+
+@resource_rule("eks-approved-instance-types", NODE_GROUP, LAUNCH_TEMPLATE)
+def approved_instance_types(res: Res, ctx: Ctx) -> Iterator[str]:
+    allowed = [str(p) for p in ctx.get("allowedInstanceTypes", DEFAULT_INSTANCE_TYPES)]
+    for t in _instance_types(res):
+        if not any(fnmatch.fnmatchcase(t, p) for p in allowed):
+            yield f"instance type {t} is not approved for {ctx.environment} ({', '.join(allowed)})"
+
+
+def is_gpu(instance_type: str) -> bool:
+    return instance_type.split(".")[0] in GPU_FAMILIES
+
+
+@resource_rule("eks-gpu-nodes-tainted", NODE_GROUP)
+def gpu_tainted(res: Res, ctx: Ctx) -> Iterator[str]:
+    if not any(is_gpu(t) for t in _instance_types(res)):
+        return
+    taints = [t for t in as_list(res.get("taints")) if isinstance(t, dict)]
+    if not any(t.get("key") == "nvidia.com/gpu" and t.get("effect") == "NO_SCHEDULE" for t in taints):
+        yield "GPU node group lacks the nvidia.com/gpu NoSchedule taint, so any pod can land on GPU nodes"
+
+
+def public_subnets(stack: Stack) -> set[str]:
+    """URNs of subnets that are public: they map public IPs, carry the public load-balancer role tag, or
+    are associated with a route table that routes to an internet gateway."""
+    igws = {r.urn for r in stack.of_type(IGW)}
+
+    def routes_to_igw(values: list, deps: list[str]) -> bool:
+        if igws.intersection(deps):
+            return True
+        return any(isinstance(r, dict) and str(r.get("gatewayId") or "").startswith("igw-") for r in values)
+
+    public_tables: set[str] = set()
+    for rt in stack.of_type(ROUTE_TABLE):
+        if routes_to_igw(as_list(rt.get("routes")), rt.deps_of("routes")):
+            public_tables.add(rt.urn)
+    for route in stack.of_type(ROUTE):
+        if routes_to_igw([{"gatewayId": route.get("gatewayId")}], route.deps_of("gatewayId")):
+            public_tables.update(route.deps_of("routeTableId"))
+    public: set[str] = set()
+    for s in stack.of_type(SUBNET):
+        tags = s.tags
+        if truthy(s.get("mapPublicIpOnLaunch")) or tags.get("kubernetes.io/role/elb") == "1":
+            public.add(s.urn)
+    for assoc in stack.of_type(ASSOCIATION):
+        if public_tables.intersection(assoc.deps_of("routeTableId")):
+            public.update(assoc.deps_of("subnetId"))
+    return public
+
+
+@stack_rule("eks-nodegroup-private-subnets")
+def nodegroup_private(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
+    public = public_subnets(stack)
+    for ng in stack.of_type(NODE_GROUP):
+        subnets = stack.referenced(ng, "subnetIds", [SUBNET])
+        bad = [s.name for s in subnets if s.urn in public]
+        if bad:
+            yield f"node group {ng.name!r} runs in public subnets {', '.join(sorted(bad))}", ng.urn
+
+
+@resource_rule("eks-nodegroup-launch-template", NODE_GROUP)
+def nodegroup_launch_template(res: Res, ctx: Ctx) -> Iterator[str]:
+    lt = res.get("launchTemplate") or {}
+    if not (lt.get("id") or lt.get("name")):
+        yield "no launch template: the nodes get EKS defaults (IMDSv1 reachable, hop limit 2, unencrypted root volume)"
+
+
+RULES = [
+    addon_pinned,
+    private_endpoint,
+    secrets_encryption,
+    control_plane_logging,
+    supported_version,
+    access_entries,
+    nodegroup_no_ssh,
+    nodegroup_launch_template,
+    imdsv2,
+    encrypted_volumes,
+    approved_instance_types,
+    gpu_tainted,
+    nodegroup_private,
+]

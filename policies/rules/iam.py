@@ -1,0 +1,167 @@
+"""IAM: no ``*`` actions, no ``*`` resources with write actions, no admin policies, no ``*`` trust
+principals, and IRSA trust scoped to exactly one service account."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from policies.rules._common import (
+    Ctx,
+    Res,
+    actions,
+    as_list,
+    is_public_principal,
+    principals,
+    resource_rule,
+    resources_of,
+    sid,
+    statements,
+)
+
+ROLE = "aws:iam/role:Role"
+IDENTITY_POLICY_TYPES = (
+    "aws:iam/policy:Policy",
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:iam/userPolicy:UserPolicy",
+    "aws:iam/groupPolicy:GroupPolicy",
+)
+ATTACHMENT_TYPES = (
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
+    "aws:iam/policyAttachment:PolicyAttachment",
+    "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive",
+)
+ADMIN_POLICY_NAMES = ("AdministratorAccess", "PowerUserAccess", "IAMFullAccess")
+READ_VERBS = (
+    "Get",
+    "List",
+    "Describe",
+    "BatchGet",
+    "Query",
+    "Scan",
+    "Search",
+    "Select",
+    "View",
+    "Lookup",
+    "Filter",
+    "Validate",
+)
+DEFAULT_WILDCARD_RESOURCE_ACTIONS = [
+    "cloudwatch:PutMetricData",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+]
+
+
+def identity_documents(res: Res) -> list[tuple[str, Any]]:
+    """The identity-policy documents a resource defines: ``(label, document)``."""
+    if res.type == ROLE:
+        return [
+            (f"inline policy {p.get('name')!r}", p.get("policy"))
+            for p in as_list(res.get("inlinePolicies"))
+            if isinstance(p, dict) and p.get("policy")
+        ]
+    return [("policy", res.get("policy"))] if res.get("policy") else []
+
+
+def _allows(doc: Any) -> Iterator[dict[str, Any]]:
+    for stmt in statements(doc):
+        if stmt.get("Effect") == "Allow":
+            yield stmt
+
+
+def is_read_only(action: str) -> bool:
+    if action == "*" or ":" not in action:
+        return False
+    verb = action.split(":", 1)[1]
+    return any(verb.startswith(v) for v in READ_VERBS)
+
+
+@resource_rule("iam-no-wildcard-action", ROLE, *IDENTITY_POLICY_TYPES)
+def no_wildcard_action(res: Res, ctx: Ctx) -> Iterator[str]:
+    for label, doc in identity_documents(res):
+        for stmt in _allows(doc):
+            if any(a in ("*", "*:*") for a in actions(stmt)):
+                yield f"{label} {sid(stmt)} allows every action ('*')"
+            if stmt.get("NotAction"):
+                yield f"{label} {sid(stmt)} uses Allow with NotAction, which grants nearly everything"
+
+
+@resource_rule("iam-no-wildcard-resource-write", ROLE, *IDENTITY_POLICY_TYPES)
+def no_wildcard_resource_write(res: Res, ctx: Ctx) -> Iterator[str]:
+    exempt = set(ctx.get("allowedActions", DEFAULT_WILDCARD_RESOURCE_ACTIONS))
+    for label, doc in identity_documents(res):
+        for stmt in _allows(doc):
+            if "*" not in resources_of(stmt):
+                continue
+            writes = [
+                a for a in actions(stmt) if a not in ("*", "*:*") and not is_read_only(a) and a not in exempt
+            ]
+            if writes:
+                yield f"{label} {sid(stmt)} allows {', '.join(sorted(writes))} on every resource ('*')"
+
+
+@resource_rule("iam-no-admin-policy", ROLE, *IDENTITY_POLICY_TYPES, *ATTACHMENT_TYPES)
+def no_admin(res: Res, ctx: Ctx) -> Iterator[str]:
+    arns = [
+        str(a)
+        for a in as_list(res.get("policyArn"))
+        + as_list(res.get("managedPolicyArns"))
+        + as_list(res.get("policyArns"))
+    ]
+    for arn in arns:
+        if any(arn.endswith(f":policy/{n}") for n in ADMIN_POLICY_NAMES):
+            yield f"attaches the administrative managed policy {arn.rsplit('/', 1)[-1]}"
+    for label, doc in identity_documents(res):
+        for stmt in _allows(doc):
+            acts = actions(stmt)
+            if "*" in resources_of(stmt) and any(a in ("*", "*:*", "iam:*") for a in acts):
+                yield f"{label} {sid(stmt)} grants administrator access ({', '.join(acts)} on '*')"
+
+
+@resource_rule("iam-trust-no-wildcard-principal", ROLE)
+def trust_no_wildcard(res: Res, ctx: Ctx) -> Iterator[str]:
+    for stmt in statements(res.get("assumeRolePolicy")):
+        if stmt.get("Effect") == "Allow" and is_public_principal(stmt):
+            yield f"trust policy {sid(stmt)} lets any principal ('*') assume the role"
+
+
+_SA = re.compile(r"^system:serviceaccount:[a-z0-9]([-a-z0-9]*[a-z0-9])?:[a-z0-9]([-.a-z0-9]*[a-z0-9])?$")
+
+
+def _condition_values(stmt: dict[str, Any], suffix: str) -> dict[str, list[str]]:
+    """``{operator: [values]}`` for condition keys ending with ``suffix`` (e.g. ``:sub``)."""
+    out: dict[str, list[str]] = {}
+    cond = stmt.get("Condition") or {}
+    for op, body in cond.items() if isinstance(cond, dict) else []:
+        if isinstance(body, dict):
+            for key, val in body.items():
+                if str(key).endswith(suffix):
+                    out.setdefault(str(op), []).extend(str(v) for v in as_list(val))
+    return out
+
+
+@resource_rule("iam-irsa-trust-scoped", ROLE)
+def irsa_scoped(res: Res, ctx: Ctx) -> Iterator[str]:
+    for stmt in statements(res.get("assumeRolePolicy")):
+        if stmt.get("Effect") != "Allow":
+            continue
+        federated = principals(stmt).get("Federated", [])
+        if not any("oidc-provider/" in f for f in federated):
+            continue
+        subs = _condition_values(stmt, ":sub")
+        auds = _condition_values(stmt, ":aud")
+        sub_values = subs.get("StringEquals", [])
+        if set(subs) - {"StringEquals"} or len(sub_values) != 1 or not _SA.match(sub_values[0]):
+            yield (
+                f"web-identity trust {sid(stmt)} is not scoped to exactly one service account "
+                f"(StringEquals '<issuer>:sub' = 'system:serviceaccount:<namespace>:<name>'; got {subs or 'none'})"
+            )
+        if auds.get("StringEquals") != ["sts.amazonaws.com"]:
+            yield f"web-identity trust {sid(stmt)} does not require audience sts.amazonaws.com (got {auds or 'none'})"
+
+
+RULES = [no_wildcard_action, no_wildcard_resource_write, no_admin, trust_no_wildcard, irsa_scoped]

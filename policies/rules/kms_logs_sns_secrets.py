@@ -1,0 +1,92 @@
+"""KMS keys, CloudWatch log groups, SNS topics and Secrets Manager secrets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from policies.rules._common import Ctx, Res, public_allow_statements, resource_rule, sid, truthy
+
+KEY = "aws:kms/key:Key"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+TOPIC = "aws:sns/topic:Topic"
+TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
+SECRET = "aws:secretsmanager/secret:Secret"
+SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+
+
+@resource_rule("kms-key-rotation", KEY)
+def rotation(res: Res, ctx: Ctx) -> Iterator[str]:
+    symmetric = str(res.get("customerMasterKeySpec") or res.get("keySpec") or "SYMMETRIC_DEFAULT")
+    if symmetric == "SYMMETRIC_DEFAULT" and not truthy(res.get("enableKeyRotation")):
+        yield "automatic key rotation is off"
+
+
+@resource_rule("kms-deletion-window", KEY)
+def deletion_window(res: Res, ctx: Ctx) -> Iterator[str]:
+    minimum = int(ctx.get("minimumDaysProd", 14) if ctx.prod else ctx.get("minimumDays", 7))
+    days = res.get("deletionWindowInDays")
+    days = 30 if days is None else int(days)  # AWS's default waiting period is 30 days
+    if days < minimum:
+        yield f"deletionWindowInDays is {days}; {ctx.environment} needs at least {minimum}"
+
+
+@resource_rule("kms-no-public-principal", KEY)
+def no_public_principal(res: Res, ctx: Ctx) -> Iterator[str]:
+    for stmt in public_allow_statements(res.get("policy")):
+        yield f"key policy {sid(stmt)} allows principal '*' without kms:CallerAccount/aws:SourceArn-style conditions"
+
+
+@resource_rule("logs-retention", LOG_GROUP)
+def log_retention(res: Res, ctx: Ctx) -> Iterator[str]:
+    days = res.get("retentionInDays")
+    minimum = int(ctx.get("minimumDays", 1))
+    if not days:
+        yield "retentionInDays is not set, so logs are kept (and billed) forever"
+    elif int(days) < minimum:
+        yield f"retentionInDays is {days}; at least {minimum} required in {ctx.environment}"
+
+
+@resource_rule("logs-kms-encryption", LOG_GROUP)
+def log_kms(res: Res, ctx: Ctx) -> Iterator[str]:
+    if not res.get("kmsKeyId"):
+        yield "the log group is not encrypted with a customer-managed KMS key"
+
+
+@resource_rule("sns-kms-encryption", TOPIC)
+def sns_kms(res: Res, ctx: Ctx) -> Iterator[str]:
+    key = res.get("kmsMasterKeyId")
+    if not key:
+        yield "the topic is not encrypted"
+    elif str(key) in ("alias/aws/sns",):
+        yield "the topic uses the AWS-managed key alias/aws/sns; CloudWatch alarms cannot publish to it"
+
+
+@resource_rule("sns-no-public-policy", TOPIC, TOPIC_POLICY)
+def sns_public(res: Res, ctx: Ctx) -> Iterator[str]:
+    for stmt in public_allow_statements(res.get("policy")):
+        yield f"topic policy {sid(stmt)} allows principal '*' without a condition that pins the caller"
+
+
+@resource_rule("sns-no-http-subscription", SUBSCRIPTION)
+def sns_https(res: Res, ctx: Ctx) -> Iterator[str]:
+    if str(res.get("protocol") or "").lower() == "http":
+        yield "the subscription delivers alerts over plain HTTP; use https"
+
+
+@resource_rule("secretsmanager-cmk", SECRET)
+def secret_cmk(res: Res, ctx: Ctx) -> Iterator[str]:
+    if not res.get("kmsKeyId"):
+        yield "the secret is encrypted with the AWS-managed key; set kmsKeyId to a customer-managed key"
+
+
+RULES = [
+    rotation,
+    deletion_window,
+    no_public_principal,
+    log_retention,
+    log_kms,
+    sns_kms,
+    sns_public,
+    sns_https,
+    secret_cmk,
+]

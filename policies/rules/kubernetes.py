@@ -1,0 +1,283 @@
+"""Kubernetes workloads (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Pod) and Services."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator
+from typing import Any
+
+from policies.rules._common import Ctx, Res, Stack, as_list, resource_rule, stack_rule, truthy
+
+POD_TEMPLATE_KINDS = {
+    "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:StatefulSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:DaemonSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:ReplicaSet": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    "kubernetes:core/v1:Pod": ("spec",),
+}
+WORKLOADS = tuple(POD_TEMPLATE_KINDS)
+LONG_RUNNING = (
+    "kubernetes:apps/v1:Deployment",
+    "kubernetes:apps/v1:StatefulSet",
+    "kubernetes:apps/v1:DaemonSet",
+    "kubernetes:apps/v1:ReplicaSet",
+    "kubernetes:core/v1:Pod",
+)
+SERVICE = "kubernetes:core/v1:Service"
+NAMESPACED_PREFIX = "kubernetes:"
+CLUSTER_SCOPED = {
+    "kubernetes:core/v1:Namespace",
+    "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole",
+    "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
+    "kubernetes:storage.k8s.io/v1:StorageClass",
+    "kubernetes:core/v1:PersistentVolume",
+    "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition",
+    "kubernetes:admissionregistration.k8s.io/v1:ValidatingWebhookConfiguration",
+    "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration",
+    "kubernetes:scheduling.k8s.io/v1:PriorityClass",
+    "kubernetes:node.k8s.io/v1:RuntimeClass",
+}
+DEFAULT_REGISTRIES = [
+    "*.dkr.ecr.*.amazonaws.com/*",
+    "public.ecr.aws/*",
+    "registry.k8s.io/*",
+    "quay.io/*",
+    "ghcr.io/*",
+    "docker.io/bitnami/*",
+    "docker.io/bitnamilegacy/*",
+    "docker.io/grafana/*",
+    "docker.io/prom/*",
+]
+
+
+def pod_spec(res: Res) -> dict[str, Any]:
+    spec = res.path(*POD_TEMPLATE_KINDS[res.type], default={})
+    return spec if isinstance(spec, dict) else {}
+
+
+def containers(res: Res, *, init: bool = True) -> list[dict[str, Any]]:
+    spec = pod_spec(res)
+    keys = ("initContainers", "containers") if init else ("containers",)
+    return [c for k in keys for c in as_list(spec.get(k)) if isinstance(c, dict)]
+
+
+def _sc(c: dict[str, Any]) -> dict[str, Any]:
+    sc = c.get("securityContext")
+    return sc if isinstance(sc, dict) else {}
+
+
+def _name(c: dict[str, Any]) -> str:
+    return f"container {c.get('name', '?')!r}"
+
+
+@resource_rule("k8s-no-privileged", *WORKLOADS)
+def no_privileged(res: Res, ctx: Ctx) -> Iterator[str]:
+    for c in containers(res):
+        if truthy(_sc(c).get("privileged")):
+            yield f"{_name(c)} runs privileged"
+
+
+@resource_rule("k8s-no-privilege-escalation", *WORKLOADS)
+def no_escalation(res: Res, ctx: Ctx) -> Iterator[str]:
+    for c in containers(res):
+        if _sc(c).get("allowPrivilegeEscalation") is not False:
+            yield f"{_name(c)} does not set allowPrivilegeEscalation=false"
+
+
+@resource_rule("k8s-run-as-non-root", *WORKLOADS)
+def non_root(res: Res, ctx: Ctx) -> Iterator[str]:
+    pod_sc = pod_spec(res).get("securityContext") or {}
+    for c in containers(res):
+        sc = _sc(c)
+        non_root_flag = sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot"))
+        uid = sc.get("runAsUser", pod_sc.get("runAsUser"))
+        if uid is not None and int(uid) == 0:
+            yield f"{_name(c)} runs as UID 0"
+        elif non_root_flag is not True:
+            yield f"{_name(c)} does not set runAsNonRoot=true"
+
+
+@resource_rule("k8s-no-host-namespaces", *WORKLOADS)
+def no_host_namespaces(res: Res, ctx: Ctx) -> Iterator[str]:
+    spec = pod_spec(res)
+    for key in ("hostNetwork", "hostPID", "hostIPC"):
+        if truthy(spec.get(key)):
+            yield f"the pod shares the node's namespace ({key})"
+
+
+@resource_rule("k8s-no-host-path", *WORKLOADS)
+def no_host_path(res: Res, ctx: Ctx) -> Iterator[str]:
+    for v in as_list(pod_spec(res).get("volumes")):
+        if isinstance(v, dict) and v.get("hostPath"):
+            yield f"volume {v.get('name', '?')!r} mounts a hostPath"
+
+
+@resource_rule("k8s-no-host-port", *WORKLOADS)
+def no_host_port(res: Res, ctx: Ctx) -> Iterator[str]:
+    for c in containers(res):
+        for p in as_list(c.get("ports")):
+            if isinstance(p, dict) and p.get("hostPort"):
+                yield f"{_name(c)} binds hostPort {p['hostPort']}"
+
+
+@resource_rule("k8s-resources", *WORKLOADS)
+def resources(res: Res, ctx: Ctx) -> Iterator[str]:
+    for c in containers(res):
+        found = c.get("resources")
+        r: dict[str, Any] = found if isinstance(found, dict) else {}
+        wanted = [("requests", "cpu"), ("requests", "memory"), ("limits", "memory")]
+        if ctx.get("requireCpuLimits", True):
+            wanted.append(("limits", "cpu"))
+        missing = [f"{kind}.{what}" for kind, what in wanted if not (r.get(kind) or {}).get(what)]
+        if missing:
+            yield f"{_name(c)} lacks resources {', '.join(missing)}"
+
+
+def split_image(image: str) -> tuple[str, str | None, str | None]:
+    """``(repository with registry, tag, digest)``; Docker Hub names get ``docker.io/[library/]``."""
+    digest = None
+    if "@" in image:
+        image, digest = image.split("@", 1)
+    tag = None
+    last = image.rsplit("/", 1)[-1]
+    if ":" in last:
+        image, tag = image.rsplit(":", 1)
+    first = image.split("/", 1)[0]
+    if "/" not in image or not ("." in first or ":" in first or first == "localhost"):
+        image = f"docker.io/{image if '/' in image else 'library/' + image}"
+    return image, tag, digest
+
+
+@resource_rule("k8s-image-pinned", *WORKLOADS)
+def image_pinned(res: Res, ctx: Ctx) -> Iterator[str]:
+    for c in containers(res):
+        image = str(c.get("image") or "")
+        _repo, tag, digest = split_image(image) if image else ("", None, None)
+        if not image:
+            yield f"{_name(c)} has no image"
+        elif digest is None and (tag is None or tag == "latest"):
+            yield f"{_name(c)} image {image!r} is not pinned to a version tag or digest"
+
+
+@resource_rule("k8s-allowed-registries", *WORKLOADS)
+def allowed_registries(res: Res, ctx: Ctx) -> Iterator[str]:
+    allowed = [str(p) for p in ctx.get("allowedRegistries", DEFAULT_REGISTRIES)]
+    for c in containers(res):
+        image = str(c.get("image") or "")
+        if not image:
+            continue
+        repo, _, _ = split_image(image)
+        if not any(fnmatch.fnmatchcase(repo, p) for p in allowed):
+            yield f"{_name(c)} image {image!r} is not from an allowed registry"
+
+
+@resource_rule("k8s-read-only-root-fs", *WORKLOADS)
+def read_only_root(res: Res, ctx: Ctx) -> Iterator[str]:
+    for c in containers(res):
+        if _sc(c).get("readOnlyRootFilesystem") is not True:
+            yield f"{_name(c)} has a writable root filesystem"
+
+
+@resource_rule("k8s-drop-all-capabilities", *WORKLOADS)
+def drop_all(res: Res, ctx: Ctx) -> Iterator[str]:
+    for c in containers(res):
+        caps = _sc(c).get("capabilities") or {}
+        if "ALL" not in [str(x).upper() for x in as_list(caps.get("drop"))]:
+            yield f"{_name(c)} does not drop ALL capabilities"
+
+
+@resource_rule("k8s-probes", *LONG_RUNNING)
+def probes(res: Res, ctx: Ctx) -> Iterator[str]:
+    for c in containers(res, init=False):
+        missing = [p for p in ("livenessProbe", "readinessProbe") if not c.get(p)]
+        if missing:
+            yield f"{_name(c)} lacks {' and '.join(missing)}"
+
+
+HELM_TYPES = ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart")
+
+
+def namespace_of(res: Res) -> str:
+    ns = res.get("namespace") if res.type in HELM_TYPES else res.path("metadata", "namespace")
+    if ns:
+        return str(ns)
+    provider_ns = res.provider_props.get("namespace") if res.provider_props else None
+    return str(provider_ns) if provider_ns else "default"
+
+
+@resource_rule("k8s-no-default-namespace", prefix=NAMESPACED_PREFIX)
+def not_default_namespace(res: Res, ctx: Ctx) -> Iterator[str]:
+    kind = res.type.rsplit(":", 1)[-1]
+    if (
+        res.type in CLUSTER_SCOPED
+        or kind.startswith("Cluster")
+        or res.type.startswith(("kubernetes:helm.sh/v3:Chart", "kubernetes:yaml", "kubernetes:kustomize"))
+    ):
+        return
+    if res.type.endswith("List") or res.type.startswith("pulumi:"):
+        return
+    if namespace_of(res) == "default":
+        yield "the object lives in the default namespace"
+
+
+INTERNAL_ANNOTATIONS = {
+    "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
+    "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
+}
+
+
+@resource_rule("k8s-internal-load-balancer", SERVICE)
+def internal_lb(res: Res, ctx: Ctx) -> Iterator[str]:
+    if res.path("spec", "type") != "LoadBalancer":
+        return
+    annotations = res.path("metadata", "annotations", default={}) or {}
+    if any(str(annotations.get(k, "")).lower() == v for k, v in INTERNAL_ANNOTATIONS.items()):
+        return
+    allowed = [str(n) for n in ctx.get("allowedPublicServices", [])]
+    if f"{namespace_of(res)}/{res.path('metadata', 'name') or res.name}" in allowed:
+        return
+    yield "a LoadBalancer Service without the internal scheme annotation gets an internet-facing load balancer"
+
+
+NAMESPACE = "kubernetes:core/v1:Namespace"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+
+
+def _is_default_deny(policy: Res) -> bool:
+    """A NetworkPolicy selecting every pod of its namespace that denies all ingress (no ingress rules)."""
+    spec = policy.get("spec") or {}
+    selector = spec.get("podSelector") or {}
+    selects_all = not selector.get("matchLabels") and not selector.get("matchExpressions")
+    return selects_all and "Ingress" in as_list(spec.get("policyTypes")) and not spec.get("ingress")
+
+
+@stack_rule("k8s-namespace-default-deny")
+def namespace_default_deny(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
+    """Namespaces this stack creates and runs workloads in have a default-deny ingress NetworkPolicy."""
+    with_workloads = {namespace_of(r) for r in stack.of_type(*WORKLOADS)}
+    denied = {namespace_of(p) for p in stack.of_type(NETWORK_POLICY) if _is_default_deny(p)}
+    for ns in stack.of_type(NAMESPACE):
+        name = str(ns.path("metadata", "name") or "")
+        if name in with_workloads and name not in denied:
+            yield f"namespace {name!r} runs workloads without a default-deny ingress NetworkPolicy", ns.urn
+
+
+RULES = [
+    no_privileged,
+    no_escalation,
+    non_root,
+    no_host_namespaces,
+    no_host_path,
+    no_host_port,
+    resources,
+    image_pinned,
+    allowed_registries,
+    read_only_root,
+    drop_all,
+    probes,
+    not_default_namespace,
+    internal_lb,
+    namespace_default_deny,
+]

@@ -1,0 +1,115 @@
+"""Network: no internet ingress to administrative/database/all ports, flow logs on every VPC, the
+default security group without rules, private subnets without public IPs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from policies.rules._common import Ctx, Res, Stack, as_list, resource_rule, stack_rule, truthy
+
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
+INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+VPC = "aws:ec2/vpc:Vpc"
+FLOW_LOG = "aws:ec2/flowLog:FlowLog"
+DEFAULT_SG = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
+SUBNET = "aws:ec2/subnet:Subnet"
+OPEN_V4, OPEN_V6 = "0.0.0.0/0", "::/0"
+DEFAULT_PORTS = [22, 3389, 5432, 3306]
+
+
+def _ports(protocol: Any, from_port: Any, to_port: Any) -> tuple[int, int] | None:
+    proto = str(protocol if protocol is not None else "-1").lower()
+    if proto in ("-1", "all"):
+        return (0, 65535)
+    if proto not in ("tcp", "6", "udp", "17"):
+        return None
+    lo = int(from_port) if from_port is not None else 0
+    hi = int(to_port) if to_port is not None else lo
+    return (lo, hi)
+
+
+def _findings(rule: dict[str, Any], open_sources: list[str], ports: list[int]) -> Iterator[str]:
+    span = _ports(rule.get("protocol", rule.get("ipProtocol")), rule.get("fromPort"), rule.get("toPort"))
+    if span is None or not open_sources:
+        return
+    lo, hi = span
+    if lo <= 0 and hi >= 65535:
+        yield f"ingress from {', '.join(open_sources)} to all ports"
+        return
+    hit = [p for p in ports if lo <= p <= hi]
+    if hit:
+        yield f"ingress from {', '.join(open_sources)} to port(s) {', '.join(map(str, hit))}"
+
+
+@resource_rule("net-no-open-ingress", SECURITY_GROUP, SG_RULE, INGRESS_RULE, DEFAULT_SG)
+def no_open_ingress(res: Res, ctx: Ctx) -> Iterator[str]:
+    ports = [int(p) for p in ctx.get("restrictedPorts", DEFAULT_PORTS)]
+    rules: list[dict[str, Any]] = []
+    if res.type in (SECURITY_GROUP, DEFAULT_SG):
+        rules = [r for r in as_list(res.get("ingress")) if isinstance(r, dict)]
+    elif res.type == SG_RULE and res.get("type") == "ingress":
+        rules = [res.everything()]
+    elif res.type == INGRESS_RULE:
+        rules = [
+            {
+                **res.everything(),
+                "cidrBlocks": as_list(res.get("cidrIpv4")),
+                "ipv6CidrBlocks": as_list(res.get("cidrIpv6")),
+            }
+        ]
+    for rule in rules:
+        sources = [
+            c
+            for c in as_list(rule.get("cidrBlocks")) + as_list(rule.get("ipv6CidrBlocks"))
+            if c in (OPEN_V4, OPEN_V6)
+        ]
+        yield from _findings(rule, sources, ports)
+
+
+@resource_rule("net-private-subnet-no-public-ip", SUBNET)
+def private_subnet_public_ip(res: Res, ctx: Ctx) -> Iterator[str]:
+    if not truthy(res.get("mapPublicIpOnLaunch")):
+        return
+    tags = res.tags
+    public = tags.get("kubernetes.io/role/elb") == "1" or tags.get("tier") == "public"
+    if not public:
+        yield "a private subnet maps public IPs on launch"
+    elif not ctx.get("allowPublicSubnets", False):
+        yield (
+            "a public subnet maps public IPs on launch (load balancers and NAT gateways get their own "
+            "addresses; set allowPublicSubnets to permit it)"
+        )
+
+
+@stack_rule("net-vpc-flow-logs")
+def flow_logs(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
+    for vpc in stack.of_type(VPC):
+        ids = [v for v in (vpc.get("id"), vpc.get("vpcId")) if isinstance(v, str)]
+        logs = stack.referencing(vpc, [FLOW_LOG], "vpcId", ids)
+        if not logs:
+            yield f"VPC {vpc.name!r} has no flow log", vpc.urn
+        elif not any(str(f.get("trafficType")) == "ALL" for f in logs):
+            yield f"VPC {vpc.name!r} flow logs do not capture ALL traffic", vpc.urn
+
+
+@stack_rule("net-default-sg-closed")
+def default_sg(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
+    for vpc in stack.of_type(VPC):
+        ids = [v for v in (vpc.get("id"),) if isinstance(v, str)]
+        managed = stack.referencing(vpc, [DEFAULT_SG], "vpcId", ids)
+        if not managed:
+            yield (
+                (
+                    f"VPC {vpc.name!r} leaves its default security group unmanaged (it allows all traffic "
+                    "between its members); adopt it with DefaultSecurityGroup and no rules"
+                ),
+                vpc.urn,
+            )
+        for sg in managed:
+            if as_list(sg.get("ingress")) or as_list(sg.get("egress")):
+                yield f"the default security group of VPC {vpc.name!r} has rules", sg.urn
+
+
+RULES = [no_open_ingress, private_subnet_public_ip, flow_logs, default_sg]

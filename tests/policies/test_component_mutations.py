@@ -1,0 +1,504 @@
+"""Mutation tests of the components' hardening settings on the rendered prod stack.
+
+Each entry flips one setting a component applies (in a copy of the rendered stack) and names the rule
+that must catch it. An entry whose resource type is not in the stack yet (its component has not landed)
+is skipped; once the whole platform is in the stack (registry and monitoring components included),
+every entry must apply, so renamed resources fail loudly instead of being skipped.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from mlops.graph import Graph
+from mlops.policytest import Checker, Mutation, assert_mutation_caught, drop_input, select_like, set_input
+
+PAB = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
+LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+LOGGING = "aws:s3/bucketLogging:BucketLogging"
+OWNERSHIP = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+BUCKET = "aws:s3/bucket:Bucket"
+KEY = "aws:kms/key:Key"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+FLOW_LOG = "aws:ec2/flowLog:FlowLog"
+DEFAULT_SG = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+DB = "aws:rds/instance:Instance"
+PG = "aws:rds/parameterGroup:ParameterGroup"
+CLUSTER = "aws:eks/cluster:Cluster"
+LT = "aws:ec2/launchTemplate:LaunchTemplate"
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+REPO = "aws:ecr/repository:Repository"
+REPO_LIFECYCLE = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
+REPO_POLICY = "aws:ecr/repositoryPolicy:RepositoryPolicy"
+ROLE = "aws:iam/role:Role"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+TOPIC = "aws:sns/topic:Topic"
+TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
+SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+ADDON = "aws:eks/addon:Addon"
+C0 = "spec.template.spec.containers.0"
+
+
+def widen_web_identity(inputs: dict[str, Any]) -> None:
+    """Turn the IRSA trust's exact service-account subject into a namespace-wide wildcard."""
+    doc = json.loads(inputs["assumeRolePolicy"])
+    for stmt in doc["Statement"]:
+        equals = stmt.get("Condition", {}).get("StringEquals", {})
+        for key in [k for k in equals if k.endswith(":sub")]:
+            stmt["Condition"].setdefault("StringLike", {})[key] = equals.pop(key).rsplit(":", 1)[0] + ":*"
+    inputs["assumeRolePolicy"] = json.dumps(doc)
+
+
+def public_statement(inputs: dict[str, Any]) -> None:
+    doc = json.loads(inputs["policy"]) if isinstance(inputs.get("policy"), str) else {"Statement": []}
+    doc.setdefault("Statement", []).append(
+        {"Sid": "Everyone", "Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}
+    )
+    inputs["policy"] = json.dumps(doc)
+
+
+# (setting, resource type, name fragments, mutation, rule, options); options: remove=True drops the resources,
+# protect=False clears protect, optional=True for resources only some configurations create (e.g. alert
+# subscriptions exist only when the stack lists e-mail or HTTPS endpoints).
+CASES: list[tuple[str, str, tuple[str, ...], Mutation | None, str, dict[str, Any]]] = [
+    # ArtifactStore
+    (
+        "bucket public access block flags",
+        PAB,
+        ("artifacts-bucket",),
+        set_input("restrictPublicBuckets", False),
+        "s3-public-access-block-all",
+        {},
+    ),
+    (
+        "bucket has a public access block",
+        PAB,
+        ("artifacts-bucket",),
+        None,
+        "s3-bucket-public-access-block",
+        {"remove": True},
+    ),
+    (
+        "bucket SSE-KMS",
+        SSE,
+        ("artifacts-bucket",),
+        set_input("rules.0.applyServerSideEncryptionByDefault", {"sseAlgorithm": "AES256"}),
+        "s3-bucket-encryption-kms",
+        {},
+    ),
+    (
+        "bucket versioning",
+        VERSIONING,
+        ("artifacts-bucket",),
+        set_input("versioningConfiguration.status", "Suspended"),
+        "s3-bucket-versioning",
+        {},
+    ),
+    (
+        "log bucket versioning",
+        VERSIONING,
+        ("artifacts-logs",),
+        set_input("versioningConfiguration.status", "Suspended"),
+        "s3-bucket-versioning",
+        {},
+    ),
+    ("bucket lifecycle", LIFECYCLE, ("artifacts-bucket",), None, "s3-bucket-lifecycle", {"remove": True}),
+    (
+        "bucket access logging",
+        LOGGING,
+        ("artifacts-bucket",),
+        None,
+        "s3-bucket-access-logging",
+        {"remove": True},
+    ),
+    (
+        "bucket ownership enforced",
+        OWNERSHIP,
+        ("artifacts-bucket",),
+        set_input("rule.objectOwnership", "ObjectWriter"),
+        "s3-bucket-ownership-enforced",
+        {},
+    ),
+    (
+        "bucket TLS-only policy",
+        BUCKET_POLICY,
+        ("artifacts-bucket",),
+        None,
+        "s3-bucket-tls-only",
+        {"remove": True},
+    ),
+    (
+        "log bucket TLS-only policy",
+        BUCKET_POLICY,
+        ("artifacts-logs",),
+        None,
+        "s3-bucket-tls-only",
+        {"remove": True},
+    ),
+    (
+        "bucket policy not public",
+        BUCKET_POLICY,
+        ("artifacts-bucket",),
+        public_statement,
+        "s3-no-public-policy",
+        {},
+    ),
+    (
+        "bucket not force-destroyed",
+        BUCKET,
+        ("artifacts-bucket",),
+        set_input("forceDestroy", True),
+        "s3-no-force-destroy-prod",
+        {},
+    ),
+    ("bucket protected", BUCKET, ("artifacts-bucket",), None, "stack-stateful-protected", {"protect": False}),
+    # Keys and logs
+    ("key rotation", KEY, (), set_input("enableKeyRotation", False), "kms-key-rotation", {}),
+    ("key deletion window", KEY, (), set_input("deletionWindowInDays", 7), "kms-deletion-window", {}),
+    ("key policy without '*'", KEY, (), public_statement, "kms-no-public-principal", {}),
+    ("keys protected", KEY, (), None, "stack-stateful-protected", {"protect": False}),
+    ("log group retention", LOG_GROUP, (), drop_input("retentionInDays"), "logs-retention", {}),
+    ("log group KMS", LOG_GROUP, (), drop_input("kmsKeyId"), "logs-kms-encryption", {}),
+    # Network
+    ("VPC flow logs", FLOW_LOG, (), None, "net-vpc-flow-logs", {"remove": True}),
+    ("flow logs capture ALL", FLOW_LOG, (), set_input("trafficType", "REJECT"), "net-vpc-flow-logs", {}),
+    (
+        "default security group closed",
+        DEFAULT_SG,
+        (),
+        set_input("ingress", [{"protocol": "-1", "fromPort": 0, "toPort": 0, "self": True}]),
+        "net-default-sg-closed",
+        {},
+    ),
+    (
+        "database port not open to the internet",
+        INGRESS,
+        ("database",),
+        set_input("cidrIpv4", "0.0.0.0/0"),
+        "net-no-open-ingress",
+        {},
+    ),
+    # MetadataDatabase
+    ("database private", DB, (), set_input("publiclyAccessible", True), "rds-not-public", {}),
+    ("database customer key", DB, (), drop_input("kmsKeyId"), "rds-encrypted-cmk", {}),
+    ("database backups 14 days", DB, (), set_input("backupRetentionPeriod", 7), "rds-backup-retention", {}),
+    (
+        "database deletion protection",
+        DB,
+        (),
+        set_input("deletionProtection", False),
+        "rds-deletion-protection",
+        {},
+    ),
+    ("database final snapshot", DB, (), set_input("skipFinalSnapshot", True), "rds-final-snapshot", {}),
+    ("database multi-AZ", DB, (), set_input("multiAz", False), "rds-multi-az", {}),
+    (
+        "database managed password",
+        DB,
+        (),
+        set_input("password", "literal"),
+        "rds-managed-master-password",
+        {},
+    ),
+    ("database IAM auth", DB, (), set_input("iamDatabaseAuthenticationEnabled", False), "rds-iam-auth", {}),
+    ("database log exports", DB, (), set_input("enabledCloudwatchLogsExports", []), "rds-log-exports", {}),
+    (
+        "database minor upgrades",
+        DB,
+        (),
+        set_input("autoMinorVersionUpgrade", False),
+        "rds-auto-minor-upgrade",
+        {},
+    ),
+    ("database approved version", DB, (), set_input("engineVersion", "13.20"), "rds-approved-engine", {}),
+    ("database protected", DB, (), None, "stack-stateful-protected", {"protect": False}),
+    (
+        "Performance Insights with the data key",
+        DB,
+        (),
+        drop_input("performanceInsightsKmsKeyId"),
+        "rds-performance-insights-kms",
+        {},
+    ),
+    (
+        "database TLS only",
+        PG,
+        (),
+        set_input("parameters", [{"name": "rds.force_ssl", "value": "0"}]),
+        "rds-force-ssl",
+        {},
+    ),
+    # KubernetesCluster
+    (
+        "cluster endpoint private",
+        CLUSTER,
+        (),
+        set_input("vpcConfig.endpointPublicAccess", True),
+        "eks-private-endpoint",
+        {},
+    ),
+    ("cluster secrets encryption", CLUSTER, (), drop_input("encryptionConfig"), "eks-secrets-encryption", {}),
+    (
+        "cluster control-plane logs",
+        CLUSTER,
+        (),
+        set_input("enabledClusterLogTypes", ["api"]),
+        "eks-control-plane-logging",
+        {},
+    ),
+    (
+        "cluster access entries",
+        CLUSTER,
+        (),
+        set_input("accessConfig.authenticationMode", "CONFIG_MAP"),
+        "eks-access-entries",
+        {},
+    ),
+    (
+        "cluster creator is no implicit admin",
+        CLUSTER,
+        (),
+        set_input("accessConfig.bootstrapClusterCreatorAdminPermissions", True),
+        "eks-access-entries",
+        {},
+    ),
+    ("add-ons pinned", ADDON, (), drop_input("addonVersion"), "eks-addon-version-pinned", {}),
+    ("cluster supported version", CLUSTER, (), set_input("version", "1.27"), "eks-supported-version", {}),
+    (
+        "launch template IMDSv2",
+        LT,
+        (),
+        set_input("metadataOptions.httpTokens", "optional"),
+        "ec2-launch-template-imdsv2",
+        {},
+    ),
+    (
+        "launch template hop limit 1",
+        LT,
+        (),
+        set_input("metadataOptions.httpPutResponseHopLimit", 2),
+        "ec2-launch-template-imdsv2",
+        {},
+    ),
+    (
+        "launch template encrypted volumes",
+        LT,
+        (),
+        set_input("blockDeviceMappings.0.ebs.encrypted", False),
+        "ec2-launch-template-encrypted-volumes",
+        {},
+    ),
+    (
+        "node groups without SSH",
+        NODE_GROUP,
+        (),
+        set_input("remoteAccess", {"ec2SshKey": "ops"}),
+        "eks-nodegroup-no-ssh",
+        {},
+    ),
+    (
+        "node groups on launch templates",
+        NODE_GROUP,
+        (),
+        drop_input("launchTemplate"),
+        "eks-nodegroup-launch-template",
+        {},
+    ),
+    (
+        "node groups approved types",
+        NODE_GROUP,
+        (),
+        set_input("instanceTypes", ["x1e.32xlarge"]),
+        "eks-approved-instance-types",
+        {},
+    ),
+    ("GPU nodes tainted", NODE_GROUP, ("gpu",), set_input("taints", []), "eks-gpu-nodes-tainted", {}),
+    (
+        "workload identity scoped to one service account",
+        ROLE,
+        ("mlflow-server",),
+        widen_web_identity,
+        "iam-irsa-trust-scoped",
+        {},
+    ),
+    # ContainerRegistry
+    (
+        "repository immutable tags",
+        REPO,
+        (),
+        set_input("imageTagMutability", "MUTABLE"),
+        "ecr-immutable-tags",
+        {},
+    ),
+    (
+        "repository scan on push",
+        REPO,
+        (),
+        set_input("imageScanningConfiguration.scanOnPush", False),
+        "ecr-scan-on-push",
+        {},
+    ),
+    (
+        "repository KMS",
+        REPO,
+        (),
+        set_input("encryptionConfigurations", [{"encryptionType": "AES256"}]),
+        "ecr-kms-encryption",
+        {},
+    ),
+    ("repository lifecycle", REPO_LIFECYCLE, (), None, "ecr-lifecycle-policy", {"remove": True}),
+    ("repository policy not public", REPO_POLICY, (), public_statement, "ecr-no-public-policy", {}),
+    ("repositories protected", REPO, (), None, "stack-stateful-protected", {"protect": False}),
+    (
+        "repositories not force-deleted",
+        REPO,
+        (),
+        set_input("forceDelete", True),
+        "ecr-no-force-delete-prod",
+        {},
+    ),
+    # ModelRegistry (MLflow)
+    (
+        "MLflow not privileged",
+        DEPLOYMENT,
+        ("mlflow",),
+        set_input(f"{C0}.securityContext.privileged", True),
+        "k8s-no-privileged",
+        {},
+    ),
+    (
+        "MLflow no privilege escalation",
+        DEPLOYMENT,
+        ("mlflow",),
+        set_input(f"{C0}.securityContext.allowPrivilegeEscalation", True),
+        "k8s-no-privilege-escalation",
+        {},
+    ),
+    (
+        "MLflow non-root",
+        DEPLOYMENT,
+        ("mlflow",),
+        set_input(f"{C0}.securityContext.runAsUser", 0),
+        "k8s-run-as-non-root",
+        {},
+    ),
+    (
+        "MLflow read-only root filesystem",
+        DEPLOYMENT,
+        ("mlflow",),
+        set_input(f"{C0}.securityContext.readOnlyRootFilesystem", False),
+        "k8s-read-only-root-fs",
+        {},
+    ),
+    (
+        "MLflow drops ALL capabilities",
+        DEPLOYMENT,
+        ("mlflow",),
+        set_input(f"{C0}.securityContext.capabilities", {}),
+        "k8s-drop-all-capabilities",
+        {},
+    ),
+    ("MLflow probes", DEPLOYMENT, ("mlflow",), drop_input(f"{C0}.livenessProbe"), "k8s-probes", {}),
+    (
+        "MLflow memory limit",
+        DEPLOYMENT,
+        ("mlflow",),
+        drop_input(f"{C0}.resources.limits"),
+        "k8s-resources",
+        {},
+    ),
+    (
+        "MLflow pinned image",
+        DEPLOYMENT,
+        ("mlflow",),
+        set_input(f"{C0}.image", "ghcr.io/mlflow/mlflow:latest"),
+        "k8s-image-pinned",
+        {},
+    ),
+    (
+        "MLflow own namespace",
+        DEPLOYMENT,
+        ("mlflow",),
+        set_input("metadata.namespace", "default"),
+        "k8s-no-default-namespace",
+        {},
+    ),
+    # Helm releases (External Secrets, kube-prometheus-stack)
+    ("Helm chart pinned", RELEASE, (), set_input("version", ">=1.0.0"), "helm-chart-version-pinned", {}),
+    (
+        "Helm repository allow-listed",
+        RELEASE,
+        (),
+        set_input("repositoryOpts.repo", "http://charts.example.com"),
+        "helm-repository-allowed",
+        {},
+    ),
+    # Monitoring
+    (
+        "alert subscriptions over HTTPS",
+        SUBSCRIPTION,
+        (),
+        set_input("protocol", "http"),
+        "sns-no-http-subscription",
+        {"optional": True},
+    ),
+    (
+        "MLflow namespace default deny",
+        NETWORK_POLICY,
+        ("default-deny",),
+        set_input("spec.podSelector", {"matchLabels": {"app": "none"}}),
+        "k8s-namespace-default-deny",
+        {},
+    ),
+    ("alert topic KMS", TOPIC, (), drop_input("kmsMasterKeyId"), "sns-kms-encryption", {}),
+    ("alert topic policy not public", TOPIC_POLICY, (), public_statement, "sns-no-public-policy", {}),
+]
+
+
+def run_case(checker: Checker, graph: Graph, case: tuple, *, expect_quiet_before: bool = True) -> None:
+    _setting, type_, fragments, mutation, rule, options = case
+    selector = select_like(type_, *fragments)
+    if not any(selector(r) for r in graph.resources):
+        pytest.skip(f"no {type_} named like {fragments} in the stack yet")
+    assert_mutation_caught(
+        checker,
+        graph,
+        selector,
+        mutation,
+        rule,
+        env="prod",
+        remove=options.get("remove", False),
+        protect=options.get("protect"),
+        expect_quiet_before=expect_quiet_before,
+    )
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_component_setting_flipped_is_caught(checker: Checker, stacks: dict[str, Graph], case: tuple) -> None:
+    run_case(checker, stacks["prod"], case)
+
+
+def _full_platform(graph: Graph) -> bool:
+    kinds = {r.type.rsplit(":", 1)[-1] for r in graph.resources if r.type.startswith("mlops:")}
+    return {"MlopsPlatform", "ModelRegistry", "Monitoring", "KubernetesCluster"} <= kinds
+
+
+def test_every_case_applies_to_the_full_platform(stacks: dict[str, Graph]) -> None:
+    graph = stacks["prod"]
+    if not _full_platform(graph):
+        pytest.skip("the prod stack does not compose the whole platform yet")
+    missing = [
+        c[0]
+        for c in CASES
+        if not c[5].get("optional") and not any(select_like(c[1], *c[2])(r) for r in graph.resources)
+    ]
+    assert missing == [], f"mutation cases whose resources are not in the prod stack (renamed?): {missing}"

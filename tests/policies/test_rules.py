@@ -1,0 +1,599 @@
+"""Every rule: a compliant case (the baseline, and targeted precision cases) and a violating case,
+both driven through the real analyzer protocol against the running pack."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from mlops.policybaseline import ACCOUNT, ISSUER, baseline, container, doc
+from mlops.policytest import (
+    Checker,
+    Mutation,
+    assert_mutation_caught,
+    aws_provider,
+    drop_input,
+    resource,
+    select,
+    set_input,
+)
+from policies.rules.catalogue import CATALOGUE
+
+PROVIDER = select("pulumi:providers:aws")
+BUCKET = select("aws:s3/bucket:Bucket", "artifacts")
+DB = select("aws:rds/instance:Instance")
+CLUSTER = select("aws:eks/cluster:Cluster")
+LT = select("aws:ec2/launchTemplate:LaunchTemplate")
+SYSTEM_NODES = select("aws:eks/nodeGroup:NodeGroup", "system")
+GPU_NODES = select("aws:eks/nodeGroup:NodeGroup", "gpu")
+REPO = select("aws:ecr/repository:Repository")
+KEY = select("aws:kms/key:Key")
+LOG_GROUP = select("aws:cloudwatch/logGroup:LogGroup")
+TOPIC = select("aws:sns/topic:Topic")
+DEPLOYMENT = select("kubernetes:apps/v1:Deployment")
+CRONJOB = select("kubernetes:batch/v1:CronJob")
+HELM = select("kubernetes:helm.sh/v3:Release")
+IRSA = select("aws:iam/role:Role", "mlflow-irsa")
+METRICS = select("aws:iam/policy:Policy")
+C0 = "spec.template.spec.containers.0"
+
+
+def tags(**override: str) -> Mutation:
+    base = {
+        "environment": "prod",
+        "owner": "ml-platform",
+        "cost-center": "cc-1",
+        "data-classification": "internal",
+        "managed-by": "pulumi",
+    }
+    base.update(override)
+    return set_input("defaultTags", json.dumps({"tags": {k: v for k, v in base.items() if v}}))
+
+
+def statement_policy(*statements: dict[str, Any]) -> Mutation:
+    return set_input("policy", doc(*statements))
+
+
+# (rule, selector, mutation, options) - options: remove=True drops the selected resources; env; protect.
+CASES: list[tuple[str, Any, Mutation | None, dict[str, Any]]] = [
+    ("aws-governance-tags", PROVIDER, tags(owner=""), {}),
+    ("aws-data-classification", PROVIDER, tags(**{"data-classification": "secret"}), {}),
+    # S3
+    (
+        "s3-public-access-block-all",
+        select("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "artifacts-pab"),
+        set_input("restrictPublicBuckets", False),
+        {},
+    ),
+    (
+        "s3-bucket-public-access-block",
+        select("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "artifacts-pab"),
+        None,
+        {"remove": True},
+    ),
+    ("s3-no-public-acl", BUCKET, set_input("acl", "public-read"), {}),
+    (
+        "s3-no-public-policy",
+        select("aws:s3/bucketPolicy:BucketPolicy", "artifacts-policy"),
+        statement_policy({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}),
+        {},
+    ),
+    ("s3-no-force-destroy-prod", BUCKET, set_input("forceDestroy", True), {}),
+    (
+        "s3-bucket-ownership-enforced",
+        select("aws:s3/bucketOwnershipControls:BucketOwnershipControls", "artifacts-ownership"),
+        set_input("rule.objectOwnership", "ObjectWriter"),
+        {},
+    ),
+    (
+        "s3-bucket-tls-only",
+        select("aws:s3/bucketPolicy:BucketPolicy", "artifacts-policy"),
+        None,
+        {"remove": True},
+    ),
+    (
+        "s3-bucket-encryption-kms",
+        select(
+            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+            "artifacts-sse",
+        ),
+        set_input("rules.0.applyServerSideEncryptionByDefault", {"sseAlgorithm": "AES256"}),
+        {},
+    ),
+    (
+        "s3-bucket-versioning",
+        select("aws:s3/bucketVersioning:BucketVersioning", "artifacts-versioning"),
+        set_input("versioningConfiguration.status", "Suspended"),
+        {},
+    ),
+    (
+        "s3-bucket-lifecycle",
+        select("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "artifacts-lifecycle"),
+        set_input("rules.1.status", "Disabled"),
+        {},
+    ),
+    ("s3-bucket-access-logging", select("aws:s3/bucketLogging:BucketLogging"), None, {"remove": True}),
+    # RDS
+    ("rds-not-public", DB, set_input("publiclyAccessible", True), {}),
+    ("rds-encrypted-cmk", DB, drop_input("kmsKeyId"), {}),
+    ("rds-backup-retention", DB, set_input("backupRetentionPeriod", 7), {}),
+    ("rds-deletion-protection", DB, set_input("deletionProtection", False), {}),
+    ("rds-final-snapshot", DB, set_input("skipFinalSnapshot", True), {}),
+    ("rds-multi-az", DB, set_input("multiAz", False), {}),
+    ("rds-managed-master-password", DB, set_input("password", "hunter2-literal"), {}),
+    ("rds-performance-insights-kms", DB, drop_input("performanceInsightsKmsKeyId"), {}),
+    ("rds-iam-auth", DB, set_input("iamDatabaseAuthenticationEnabled", False), {}),
+    ("rds-log-exports", DB, set_input("enabledCloudwatchLogsExports", ["upgrade"]), {}),
+    ("rds-auto-minor-upgrade", DB, set_input("autoMinorVersionUpgrade", False), {}),
+    ("rds-approved-engine", DB, set_input("engineVersion", "13.20"), {}),
+    (
+        "rds-force-ssl",
+        select("aws:rds/parameterGroup:ParameterGroup"),
+        set_input("parameters", [{"name": "rds.force_ssl", "value": "0"}]),
+        {},
+    ),
+    # EKS
+    ("eks-private-endpoint", CLUSTER, set_input("vpcConfig.endpointPublicAccess", True), {}),
+    ("eks-secrets-encryption", CLUSTER, drop_input("encryptionConfig"), {}),
+    ("eks-control-plane-logging", CLUSTER, set_input("enabledClusterLogTypes", ["api", "audit"]), {}),
+    ("eks-supported-version", CLUSTER, set_input("version", "1.27"), {}),
+    ("eks-access-entries", CLUSTER, set_input("accessConfig.authenticationMode", "API_AND_CONFIG_MAP"), {}),
+    ("eks-addon-version-pinned", select("aws:eks/addon:Addon"), drop_input("addonVersion"), {}),
+    ("eks-nodegroup-no-ssh", SYSTEM_NODES, set_input("remoteAccess", {"ec2SshKey": "ops"}), {}),
+    ("eks-nodegroup-launch-template", SYSTEM_NODES, drop_input("launchTemplate"), {}),
+    ("ec2-launch-template-imdsv2", LT, set_input("metadataOptions.httpTokens", "optional"), {}),
+    (
+        "ec2-launch-template-encrypted-volumes",
+        LT,
+        set_input("blockDeviceMappings.0.ebs.encrypted", "false"),
+        {},
+    ),
+    ("eks-approved-instance-types", SYSTEM_NODES, set_input("instanceTypes", ["x2iedn.32xlarge"]), {}),
+    ("eks-gpu-nodes-tainted", GPU_NODES, set_input("taints", []), {}),
+    ("eks-nodegroup-private-subnets", SYSTEM_NODES, None, {"public_subnets": True}),
+    # ECR
+    ("ecr-immutable-tags", REPO, set_input("imageTagMutability", "MUTABLE"), {}),
+    ("ecr-scan-on-push", REPO, set_input("imageScanningConfiguration.scanOnPush", False), {}),
+    ("ecr-kms-encryption", REPO, set_input("encryptionConfigurations", [{"encryptionType": "AES256"}]), {}),
+    ("ecr-no-force-delete-prod", REPO, set_input("forceDelete", True), {}),
+    (
+        "ecr-no-public-policy",
+        select("aws:ecr/repositoryPolicy:RepositoryPolicy"),
+        statement_policy({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "ecr:BatchGetImage"}),
+        {},
+    ),
+    ("ecr-lifecycle-policy", select("aws:ecr/lifecyclePolicy:LifecyclePolicy"), None, {"remove": True}),
+    # KMS, logs, SNS, secrets
+    ("kms-key-rotation", KEY, set_input("enableKeyRotation", False), {}),
+    ("kms-deletion-window", KEY, set_input("deletionWindowInDays", 7), {}),
+    (
+        "kms-no-public-principal",
+        KEY,
+        statement_policy(
+            {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:Decrypt", "Resource": "*"}
+        ),
+        {},
+    ),
+    ("logs-retention", LOG_GROUP, drop_input("retentionInDays"), {}),
+    ("logs-kms-encryption", LOG_GROUP, drop_input("kmsKeyId"), {}),
+    ("sns-kms-encryption", TOPIC, drop_input("kmsMasterKeyId"), {}),
+    (
+        "sns-no-public-policy",
+        select("aws:sns/topicPolicy:TopicPolicy"),
+        statement_policy({"Effect": "Allow", "Principal": "*", "Action": "sns:Publish", "Resource": "*"}),
+        {},
+    ),
+    (
+        "sns-no-http-subscription",
+        select("aws:sns/topicSubscription:TopicSubscription"),
+        set_input("protocol", "http"),
+        {},
+    ),
+    ("secretsmanager-cmk", select("aws:secretsmanager/secret:Secret"), drop_input("kmsKeyId"), {}),
+    # IAM
+    (
+        "iam-no-wildcard-action",
+        METRICS,
+        statement_policy({"Effect": "Allow", "Action": "*", "Resource": "arn:aws:s3:::x"}),
+        {},
+    ),
+    (
+        "iam-no-wildcard-resource-write",
+        METRICS,
+        statement_policy({"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": "*"}),
+        {},
+    ),
+    (
+        "iam-no-admin-policy",
+        select("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "node-AmazonEKSWorkerNodePolicy"),
+        set_input("policyArn", "arn:aws:iam::aws:policy/AdministratorAccess"),
+        {},
+    ),
+    (
+        "iam-trust-no-wildcard-principal",
+        select("aws:iam/role:Role", "node-role"),
+        set_input(
+            "assumeRolePolicy",
+            doc({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}),
+        ),
+        {},
+    ),
+    (
+        "iam-irsa-trust-scoped",
+        IRSA,
+        set_input(
+            "assumeRolePolicy",
+            doc(
+                {
+                    "Effect": "Allow",
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Principal": {"Federated": f"arn:aws:iam::{ACCOUNT}:oidc-provider/{ISSUER}"},
+                    "Condition": {"StringLike": {f"{ISSUER}:sub": "system:serviceaccount:mlflow:*"}},
+                }
+            ),
+        ),
+        {},
+    ),
+    # network
+    (
+        "net-no-open-ingress",
+        select("aws:ec2/securityGroup:SecurityGroup", "alb-sg"),
+        set_input(
+            "ingress.0", {"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["0.0.0.0/0"]}
+        ),
+        {},
+    ),
+    ("net-vpc-flow-logs", select("aws:ec2/flowLog:FlowLog"), None, {"remove": True}),
+    (
+        "net-default-sg-closed",
+        select("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"),
+        set_input("ingress", [{"protocol": "-1", "fromPort": 0, "toPort": 0, "self": True}]),
+        {},
+    ),
+    (
+        "net-private-subnet-no-public-ip",
+        select("aws:ec2/subnet:Subnet", "private-0"),
+        set_input("mapPublicIpOnLaunch", True),
+        {},
+    ),
+    # Kubernetes
+    ("k8s-no-privileged", DEPLOYMENT, set_input(f"{C0}.securityContext.privileged", True), {}),
+    (
+        "k8s-no-privilege-escalation",
+        DEPLOYMENT,
+        drop_input(f"{C0}.securityContext.allowPrivilegeEscalation"),
+        {},
+    ),
+    ("k8s-run-as-non-root", DEPLOYMENT, set_input(f"{C0}.securityContext.runAsUser", 0), {}),
+    ("k8s-no-host-namespaces", DEPLOYMENT, set_input("spec.template.spec.hostNetwork", True), {}),
+    (
+        "k8s-no-host-path",
+        DEPLOYMENT,
+        set_input(
+            "spec.template.spec.volumes.0", {"name": "h", "hostPath": {"path": "/var/run/docker.sock"}}
+        ),
+        {},
+    ),
+    ("k8s-no-host-port", DEPLOYMENT, set_input(f"{C0}.ports.0.hostPort", 5000), {}),
+    (
+        "k8s-resources",
+        CRONJOB,
+        drop_input("spec.jobTemplate.spec.template.spec.containers.0.resources.limits"),
+        {},
+    ),
+    (
+        "k8s-image-pinned",
+        DEPLOYMENT,
+        set_input(f"{C0}.image", f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/x:latest"),
+        {},
+    ),
+    ("k8s-allowed-registries", DEPLOYMENT, set_input(f"{C0}.image", "evil.example.com/miner:1.0.0"), {}),
+    (
+        "k8s-read-only-root-fs",
+        DEPLOYMENT,
+        set_input(f"{C0}.securityContext.readOnlyRootFilesystem", False),
+        {},
+    ),
+    (
+        "k8s-drop-all-capabilities",
+        DEPLOYMENT,
+        set_input(f"{C0}.securityContext.capabilities", {"drop": ["NET_RAW"]}),
+        {},
+    ),
+    ("k8s-probes", DEPLOYMENT, drop_input(f"{C0}.readinessProbe"), {}),
+    ("k8s-no-default-namespace", DEPLOYMENT, drop_input("metadata.namespace"), {}),
+    (
+        "k8s-internal-load-balancer",
+        select("kubernetes:core/v1:Service", "serving-lb"),
+        set_input("metadata.annotations", {}),
+        {},
+    ),
+    (
+        "k8s-namespace-default-deny",
+        select("kubernetes:networking.k8s.io/v1:NetworkPolicy"),
+        set_input("spec.podSelector", {"matchLabels": {"app": "x"}}),
+        {},
+    ),
+    # Helm
+    ("helm-chart-version-pinned", HELM, set_input("version", "^77.0.0"), {}),
+    ("helm-repository-allowed", HELM, set_input("repositoryOpts.repo", "https://charts.example.com"), {}),
+    # stack
+    ("stack-stateful-protected", DB, None, {"protect": False}),
+    (
+        "platform-model-registry",
+        select("mlops:model_registry:ModelRegistry"),
+        None,
+        {"remove_also": DEPLOYMENT},
+    ),
+    ("platform-monitoring", select("mlops:monitoring:Monitoring"), None, {"remove_also": HELM}),
+]
+
+
+def test_every_rule_has_a_case() -> None:
+    assert sorted(c[0] for c in CASES) == sorted(CATALOGUE)
+
+
+def test_baseline_is_compliant_in_every_environment(checker: Checker) -> None:
+    for env in ("dev", "staging", "prod"):
+        result = checker.run(baseline(env), env)
+        assert result.violations == [], [(v.policy, v.name, v.message) for v in result.violations]
+        assert result.undetermined == []
+
+
+@pytest.mark.parametrize(("rule", "selector", "mutation", "options"), CASES, ids=[c[0] for c in CASES])
+def test_rule_catches_its_violation(
+    checker: Checker, rule: str, selector: Any, mutation: Mutation | None, options: dict[str, Any]
+) -> None:
+    graph = baseline("prod")
+    deps = None
+    if options.get("public_subnets"):
+        # Point the node group at the public subnet.
+        public = next(r for r in graph.resources if r.name == "public-0")
+        mutation = set_input("subnetIds", ["public-0-id"])
+        deps = {"subnetIds": [public.urn]}
+    if "remove_also" in options:
+        graph.resources = [r for r in graph.resources if not options["remove_also"](r)]
+    result = assert_mutation_caught(
+        checker,
+        graph,
+        selector,
+        mutation,
+        rule,
+        env="prod",
+        remove=options.get("remove", False) or "remove_also" in options,
+        protect=options.get("protect"),
+        property_dependencies=deps,
+        expect_quiet_before="remove_also" not in options,
+    )
+    assert CATALOGUE[rule].level("prod") == "mandatory"
+    assert all(v.enforcement == "mandatory" for v in result.by_policy(rule))
+
+
+# ---- precision: settings the components use must not be flagged -----------------------------------
+
+
+def _quiet(checker: Checker, *resources: Any, env: str = "prod") -> list[tuple[str, str]]:
+    result = checker.run([aws_provider(env), *resources], env)
+    return [
+        (v.policy, v.message) for v in result.violations if not v.policy.startswith(("s3-bucket", "stack"))
+    ]
+
+
+def test_managed_node_policies_and_kms_root_statement_are_fine(checker: Checker) -> None:
+    attachments = [
+        resource(
+            "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+            p,
+            {"role": "r", "policyArn": f"arn:aws:iam::aws:policy/{p}"},
+        )
+        for p in (
+            "AmazonEKSWorkerNodePolicy",
+            "AmazonEC2ContainerRegistryPullOnly",
+            "AmazonEKS_CNI_Policy",
+            "service-role/AmazonEBSCSIDriverPolicy",
+        )
+    ]
+    key = next(r for r in baseline().resources if r.type == "aws:kms/key:Key")
+    assert _quiet(checker, *attachments, key) == []
+
+
+def test_pod_identity_trust_is_not_irsa(checker: Checker) -> None:
+    role = resource(
+        "aws:iam/role:Role",
+        "pod-identity",
+        {
+            "assumeRolePolicy": doc(
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "pods.eks.amazonaws.com"},
+                    "Action": ["sts:AssumeRole", "sts:TagSession"],
+                }
+            )
+        },
+    )
+    assert _quiet(checker, role) == []
+
+
+def test_irsa_without_audience_is_caught(checker: Checker) -> None:
+    role = resource(
+        "aws:iam/role:Role",
+        "irsa",
+        {
+            "assumeRolePolicy": doc(
+                {
+                    "Effect": "Allow",
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Principal": {"Federated": f"arn:aws:iam::{ACCOUNT}:oidc-provider/{ISSUER}"},
+                    "Condition": {"StringEquals": {f"{ISSUER}:sub": "system:serviceaccount:mlflow:mlflow"}},
+                }
+            )
+        },
+    )
+    assert [p for p, _ in _quiet(checker, role)] == ["iam-irsa-trust-scoped"]
+
+
+def test_resource_tag_environment_overrides_config(checker: Checker) -> None:
+    # dev config, but the provider's default tags say prod: prod thresholds apply.
+    db = next(r for r in baseline().resources if r.type == "aws:rds/instance:Instance")
+    db.inputs["backupRetentionPeriod"] = 7
+    result = checker.run([aws_provider("prod"), db], "dev")
+    assert result.by_policy("rds-backup-retention")
+    result = checker.run([aws_provider("dev"), db], "dev")
+    assert not result.by_policy("rds-backup-retention")
+
+
+def test_dev_makes_relaxed_rules_advisory(checker: Checker) -> None:
+    dep = resource(
+        "kubernetes:apps/v1:Deployment",
+        "d",
+        {
+            "metadata": {"namespace": "apps"},
+            "spec": {
+                "template": {
+                    "spec": {
+                        "securityContext": {"runAsNonRoot": True},
+                        "containers": [container(probes=False)],
+                    }
+                }
+            },
+        },
+    )
+    result = checker.run([dep], "dev")
+    assert [(v.policy, v.enforcement) for v in result.violations] == [("k8s-probes", "advisory")]
+    result = checker.run([dep], "prod")
+    assert [(v.policy, v.enforcement) for v in result.violations] == [("k8s-probes", "mandatory")]
+
+
+def test_secret_inputs_reach_the_pack_wrapped_and_are_not_reported(checker: Checker) -> None:
+    from mlops.graph import Secret
+
+    db = next(r for r in baseline().resources if r.type == "aws:rds/instance:Instance")
+    db.inputs["password"] = Secret("s3cr3t-value")
+    result = checker.run([aws_provider("prod"), db], "prod")
+    hits = result.by_policy("rds-managed-master-password")
+    assert hits and all("s3cr3t-value" not in v.message for v in result.violations)
+
+
+def test_secret_values_are_scrubbed_from_any_message(checker: Checker) -> None:
+    from mlops.graph import Secret
+
+    # A rule that quotes a value (the canned ACL) never reveals it when the value is a secret.
+    bucket = resource("aws:s3/bucket:Bucket", "b", {"bucket": "b", "acl": Secret("public-read")})
+    result = checker.run([aws_provider("prod"), bucket], "prod")
+    messages = [v.message for v in result.by_policy("s3-no-public-acl")]
+    assert messages and all("public-read" not in m and "[secret]" in m for m in messages)
+
+
+def test_public_eks_endpoint_with_allow_list_is_advisory_free_in_dev(checker: Checker) -> None:
+    cluster = next(r for r in baseline("dev").resources if r.type == "aws:eks/cluster:Cluster")
+    cluster.inputs["vpcConfig"] = {
+        "endpointPublicAccess": True,
+        "endpointPrivateAccess": True,
+        "publicAccessCidrs": ["203.0.113.0/24"],
+    }
+    assert not checker.run([aws_provider("dev"), cluster], "dev").by_policy("eks-private-endpoint")
+    assert checker.run([aws_provider("prod"), cluster], "prod").by_policy("eks-private-endpoint")
+
+
+def test_unknown_values_make_a_rule_undetermined_not_violated(checker: Checker) -> None:
+    # During a preview the engine sends unknowns; a verdict that may depend on one is deferred.
+    db = next(r for r in baseline().resources if r.type == "aws:rds/instance:Instance")
+    db.inputs["storageEncrypted"] = "@unknown"
+    result = checker.run([aws_provider("prod"), db], "prod")
+    assert not result.by_policy("rds-encrypted-cmk")
+    assert "rds-encrypted-cmk" in {v.policy for v in result.undetermined}
+    # Rules that find nothing wrong stay quiet even with unknowns around.
+    assert "rds-not-public" not in {v.policy for v in result.undetermined}
+    # A violation that does not rest on the unknown value is reported as such, even during a preview.
+    db.inputs["publiclyAccessible"] = True
+    result = checker.run([aws_provider("prod"), db], "prod")
+    assert result.by_policy("rds-not-public")
+
+
+def test_stack_rule_with_unknown_policy_is_undetermined(checker: Checker) -> None:
+    graph = baseline()
+    policy = next(r for r in graph.resources if r.name == "artifacts-policy")
+    policy.outputs["policy"] = "@unknown"
+    policy.inputs["policy"] = "@unknown"
+    result = checker.run(graph, "prod")
+    assert not result.by_policy("s3-bucket-tls-only")
+    assert "s3-bucket-tls-only" in {v.policy for v in result.undetermined}
+
+
+def test_cpu_limit_can_be_waived_by_config(checker: Checker) -> None:
+    c = container()
+    del c["resources"]["limits"]["cpu"]
+    dep = resource(
+        "kubernetes:apps/v1:Deployment",
+        "d",
+        {
+            "metadata": {"namespace": "apps"},
+            "spec": {"template": {"spec": {"securityContext": {"runAsNonRoot": True}, "containers": [c]}}},
+        },
+    )
+    assert checker.run([dep], "prod").by_policy("k8s-resources")
+    from mlops.analyzer import analyze_with
+    from mlops.policytest import config_for, graph_of
+
+    config = config_for("prod")
+    config["k8s-resources"]["requireCpuLimits"] = False
+    assert not analyze_with(checker.stub, graph_of([dep]), config=config).by_policy("k8s-resources")
+
+
+@pytest.mark.parametrize("token", ["mlops:registry:ModelRegistry", "mlops:model_registry:ModelRegistry"])
+def test_model_registry_component_tokens(checker: Checker, token: str) -> None:
+    platform = resource("mlops:platform:MlopsPlatform", "mlops")
+    registry = resource(token, "r")
+    monitoring = resource("mlops:monitoring:Monitoring", "m")
+    result = checker.run([platform, registry, monitoring], "prod")
+    assert not result.by_policy("platform-model-registry") and not result.by_policy("platform-monitoring")
+    result = checker.run([platform], "prod")
+    assert result.by_policy("platform-model-registry") and result.by_policy("platform-monitoring")
+    # A consumer stack without the platform is not asked for either.
+    assert not checker.run([registry], "prod").violations
+
+
+def test_helm_release_without_namespace_lands_in_default(checker: Checker) -> None:
+    release = resource(
+        "kubernetes:helm.sh/v3:Release",
+        "r",
+        {
+            "chart": "kube-prometheus-stack",
+            "version": "77.0.0",
+            "repositoryOpts": {"repo": "https://prometheus-community.github.io/helm-charts"},
+        },
+    )
+    assert checker.run([release], "prod").by_policy("k8s-no-default-namespace")
+    release.inputs["namespace"] = "monitoring"
+    assert not checker.run([release], "prod").violations
+
+
+def test_concurrent_requests_do_not_mix_resources(checker: Checker) -> None:
+    # The pack serves Analyze calls on several threads; pipelined requests must give the sequential verdicts.
+    from mlops.analyzer import analyze_with
+    from mlops.policytest import config_for, graph_of
+
+    prod, dev = aws_provider("prod", name="prod"), aws_provider("dev", name="dev")
+    template = next(r for r in baseline().resources if r.type == "aws:rds/instance:Instance")
+    resources = [prod, dev]
+    for i in range(120):
+        provider = prod if i % 2 else dev
+        db = resource(
+            "aws:rds/instance:Instance",
+            f"db-{i}",
+            {**template.inputs, "backupRetentionPeriod": 7, "kmsKeyId": "@unknown" if i % 3 == 0 else "k"},
+            provider=provider,
+        )
+        resources.append(db)
+    graph = graph_of(resources)
+
+    def verdicts(window: int) -> list[tuple[str, str, str]]:
+        result = analyze_with(checker.stub, graph, config=config_for("dev"), window=window)
+        return sorted((v.policy, v.name, v.enforcement) for v in [*result.violations, *result.undetermined])
+
+    sequential = verdicts(1)
+    assert verdicts(64) == sequential
+    flagged = {name for policy, name, _ in sequential if policy == "rds-backup-retention"}
+    assert flagged == {f"db-{i}" for i in range(120) if i % 2}

@@ -1,0 +1,75 @@
+"""The shipped stacks through the pack, and mutation tests: each hardening setting the components apply,
+flipped in a copy of the rendered stack, is caught by its rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlops.graph import Graph
+from mlops.policytest import Checker, assert_mutation_caught, select, set_input
+
+
+@pytest.mark.parametrize("env", ["dev", "staging"])
+def test_shipped_stack_has_no_mandatory_violation(
+    checker: Checker, stacks: dict[str, Graph], env: str
+) -> None:
+    result = checker.run(stacks[env], env)
+    assert result.mandatory == [], [(v.policy, v.name, v.message) for v in result.mandatory]
+    assert result.undetermined == []
+
+
+def test_prod_stack_has_no_violation_at_all(checker: Checker, stacks: dict[str, Graph]) -> None:
+    result = checker.run(stacks["prod"], "prod")
+    assert result.violations == [], [(v.policy, v.name, v.message) for v in result.violations]
+    assert result.undetermined == []
+
+
+def test_every_aws_resource_of_the_stack_is_tagged_through_the_provider(
+    checker: Checker, stacks: dict[str, Graph]
+) -> None:
+    result = checker.run(stacks["prod"], "prod")
+    assert result.by_policy("aws-governance-tags") == []
+    assert result.by_policy("aws-data-classification") == []
+
+
+# Each entry: a hardening setting of a shipped component, the selector of the resources carrying it, the
+# flip, and the rule that must catch it. Extend this list as components land.
+MUTATIONS = [
+    (
+        "private subnets never map public IPs",
+        select("aws:ec2/subnet:Subnet", "mlops-prod-private-0"),
+        set_input("mapPublicIpOnLaunch", True),
+        "net-private-subnet-no-public-ip",
+    ),
+    (
+        "database subnets never map public IPs",
+        select("aws:ec2/subnet:Subnet", "mlops-prod-database-0"),
+        set_input("mapPublicIpOnLaunch", True),
+        "net-private-subnet-no-public-ip",
+    ),
+    (
+        "governance tags through the provider",
+        select("pulumi:providers:aws"),
+        set_input("defaultTags", '{"tags": {"environment": "prod"}}'),
+        "aws-governance-tags",
+    ),
+    (
+        "data classification from the allowed set",
+        select("pulumi:providers:aws"),
+        set_input(
+            "defaultTags",
+            '{"tags": {"environment": "prod", "owner": "o", "cost-center": "c", '
+            '"data-classification": "top-secret", "managed-by": "pulumi"}}',
+        ),
+        "aws-data-classification",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("setting", "selector", "mutation", "rule"), MUTATIONS, ids=[m[0] for m in MUTATIONS]
+)
+def test_flipped_hardening_setting_is_caught(
+    checker: Checker, stacks: dict[str, Graph], setting: str, selector, mutation, rule: str
+) -> None:
+    assert_mutation_caught(checker, stacks["prod"], selector, mutation, rule, env="prod")

@@ -150,6 +150,8 @@ class ModelRegistryArgs:
         node_selector: Node labels the server is scheduled on.
         run_as_user: Numeric UID (and GID) the server runs as.
         cpu_request: CPU request per replica.
+        cpu_limit: CPU limit per replica (the governance pack requires CPU and memory limits on every
+            workload; two gunicorn workers rarely need more than two cores).
         memory_request: Memory request per replica.
         memory_limit: Memory limit per replica.
         install_operator: Install the External Secrets Operator (set False if the cluster already has it).
@@ -180,6 +182,7 @@ class ModelRegistryArgs:
     node_selector: Mapping[str, str] = field(default_factory=dict)
     run_as_user: int = IMAGE_UID
     cpu_request: str = "500m"
+    cpu_limit: str = "2"
     memory_request: str = "1Gi"
     memory_limit: str = "2Gi"
     install_operator: bool = True
@@ -596,7 +599,7 @@ class ModelRegistry(pulumi.ComponentResource):
             readiness_probe=probe(10, 3),
             resources=k8s.core.v1.ResourceRequirementsArgs(
                 requests={"cpu": args.cpu_request, "memory": args.memory_request},
-                limits={"memory": args.memory_limit},
+                limits={"cpu": args.cpu_limit, "memory": args.memory_limit},
             ),
             security_context=k8s.core.v1.SecurityContextArgs(
                 run_as_non_root=True,

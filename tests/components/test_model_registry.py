@@ -254,7 +254,8 @@ def test_pod_is_hardened(graph: Graph) -> None:
     assert p["automountServiceAccountToken"] is False
     assert {"name": "tmp", "mountPath": "/tmp"} in c["volumeMounts"]
     assert {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}} in p["volumes"]
-    assert c["resources"]["requests"] and c["resources"]["limits"]["memory"]
+    assert c["resources"]["requests"] == {"cpu": "500m", "memory": "1Gi"}
+    assert c["resources"]["limits"] == {"cpu": "2", "memory": "2Gi"}
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
         assert c[probe]["httpGet"] == {"path": "/health", "port": "http"}
     assert c["ports"] == [{"name": "http", "containerPort": 5000, "protocol": "TCP"}]

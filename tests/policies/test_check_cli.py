@@ -148,10 +148,36 @@ def test_advisory_only_exits_0(tmp_path: Path) -> None:
     )
 
 
+def _staging_with_short_backups(tmp_path: Path) -> Path:
+    """A copy of the project whose staging stack keeps backups for 3 days (mandatory >= 7 in staging)."""
+    import shutil
+
+    import yaml
+
+    root = tmp_path / "project"
+    root.mkdir()
+    shutil.copy(REPO_ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
+    shutil.copytree(REPO_ROOT / "stacks", root / "stacks", ignore=shutil.ignore_patterns("__pycache__"))
+    path = root / "stacks" / "Pulumi.staging.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["config"]["mlops-platform:databaseBackupRetentionDays"] = 3
+    path.write_text(yaml.safe_dump(doc))
+    return root
+
+
 def test_all_key_sets_the_default_level(tmp_path: Path) -> None:
+    root = _staging_with_short_backups(tmp_path)
+    default = tmp_path / "default.json"
+    common = ["--root", str(root), "check", "staging", "--format", "json"]
+    assert (
+        main([*common, "--config", str(REPO_ROOT / "policies/config/staging.json"), "--output", str(default)])
+        == 1
+    )
+    assert json.loads(default.read_text())["summary"]["mandatory"] > 0
+
     path = tmp_path / "all.json"
     path.write_text(json.dumps({"all": "advisory"}))
     out = tmp_path / "o.json"
-    assert main(["check", "dev", "--config", str(path), "--format", "json", "--output", str(out)]) == 0
+    assert main([*common, "--config", str(path), "--output", str(out)]) == 0
     data = json.loads(out.read_text())
     assert data["summary"]["mandatory"] == 0 and data["summary"]["advisory"] > 0

@@ -1,13 +1,17 @@
-"""Shared fixtures: the repo root and offline renders of the shipped stacks (cached per session)."""
+"""Shared fixtures: the repo root, offline renders of the shipped stacks (cached per session), and one
+policy pack process per session driven through the real analyzer protocol."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from mlops.analyzer import start_pack
 from mlops.engine import render
 from mlops.graph import Graph
+from mlops.policytest import POLICY_PACK, Checker
 
 REPO = Path(__file__).resolve().parent.parent
 STACKS = ("dev", "staging", "prod")
@@ -30,3 +34,16 @@ def repo() -> Path:
 @pytest.fixture(params=STACKS)
 def stack_graph(request: pytest.FixtureRequest) -> Graph:
     return rendered(request.param)
+
+
+@pytest.fixture(scope="session")
+def stacks() -> dict[str, Graph]:
+    """The shipped stacks, rendered offline once per session."""
+    return {env: rendered(env) for env in STACKS}
+
+
+@pytest.fixture(scope="session")
+def checker() -> Iterator[Checker]:
+    """The policy pack, started once as the Pulumi CLI starts it."""
+    with start_pack(POLICY_PACK) as stub:
+        yield Checker(stub)

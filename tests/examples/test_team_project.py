@@ -16,6 +16,7 @@ from mlops.engine import run_program
 from mlops.fakecloud import FakeCloud
 from mlops.fakeplatform import platform_outputs
 from mlops.graph import Graph, Secret
+from mlops.policytest import Checker
 from mlops.stackconfig import load_stack
 
 # The example imports these components; until every component branch is merged they may be missing.
@@ -158,3 +159,10 @@ def test_mlops_plan_renders_the_example_with_the_built_in_fake_platform(
 
 def test_example_path_is_a_directory() -> None:
     assert Path(EXAMPLE, "__main__.py").is_file()
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_policy_pack_is_clean_on_the_example(checker: Checker, stack: str) -> None:
+    result = checker.run(render_team_project(stack), stack)
+    assert result.violations == [], [(v.policy, v.name, v.message) for v in result.violations]
+    assert result.undetermined == []

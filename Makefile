@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: plan test lint typecheck unit venv clean
+.PHONY: plan test lint typecheck unit venv clean local
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ venv: $(STAMP)
 
 plan: $(STAMP)
 	$(VENV)/bin/mlops plan dev
+
+# The platform's MLflow server with PostgreSQL (TLS) and S3 (moto) on 127.0.0.1:5000, until Ctrl-C.
+local: $(STAMP)
+	$(VENV)/bin/mlops local
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

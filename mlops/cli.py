@@ -2,6 +2,7 @@
 
     mlops plan STACK [--format text|json]   render a stack offline and print its resource tree
     mlops schema [--check|--write]          keep Pulumi.yaml's typed config block in step with the schema
+    mlops local [--port N] [--workers N]    the platform's MLflow with PostgreSQL and S3 on this machine
 """
 
 from __future__ import annotations
@@ -81,6 +82,12 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_local(args: argparse.Namespace) -> int:
+    from mlops.local import run
+
+    return run(port=args.port, workers=args.workers)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlops", description="mlops-platform: offline plan, checks and tools")
     parser.add_argument("--root", default=str(REPO_ROOT), help="the Pulumi project directory (default: this repo)")
@@ -96,6 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--check", action="store_true")
     group.add_argument("--write", action="store_true")
     schema.set_defaults(func=cmd_schema)
+
+    local = sub.add_parser(
+        "local",
+        help="run the platform's MLflow server with PostgreSQL (TLS) and S3 (moto) here, until Ctrl-C",
+    )
+    local.add_argument("--port", type=int, default=5000, help="MLflow's port on 127.0.0.1 (0: any free port)")
+    local.add_argument("--workers", type=int, default=2, help="MLflow worker processes")
+    local.set_defaults(func=cmd_local)
     return parser
 
 

@@ -166,6 +166,16 @@ class _Process:
     def alive(self) -> bool:
         return self.popen.poll() is None
 
+    def group_alive(self) -> bool:
+        """Whether any process of the group this process leads still exists."""
+        try:
+            os.killpg(self.popen.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
     def log_tail(self, lines: int = 40) -> str:
         self.log_file.flush()
         try:
@@ -187,6 +197,10 @@ class _Process:
                 os.killpg(self.popen.pid, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(timeout=10)
+            # Killed orphans are reaped by init a moment later; return once the group is empty.
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and self.group_alive():
+                time.sleep(0.05)
         finally:
             self.log_file.close()
 

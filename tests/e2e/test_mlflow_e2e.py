@@ -225,7 +225,8 @@ def test_database_refuses_connections_without_tls(platform: LocalPlatform) -> No
 def test_bucket_holds_artifacts_under_the_prefix(platform: LocalPlatform, workflow: Workflow) -> None:
     s3 = platform.s3.client()
     keys = [obj["Key"] for obj in s3.list_objects_v2(Bucket=platform.s3.bucket).get("Contents", [])]
-    assert keys and all(key.startswith("mlflow/") for key in keys)
+    assert keys, f"bucket {platform.s3.bucket} holds no object: the server did not store artifacts in S3"
+    assert [key for key in keys if not key.startswith("mlflow/")] == []
     report_key = f"mlflow/{workflow.experiment_id}/{workflow.run_ids[0]}/artifacts/reports/report.json"
     assert report_key in keys
     assert f"mlflow/{workflow.experiment_id}/{workflow.run_ids[1]}/artifacts/model/weights.bin" in keys

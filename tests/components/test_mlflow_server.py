@@ -257,6 +257,40 @@ def test_image_lock_agrees_with_the_tested_environment() -> None:
         assert repo[name] == version
 
 
+def _closure(requirements: list[str]) -> dict[str, str]:
+    """Installed name -> version of ``requirements`` and everything they need (markers evaluated, extras
+    followed), read from the metadata of the e2e virtualenv."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    versions: dict[str, str] = {}
+    visited: set[tuple[str, str]] = set()  # (distribution, extra or "")
+    todo = [(Requirement(line), "") for line in requirements]
+    while todo:
+        req, active_extra = todo.pop()
+        if req.marker is not None and not req.marker.evaluate({"extra": active_extra}):
+            continue
+        dist = metadata.distribution(req.name)
+        versions[_normalize(req.name)] = dist.version
+        for extra in ["", *sorted(req.extras)]:
+            if (_normalize(req.name), extra) in visited:
+                continue
+            visited.add((_normalize(req.name), extra))
+            todo += [(Requirement(r), extra) for r in dist.requires or []]
+    return versions
+
+
+def test_image_lock_is_complete_and_exact() -> None:
+    """The image's lock holds exactly the requirements' dependency closure, at the tested versions."""
+    requirements = [
+        line
+        for line in (DOCKER / "requirements.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert _closure(requirements) == _requirements(DOCKER / "constraints.txt")
+
+
 def test_dockerfile_is_pinned_non_root_and_tagged() -> None:
     dockerfile = (DOCKER / "Dockerfile").read_text()
     base = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", dockerfile, re.M)

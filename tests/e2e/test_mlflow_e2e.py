@@ -92,14 +92,27 @@ class Workflow:
 
 @pytest.fixture(scope="module")
 def workflow(platform: LocalPlatform, tmp_path_factory: pytest.TempPathFactory) -> Workflow:
+    """The user workflow, run once; pytest re-raises a failure for every test that needs it."""
+    try:
+        return _user_workflow(platform, tmp_path_factory.mktemp("client"))
+    except BaseException as err:
+        raise AssertionError(
+            f"the user workflow failed: {type(err).__name__}: {err}\n"
+            f"--- the server's log (tail) ---\n{platform.mlflow.process.log_tail(30)}"
+        ) from err
+
+
+def _user_workflow(platform: LocalPlatform, work: Path) -> Workflow:
     """What a user does with the MLflow client, through the server (artifacts through its proxy)."""
     from mlflow import MlflowClient
     from mlflow.artifacts import download_artifacts
     from mlflow.server.auth.client import AuthServiceClient
 
-    work = tmp_path_factory.mktemp("client")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLFLOW_TRACKING_URI", platform.url)  # nothing may fall back to a local store
+        # Loopback has no transient errors: fail at the first 5xx instead of retrying for minutes.
+        mp.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+        mp.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
         mp.setenv("MLFLOW_TRACKING_USERNAME", platform.mlflow.admin_username)
         mp.setenv("MLFLOW_TRACKING_PASSWORD", platform.mlflow.admin_password)
         AuthServiceClient(platform.url).create_user(USER, USER_PASSWORD)

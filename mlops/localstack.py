@@ -50,6 +50,8 @@ from components.mlflow_server import (
     AUTH_CONFIG_PATH,
     AUTH_FLASK_SECRET_KEY,
     DB_PASSWORD_KEY,
+    DB_SERVICE_FILE_KEY,
+    DB_SERVICE_FILE_PATH,
     DB_USERNAME_KEY,
     HEALTH_PATH,
     IMAGE_REPOSITORY,
@@ -59,6 +61,7 @@ from components.mlflow_server import (
     MlflowServerSpec,
     backend_store_uri,
     render_auth_config,
+    render_pg_service,
     server_spec,
     service_hosts,
 )
@@ -457,8 +460,17 @@ class S3Server:
             aws_secret_access_key=FAKE_AWS_SECRET_ACCESS_KEY,
         )
 
+    def reset(self) -> None:
+        """Forget every bucket, object and key (moto's reset API)."""
+        request = urllib.request.Request(self.endpoint + "/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            response.read()
+
     def stop(self) -> None:
-        self.server.stop()
+        try:
+            self.reset()
+        finally:
+            self.server.stop()
 
 
 def start_s3(*, region: str = REGION, bucket: str = BUCKET) -> S3Server:
@@ -473,6 +485,7 @@ def start_s3(*, region: str = REGION, bucket: str = BUCKET) -> S3Server:
         endpoint=f"http://{LOOPBACK}:{port}", region=region, bucket=bucket, kms_key_arn="", server=server
     )
     try:
+        s3.reset()  # moto keeps its state per Python process, not per server: start empty
         key = s3.client("kms").create_key(Description="mlops local artifact key")
         s3.kms_key_arn = key["KeyMetadata"]["Arn"]
         client = s3.client()
@@ -525,8 +538,12 @@ class Materialized:
     argv: list[str]
     env: dict[str, str]
     port: int
-    auth_config_file: Path
+    files: dict[str, Path]
     prometheus_dir: Path
+
+    @property
+    def auth_config_file(self) -> Path:
+        return self.files[AUTH_CONFIG_PATH]
 
 
 def materialize(
@@ -537,11 +554,13 @@ def materialize(
     volumes_root: Path,
     s3_endpoint: str,
     base_env: Mapping[str, str],
+    file_mounts: Mapping[str, tuple[str, str]],
 ) -> Materialized:
     """The spec's command, args and env, with only what the pod gets from its cluster replaced locally.
 
-    Replaced: the bind address (``--host``) and port (``--port``), the Prometheus emptyDir path, the auth
-    Secret's mount path (``MLFLOW_AUTH_CONFIG_PATH``), ``secret_env`` (resolved from ``secrets_``); added:
+    Replaced: the bind address (``--host``) and port (``--port``), the Prometheus emptyDir path, paths of
+    files mounted from Secrets (``file_mounts``: container path -> (Secret, key); the env var pointing at one
+    points at a local copy instead), ``secret_env`` (resolved from ``secrets_``); added:
     :data:`MOTO_ONLY_ENV`. Everything else is passed through as it is.
     """
     args = list(spec.args)
@@ -552,17 +571,19 @@ def materialize(
 
     env = dict(base_env)
     env.update(spec.env)
-    auth_dir = volumes_root / "auth"
-    auth_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    auth_file = auth_dir / AUTH_CONFIG_KEY
     if env.get("MLFLOW_AUTH_CONFIG_PATH") != AUTH_CONFIG_PATH:
         raise LocalStackError(f"the spec's MLFLOW_AUTH_CONFIG_PATH is not {AUTH_CONFIG_PATH}")
-    env["MLFLOW_AUTH_CONFIG_PATH"] = str(auth_file)
-    auth_secret = next((name for name, key in spec.secret_env.values() if key == AUTH_FLASK_SECRET_KEY), None)
-    if auth_secret is None:
-        raise LocalStackError("the spec reads no Flask secret key from the auth Secret")
-    auth_file.write_text(secrets_.get(auth_secret, AUTH_CONFIG_KEY))
-    auth_file.chmod(0o600)
+    files: dict[str, Path] = {}
+    for variable, value in spec.env.items():
+        if value in file_mounts:  # a file mounted from a Secret: a local copy instead
+            name, key = file_mounts[value]
+            directory = volumes_root / "mounts" / name
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            local = directory / key
+            local.write_text(secrets_.get(name, key))
+            local.chmod(0o600)
+            env[variable] = str(local)
+            files[value] = local
     for variable, (name, key) in spec.secret_env.items():
         env[variable] = secrets_.get(name, key)
     for variable in MOTO_ONLY_ENV:
@@ -575,7 +596,7 @@ def materialize(
         argv=[*spec.command, *args],
         env=env,
         port=port,
-        auth_config_file=auth_file,
+        files=files,
         prometheus_dir=prometheus_dir,
     )
 
@@ -603,7 +624,16 @@ class MlflowServer:
         self.process.stop(signal.SIGTERM)
 
 
-def local_spec(*, pg: PostgresServer, s3: S3Server, workers: int = 2) -> MlflowServerSpec:
+#: Files the Deployment mounts from Secrets: container path -> (Secret, key).
+FILE_MOUNTS = {
+    AUTH_CONFIG_PATH: (AUTH_SECRET_NAME, AUTH_CONFIG_KEY),
+    DB_SERVICE_FILE_PATH: (DB_SECRET_NAME, DB_SERVICE_FILE_KEY),
+}
+
+
+def local_spec(
+    *, pg: PostgresServer, s3: S3Server, workers: int = 2, db_credentials: str = "env"
+) -> MlflowServerSpec:
     """The spec as the platform renders it, for the local database and bucket."""
     return server_spec(
         db_host=pg.host,
@@ -617,6 +647,7 @@ def local_spec(*, pg: PostgresServer, s3: S3Server, workers: int = 2) -> MlflowS
         workers=workers,
         allowed_hosts=service_hosts(service="mlflow", namespace="mlflow"),
         artifact_kms_key_arn=s3.kms_key_arn,
+        db_credentials=db_credentials,
     )
 
 
@@ -634,7 +665,11 @@ def start_mlflow(
     admin_password = random_password()
     secrets_ = LocalSecrets(
         {
-            DB_SECRET_NAME: {DB_USERNAME_KEY: pg.user, DB_PASSWORD_KEY: pg.password},
+            DB_SECRET_NAME: {
+                DB_USERNAME_KEY: pg.user,
+                DB_PASSWORD_KEY: pg.password,
+                DB_SERVICE_FILE_KEY: render_pg_service(user=pg.user, password=pg.password),
+            },
             AUTH_SECRET_NAME: {
                 AUTH_CONFIG_KEY: render_auth_config(
                     admin_username=AUTH_ADMIN_USERNAME,
@@ -658,7 +693,13 @@ def start_mlflow(
         "LANG": "C.UTF-8",
     }
     run = materialize(
-        spec, secrets_=secrets_, port=port, volumes_root=root, s3_endpoint=s3.endpoint, base_env=base_env
+        spec,
+        secrets_=secrets_,
+        port=port,
+        volumes_root=root,
+        s3_endpoint=s3.endpoint,
+        base_env=base_env,
+        file_mounts=FILE_MOUNTS,
     )
     process = _Process.start("mlflow", run.argv, env=run.env, cwd=root / "tmp", log_path=root / "mlflow.log")
     server = MlflowServer(
@@ -712,6 +753,46 @@ class LocalPlatform:
     def url(self) -> str:
         return self.mlflow.url
 
+    def rotate_db_password(self, password: str) -> None:
+        """What RDS rotation does: a new password for the role; then what External Secrets and the kubelet do:
+        the Secret's mounted files get the new value (environment variables of a running process cannot)."""
+        from psycopg2 import sql
+
+        admin = self.pg.connect(
+            user=self.pg.superuser, password=self.pg.superuser_password, dbname="postgres"
+        )
+        try:
+            admin.autocommit = True
+            with admin.cursor() as cur:
+                cur.execute(
+                    sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                        sql.Identifier(self.pg.user), sql.Literal(password)
+                    )
+                )
+        finally:
+            admin.close()
+        self.pg.password = password
+        service_file = self.mlflow.materialized.files.get(DB_SERVICE_FILE_PATH)
+        if service_file is not None:
+            service_file.write_text(render_pg_service(user=self.pg.user, password=password))
+
+    def drop_server_connections(self) -> int:
+        """Terminate the server's database sessions (as a failover or restart of the database would)."""
+        admin = self.pg.connect(
+            user=self.pg.superuser, password=self.pg.superuser_password, dbname="postgres"
+        )
+        try:
+            admin.autocommit = True
+            with admin.cursor() as cur:
+                cur.execute(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = %s",
+                    (self.pg.user,),
+                )
+                row = cur.fetchone()
+        finally:
+            admin.close()
+        return int(row[0]) if row else 0
+
     def write_credentials(self) -> Path:
         """``root/credentials.env`` (0600): what a client needs to talk to the local server."""
         path = self.root / "credentials.env"
@@ -734,7 +815,7 @@ def make_root(prefix: str = "mlops-local-") -> Path:
 
 @contextlib.contextmanager
 def local_platform(
-    *, port: int | None = None, workers: int = 2, root: Path | None = None
+    *, port: int | None = None, workers: int = 2, root: Path | None = None, db_credentials: str = "env"
 ) -> Iterator[LocalPlatform]:
     """Start PostgreSQL, S3 and MLflow; stop all of them and remove every temporary directory on exit."""
     root = root or make_root()
@@ -744,7 +825,8 @@ def local_platform(
         stack.callback(pg.stop)
         s3 = start_s3()
         stack.callback(s3.stop)
-        mlflow = start_mlflow(root, pg=pg, s3=s3, spec=local_spec(pg=pg, s3=s3, workers=workers), port=port)
+        spec = local_spec(pg=pg, s3=s3, workers=workers, db_credentials=db_credentials)
+        mlflow = start_mlflow(root, pg=pg, s3=s3, spec=spec, port=port)
         stack.callback(mlflow.stop)
         yield LocalPlatform(root=root, pg=pg, s3=s3, mlflow=mlflow)
 

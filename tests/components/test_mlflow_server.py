@@ -304,3 +304,25 @@ def test_dockerfile_is_pinned_non_root_and_tagged() -> None:
     assert re.search(r'^ENTRYPOINT \["mlflow"\]$', dockerfile, re.M)
     assert f"EXPOSE {ms.PORT}" in dockerfile
     assert ms.IMAGE_TAG.startswith(ms.MLFLOW_VERSION + "-platform.")
+
+
+def test_service_file_credentials_replace_the_password_env() -> None:
+    spec = _spec(db_credentials="service-file")
+    assert "PGUSER" not in spec.secret_env and "PGPASSWORD" not in spec.secret_env
+    assert spec.secret_env == {"MLFLOW_FLASK_SERVER_SECRET_KEY": ("mlflow-auth", "flask-secret-key")}
+    assert spec.env["PGSERVICEFILE"] == "/etc/mlflow/db/pg_service.conf" == ms.DB_SERVICE_FILE_PATH
+    assert spec.env["PGSERVICE"] == ms.DB_SERVICE_NAME
+    assert spec.args == _spec().args  # the URI stays credential-free and the same
+    with pytest.raises(ServerSpecError, match="db_credentials"):
+        _spec(db_credentials="url")
+
+
+def test_pg_service_file() -> None:
+    assert ms.render_pg_service(user="mlflow", password="a@b:c/d?e#f%g&h i") == (
+        "[mlflow]\nuser=mlflow\npassword=a@b:c/d?e#f%g&h i\n"
+    )
+    template = ms.render_pg_service(user="{{ .username }}", password="{{ .password }}")
+    assert template == "[mlflow]\nuser={{ .username }}\npassword={{ .password }}\n"
+    for bad in ("", "two\nlines", " padded"):
+        with pytest.raises(ServerSpecError, match="password"):
+            ms.render_pg_service(user="mlflow", password=bad)

@@ -7,13 +7,25 @@ from pathlib import Path
 
 import pytest
 
-from components.mlflow_server import AUTH_CONFIG_KEY, AUTH_FLASK_SECRET_KEY, PROMETHEUS_DIR, server_spec
+from components.mlflow_server import (
+    AUTH_CONFIG_KEY,
+    AUTH_FLASK_SECRET_KEY,
+    DB_SERVICE_FILE_KEY,
+    DB_SERVICE_FILE_PATH,
+    PROMETHEUS_DIR,
+    render_pg_service,
+    server_spec,
+)
 from mlops import localstack
 from mlops.localstack import LocalSecrets, LocalStackError, materialize
 
 SECRETS = LocalSecrets(
     {
-        "mlflow-db": {"username": "mlflow", "password": "p@ss:w/rd?#%& +"},
+        "mlflow-db": {
+            "username": "mlflow",
+            "password": "p@ss:w/rd?#%& +",
+            DB_SERVICE_FILE_KEY: render_pg_service(user="mlflow", password="p@ss:w/rd?#%& +"),
+        },
         "mlflow-auth": {
             AUTH_CONFIG_KEY: "[mlflow]\nadmin_username = admin\n",
             AUTH_FLASK_SECRET_KEY: "f" * 64,
@@ -45,6 +57,7 @@ def _materialize(spec, tmp_path: Path, secrets: LocalSecrets = SECRETS):
         volumes_root=tmp_path,
         s3_endpoint="http://127.0.0.1:40124",
         base_env={"PATH": "/venv/bin:/usr/bin", "HOME": str(tmp_path)},
+        file_mounts=localstack.FILE_MOUNTS,
     )
 
 
@@ -90,6 +103,16 @@ def test_a_spec_binding_elsewhere_is_refused(tmp_path: Path) -> None:
     args[args.index("--host") + 1] = "127.0.0.1"
     with pytest.raises(LocalStackError, match="--host"):
         _materialize(dataclasses.replace(spec, args=args), tmp_path)
+
+
+def test_service_file_mode_mounts_the_service_file_instead_of_env(tmp_path: Path) -> None:
+    spec = _spec(db_credentials="service-file")
+    run = _materialize(spec, tmp_path)
+    assert "PGUSER" not in run.env and "PGPASSWORD" not in run.env
+    assert run.env["PGSERVICE"] == "mlflow"
+    local = run.files[DB_SERVICE_FILE_PATH]
+    assert run.env["PGSERVICEFILE"] == str(local)
+    assert local.read_text() == SECRETS.data["mlflow-db"][DB_SERVICE_FILE_KEY]
 
 
 def test_database_password_has_every_uri_special_character() -> None:

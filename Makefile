@@ -4,18 +4,22 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: plan test lint lint-workflows typecheck unit venv clean
+.PHONY: plan test lint lint-workflows typecheck unit venv clean local
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=24"
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,e2e]'
 	touch $(STAMP)
 
 venv: $(STAMP)
 
 plan: $(STAMP)
 	$(VENV)/bin/mlops plan dev
+
+# The platform's MLflow server with PostgreSQL (TLS) and S3 (moto) on 127.0.0.1:5000, until Ctrl-C.
+local: $(STAMP)
+	$(VENV)/bin/mlops local
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -18,6 +18,10 @@ Design decisions (see docs/mlflow.md for the long form):
   does not have). The user name and password reach libpq as ``PGUSER``/``PGPASSWORD`` from the Secret synced
   from the RDS-managed secret, so they are not in Pulumi state, not in the pod spec, and a password with
   URL-special characters (``@ : / ? # %``) cannot break the URI.
+  ``db_credentials="service-file"`` gives libpq a service file mounted from that Secret instead, which it
+  reads at every new connection: environment variables are fixed when the process starts, so with them a
+  reconnect after RDS rotates the managed password (every 7 days by default) fails until the pod restarts
+  (tests/e2e/test_mlflow_rotation.py shows both).
 * **Artifacts through the server's proxy** (``--serve-artifacts --artifacts-destination s3://BUCKET/PREFIX``):
   clients never hold S3 credentials; the server uses its workload identity. ``MLFLOW_S3_ENDPOINT_URL`` is never
   set (it must stay unset for real S3 with workload identity).
@@ -61,6 +65,15 @@ PROMETHEUS_DIR = "/tmp/mlflow-metrics"
 #: Keys of the database Secret synced from the RDS-managed master-user secret.
 DB_USERNAME_KEY = "username"
 DB_PASSWORD_KEY = "password"
+#: ``db_credentials="service-file"``: the database Secret also holds a libpq service file (key
+#: DB_SERVICE_FILE_KEY, rendered by :func:`render_pg_service`, e.g. by an External Secrets template from the
+#: two keys above), mounted at DB_SERVICE_MOUNT. libpq reads it at every new connection, so a rotated RDS
+#: password is picked up without restarting the pod (environment variables are fixed at start).
+DB_SERVICE_NAME = "mlflow"
+DB_SERVICE_FILE_KEY = "pg_service.conf"
+DB_SERVICE_MOUNT = "/etc/mlflow/db"
+DB_SERVICE_FILE_PATH = f"{DB_SERVICE_MOUNT}/{DB_SERVICE_FILE_KEY}"
+DB_CREDENTIALS = ("env", "service-file")
 
 #: The auth Secret (generated in the cluster) holds two keys: the basic-auth ini file, mounted as a file at
 #: ``AUTH_CONFIG_MOUNT/AUTH_CONFIG_KEY``, and the Flask secret key (CSRF), passed as an env var. Mount only
@@ -177,6 +190,7 @@ def server_spec(
     workers: int = 2,
     allowed_hosts: Sequence[str] = (),
     artifact_kms_key_arn: str | None = None,
+    db_credentials: str = "env",
 ) -> MlflowServerSpec:
     """The MLflow server's container: command, arguments and environment.
 
@@ -193,6 +207,12 @@ def server_spec(
             localhost and private IP addresses, so clients using the Service's DNS name need this.
         artifact_kms_key_arn: When set, uploads name SSE-KMS with this key explicitly, so a bucket policy that
             denies uploads without an encryption header does not refuse them.
+        db_credentials: How libpq gets the database user and password. ``"env"``: ``PGUSER``/``PGPASSWORD``
+            from the Secret's keys, read once when the process starts, so after RDS rotates the managed password
+            (every 7 days by default) every new connection fails until the pod restarts. ``"service-file"``:
+            ``PGSERVICEFILE``/``PGSERVICE`` name the libpq service file mounted from the Secret
+            (:data:`DB_SERVICE_FILE_KEY` at :data:`DB_SERVICE_MOUNT`), which libpq reads at every connection, so
+            the rotated password is used as soon as the Secret is refreshed.
     """
     _check(bool(image.strip()) and not image.endswith(":latest"), "image must be a pinned reference")
     _check(_REGION.match(region) is not None, f"region {region!r} is not an AWS region")
@@ -239,12 +259,35 @@ def server_spec(
             '{"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "' + artifact_kms_key_arn + '"}'
         )
 
-    secret_env = {
-        "PGUSER": (db_secret_name, DB_USERNAME_KEY),
-        "PGPASSWORD": (db_secret_name, DB_PASSWORD_KEY),
-        "MLFLOW_FLASK_SERVER_SECRET_KEY": (auth_secret_name, AUTH_FLASK_SECRET_KEY),
-    }
+    _check(db_credentials in DB_CREDENTIALS, f"db_credentials must be one of {DB_CREDENTIALS}")
+    secret_env = {"MLFLOW_FLASK_SERVER_SECRET_KEY": (auth_secret_name, AUTH_FLASK_SECRET_KEY)}
+    if db_credentials == "env":
+        secret_env = {
+            "PGUSER": (db_secret_name, DB_USERNAME_KEY),
+            "PGPASSWORD": (db_secret_name, DB_PASSWORD_KEY),
+            **secret_env,
+        }
+    else:
+        env["PGSERVICEFILE"] = DB_SERVICE_FILE_PATH
+        env["PGSERVICE"] = DB_SERVICE_NAME
     return MlflowServerSpec(image=image, command=["mlflow"], args=args, env=env, secret_env=secret_env)
+
+
+def render_pg_service(*, user: str, password: str, service: str = DB_SERVICE_NAME) -> str:
+    """The libpq service file of ``db_credentials="service-file"`` (``[service]``, ``user=``, ``password=``).
+
+    libpq takes each value verbatim up to the end of its line: any character but a line break is fine
+    (``@ : / ? # % &`` included); leading and trailing whitespace is not kept, so it is refused. Template
+    placeholders (``{{ .username }}``, ``{{ .password }}``) may stand for the values.
+    """
+    _check(
+        re.fullmatch(r"[A-Za-z0-9_.-]{1,63}", service) is not None,
+        f"service {service!r} is not a service name",
+    )
+    for name, value in (("user", user), ("password", password)):
+        _check(bool(value) and not re.search(r"[\r\n]", value), f"{name} must be one non-empty line")
+        _check(value == value.strip(), f"{name} must not start or end with whitespace")
+    return f"[{service}]\nuser={user}\npassword={password}\n"
 
 
 def render_auth_config(
@@ -253,6 +296,7 @@ def render_auth_config(
     admin_password: str,
     database_uri: str,
     default_permission: str = "NO_PERMISSIONS",
+    auth_cache_ttl_seconds: int = 30,
 ) -> str:
     """The basic-auth ini file MLflow reads from ``MLFLOW_AUTH_CONFIG_PATH``.
 
@@ -260,6 +304,12 @@ def render_auth_config(
     database and its credential-free URI; libpq takes the user and password from ``PGUSER``/``PGPASSWORD``.
     The admin user is created with ``admin_password`` the first time the server starts against an empty user
     store; later changes of the password here are ignored (rotate it through MLflow's API).
+
+    ``auth_cache_ttl_seconds``: each worker caches a successful credential check this long. Without the
+    cache every request pays a deliberately slow password hash (scrypt) - measured here: 0.3-2.4 s per
+    authenticated request on a loaded 2-core machine, 15-35 ms with it - which a training job logging metrics
+    step by step turns into a CPU-bound server. The price: a changed password or a deleted user is still
+    accepted by a worker that cached it for up to this long. 0 turns the cache off.
 
     MLflow reads the file with ``configparser``'s interpolation, so ``%`` is written as ``%%``. A template
     placeholder (e.g. an External Secrets ``{{ .password }}``) may stand for the password; it must then
@@ -273,6 +323,7 @@ def render_auth_config(
     _check(not re.search(r"[\r\n]", admin_password), "admin_password must be one line")
     _check(admin_password == admin_password.strip(), "admin_password must not start or end with whitespace")
     _check(default_permission in AUTH_PERMISSIONS, f"default_permission must be one of {AUTH_PERMISSIONS}")
+    _check(0 <= auth_cache_ttl_seconds <= 300, "auth_cache_ttl_seconds must be between 0 and 300")
     _check(
         database_uri.startswith("postgresql+psycopg2://") and "@" not in database_uri.split("?")[0],
         "database_uri must be a credential-free postgresql+psycopg2:// URI",
@@ -284,6 +335,7 @@ def render_auth_config(
         "admin_password": admin_password,
         "authorization_function": "mlflow.server.auth:authenticate_request_basic_auth",
         "grant_default_workspace_access": "false",
+        "auth_cache_ttl_seconds": str(auth_cache_ttl_seconds),
     }
     lines = ["[mlflow]", *(f"{key} = {value.replace('%', '%%')}" for key, value in values.items())]
     return "\n".join(lines) + "\n"

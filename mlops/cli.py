@@ -6,6 +6,7 @@ mlops check STACK [--format text|json|sarif|junit] [--output FILE]
 mlops schema [--check|--write]          keep Pulumi.yaml's typed config block in step with the schema
 mlops policy-config [--check|--write]   keep policies/config/*.json and the rules table in step
 mlops bootstrap --region R [--dry-run]  create the S3 state backend and the secrets KMS key (boto3)
+mlops local [--port N] [--workers N]    the platform's MLflow with PostgreSQL and S3 on this machine
 """
 
 from __future__ import annotations
@@ -176,6 +177,12 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_VIOLATIONS
 
 
+def cmd_local(args: argparse.Namespace) -> int:
+    from mlops.local import run
+
+    return run(port=args.port, workers=args.workers)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlops", description="mlops-platform: offline plan, checks and tools"
@@ -247,6 +254,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     boot.add_argument("--dry-run", action="store_true", help="show what would be created; change nothing")
     boot.set_defaults(func=cmd_bootstrap)
+
+    local = sub.add_parser(
+        "local",
+        help="run the platform's MLflow server with PostgreSQL (TLS) and S3 (moto) here, until Ctrl-C",
+    )
+    local.add_argument("--port", type=int, default=5000, help="MLflow's port on 127.0.0.1 (0: any free port)")
+    local.add_argument("--workers", type=int, default=2, help="MLflow worker processes")
+    local.set_defaults(func=cmd_local)
     return parser
 
 

@@ -1,0 +1,845 @@
+"""The platform's MLflow trio on one machine: PostgreSQL with TLS, an S3 server, and the MLflow server.
+
+Used by the end-to-end test (tests/e2e/test_mlflow_e2e.py) and by ``mlops local``: both start exactly
+what is here. The MLflow server runs with the command, arguments and environment of
+:func:`components.mlflow_server.server_spec`, the very ones the Kubernetes Deployment runs; what a pod
+gets from its cluster is stood in for locally and nothing else is changed (:func:`materialize`):
+
+* hosts and ports: ``--host 0.0.0.0 --port 5000`` become loopback and a free port; the database is a local
+  PostgreSQL 15 with ``ssl = on`` and a ``pg_hba.conf`` that admits password logins over ``hostssl`` only, so the
+  URI's ``sslmode=require`` is exercised unchanged;
+* Secrets: ``secret_env`` is resolved from local stand-ins of the two Kubernetes Secrets (the database user
+  and password, the basic-auth ini and the Flask key); the database password is random and full of
+  URL-special characters on purpose;
+* volumes: the auth ini's mount and the Prometheus directory (an emptyDir in the pod) become temporary
+  directories;
+* workload identity: S3 is a moto server on loopback, reached through ``MLFLOW_S3_ENDPOINT_URL`` and fake
+  keys. These three variables exist only here: with real S3 and workload identity they must stay unset.
+
+Every process is started in its own session and stopped by its id (SIGTERM, then SIGKILL of its process
+group); every temporary directory is removed, also when start-up fails half way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import ipaddress
+import logging
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import string
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from components.mlflow_server import (
+    AUTH_ADMIN_USERNAME,
+    AUTH_CONFIG_KEY,
+    AUTH_CONFIG_PATH,
+    AUTH_FLASK_SECRET_KEY,
+    DB_PASSWORD_KEY,
+    DB_SERVICE_FILE_KEY,
+    DB_SERVICE_FILE_PATH,
+    DB_USERNAME_KEY,
+    HEALTH_PATH,
+    IMAGE_REPOSITORY,
+    IMAGE_TAG,
+    PORT,
+    PROMETHEUS_DIR,
+    MlflowServerSpec,
+    backend_store_uri,
+    render_auth_config,
+    render_pg_service,
+    server_spec,
+    service_hosts,
+)
+
+LOOPBACK = "127.0.0.1"
+DB_NAME = "mlflow"
+DB_USER = "mlflow"
+DB_SECRET_NAME = "mlflow-db"
+AUTH_SECRET_NAME = "mlflow-auth"
+BUCKET = "mlops-local-artifacts"
+REGION = "eu-west-1"
+#: Local stand-ins for what the pod gets from workload identity; moto accepts any keys.
+FAKE_AWS_ACCESS_KEY_ID = "AKIAMLOPSLOCALFAKE00"
+FAKE_AWS_SECRET_ACCESS_KEY = "mlops-local-fake-secret-access-key"
+#: The variables :func:`materialize` adds for moto; they are never part of the server spec.
+MOTO_ONLY_ENV = ("MLFLOW_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+#: Characters that break a password embedded in a URI; the local database password always has them.
+URI_SPECIAL = "@:/?#%&+ "
+
+UNPRIVILEGED_USER = "nobody"
+
+
+class LocalStackError(RuntimeError):
+    """A local server did not start; the message says which and why (with its log's tail)."""
+
+
+def free_port() -> int:
+    """A TCP port on loopback that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def random_password(length: int = 24, *, uri_special: bool = False) -> str:
+    alphabet = string.ascii_letters + string.digits
+    body = "".join(secrets.choice(alphabet) for _ in range(length))
+    return f"{body[:8]}{URI_SPECIAL}{body[8:]}" if uri_special else body
+
+
+def find_postgres_bin() -> Path:
+    """The directory with ``initdb`` and ``postgres``: $MLOPS_PG_BIN, else the newest /usr/lib/postgresql/*/bin."""
+    explicit = os.environ.get("MLOPS_PG_BIN")
+    candidates = [Path(explicit)] if explicit else []
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: _version_key(p.parent.name))
+    candidates += list(reversed(versions))
+    which = shutil.which("postgres")
+    if which:
+        candidates.append(Path(which).parent)
+    for directory in candidates:
+        if (directory / "postgres").is_file() and (directory / "initdb").is_file():
+            return directory
+    raise LocalStackError(
+        "PostgreSQL server binaries (initdb, postgres) not found: install them "
+        "(Debian: `apt-get install postgresql-15`) or set MLOPS_PG_BIN to their directory"
+    )
+
+
+def _version_key(name: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in name.split(".") if p.isdigit())
+
+
+# --------------------------------------------------------------------------------------------- processes
+
+
+@dataclass
+class _Process:
+    """A child process in its own session, with its output in a log file."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+    log_file: IO[bytes]
+
+    @classmethod
+    def start(
+        cls,
+        name: str,
+        argv: list[str],
+        *,
+        env: Mapping[str, str],
+        cwd: Path,
+        log_path: Path,
+        user: int | None = None,
+        group: int | None = None,
+    ) -> _Process:
+        log_file = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
+        try:
+            popen = subprocess.Popen(
+                argv,
+                env=dict(env),
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                user=user,
+                group=group,
+                extra_groups=[] if user is not None else None,
+            )
+        except BaseException:
+            log_file.close()
+            raise
+        return cls(name, popen, log_path, log_file)
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def group_alive(self) -> bool:
+        """Whether any process of the group this process leads still exists."""
+        try:
+            os.killpg(self.popen.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def log_tail(self, lines: int = 40) -> str:
+        self.log_file.flush()
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
+        """Ask the process to stop, wait, then kill its whole process group (it leads its own session)."""
+        try:
+            if self.alive():
+                with contextlib.suppress(ProcessLookupError):
+                    self.popen.send_signal(sig)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.popen.wait(timeout=timeout)
+            # Its children (uvicorn workers, postgres backends) share the group it leads.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.popen.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(timeout=10)
+            # Killed orphans are reaped by init a moment later; return once the group is empty.
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and self.group_alive():
+                time.sleep(0.05)
+        finally:
+            self.log_file.close()
+
+
+# --------------------------------------------------------------------------------------------- PostgreSQL
+
+
+@dataclass
+class PostgresServer:
+    """A throwaway PostgreSQL cluster: TLS on, password logins over ``hostssl`` only, no Unix socket."""
+
+    host: str
+    port: int
+    db_name: str
+    user: str
+    password: str
+    superuser: str
+    superuser_password: str
+    data_dir: Path
+    process: _Process
+
+    def connect(
+        self, *, user: str | None = None, password: str | None = None, dbname: str | None = None, **kw: Any
+    ):
+        import psycopg2
+
+        return psycopg2.connect(
+            host=self.host,
+            port=self.port,
+            dbname=dbname or self.db_name,
+            user=user or self.user,
+            password=self.password if password is None else password,
+            sslmode=kw.pop("sslmode", "require"),
+            connect_timeout=kw.pop("connect_timeout", 5),
+            **kw,
+        )
+
+    def stop(self) -> None:
+        # SIGINT is PostgreSQL's "fast" shutdown: roll back, close sessions, checkpoint, exit.
+        self.process.stop(signal.SIGINT)
+
+
+def _run_as() -> tuple[int | None, int | None]:
+    """initdb and postgres refuse to run as root: use an unprivileged user then."""
+    if os.geteuid() != 0:
+        return None, None
+    try:
+        entry = pwd.getpwnam(UNPRIVILEGED_USER)
+        return entry.pw_uid, entry.pw_gid
+    except KeyError:
+        return 65534, 65534
+
+
+def _self_signed_certificate(directory: Path, uid: int | None, gid: int | None) -> None:
+    """server.crt and server.key (0600, owned by the server's user) for CN=localhost / 127.0.0.1."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(LOOPBACK))]
+            ),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    key_path, cert_path = directory / "server.key", directory / "server.crt"
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    for path in (key_path, cert_path):
+        path.chmod(0o600)
+        if uid is not None and gid is not None:
+            os.chown(path, uid, gid)
+
+
+def start_postgres(root: Path, *, timeout: float = 60.0) -> PostgresServer:
+    """initdb a cluster under ``root/pg``, start it with TLS on a free loopback port, create the MLflow role
+    and database. Stop it with :meth:`PostgresServer.stop`."""
+    bin_dir = find_postgres_bin()
+    uid, gid = _run_as()
+    base = root / "pg"
+    base.mkdir(mode=0o700)
+    data = base / "data"
+    superuser, superuser_password = "postgres", random_password()
+    pwfile = base / "pwfile"
+    pwfile.write_text(superuser_password + "\n")
+    if uid is not None and gid is not None:
+        os.chown(base, uid, gid)
+        os.chown(pwfile, uid, gid)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "LC_ALL": "C", "LANG": "C", "TZ": "UTC"}
+    init = subprocess.run(
+        [
+            str(bin_dir / "initdb"),
+            "--pgdata",
+            str(data),
+            "--username",
+            superuser,
+            "--pwfile",
+            str(pwfile),
+            "--auth",
+            "scram-sha-256",
+            "--encoding",
+            "UTF8",
+            "--locale",
+            "C",
+            "--no-sync",
+            "--no-instructions",
+        ],
+        env=env,
+        cwd=base,
+        user=uid,
+        group=gid,
+        extra_groups=[] if uid is not None else None,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    pwfile.unlink()
+    if init.returncode != 0:
+        raise LocalStackError(f"initdb failed ({init.returncode}):\n{init.stdout}\n{init.stderr}")
+
+    port = free_port()
+    _self_signed_certificate(data, uid, gid)
+    with open(data / "postgresql.conf", "a") as conf:
+        conf.write(
+            "\n# mlops local / e2e\n"
+            f"listen_addresses = '{LOOPBACK}'\n"
+            f"port = {port}\n"
+            "unix_socket_directories = ''\n"
+            "ssl = on\n"
+            "ssl_cert_file = 'server.crt'\n"
+            "ssl_key_file = 'server.key'\n"
+            "ssl_min_protocol_version = 'TLSv1.2'\n"
+            "password_encryption = 'scram-sha-256'\n"
+            "max_connections = 60\n"
+            "shared_buffers = '32MB'\n"
+            # A throwaway cluster: durability off for speed.
+            "fsync = off\n"
+            "synchronous_commit = off\n"
+            "full_page_writes = off\n"
+        )
+    (data / "pg_hba.conf").write_text(
+        "# TYPE     DATABASE USER ADDRESS       METHOD\n"
+        f"hostssl    all      all  {LOOPBACK}/32 scram-sha-256\n"
+        "hostnossl  all      all  0.0.0.0/0    reject\n"
+    )
+    process = _Process.start(
+        "postgres",
+        [str(bin_dir / "postgres"), "-D", str(data)],
+        env=env,
+        cwd=base,
+        log_path=root / "postgres.log",
+        user=uid,
+        group=gid,
+    )
+    server = PostgresServer(
+        host=LOOPBACK,
+        port=port,
+        db_name=DB_NAME,
+        user=DB_USER,
+        password=random_password(uri_special=True),
+        superuser=superuser,
+        superuser_password=superuser_password,
+        data_dir=data,
+        process=process,
+    )
+    try:
+        admin = _wait_for_postgres(server, timeout)
+        try:
+            admin.autocommit = True
+            with admin.cursor() as cur:
+                from psycopg2 import sql
+
+                cur.execute(
+                    sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                        sql.Identifier(DB_USER), sql.Literal(server.password)
+                    )
+                )
+                cur.execute(
+                    sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                        sql.Identifier(DB_NAME), sql.Identifier(DB_USER)
+                    )
+                )
+                cur.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(DB_NAME)))
+        finally:
+            admin.close()
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def _wait_for_postgres(server: PostgresServer, timeout: float):
+    import psycopg2
+
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if not server.process.alive():
+            raise LocalStackError(
+                f"postgres exited ({server.process.popen.returncode}):\n{server.process.log_tail()}"
+            )
+        try:
+            return server.connect(
+                user=server.superuser, password=server.superuser_password, dbname="postgres"
+            )
+        except psycopg2.OperationalError as err:
+            last = err
+            time.sleep(0.2)
+    raise LocalStackError(
+        f"postgres did not accept connections within {timeout:.0f}s: {last}\n{server.process.log_tail()}"
+    )
+
+
+# --------------------------------------------------------------------------------------------- S3 (moto)
+
+
+@dataclass
+class S3Server:
+    """A moto server on loopback holding the artifact bucket (and a KMS key for SSE-KMS uploads)."""
+
+    endpoint: str
+    region: str
+    bucket: str
+    kms_key_arn: str
+    server: Any
+
+    def client(self, service: str = "s3"):
+        import boto3
+
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=self.region,
+            aws_access_key_id=FAKE_AWS_ACCESS_KEY_ID,
+            aws_secret_access_key=FAKE_AWS_SECRET_ACCESS_KEY,
+        )
+
+    def reset(self) -> None:
+        """Forget every bucket, object and key (moto's reset API)."""
+        request = urllib.request.Request(self.endpoint + "/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            response.read()
+
+    def stop(self) -> None:
+        try:
+            self.reset()
+        finally:
+            self.server.stop()
+
+
+def start_s3(*, region: str = REGION, bucket: str = BUCKET) -> S3Server:
+    from moto.server import ThreadedMotoServer
+
+    # One line per request otherwise (werkzeug's access log).
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
+    server.start()
+    s3 = S3Server(
+        endpoint=f"http://{LOOPBACK}:{port}", region=region, bucket=bucket, kms_key_arn="", server=server
+    )
+    try:
+        s3.reset()  # moto keeps its state per Python process, not per server: start empty
+        key = s3.client("kms").create_key(Description="mlops local artifact key")
+        s3.kms_key_arn = key["KeyMetadata"]["Arn"]
+        client = s3.client()
+        if region == "us-east-1":
+            client.create_bucket(Bucket=bucket)
+        else:
+            client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})  # type: ignore[arg-type]
+        client.put_bucket_encryption(
+            Bucket=bucket,
+            ServerSideEncryptionConfiguration={
+                "Rules": [
+                    {
+                        "ApplyServerSideEncryptionByDefault": {
+                            "SSEAlgorithm": "aws:kms",
+                            "KMSMasterKeyID": s3.kms_key_arn,
+                        },
+                        "BucketKeyEnabled": True,
+                    }
+                ]
+            },
+        )
+    except BaseException:
+        server.stop()
+        raise
+    return s3
+
+
+# --------------------------------------------------------------------------------------------- MLflow
+
+
+@dataclass
+class LocalSecrets:
+    """Local stand-ins of the Kubernetes Secrets the spec's ``secret_env`` and auth mount name."""
+
+    data: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def get(self, name: str, key: str) -> str:
+        try:
+            return self.data[name][key]
+        except KeyError:
+            raise LocalStackError(
+                f"the spec reads secret {name!r} key {key!r}, which the local stand-ins lack"
+            ) from None
+
+
+@dataclass(frozen=True)
+class Materialized:
+    """A server spec turned into a local command line and environment."""
+
+    argv: list[str]
+    env: dict[str, str]
+    port: int
+    files: dict[str, Path]
+    prometheus_dir: Path
+
+    @property
+    def auth_config_file(self) -> Path:
+        return self.files[AUTH_CONFIG_PATH]
+
+
+def materialize(
+    spec: MlflowServerSpec,
+    *,
+    secrets_: LocalSecrets,
+    port: int,
+    volumes_root: Path,
+    s3_endpoint: str,
+    base_env: Mapping[str, str],
+    file_mounts: Mapping[str, tuple[str, str]],
+) -> Materialized:
+    """The spec's command, args and env, with only what the pod gets from its cluster replaced locally.
+
+    Replaced: the bind address (``--host``) and port (``--port``), the Prometheus emptyDir path, paths of
+    files mounted from Secrets (``file_mounts``: container path -> (Secret, key); the env var pointing at one
+    points at a local copy instead), ``secret_env`` (resolved from ``secrets_``); added:
+    :data:`MOTO_ONLY_ENV`. Everything else is passed through as it is.
+    """
+    args = list(spec.args)
+    _replace_option(args, "--host", "0.0.0.0", LOOPBACK)
+    _replace_option(args, "--port", str(spec.port), str(port))
+    prometheus_dir = volumes_root / "tmp" / Path(PROMETHEUS_DIR).name
+    _replace_option(args, "--expose-prometheus", PROMETHEUS_DIR, str(prometheus_dir))
+
+    env = dict(base_env)
+    env.update(spec.env)
+    if env.get("MLFLOW_AUTH_CONFIG_PATH") != AUTH_CONFIG_PATH:
+        raise LocalStackError(f"the spec's MLFLOW_AUTH_CONFIG_PATH is not {AUTH_CONFIG_PATH}")
+    files: dict[str, Path] = {}
+    for variable, value in spec.env.items():
+        if value in file_mounts:  # a file mounted from a Secret: a local copy instead
+            name, key = file_mounts[value]
+            directory = volumes_root / "mounts" / name
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            local = directory / key
+            local.write_text(secrets_.get(name, key))
+            local.chmod(0o600)
+            env[variable] = str(local)
+            files[value] = local
+    for variable, (name, key) in spec.secret_env.items():
+        env[variable] = secrets_.get(name, key)
+    for variable in MOTO_ONLY_ENV:
+        if variable in spec.env:
+            raise LocalStackError(f"the server spec sets {variable}; it must stay unset for real S3")
+    env["MLFLOW_S3_ENDPOINT_URL"] = s3_endpoint
+    env["AWS_ACCESS_KEY_ID"] = FAKE_AWS_ACCESS_KEY_ID
+    env["AWS_SECRET_ACCESS_KEY"] = FAKE_AWS_SECRET_ACCESS_KEY
+    return Materialized(
+        argv=[*spec.command, *args],
+        env=env,
+        port=port,
+        files=files,
+        prometheus_dir=prometheus_dir,
+    )
+
+
+def _replace_option(args: list[str], option: str, expected: str, value: str) -> None:
+    try:
+        index = args.index(option)
+    except ValueError:
+        raise LocalStackError(f"the server spec has no {option} argument") from None
+    if args[index + 1] != expected:
+        raise LocalStackError(f"the server spec's {option} is {args[index + 1]!r}, expected {expected!r}")
+    args[index + 1] = value
+
+
+@dataclass
+class MlflowServer:
+    url: str
+    admin_username: str
+    admin_password: str
+    spec: MlflowServerSpec
+    materialized: Materialized
+    process: _Process
+
+    def stop(self) -> None:
+        self.process.stop(signal.SIGTERM)
+
+
+#: Files the Deployment mounts from Secrets: container path -> (Secret, key).
+FILE_MOUNTS = {
+    AUTH_CONFIG_PATH: (AUTH_SECRET_NAME, AUTH_CONFIG_KEY),
+    DB_SERVICE_FILE_PATH: (DB_SECRET_NAME, DB_SERVICE_FILE_KEY),
+}
+
+
+def local_spec(
+    *, pg: PostgresServer, s3: S3Server, workers: int = 2, db_credentials: str = "env"
+) -> MlflowServerSpec:
+    """The spec as the platform renders it, for the local database and bucket."""
+    return server_spec(
+        db_host=pg.host,
+        db_port=pg.port,
+        db_name=pg.db_name,
+        artifact_bucket=s3.bucket,
+        db_secret_name=DB_SECRET_NAME,
+        auth_secret_name=AUTH_SECRET_NAME,
+        image=f"{IMAGE_REPOSITORY}:{IMAGE_TAG}",
+        region=s3.region,
+        workers=workers,
+        allowed_hosts=service_hosts(service="mlflow", namespace="mlflow"),
+        artifact_kms_key_arn=s3.kms_key_arn,
+        db_credentials=db_credentials,
+    )
+
+
+def start_mlflow(
+    root: Path,
+    *,
+    pg: PostgresServer,
+    s3: S3Server,
+    spec: MlflowServerSpec | None = None,
+    port: int | None = None,
+    timeout: float = 150.0,
+) -> MlflowServer:
+    """Start the MLflow server from the spec against ``pg`` and ``s3``; wait until /health answers."""
+    spec = spec or local_spec(pg=pg, s3=s3)
+    admin_password = random_password()
+    secrets_ = LocalSecrets(
+        {
+            DB_SECRET_NAME: {
+                DB_USERNAME_KEY: pg.user,
+                DB_PASSWORD_KEY: pg.password,
+                DB_SERVICE_FILE_KEY: render_pg_service(user=pg.user, password=pg.password),
+            },
+            AUTH_SECRET_NAME: {
+                AUTH_CONFIG_KEY: render_auth_config(
+                    admin_username=AUTH_ADMIN_USERNAME,
+                    admin_password=admin_password,
+                    database_uri=backend_store_uri(host=pg.host, port=pg.port, db_name=pg.db_name),
+                ),
+                AUTH_FLASK_SECRET_KEY: secrets.token_hex(32),
+            },
+        }
+    )
+    home = root / "home"
+    home.mkdir(mode=0o700)
+    (root / "tmp").mkdir(mode=0o700, exist_ok=True)
+    port = port or free_port()
+    venv_bin = str(Path(sys.executable).parent)
+    base_env = {
+        # What the image provides: PATH with the server's virtualenv first, HOME and TMPDIR (an emptyDir).
+        "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),
+        "TMPDIR": str(root / "tmp"),
+        "LANG": "C.UTF-8",
+    }
+    run = materialize(
+        spec,
+        secrets_=secrets_,
+        port=port,
+        volumes_root=root,
+        s3_endpoint=s3.endpoint,
+        base_env=base_env,
+        file_mounts=FILE_MOUNTS,
+    )
+    process = _Process.start("mlflow", run.argv, env=run.env, cwd=root / "tmp", log_path=root / "mlflow.log")
+    server = MlflowServer(
+        url=f"http://{LOOPBACK}:{port}",
+        admin_username=AUTH_ADMIN_USERNAME,
+        admin_password=admin_password,
+        spec=spec,
+        materialized=run,
+        process=process,
+    )
+    try:
+        _wait_for_health(server, timeout)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def _wait_for_health(server: MlflowServer, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    url = server.url + HEALTH_PATH
+    while time.monotonic() < deadline:
+        if not server.process.alive():
+            raise LocalStackError(
+                f"mlflow server exited ({server.process.popen.returncode}) before {HEALTH_PATH} answered:\n"
+                f"{server.process.log_tail()}"
+            )
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.3)
+    raise LocalStackError(
+        f"mlflow server: {url} did not answer within {timeout:.0f}s:\n{server.process.log_tail()}"
+    )
+
+
+# --------------------------------------------------------------------------------------------- the trio
+
+
+@dataclass
+class LocalPlatform:
+    root: Path
+    pg: PostgresServer
+    s3: S3Server
+    mlflow: MlflowServer
+
+    @property
+    def url(self) -> str:
+        return self.mlflow.url
+
+    def rotate_db_password(self, password: str) -> None:
+        """What RDS rotation does: a new password for the role; then what External Secrets and the kubelet do:
+        the Secret's mounted files get the new value (environment variables of a running process cannot)."""
+        from psycopg2 import sql
+
+        admin = self.pg.connect(
+            user=self.pg.superuser, password=self.pg.superuser_password, dbname="postgres"
+        )
+        try:
+            admin.autocommit = True
+            with admin.cursor() as cur:
+                cur.execute(
+                    sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                        sql.Identifier(self.pg.user), sql.Literal(password)
+                    )
+                )
+        finally:
+            admin.close()
+        self.pg.password = password
+        service_file = self.mlflow.materialized.files.get(DB_SERVICE_FILE_PATH)
+        if service_file is not None:
+            service_file.write_text(render_pg_service(user=self.pg.user, password=password))
+
+    def drop_server_connections(self) -> int:
+        """Terminate the server's database sessions (as a failover or restart of the database would)."""
+        admin = self.pg.connect(
+            user=self.pg.superuser, password=self.pg.superuser_password, dbname="postgres"
+        )
+        try:
+            admin.autocommit = True
+            with admin.cursor() as cur:
+                cur.execute(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = %s",
+                    (self.pg.user,),
+                )
+                row = cur.fetchone()
+        finally:
+            admin.close()
+        return int(row[0]) if row else 0
+
+    def write_credentials(self) -> Path:
+        """``root/credentials.env`` (0600): what a client needs to talk to the local server."""
+        path = self.root / "credentials.env"
+        path.write_text(
+            f"MLFLOW_TRACKING_URI={self.mlflow.url}\n"
+            f"MLFLOW_TRACKING_USERNAME={self.mlflow.admin_username}\n"
+            f"MLFLOW_TRACKING_PASSWORD={self.mlflow.admin_password}\n"
+        )
+        path.chmod(0o600)
+        return path
+
+
+def make_root(prefix: str = "mlops-local-") -> Path:
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    if os.geteuid() == 0:
+        # The unprivileged PostgreSQL user must traverse it (not list it).
+        root.chmod(0o711)
+    return root
+
+
+@contextlib.contextmanager
+def local_platform(
+    *, port: int | None = None, workers: int = 2, root: Path | None = None, db_credentials: str = "env"
+) -> Iterator[LocalPlatform]:
+    """Start PostgreSQL, S3 and MLflow; stop all of them and remove every temporary directory on exit."""
+    root = root or make_root()
+    with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, root, ignore_errors=True)
+        pg = start_postgres(root)
+        stack.callback(pg.stop)
+        s3 = start_s3()
+        stack.callback(s3.stop)
+        spec = local_spec(pg=pg, s3=s3, workers=workers, db_credentials=db_credentials)
+        mlflow = start_mlflow(root, pg=pg, s3=s3, spec=spec, port=port)
+        stack.callback(mlflow.stop)
+        yield LocalPlatform(root=root, pg=pg, s3=s3, mlflow=mlflow)
+
+
+__all__ = [
+    "PORT",
+    "LocalPlatform",
+    "LocalStackError",
+    "PostgresServer",
+    "S3Server",
+    "local_platform",
+    "materialize",
+    "start_mlflow",
+    "start_postgres",
+    "start_s3",
+]

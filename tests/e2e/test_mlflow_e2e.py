@@ -1,0 +1,286 @@
+"""End to end: the MLflow server as the platform deploys it, against a real PostgreSQL (TLS) and an S3 server.
+
+The trio is started by mlops/localstack.py - the same code `mlops local` runs - with the command, arguments
+and environment of components.mlflow_server.server_spec(), substituting only hosts, ports, credentials and
+volume paths (see mlops.localstack.materialize; MLFLOW_S3_ENDPOINT_URL and fake AWS keys are added only
+because moto stands in for S3 and workload identity). Then a user does with the MLflow client what users
+do, and the database and the bucket are checked directly.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from components.mlflow_server import PROMETHEUS_DIR, server_spec
+from mlops.localstack import (
+    LOOPBACK,
+    MOTO_ONLY_ENV,
+    URI_SPECIAL,
+    LocalPlatform,
+    local_platform,
+    make_root,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+USER, USER_PASSWORD = "alice", "alice-e2e-password-0123"
+MODEL = "e2e-model"
+
+
+@pytest.fixture(scope="module")
+def platform() -> Iterator[LocalPlatform]:
+    """PostgreSQL + moto S3 + MLflow; afterwards every process is gone and the root directory removed."""
+    root = make_root("mlops-e2e-")
+    started = time.monotonic()
+    processes = []
+    try:
+        with local_platform(root=root) as trio:
+            processes = [trio.pg.process.popen, trio.mlflow.process.popen]
+            print(f"\ntrio up in {time.monotonic() - started:.1f}s at {trio.url}")
+            yield trio
+    finally:
+        shutil.rmtree(root, ignore_errors=True)  # in case start-up failed before the stack owned it
+    for popen in processes:
+        assert popen.poll() is not None, f"process {popen.pid} still running after the fixture stopped it"
+        with pytest.raises(ProcessLookupError):
+            os.killpg(popen.pid, 0)  # nothing left in its process group either
+    assert not root.exists(), f"{root} was not removed"
+
+
+def _request(
+    platform: LocalPlatform,
+    path: str,
+    *,
+    auth: tuple[str, str] | None = None,
+    host: str | None = None,
+) -> tuple[int, str]:
+    request = urllib.request.Request(platform.url + path)
+    if auth is not None:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    if host is not None:
+        request.add_header("Host", host)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode(errors="replace")
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode(errors="replace")
+
+
+@dataclass(frozen=True)
+class Workflow:
+    experiment_id: str
+    admin_experiment_id: str
+    run_ids: tuple[str, str]
+    report: bytes
+    downloaded_report: bytes
+    downloaded_model: bytes
+    champion_version: str
+    artifact_location: str
+
+
+@pytest.fixture(scope="module")
+def workflow(platform: LocalPlatform, tmp_path_factory: pytest.TempPathFactory) -> Workflow:
+    """The user workflow, run once; pytest re-raises a failure for every test that needs it."""
+    try:
+        return _user_workflow(platform, tmp_path_factory.mktemp("client"))
+    except BaseException as err:
+        raise AssertionError(
+            f"the user workflow failed: {type(err).__name__}: {err}\n"
+            f"--- the server's log (tail) ---\n{platform.mlflow.process.log_tail(30)}"
+        ) from err
+
+
+def _user_workflow(platform: LocalPlatform, work: Path) -> Workflow:
+    """What a user does with the MLflow client, through the server (artifacts through its proxy)."""
+    from mlflow import MlflowClient
+    from mlflow.artifacts import download_artifacts
+    from mlflow.server.auth.client import AuthServiceClient
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", platform.url)  # nothing may fall back to a local store
+        # Loopback has no transient errors: fail at the first 5xx instead of retrying for minutes.
+        mp.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+        mp.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
+        mp.setenv("MLFLOW_TRACKING_USERNAME", platform.mlflow.admin_username)
+        mp.setenv("MLFLOW_TRACKING_PASSWORD", platform.mlflow.admin_password)
+        AuthServiceClient(platform.url).create_user(USER, USER_PASSWORD)
+        admin_experiment_id = MlflowClient(platform.url).create_experiment("admin-only")
+
+        mp.setenv("MLFLOW_TRACKING_USERNAME", USER)
+        mp.setenv("MLFLOW_TRACKING_PASSWORD", USER_PASSWORD)
+        client = MlflowClient(platform.url)
+        experiment_id = client.create_experiment("e2e-experiment")
+        artifact_location = client.get_experiment(experiment_id).artifact_location
+
+        report = json.dumps({"accuracy": 0.93, "note": "through the artifact proxy"}).encode()
+        (work / "report.json").write_bytes(report)
+        run_ids = []
+        for i, accuracy in enumerate((0.91, 0.93)):
+            run = client.create_run(experiment_id, run_name=f"train-{i}")
+            run_id = run.info.run_id
+            client.log_param(run_id, "learning_rate", "0.01")
+            client.log_param(run_id, "epochs", str(10 + i))
+            for step in range(3):
+                client.log_metric(run_id, "accuracy", accuracy - 0.01 * (2 - step), step=step)
+            client.log_artifact(run_id, str(work / "report.json"), artifact_path="reports")
+            model_dir = work / f"model-{i}"
+            model_dir.mkdir()
+            (model_dir / "weights.bin").write_bytes(bytes([i]) * 1024)
+            client.log_artifacts(run_id, str(model_dir), artifact_path="model")
+            client.set_terminated(run_id)
+            run_ids.append(run_id)
+
+        client.create_registered_model(MODEL, description="registered end to end")
+        for run_id in run_ids:
+            source = f"{client.get_run(run_id).info.artifact_uri}/model"
+            client.create_model_version(MODEL, source=source, run_id=run_id)
+        client.set_registered_model_alias(MODEL, "champion", "2")
+        champion = client.get_model_version_by_alias(MODEL, "champion")
+
+        downloaded = Path(client.download_artifacts(run_ids[0], "reports/report.json", str(work / "dl")))
+        model_path = Path(
+            download_artifacts(
+                artifact_uri=f"models:/{MODEL}@champion", dst_path=str(work / "m"), tracking_uri=platform.url
+            )
+        )
+        return Workflow(
+            experiment_id=experiment_id,
+            admin_experiment_id=admin_experiment_id,
+            run_ids=(run_ids[0], run_ids[1]),
+            report=report,
+            downloaded_report=downloaded.read_bytes(),
+            downloaded_model=(model_path / "weights.bin").read_bytes(),
+            champion_version=champion.version,
+            artifact_location=artifact_location,
+        )
+
+
+def test_server_runs_exactly_the_rendered_spec(platform: LocalPlatform) -> None:
+    spec, run = platform.mlflow.spec, platform.mlflow.materialized
+    assert spec == server_spec(
+        db_host=platform.pg.host,
+        db_port=platform.pg.port,
+        db_name=platform.pg.db_name,
+        artifact_bucket=platform.s3.bucket,
+        db_secret_name="mlflow-db",
+        auth_secret_name="mlflow-auth",
+        image=spec.image,
+        region=platform.s3.region,
+        allowed_hosts=["mlflow", "mlflow.mlflow", "mlflow.mlflow.svc", "mlflow.mlflow.svc.cluster.local"],
+        artifact_kms_key_arn=platform.s3.kms_key_arn,
+    )
+    expected = [*spec.command, *spec.args]
+    differs = {expected[i]: run.argv[i] for i in range(len(expected)) if expected[i] != run.argv[i]}
+    assert len(run.argv) == len(expected)
+    assert differs == {"0.0.0.0": LOOPBACK, "5000": str(run.port), PROMETHEUS_DIR: str(run.prometheus_dir)}
+    for name, value in spec.env.items():
+        if name != "MLFLOW_AUTH_CONFIG_PATH":  # the Secret's mount path: a local file here
+            assert run.env[name] == value
+    assert set(MOTO_ONLY_ENV) <= set(run.env) and not set(MOTO_ONLY_ENV) & set(spec.env)
+    # The database password is full of URL-special characters and appears in no argument.
+    assert set(URI_SPECIAL) <= set(platform.pg.password)
+    assert run.env["PGPASSWORD"] == platform.pg.password
+    assert not any(platform.pg.password in arg for arg in run.argv)
+
+
+def test_user_workflow_round_trip(workflow: Workflow) -> None:
+    assert workflow.artifact_location == f"mlflow-artifacts:/{workflow.experiment_id}"
+    assert workflow.downloaded_report == workflow.report
+    assert workflow.champion_version == "2"
+    assert workflow.downloaded_model == bytes([1]) * 1024  # the champion is the second run's model
+
+
+def test_database_has_migrations_and_registry_rows(platform: LocalPlatform, workflow: Workflow) -> None:
+    with platform.pg.connect() as conn, conn.cursor() as cur:
+        cur.execute("SELECT version_num FROM alembic_version")
+        assert len(cur.fetchall()) == 1
+        cur.execute("SELECT version_num FROM alembic_version_auth")
+        assert len(cur.fetchall()) == 1
+        cur.execute("SELECT name, description FROM registered_models")
+        assert cur.fetchall() == [(MODEL, "registered end to end")]
+        cur.execute("SELECT version, run_id FROM model_versions WHERE name = %s ORDER BY version", (MODEL,))
+        assert cur.fetchall() == [(1, workflow.run_ids[0]), (2, workflow.run_ids[1])]
+        cur.execute("SELECT alias, version FROM registered_model_aliases WHERE name = %s", (MODEL,))
+        assert cur.fetchall() == [("champion", 2)]
+        cur.execute("SELECT key, value FROM params WHERE run_uuid = %s ORDER BY key", (workflow.run_ids[1],))
+        assert cur.fetchall() == [("epochs", "11"), ("learning_rate", "0.01")]
+        cur.execute("SELECT username, is_admin FROM users ORDER BY username")
+        assert cur.fetchall() == [("admin", True), (USER, False)]
+        # Every connection the server holds is TLS-encrypted.
+        cur.execute(
+            "SELECT count(*), bool_and(s.ssl) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)"
+            " WHERE a.usename = %s AND a.pid <> pg_backend_pid()",
+            (platform.pg.user,),
+        )
+        count, all_ssl = cur.fetchone()
+        assert count >= 1 and all_ssl is True
+
+
+def test_database_refuses_connections_without_tls(platform: LocalPlatform) -> None:
+    import psycopg2
+
+    with pytest.raises(psycopg2.OperationalError, match="no encryption"):
+        platform.pg.connect(sslmode="disable")
+
+
+def test_bucket_holds_artifacts_under_the_prefix(platform: LocalPlatform, workflow: Workflow) -> None:
+    s3 = platform.s3.client()
+    keys = [obj["Key"] for obj in s3.list_objects_v2(Bucket=platform.s3.bucket).get("Contents", [])]
+    assert keys, f"bucket {platform.s3.bucket} holds no object: the server did not store artifacts in S3"
+    assert [key for key in keys if not key.startswith("mlflow/")] == []
+    report_key = f"mlflow/{workflow.experiment_id}/{workflow.run_ids[0]}/artifacts/reports/report.json"
+    assert report_key in keys
+    assert f"mlflow/{workflow.experiment_id}/{workflow.run_ids[1]}/artifacts/model/weights.bin" in keys
+    head = s3.head_object(Bucket=platform.s3.bucket, Key=report_key)
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert head["SSEKMSKeyId"] == platform.s3.kms_key_arn
+    body = s3.get_object(Bucket=platform.s3.bucket, Key=report_key)["Body"].read()
+    assert body == workflow.report
+
+
+def test_authentication_is_required(platform: LocalPlatform, workflow: Workflow) -> None:
+    path = "/api/2.0/mlflow/experiments/search?max_results=10"
+    admin = (platform.mlflow.admin_username, platform.mlflow.admin_password)
+    assert _request(platform, path)[0] == 401
+    assert _request(platform, path, auth=(USER, "wrong-password-123"))[0] == 401
+    status, body = _request(platform, path, auth=(USER, USER_PASSWORD))
+    assert status == 200
+    assert "e2e-experiment" in body and "admin-only" not in body  # default permission: NO_PERMISSIONS
+    get_admins = f"/api/2.0/mlflow/experiments/get?experiment_id={workflow.admin_experiment_id}"
+    assert _request(platform, get_admins, auth=(USER, USER_PASSWORD))[0] == 403
+    assert _request(platform, get_admins, auth=admin)[0] == 200
+    # The UI and the artifact proxy are behind it too; /health is not (probes).
+    assert _request(platform, "/")[0] == 401
+    assert _request(platform, f"/api/2.0/mlflow-artifacts/artifacts/{workflow.experiment_id}")[0] == 401
+    assert _request(platform, "/health") == (200, "OK")
+
+
+def test_host_header_validation(platform: LocalPlatform) -> None:
+    path = "/api/2.0/mlflow/experiments/search?max_results=1"
+    auth = (USER, USER_PASSWORD)
+    assert _request(platform, path, auth=auth, host="mlflow.mlflow.svc.cluster.local:5000")[0] == 200
+    assert _request(platform, path, auth=auth, host="10.1.2.3:5000")[0] == 200  # pod IP: kubelet, Prometheus
+    assert _request(platform, path, auth=auth, host="attacker.example:5000")[0] == 403
+    assert _request(platform, "/health", host="attacker.example:5000")[0] == 200
+
+
+def test_prometheus_metrics(platform: LocalPlatform, workflow: Workflow) -> None:
+    assert _request(platform, "/metrics")[0] == 401
+    status, body = _request(
+        platform, "/metrics", auth=(platform.mlflow.admin_username, platform.mlflow.admin_password)
+    )
+    assert status == 200
+    assert "mlflow_http_request_total" in body
+    assert any(platform.mlflow.materialized.prometheus_dir.iterdir())

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: plan test lint lint-workflows typecheck unit venv clean local
+.PHONY: plan test lint lint-workflows typecheck unit venv clean local postgres-bin
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ plan: $(STAMP)
 	$(VENV)/bin/mlops plan dev
 
 # The platform's MLflow server with PostgreSQL (TLS) and S3 (moto) on 127.0.0.1:5000, until Ctrl-C.
-local: $(STAMP)
+local: $(STAMP) postgres-bin
 	$(VENV)/bin/mlops local
 
 lint: $(STAMP)
@@ -32,7 +32,11 @@ lint-workflows:
 typecheck: $(STAMP)
 	$(VENV)/bin/pyright
 
-unit: $(STAMP)
+# The MLflow end-to-end tests start a real PostgreSQL server: install its binaries if the machine lacks them.
+postgres-bin:
+	bash .ci/postgres.sh
+
+unit: $(STAMP) postgres-bin
 	$(VENV)/bin/pytest
 
 test: lint lint-workflows typecheck unit

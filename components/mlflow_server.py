@@ -70,6 +70,9 @@ DB_PASSWORD_KEY = "password"
 #: two keys above), mounted at DB_SERVICE_MOUNT. libpq reads it at every new connection, so a rotated RDS
 #: password is picked up without restarting the pod (environment variables are fixed at start).
 DB_SERVICE_NAME = "mlflow"
+PLATFORM_DB_CREDENTIALS = "service-file"
+"""How the platform's ModelRegistry (and so ``mlops local`` and the end-to-end test) hands the database
+credentials to the server: the libpq service file, which survives RDS's password rotation."""
 DB_SERVICE_FILE_KEY = "pg_service.conf"
 DB_SERVICE_MOUNT = "/etc/mlflow/db"
 DB_SERVICE_FILE_PATH = f"{DB_SERVICE_MOUNT}/{DB_SERVICE_FILE_KEY}"

@@ -24,9 +24,13 @@ from components.mlflow_server import (
     AUTH_ADMIN_USERNAME,
     AUTH_CONFIG_PATH,
     AUTH_FLASK_SECRET_KEY,
+    DB_SERVICE_FILE_KEY,
+    DB_SERVICE_MOUNT,
     IMAGE_UID,
+    PLATFORM_DB_CREDENTIALS,
     MlflowServerSpec,
     render_auth_config,
+    render_pg_service,
     server_spec,
     service_hosts,
 )
@@ -447,6 +451,9 @@ class ModelRegistry(pulumi.ComponentResource):
                 allowed_hosts=service_hosts(service=SERVICE_NAME, namespace=ns),
                 # Uploads name the bucket key, so a bucket policy requiring SSE-KMS does not refuse them.
                 artifact_kms_key_arn=a[5],
+                # libpq reads the credentials from a service file at every new connection, so the password
+                # RDS rotates (every 7 days) is picked up once the synced Secret refreshes, without a restart.
+                db_credentials=PLATFORM_DB_CREDENTIALS,
             )
         )
 
@@ -479,7 +486,21 @@ class ModelRegistry(pulumi.ComponentResource):
                 # RDS rotates the managed password; re-read it often.
                 "refreshInterval": "15m",
                 "secretStoreRef": {"name": SECRET_STORE, "kind": "SecretStore"},
-                "target": {"name": DB_SECRET, "creationPolicy": "Owner", "deletionPolicy": "Retain"},
+                "target": {
+                    "name": DB_SECRET,
+                    "creationPolicy": "Owner",
+                    "deletionPolicy": "Retain",
+                    # Keep username/password and add the libpq service file the server reads them from.
+                    "template": {
+                        "engineVersion": "v2",
+                        "mergePolicy": "Merge",
+                        "data": {
+                            DB_SERVICE_FILE_KEY: render_pg_service(
+                                user="{{ .username }}", password="{{ .password }}"
+                            )
+                        },
+                    },
+                },
                 "data": [
                     {"secretKey": key, "remoteRef": {"key": args.db_master_secret_arn, "property": key}}
                     for key in ("username", "password")
@@ -616,6 +637,7 @@ class ModelRegistry(pulumi.ComponentResource):
                 k8s.core.v1.VolumeMountArgs(
                     name="auth", mount_path=auth_path.apply(posixpath.dirname), read_only=True
                 ),
+                k8s.core.v1.VolumeMountArgs(name="db", mount_path=DB_SERVICE_MOUNT, read_only=True),
             ],
         )
         self.deployment = k8s.apps.v1.Deployment(
@@ -665,6 +687,19 @@ class ModelRegistry(pulumi.ComponentResource):
                                     secret_name=AUTH_SECRET,
                                     default_mode=0o440,
                                     items=[k8s.core.v1.KeyToPathArgs(key=auth_file, path=auth_file)],
+                                ),
+                            ),
+                            # A Secret volume without subPath: the kubelet refreshes the file after rotation.
+                            k8s.core.v1.VolumeArgs(
+                                name="db",
+                                secret=k8s.core.v1.SecretVolumeSourceArgs(
+                                    secret_name=DB_SECRET,
+                                    default_mode=0o440,
+                                    items=[
+                                        k8s.core.v1.KeyToPathArgs(
+                                            key=DB_SERVICE_FILE_KEY, path=DB_SERVICE_FILE_KEY
+                                        )
+                                    ],
                                 ),
                             ),
                         ],

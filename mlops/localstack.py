@@ -56,6 +56,7 @@ from components.mlflow_server import (
     HEALTH_PATH,
     IMAGE_REPOSITORY,
     IMAGE_TAG,
+    PLATFORM_DB_CREDENTIALS,
     PORT,
     PROMETHEUS_DIR,
     MlflowServerSpec,
@@ -632,7 +633,7 @@ FILE_MOUNTS = {
 
 
 def local_spec(
-    *, pg: PostgresServer, s3: S3Server, workers: int = 2, db_credentials: str = "env"
+    *, pg: PostgresServer, s3: S3Server, workers: int = 2, db_credentials: str = PLATFORM_DB_CREDENTIALS
 ) -> MlflowServerSpec:
     """The spec as the platform renders it, for the local database and bucket."""
     return server_spec(
@@ -815,7 +816,11 @@ def make_root(prefix: str = "mlops-local-") -> Path:
 
 @contextlib.contextmanager
 def local_platform(
-    *, port: int | None = None, workers: int = 2, root: Path | None = None, db_credentials: str = "env"
+    *,
+    port: int | None = None,
+    workers: int = 2,
+    root: Path | None = None,
+    db_credentials: str = PLATFORM_DB_CREDENTIALS,
 ) -> Iterator[LocalPlatform]:
     """Start PostgreSQL, S3 and MLflow; stop all of them and remove every temporary directory on exit."""
     root = root or make_root()

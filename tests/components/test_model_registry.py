@@ -213,9 +213,18 @@ def test_server_arguments_point_at_the_bucket_prefix_and_database(graph: Graph) 
         '{"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "' + DATA_KEY + '"}'
     )
     assert "MLFLOW_S3_ENDPOINT_URL" not in env
-    assert env["PGUSER"]["valueFrom"]["secretKeyRef"] == {"name": DB_SECRET, "key": "username"}
-    assert env["PGPASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": DB_SECRET, "key": "password"}
+    # Credentials come from the libpq service file synced from the RDS secret, re-read at every connection
+    # (so RDS's password rotation needs no restart), never from env values or the URI.
+    assert "PGUSER" not in env and "PGPASSWORD" not in env
+    assert env["PGSERVICEFILE"]["value"] == "/etc/mlflow/db/pg_service.conf"
+    assert env["PGSERVICE"]["value"] == "mlflow"
     assert not [e for e in env.values() if "value" in e and "password" in e["name"].lower()]
+    mounts = {m["name"]: m for m in c["volumeMounts"]}
+    assert mounts["db"] == {"name": "db", "mountPath": "/etc/mlflow/db", "readOnly": True}
+    volumes = {v["name"]: v for v in pod(graph)["volumes"]}
+    assert volumes["db"]["secret"]["secretName"] == DB_SECRET
+    assert volumes["db"]["secret"]["items"] == [{"key": "pg_service.conf", "path": "pg_service.conf"}]
+    assert "subPath" not in mounts["db"], "a subPath mount would never see the rotated password"
 
 
 def test_every_secret_the_server_reads_is_produced_by_an_external_secret(graph: Graph) -> None:
@@ -394,3 +403,11 @@ def test_no_plaintext_credentials_anywhere_in_the_graph() -> None:
     assert 'PGPASSWORD", "value"' not in text
     assert "admin_password = {{ .admin_password }}" in text
     assert "://" + "admin:" not in text
+
+
+def test_db_secret_renders_the_libpq_service_file_from_the_rds_secret(graph: Graph) -> None:
+    db = graph.one("kubernetes:external-secrets.io/v1:ExternalSecret", "mr-db")
+    template = db.inputs["spec"]["target"]["template"]
+    assert template["mergePolicy"] == "Merge", "username/password stay in the Secret too"
+    assert template["data"]["pg_service.conf"] == "[mlflow]\nuser={{ .username }}\npassword={{ .password }}\n"
+    assert {d["secretKey"] for d in db.inputs["spec"]["data"]} == {"username", "password"}

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from components.mlflow_server import PROMETHEUS_DIR, server_spec
+from components.mlflow_server import PLATFORM_DB_CREDENTIALS, PROMETHEUS_DIR, server_spec
 from mlops.localstack import (
     LOOPBACK,
     MOTO_ONLY_ENV,
@@ -180,19 +180,25 @@ def test_server_runs_exactly_the_rendered_spec(platform: LocalPlatform) -> None:
         region=platform.s3.region,
         allowed_hosts=["mlflow", "mlflow.mlflow", "mlflow.mlflow.svc", "mlflow.mlflow.svc.cluster.local"],
         artifact_kms_key_arn=platform.s3.kms_key_arn,
+        db_credentials=PLATFORM_DB_CREDENTIALS,
     )
     expected = [*spec.command, *spec.args]
     differs = {expected[i]: run.argv[i] for i in range(len(expected)) if expected[i] != run.argv[i]}
     assert len(run.argv) == len(expected)
     assert differs == {"0.0.0.0": LOOPBACK, "5000": str(run.port), PROMETHEUS_DIR: str(run.prometheus_dir)}
+    mounted = {"MLFLOW_AUTH_CONFIG_PATH", "PGSERVICEFILE"}  # files mounted from Secrets: local copies here
     for name, value in spec.env.items():
-        if name != "MLFLOW_AUTH_CONFIG_PATH":  # the Secret's mount path: a local file here
+        if name not in mounted:
             assert run.env[name] == value
     assert set(MOTO_ONLY_ENV) <= set(run.env) and not set(MOTO_ONLY_ENV) & set(spec.env)
     # The database password is full of URL-special characters and appears in no argument.
     assert set(URI_SPECIAL) <= set(platform.pg.password)
-    assert run.env["PGPASSWORD"] == platform.pg.password
+    # It reaches libpq only through the service file, as the pod gets it from the synced RDS secret.
+    assert "PGPASSWORD" not in run.env and "PGUSER" not in run.env
+    service_file = Path(run.env["PGSERVICEFILE"]).read_text()
+    assert f"user={platform.pg.user}\npassword={platform.pg.password}\n" in service_file
     assert not any(platform.pg.password in arg for arg in run.argv)
+    assert not any(platform.pg.password in value for value in run.env.values())
 
 
 def test_user_workflow_round_trip(workflow: Workflow) -> None:

@@ -65,6 +65,31 @@ def _eks(ref: str) -> tuple[str, str, str]:
 _STR_LIST = {"type": "array", "items": {"type": "string"}}
 _INT = {"type": "integer", "minimum": 0}
 
+ALLOWED_REGISTRIES = [
+    "*.dkr.ecr.*.amazonaws.com/*",
+    "public.ecr.aws/*",
+    "registry.k8s.io/*",
+    "quay.io/*",
+    "ghcr.io/*",
+    "docker.io/bitnami/*",
+    "docker.io/bitnamilegacy/*",
+    "docker.io/grafana/*",
+    "docker.io/prom/*",
+]
+"""Where workload images may come from (the default of `k8s-image-registry`)."""
+
+ALLOWED_HELM_REPOSITORIES = [
+    "https://prometheus-community.github.io/helm-charts",
+    "https://charts.external-secrets.io",
+    "https://aws.github.io/eks-charts",
+    "https://kubernetes-sigs.github.io/metrics-server",
+    "https://grafana.github.io/helm-charts",
+    "https://nvidia.github.io/k8s-device-plugin",
+    "https://charts.jetstack.io",
+    "oci://public.ecr.aws/",
+]
+"""Chart repositories Helm releases may use (the default of `helm-repository-allowed`)."""
+
 INSTANCE_TYPES = {
     "dev": [
         "t3.*",
@@ -644,17 +669,7 @@ CATALOGUE: dict[str, Meta] = {
         props={
             "allowedRegistries": Prop(
                 _STR_LIST,
-                [
-                    "*.dkr.ecr.*.amazonaws.com/*",
-                    "public.ecr.aws/*",
-                    "registry.k8s.io/*",
-                    "quay.io/*",
-                    "ghcr.io/*",
-                    "docker.io/bitnami/*",
-                    "docker.io/bitnamilegacy/*",
-                    "docker.io/grafana/*",
-                    "docker.io/prom/*",
-                ],
+                ALLOWED_REGISTRIES,
             )
         },
     ),
@@ -714,16 +729,7 @@ CATALOGUE: dict[str, Meta] = {
         props={
             "allowedRepositories": Prop(
                 _STR_LIST,
-                [
-                    "https://prometheus-community.github.io/helm-charts",
-                    "https://charts.external-secrets.io",
-                    "https://aws.github.io/eks-charts",
-                    "https://kubernetes-sigs.github.io/metrics-server",
-                    "https://grafana.github.io/helm-charts",
-                    "https://nvidia.github.io/k8s-device-plugin",
-                    "https://charts.jetstack.io",
-                    "oci://public.ecr.aws/",
-                ],
+                ALLOWED_HELM_REPOSITORIES,
             )
         },
     ),

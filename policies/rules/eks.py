@@ -7,6 +7,7 @@ import fnmatch
 from collections.abc import Iterator
 
 from policies.rules._common import Ctx, Res, Stack, as_list, resource_rule, stack_rule, truthy
+from policies.rules.catalogue import INSTANCE_TYPES
 
 CLUSTER = "aws:eks/cluster:Cluster"
 ADDON = "aws:eks/addon:Addon"
@@ -135,30 +136,11 @@ def _instance_types(res: Res) -> list[str]:
     return [str(t)] if t else []
 
 
-DEFAULT_INSTANCE_TYPES = [
-    "t3.*",
-    "t3a.*",
-    "m6i.*",
-    "m7i.*",
-    "m6a.*",
-    "m7a.*",
-    "m6g.*",
-    "m7g.*",
-    "c6i.*",
-    "c7i.*",
-    "r6i.*",
-    "r7i.*",
-    "g5.*",
-    "g6.*",
-    "g6e.*",
-    "p4d.*",
-    "p5.*",
-]
-
-
 @resource_rule("eks-approved-instance-types", NODE_GROUP, LAUNCH_TEMPLATE)
 def approved_instance_types(res: Res, ctx: Ctx) -> Iterator[str]:
-    allowed = [str(p) for p in ctx.get("allowedInstanceTypes", DEFAULT_INSTANCE_TYPES)]
+    # Without a policy config (a bare `pulumi preview --policy-pack policies`), the catalogue's list for
+    # the resource's environment applies: the same list policies/config/<env>.json carries.
+    allowed = [str(p) for p in ctx.get("allowedInstanceTypes", INSTANCE_TYPES[ctx.environment])]
     for t in _instance_types(res):
         if not any(fnmatch.fnmatchcase(t, p) for p in allowed):
             yield f"instance type {t} is not approved for {ctx.environment} ({', '.join(allowed)})"

@@ -6,19 +6,10 @@ import re
 from collections.abc import Iterator
 
 from policies.rules._common import Ctx, Res, resource_rule
+from policies.rules.catalogue import ALLOWED_HELM_REPOSITORIES
 
 HELM_TYPES = ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart", "kubernetes:helm.sh/v3:Chart")
 _EXACT = re.compile(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]+)?$")
-DEFAULT_REPOSITORIES = [
-    "https://prometheus-community.github.io/helm-charts",
-    "https://charts.external-secrets.io",
-    "https://aws.github.io/eks-charts",
-    "https://kubernetes-sigs.github.io/metrics-server",
-    "https://grafana.github.io/helm-charts",
-    "https://nvidia.github.io/k8s-device-plugin",
-    "https://charts.jetstack.io",
-    "oci://public.ecr.aws/",
-]
 
 
 def repository(res: Res) -> str:
@@ -39,7 +30,7 @@ def version_pinned(res: Res, ctx: Ctx) -> Iterator[str]:
 
 @resource_rule("helm-repository-allowed", *HELM_TYPES)
 def repository_allowed(res: Res, ctx: Ctx) -> Iterator[str]:
-    allowed = [str(r).rstrip("/") for r in ctx.get("allowedRepositories", DEFAULT_REPOSITORIES)]
+    allowed = [str(r).rstrip("/") for r in ctx.get("allowedRepositories", ALLOWED_HELM_REPOSITORIES)]
     repo = repository(res).rstrip("/")
     if not repo:
         yield f"chart {res.get('chart')!r} names no repository (a local path or a repo alias cannot be pinned)"

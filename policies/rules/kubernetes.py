@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from policies.rules._common import Ctx, Res, Stack, as_list, resource_rule, stack_rule, truthy
+from policies.rules.catalogue import ALLOWED_REGISTRIES
 
 POD_TEMPLATE_KINDS = {
     "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),
@@ -39,17 +40,6 @@ CLUSTER_SCOPED = {
     "kubernetes:scheduling.k8s.io/v1:PriorityClass",
     "kubernetes:node.k8s.io/v1:RuntimeClass",
 }
-DEFAULT_REGISTRIES = [
-    "*.dkr.ecr.*.amazonaws.com/*",
-    "public.ecr.aws/*",
-    "registry.k8s.io/*",
-    "quay.io/*",
-    "ghcr.io/*",
-    "docker.io/bitnami/*",
-    "docker.io/bitnamilegacy/*",
-    "docker.io/grafana/*",
-    "docker.io/prom/*",
-]
 
 
 def pod_spec(res: Res) -> dict[str, Any]:
@@ -163,7 +153,7 @@ def image_pinned(res: Res, ctx: Ctx) -> Iterator[str]:
 
 @resource_rule("k8s-allowed-registries", *WORKLOADS)
 def allowed_registries(res: Res, ctx: Ctx) -> Iterator[str]:
-    allowed = [str(p) for p in ctx.get("allowedRegistries", DEFAULT_REGISTRIES)]
+    allowed = [str(p) for p in ctx.get("allowedRegistries", ALLOWED_REGISTRIES)]
     for c in containers(res):
         image = str(c.get("image") or "")
         if not image:

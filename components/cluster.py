@@ -44,8 +44,8 @@ def irsa_trust_policy(
 ) -> str:
     """The trust policy of a role that exactly one Kubernetes service account may assume through IRSA.
 
-    ``oidc_issuer_url`` is the cluster's issuer with or without ``https://``."""
-    issuer = oidc_issuer_url.removeprefix("https://")
+    ``oidc_issuer_url`` is the cluster's issuer with or without ``https://`` (and a trailing slash)."""
+    issuer = oidc_issuer_url.removeprefix("https://").rstrip("/")
     return json.dumps(
         {
             "Version": "2012-10-17",

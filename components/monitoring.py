@@ -33,6 +33,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.cluster import irsa_trust_policy
 from components.config import MonitoringSettings
 from components.observability import (
     Dashboard,
@@ -262,30 +263,6 @@ def _validate(args: MonitoringArgs) -> None:
 
 def _issuer_host(issuer: str) -> str:
     return issuer.removeprefix("https://").rstrip("/")
-
-
-def irsa_trust_policy(provider_arn: str, issuer: str, namespace: str, service_account: str) -> str:
-    """Trust policy admitting exactly one Kubernetes service account through the cluster's OIDC provider."""
-    host = _issuer_host(issuer)
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "ServiceAccount",
-                    "Effect": "Allow",
-                    "Principal": {"Federated": provider_arn},
-                    "Action": "sts:AssumeRoleWithWebIdentity",
-                    "Condition": {
-                        "StringEquals": {
-                            f"{host}:sub": f"system:serviceaccount:{namespace}:{service_account}",
-                            f"{host}:aud": "sts.amazonaws.com",
-                        }
-                    },
-                }
-            ],
-        }
-    )
 
 
 def _arn_parts(arn: str) -> tuple[str, str]:

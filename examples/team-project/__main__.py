@@ -14,7 +14,6 @@ Everything AWS goes through one explicit provider whose default tags carry the g
 
 from __future__ import annotations
 
-import json
 import re
 
 import pulumi
@@ -23,6 +22,7 @@ import pulumi_kubernetes as k8s
 from pydantic import ValidationError
 
 from components.artifact_store import ArtifactStore, ArtifactStoreArgs
+from components.cluster import irsa_trust_policy
 from components.config import Governance
 from components.model_monitoring import ModelMonitoring, ModelMonitoringArgs
 from components.outputs import PlatformOutputs
@@ -114,35 +114,14 @@ namespace_name = team
 service_account_name = f"{team}-training"
 
 
-def _trust_policy(args: list[str]) -> str:
-    provider_arn, issuer = args
-    host = issuer.removeprefix("https://")
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Federated": provider_arn},
-                    "Action": "sts:AssumeRoleWithWebIdentity",
-                    "Condition": {
-                        "StringEquals": {
-                            f"{host}:sub": f"system:serviceaccount:{namespace_name}:{service_account_name}",
-                            f"{host}:aud": "sts.amazonaws.com",
-                        }
-                    },
-                }
-            ],
-        }
-    )
-
-
+# The platform's own trust policy: exactly one service account (its namespace and name, and the
+# sts.amazonaws.com audience) may assume the role.
 training_role = aws.iam.Role(
     f"{prefix}-training",
     name=f"{prefix}-training",
     description=f"Training jobs of team {team}: read and write the team's artifact bucket",
     assume_role_policy=pulumi.Output.all(platform.oidc_provider_arn, platform.oidc_issuer).apply(
-        _trust_policy
+        lambda a: irsa_trust_policy(a[0], a[1], namespace_name, service_account_name)
     ),
     max_session_duration=3600,
     opts=aws_opts,

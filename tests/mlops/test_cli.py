@@ -177,3 +177,16 @@ def test_stack_files_set_only_known_keys() -> None:
             ns, _, name = key.partition(":")
             if ns == "mlops-platform":
                 assert name in KEYS, f"{path.name}: {key}"
+
+
+def test_the_type_check_pulumi_runs_before_the_program_passes() -> None:
+    """Pulumi.yaml's `typechecker: pyright` makes the CLI run pyright in the program directory (stacks/)
+    from the virtualenv that `pulumi install` fills from requirements.txt."""
+    requirements = (REPO / "requirements.txt").read_text().split()
+    assert "pyright" in requirements and "-e" in requirements
+    pyright = Path(sys.executable).parent / "pyright"
+    result = subprocess.run(
+        [str(pyright)], cwd=REPO / "stacks", capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 errors" in result.stdout

@@ -194,6 +194,12 @@ class ClusterSettings(_Section):
     public_access_cidrs: list[str] = Field(
         description="CIDRs allowed to reach a public API endpoint; empty keeps the endpoint private."
     )
+    api_access_cidrs: list[str] = Field(
+        description=(
+            "Private CIDRs (VPN, peered network, self-hosted CI runner subnet) allowed to reach the private API "
+            "endpoint on 443. With a private endpoint, whatever runs `pulumi up` must be in one of them."
+        )
+    )
 
     @field_validator("kubernetes_version")
     @classmethod
@@ -213,6 +219,11 @@ class ClusterSettings(_Section):
                     f"{arn!r} is not an IAM role or user ARN (arn:aws:iam::123456789012:role/name)"
                 )
         return value
+
+    @field_validator("api_access_cidrs")
+    @classmethod
+    def _private_cidrs(cls, value: list[str]) -> list[str]:
+        return [_check_cidr(c, private=True, min_prefix=8, max_prefix=32) for c in value]
 
     @field_validator("public_access_cidrs")
     @classmethod
@@ -279,6 +290,12 @@ class RegistrySettings(_Section):
 class MlflowSettings(_Section):
     key_prefix: ClassVar[str] = "mlflow"
     replicas: int = Field(ge=1, le=20, description="MLflow tracking server replicas.")
+    await_rollout: bool = Field(
+        description=(
+            "Wait for the MLflow rollout during `pulumi up`. Set false for the very first deployment only, "
+            "before the image has been pushed to the new ECR repository (docs/operations.md)."
+        )
+    )
 
 
 class MonitoringSettings(_Section):
@@ -464,8 +481,10 @@ _COMMON: dict[str, dict[str, Any]] = {
         "kubernetes_version": DEFAULT_KUBERNETES_VERSION,
         "admin_principal_arns": [],
         "public_access_cidrs": [],
+        "api_access_cidrs": [],
     },
     "registry": {"repositories": ["mlflow", "training", "serving"]},
+    "mlflow": {"await_rollout": True},
     "monitoring": {"alert_emails": [], "alert_https_endpoints": []},
     "artifacts": {"force_destroy": False, "object_lock_days": 30},
 }

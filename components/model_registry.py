@@ -158,6 +158,12 @@ class ModelRegistryArgs:
             workload; two gunicorn workers rarely need more than two cores).
         memory_request: Memory request per replica.
         memory_limit: Memory limit per replica.
+        await_rollout: Wait for the Deployment to become ready during ``pulumi up`` (the default). False adds
+            ``pulumi.com/skipAwait``: for a first deployment that creates the ECR repository the image is pushed
+            to afterwards, which would otherwise time out in ImagePullBackOff.
+        tmp_size_limit: Size of the /tmp emptyDir (and the pod's ephemeral-storage limit). The artifact proxy
+            spools each upload to a temporary file before it goes to S3, so this bounds the largest artifact
+            (times concurrent uploads) a replica accepts.
         install_operator: Install the External Secrets Operator (set False if the cluster already has it).
         operator_namespace: Namespace of the External Secrets Operator.
         operator_chart_version: Pinned chart version of the External Secrets Operator.
@@ -189,6 +195,8 @@ class ModelRegistryArgs:
     cpu_limit: str = "2"
     memory_request: str = "1Gi"
     memory_limit: str = "2Gi"
+    tmp_size_limit: str = "20Gi"
+    await_rollout: bool = True
     install_operator: bool = True
     operator_namespace: str = "external-secrets"
     operator_chart_version: str = ESO_CHART_VERSION
@@ -483,8 +491,9 @@ class ModelRegistry(pulumi.ComponentResource):
             kind="ExternalSecret",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=DB_SECRET, namespace=ns, labels=labels),
             spec={
-                # RDS rotates the managed password; re-read it often.
-                "refreshInterval": "15m",
+                # RDS rotates the managed password (every 7 days) and the old one stops working at once; re-read
+                # it every minute so new connections see the new one quickly (one GetSecretValue a minute).
+                "refreshInterval": "1m",
                 "secretStoreRef": {"name": SECRET_STORE, "kind": "SecretStore"},
                 "target": {
                     "name": DB_SECRET,
@@ -533,7 +542,10 @@ class ModelRegistry(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(name=AUTH_SECRET, namespace=ns, labels=labels),
             spec=pulumi.Output.all(self.spec, auth_path).apply(
                 lambda a: {
-                    # Generated once; a refresh would rotate the keys under running servers.
+                    # Generated once: MLflow reads the admin password only when it first creates the admin user,
+                    # so regenerating it (ESO's default refresh policy re-runs the generators whenever this spec
+                    # or its labels change) would leave a Secret that no longer matches the database.
+                    "refreshPolicy": "CreatedOnce",
                     "refreshInterval": "0s",
                     "target": {
                         "name": AUTH_SECRET,
@@ -619,8 +631,12 @@ class ModelRegistry(pulumi.ComponentResource):
             liveness_probe=probe(20, 3),
             readiness_probe=probe(10, 3),
             resources=k8s.core.v1.ResourceRequirementsArgs(
-                requests={"cpu": args.cpu_request, "memory": args.memory_request},
-                limits={"cpu": args.cpu_limit, "memory": args.memory_limit},
+                requests={"cpu": args.cpu_request, "memory": args.memory_request, "ephemeral-storage": "1Gi"},
+                limits={
+                    "cpu": args.cpu_limit,
+                    "memory": args.memory_limit,
+                    "ephemeral-storage": args.tmp_size_limit,
+                },
             ),
             security_context=k8s.core.v1.SecurityContextArgs(
                 run_as_non_root=True,
@@ -642,7 +658,13 @@ class ModelRegistry(pulumi.ComponentResource):
         )
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-server",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=SERVICE_NAME, namespace=ns, labels=labels),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=SERVICE_NAME,
+                namespace=ns,
+                labels=labels,
+                # Only for a first deployment whose image is not in the new repository yet (await_rollout).
+                annotations=None if args.await_rollout else {"pulumi.com/skipAwait": "true"},
+            ),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=args.replicas,
                 revision_history_limit=5,
@@ -679,7 +701,10 @@ class ModelRegistry(pulumi.ComponentResource):
                         containers=[container],
                         volumes=[
                             k8s.core.v1.VolumeArgs(
-                                name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="1Gi")
+                                name="tmp",
+                                empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(
+                                    size_limit=args.tmp_size_limit
+                                ),
                             ),
                             k8s.core.v1.VolumeArgs(
                                 name="auth",

@@ -314,7 +314,7 @@ class Network(pulumi.ComponentResource):
                 tags={"Name": f"{name}-flow-logs"},
                 opts=child,
             )
-            aws.iam.RolePolicy(
+            flow_policy = aws.iam.RolePolicy(
                 f"{name}-flow-logs",
                 role=role.id,
                 policy=self.flow_log_group.arn.apply(
@@ -348,7 +348,8 @@ class Network(pulumi.ComponentResource):
                 iam_role_arn=role.arn,
                 max_aggregation_interval=args.flow_logs_aggregation_seconds,
                 tags={"Name": f"{name}-flow-logs"},
-                opts=child,
+                # Deliveries start at once: the role must already be allowed to write.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[flow_policy]),
             )
 
         self.vpc_id = self.vpc.id

@@ -177,6 +177,7 @@ def add_compute(platform: PlatformLike, config: PlatformConfig) -> Compute:
             image=pulumi.Output.concat(registry.repository_urls[MLFLOW_REPOSITORY], ":", MLFLOW_IMAGE_TAG),
             region=config.region,
             replicas=config.mlflow.replicas,
+            await_rollout=config.mlflow.await_rollout,
             node_selector={"mlops.platform/node-group": "system"},
         ),
         opts=pulumi.ResourceOptions(

@@ -203,3 +203,11 @@ def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert 'unknown permission scope "id-tokens"' in result.stdout
     assert 'input "policyPack" is not defined in action "pulumi/actions@v6"' in result.stdout
+
+
+def test_deploy_jobs_can_run_on_a_runner_that_reaches_the_private_api() -> None:
+    """The EKS endpoint is private, so deploys run where `DEPLOY_RUNNER` says (a runner inside the network
+    admitted by clusterApiAccessCidrs), falling back to a GitHub-hosted runner only when it is unset."""
+    jobs = load("deploy.yml")["jobs"]
+    for env in ("dev", "staging", "prod"):
+        assert jobs[env]["runs-on"] == "${{ vars.DEPLOY_RUNNER || 'ubuntu-24.04' }}", env

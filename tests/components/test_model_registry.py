@@ -262,9 +262,12 @@ def test_pod_is_hardened(graph: Graph) -> None:
     assert p["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     assert p["automountServiceAccountToken"] is False
     assert {"name": "tmp", "mountPath": "/tmp"} in c["volumeMounts"]
-    assert {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}} in p["volumes"]
-    assert c["resources"]["requests"] == {"cpu": "500m", "memory": "1Gi"}
-    assert c["resources"]["limits"] == {"cpu": "2", "memory": "2Gi"}
+    assert {"name": "tmp", "emptyDir": {"sizeLimit": "20Gi"}} in p["volumes"]
+    assert c["resources"]["requests"] == {"cpu": "500m", "memory": "1Gi", "ephemeral-storage": "1Gi"}
+    # The artifact proxy spools uploads under /tmp: its emptyDir and the ephemeral-storage limit agree.
+    assert c["resources"]["limits"] == {"cpu": "2", "memory": "2Gi", "ephemeral-storage": "20Gi"}
+    tmp = next(v for v in pod(graph)["volumes"] if v["name"] == "tmp")
+    assert tmp["emptyDir"] == {"sizeLimit": "20Gi"}
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
         assert c[probe]["httpGet"] == {"path": "/health", "port": "http"}
     assert c["ports"] == [{"name": "http", "containerPort": 5000, "protocol": "TCP"}]
@@ -411,3 +414,18 @@ def test_db_secret_renders_the_libpq_service_file_from_the_rds_secret(graph: Gra
     assert template["mergePolicy"] == "Merge", "username/password stay in the Secret too"
     assert template["data"]["pg_service.conf"] == "[mlflow]\nuser={{ .username }}\npassword={{ .password }}\n"
     assert {d["secretKey"] for d in db.inputs["spec"]["data"]} == {"username", "password"}
+
+
+def test_generated_auth_secret_is_created_once_and_the_db_secret_follows_rotation(graph: Graph) -> None:
+    auth = graph.one("kubernetes:external-secrets.io/v1:ExternalSecret", "mr-auth").inputs["spec"]
+    # MLflow reads the admin password only when it first creates the user: never regenerate it.
+    assert auth["refreshPolicy"] == "CreatedOnce"
+    db = graph.one("kubernetes:external-secrets.io/v1:ExternalSecret", "mr-db").inputs["spec"]
+    assert db["refreshInterval"] == "1m"
+
+
+def test_rollout_is_awaited_unless_the_first_deployment_opts_out() -> None:
+    awaited, _ = render_platform("dev")
+    assert "annotations" not in deployment(awaited).inputs["metadata"]
+    graph = render(await_rollout=False)
+    assert deployment(graph).inputs["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true"}

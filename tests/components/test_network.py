@@ -204,3 +204,10 @@ def test_region_is_looked_up_when_not_given() -> None:
     )
     # Interface endpoints are on by default when used alone.
     assert len(graph.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")) == 1 + len(INTERFACE_ENDPOINT_SERVICES)
+
+
+def test_flow_log_waits_for_its_role_policy(graph: Graph) -> None:
+    """Delivery starts as soon as the flow log exists; the role must already be allowed to write."""
+    flow_log = graph.one("aws:ec2/flowLog:FlowLog")
+    (policy,) = [p for p in graph.of_type("aws:iam/rolePolicy:RolePolicy") if "flow" in p.name]
+    assert policy.urn in flow_log.dependencies

@@ -420,7 +420,9 @@ class ModelRegistry(pulumi.ComponentResource):
                 labels=labels,
                 annotations={"eks.amazonaws.com/role-arn": self.server_role.arn},
             ),
-            automount_service_account_token=False,
+            # Left at the default: reports disagree on whether EKS's IRSA webhook injects the web-identity
+            # token into pods that opt out of the service-account token, and this account has no RBAC
+            # binding, so its Kubernetes API token grants nothing.
             opts=in_ns,
         )
         self.secrets_service_account = k8s.core.v1.ServiceAccount(
@@ -677,8 +679,6 @@ class ModelRegistry(pulumi.ComponentResource):
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
                     spec=k8s.core.v1.PodSpecArgs(
                         service_account_name=SERVER_SA,
-                        # The IRSA token is projected by EKS regardless; MLflow never calls the Kubernetes API.
-                        automount_service_account_token=False,
                         enable_service_links=False,
                         security_context=k8s.core.v1.PodSecurityContextArgs(
                             run_as_non_root=True,

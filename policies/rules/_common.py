@@ -405,30 +405,70 @@ def is_public_principal(stmt: Mapping[str, Any]) -> bool:
     return any(v == "*" for v in ps.get("AWS", []))
 
 
-# Condition keys that pin a statement with a ``*`` principal to known callers.
-_PINNING_CONDITION_KEYS = {
-    "aws:sourcearn",
-    "aws:sourceaccount",
-    "aws:sourceowner",
-    "aws:principalorgid",
-    "aws:principalaccount",
-    "aws:principalarn",
-    "aws:sourcevpce",
-    "aws:sourcevpc",
-    "aws:principalorgpaths",
-    "kms:calleraccount",
-    "aws:resourceorgid",
-    "kms:viaservice",
-}
+# Condition keys that pin a statement with a ``*`` principal to known callers (matched lower-case), by kind:
+# the kind decides which values are narrow enough. ``kms:ViaService`` is deliberately absent: it names the
+# service a request comes through, not the caller's account (``kms:ViaService = s3.<region>.amazonaws.com``
+# alone lets any account use the key through its own S3 buckets), so it only counts together with one of
+# these. ``aws:ResourceOrgID`` is absent too: it describes the resource being accessed, not the caller.
+_ACCOUNT_KEYS = frozenset(
+    {"aws:sourceaccount", "aws:sourceowner", "aws:principalaccount", "kms:calleraccount"}
+)
+_ORG_KEYS = frozenset({"aws:principalorgid"})
+_ORG_PATH_KEYS = frozenset({"aws:principalorgpaths"})
+_ARN_KEYS = frozenset({"aws:sourcearn", "aws:principalarn"})
+_NETWORK_KEYS = frozenset({"aws:sourcevpce", "aws:sourcevpc"})
+_PINNING_CONDITION_KEYS = _ACCOUNT_KEYS | _ORG_KEYS | _ORG_PATH_KEYS | _ARN_KEYS | _NETWORK_KEYS
+
+# Operators under which a pinning key restricts the request to the listed values. Negated operators allow
+# everyone *else*; ``...IfExists`` and ``ForAllValues:`` hold when the key is absent; ``Null`` only tests
+# presence.
+_PINNING_OPERATORS = frozenset(
+    {"stringequals", "stringequalsignorecase", "stringlike", "arnequals", "arnlike"}
+)
+
+
+def _has_wildcard(value: str) -> bool:
+    return "*" in value or "?" in value or "${" in value
+
+
+def _pins(key: str, value: Any) -> bool:
+    """Whether one condition value narrows ``key`` to known callers (no ``*``/``?`` where it matters)."""
+    if not isinstance(value, str) or not value.strip() or value.strip() == "*":
+        return False
+    if "${" in value:  # a policy variable (e.g. ``${aws:PrincipalAccount}``) matches every caller
+        return False
+    if key in _ORG_PATH_KEYS:  # "o-abc/r-root/ou-x/*": the organization must be literal
+        return not _has_wildcard(value.split("/", 1)[0])
+    if key in _ARN_KEYS:
+        parts = value.split(":", 5)
+        if len(parts) < 6 or any(_has_wildcard(p) for p in parts[:3]):
+            return False
+        account, rest = parts[4], parts[5]
+        if account:  # "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:*" is pinned by the account
+            return not _has_wildcard(account)
+        # No account in the ARN (S3: "arn:aws:s3:::bucket"): the resource part must be literal.
+        return not _has_wildcard(rest)
+    return not _has_wildcard(value)  # accounts, organization IDs, VPCs and endpoints: literal only
 
 
 def has_pinning_condition(stmt: Mapping[str, Any]) -> bool:
+    """Whether a condition restricts the statement to known callers: a pinning key (account, organization,
+    ARN, VPC endpoint) under a positive operator with only literal values. ``kms:ViaService`` alone does not
+    pin (it only names the service a caller of *any* account goes through)."""
     cond = stmt.get("Condition")
     if not isinstance(cond, Mapping):
         return False
-    for _op, body in cond.items():
-        if isinstance(body, Mapping) and any(str(k).lower() in _PINNING_CONDITION_KEYS for k in body):
-            return True
+    for op, body in cond.items():
+        operator = str(op).lower()
+        if operator.startswith("foranyvalue:"):
+            operator = operator.split(":", 1)[1]
+        if operator not in _PINNING_OPERATORS or not isinstance(body, Mapping):
+            continue
+        for k, val in body.items():
+            key = str(k).lower()
+            values = as_list(val)
+            if key in _PINNING_CONDITION_KEYS and values and all(_pins(key, v) for v in values):
+                return True
     return False
 
 

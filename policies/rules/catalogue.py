@@ -478,7 +478,8 @@ CATALOGUE: dict[str, Meta] = {
         props={"minimumDays": Prop(_INT, 7), "minimumDaysProd": Prop(_INT, 14)},
     ),
     "kms-no-public-principal": Meta(
-        "Key policies do not allow principal '*' without caller-pinning conditions.",
+        "Key policies do not allow principal '*' without caller-pinning conditions (kms:ViaService alone does "
+        "not pin the caller).",
         "critical",
         "Name the account root, roles or service principals in the key policy.",
         checkov=("CKV_AWS_33",),
@@ -535,9 +536,11 @@ CATALOGUE: dict[str, Meta] = {
         prowler=("iam_inline_policy_no_administrative_privileges",),
     ),
     "iam-no-wildcard-resource-write": Meta(
-        "Identity policies do not allow write actions on every resource ('*').",
+        "Identity policies do not allow write actions or sensitive reads (secret values, SSM parameters, "
+        "kms:Decrypt, s3:GetObject) on every resource ('*' or an ARN whose resource part is only a wildcard).",
         "high",
-        "Scope write actions to the ARNs they need (bucket prefix, secret, topic...).",
+        "Scope write actions and sensitive reads to the ARNs they need (bucket prefix, secret, parameter path, "
+        "key, topic...).",
         checkov=("CKV_AWS_290", "CKV_AWS_289", "CKV_AWS_355"),
         props={
             "allowedActions": Prop(

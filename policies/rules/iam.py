@@ -3,6 +3,7 @@ principals, and IRSA trust scoped to exactly one service account."""
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -80,6 +81,51 @@ def is_read_only(action: str) -> bool:
     return any(verb.startswith(v) for v in READ_VERBS)
 
 
+# Reads that disclose secrets or data: on every resource they are as dangerous as writes. An action
+# pattern counts when it covers one of these (``s3:Get*``, ``ssm:GetParameter*``).
+SENSITIVE_READS = (
+    "secretsmanager:GetSecretValue",
+    "ssm:GetParameter",
+    "ssm:GetParameters",
+    "ssm:GetParametersByPath",
+    "kms:Decrypt",
+    "s3:GetObject",
+)
+_WILDCARD_ONLY = re.compile(r"^[*?]+$")
+_RESOURCE_TYPE = re.compile(r"^[A-Za-z][-A-Za-z0-9_.]*$")
+
+
+def is_sensitive_read(action: str) -> bool:
+    pattern = action.lower()
+    return any(fnmatch.fnmatchcase(s.lower(), pattern) for s in SENSITIVE_READS)
+
+
+def is_wildcard_resource(resource: str) -> bool:
+    """``*``, or an ARN whose resource part is only a wildcard (possibly after a resource type):
+    ``arn:aws:s3:::*``, ``arn:aws:s3:::*/*``, ``arn:aws:iam::*:role/*``, ``arn:*:logs:*:*:log-group:*``.
+    ``arn:aws:s3:::bucket/*`` and ``arn:aws:logs:r:a:log-group:/aws/eks/*`` name something and are not."""
+    r = resource.strip()
+    if _WILDCARD_ONLY.match(r):
+        return True
+    parts = r.split(":", 5)
+    if len(parts) < 6 or parts[0] != "arn":
+        return False
+    service, rest = parts[2], parts[5]
+    segments = [seg for seg in re.split(r"[/:]", rest) if seg]
+    if not segments:
+        return False
+    if all(_WILDCARD_ONLY.match(seg) for seg in segments):
+        return True
+    # "role/*", "secret:*", "parameter/*": a literal resource type followed by wildcards only (S3's
+    # first segment is a bucket name, not a type).
+    return (
+        service.lower() != "s3"
+        and len(segments) > 1
+        and bool(_RESOURCE_TYPE.match(segments[0]))
+        and all(_WILDCARD_ONLY.match(seg) for seg in segments[1:])
+    )
+
+
 @resource_rule("iam-no-wildcard-action", ROLE, *IDENTITY_POLICY_TYPES)
 def no_wildcard_action(res: Res, ctx: Ctx) -> Iterator[str]:
     for label, doc in identity_documents(res):
@@ -92,16 +138,22 @@ def no_wildcard_action(res: Res, ctx: Ctx) -> Iterator[str]:
 
 @resource_rule("iam-no-wildcard-resource-write", ROLE, *IDENTITY_POLICY_TYPES)
 def no_wildcard_resource_write(res: Res, ctx: Ctx) -> Iterator[str]:
-    exempt = set(ctx.get("allowedActions", DEFAULT_WILDCARD_RESOURCE_ACTIONS))
+    exempt = {a.lower() for a in ctx.get("allowedActions", DEFAULT_WILDCARD_RESOURCE_ACTIONS)}
     for label, doc in identity_documents(res):
         for stmt in _allows(doc):
-            if "*" not in resources_of(stmt):
+            wild = [r for r in resources_of(stmt) if is_wildcard_resource(r)]
+            if not wild:
                 continue
-            writes = [
-                a for a in actions(stmt) if a not in ("*", "*:*") and not is_read_only(a) and a not in exempt
+            risky = [
+                a
+                for a in actions(stmt)
+                if a not in ("*", "*:*")
+                and a.lower() not in exempt
+                and (not is_read_only(a) or is_sensitive_read(a))
             ]
-            if writes:
-                yield f"{label} {sid(stmt)} allows {', '.join(sorted(writes))} on every resource ('*')"
+            if risky:
+                on = ", ".join(repr(r) for r in sorted(set(wild)))
+                yield f"{label} {sid(stmt)} allows {', '.join(sorted(risky))} on every resource ({on})"
 
 
 @resource_rule("iam-no-admin-policy", ROLE, *IDENTITY_POLICY_TYPES, *ATTACHMENT_TYPES)

@@ -8,6 +8,7 @@ docs/components-compute.md for why IRSA rather than EKS Pod Identity.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,17 +18,48 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.versions import ADDON_VERSIONS, DEFAULT_KUBERNETES_VERSION
+from components.versions import (
+    ADDON_VERSIONS,
+    DEFAULT_KUBERNETES_VERSION,
+    NVIDIA_DEVICE_PLUGIN_CHART,
+    NVIDIA_DEVICE_PLUGIN_CHART_VERSION,
+    NVIDIA_DEVICE_PLUGIN_REPOSITORY,
+)
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
-CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
-NODE_MANAGED_POLICIES = (
-    "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+NODE_MANAGED_POLICY_NAMES = (
+    "AmazonEKSWorkerNodePolicy",
     # Pull only: no ecr:Get/List beyond what pulling an image needs (unlike ...ReadOnly).
-    "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
+    "AmazonEC2ContainerRegistryPullOnly",
 )
 GPU_TAINT = ("nvidia.com/gpu", "true", "NO_SCHEDULE")
 NODE_GROUP_LABEL = "mlops.platform/node-group"
+# Node-group taint effects (EKS API spelling) as Kubernetes spells them in tolerations.
+TAINT_EFFECTS = {
+    "NO_SCHEDULE": "NoSchedule",
+    "NO_EXECUTE": "NoExecute",
+    "PREFER_NO_SCHEDULE": "PreferNoSchedule",
+}
+DEVICE_PLUGIN_RESOURCES = {
+    "requests": {"cpu": "50m", "memory": "64Mi"},
+    "limits": {"cpu": "200m", "memory": "256Mi"},
+}
+
+
+def managed_policy_arn(name: str, partition: str = "aws") -> str:
+    """The ARN of an AWS managed IAM policy (``name`` may carry a path: ``service-role/...``)."""
+    return f"arn:{partition}:iam::aws:policy/{name}"
+
+
+def cluster_access_policy_arn(name: str, partition: str = "aws") -> str:
+    """The ARN of an EKS access policy such as ``AmazonEKSClusterAdminPolicy``."""
+    return f"arn:{partition}:eks::aws:cluster-access-policy/{name}"
+
+
+CLUSTER_ADMIN_POLICY = cluster_access_policy_arn("AmazonEKSClusterAdminPolicy")
+"""AmazonEKSClusterAdminPolicy in the standard partition (see :func:`cluster_access_policy_arn`)."""
+NODE_MANAGED_POLICIES = tuple(managed_policy_arn(n) for n in NODE_MANAGED_POLICY_NAMES)
+"""The node role's managed policies in the standard partition."""
 
 
 def _assume_role_policy(service: str) -> str:
@@ -96,7 +128,8 @@ class NodeGroupSpec:
         instance_types: EC2 instance types (the first is preferred).
         min_size: Minimum node count.
         max_size: Maximum node count.
-        desired_size: Initial node count (later left to the autoscaler: changes are not reverted).
+        desired_size: Node count. No cluster autoscaler is installed: Pulumi owns the count, so
+            ``pulumi up`` sets every group back to this value (change it in config to scale).
         disk_size_gib: Size of the encrypted gp3 root volume.
         ami_type: EKS AMI type; AL2023 by default (AL2 AMIs end with Kubernetes 1.32).
         labels: Extra node labels (``mlops.platform/node-group=<name>`` is always set).
@@ -143,15 +176,24 @@ class KubernetesClusterArgs:
         volume_key_arn: KMS key for node root volumes and the default StorageClass. Its key policy must
             let the Auto Scaling service-linked role use it, or nodes fail to launch.
         region: The AWS region (used in the kubeconfig's ``aws eks get-token``).
+        partition: The AWS partition (``aws``, ``aws-cn``, ``aws-us-gov``) the ARNs of AWS managed IAM
+            policies and EKS access policies are built in.
         kubernetes_version: EKS version; must have a row in :data:`ADDON_VERSIONS`.
         system_nodes: The node group for cluster services (CoreDNS, controllers, MLflow).
         workload_nodes: The CPU node group for training and serving workloads.
         gpu_nodes: The optional GPU node group; pass it through :func:`gpu_node_group`. None: no GPU group.
+            With a GPU group, NVIDIA's device plugin (Helm chart ``nvidia-device-plugin``,
+            :data:`~components.versions.NVIDIA_DEVICE_PLUGIN_CHART_VERSION`) runs on it in ``kube-system`` so
+            its nodes advertise ``nvidia.com/gpu``.
         admin_principal_arns: IAM roles or users given AmazonEKSClusterAdminPolicy through access entries.
         deployer_principal_arn: The IAM role that runs ``pulumi up``; gets an admin access entry too so the
             program can create the Kubernetes objects (the cluster creator gets no implicit admin).
         public_access_cidrs: CIDRs allowed to reach a public API endpoint. Empty (the default): the endpoint
             is private only.
+        api_access_cidrs: Private CIDR blocks outside the node security group (a VPN, a peered network, a
+            self-hosted CI runner subnet) allowed to reach the API server on 443 through the private
+            endpoint: one ingress rule each on the control-plane security group. Empty (the default): only
+            the nodes reach it. They still need a route to the VPC and IAM access through access entries.
         log_retention_days: Retention of the control-plane log group.
         deletion_protection: EKS deletion protection on the cluster.
         storage_reclaim_policy: reclaimPolicy of the default StorageClass; ``Retain`` keeps a volume when
@@ -174,11 +216,50 @@ class KubernetesClusterArgs:
     admin_principal_arns: Sequence[str] = ()
     deployer_principal_arn: str | None = None
     public_access_cidrs: Sequence[str] = ()
+    api_access_cidrs: Sequence[str] = ()
     log_retention_days: int = 365
     deletion_protection: bool = True
     storage_reclaim_policy: str = "Retain"
     addon_versions: Mapping[str, str] | None = None
     support_type: str = "STANDARD"
+    partition: str = "aws"
+
+
+def _is_private_ipv4_cidr(cidr: str) -> bool:
+    try:
+        network = ipaddress.ip_network(cidr, strict=True)
+    except ValueError:
+        return False
+    return isinstance(network, ipaddress.IPv4Network) and (
+        network.is_private or network.subnet_of(ipaddress.IPv4Network("100.64.0.0/10"))
+    )
+
+
+def device_plugin_values(gpu_nodes: NodeGroupSpec, group: str = "gpu") -> dict[str, Any]:
+    """Helm values of NVIDIA's device plugin: on the GPU group only, tolerating its taints, bounded."""
+    return {
+        # Exactly the GPU group, whatever else its nodes are labelled (replaces the chart's default
+        # NFD-label affinity, which would also match GPU nodes outside this group).
+        "nodeSelector": {NODE_GROUP_LABEL: group},
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {"matchExpressions": [{"key": NODE_GROUP_LABEL, "operator": "In", "values": [group]}]}
+                    ]
+                }
+            }
+        },
+        "tolerations": [
+            {"key": key, "operator": "Equal", "value": value, "effect": TAINT_EFFECTS[effect]}
+            for key, value, effect in dict.fromkeys(gpu_nodes.taints)
+        ],
+        "resources": DEVICE_PLUGIN_RESOURCES,
+        "priorityClassName": "system-node-critical",
+        # The plugin alone: no GPU feature discovery / NFD (privileged DaemonSets we do not need).
+        "gfd": {"enabled": False},
+        "nfd": {"enabled": False},
+    }
 
 
 def _kubeconfig(name: str, endpoint: str, ca_data: str, region: str) -> str:
@@ -219,13 +300,15 @@ def _kubeconfig(name: str, endpoint: str, ca_data: str, region: str) -> str:
 
 class KubernetesCluster(pulumi.ComponentResource):
     """An EKS cluster with private endpoint, encrypted secrets, full control-plane audit logs, IRSA,
-    managed node groups on hardened launch templates, pinned core add-ons, a default encrypted gp3
+    managed node groups on hardened launch templates (no cluster autoscaler: Pulumi owns each group's
+    desired size), pinned core add-ons, NVIDIA's device plugin on a GPU group, a default encrypted gp3
     StorageClass and a Kubernetes provider for everything deployed onto it.
 
     Outputs: ``cluster_name``, ``cluster_arn``, ``endpoint``, ``certificate_authority``,
     ``oidc_provider_arn``, ``oidc_issuer_url``, ``node_role_arn``, ``node_role_name``,
     ``node_security_group_id``, ``control_plane_security_group_id``, ``kubeconfig`` (secret),
-    ``storage_class_name``; ``provider`` is the :class:`pulumi_kubernetes.Provider`.
+    ``storage_class_name``; ``provider`` is the :class:`pulumi_kubernetes.Provider`; ``device_plugin`` the
+    NVIDIA device plugin's Helm release (None without a GPU group).
     """
 
     def __init__(
@@ -241,6 +324,12 @@ class KubernetesCluster(pulumi.ComponentResource):
             )
         if isinstance(args.private_subnet_ids, Sequence) and not args.private_subnet_ids:
             raise ValueError("KubernetesCluster needs private subnets")
+        for cidr in args.api_access_cidrs:
+            if not _is_private_ipv4_cidr(cidr):
+                raise ValueError(
+                    f"api_access_cidrs: {cidr!r} is not a private IPv4 CIDR (RFC 1918 or 100.64.0.0/10); "
+                    "the private endpoint is for private networks (public_access_cidrs is the public one)"
+                )
         child = pulumi.ResourceOptions(parent=self)
         cluster_name = name
 
@@ -274,7 +363,7 @@ class KubernetesCluster(pulumi.ComponentResource):
         cluster_policy = aws.iam.RolePolicyAttachment(
             f"{name}-cluster-policy",
             role=self.cluster_role.name,
-            policy_arn="arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
+            policy_arn=managed_policy_arn("AmazonEKSClusterPolicy", args.partition),
             opts=child,
         )
         cluster_kms = aws.iam.RolePolicy(
@@ -325,6 +414,17 @@ class KubernetesCluster(pulumi.ComponentResource):
             description="Nodes and pods to the API server",
             opts=child,
         )
+        for i, cidr in enumerate(dict.fromkeys(args.api_access_cidrs)):
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-cp-from-cidr-{i}",
+                security_group_id=cp_sg,
+                cidr_ipv4=cidr,
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                description=f"API server (private endpoint) from {cidr}",
+                opts=child,
+            )
         for label, low, high, why in (
             ("443", 443, 443, "API server to webhooks on 443"),
             ("kubelet", 10250, 10250, "API server to kubelets"),
@@ -419,7 +519,7 @@ class KubernetesCluster(pulumi.ComponentResource):
                     f"{name}-{label}",
                     cluster_name=eks_name,
                     principal_arn=entry.principal_arn,
-                    policy_arn=CLUSTER_ADMIN_POLICY,
+                    policy_arn=cluster_access_policy_arn("AmazonEKSClusterAdminPolicy", args.partition),
                     access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
                     opts=child,
                 )
@@ -461,29 +561,32 @@ class KubernetesCluster(pulumi.ComponentResource):
         )
         node_attachments = [
             aws.iam.RolePolicyAttachment(
-                f"{name}-nodes-{arn.rsplit('/', 1)[1]}", role=self.node_role.name, policy_arn=arn, opts=child
+                f"{name}-nodes-{policy}",
+                role=self.node_role.name,
+                policy_arn=managed_policy_arn(policy, args.partition),
+                opts=child,
             )
-            for arn in NODE_MANAGED_POLICIES
+            for policy in NODE_MANAGED_POLICY_NAMES
         ]
 
         # The VPC CNI gets its own role (IRSA) instead of AmazonEKS_CNI_Policy on every node.
         cni_role = sa_role("vpc-cni", "kube-system", "aws-node", "Amazon VPC CNI (aws-node)")
-        aws.iam.RolePolicyAttachment(
+        cni_policy = aws.iam.RolePolicyAttachment(
             f"{name}-vpc-cni",
             role=cni_role.name,
-            policy_arn="arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+            policy_arn=managed_policy_arn("AmazonEKS_CNI_Policy", args.partition),
             opts=child,
         )
         ebs_role = sa_role(
             "ebs-csi", "kube-system", "ebs-csi-controller-sa", "Amazon EBS CSI driver controller"
         )
-        aws.iam.RolePolicyAttachment(
+        ebs_policy = aws.iam.RolePolicyAttachment(
             f"{name}-ebs-csi",
             role=ebs_role.name,
-            policy_arn="arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy",
+            policy_arn=managed_policy_arn("service-role/AmazonEBSCSIDriverPolicy", args.partition),
             opts=child,
         )
-        aws.iam.RolePolicy(
+        ebs_kms = aws.iam.RolePolicy(
             f"{name}-ebs-csi-kms",
             role=ebs_role.id,
             policy=pulumi.Output.from_input(args.volume_key_arn).apply(
@@ -534,8 +637,11 @@ class KubernetesCluster(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on)),
             )
 
-        # Networking add-ons go in before any node, so nodes become Ready.
-        vpc_cni = addon("vpc-cni", role=cni_role, config={"enableNetworkPolicy": "true"})
+        # Networking add-ons go in before any node, so nodes become Ready. An add-on with an IRSA role
+        # waits for the role's permissions, or its pods start without them and crash-loop.
+        vpc_cni = addon(
+            "vpc-cni", role=cni_role, config={"enableNetworkPolicy": "true"}, depends_on=[cni_policy]
+        )
         kube_proxy = addon("kube-proxy")
 
         self.launch_templates: dict[str, aws.ec2.LaunchTemplate] = {}
@@ -600,18 +706,15 @@ class KubernetesCluster(pulumi.ComponentResource):
                 taints=[aws.eks.NodeGroupTaintArgs(key=k, value=v, effect=e) for k, v, e in spec.taints]
                 or None,
                 tags={"Name": f"{cluster_name}-{group}"},
-                opts=pulumi.ResourceOptions(
-                    parent=self,
-                    depends_on=[*node_attachments, vpc_cni, kube_proxy],
-                    # The cluster autoscaler owns the node count after creation.
-                    ignore_changes=["scalingConfig.desiredSize"],
-                ),
+                # No cluster autoscaler is installed: Pulumi owns desired_size (from config), so a manual
+                # resize is reverted by the next `pulumi up`.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[*node_attachments, vpc_cni, kube_proxy]),
             )
 
         # Add-ons that run as Deployments need nodes to report healthy.
         nodes = list(self.node_groups.values())
         coredns = addon("coredns", depends_on=nodes)
-        ebs_csi = addon("aws-ebs-csi-driver", role=ebs_role, depends_on=nodes)
+        ebs_csi = addon("aws-ebs-csi-driver", role=ebs_role, depends_on=[*nodes, ebs_policy, ebs_kms])
         self.addons = {
             "vpc-cni": vpc_cni,
             "kube-proxy": kube_proxy,
@@ -634,6 +737,25 @@ class KubernetesCluster(pulumi.ComponentResource):
                 parent=self, depends_on=[*self.admin_associations, coredns, self.node_groups["system"]]
             ),
         )
+
+        # ---- NVIDIA device plugin ---------------------------------------------------------------------
+        # The AL2023 NVIDIA AMI has the driver and container toolkit, not the device plugin: without it
+        # GPU nodes never advertise nvidia.com/gpu and no GPU pod schedules.
+        self.device_plugin: k8s.helm.v3.Release | None = None
+        if args.gpu_nodes is not None:
+            self.device_plugin = k8s.helm.v3.Release(
+                f"{name}-nvidia-device-plugin",
+                name="nvidia-device-plugin",
+                chart=NVIDIA_DEVICE_PLUGIN_CHART,
+                version=NVIDIA_DEVICE_PLUGIN_CHART_VERSION,
+                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=NVIDIA_DEVICE_PLUGIN_REPOSITORY),
+                namespace="kube-system",
+                create_namespace=False,
+                atomic=True,
+                cleanup_on_fail=True,
+                values=device_plugin_values(args.gpu_nodes),
+                opts=pulumi.ResourceOptions(parent=self, provider=self.provider),
+            )
 
         self.storage_class = k8s.storage.v1.StorageClass(
             f"{name}-gp3",

@@ -14,6 +14,7 @@ from typing import Protocol
 import pulumi
 import pulumi_aws as aws
 
+from components.aws_context import AwsContext
 from components.cluster import KubernetesCluster, KubernetesClusterArgs, NodeGroupSpec, gpu_node_group
 from components.config import NodeGroupSettings, PlatformConfig
 from components.mlflow_server import IMAGE_REPOSITORY as MLFLOW_REPOSITORY
@@ -64,6 +65,8 @@ class PlatformLike(Protocol):
 
     @property
     def aws_provider(self) -> aws.Provider: ...
+    @property
+    def aws_context(self) -> AwsContext: ...
     @property
     def network(self) -> _Network: ...
     @property
@@ -128,6 +131,8 @@ def add_compute(platform: PlatformLike, config: PlatformConfig) -> Compute:
             admin_principal_arns=list(config.cluster.admin_principal_arns),
             deployer_principal_arn=deployer_principal_arn(provider, parent),
             public_access_cidrs=list(config.cluster.public_access_cidrs),
+            api_access_cidrs=list(config.cluster.api_access_cidrs),
+            partition=platform.aws_context.partition,
             log_retention_days=config.logs.retention_days,
             deletion_protection=config.protection.stateful_resources,
         ),

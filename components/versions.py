@@ -23,6 +23,14 @@ ADDON_VERSIONS: dict[str, dict[str, str]] = {
     },
 }
 
+# NVIDIA's device plugin (a DaemonSet on the GPU group that advertises ``nvidia.com/gpu`` to the scheduler;
+# the EKS AL2023 NVIDIA AMIs ship the driver and container toolkit but not the plugin). Chart
+# ``nvidia-device-plugin`` from NVIDIA_DEVICE_PLUGIN_REPOSITORY, released with k8s-device-plugin v0.18.2
+# (github.com/NVIDIA/k8s-device-plugin, "Bump release v0.18.2", PR #1600). Not tied to a Kubernetes minor.
+NVIDIA_DEVICE_PLUGIN_CHART = "nvidia-device-plugin"
+NVIDIA_DEVICE_PLUGIN_CHART_VERSION = "0.18.2"
+NVIDIA_DEVICE_PLUGIN_REPOSITORY = "https://nvidia.github.io/k8s-device-plugin"
+
 
 DEFAULT_KUBERNETES_VERSION = "1.34"
 """The version the environment profiles pin (EKS standard support for 1.34 runs to early December 2026;

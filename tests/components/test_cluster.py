@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from components.cluster import (
     gpu_node_group,
 )
 from components.config import ConfigError
-from components.versions import DEFAULT_KUBERNETES_VERSION
+from components.versions import DEFAULT_KUBERNETES_VERSION, NVIDIA_DEVICE_PLUGIN_CHART_VERSION
 from mlops.engine import run_callable
 from mlops.graph import Graph, Resource, Secret
 
@@ -286,3 +287,151 @@ def test_each_pinned_kubernetes_version_renders_its_own_add_on_row() -> None:
             r.inputs["addonName"]: r.inputs["addonVersion"] for r in g.of_type("aws:eks/addon:Addon")
         } == row
         assert all(v.startswith("v") and "-eksbuild." in v for v in row.values())
+
+
+def test_gpu_group_gets_the_pinned_nvidia_device_plugin_on_the_cluster_provider(graph: Graph) -> None:
+    release = graph.one("kubernetes:helm.sh/v3:Release")
+    assert release.name == "c1-nvidia-device-plugin"
+    assert release.provider == graph.one("pulumi:providers:kubernetes").urn
+    assert release.inputs["chart"] == "nvidia-device-plugin"
+    assert release.inputs["version"] == NVIDIA_DEVICE_PLUGIN_CHART_VERSION
+    assert re.fullmatch(r"\d+\.\d+\.\d+", NVIDIA_DEVICE_PLUGIN_CHART_VERSION)
+    assert release.inputs["repositoryOpts"] == {"repo": "https://nvidia.github.io/k8s-device-plugin"}
+    assert release.inputs["namespace"] == "kube-system"
+    values = release.inputs["values"]
+    # Only on the GPU group (the node groups' own label), tolerating exactly its taint.
+    assert values["nodeSelector"] == {"mlops.platform/node-group": "gpu"}
+    (term,) = values["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+        "nodeSelectorTerms"
+    ]
+    assert term == {
+        "matchExpressions": [{"key": "mlops.platform/node-group", "operator": "In", "values": ["gpu"]}]
+    }
+    gpu = graph.one("aws:eks/nodeGroup:NodeGroup", "c1-gpu")
+    assert gpu.inputs["labels"]["mlops.platform/node-group"] == "gpu"
+    assert values["tolerations"] == [
+        {"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}
+    ]
+    resources = values["resources"]
+    assert set(resources["requests"]) == set(resources["limits"]) == {"cpu", "memory"}
+    assert values["gfd"] == {"enabled": False}
+
+
+def test_device_plugin_tolerates_every_taint_of_the_gpu_group() -> None:
+    spec = gpu_node_group(NodeGroupSpec(["g5.xlarge"], 0, 1, 0, taints=[("team", "vision", "NO_EXECUTE")]))
+    values = render(gpu_nodes=spec).one("kubernetes:helm.sh/v3:Release").inputs["values"]
+    assert {(t["key"], t["value"], t["effect"]) for t in values["tolerations"]} == {
+        ("nvidia.com/gpu", "true", "NoSchedule"),
+        ("team", "vision", "NoExecute"),
+    }
+
+
+def test_no_device_plugin_without_a_gpu_group() -> None:
+    assert not render().of_type("kubernetes:helm.sh/v3:Release")
+
+
+def test_prod_device_plugin_on_its_gpu_group() -> None:
+    g, _ = render_platform("prod")
+    (release,) = [
+        r for r in g.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["chart"] == "nvidia-device-plugin"
+    ]
+    assert release.inputs["version"] == NVIDIA_DEVICE_PLUGIN_CHART_VERSION
+    assert release.inputs["values"]["nodeSelector"] == {"mlops.platform/node-group": "gpu"}
+    (gpu,) = [r for r in g.of_type("aws:eks/nodeGroup:NodeGroup") if r.name.endswith("-gpu")]
+    assert gpu.inputs["labels"]["mlops.platform/node-group"] == "gpu"
+
+
+def test_pulumi_owns_the_desired_size(graph: Graph) -> None:
+    # No cluster autoscaler is installed, so nothing else may own the count: Pulumi sets it from config.
+    assert all("autoscaler" not in r.inputs["chart"] for r in graph.of_type("kubernetes:helm.sh/v3:Release"))
+    groups = graph.of_type("aws:eks/nodeGroup:NodeGroup")
+    for g in groups:
+        assert not g.ignore_changes
+    sizes = {r.name: r.inputs["scalingConfig"] for r in groups}
+    assert sizes["c1-system"] == {"minSize": 2, "maxSize": 3, "desiredSize": 2}
+    assert sizes["c1-workload"] == {"minSize": 0, "maxSize": 4, "desiredSize": 1}
+
+
+def test_irsa_add_ons_wait_for_their_role_permissions(graph: Graph) -> None:
+    addons = {r.inputs["addonName"]: r for r in graph.of_type("aws:eks/addon:Addon")}
+    cni_policy = graph.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "c1-vpc-cni")
+    assert cni_policy.inputs["policyArn"] == "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"
+    assert cni_policy.urn in addons["vpc-cni"].dependencies
+    ebs_policy = graph.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "c1-ebs-csi")
+    assert ebs_policy.inputs["policyArn"] == "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
+    ebs_kms = graph.one("aws:iam/rolePolicy:RolePolicy", "c1-ebs-csi-kms")
+    assert {ebs_policy.urn, ebs_kms.urn} <= set(addons["aws-ebs-csi-driver"].dependencies)
+
+
+def policy_arns(g: Graph) -> set[str]:
+    return {
+        *(r.inputs["policyArn"] for r in g.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")),
+        *(
+            r.inputs["policyArn"]
+            for r in g.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+        ),
+    }
+
+
+def test_standard_partition_arns_are_unchanged(graph: Graph) -> None:
+    assert policy_arns(graph) == {
+        "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
+        "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+        "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
+        "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+        "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy",
+        "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+    }
+    assert CLUSTER_ADMIN_POLICY == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+
+
+def test_managed_policy_arns_follow_the_partition() -> None:
+    arns = policy_arns(render(partition="aws-us-gov"))
+    assert len(arns) == 6
+    assert all(a.startswith("arn:aws-us-gov:") for a in arns), arns
+    assert "arn:aws-us-gov:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy" in arns
+    assert "arn:aws-us-gov:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy" in arns
+
+
+def test_api_access_cidrs_reach_the_private_endpoint_on_443_only() -> None:
+    cidrs = ["10.8.0.0/16", "192.168.50.0/24"]
+    g = render(api_access_cidrs=cidrs)
+    cp_sg = g.one("aws:ec2/securityGroup:SecurityGroup", "c1-control-plane")
+    rules = [
+        r
+        for r in g.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if r.inputs["securityGroupId"] == cp_sg.id and "cidrIpv4" in r.inputs
+    ]
+    assert sorted(r.inputs["cidrIpv4"] for r in rules) == cidrs
+    for r in rules:
+        assert (r.inputs["ipProtocol"], r.inputs["fromPort"], r.inputs["toPort"]) == ("tcp", 443, 443)
+        assert r.inputs["cidrIpv4"] in r.inputs["description"]
+    # The endpoint stays private: these are rules on its security group, not a public allow-list.
+    assert cluster(g).inputs["vpcConfig"]["endpointPublicAccess"] is False
+
+
+def test_no_cidr_rules_on_the_control_plane_by_default(graph: Graph) -> None:
+    rules = graph.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    assert all("cidrIpv4" not in r.inputs for r in rules)
+
+
+@pytest.mark.parametrize("cidr", ["0.0.0.0/0", "8.8.8.0/24", "10.0.0.1/8", "not-a-cidr"])
+def test_api_access_cidrs_must_be_private_networks(cidr: str) -> None:
+    with pytest.raises(ValueError, match="api_access_cidrs"):
+        render(api_access_cidrs=[cidr])
+
+
+def test_platform_admits_the_configured_private_networks_to_the_api() -> None:
+    """clusterApiAccessCidrs reaches the control-plane security group (and only 443)."""
+    from components.platform import MlopsPlatform
+    from mlops.engine import run_callable
+
+    cfg = config("prod", clusterApiAccessCidrs='["10.200.0.0/16"]')
+    graph = run_callable(lambda: MlopsPlatform("mlops", cfg), config={"aws:region": REGION})
+    rules = [
+        r
+        for r in graph.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if r.inputs.get("cidrIpv4") == "10.200.0.0/16"
+    ]
+    assert [(r.inputs["fromPort"], r.inputs["toPort"]) for r in rules] == [(443, 443)]
+    assert graph.one("aws:eks/cluster:Cluster").inputs["vpcConfig"]["endpointPublicAccess"] is False

@@ -35,6 +35,7 @@ from components.observability import (
     alert_rule,
     check_k8s_name,
     dashboard_config_map,
+    http_service_panels,
     prom_target,
     prometheus_rule,
     service_monitor,
@@ -162,42 +163,13 @@ def model_dashboard(args: ModelMonitoringArgs, namespace: str) -> dict[str, Any]
     uid = f"model-{args.model_name}"[:40]
     d = Dashboard(uid, f"Model: {args.model_name} ({namespace})", tags=["mlops", "model", args.model_name])
     d.row("Traffic")
-    d.panel(
-        "timeseries",
-        "Request rate by status",
-        [
-            prom_target(f"sum by (status) (rate(http_requests_total{{{sel}}}[5m]))", "{{status}}"),
-        ],
-        unit="reqps",
-        width=8,
-    )
-    d.panel(
-        "timeseries",
-        "Server error ratio",
-        [
-            prom_target(
-                f'sum(rate(http_requests_total{{{sel},status=~"5.."}}[5m])) / sum(rate(http_requests_total{{{sel}}}[5m]))',
-                "5xx ratio",
-            ),
-        ],
-        unit="percentunit",
-        width=8,
-        thresholds=[(None, "green"), (args.error_rate_percent / 100, "red")],
-    )
-    d.panel(
-        "timeseries",
-        "Latency",
-        [
-            prom_target(
-                f"histogram_quantile({q}, sum by (le) (rate(http_request_duration_seconds_bucket{{{sel}}}[5m])))",
-                f"p{int(q * 100)}",
-                ref,
-            )
-            for q, ref in ((0.5, "A"), (0.95, "B"), (0.99, "C"))
-        ],
-        unit="s",
-        width=8,
-        thresholds=[(None, "green"), (args.latency_p95_seconds, "red")],
+    http_service_panels(
+        d,
+        requests_metric="http_requests_total",
+        duration_metric="http_request_duration_seconds",
+        selector=sel,
+        error_ratio_threshold=args.error_rate_percent / 100,
+        latency_threshold_seconds=args.latency_p95_seconds,
     )
     d.row("Model health")
     d.panel(

@@ -41,6 +41,7 @@ from components.observability import (
     check_k8s_name,
     cloudwatch_target,
     dashboard_config_map,
+    http_service_panels,
     prom_target,
     prometheus_rule,
     service_monitor,
@@ -704,46 +705,14 @@ def platform_dashboard(args: MonitoringArgs, database_identifier: str | None) ->
     """The platform dashboard: MLflow traffic, errors and latency; nodes (and GPUs); the database."""
     d = Dashboard("mlops-platform", "MLOps platform", tags=["mlops", "platform"])
     if args.mlflow is not None:
-        sel = 'job="mlflow"'
         d.row("MLflow tracking server")
-        d.panel(
-            "timeseries",
-            "Request rate by status",
-            [
-                prom_target(f"sum by (status) (rate(mlflow_http_request_total{{{sel}}}[5m]))", "{{status}}"),
-            ],
-            unit="reqps",
-            width=8,
-        )
-        d.panel(
-            "timeseries",
-            "Server error ratio",
-            [
-                prom_target(
-                    f'sum(rate(mlflow_http_request_total{{{sel},status=~"5.."}}[5m])) '
-                    f"/ sum(rate(mlflow_http_request_total{{{sel}}}[5m]))",
-                    "5xx ratio",
-                ),
-            ],
-            unit="percentunit",
-            width=8,
-            thresholds=[(None, "green"), (args.thresholds.mlflow_error_percent / 100, "red")],
-        )
-        d.panel(
-            "timeseries",
-            "Latency",
-            [
-                prom_target(
-                    f"histogram_quantile({q}, sum by (le) (rate(mlflow_http_request_duration_seconds_bucket"
-                    f"{{{sel}}}[5m])))",
-                    f"p{int(q * 100)}",
-                    ref,
-                )
-                for q, ref in ((0.5, "A"), (0.95, "B"), (0.99, "C"))
-            ],
-            unit="s",
-            width=8,
-            thresholds=[(None, "green"), (args.thresholds.mlflow_p95_latency_ms / 1000, "red")],
+        http_service_panels(
+            d,
+            requests_metric="mlflow_http_request_total",
+            duration_metric="mlflow_http_request_duration_seconds",
+            selector='job="mlflow"',
+            error_ratio_threshold=args.thresholds.mlflow_error_percent / 100,
+            latency_threshold_seconds=args.thresholds.mlflow_p95_latency_ms / 1000,
         )
     d.row("Nodes")
     d.panel(

@@ -325,6 +325,57 @@ class Dashboard:
         return model
 
 
+def http_service_panels(
+    d: Dashboard,
+    *,
+    requests_metric: str,
+    duration_metric: str,
+    selector: str,
+    error_ratio_threshold: float,
+    latency_threshold_seconds: float,
+) -> None:
+    """The three panels of an HTTP service: request rate by status, 5xx ratio, p50/p95/p99 latency.
+
+    ``requests_metric`` is a counter with a ``status`` label, ``duration_metric`` a histogram (without
+    ``_bucket``); ``selector`` the label matchers both are filtered by (``job="mlflow"``)."""
+    total = f"sum(rate({requests_metric}{{{selector}}}[5m]))"
+    d.panel(
+        "timeseries",
+        "Request rate by status",
+        [prom_target(f"sum by (status) (rate({requests_metric}{{{selector}}}[5m]))", "{{status}}")],
+        unit="reqps",
+        width=8,
+    )
+    d.panel(
+        "timeseries",
+        "Server error ratio",
+        [
+            prom_target(
+                f'sum(rate({requests_metric}{{{selector},status=~"5.."}}[5m])) / {total}',
+                "5xx ratio",
+            ),
+        ],
+        unit="percentunit",
+        width=8,
+        thresholds=[(None, "green"), (error_ratio_threshold, "red")],
+    )
+    d.panel(
+        "timeseries",
+        "Latency",
+        [
+            prom_target(
+                f"histogram_quantile({q}, sum by (le) (rate({duration_metric}_bucket{{{selector}}}[5m])))",
+                f"p{int(q * 100)}",
+                ref,
+            )
+            for q, ref in ((0.5, "A"), (0.95, "B"), (0.99, "C"))
+        ],
+        unit="s",
+        width=8,
+        thresholds=[(None, "green"), (latency_threshold_seconds, "red")],
+    )
+
+
 def validate_dashboard(model: Mapping[str, Any]) -> list[str]:
     """Structural checks of a dashboard JSON model; returns the problems found (empty when valid)."""
     problems: list[str] = []

@@ -18,6 +18,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.keys import cluster_role_name
 from components.versions import (
     ADDON_VERSIONS,
     DEFAULT_KUBERNETES_VERSION,
@@ -171,7 +172,10 @@ class KubernetesClusterArgs:
         vpc_id: The VPC the cluster and its security groups live in.
         private_subnet_ids: Private subnets for the control-plane ENIs and every node (nodes never get a
             public address).
-        secrets_key_arn: KMS key for envelope encryption of Kubernetes Secrets.
+        secrets_key_arn: KMS key for envelope encryption of Kubernetes Secrets. Its key policy must grant the
+            cluster role (named :func:`~components.keys.cluster_role_name` of the cluster's name) the
+            envelope-encryption actions, as :class:`~components.keys.Keys` does: the role gets no IAM
+            policy for it, so cluster creation never waits on IAM propagation.
         logs_key_arn: KMS key of the control-plane log group (its key policy must admit CloudWatch Logs).
         volume_key_arn: KMS key for node root volumes and the default StorageClass. Its key policy must
             let the Auto Scaling service-linked role use it, or nodes fail to launch.
@@ -343,8 +347,10 @@ class KubernetesCluster(pulumi.ComponentResource):
         )
 
         # ---- cluster role -------------------------------------------------------------------------
+        # Named (not auto-named): the cluster key's policy grants this exact role ARN before the role exists.
         self.cluster_role = aws.iam.Role(
             f"{name}-cluster",
+            name=cluster_role_name(cluster_name),
             description=f"EKS control plane of {cluster_name}",
             assume_role_policy=json.dumps(
                 {
@@ -366,26 +372,6 @@ class KubernetesCluster(pulumi.ComponentResource):
             policy_arn=managed_policy_arn("AmazonEKSClusterPolicy", args.partition),
             opts=child,
         )
-        cluster_kms = aws.iam.RolePolicy(
-            f"{name}-cluster-encryption",
-            role=self.cluster_role.id,
-            policy=pulumi.Output.from_input(args.secrets_key_arn).apply(
-                lambda arn: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"],
-                                "Resource": arn,
-                            }
-                        ],
-                    }
-                )
-            ),
-            opts=child,
-        )
-
         # ---- security groups ----------------------------------------------------------------------
         # Our own groups (not the EKS-created one) so every rule is declared here. The node group's launch
         # template attaches only the node group; the database admits exactly that group.
@@ -494,9 +480,7 @@ class KubernetesCluster(pulumi.ComponentResource):
             bootstrap_self_managed_addons=False,
             upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type=args.support_type),
             deletion_protection=args.deletion_protection,
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[self.log_group, cluster_policy, cluster_kms]
-            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group, cluster_policy]),
         )
         eks_name = self.cluster.name
 
@@ -711,10 +695,13 @@ class KubernetesCluster(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[*node_attachments, vpc_cni, kube_proxy]),
             )
 
-        # Add-ons that run as Deployments need nodes to report healthy.
-        nodes = list(self.node_groups.values())
-        coredns = addon("coredns", depends_on=nodes)
-        ebs_csi = addon("aws-ebs-csi-driver", role=ebs_role, depends_on=[*nodes, ebs_policy, ebs_kms])
+        # Add-ons that run as Deployments need healthy nodes to schedule on: the system group's, and only
+        # those. The workload and GPU groups never gate the platform: a GPU capacity or quota shortfall
+        # (new accounts often have 0 "G and VT" vCPUs) leaves that group creating or failed while CoreDNS,
+        # the EBS CSI driver, the Kubernetes provider and everything in the cluster go ahead.
+        system_nodes = self.node_groups["system"]
+        coredns = addon("coredns", depends_on=[system_nodes])
+        ebs_csi = addon("aws-ebs-csi-driver", role=ebs_role, depends_on=[system_nodes, ebs_policy, ebs_kms])
         self.addons = {
             "vpc-cni": vpc_cni,
             "kube-proxy": kube_proxy,
@@ -734,7 +721,7 @@ class KubernetesCluster(pulumi.ComponentResource):
             kubeconfig=self.kubeconfig,
             enable_server_side_apply=True,
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[*self.admin_associations, coredns, self.node_groups["system"]]
+                parent=self, depends_on=[*self.admin_associations, coredns, system_nodes]
             ),
         )
 

@@ -14,6 +14,7 @@ profile of the stack's ``environment`` supplies every value the stack does not s
 
 from __future__ import annotations
 
+import datetime as _dt
 import ipaddress
 import json
 import re
@@ -25,7 +26,7 @@ from typing import Any, ClassVar, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from components.versions import ADDON_VERSIONS, DEFAULT_KUBERNETES_VERSION
+from components.versions import ADDON_VERSIONS, DEFAULT_KUBERNETES_VERSION, SUPPORT_CALENDAR, support_status
 
 PROJECT = "mlops-platform"
 
@@ -65,7 +66,10 @@ LOG_RETENTION_DAYS = (
 RDS_MONITORING_INTERVALS = (0, 1, 5, 10, 15, 30, 60)
 
 _TAG_VALUE = r"^[A-Za-z0-9][A-Za-z0-9 _.:/=+@-]{0,127}$"
-_IAM_PRINCIPAL_ARN = r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:(role|user|assumed-role)/[A-Za-z0-9+=,.@_/-]{1,512}$"
+# An IAM role or user ARN in any partition (aws, aws-cn, aws-us-gov, aws-iso-b, ...), with an optional path
+# (``role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0123``): what CreateAccessEntry takes.
+_IAM_PRINCIPAL_ARN = r"^arn:aws(?:-[a-z]+)*:iam::\d{12}:(?:role|user)/(?:[!-.0-~]+/)*[\w+=,.@-]{1,64}$"
+_ASSUMED_ROLE_ARN = r"^arn:(aws(?:-[a-z]+)*):sts::(\d{12}):assumed-role/([\w+=,.@-]+)/.+$"
 _REPO_NAME = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$"
 _INSTANCE_TYPE = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
@@ -214,10 +218,21 @@ class ClusterSettings(_Section):
     @classmethod
     def _arns(cls, value: list[str]) -> list[str]:
         for arn in value:
-            if not re.match(_IAM_PRINCIPAL_ARN, arn):
+            if re.match(_IAM_PRINCIPAL_ARN, arn):
+                continue
+            session = re.match(_ASSUMED_ROLE_ARN, arn)
+            if session:
+                partition, account, role = session.groups()
                 raise ValueError(
-                    f"{arn!r} is not an IAM role or user ARN (arn:aws:iam::123456789012:role/name)"
+                    f"{arn!r} is an STS assumed-role session ARN, which EKS access entries reject; use the "
+                    f"role's IAM ARN, arn:{partition}:iam::{account}:role/{role} (with the role's path if it "
+                    "has one, e.g. role/aws-reserved/sso.amazonaws.com/<region>/<name> for IAM Identity "
+                    "Center roles: `aws iam get-role --role-name <name>` prints it)"
                 )
+            raise ValueError(
+                f"{arn!r} is not an IAM role or user ARN; allowed: arn:<partition>:iam::<12-digit account>:"
+                "role/[<path>/]<name> or arn:<partition>:iam::<12-digit account>:user/[<path>/]<name>"
+            )
         return value
 
     @field_validator("api_access_cidrs")
@@ -823,9 +838,13 @@ def build(
     region: str | None,
     source: str,
     namespace: str = PROJECT,
+    today: _dt.date | None = None,
 ) -> PlatformConfig:
     """Validate a stack's config (``{"mlops-platform:owner": "...", "aws:region": "..."}``) and overlay it
-    on its environment profile. Raises :class:`ConfigError` naming every problem at once."""
+    on its environment profile. Raises :class:`ConfigError` naming every problem at once.
+
+    With ``today`` the Kubernetes version is also checked against the EKS support calendar on that date: in
+    staging and prod a version past its end of standard support is refused (:func:`support_problems`)."""
     problems: list[tuple[str, str]] = []
     parsed: dict[str, Any] = {}
     prefix = f"{namespace}:"
@@ -885,13 +904,141 @@ def build(
             else:
                 problems.append((f"{prefix}environment", _message(err)))
         raise ConfigError(source, problems) from None
+    if today is not None:
+        refused, _ = support_problems(config, today, namespace=namespace)
+        problems.extend(refused)
     if problems:
         raise ConfigError(source, problems)
     return config
 
 
-def from_pulumi(source: str = "stack config") -> PlatformConfig:
-    """Build the config inside a running Pulumi program (the real engine or the offline one)."""
+# --------------------------------------------------------------------------------------------------
+# Checks over a validated config that depend on the day or on what the run is (a real update or not)
+# --------------------------------------------------------------------------------------------------
+
+STRICT_ENVIRONMENTS = ("staging", "prod")
+"""Environments in which a real update refuses placeholders and an out-of-support Kubernetes version."""
+
+
+def support_problems(
+    config: PlatformConfig, today: _dt.date, *, namespace: str = PROJECT
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """``(refusals, warnings)`` of the cluster's Kubernetes version against the EKS support calendar
+    (:data:`components.versions.SUPPORT_CALENDAR`) on ``today``, each ``(key, message)``.
+
+    Past the end of standard support: refused in staging and prod, a warning in dev. Within
+    :data:`components.versions.SUPPORT_WARNING_DAYS` of it: a warning everywhere."""
+    key = f"{namespace}:{key_for('cluster', 'kubernetes_version')}"
+    version = config.cluster.kubernetes_version
+    state, message = support_status(version, today)
+    if state == "unknown":
+        known = sorted(SUPPORT_CALENDAR)
+        return [(key, f"{message} (known: {known}); add its release and support dates")], []
+    if state == "extended":
+        if config.environment in STRICT_ENVIRONMENTS:
+            return [(key, f"{message}; {config.environment} runs standard support only")], []
+        return [], [(key, message)]
+    if state == "ending":
+        return [], [(key, message)]
+    return [], []
+
+
+# Reserved for documentation and testing (RFC 2606, RFC 6761): nothing there reads e-mail or answers HTTPS.
+_RESERVED_TLDS = frozenset({"test", "invalid", "example", "localhost"})
+DOCUMENTATION_ACCOUNT = "123456789012"
+"""The AWS account ID of the documentation's examples: an ARN in it never names a real principal."""
+_HOST = re.compile(r"^[a-z][a-z0-9+.-]*://(?:[^@/\s]*@)?([^/:?#\s]+)", re.IGNORECASE)
+
+
+def _reserved_domain(host: str) -> bool:
+    labels = host.lower().rstrip(".").split(".")
+    if labels[-1] in _RESERVED_TLDS:
+        return True
+    # example.com / example.org / example.net (RFC 2606) and their look-alikes (example.co.uk), any subdomain
+    return len(labels) >= 2 and (labels[-2] == "example" or (len(labels) >= 3 and labels[-3] == "example"))
+
+
+def _config_strings(config: PlatformConfig, namespace: str) -> list[tuple[str, str]]:
+    """Every string value of the config (list items included) with its Pulumi config key."""
+    out: list[tuple[str, str]] = []
+    for section in SECTIONS:
+        model = getattr(config, section)
+        for field in type(model).model_fields:
+            value = getattr(model, field)
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, str):
+                    out.append((f"{namespace}:{key_for(section, field)}", item))
+    return out
+
+
+def placeholder_problems(config: PlatformConfig, *, namespace: str = PROJECT) -> list[str]:
+    """What in a validated config is still a placeholder, one ``"<key>: <what is wrong and what to set>"``
+    line each: an address or URL on a reserved domain (``example.*``, ``*.test``, ``*.invalid``,
+    ``*.example``) in any key, an ARN in the documentation account 123456789012, no cluster administrator,
+    and (prod) no alert subscription.
+
+    A real update of staging or prod refuses them; every other run prints them as warnings
+    (:func:`review`). Keys added to the schema are covered by the address and ARN scan without change."""
+    lines: list[str] = []
+    for key, value in _config_strings(config, namespace):
+        host = ""
+        url = _HOST.match(value)
+        if url:
+            host = url.group(1)
+        elif re.match(r"^[^@\s]+@[^@\s]+$", value):
+            host = value.rsplit("@", 1)[1]
+        if host and _reserved_domain(host):
+            what = "e-mail address" if "@" in value and not url else "URL"
+            lines.append(
+                f"{key}: {value!r} is a placeholder {what} on a reserved domain ({host}); set the real "
+                "address alerts and notifications must reach"
+            )
+        if value.startswith("arn:") and value.split(":")[4:5] == [DOCUMENTATION_ACCOUNT]:
+            lines.append(
+                f"{key}: {value!r} is in the documentation account {DOCUMENTATION_ACCOUNT}; set the ARN in "
+                "your own account"
+            )
+    if not config.cluster.admin_principal_arns:
+        lines.append(
+            f"{namespace}:{key_for('cluster', 'admin_principal_arns')}: empty, so no human can reach the "
+            "cluster; set the IAM role ARN(s) of the platform administrators (e.g. "
+            "arn:aws:iam::<account>:role/aws-reserved/sso.amazonaws.com/<region>/AWSReservedSSO_<name>)"
+        )
+    monitoring = config.monitoring
+    if config.environment == "prod" and not (monitoring.alert_emails or monitoring.alert_https_endpoints):
+        lines.append(
+            f"{namespace}:{key_for('monitoring', 'alert_emails')}: no alert subscription, so prod alerts "
+            f"reach nobody; set monitoringAlertEmails (the on-call address) or monitoringAlertHttpsEndpoints"
+        )
+    return lines
+
+
+def review(
+    config: PlatformConfig, *, source: str, today: _dt.date, real_update: bool, namespace: str = PROJECT
+) -> list[str]:
+    """The checks a run makes once the config validated; returns the warning lines to print.
+
+    On a real update (``pulumi up``) of staging or prod, placeholders (:func:`placeholder_problems`) and a
+    Kubernetes version past its end of standard support raise :class:`ConfigError`. Previews, offline runs
+    (``mlops plan/check/verify``) and dev get the same lines as warnings."""
+    placeholders = placeholder_problems(config, namespace=namespace)
+    refused, warned = support_problems(config, today, namespace=namespace)
+    if real_update and config.environment in STRICT_ENVIRONMENTS:
+        problems = [tuple(line.split(": ", 1)) for line in placeholders] + refused
+        if problems:
+            raise ConfigError(source, [(k, m) for k, m in problems])
+        return [f"{source}: {k}: {m}" for k, m in warned]
+    lines = [f"{source}: {line}" for line in placeholders]
+    lines += [f"{source}: {k}: {m}" for k, m in refused + warned]
+    return lines
+
+
+def from_pulumi(source: str = "stack config", *, today: _dt.date | None = None) -> PlatformConfig:
+    """Build the config inside a running Pulumi program (the real engine or the offline one).
+
+    A real update (``pulumi up``: ``pulumi.runtime.is_dry_run()`` is False) of staging or prod refuses
+    placeholders and an out-of-support Kubernetes version (:func:`review`); a preview, an offline render and
+    dev log the same lines as warnings. ``today`` defaults to the current UTC date."""
     import pulumi
 
     values: dict[str, Any] = {}
@@ -905,4 +1052,8 @@ def from_pulumi(source: str = "stack config") -> PlatformConfig:
         if k.startswith(f"{PROJECT}:") and k not in values:
             values[k] = pulumi.runtime.config.get_config(k)
     region = pulumi.Config("aws").get("region")
-    return build(values, region=region, source=source)
+    config = build(values, region=region, source=source)
+    day = today or _dt.datetime.now(_dt.timezone.utc).date()
+    for line in review(config, source=source, today=day, real_update=not pulumi.runtime.is_dry_run()):
+        pulumi.log.warn(line)
+    return config

@@ -18,6 +18,9 @@ secret), ``logs`` (CloudWatch log groups) and ``cluster`` (EKS envelope encrypti
 DATA_KEY_SERVICES: tuple[str, ...] = ("s3", "rds", "secretsmanager", "sns")
 """Services through which principals of the account may use the data key (``kms:ViaService``)."""
 
+EKS_CLUSTER_KEY_ACTIONS: list[str] = ["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"]
+"""What the EKS cluster role needs on the key that envelope-encrypts Kubernetes Secrets."""
+
 USE_ACTIONS: list[str] = [
     "kms:Encrypt",
     "kms:Decrypt",
@@ -39,6 +42,9 @@ class KeysArgs:
         protect: Pulumi ``protect`` and ``retain_on_delete`` on the keys, so neither a ``pulumi destroy``
             nor a refactoring schedules a key that still encrypts data for deletion.
         aws_context: Account, region and partition; looked up through the provider when omitted.
+        cluster_role_name: Name of the EKS cluster role that the cluster key's policy grants directly (see
+            :func:`key_policy`). Default: :func:`cluster_role_name` of ``<prefix>-eks``, the cluster
+            ``add_compute`` creates.
     """
 
     prefix: str
@@ -46,6 +52,13 @@ class KeysArgs:
     rotation_period_days: int = 365
     protect: bool = True
     aws_context: AwsContext | None = None
+    cluster_role_name: str | None = None
+
+
+def cluster_role_name(cluster_name: str) -> str:
+    """The name of the IAM role of an EKS cluster's control plane; :class:`~components.cluster.KubernetesCluster`
+    names its role so, and the cluster key's policy grants that name before the role exists."""
+    return f"{cluster_name}-cluster"
 
 
 def _root_statement(ctx: AwsContext) -> dict[str, Any]:
@@ -60,8 +73,12 @@ def _root_statement(ctx: AwsContext) -> dict[str, Any]:
     }
 
 
-def key_policy(purpose: str, ctx: AwsContext) -> dict[str, Any]:
-    """The key policy of one purpose's key, as a dict (``json.dumps`` it)."""
+def key_policy(purpose: str, ctx: AwsContext, *, cluster_role: str | None = None) -> dict[str, Any]:
+    """The key policy of one purpose's key, as a dict (``json.dumps`` it).
+
+    ``cluster_role`` (required for ``cluster``) is the EKS cluster role's name: the key policy grants it
+    the envelope-encryption actions itself, so EKS's check of the key at CreateCluster does not depend on
+    an IAM policy that is seconds old (hashicorp/terraform-provider-aws#49247)."""
     statements: list[dict[str, Any]] = [_root_statement(ctx)]
     if purpose == "logs":
         # CloudWatch Logs encrypts with the key as its own service principal, so IAM alone cannot grant it.
@@ -122,6 +139,9 @@ def key_policy(purpose: str, ctx: AwsContext) -> dict[str, Any]:
         # CloudWatch alarms publish to the platform's alert topic, which is encrypted with this key; SNS uses
         # the key on the alarm service's behalf, so the service principal needs these two actions (the form
         # AWS documents for alarms on SSE-KMS topics).
+        # aws:SourceAccount / aws:SourceArn keep the service from using the key for alarms of other
+        # accounts (confused deputy); CloudWatch alarms send both when they publish to an SSE-KMS topic
+        # (unlike EventBridge, whose deliveries carry neither).
         statements.append(
             {
                 "Sid": "AllowCloudWatchAlarmsToEncryptedTopics",
@@ -129,9 +149,36 @@ def key_policy(purpose: str, ctx: AwsContext) -> dict[str, Any]:
                 "Principal": {"Service": "cloudwatch.amazonaws.com"},
                 "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
                 "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": ctx.account_id},
+                    "ArnLike": {"aws:SourceArn": ctx.arn("cloudwatch", "alarm:*")},
+                },
             }
         )
     elif purpose == "cluster":
+        if not cluster_role:
+            raise ValueError("the cluster key policy needs the EKS cluster role's name (cluster_role=...)")
+        # The cluster role, granted by the key policy itself rather than by an IAM policy on the role: EKS
+        # checks the role's access to the key when the cluster is created, and an IAM policy attached
+        # seconds earlier may not have propagated yet ("Access denied to KMS key"). A key policy may not
+        # name a principal that does not exist yet (and this key is created before the role), so the
+        # principal is '*' pinned by the caller account and the role's exact ARN; a role recreated under
+        # the same name keeps the grant.
+        statements.append(
+            {
+                "Sid": "AllowEksClusterRoleEnvelopeEncryption",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": EKS_CLUSTER_KEY_ACTIONS,
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"kms:CallerAccount": ctx.account_id},
+                    "ArnEquals": {
+                        "aws:PrincipalArn": f"arn:{ctx.partition}:iam::{ctx.account_id}:role/{cluster_role}"
+                    },
+                },
+            }
+        )
         # EKS envelope encryption of Kubernetes Secrets (the cluster role, through EKS), and the EBS volumes
         # of the nodes and of the default StorageClass (the EBS CSI driver's role, through EC2).
         statements.append(
@@ -195,6 +242,7 @@ class Keys(pulumi.ComponentResource):
         if not 90 <= args.rotation_period_days <= 2560:
             raise ValueError("rotation_period_days must be between 90 and 2560")
         self.context = args.aws_context or lookup(self)
+        self.cluster_role_name = args.cluster_role_name or cluster_role_name(f"{args.prefix}-eks")
         stateful = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
 
         self.keys: dict[str, aws.kms.Key] = {}
@@ -210,7 +258,7 @@ class Keys(pulumi.ComponentResource):
                 deletion_window_in_days=args.deletion_window_days,
                 multi_region=False,
                 bypass_policy_lockout_safety_check=False,
-                policy=json.dumps(key_policy(purpose, self.context)),
+                policy=json.dumps(key_policy(purpose, self.context, cluster_role=self.cluster_role_name)),
                 tags={"Name": f"{args.prefix}-{purpose}", "purpose": purpose},
                 opts=stateful,
             )

@@ -184,18 +184,20 @@ def run_callable(
     mocks: FakeCloud | None = None,
     root: Path | None = None,
     cwd: Path | None = None,
+    preview: bool = False,
 ) -> Graph:
     """Run ``program`` (anything that creates resources) as a Pulumi program offline; return its graph.
 
     This is what the tests use to render one component on its own, and what :func:`run_program` uses
-    to run a project's ``__main__.py``."""
+    to run a project's ``__main__.py``. ``preview`` is what ``pulumi.runtime.is_dry_run()`` answers the
+    program: True as under ``pulumi preview``, False as under ``pulumi up``."""
     values = dict(config or {})
     cloud = mocks or FakeCloud(region=values.get("aws:region", "eu-west-1"))
     monitor = RecordingMonitor(cloud, (root or Path.cwd()).resolve())
 
     pulumi_settings.ROOT.set(None)
     set_all_config(values, list(secret_keys or []))
-    pulumi_mocks.set_mocks(cloud, project=project, stack=stack, preview=False, monitor=monitor)
+    pulumi_mocks.set_mocks(cloud, project=project, stack=stack, preview=preview, monitor=monitor)
     # Outputs that failed in an earlier program stay tracked "to be picked up at program exit"; clear
     # them (as pulumi.runtime.test does) so one failed render cannot fail the next one.
     ambient: Any = pulumi_settings.SETTINGS  # context properties the SDK's stubs do not describe
@@ -224,8 +226,13 @@ def run_program(
     *,
     mocks: FakeCloud | None = None,
     root: Path | None = None,
+    preview: bool = True,
 ) -> Graph:
-    """Run the project's program (``<main>/__main__.py``) for one stack offline and return the graph."""
+    """Run the project's program (``<main>/__main__.py``) for one stack offline and return the graph.
+
+    An offline render is a preview (``pulumi.runtime.is_dry_run()`` is True): nothing is created, so the
+    program's real-update guards (components.config.review) warn instead of refusing. ``preview=False``
+    runs it as ``pulumi up`` would."""
     project = config.project
     entry = project.main / "__main__.py"
     if not entry.exists():
@@ -239,9 +246,10 @@ def run_program(
         mocks=mocks,
         root=root or project.root,
         cwd=project.main,
+        preview=preview,
     )
 
 
-def render(stack: str, root: Path, *, mocks: FakeCloud | None = None) -> Graph:
+def render(stack: str, root: Path, *, mocks: FakeCloud | None = None, preview: bool = True) -> Graph:
     """Load ``root``'s project and the stack's config file, then run the program offline."""
-    return run_program(load_stack(root, stack), mocks=mocks, root=root)
+    return run_program(load_stack(root, stack), mocks=mocks, root=root, preview=preview)

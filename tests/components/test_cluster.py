@@ -19,6 +19,7 @@ from components.cluster import (
     gpu_node_group,
 )
 from components.config import ConfigError
+from components.keys import cluster_role_name
 from components.versions import DEFAULT_KUBERNETES_VERSION, NVIDIA_DEVICE_PLUGIN_CHART_VERSION
 from mlops.engine import run_callable
 from mlops.graph import Graph, Resource, Secret
@@ -111,9 +112,29 @@ def test_secrets_encryption_and_all_control_plane_logs(graph: Graph) -> None:
     assert c.inputs["deletionProtection"] is True
 
 
-def test_cluster_role_may_use_only_the_secrets_key(graph: Graph) -> None:
-    doc = policy(graph.one("aws:iam/rolePolicy:RolePolicy", "c1-cluster-encryption"))
-    assert [s["Resource"] for s in doc["Statement"]] == [KEY]
+def test_cluster_role_is_named_and_gets_no_iam_kms_policy_to_wait_for(graph: Graph) -> None:
+    # The secrets key's policy grants the role by name (components.keys); an inline IAM policy would be a
+    # second grant whose propagation CreateCluster could race (terraform-provider-aws#49247).
+    role = graph.one("aws:iam/role:Role", "c1-cluster")
+    assert role.inputs["name"] == cluster_role_name("c1") == "c1-cluster"
+    assert not [p for p in graph.of_type("aws:iam/rolePolicy:RolePolicy") if p.name.startswith("c1-cluster")]
+    by_urn = graph.by_urn()
+    deps = {by_urn[u].type for u in cluster(graph).dependencies if u in by_urn}
+    assert "aws:iam/rolePolicy:RolePolicy" not in deps
+
+
+def test_platform_cluster_key_grants_exactly_the_cluster_role_before_it_exists() -> None:
+    g, _ = render_platform("prod")
+    (role,) = [r for r in g.of_type("aws:iam/role:Role") if r.name.endswith("-eks-cluster")]
+    (eks,) = g.of_type("aws:eks/cluster:Cluster")
+    assert eks.inputs["roleArn"] == role.outputs["arn"]
+    key = next(k for k in g.of_type("aws:kms/key:Key") if k.inputs["tags"]["purpose"] == "cluster")
+    assert eks.inputs["encryptionConfig"]["provider"]["keyArn"] == key.outputs["arn"]
+    stmt = next(s for s in policy(key)["Statement"] if s.get("Sid") == "AllowEksClusterRoleEnvelopeEncryption")
+    assert stmt["Condition"]["ArnEquals"]["aws:PrincipalArn"] == role.outputs["arn"]
+    assert stmt["Action"] == ["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"]
+    # The key comes first and names the role only in a condition: it never depends on the role.
+    assert role.urn not in key.dependencies
 
 
 def irsa_condition(role: Resource) -> tuple[str, dict[str, str]]:
@@ -221,11 +242,47 @@ def test_add_ons_pinned_with_network_policy_and_own_roles(graph: Graph) -> None:
     roles = {r.name: r for r in graph.of_type("aws:iam/role:Role")}
     assert addons["vpc-cni"].inputs["serviceAccountRoleArn"] == roles["c1-vpc-cni"].outputs["arn"]
     assert addons["aws-ebs-csi-driver"].inputs["serviceAccountRoleArn"] == roles["c1-ebs-csi"].outputs["arn"]
-    # Networking add-ons come before the nodes; Deployments' add-ons after.
-    nodes = {r.urn for r in graph.of_type("aws:eks/nodeGroup:NodeGroup")}
+    # Networking add-ons come before the nodes; Deployments' add-ons after the system nodes.
+    groups = {r.name: r.urn for r in graph.of_type("aws:eks/nodeGroup:NodeGroup")}
     for r in graph.of_type("aws:eks/nodeGroup:NodeGroup"):
         assert addons["vpc-cni"].urn in r.dependencies
-    assert nodes <= set(addons["coredns"].dependencies)
+    for name in ("coredns", "aws-ebs-csi-driver"):
+        assert groups["c1-system"] in addons[name].dependencies
+
+
+def upstream(graph: Graph, urn: str) -> set[str]:
+    """Every resource ``urn`` waits for, directly or through others (dependencies and parents' waits)."""
+    by_urn = graph.by_urn()
+    seen: set[str] = set()
+    todo = [urn]
+    while todo:
+        r = by_urn.get(todo.pop())
+        if r is None:
+            continue
+        for dep in [*r.dependencies, *(d for ds in r.property_dependencies.values() for d in ds)]:
+            if dep not in seen:
+                seen.add(dep)
+                todo.append(dep)
+    return seen
+
+
+def test_only_the_system_group_gates_add_ons_the_provider_and_in_cluster_objects(graph: Graph) -> None:
+    # A GPU (or workload) group stuck on capacity or a 0 "G and VT" vCPU quota must not block CoreDNS, the
+    # EBS CSI driver, the Kubernetes provider or any object created through it.
+    groups = {r.name: r.urn for r in graph.of_type("aws:eks/nodeGroup:NodeGroup")}
+    assert set(groups) == {"c1-system", "c1-workload", "c1-gpu"}
+    gated = [
+        *graph.of_type("aws:eks/addon:Addon"),
+        graph.one("pulumi:providers:kubernetes"),
+        *[r for r in graph.resources if r.type.startswith("kubernetes:")],
+    ]
+    assert len(gated) >= 7
+    for r in gated:
+        waits = upstream(graph, r.urn)
+        assert groups["c1-gpu"] not in waits, r.name
+        assert groups["c1-workload"] not in waits, r.name
+    provider = graph.one("pulumi:providers:kubernetes")
+    assert groups["c1-system"] in provider.dependencies
 
 
 def test_unknown_kubernetes_version_is_a_clear_error() -> None:

@@ -67,6 +67,8 @@ def test_every_policy_is_administered_by_the_concrete_account_and_no_wildcard_pr
         for statement in policy["Statement"]:
             assert statement["Effect"] == "Allow"
             assert statement["Principal"] != "*"
+            if statement.get("Sid") == "AllowEksClusterRoleEnvelopeEncryption":
+                continue  # '*' pinned to one role of the account: see the cluster-key test below
             assert "*" not in json.dumps(statement["Principal"])
 
 
@@ -99,8 +101,41 @@ def test_data_key_is_used_through_the_data_services_of_the_account(graph: Graph)
     assert grants["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
 
 
+def test_cloudwatch_alarms_use_the_data_key_only_for_alarms_of_this_account(graph: Graph) -> None:
+    statements = {s["Sid"]: s for s in policy_of(graph, "data")["Statement"]}
+    alarms = statements["AllowCloudWatchAlarmsToEncryptedTopics"]
+    assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert alarms["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert alarms["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "210987654321"},
+        "ArnLike": {"aws:SourceArn": "arn:aws:cloudwatch:eu-central-1:210987654321:alarm:*"},
+    }
+
+
+def test_cluster_key_grants_the_named_cluster_role_directly(graph: Graph) -> None:
+    statements = {s["Sid"]: s for s in policy_of(graph, "cluster")["Statement"]}
+    role = statements["AllowEksClusterRoleEnvelopeEncryption"]
+    # '*' because the role does not exist yet when the key is created (KMS rejects a policy naming an
+    # unknown principal); the account and the role's exact ARN pin it.
+    assert role["Principal"] == {"AWS": "*"}
+    assert role["Action"] == ["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"]
+    assert role["Condition"] == {
+        "StringEquals": {"kms:CallerAccount": "210987654321"},
+        "ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::210987654321:role/mlops-test-eks-cluster"},
+    }
+    assert "kms:*" not in role["Action"] and "kms:CreateGrant" not in role["Action"]
+
+
+def test_cluster_role_name_can_be_given_and_is_required_for_the_cluster_key() -> None:
+    doc = key_policy("cluster", CTX, cluster_role="other-cluster")
+    (role,) = [s for s in doc["Statement"] if s["Sid"] == "AllowEksClusterRoleEnvelopeEncryption"]
+    assert role["Condition"]["ArnEquals"]["aws:PrincipalArn"].endswith(":role/other-cluster")
+    with pytest.raises(ValueError, match="cluster role"):
+        key_policy("cluster", CTX)
+
+
 def test_cluster_key_is_used_through_eks_and_ec2_and_by_auto_scaling() -> None:
-    statements = {s["Sid"]: s for s in key_policy("cluster", CTX)["Statement"]}
+    statements = {s["Sid"]: s for s in key_policy("cluster", CTX, cluster_role="c")["Statement"]}
     use = statements["AllowAccountUseThroughEksAndEc2"]
     assert use["Condition"]["StringEquals"]["kms:ViaService"] == [
         "eks.eu-central-1.amazonaws.com",

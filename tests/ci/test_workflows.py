@@ -40,12 +40,19 @@ def uses(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
     return [s for s in steps(job) if str(s.get("uses", "")).split("@")[0] == action]
 
 
-def test_the_three_workflows_exist() -> None:
-    assert set(all_workflows()) == {"pull-request.yml", "deploy.yml", "mlflow-image.yml"}
+def test_the_workflows_exist() -> None:
+    assert set(all_workflows()) == {
+        "pull-request.yml",
+        "deploy.yml",
+        "mlflow-image.yml",
+        "support-calendar.yml",
+    }
     assert sorted(ORDER) == ENVIRONMENTS
 
 
-@pytest.mark.parametrize("name", ["pull-request.yml", "deploy.yml", "mlflow-image.yml"])
+@pytest.mark.parametrize(
+    "name", ["pull-request.yml", "deploy.yml", "mlflow-image.yml", "support-calendar.yml"]
+)
 def test_least_privilege_permissions(name: str) -> None:
     doc = load(name)
     assert doc["permissions"] == {"contents": "read"}, "workflow default must be read-only"
@@ -65,7 +72,9 @@ def test_least_privilege_permissions(name: str) -> None:
             assert perms.get("id-token") == "write", f"{job_name}: OIDC needs id-token: write"
 
 
-@pytest.mark.parametrize("name", ["pull-request.yml", "deploy.yml", "mlflow-image.yml"])
+@pytest.mark.parametrize(
+    "name", ["pull-request.yml", "deploy.yml", "mlflow-image.yml", "support-calendar.yml"]
+)
 def test_aws_access_is_oidc_only(name: str) -> None:
     text = (WORKFLOWS / name).read_text(encoding="utf-8")
     assert "aws-access-key-id" not in text and "aws-secret-access-key" not in text
@@ -158,10 +167,29 @@ def test_mlflow_image_is_pinned_scanned_and_pushed_only_with_credentials() -> No
     assert script.index("image-scan-complete") < script.index("put-image"), "tag only after the scan"
 
 
+def test_support_calendar_runs_weekly_and_on_demand_without_credentials() -> None:
+    doc = load("support-calendar.yml")
+    assert "workflow_dispatch" in doc["on"]
+    (cron,) = [entry["cron"] for entry in doc["on"]["schedule"]]
+    _minute, _hour, dom, month, dow = cron.split()
+    assert dom == "*" and month == "*" and dow not in ("*",), "weekly, on one day of the week"
+    assert doc["permissions"] == {"contents": "read"}
+    (job,) = doc["jobs"].values()
+    assert "permissions" not in job or job["permissions"] == {"contents": "read"}
+    assert not uses(job, "aws-actions/configure-aws-credentials")
+    runs = [s.get("run", "") for s in steps(job)]
+    # Today's date (no --today): the job is the one place the calendar meets the real clock.
+    assert any(r.strip() == "python -m mlops.support" for r in runs)
+    assert uses(job, "./.github/actions/setup")
+
+
 def test_pulumi_cli_version_matches_the_pinned_sdk() -> None:
     sdk = re.search(r"^pulumi==(\S+)$", (REPO_ROOT / "constraints.txt").read_text(), re.M)
     assert sdk is not None
     for name, doc in all_workflows().items():
+        if name == "support-calendar.yml":  # runs no Pulumi CLI
+            assert "pulumi" not in (WORKFLOWS / name).read_text(encoding="utf-8").split("jobs:", 1)[1]
+            continue
         assert doc["env"]["PULUMI_VERSION"] == sdk.group(1), name
 
 

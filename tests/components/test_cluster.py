@@ -130,7 +130,9 @@ def test_platform_cluster_key_grants_exactly_the_cluster_role_before_it_exists()
     assert eks.inputs["roleArn"] == role.outputs["arn"]
     key = next(k for k in g.of_type("aws:kms/key:Key") if k.inputs["tags"]["purpose"] == "cluster")
     assert eks.inputs["encryptionConfig"]["provider"]["keyArn"] == key.outputs["arn"]
-    stmt = next(s for s in policy(key)["Statement"] if s.get("Sid") == "AllowEksClusterRoleEnvelopeEncryption")
+    stmt = next(
+        s for s in policy(key)["Statement"] if s.get("Sid") == "AllowEksClusterRoleEnvelopeEncryption"
+    )
     assert stmt["Condition"]["ArnEquals"]["aws:PrincipalArn"] == role.outputs["arn"]
     assert stmt["Action"] == ["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"]
     # The key comes first and names the role only in a condition: it never depends on the role.

@@ -248,3 +248,178 @@ def test_kubernetes_version_needs_pinned_add_ons() -> None:
     assert any(
         k == "mlops-platform:clusterKubernetesVersion" and "no pinned add-on versions" in m for k, m in found
     )
+
+
+# --- clusterAdminPrincipalArns: what CreateAccessEntry accepts ------------------------------------------
+
+ADMINS = "mlops-platform:clusterAdminPrincipalArns"
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:iam::210987654321:role/Admin",
+        "arn:aws:iam::210987654321:user/alice",
+        "arn:aws-cn:iam::210987654321:role/Admin",
+        "arn:aws-us-gov:iam::210987654321:user/ops/bob",
+        "arn:aws-iso-b:iam::210987654321:role/Admin",
+        "arn:aws:iam::210987654321:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0123abcd",
+    ],
+)
+def test_admin_arns_accept_iam_roles_and_users_in_any_partition_with_paths(arn: str) -> None:
+    assert make({ADMINS: json.dumps([arn])}).cluster.admin_principal_arns == [arn]
+
+
+def test_an_assumed_role_session_arn_is_refused_with_the_role_arn_to_use() -> None:
+    session = "arn:aws:sts::210987654321:assumed-role/PlatformAdmin/alice@example.org"
+    with pytest.raises(ConfigError) as info:
+        make({ADMINS: json.dumps([session])})
+    (line,) = info.value.lines()
+    assert line.startswith(f"stacks/Pulumi.test.yaml: {ADMINS}: ")
+    assert repr(session) in line and "assumed-role session" in line
+    assert "arn:aws:iam::210987654321:role/PlatformAdmin" in line
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:iam::21098765432:role/Admin",  # 11 digits
+        "arn:aws:iam::210987654321:group/Admins",
+        "arn:aws:iam::210987654321:root",
+        "arn:aws:sts::210987654321:federated-user/bob",
+        "arn:aws:iam::210987654321:role/",
+        "arn:aws:eks::210987654321:role/Admin",
+        "role/Admin",
+    ],
+)
+def test_other_principal_arns_are_refused_naming_what_is_allowed(arn: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        make({ADMINS: json.dumps([arn])})
+    (line,) = info.value.lines()
+    assert repr(arn) in line and "role/[<path>/]<name>" in line and "user/[<path>/]<name>" in line
+
+
+# --- the EKS support calendar, with the date injected ---------------------------------------------------
+
+import datetime as dt  # noqa: E402
+
+from components import versions  # noqa: E402
+
+VERSION = "mlops-platform:clusterKubernetesVersion"
+
+
+def _end(version: str) -> dt.date:
+    return versions.SUPPORT_CALENDAR[version].end_of_standard
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_staging_and_prod_refuse_a_version_past_its_end_of_standard_support(env: str) -> None:
+    values = {**BASE, "mlops-platform:environment": env, VERSION: "1.34"}
+    with pytest.raises(ConfigError) as info:
+        build(values, region="eu-west-1", source="stacks/Pulumi.x.yaml", today=_end("1.34"))
+    ((key, message),) = info.value.problems
+    assert key == VERSION
+    assert "left EKS standard support on 2026-12-02" in message and "move to 1.36" in message
+    # The day before, it is only a warning.
+    config = build(values, region="eu-west-1", source="s", today=_end("1.34") - dt.timedelta(days=1))
+    refused, warned = cfg.support_problems(config, _end("1.34") - dt.timedelta(days=1))
+    assert refused == [] and [k for k, _ in warned] == [VERSION]
+    assert "in 1 days" in warned[0][1]
+
+
+def test_dev_past_the_end_is_a_warning_and_the_window_is_sixty_days() -> None:
+    config = make({VERSION: "1.34"})
+    refused, warned = cfg.support_problems(config, _end("1.34") + dt.timedelta(days=30))
+    assert refused == [] and "left EKS standard support" in warned[0][1]
+    assert cfg.support_problems(config, _end("1.34") - dt.timedelta(days=60))[1]
+    assert cfg.support_problems(config, _end("1.34") - dt.timedelta(days=61)) == ([], [])
+
+
+def test_without_a_date_build_does_not_judge_support() -> None:
+    values = {**BASE, "mlops-platform:environment": "prod", VERSION: "1.33"}
+    assert build(values, region="eu-west-1", source="s").cluster.kubernetes_version == "1.33"
+
+
+def test_every_pinned_version_has_a_calendar_row_and_the_default_is_the_newest_in_standard_support() -> None:
+    assert set(versions.ADDON_VERSIONS) <= set(versions.SUPPORT_CALENDAR)
+    for window in versions.SUPPORT_CALENDAR.values():
+        assert window.release < window.end_of_standard < window.end_of_extended and window.source
+    assert versions.newest_standard_version(dt.date(2026, 12, 1)) == versions.DEFAULT_KUBERNETES_VERSION
+    assert versions.DEFAULT_KUBERNETES_VERSION == versions.KARPENTER_MAX_KUBERNETES == "1.36"
+    assert versions.support_status("1.36", dt.date(2026, 12, 1))[0] == "ok"
+
+
+# --- placeholders: refused by a real update of staging/prod, warnings otherwise ------------------------
+
+REAL_ADMIN = "arn:aws:iam::210987654321:role/PlatformAdmin"
+
+
+def strict(env: str, **extra: str) -> PlatformConfig:
+    values = {**BASE, "mlops-platform:environment": env, ADMINS: json.dumps([REAL_ADMIN])}
+    values.update({f"mlops-platform:{k}": v for k, v in extra.items()})
+    return build(values, region="eu-west-1", source="s")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expect"),
+    [
+        ("monitoringAlertEmails", '["oncall@example.com"]', "reserved domain (example.com)"),
+        ("monitoringAlertEmails", '["oncall@alerts.example.org"]', "reserved domain"),
+        ("monitoringAlertEmails", '["oncall@corp.test"]', "reserved domain (corp.test)"),
+        ("monitoringAlertHttpsEndpoints", '["https://hooks.example.net/x"]', "placeholder URL"),
+        ("monitoringAlertHttpsEndpoints", '["https://pager.invalid/"]', "reserved domain"),
+        ("monitoringAlertHttpsEndpoints", '["https://ops.example/"]', "reserved domain"),
+        ("clusterAdminPrincipalArns", '["arn:aws:iam::123456789012:role/Admin"]', "documentation account"),
+        ("clusterAdminPrincipalArns", "[]", "no human can reach the cluster"),
+    ],
+)
+def test_placeholders_are_named_with_key_and_what_to_set(key: str, value: str, expect: str) -> None:
+    extra = {key: value}
+    if key != "monitoringAlertEmails":
+        extra["monitoringAlertEmails"] = '["oncall@corp.com"]'
+    lines = cfg.placeholder_problems(strict("prod", **extra))
+    assert len(lines) == 1 and lines[0].startswith(f"mlops-platform:{key}: ") and expect in lines[0]
+    assert "set " in lines[0]
+
+
+def test_real_addresses_are_no_placeholders() -> None:
+    config = strict(
+        "prod",
+        monitoringAlertEmails='["oncall@examples.com", "sre@mycorp.com"]',
+        monitoringAlertHttpsEndpoints='["https://events.pagerduty.com/x"]',
+    )
+    assert cfg.placeholder_problems(config) == []
+
+
+def test_prod_without_any_alert_subscription_is_a_placeholder() -> None:
+    (line,) = cfg.placeholder_problems(strict("prod"))
+    assert "prod alerts reach nobody" in line
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_a_real_update_of_staging_or_prod_refuses_placeholders(env: str) -> None:
+    config = strict(env, monitoringAlertEmails='["oncall@example.com"]', clusterAdminPrincipalArns="[]")
+    today = dt.date(2026, 12, 1)
+    with pytest.raises(ConfigError) as info:
+        cfg.review(config, source="stacks/Pulumi.x.yaml", today=today, real_update=True)
+    keys = [k for k, _ in info.value.problems]
+    assert keys == ["mlops-platform:monitoringAlertEmails", ADMINS]
+    assert all(line.startswith("stacks/Pulumi.x.yaml: mlops-platform:") for line in info.value.lines())
+    # A preview or an offline render prints the same lines as warnings.
+    warned = cfg.review(config, source="stacks/Pulumi.x.yaml", today=today, real_update=False)
+    assert warned == info.value.lines()
+
+
+def test_dev_only_warns_even_on_a_real_update() -> None:
+    config = make({"mlops-platform:monitoringAlertEmails": '["me@example.com"]'})
+    lines = cfg.review(config, source="s", today=dt.date(2026, 12, 1), real_update=True)
+    assert len(lines) == 2 and any("example.com" in line for line in lines)
+
+
+def test_a_real_update_refuses_an_out_of_support_version_in_prod_and_only_warns_in_a_preview() -> None:
+    config = strict("prod", monitoringAlertEmails='["oncall@corp.com"]', clusterKubernetesVersion="1.34")
+    day = _end("1.34") + dt.timedelta(days=1)
+    with pytest.raises(ConfigError, match="left EKS standard support"):
+        cfg.review(config, source="s", today=day, real_update=True)
+    (line,) = cfg.review(config, source="s", today=day, real_update=False)
+    assert "left EKS standard support" in line

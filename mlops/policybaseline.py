@@ -333,7 +333,7 @@ def baseline(env: str = "prod") -> Graph:
         "aws:eks/cluster:Cluster",
         "eks",
         {
-            "version": "1.33",
+            "version": "1.36",
             "vpcConfig": {
                 "endpointPrivateAccess": True,
                 "endpointPublicAccess": False,

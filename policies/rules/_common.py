@@ -451,6 +451,12 @@ def _pins(key: str, value: Any) -> bool:
     return not _has_wildcard(value)  # accounts, organization IDs, VPCs and endpoints: literal only
 
 
+def pins_arn(value: Any) -> bool:
+    """Whether an ARN condition value names a literal partition, service and account (or, without an
+    account, a literal resource): ``arn:aws:logs:eu-west-1:123456789012:log-group:*`` pins."""
+    return _pins("aws:sourcearn", value)
+
+
 def has_pinning_condition(stmt: Mapping[str, Any]) -> bool:
     """Whether a condition restricts the statement to known callers: a pinning key (account, organization,
     ARN, VPC endpoint) under a positive operator with only literal values. ``kms:ViaService`` alone does not

@@ -360,7 +360,7 @@ CATALOGUE: dict[str, Meta] = {
         "Set version (clusterKubernetesVersion) to a version in standard support.",
         checkov=("CKV_AWS_339",),
         prowler=("eks_cluster_uses_a_supported_version",),
-        props={"supportedVersions": Prop(_STR_LIST, ["1.32", "1.33", "1.34", "1.35"])},
+        props={"supportedVersions": Prop(_STR_LIST, ["1.35", "1.36"])},
     ),
     "eks-access-entries": Meta(
         "Cluster authentication uses the API mode (access entries), not the aws-auth ConfigMap, and the "
@@ -484,6 +484,13 @@ CATALOGUE: dict[str, Meta] = {
         "Name the account root, roles or service principals in the key policy.",
         checkov=("CKV_AWS_33",),
         prowler=("kms_key_not_publicly_accessible",),
+    ),
+    "kms-service-principal-source": Meta(
+        "Key policy statements that let an AWS service principal use the key are pinned to this account's "
+        "resources (aws:SourceAccount / aws:SourceArn, or an encryption-context ARN): no confused deputy.",
+        "high",
+        "Add Condition StringEquals aws:SourceAccount and ArnLike aws:SourceArn (e.g. the account's "
+        "CloudWatch alarms) to the service principal's statement.",
     ),
     "logs-retention": Meta(
         "CloudWatch log groups have a retention period (at least the environment's minimum).",

@@ -76,7 +76,7 @@ def control_plane_logging(res: Res, ctx: Ctx) -> Iterator[str]:
 
 @resource_rule("eks-supported-version", CLUSTER)
 def supported_version(res: Res, ctx: Ctx) -> Iterator[str]:
-    supported = [str(v) for v in ctx.get("supportedVersions", ["1.31", "1.32", "1.33", "1.34"])]
+    supported = [str(v) for v in ctx.get("supportedVersions", ["1.35", "1.36"])]
     version = res.get("version")
     if not version:
         yield "version is not pinned (EKS would pick its current default)"

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
-from policies.rules._common import Ctx, Res, public_allow_statements, resource_rule, sid, truthy
+from policies.rules._common import (
+    Ctx,
+    Res,
+    as_list,
+    has_pinning_condition,
+    pins_arn,
+    principals,
+    public_allow_statements,
+    resource_rule,
+    sid,
+    statements,
+    truthy,
+)
 
 KEY = "aws:kms/key:Key"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
@@ -34,6 +47,42 @@ def deletion_window(res: Res, ctx: Ctx) -> Iterator[str]:
 def no_public_principal(res: Res, ctx: Ctx) -> Iterator[str]:
     for stmt in public_allow_statements(res.get("policy")):
         yield f"key policy {sid(stmt)} allows principal '*' without kms:CallerAccount/aws:SourceArn-style conditions"
+
+
+def _pinned_by_encryption_context(stmt: Mapping[str, Any]) -> bool:
+    """A ``kms:EncryptionContext:<k>`` condition naming ARNs of a literal account (CloudWatch Logs' form,
+    ``kms:EncryptionContext:aws:logs:arn`` = ``arn:aws:logs:<region>:<account>:log-group:*``)."""
+    cond = stmt.get("Condition")
+    if not isinstance(cond, Mapping):
+        return False
+    for op, body in cond.items():
+        if str(op).lower() not in ("arnlike", "arnequals", "stringequals", "stringlike") or not isinstance(
+            body, Mapping
+        ):
+            continue
+        for k, val in body.items():
+            values = as_list(val)
+            if (
+                str(k).lower().startswith("kms:encryptioncontext:")
+                and values
+                and all(pins_arn(v) for v in values)
+            ):
+                return True
+    return False
+
+
+@resource_rule("kms-service-principal-source", KEY)
+def service_principal_source(res: Res, ctx: Ctx) -> Iterator[str]:
+    for stmt in statements(res.get("policy")):
+        services = principals(stmt).get("Service", [])
+        if stmt.get("Effect") != "Allow" or not services:
+            continue
+        if has_pinning_condition(stmt) or _pinned_by_encryption_context(stmt):
+            continue
+        yield (
+            f"key policy {sid(stmt)} lets {', '.join(services)} use the key for any account's resources; "
+            "add aws:SourceAccount/aws:SourceArn (or an encryption-context ARN of this account)"
+        )
 
 
 @resource_rule("logs-retention", LOG_GROUP)
@@ -83,6 +132,7 @@ RULES = [
     rotation,
     deletion_window,
     no_public_principal,
+    service_principal_source,
     log_retention,
     log_kms,
     sns_kms,

@@ -58,6 +58,14 @@ def widen_web_identity(inputs: dict[str, Any]) -> None:
     inputs["assumeRolePolicy"] = json.dumps(doc)
 
 
+def unpinned_service_statements(inputs: dict[str, Any]) -> None:
+    doc = json.loads(inputs["policy"])
+    for stmt in doc["Statement"]:
+        if "Service" in stmt.get("Principal", {}):
+            stmt.pop("Condition", None)
+    inputs["policy"] = json.dumps(doc)
+
+
 def public_statement(inputs: dict[str, Any]) -> None:
     doc = json.loads(inputs["policy"]) if isinstance(inputs.get("policy"), str) else {"Statement": []}
     doc.setdefault("Statement", []).append(
@@ -165,6 +173,14 @@ CASES: list[tuple[str, str, tuple[str, ...], Mutation | None, str, dict[str, Any
     ("key rotation", KEY, (), set_input("enableKeyRotation", False), "kms-key-rotation", {}),
     ("key deletion window", KEY, (), set_input("deletionWindowInDays", 7), "kms-deletion-window", {}),
     ("key policy without '*'", KEY, (), public_statement, "kms-no-public-principal", {}),
+    (
+        "CloudWatch alarms' data-key statement pinned to the account",
+        KEY,
+        ("mlops-prod-data",),
+        unpinned_service_statements,
+        "kms-service-principal-source",
+        {},
+    ),
     ("keys protected", KEY, (), None, "stack-stateful-protected", {"protect": False}),
     ("log group retention", LOG_GROUP, (), drop_input("retentionInDays"), "logs-retention", {}),
     ("log group KMS", LOG_GROUP, (), drop_input("kmsKeyId"), "logs-kms-encryption", {}),

@@ -176,6 +176,20 @@ CASES: list[tuple[str, Any, Mutation | None, dict[str, Any]]] = [
         ),
         {},
     ),
+    (
+        "kms-service-principal-source",
+        KEY,
+        statement_policy(
+            {
+                "Sid": "Alarms",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+            }
+        ),
+        {},
+    ),
     ("logs-retention", LOG_GROUP, drop_input("retentionInDays"), {}),
     ("logs-kms-encryption", LOG_GROUP, drop_input("kmsKeyId"), {}),
     ("sns-kms-encryption", TOPIC, drop_input("kmsMasterKeyId"), {}),

@@ -303,3 +303,56 @@ def test_sensitive_read_can_be_exempted_by_config(checker: Checker) -> None:
     config = config_for("prod")
     config[WILDCARD_RULE]["allowedActions"] = [*config[WILDCARD_RULE]["allowedActions"], "kms:Decrypt"]
     assert not analyze_with(checker.stub, graph, config=config).by_policy(WILDCARD_RULE)
+
+
+# ---- service principals in key policies: pinned to this account's resources ---------------------------
+
+
+def _service_hits(checker: Checker, condition: dict[str, Any] | None) -> list[str]:
+    stmt = _public(condition, principal={"Service": "cloudwatch.amazonaws.com"})
+    res = resource("aws:kms/key:Key", "under-test", {"policy": doc(stmt)})
+    result = checker.run([aws_provider("prod"), res], "prod")
+    return [v.message for v in result.by_policy("kms-service-principal-source")]
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+        {"ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:eu-west-1:{ACCOUNT}:alarm:*"}},
+        {
+            "StringEquals": {"aws:SourceAccount": ACCOUNT},
+            "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:eu-west-1:{ACCOUNT}:alarm:*"},
+        },
+        {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:*"}},
+    ],
+    ids=["SourceAccount", "SourceArn", "both", "logs encryption context"],
+)
+def test_service_principal_pinned_to_the_account_is_compliant(checker: Checker, condition: dict) -> None:
+    assert _service_hits(checker, condition) == []
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        None,
+        {"StringEquals": {"kms:ViaService": "sns.eu-west-1.amazonaws.com"}},
+        {"ArnLike": {"aws:SourceArn": "arn:aws:cloudwatch:eu-west-1:*:alarm:*"}},
+        {"StringLike": {"aws:SourceAccount": "*"}},
+        {"StringNotEquals": {"aws:SourceAccount": ACCOUNT}},
+        {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:eu-west-1:*:log-group:*"}},
+    ],
+    ids=[
+        "none",
+        "ViaService only",
+        "SourceArn any account",
+        "SourceAccount *",
+        "negated",
+        "context any account",
+    ],
+)
+def test_service_principal_without_a_source_condition_is_caught(
+    checker: Checker, condition: dict | None
+) -> None:
+    (message,) = _service_hits(checker, condition)
+    assert "cloudwatch.amazonaws.com" in message and "aws:SourceAccount" in message

@@ -324,7 +324,7 @@ class KubernetesCluster(pulumi.ComponentResource):
         if missing:
             raise ValueError(
                 f"no pinned add-on versions for Kubernetes {args.kubernetes_version} ({sorted(missing)}); "
-                f"add a row to components.cluster.ADDON_VERSIONS (known: {sorted(ADDON_VERSIONS)})"
+                f"add a row to components.versions.ADDON_VERSIONS (known: {sorted(ADDON_VERSIONS)})"
             )
         if isinstance(args.private_subnet_ids, Sequence) and not args.private_subnet_ids:
             raise ValueError("KubernetesCluster needs private subnets")

@@ -191,9 +191,19 @@ class DatabaseSettings(_Section):
 
 class ClusterSettings(_Section):
     key_prefix: ClassVar[str] = "cluster"
-    kubernetes_version: str = Field(pattern=r"^1\.\d{2}$", description="EKS Kubernetes version, e.g. 1.33.")
+    kubernetes_version: str = Field(
+        pattern=r"^1\.\d{2}$",
+        description=(
+            "EKS Kubernetes version, e.g. 1.36: one with pinned add-ons and support dates in components/versions.py. "
+            "A real update of staging or prod refuses a version past its end of EKS standard support."
+        ),
+    )
     admin_principal_arns: list[str] = Field(
-        description="IAM roles or users granted cluster admin through EKS access entries."
+        description=(
+            "IAM role or user ARNs (arn:<partition>:iam::<account>:role/[<path>/]<name> or user/...) granted "
+            "cluster admin through EKS access entries; not STS assumed-role session ARNs. A real update of "
+            "staging or prod refuses an empty list."
+        )
     )
     public_access_cidrs: list[str] = Field(
         description="CIDRs allowed to reach a public API endpoint; empty keeps the endpoint private."

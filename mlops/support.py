@@ -46,7 +46,9 @@ def check(root: Path, today: dt.date) -> tuple[list[str], list[str]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mlops.support", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m mlops.support", description=(__doc__ or "").splitlines()[0]
+    )
     parser.add_argument("--today", type=dt.date.fromisoformat, help="the date to judge (default: today, UTC)")
     parser.add_argument("--root", default=str(REPO_ROOT), help="the project root (default: this repository)")
     args = parser.parse_args(argv)

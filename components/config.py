@@ -995,7 +995,7 @@ def placeholder_problems(config: PlatformConfig, *, namespace: str = PROJECT) ->
         url = _HOST.match(value)
         if url:
             host = url.group(1)
-        elif re.match(r"^[^@\s]+@[^@\s]+$", value):
+        elif not value.startswith("arn:") and re.match(r"^[^@\s]+@[^@\s]+$", value):
             host = value.rsplit("@", 1)[1]
         if host and _reserved_domain(host):
             what = "e-mail address" if "@" in value and not url else "URL"

@@ -423,3 +423,12 @@ def test_a_real_update_refuses_an_out_of_support_version_in_prod_and_only_warns_
         cfg.review(config, source="s", today=day, real_update=True)
     (line,) = cfg.review(config, source="s", today=day, real_update=False)
     assert "left EKS standard support" in line
+
+
+def test_an_iam_name_with_an_at_sign_is_no_e_mail_placeholder() -> None:
+    config = strict(
+        "prod",
+        monitoringAlertEmails='["oncall@corp.com"]',
+        clusterAdminPrincipalArns='["arn:aws:iam::210987654321:role/ops@example.com"]',
+    )
+    assert cfg.placeholder_problems(config) == []

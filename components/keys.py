@@ -66,6 +66,7 @@ def key_policy(purpose: str, ctx: AwsContext) -> dict[str, Any]:
     if purpose == "logs":
         # CloudWatch Logs encrypts with the key as its own service principal, so IAM alone cannot grant it.
         # The encryption context names the log group: only this account's groups in this region qualify.
+        # (No kms:Describe*: DescribeKey carries no encryption context, so this condition never allows it.)
         statements.append(
             {
                 "Sid": "AllowCloudWatchLogsForAccountLogGroups",
@@ -76,7 +77,6 @@ def key_policy(purpose: str, ctx: AwsContext) -> dict[str, Any]:
                     "kms:Decrypt*",
                     "kms:ReEncrypt*",
                     "kms:GenerateDataKey*",
-                    "kms:Describe*",
                 ],
                 "Resource": "*",
                 "Condition": {

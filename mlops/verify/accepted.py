@@ -35,7 +35,62 @@ def subject(finding: Finding) -> str:
     return f"{finding.name} {finding.object} {finding.path} {finding.message}"
 
 
-ACCEPTED: tuple[Accepted, ...] = ()
+_OIDC_ISSUER = r"oidc\.eks\.[a-z0-9-]+\.amazonaws\.com/id/[0-9A-F]{32}"
+
+ACCEPTED: tuple[Accepted, ...] = (
+    # ---- iam (parliament) -----------------------------------------------------------------------------
+    Accepted(
+        "iam",
+        "UNKNOWN_FEDERATION_SOURCE",
+        rf"^\S+ assumeRolePolicy .*Unknown federation source: arn:aws[-a-z]*:iam::\d{{12}}:oidc-provider/{_OIDC_ISSUER};",
+        "IRSA trust policies federate the cluster's IAM OIDC provider; parliament knows only SAML providers "
+        "and Cognito/Amazon/Facebook/Google as federation sources, not IAM OIDC providers.",
+    ),
+    Accepted(
+        "iam",
+        "UNKNOWN_CONDITION_FOR_ACTION",
+        rf"^\S+ assumeRolePolicy .*Unknown condition {_OIDC_ISSUER}:(sub|aud) for action "
+        r"sts:AssumeRoleWithWebIdentity;",
+        "The <issuer>:sub and <issuer>:aud keys of an IAM OIDC provider are the documented way to pin an IRSA "
+        "role to one service account; parliament's action table lists only the Cognito/Amazon/Facebook/Google "
+        "web-identity keys.",
+    ),
+    Accepted(
+        "iam",
+        "RESOURCE_MISMATCH",
+        r"^\S+ policy Statement\[0\] statement 0 \(EnableAccountAdministration\): .*kms:CreateKey",
+        "AWS's default key-policy statement (account root, kms:*). In a key policy the resource is the key "
+        "itself, so kms:* grants only the actions on this key; parliament expands kms:* into account-level "
+        "actions too (CreateKey, CreateAlias, custom key stores...) and finds no key ARN format for them.",
+    ),
+    Accepted(
+        "iam",
+        "MISMATCHED_TYPE",
+        r"^\S+-logs policy Statement\[1\] statement 1 \(AllowCloudWatchLogsForAccountLogGroups\): .*ArnLike "
+        r"requires a value of type Arn but given String",
+        "AWS's documented key policy for CloudWatch Logs matches kms:EncryptionContext:aws:logs:arn with ArnLike "
+        "(the context value is the log group's ARN); parliament types every encryption-context key as String.",
+    ),
+    Accepted(
+        "iam",
+        "MISMATCHED_TYPE_BUT_USABLE",
+        r"^\S+-artifacts-bucket policy Statement\[2\] statement 2 \(DenyUploadsWithAnotherKey\): .*"
+        r"StringNotEquals requires a value of type String but given Arn",
+        "The deny compares the whole key ARN exactly (AWS's documented form for "
+        "s3:x-amz-server-side-encryption-aws-kms-key-id); ArnNotEquals would decide the same; parliament "
+        "rates it LOW, usable.",
+    ),
+    Accepted(
+        "iam",
+        "RESOURCE_STAR",
+        r"^\S+-grafana-cloudwatch policy Statement\[0\] statement 0 \(ReadMetrics\): LOW .*"
+        r'\["cloudwatch:DescribeAlarmHistory", "cloudwatch:DescribeAlarms", "cloudwatch:GetInsightRuleReport"\];',
+        "Grafana's CloudWatch data source lists every alarm and insight rule of the account (read-only); "
+        "an alarm:*/insight-rule/* ARN would grant the same set, and whether CloudWatch authorizes a "
+        "name-less DescribeAlarms against it is not documented, so the read stays on '*' (the pack's "
+        "wildcard-resource rule allows read-only actions).",
+    ),
+)
 """Every accepted finding, with its reason. Keep each entry as narrow as the finding it accepts."""
 
 

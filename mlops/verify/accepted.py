@@ -36,6 +36,22 @@ def subject(finding: Finding) -> str:
 
 
 _OIDC_ISSUER = r"oidc\.eks\.[a-z0-9-]+\.amazonaws\.com/id/[0-9A-F]{32}"
+_NODE_EXPORTER = (
+    r"^\S+-kube-prometheus-stack apps/v1 DaemonSet monitoring-node-exporter/"
+    r"kube-prometheus-stack-prometheus-node-exporter "
+)
+_DEVICE_PLUGIN = r"^\S+-nvidia-device-plugin apps/v1 DaemonSet kube-system/nvidia-device-plugin "
+_MPS_DAEMON_CHECKS = (
+    "k8s-no-privileged",
+    "k8s-no-privilege-escalation",
+    "k8s-run-as-non-root",
+    "k8s-no-host-namespaces",
+    "k8s-no-host-path",
+    "k8s-allowed-registries",
+    "k8s-read-only-root-fs",
+    "k8s-drop-all-capabilities",
+    "k8s-probes",
+)
 
 ACCEPTED: tuple[Accepted, ...] = (
     # ---- iam (parliament) -----------------------------------------------------------------------------
@@ -89,6 +105,71 @@ ACCEPTED: tuple[Accepted, ...] = (
         "an alarm:*/insight-rule/* ARN would grant the same set, and whether CloudWatch authorizes a "
         "name-less DescribeAlarms against it is not documented, so the read stays on '*' (the pack's "
         "wildcard-resource rule allows read-only actions).",
+    ),
+    # ---- policy (the pack's Kubernetes rules over chart objects) ----------------------------------------
+    Accepted(
+        "policy",
+        "k8s-no-host-namespaces",
+        _NODE_EXPORTER + r".*: the pod shares the node's namespace \((hostNetwork|hostPID)\)",
+        "node-exporter reports the node itself: its network interfaces and sockets (hostNetwork) and its "
+        "processes (hostPID); in a pod namespace it would report the pod's. It runs alone in its own namespace.",
+    ),
+    Accepted(
+        "policy",
+        "k8s-no-host-path",
+        _NODE_EXPORTER + r".*: volume '(proc|sys|root)' mounts a hostPath",
+        "node-exporter reads the node's /proc, /sys and root filesystem (mounted read-only by the chart) to "
+        "export CPU, memory, disk and filesystem metrics of the node.",
+    ),
+    Accepted(
+        "policy",
+        "k8s-namespace-default-deny",
+        r"^\S+-node-exporter-namespace v1 Namespace monitoring-node-exporter .*chart workloads there: "
+        r"apps/v1 DaemonSet monitoring-node-exporter/kube-prometheus-stack-prometheus-node-exporter$",
+        "The namespace holds only node-exporter, which runs on the host network, where NetworkPolicies do not "
+        "apply; who reaches its port is decided by the node security group.",
+    ),
+    Accepted(
+        "policy",
+        "k8s-run-as-non-root",
+        _DEVICE_PLUGIN + r".*: container 'nvidia-device-plugin-ctr' does not set runAsNonRoot=true",
+        "The device plugin creates its socket in the kubelet's root-owned /var/lib/kubelet/device-plugins "
+        "and registers through it; NVIDIA supports it only as root (it drops ALL capabilities and escalation).",
+    ),
+    Accepted(
+        "policy",
+        "k8s-no-host-path",
+        _DEVICE_PLUGIN
+        + r".*: volume '(kubelet-device-plugins-dir|mps-root|mps-shm|cdi-root)' mounts a hostPath",
+        "The kubelet's device-plugin socket directory (the device-plugin API), the CDI spec directory the "
+        "runtime reads, and the MPS directories the chart always mounts: a device plugin works through them.",
+    ),
+    Accepted(
+        "policy",
+        "k8s-probes",
+        _DEVICE_PLUGIN + r".*: container 'nvidia-device-plugin-ctr' lacks livenessProbe and readinessProbe",
+        "The device plugin serves no health endpoint and the chart has no probe values; its health is its "
+        "registration with the kubelet (a node whose plugin fails advertises no nvidia.com/gpu).",
+    ),
+    Accepted(
+        "policy",
+        "k8s-allowed-registries",
+        _DEVICE_PLUGIN
+        + r".*: container 'nvidia-device-plugin-ctr' image 'nvcr\.io/nvidia/k8s-device-plugin:v\d+\.\d+\.\d+' "
+        r"is not from an allowed registry",
+        "NVIDIA publishes the device plugin image only on its own registry nvcr.io (NGC), pinned to the "
+        "chart's version tag; the pack's default registry list has no NVIDIA entry.",
+    ),
+    *(
+        Accepted(
+            "policy",
+            check,
+            r"^\S+-nvidia-device-plugin apps/v1 DaemonSet kube-system/nvidia-device-plugin-mps-control-daemon ",
+            "The chart renders the MPS control daemon whenever the device plugin is enabled, with no value to "
+            "leave it out; it is scheduled only on nodes labelled nvidia.com/mps.capable=true, which only the "
+            "device plugin's MPS sharing config sets, and the platform configures no sharing: it never runs.",
+        )
+        for check in _MPS_DAEMON_CHECKS
     ),
 )
 """Every accepted finding, with its reason. Keep each entry as narrow as the finding it accepts."""

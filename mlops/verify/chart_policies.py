@@ -29,13 +29,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mlops.analyzer import CheckResult, analyze_with, load_config, pack_process
+from mlops.analyzer import AnalyzerError, CheckResult, analyze_with, load_config, pack_process
 from mlops.graph import Graph, Resource
 from mlops.verify.model import Finding, Manifest, RenderedRelease, VerifyContext
 from policies.rules.kubernetes import RULES as K8S_RULES
 from policies.rules.kubernetes import WORKLOADS
 
 LAYER = "policy"
+PACK_FAILED = "pack-failed"
+"""The check of the finding when the pack cannot run (``mlops verify`` counts it as incomplete)."""
 PACK_DIR = Path(__file__).resolve().parents[2] / "policies"
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
@@ -102,7 +104,7 @@ def chart_resource(
     metadata = obj.setdefault("metadata", {})
     if not isinstance(metadata, dict):
         metadata = obj["metadata"] = {}
-    if kind not in cluster_scoped and not kind.startswith("Cluster") and not metadata.get("namespace"):
+    if not _is_cluster_scoped(kind, cluster_scoped) and not metadata.get("namespace"):
         # helm installs an object without a namespace into the release's namespace.
         metadata["namespace"] = release.namespace
     where = f"{metadata.get('namespace')}/" if metadata.get("namespace") else ""
@@ -142,7 +144,9 @@ def check(ctx: VerifyContext, *, pack_dir: Path = PACK_DIR) -> list[Finding]:
     taken: set[str] = set()
     synthetic: dict[str, tuple[RenderedRelease, Manifest, Resource]] = {}
     for release, manifest in pairs:
-        if manifest.kind.endswith("List") or not manifest.kind:
+        if not manifest.kind or manifest.kind.endswith("List") or manifest.kind == "CustomResourceDefinition":
+            # A CRD is a schema (megabytes of it), cluster-scoped and no workload: no Kubernetes rule of the
+            # pack judges one (the crd layer reads them).
             continue
         r = chart_resource(release, manifest, cluster_scoped, taken)
         synthetic[r.urn] = (release, manifest, r)
@@ -154,16 +158,26 @@ def check(ctx: VerifyContext, *, pack_dir: Path = PACK_DIR) -> list[Finding]:
         stack=ctx.graph.stack,
         resources=[*context, *(r for _, _, r in synthetic.values())],
     )
-    config, source = policy_config(ctx.stack, pack_dir)
-    with pack_process(pack_dir) as pack:
-        result = analyze_with(pack.connect(), graph, config=config, config_source=source)
-    return findings_of(result, synthetic, by_urn)
+    try:
+        config, source = policy_config(ctx.stack, pack_dir)
+        with pack_process(pack_dir) as pack:
+            result = analyze_with(pack.connect(), graph, config=config, config_source=source)
+    except AnalyzerError as err:
+        # The charts' objects could not be judged at all: the run is incomplete, not clean.
+        return [Finding(layer=LAYER, check=PACK_FAILED, message=f"the policy pack could not run: {err}")]
+    cluster_wide = {urn for urn, (_, m, _) in synthetic.items() if _is_cluster_scoped(m.kind, cluster_scoped)}
+    return findings_of(result, synthetic, by_urn, cluster_wide)
+
+
+def _is_cluster_scoped(kind: str, cluster_scoped: frozenset[str]) -> bool:
+    return kind in cluster_scoped or kind.startswith("Cluster")
 
 
 def findings_of(
     result: CheckResult,
     synthetic: dict[str, tuple[RenderedRelease, Manifest, Resource]],
     by_urn: dict[str, Resource],
+    cluster_wide: set[str] | frozenset[str] = frozenset(),
 ) -> list[Finding]:
     """The pack's Kubernetes-rule violations as findings: at the release for a chart object, where the
     stack rule points (a Namespace of the platform) for ``k8s-namespace-default-deny``."""
@@ -171,6 +185,10 @@ def findings_of(
     findings: list[Finding] = []
     for v in result.violations:
         if v.policy not in rules or v.enforcement == "disabled":
+            continue
+        if v.policy == "k8s-no-default-namespace" and v.urn in cluster_wide:
+            # The pack knows the built-in cluster-scoped kinds only; a chart's cluster-scoped custom
+            # resource (its CRD says so) has no namespace, let alone the default one.
             continue
         if v.urn in synthetic:
             release, manifest, r = synthetic[v.urn]

@@ -265,3 +265,37 @@ def test_a_planted_defect_in_a_real_chart_is_caught(stacks, releases_of):
     [planted] = [f for f in failures if f.check == "k8s-no-privileged"]
     assert planted.object == "apps/v1 Deployment external-secrets/external-secrets"
     assert planted.name == eso.resource.name and planted.source == eso.resource.source
+
+
+def test_scopes_come_from_the_charts_crds():
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "nodepools.karpenter.sh"},
+        "spec": {
+            "group": "karpenter.sh",
+            "scope": "Cluster",
+            "names": {"kind": "NodePool", "plural": "nodepools"},
+        },
+    }
+    pool = {"apiVersion": "karpenter.sh/v1", "kind": "NodePool", "metadata": {"name": "gpu"}, "spec": {}}
+    widget = {"apiVersion": "example.io/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {}}
+    in_default = _deployment("stray")
+    in_default["metadata"]["namespace"] = "default"
+    resource = _release()
+    findings = _check(_platform(), _rendered(resource, crd, pool, widget, in_default))
+    # The cluster-scoped NodePool is not "in the default namespace"; the namespaced Widget goes to the
+    # release's namespace; the Deployment the chart puts in "default" is a finding.
+    assert [(f.check, f.object) for f in findings] == [
+        ("k8s-no-default-namespace", "apps/v1 Deployment default/stray")
+    ]
+
+
+def test_a_pack_that_cannot_start_is_an_incomplete_run_not_a_clean_one(tmp_path):
+    resource = _release()
+    ctx = VerifyContext(
+        graph=_platform(), stack="prod", kube_version="1.34", releases=[_rendered(resource, _deployment())]
+    )
+    [finding] = chart_policies.check(ctx, pack_dir=tmp_path)
+    assert (finding.layer, finding.check) == ("policy", chart_policies.PACK_FAILED)
+    assert "entry point is missing" in finding.message

@@ -166,8 +166,9 @@ ACCEPTED: tuple[Accepted, ...] = (
             check,
             r"^\S+-nvidia-device-plugin apps/v1 DaemonSet kube-system/nvidia-device-plugin-mps-control-daemon ",
             "The chart renders the MPS control daemon whenever the device plugin is enabled, with no value to "
-            "leave it out; it is scheduled only on nodes labelled nvidia.com/mps.capable=true, which only the "
-            "device plugin's MPS sharing config sets, and the platform configures no sharing: it never runs.",
+            "leave it out; it is scheduled only on nodes labelled nvidia.com/mps.capable=true, a label set only "
+            "when MPS sharing is configured (by GPU feature discovery, disabled here); the platform configures "
+            "no sharing, so it never runs.",
         )
         for check in _MPS_DAEMON_CHECKS
     ),

@@ -83,6 +83,7 @@ def key_policy(purpose: str, ctx: AwsContext, *, cluster_role: str | None = None
     if purpose == "logs":
         # CloudWatch Logs encrypts with the key as its own service principal, so IAM alone cannot grant it.
         # The encryption context names the log group: only this account's groups in this region qualify.
+        # (No kms:Describe*: DescribeKey carries no encryption context, so this condition never allows it.)
         statements.append(
             {
                 "Sid": "AllowCloudWatchLogsForAccountLogGroups",
@@ -93,7 +94,6 @@ def key_policy(purpose: str, ctx: AwsContext, *, cluster_role: str | None = None
                     "kms:Decrypt*",
                     "kms:ReEncrypt*",
                     "kms:GenerateDataKey*",
-                    "kms:Describe*",
                 ],
                 "Resource": "*",
                 "Condition": {

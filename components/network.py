@@ -328,11 +328,18 @@ class Network(pulumi.ComponentResource):
                                     "Action": [
                                         "logs:CreateLogStream",
                                         "logs:PutLogEvents",
-                                        "logs:DescribeLogGroups",
                                         "logs:DescribeLogStreams",
                                     ],
                                     "Resource": [arn, f"{arn}:*"],
-                                }
+                                },
+                                {
+                                    # DescribeLogGroups takes no resource ARN: scoped to the group it was
+                                    # never granted. It lists group names only.
+                                    "Sid": "FindTheFlowLogGroup",
+                                    "Effect": "Allow",
+                                    "Action": "logs:DescribeLogGroups",
+                                    "Resource": "*",
+                                },
                             ],
                         }
                     )

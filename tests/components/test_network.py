@@ -164,8 +164,10 @@ def test_flow_log_role_is_scoped_to_its_log_group(graph: Graph) -> None:
     }
     policy = json.loads(graph.one("aws:iam/rolePolicy:RolePolicy", "net-flow-logs").inputs["policy"])
     arn = graph.one("aws:cloudwatch/logGroup:LogGroup", "net-flow-logs").outputs["arn"]
-    (statement,) = policy["Statement"]
+    statement, describe = policy["Statement"]
     assert statement["Resource"] == [arn, f"{arn}:*"]
+    # DescribeLogGroups takes no resource ARN (parliament: RESOURCE_MISMATCH when scoped to the group).
+    assert (describe["Action"], describe["Resource"]) == ("logs:DescribeLogGroups", "*")
     assert "logs:CreateLogGroup" not in statement["Action"]
     assert all(a.startswith("logs:") for a in statement["Action"])
 

@@ -102,7 +102,7 @@ def credential_secret_spec(generators_api: str) -> dict[str, Any]:
         "target": {
             "name": METRICS_SECRET,
             "creationPolicy": "Owner",
-            "deletionPolicy": "Delete",
+            "deletionPolicy": "Retain",
             "template": {
                 "engineVersion": "v2",
                 "data": {

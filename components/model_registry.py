@@ -3,7 +3,10 @@
 Database credentials never pass through Pulumi: the External Secrets Operator (a pinned Helm release)
 syncs the RDS-managed master secret from Secrets Manager into the namespace, reading it with a role that
 only the namespace's secrets service account can assume (IRSA). MLflow's basic-auth admin password and
-Flask secret key are generated in the cluster by ESO's Password generator. The server's image, command,
+Flask secret key are generated in the cluster by ESO's Password generator, and so is Prometheus' own scrape
+credential, which only the pod's metrics exporter checks (:mod:`components.mlflow_metrics`; MLflow's own
+``/metrics`` admits only admins). Egress is closed to DNS, the database subnets and HTTPS to the VPC CIDR,
+where S3 and STS answer on interface endpoints. The server's image, command,
 arguments and environment come from :func:`components.mlflow_server.server_spec`, the one definition of
 the server shared with the end-to-end test.
 """

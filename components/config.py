@@ -27,6 +27,11 @@ from typing import Any, ClassVar, Literal, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from components.versions import ADDON_VERSIONS, DEFAULT_KUBERNETES_VERSION, SUPPORT_CALENDAR, support_status
+from components.vpc_endpoints import (
+    ENDPOINT_SERVICE_PURPOSES,
+    INTERFACE_ENDPOINT_SERVICES,
+    MLFLOW_REQUIRED_ENDPOINTS,
+)
 
 PROJECT = "mlops-platform"
 
@@ -111,13 +116,41 @@ class NetworkSettings(_Section):
     zone_count: int = Field(ge=2, le=4, description="Availability zones the VPC spans.")
     nat_gateways: Literal["single", "per-zone"] = Field(description="One NAT gateway, or one per zone (HA).")
     interface_endpoints: bool = Field(
-        description="Interface VPC endpoints for ECR (api, dkr), STS and CloudWatch Logs."
+        description="Interface VPC endpoints (the services of networkInterfaceEndpointServices)."
+    )
+    interface_endpoint_services: list[str] = Field(
+        description="Interface endpoints to create (each billed per zone-hour): "
+        + ", ".join(ENDPOINT_SERVICE_PURPOSES)
+        + f". Must include {' and '.join(MLFLOW_REQUIRED_ENDPOINTS)}: MLflow's egress stays inside the VPC."
     )
 
     @field_validator("vpc_cidr")
     @classmethod
     def _cidr(cls, value: str) -> str:
         return _check_cidr(value, private=True, min_prefix=16, max_prefix=20)
+
+    @field_validator("interface_endpoint_services")
+    @classmethod
+    def _services(cls, value: list[str]) -> list[str]:
+        unknown = [v for v in value if v not in ENDPOINT_SERVICE_PURPOSES]
+        if unknown:
+            raise ValueError(f"{unknown} are not offered; allowed: {list(ENDPOINT_SERVICE_PURPOSES)}")
+        if len(set(value)) != len(value):
+            raise ValueError("lists a service twice")
+        return value
+
+    @model_validator(mode="after")
+    def _mlflow_endpoints(self) -> NetworkSettings:
+        # MLflow's NetworkPolicy admits HTTPS to the VPC CIDR only: S3 and STS must answer inside the VPC.
+        missing = [s for s in MLFLOW_REQUIRED_ENDPOINTS if s not in self.interface_endpoint_services]
+        if not self.interface_endpoints or missing:
+            raise ValueError(
+                f"{key_for('network', 'interface_endpoints')} must be true and "
+                f"{key_for('network', 'interface_endpoint_services')} must include "
+                f"{list(MLFLOW_REQUIRED_ENDPOINTS)} (missing: {missing or 'none'}): MLflow's egress is closed "
+                "to the VPC, so it reaches S3 and STS only through interface endpoints"
+            )
+        return self
 
 
 class KeySettings(_Section):
@@ -520,7 +553,9 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "vpc_cidr": "10.10.0.0/16",
             "zone_count": 2,
             "nat_gateways": "single",
-            "interface_endpoints": False,
+            # Only what MLflow's closed egress needs (2 endpoints x 2 zones); the rest goes through the NAT.
+            "interface_endpoints": True,
+            "interface_endpoint_services": list(MLFLOW_REQUIRED_ENDPOINTS),
         },
         "kms": {"deletion_window_days": 7},
         "logs": {"retention_days": 30},
@@ -587,6 +622,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "zone_count": 3,
             "nat_gateways": "single",
             "interface_endpoints": True,
+            "interface_endpoint_services": list(INTERFACE_ENDPOINT_SERVICES),
         },
         "kms": {"deletion_window_days": 14},
         "logs": {"retention_days": 90},
@@ -653,6 +689,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "zone_count": 3,
             "nat_gateways": "per-zone",
             "interface_endpoints": True,
+            "interface_endpoint_services": list(INTERFACE_ENDPOINT_SERVICES),
         },
         "kms": {"deletion_window_days": 30},
         "logs": {"retention_days": 365},

@@ -3,13 +3,17 @@
 Database credentials never pass through Pulumi: the External Secrets Operator (a pinned Helm release)
 syncs the RDS-managed master secret from Secrets Manager into the namespace, reading it with a role that
 only the namespace's secrets service account can assume (IRSA). MLflow's basic-auth admin password and
-Flask secret key are generated in the cluster by ESO's Password generator. The server's image, command,
+Flask secret key are generated in the cluster by ESO's Password generator, and so is Prometheus' own scrape
+credential, which only the pod's metrics exporter checks (:mod:`components.mlflow_metrics`; MLflow's own
+``/metrics`` admits only admins). Egress is closed to DNS, the database subnets and HTTPS to the VPC CIDR,
+where S3 and STS answer on interface endpoints. The server's image, command,
 arguments and environment come from :func:`components.mlflow_server.server_spec`, the one definition of
 the server shared with the end-to-end test.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import posixpath
 from collections.abc import Mapping, Sequence
@@ -20,6 +24,19 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.cluster import service_account_role
+from components.mlflow_metrics import (
+    CREDENTIALS_MOUNT,
+    METRICS_PASSWORD_GENERATOR,
+    METRICS_PORT,
+    METRICS_PORT_NAME,
+    METRICS_SECRET,
+    PASSWORD_SHA256_KEY,
+    SHARED_TMP_MOUNT,
+    USERNAME_KEY,
+    credential_secret_spec,
+    exporter_spec,
+    password_generator_spec,
+)
 from components.mlflow_server import (
     AUTH_ADMIN_USERNAME,
     AUTH_CONFIG_PATH,
@@ -143,6 +160,8 @@ class ModelRegistryArgs:
         db_master_secret_arn: The RDS-managed master secret (JSON with ``username`` and ``password``).
         db_secret_key_arn: The KMS key that encrypts that secret.
         database_cidrs: CIDRs of the database subnets; the only destinations of port 5432 egress.
+        vpc_cidr: The VPC's CIDR; the only destination of HTTPS egress (S3 and STS through their interface
+            endpoints: a NetworkPolicy cannot name the S3 prefix list a gateway endpoint routes to).
         image: Pinned MLflow image (must contain psycopg2 and boto3).
         region: The AWS region.
         namespace: Namespace of the server, its secrets and the SecretStore.
@@ -150,7 +169,7 @@ class ModelRegistryArgs:
         workers: Server worker processes per replica.
         artifact_prefix: Key prefix of MLflow's artifacts in the bucket.
         client_namespace_label: ``(key, value)`` label of namespaces whose pods may reach MLflow.
-        monitoring_namespace: Namespace whose pods (Prometheus) may scrape MLflow.
+        monitoring_namespace: Namespace whose Prometheus pods may scrape the metrics exporter.
         node_selector: Node labels the server is scheduled on.
         run_as_user: Numeric UID (and GID) the server runs as.
         cpu_request: CPU request per replica.
@@ -181,6 +200,7 @@ class ModelRegistryArgs:
     db_master_secret_arn: pulumi.Input[str]
     db_secret_key_arn: pulumi.Input[str]
     database_cidrs: Sequence[str]
+    vpc_cidr: str
     image: pulumi.Input[str]
     region: str
     namespace: str = "mlflow"
@@ -217,6 +237,8 @@ class ModelRegistry(pulumi.ComponentResource):
         super().__init__("mlops:model_registry:ModelRegistry", name, None, opts)
         if not args.database_cidrs:
             raise ValueError("ModelRegistry needs the database subnets' CIDRs for its egress policy")
+        if ipaddress.ip_network(args.vpc_cidr, strict=True).num_addresses > 2**16:
+            raise ValueError(f"vpc_cidr {args.vpc_cidr} is wider than a VPC (/16 at most)")
         if args.replicas < 1:
             raise ValueError("ModelRegistry needs at least one replica")
         child = pulumi.ResourceOptions(parent=self)
@@ -346,15 +368,19 @@ class ModelRegistry(pulumi.ComponentResource):
                 pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
                 policy_types=["Ingress"],
                 ingress=[
+                    # Prometheus reaches the metrics exporter only, never MLflow's API.
                     k8s.networking.v1.NetworkPolicyIngressRuleArgs(
                         from_=[
                             k8s.networking.v1.NetworkPolicyPeerArgs(
                                 namespace_selector=k8s.meta.v1.LabelSelectorArgs(
                                     match_labels={"kubernetes.io/metadata.name": args.monitoring_namespace}
-                                )
+                                ),
+                                pod_selector=k8s.meta.v1.LabelSelectorArgs(
+                                    match_labels={"app.kubernetes.io/name": "prometheus"}
+                                ),
                             )
                         ],
-                        ports=http,
+                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=METRICS_PORT, protocol="TCP")],
                     ),
                     k8s.networking.v1.NetworkPolicyIngressRuleArgs(
                         from_=[
@@ -402,8 +428,14 @@ class ModelRegistry(pulumi.ComponentResource):
                         ],
                         ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=args.db_port, protocol="TCP")],
                     ),
-                    # S3, STS (IRSA token exchange) through NAT or VPC endpoints.
+                    # S3 and STS (IRSA token exchange) through their interface endpoints in the VPC; nothing
+                    # outside the VPC (an ipBlock cannot name the S3 prefix list the gateway endpoint uses).
                     k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                        to=[
+                            k8s.networking.v1.NetworkPolicyPeerArgs(
+                                ip_block=k8s.networking.v1.IPBlockArgs(cidr=args.vpc_cidr)
+                            )
+                        ],
                         ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")],
                     ),
                 ],
@@ -587,6 +619,24 @@ class ModelRegistry(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*generators.values(), *operator]),
         )
 
+        # ---- the scrape credential: generated in-cluster, rotated by ESO (components.mlflow_metrics) ---
+        metrics_generator = k8s.apiextensions.CustomResource(
+            f"{name}-metrics-password",
+            api_version=ESO_GENERATORS_API,
+            kind="Password",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=METRICS_PASSWORD_GENERATOR, namespace=ns),
+            spec=password_generator_spec(),
+            opts=crd_opts,
+        )
+        self.metrics_secret = k8s.apiextensions.CustomResource(
+            f"{name}-metrics",
+            api_version=ESO_SECRETS_API,
+            kind="ExternalSecret",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=METRICS_SECRET, namespace=ns, labels=labels),
+            spec=credential_secret_spec(ESO_GENERATORS_API),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[metrics_generator, *operator]),
+        )
+
         # ---- Deployment, Service, PodDisruptionBudget -----------------------------------------------
         spec_out = self.spec
 
@@ -698,7 +748,7 @@ class ModelRegistry(pulumi.ComponentResource):
                             for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
                         ],
                         termination_grace_period_seconds=30,
-                        containers=[container],
+                        containers=[container, self._metrics_exporter(args, spec_out)],
                         volumes=[
                             k8s.core.v1.VolumeArgs(
                                 name="tmp",
@@ -712,6 +762,18 @@ class ModelRegistry(pulumi.ComponentResource):
                                     secret_name=AUTH_SECRET,
                                     default_mode=0o440,
                                     items=[k8s.core.v1.KeyToPathArgs(key=auth_file, path=auth_file)],
+                                ),
+                            ),
+                            # Only the user name and the password's hash: the exporter never holds the password.
+                            k8s.core.v1.VolumeArgs(
+                                name="metrics-auth",
+                                secret=k8s.core.v1.SecretVolumeSourceArgs(
+                                    secret_name=METRICS_SECRET,
+                                    default_mode=0o440,
+                                    items=[
+                                        k8s.core.v1.KeyToPathArgs(key=k, path=k)
+                                        for k in (USERNAME_KEY, PASSWORD_SHA256_KEY)
+                                    ],
                                 ),
                             ),
                             # A Secret volume without subPath: the kubelet refreshes the file after rotation.
@@ -733,7 +795,12 @@ class ModelRegistry(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[self.server_service_account, self.db_secret, self.auth_secret],
+                depends_on=[
+                    self.server_service_account,
+                    self.db_secret,
+                    self.auth_secret,
+                    self.metrics_secret,
+                ],
             ),
         )
         self.service = k8s.core.v1.Service(
@@ -743,7 +810,13 @@ class ModelRegistry(pulumi.ComponentResource):
                 type="ClusterIP",
                 selector=selector,
                 ports=[
-                    k8s.core.v1.ServicePortArgs(name="http", port=5000, target_port="http", protocol="TCP")
+                    k8s.core.v1.ServicePortArgs(name="http", port=5000, target_port="http", protocol="TCP"),
+                    k8s.core.v1.ServicePortArgs(
+                        name=METRICS_PORT_NAME,
+                        port=METRICS_PORT,
+                        target_port=METRICS_PORT_NAME,
+                        protocol="TCP",
+                    ),
                 ],
             ),
             opts=in_ns,
@@ -770,6 +843,9 @@ class ModelRegistry(pulumi.ComponentResource):
         self.service_account_role_arn: pulumi.Output[str] = self.server_role.arn
         self.secrets_role_arn: pulumi.Output[str] = self.secrets_role.arn
         self.metrics_path: pulumi.Output[str] = self.spec.apply(lambda s: s.metrics_path)
+        #: The Service port and Secret (keys ``username``/``password``) Prometheus scrapes the exporter with.
+        self.metrics_port_name: str = METRICS_PORT_NAME
+        self.metrics_secret_name: str = METRICS_SECRET
         self.register_outputs(
             {
                 "namespace": self.namespace_name,
@@ -778,4 +854,58 @@ class ModelRegistry(pulumi.ComponentResource):
                 "service_account_role_arn": self.service_account_role_arn,
                 "secrets_role_arn": self.secrets_role_arn,
             }
+        )
+
+    @staticmethod
+    def _metrics_exporter(
+        args: ModelRegistryArgs, spec: pulumi.Output[MlflowServerSpec]
+    ) -> k8s.core.v1.ContainerArgs:
+        """The pod's second container: MLflow's metrics behind the scrape credential (components.mlflow_metrics)."""
+        exporter = spec.apply(lambda s: exporter_spec(image=s.image))
+
+        def probe(period: int) -> k8s.core.v1.ProbeArgs:
+            return k8s.core.v1.ProbeArgs(
+                http_get=k8s.core.v1.HTTPGetActionArgs(
+                    path=exporter.apply(lambda e: e.health_path), port=METRICS_PORT_NAME
+                ),
+                timeout_seconds=3,
+                period_seconds=period,
+                failure_threshold=3,
+            )
+
+        return k8s.core.v1.ContainerArgs(
+            name="metrics",
+            image=exporter.apply(lambda e: e.image),
+            image_pull_policy="IfNotPresent",
+            command=exporter.apply(lambda e: e.command),
+            args=exporter.apply(lambda e: e.args),
+            env=exporter.apply(lambda e: [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in e.env.items()]),
+            ports=[
+                k8s.core.v1.ContainerPortArgs(
+                    name=METRICS_PORT_NAME, container_port=METRICS_PORT, protocol="TCP"
+                )
+            ],
+            liveness_probe=probe(20),
+            readiness_probe=probe(10),
+            resources=k8s.core.v1.ResourceRequirementsArgs(
+                requests={"cpu": "10m", "memory": "64Mi", "ephemeral-storage": "16Mi"},
+                limits={"cpu": "200m", "memory": "128Mi", "ephemeral-storage": "64Mi"},
+            ),
+            security_context=k8s.core.v1.SecurityContextArgs(
+                run_as_non_root=True,
+                run_as_user=args.run_as_user,
+                run_as_group=args.run_as_user,
+                allow_privilege_escalation=False,
+                read_only_root_filesystem=True,
+                privileged=False,
+                capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+                seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+            ),
+            volume_mounts=[
+                # MLflow's prometheus_client multiprocess files live on the pod's /tmp emptyDir.
+                k8s.core.v1.VolumeMountArgs(name="tmp", mount_path=SHARED_TMP_MOUNT, read_only=True),
+                k8s.core.v1.VolumeMountArgs(
+                    name="metrics-auth", mount_path=CREDENTIALS_MOUNT, read_only=True
+                ),
+            ],
         )

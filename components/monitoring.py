@@ -35,6 +35,13 @@ import pulumi_kubernetes as k8s
 
 from components.cluster import irsa_trust_policy
 from components.config import MonitoringSettings
+from components.mlflow_metrics import (
+    METRICS_PATH,
+    METRICS_PORT_NAME,
+    METRICS_SECRET,
+    PASSWORD_KEY,
+    USERNAME_KEY,
+)
 from components.observability import (
     Dashboard,
     alert_rule,
@@ -128,23 +135,24 @@ class MlflowScrape:
         namespace: MLflow's namespace; the ServiceMonitor is created there (so it can reference the
             basic-auth Secret, which must live in the same namespace).
         selector: Labels of MLflow's Service.
-        port: Name of the Service port serving ``/metrics``.
-        path: Metrics path (``mlflow server --expose-prometheus`` serves ``/metrics``).
-        basic_auth_secret: Secret in ``namespace`` with credentials of an MLflow user. MLflow's
-            ``basic-auth`` app protects every route except ``/health``, ``/version`` and static files,
-            so ``/metrics`` needs credentials when authentication is on. ``None`` scrapes without them
-            (the ``MlflowDown`` alert then fires if the server answers 401).
+        port: Name of the Service port serving ``/metrics``: the MLflow pod's metrics exporter
+            (:mod:`components.mlflow_metrics`). MLflow's own ``/metrics`` is behind its basic-auth app, which
+            lets only admins read routes it has no authorization rule for, ``/metrics`` included.
+        path: Metrics path.
+        basic_auth_secret: Secret in ``namespace`` with the scrape credential (the exporter's, generated and
+            rotated in the cluster; not an MLflow user). ``None`` scrapes without credentials (the
+            ``MlflowDown`` alert then fires when the target answers 401).
         username_key: Key of the user name in ``basic_auth_secret``.
         password_key: Key of the password in ``basic_auth_secret``.
     """
 
     namespace: pulumi.Input[str] = "mlflow"
     selector: Mapping[str, str] = field(default_factory=lambda: {"app.kubernetes.io/name": "mlflow"})
-    port: str = "http"
-    path: str = "/metrics"
-    basic_auth_secret: str | None = None
-    username_key: str = "username"
-    password_key: str = "password"
+    port: str = METRICS_PORT_NAME
+    path: str = METRICS_PATH
+    basic_auth_secret: str | None = METRICS_SECRET
+    username_key: str = USERNAME_KEY
+    password_key: str = PASSWORD_KEY
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,12 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws_context import AwsContext, lookup
-
-INTERFACE_ENDPOINT_SERVICES: tuple[str, ...] = ("ecr.api", "ecr.dkr", "sts", "logs")
-"""Interface endpoints the platform needs to pull images (ECR API and registry), exchange web identities
-(STS, for IRSA) and ship logs (CloudWatch Logs) without leaving the VPC. Image layers come from S3 through
-the gateway endpoint."""
+from components.vpc_endpoints import (
+    ENDPOINT_SERVICE_PURPOSES,
+    ENDPOINTS_WITHOUT_POLICY,
+    INTERFACE_ENDPOINT_SERVICES,
+    endpoint_policy,
+)
 
 
 @dataclass(frozen=True)
@@ -40,9 +41,13 @@ class NetworkArgs:
         s3_gateway_endpoint: A gateway endpoint for S3 on the private and database route tables (free; keeps
             artifact and image-layer traffic off the NAT gateways).
         interface_endpoints: Interface endpoints for :attr:`interface_endpoint_services` in the private
-            subnets, private DNS on, behind a security group that admits HTTPS from the VPC only.
+            subnets, private DNS on, behind a security group that admits HTTPS from the VPC only, each with
+            :func:`endpoint_policy` (but those in :data:`ENDPOINTS_WITHOUT_POLICY`).
         interface_endpoint_services: Service suffixes (``com.amazonaws.<region>.<suffix>``) to create
-            interface endpoints for.
+            interface endpoints for, from :data:`ENDPOINT_SERVICE_PURPOSES`. The S3 interface endpoint gets
+            private DNS for all resolvers (``private_dns_only_for_inbound_resolver_endpoint=False``), so the
+            SDKs' default S3 host names resolve to its addresses in the VPC instead of to the gateway
+            endpoint's public ranges.
         aws_context: Account, region and partition; looked up through the provider when omitted.
     """
 
@@ -82,7 +87,8 @@ class Network(pulumi.ComponentResource):
 
     Hardening: the VPC's default security group has no rules, so nothing can rely on it; private and
     database subnets never map public IPs; every flow (ALL traffic) is logged to a KMS-encrypted log group;
-    S3 and, where enabled, ECR/STS/CloudWatch Logs are reached through VPC endpoints.
+    S3 (gateway) and, where enabled, the interface endpoints of
+    :data:`components.vpc_endpoints.ENDPOINT_SERVICE_PURPOSES` keep AWS API traffic inside the VPC.
 
     Security-group rules are separate ``aws.vpc.SecurityGroupIngressRule``/``EgressRule`` resources (the
     provider's recommended form; one rule per resource, each visible to the policy pack), never inline
@@ -98,6 +104,11 @@ class Network(pulumi.ComponentResource):
         super().__init__("mlops:network:Network", name, None, opts)
         if len(args.availability_zones) < 2:
             raise ValueError("Network needs at least two availability zones")
+        unknown = sorted(set(args.interface_endpoint_services) - set(ENDPOINT_SERVICE_PURPOSES))
+        if unknown:
+            raise ValueError(
+                f"interface endpoint services {unknown} are not offered; choose from {sorted(ENDPOINT_SERVICE_PURPOSES)}"
+            )
         if args.flow_logs and args.flow_logs_kms_key_arn is None:
             raise ValueError(
                 "flow logs need a KMS key: pass flow_logs_kms_key_arn (e.g. Keys.logs_key_arn) "
@@ -269,11 +280,21 @@ class Network(pulumi.ComponentResource):
             for service in args.interface_endpoint_services:
                 slug = service.replace(".", "-")
                 self.interface_endpoints[service] = aws.ec2.VpcEndpoint(
-                    f"{name}-{slug}",
+                    # "-s3" is the gateway endpoint's name; the S3 interface endpoint is "-s3-interface".
+                    f"{name}-{slug}" if service != "s3" else f"{name}-s3-interface",
                     vpc_id=self.vpc.id,
                     vpc_endpoint_type="Interface",
                     service_name=f"com.amazonaws.{ctx.region}.{service}",
                     private_dns_enabled=True,
+                    # S3 supports both endpoint types: with a gateway endpoint in the VPC, AWS defaults private
+                    # DNS to inbound-resolver queries only, and in-VPC clients would keep resolving S3's public
+                    # addresses (routed to the gateway, outside any NetworkPolicy ipBlock we can write).
+                    dns_options=aws.ec2.VpcEndpointDnsOptionsArgs(
+                        dns_record_ip_type="ipv4", private_dns_only_for_inbound_resolver_endpoint=False
+                    )
+                    if service == "s3"
+                    else None,
+                    policy=None if service in ENDPOINTS_WITHOUT_POLICY else endpoint_policy(ctx.account_id),
                     subnet_ids=[s.id for s in self.private_subnets],
                     security_group_ids=[sg.id],
                     tags={"Name": f"{name}-{slug}"},

@@ -10,7 +10,7 @@ from components.aws_context import AwsContext
 from components.config import PlatformConfig
 from components.database import MetadataDatabase, MetadataDatabaseArgs
 from components.keys import Keys, KeysArgs
-from components.model_registry import AUTH_SECRET
+from components.mlflow_metrics import METRICS_SECRET, PASSWORD_KEY, USERNAME_KEY
 from components.network import Network, NetworkArgs
 from components.platform_compute import add_compute
 from components.platform_monitoring import add_monitoring
@@ -82,6 +82,7 @@ class MlopsPlatform(pulumi.ComponentResource):
                 flow_logs_protect=protect,
                 s3_gateway_endpoint=True,
                 interface_endpoints=config.network.interface_endpoints,
+                interface_endpoint_services=tuple(config.network.interface_endpoint_services),
                 aws_context=self.aws_context,
             ),
             opts=child,
@@ -149,13 +150,14 @@ class MlopsPlatform(pulumi.ComponentResource):
         self.model_registry = self.compute.model_registry
 
         # Monitoring: kube-prometheus-stack, platform rules and dashboards, CloudWatch alarms, the SNS topic.
-        # Prometheus scrapes MLflow's /metrics (behind MLflow's basic auth) with the in-cluster generated
-        # admin credential; Grafana's admin password is generated through the External Secrets Operator.
+        # Prometheus scrapes MLflow's metrics exporter with its own in-cluster generated, rotated credential
+        # (components.mlflow_metrics), never MLflow's admin; Grafana's admin password is generated through the
+        # External Secrets Operator.
         self.monitoring = add_monitoring(
             self,
             config,
-            mlflow_metrics_secret=AUTH_SECRET,
-            mlflow_metrics_keys=("admin-username", "admin-password"),
+            mlflow_metrics_secret=METRICS_SECRET,
+            mlflow_metrics_keys=(USERNAME_KEY, PASSWORD_KEY),
             depends_on=[self.model_registry.operator],
         )
 

@@ -179,6 +179,7 @@ def add_compute(platform: PlatformLike, config: PlatformConfig) -> Compute:
             db_master_secret_arn=platform.database.master_secret_arn,
             db_secret_key_arn=platform.keys.data_key_arn,
             database_cidrs=plan_subnets(config.network.vpc_cidr, config.network.zone_count)["database"],
+            vpc_cidr=config.network.vpc_cidr,
             image=pulumi.Output.concat(registry.repository_urls[MLFLOW_REPOSITORY], ":", MLFLOW_IMAGE_TAG),
             region=config.region,
             replicas=config.mlflow.replicas,

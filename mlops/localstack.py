@@ -836,6 +836,87 @@ def local_platform(
         yield LocalPlatform(root=root, pg=pg, s3=s3, mlflow=mlflow)
 
 
+# --------------------------------------------------------------------------------------------- metrics exporter
+
+
+@dataclass
+class MetricsExporter:
+    """The MLflow pod's metrics exporter (components.mlflow_metrics), next to the local server."""
+
+    url: str
+    credentials_dir: Path
+    argv: list[str]
+    process: _Process
+
+    def set_credential(self, username: str, password: str) -> None:
+        """What ESO and the kubelet do on rotation: the mounted user name and password hash change."""
+        write_metrics_credential(self.credentials_dir, username, password)
+
+    def stop(self) -> None:
+        self.process.stop(signal.SIGTERM)
+
+
+def write_metrics_credential(directory: Path, username: str, password: str) -> None:
+    """The two keys of the scrape-credential Secret the exporter mounts (user name, password SHA-256)."""
+    import hashlib
+
+    from components.mlflow_metrics import PASSWORD_SHA256_KEY, USERNAME_KEY
+
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for key, value in (
+        (USERNAME_KEY, username),
+        (PASSWORD_SHA256_KEY, hashlib.sha256(password.encode()).hexdigest()),
+    ):
+        (directory / key).write_text(value)
+        (directory / key).chmod(0o600)
+
+
+def start_metrics_exporter(
+    root: Path, *, mlflow: MlflowServer, username: str, password: str, timeout: float = 30.0
+) -> MetricsExporter:
+    """Start :func:`components.mlflow_metrics.exporter_spec` against ``mlflow``'s metric files; replaced, as for
+    the server: the bind address and port, the two mounted directories (the shared emptyDir, the Secret)."""
+    from components.mlflow_metrics import CREDENTIALS_MOUNT, METRICS_PORT, exporter_spec
+
+    spec = exporter_spec(image=mlflow.spec.image)
+    args = list(spec.args)
+    port = free_port()
+    _replace_option(args, "--bind", "0.0.0.0", LOOPBACK)
+    _replace_option(args, "--port", str(METRICS_PORT), str(port))
+    _replace_option(
+        args,
+        "--multiproc-dir",
+        args[args.index("--multiproc-dir") + 1],
+        str(mlflow.materialized.prometheus_dir),
+    )
+    credentials = root / "mounts" / "metrics-auth"
+    _replace_option(args, "--credentials-dir", CREDENTIALS_MOUNT, str(credentials))
+    write_metrics_credential(credentials, username, password)
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(root / "home"),
+        "LANG": "C.UTF-8",
+        **spec.env,
+    }
+    argv = [*spec.command, *args]
+    process = _Process.start("metrics", argv, env=env, cwd=root, log_path=root / "metrics.log")
+    exporter = MetricsExporter(
+        url=f"http://{LOOPBACK}:{port}", credentials_dir=credentials, argv=argv, process=process
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(exporter.url + spec.health_path, timeout=2) as response:
+                if response.status == 200:
+                    return exporter
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        if not process.alive() or time.monotonic() > deadline:
+            exporter.stop()
+            raise LocalStackError(f"metrics exporter did not start:\n{process.log_tail()}")
+        time.sleep(0.2)
+
+
 __all__ = [
     "PORT",
     "LocalPlatform",

@@ -260,6 +260,26 @@ def baseline(env: str = "prod") -> Graph:
         {"subnetId": "public-0-id", "routeTableId": "public-rt-id"},
         deps={"subnetId": [public], "routeTableId": [public_rt]},
     )
+    secrets_endpoint = resource(
+        "aws:ec2/vpcEndpoint:VpcEndpoint",
+        "secretsmanager-endpoint",
+        {
+            "vpcId": "vpc-1",
+            "vpcEndpointType": "Interface",
+            "serviceName": "com.amazonaws.eu-west-1.secretsmanager",
+            "privateDnsEnabled": True,
+            "policy": doc(
+                {
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": "*",
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:PrincipalAccount": ACCOUNT}},
+                }
+            ),
+        },
+        deps={"vpcId": [vpc]},
+    )
     flow_group = resource(
         "aws:cloudwatch/logGroup:LogGroup", "flow-logs", {"retentionInDays": 365, "kmsKeyId": KEY_ARN}
     )
@@ -618,6 +638,7 @@ def baseline(env: str = "prod") -> Graph:
             topic_policy,
             ns,
             deny,
+            secrets_endpoint,
             addon,
             subscription,
             deployment,

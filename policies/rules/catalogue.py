@@ -615,6 +615,16 @@ CATALOGUE: dict[str, Meta] = {
         prowler=("vpc_subnet_no_public_ip_by_default",),
         props={"allowPublicSubnets": Prop({"type": "boolean"}, False)},
     ),
+    "net-vpc-endpoint-policy": Meta(
+        "Interface VPC endpoints carry a policy that admits only pinned principals (e.g. aws:PrincipalAccount), "
+        "except the services in endpointsWithoutPolicy.",
+        "medium",
+        "Give the endpoint a policy whose '*' principal is pinned by aws:PrincipalAccount (or an org/ARN "
+        "condition); list a service in endpointsWithoutPolicy only when its callers are unsigned (STS's "
+        "AssumeRoleWithWebIdentity).",
+        prowler=("vpc_endpoint_connections_trust_boundaries",),
+        props={"endpointsWithoutPolicy": Prop(_STR_LIST, ["sts"])},
+    ),
     # ---- Kubernetes ------------------------------------------------------------------------------
     "k8s-no-privileged": Meta(
         "Containers do not run privileged.",
@@ -725,6 +735,16 @@ CATALOGUE: dict[str, Meta] = {
         "Add a NetworkPolicy with podSelector {} and policyTypes ['Ingress'] (no ingress rules) in the "
         "namespace, then allow the traffic the workloads need.",
         framework=_eks("4.3.2"),
+    ),
+    "k8s-namespace-egress-restricted": Meta(
+        "Namespaces the stack runs workloads in deny egress by default, and no NetworkPolicy allows egress to "
+        "0.0.0.0/0, ::/0 or every destination (a rule without 'to'), unless listed in allowedOpenEgress.",
+        "high",
+        "Add a NetworkPolicy with podSelector {} and policyTypes ['Egress'] (no egress rules), then allow the "
+        "destinations the workloads need by CIDR, namespace or pod (AWS APIs through VPC interface endpoints, "
+        "i.e. the VPC CIDR); list namespace/name in allowedOpenEgress only with a reason.",
+        framework=_eks("4.3.2"),
+        props={"allowedOpenEgress": Prop(_STR_LIST, [])},
     ),
     # ---- Helm ------------------------------------------------------------------------------------
     "helm-chart-version-pinned": Meta(

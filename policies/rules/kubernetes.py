@@ -254,6 +254,55 @@ def namespace_default_deny(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
             yield f"namespace {name!r} runs workloads without a default-deny ingress NetworkPolicy", ns.urn
 
 
+OPEN_CIDRS = ("0.0.0.0/0", "::/0")
+
+
+def _is_default_deny_egress(policy: Res) -> bool:
+    """A NetworkPolicy selecting every pod of its namespace that denies all egress (no egress rules)."""
+    spec = policy.get("spec") or {}
+    selector = spec.get("podSelector") or {}
+    selects_all = not selector.get("matchLabels") and not selector.get("matchExpressions")
+    return selects_all and "Egress" in as_list(spec.get("policyTypes")) and not spec.get("egress")
+
+
+def _open_egress(policy: Res) -> Iterator[str]:
+    """Egress rules of ``policy`` that reach the internet: no ``to`` (every destination) or an open ipBlock."""
+    spec = policy.get("spec") or {}
+    if "Egress" not in as_list(spec.get("policyTypes")) and not spec.get("egress"):
+        return
+    for i, rule in enumerate(as_list(spec.get("egress"))):
+        if not isinstance(rule, dict):
+            continue
+        peers = as_list(rule.get("to"))
+        if not peers:
+            yield f"egress rule {i} names no destination (every address, the internet included)"
+            continue
+        for peer in peers:
+            cidr = (peer.get("ipBlock") or {}).get("cidr") if isinstance(peer, dict) else None
+            if cidr in OPEN_CIDRS:
+                yield f"egress rule {i} allows {cidr}"
+
+
+@stack_rule("k8s-namespace-egress-restricted")
+def namespace_egress_restricted(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
+    """Namespaces this stack runs workloads in deny egress by default, and no NetworkPolicy opens egress to
+    the internet (0.0.0.0/0, ::/0, or a rule without destinations) unless allow-listed."""
+    allowed = {str(n) for n in ctx.get("allowedOpenEgress", [])}
+    with_workloads = {namespace_of(r) for r in stack.of_type(*WORKLOADS)}
+    policies = stack.of_type(NETWORK_POLICY)
+    denied = {namespace_of(p) for p in policies if _is_default_deny_egress(p)}
+    for ns in stack.of_type(NAMESPACE):
+        name = str(ns.path("metadata", "name") or "")
+        if name in with_workloads and name not in denied:
+            yield f"namespace {name!r} runs workloads without a default-deny egress NetworkPolicy", ns.urn
+    for policy in policies:
+        key = f"{namespace_of(policy)}/{policy.path('metadata', 'name') or policy.name}"
+        if key in allowed:
+            continue
+        for finding in _open_egress(policy):
+            yield f"NetworkPolicy {key}: {finding}", policy.urn
+
+
 RULES = [
     no_privileged,
     no_escalation,
@@ -270,4 +319,5 @@ RULES = [
     not_default_namespace,
     internal_lb,
     namespace_default_deny,
+    namespace_egress_restricted,
 ]

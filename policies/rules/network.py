@@ -6,7 +6,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from policies.rules._common import Ctx, Res, Stack, as_list, resource_rule, stack_rule, truthy
+from policies.rules._common import (
+    Ctx,
+    Res,
+    Stack,
+    as_list,
+    public_allow_statements,
+    resource_rule,
+    sid,
+    stack_rule,
+    truthy,
+)
 
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
@@ -112,4 +122,25 @@ def default_sg(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
                 yield f"the default security group of VPC {vpc.name!r} has rules", sg.urn
 
 
-RULES = [no_open_ingress, private_subnet_public_ip, flow_logs, default_sg]
+VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+
+
+@resource_rule("net-vpc-endpoint-policy", VPC_ENDPOINT)
+def endpoint_policy(res: Res, ctx: Ctx) -> Iterator[str]:
+    """Interface endpoints carry a policy, and none of its statements admits any principal without a pinning
+    condition (an account, organisation or ARN): credentials of other accounts cannot use our endpoints."""
+    if str(res.get("vpcEndpointType") or "Gateway") != "Interface":
+        return
+    service = str(res.get("serviceName") or "")
+    suffix = service.split(".", 3)[-1] if service.count(".") >= 3 else service
+    if suffix in {str(s) for s in ctx.get("endpointsWithoutPolicy", ["sts"])}:
+        return
+    document = res.get("policy")
+    if not document:
+        yield f"interface endpoint {service or res.name} has the default full-access policy"
+        return
+    for stmt in public_allow_statements(document):
+        yield f"interface endpoint {service or res.name}: {sid(stmt)} admits any principal unconditioned"
+
+
+RULES = [no_open_ingress, private_subnet_public_ip, flow_logs, default_sg, endpoint_policy]

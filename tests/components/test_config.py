@@ -432,3 +432,34 @@ def test_an_iam_name_with_an_at_sign_is_no_e_mail_placeholder() -> None:
         clusterAdminPrincipalArns='["arn:aws:iam::210987654321:role/ops@example.com"]',
     )
     assert cfg.placeholder_problems(config) == []
+
+
+@pytest.mark.parametrize(
+    ("values", "expect"),
+    [
+        (
+            {"mlops-platform:networkInterfaceEndpointServices": json.dumps(["sts", "ecr.api"])},
+            "missing: ['s3']",
+        ),
+        (
+            {"mlops-platform:networkInterfaceEndpointServices": json.dumps(["s3", "sts", "ec2"])},
+            "not offered",
+        ),
+        ({"mlops-platform:networkInterfaceEndpointServices": json.dumps(["s3", "sts", "s3"])}, "twice"),
+        ({"mlops-platform:networkInterfaceEndpoints": "false"}, "must be true"),
+    ],
+)
+def test_interface_endpoints_must_serve_mlflows_closed_egress(values: dict[str, str], expect: str) -> None:
+    found = problems(values)
+    assert any("networkInterfaceEndpoint" in k and expect in m for k, m in found), found
+
+
+def test_endpoint_sets_per_profile() -> None:
+    dev, staging, prod = (
+        cfg.PROFILES[env]["network"]["interface_endpoint_services"] for env in cfg.ENVIRONMENTS
+    )
+    assert dev == ["s3", "sts"]  # what MLflow needs; ECR, logs and Secrets Manager go through dev's NAT
+    assert staging == prod == ["s3", "sts", "ecr.api", "ecr.dkr", "logs", "secretsmanager"]
+    assert make(
+        {"mlops-platform:networkInterfaceEndpointServices": json.dumps(["s3", "sts", "sns"])}
+    ).network.interface_endpoint_services == ["s3", "sts", "sns"]

@@ -28,6 +28,7 @@ DATA_KEY = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-4333-8444-55555
 SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0123-abcdef"
 DB_HOST = "mlops-test.cabc.eu-west-1.rds.amazonaws.com"
 DB_CIDRS = ["10.10.160.0/22", "10.10.164.0/22"]
+VPC_CIDR = "10.10.0.0/16"
 
 
 def render(**overrides: Any) -> Graph:
@@ -43,6 +44,7 @@ def render(**overrides: Any) -> Graph:
         "db_master_secret_arn": SECRET_ARN,
         "db_secret_key_arn": DATA_KEY,
         "database_cidrs": DB_CIDRS,
+        "vpc_cidr": VPC_CIDR,
         "image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/mlops-test/mlflow:3.6.0-platform.1",
         "region": REGION,
         "replicas": 2,
@@ -65,8 +67,7 @@ def pod(g: Graph) -> dict[str, Any]:
 
 
 def container(g: Graph) -> dict[str, Any]:
-    (c,) = pod(g)["containers"]
-    return c
+    return next(c for c in pod(g)["containers"] if c["name"] == "mlflow")
 
 
 def trust(role: Resource) -> dict[str, str]:
@@ -170,7 +171,10 @@ def test_auth_secrets_are_generated_in_cluster_once(graph: Graph) -> None:
         r.inputs["metadata"]["name"]: r
         for r in graph.of_type("kubernetes:generators.external-secrets.io/v1alpha1:Password")
     }
-    assert {r["name"] for r in refs} == set(generators)
+    g_metrics = graph.one("kubernetes:external-secrets.io/v1:ExternalSecret", "mr-metrics")
+    refs += [d["sourceRef"]["generatorRef"] for d in g_metrics.inputs["spec"]["dataFrom"]]
+    assert sorted(r["name"] for r in refs) == sorted(generators)  # each generator feeds one secret
+    assert g_metrics.inputs["spec"]["refreshPolicy"] == "Periodic"  # the scrape credential rotates
     for g in generators.values():
         assert g.inputs["spec"]["length"] >= 32
         assert g.inputs["metadata"]["namespace"] == "mlflow"
@@ -285,7 +289,8 @@ def test_service_and_disruption_budget(graph: Graph) -> None:
     assert svc.inputs["metadata"] == {**svc.inputs["metadata"], "name": "mlflow", "namespace": "mlflow"}
     assert svc.inputs["spec"]["type"] == "ClusterIP"
     assert svc.inputs["spec"]["ports"] == [
-        {"name": "http", "port": 5000, "targetPort": "http", "protocol": "TCP"}
+        {"name": "http", "port": 5000, "targetPort": "http", "protocol": "TCP"},
+        {"name": "metrics", "port": 9102, "targetPort": "metrics", "protocol": "TCP"},
     ]
     pdb = graph.one("kubernetes:policy/v1:PodDisruptionBudget")
     assert pdb.inputs["spec"]["maxUnavailable"] == 1
@@ -298,16 +303,26 @@ def test_network_policies_default_deny_and_narrow_allows(graph: Graph) -> None:
         for r in graph.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
     }
     assert pols["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
-    ingress = pols["mlflow-ingress"]["ingress"]
-    sources = [rule["from"][0]["namespaceSelector"]["matchLabels"] for rule in ingress]
-    assert sources == [
-        {"kubernetes.io/metadata.name": "monitoring"},
-        {"mlops.platform/mlflow-client": "true"},
+    scrape, clients = pols["mlflow-ingress"]["ingress"]
+    # Prometheus pods of the monitoring namespace reach the metrics exporter only, never MLflow's API.
+    assert scrape["from"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+        }
     ]
-    assert all(rule["ports"] == [{"port": 5000, "protocol": "TCP"}] for rule in ingress)
+    assert scrape["ports"] == [{"port": 9102, "protocol": "TCP"}]
+    assert clients["from"] == [
+        {"namespaceSelector": {"matchLabels": {"mlops.platform/mlflow-client": "true"}}}
+    ]
+    assert clients["ports"] == [{"port": 5000, "protocol": "TCP"}]
     egress = pols["mlflow-egress"]["egress"]
+    # Every egress rule names its destinations: none is open to the internet.
+    assert all(rule.get("to") for rule in egress)
     db = [rule for rule in egress if rule.get("ports", [{}])[0].get("port") == 5432]
     assert [p["ipBlock"]["cidr"] for p in db[0]["to"]] == DB_CIDRS
+    https = [rule for rule in egress if rule["ports"] == [{"port": 443, "protocol": "TCP"}]]
+    assert [p["ipBlock"] for rule in https for p in rule["to"]] == [{"cidr": VPC_CIDR}]
     assert {tuple(sorted(p.items())) for rule in egress for p in rule["ports"]} == {
         (("port", 53), ("protocol", "UDP")),
         (("port", 53), ("protocol", "TCP")),
@@ -334,6 +349,7 @@ def test_outputs_in_cluster_url() -> None:
                 db_master_secret_arn=SECRET_ARN,
                 db_secret_key_arn=DATA_KEY,
                 database_cidrs=DB_CIDRS,
+                vpc_cidr=VPC_CIDR,
                 image="img@sha256:0",
                 region=REGION,
                 namespace="registry",
@@ -430,3 +446,83 @@ def test_rollout_is_awaited_unless_the_first_deployment_opts_out() -> None:
     assert "annotations" not in deployment(awaited).inputs["metadata"]
     graph = render(await_rollout=False)
     assert deployment(graph).inputs["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true"}
+
+
+# ---- the scrape credential and the metrics exporter (components.mlflow_metrics) ---------------------------
+
+
+def exporter(g: Graph) -> dict[str, Any]:
+    return next(c for c in pod(g)["containers"] if c["name"] == "metrics")
+
+
+def test_scrape_credential_is_its_own_generated_rotated_secret(graph: Graph) -> None:
+    es = graph.one("kubernetes:external-secrets.io/v1:ExternalSecret", "mr-metrics").inputs
+    assert es["metadata"]["name"] == "mlflow-metrics" != AUTH_SECRET
+    spec = es["spec"]
+    assert (spec["refreshPolicy"], spec["refreshInterval"]) == ("Periodic", "720h")
+    (source,) = spec["dataFrom"]
+    generator = graph.one(
+        "kubernetes:generators.external-secrets.io/v1alpha1:Password", "mr-metrics-password"
+    )
+    assert source["sourceRef"]["generatorRef"]["name"] == generator.inputs["metadata"]["name"]
+    assert generator.inputs["spec"]["length"] >= 32 and generator.inputs["spec"]["symbols"] == 0
+    data = spec["target"]["template"]["data"]
+    assert data == {
+        "username": "prometheus",
+        "password": "{{ .password }}",
+        "password.sha256": "{{ .password | sha256sum }}",
+    }
+    # Not the admin's: nothing of the auth secret is reused.
+    assert "admin" not in json.dumps(spec)
+
+
+def test_only_the_exporter_mounts_the_scrape_credential_and_only_its_hash(graph: Graph) -> None:
+    p = pod(graph)
+    (volume,) = [v for v in p["volumes"] if v.get("secret", {}).get("secretName") == "mlflow-metrics"]
+    assert [i["key"] for i in volume["secret"]["items"]] == ["username", "password.sha256"]
+    users = [
+        c["name"] for c in p["containers"] if any(m["name"] == volume["name"] for m in c["volumeMounts"])
+    ]
+    assert users == ["metrics"]
+    assert all("mlflow-metrics" not in json.dumps(c.get("env", [])) for c in p["containers"])
+
+
+def test_exporter_runs_the_exporter_module_hardened(graph: Graph) -> None:
+    from components.mlflow_metrics import exporter_spec
+
+    c, server = exporter(graph), container(graph)
+    expected = exporter_spec(image=server["image"])
+    assert c["image"] == server["image"]  # the MLflow image: prometheus_client, no extra image to pin
+    assert [*c["command"], *c["args"]] == [*expected.command, *expected.args]
+    assert c["command"][:2] == ["python", "-c"]
+    assert "def check_credentials" in c["command"][2]
+    args = c["args"]
+    assert args[args.index("--multiproc-dir") + 1] == "/mlflow-tmp/mlflow-metrics"
+    assert {"name": "tmp", "mountPath": "/mlflow-tmp", "readOnly": True} in c["volumeMounts"]
+    assert c["ports"] == [{"name": "metrics", "containerPort": 9102, "protocol": "TCP"}]
+    assert c["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+    sc = c["securityContext"]
+    assert sc["readOnlyRootFilesystem"] is True and sc["runAsNonRoot"] is True
+    assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"] == {"drop": ["ALL"]}
+    assert set(c["resources"]["limits"]) == {"cpu", "memory", "ephemeral-storage"}
+
+
+def test_egress_needs_a_vpc_sized_cidr() -> None:
+    with pytest.raises(ValueError, match="wider than a VPC"):
+        render(vpc_cidr="0.0.0.0/0")
+
+
+def test_platform_scrapes_the_exporter_with_the_scrape_credential_never_the_admin() -> None:
+    g, _ = render_platform("staging")
+    (monitor,) = [
+        r
+        for r in g.of_type("kubernetes:monitoring.coreos.com/v1:ServiceMonitor")
+        if r.inputs["metadata"]["name"] == "mlflow"
+    ]
+    (endpoint,) = monitor.inputs["spec"]["endpoints"]
+    assert endpoint["port"] == "metrics" and endpoint["path"] == "/metrics"
+    assert endpoint["basicAuth"] == {
+        "username": {"name": "mlflow-metrics", "key": "username"},
+        "password": {"name": "mlflow-metrics", "key": "password"},
+    }
+    assert monitor.inputs["metadata"]["namespace"] == "mlflow"  # beside the Secret it references

@@ -512,15 +512,22 @@ def test_mlflow_service_monitor_with_basic_auth(graph: Graph) -> None:
     assert sm["metadata"]["namespace"] == "mlflow"
     assert sm["spec"]["selector"] == {"matchLabels": {"app.kubernetes.io/name": "mlflow"}}
     (endpoint,) = sm["spec"]["endpoints"]
-    assert (endpoint["port"], endpoint["path"]) == ("http", "/metrics")
+    assert (endpoint["port"], endpoint["path"]) == (
+        "metrics",
+        "/metrics",
+    )  # the exporter, not MLflow's API port
     assert endpoint["basicAuth"]["password"] == {"name": "mlflow-metrics-credentials", "key": "password"}
     assert {"action": "replace", "targetLabel": "job", "replacement": "mlflow"} in endpoint["relabelings"]
 
 
 def test_mlflow_without_auth_and_without_mlflow() -> None:
-    graph = render(base_args(mlflow=MlflowScrape()))
+    graph = render(base_args(mlflow=MlflowScrape(basic_auth_secret=None)))
     (endpoint,) = inputs(graph.one(SERVICE_MONITOR))["spec"]["endpoints"]
     assert "basicAuth" not in endpoint
+    # By default the scrape authenticates with the exporter's own credential (components.mlflow_metrics).
+    graph = render(base_args(mlflow=MlflowScrape()))
+    (endpoint,) = inputs(graph.one(SERVICE_MONITOR))["spec"]["endpoints"]
+    assert endpoint["basicAuth"]["username"] == {"name": "mlflow-metrics", "key": "username"}
     graph = render(base_args(mlflow=None))
     assert not graph.of_type(SERVICE_MONITOR)
     assert not any(name.startswith("Mlflow") for name in _rules(graph))

@@ -110,7 +110,7 @@ def test_interface_endpoints_private_dns_in_private_subnets(graph: Graph) -> Non
         if e.inputs["vpcEndpointType"] == "Interface"
     ]
     assert sorted(e.inputs["serviceName"] for e in interface) == sorted(
-        f"com.amazonaws.eu-west-1.{s}" for s in ("ecr.api", "ecr.dkr", "sts", "logs")
+        f"com.amazonaws.eu-west-1.{s}" for s in ("s3", "sts", "ecr.api", "ecr.dkr", "logs", "secretsmanager")
     )
     assert len(interface) == len(INTERFACE_ENDPOINT_SERVICES)
     private = [graph.one("aws:ec2/subnet:Subnet", f"net-private-{i}").outputs["id"] for i in range(3)]
@@ -213,3 +213,51 @@ def test_flow_log_waits_for_its_role_policy(graph: Graph) -> None:
     flow_log = graph.one("aws:ec2/flowLog:FlowLog")
     (policy,) = [p for p in graph.of_type("aws:iam/rolePolicy:RolePolicy") if "flow" in p.name]
     assert policy.urn in flow_log.dependencies
+
+
+def interface_endpoint(graph: Graph, service: str) -> Any:
+    (ep,) = [
+        e
+        for e in graph.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+        if e.inputs["vpcEndpointType"] == "Interface"
+        and e.inputs["serviceName"] == f"com.amazonaws.eu-west-1.{service}"
+    ]
+    return ep
+
+
+def test_s3_interface_endpoint_answers_the_default_s3_names_inside_the_vpc(graph: Graph) -> None:
+    # With the gateway endpoint in the same VPC, AWS would otherwise answer in-VPC queries for s3.<region>
+    # with S3's public addresses, which MLflow's egress (the VPC CIDR on 443) does not admit.
+    ep = interface_endpoint(graph, "s3")
+    assert ep.name == "net-s3-interface"
+    assert ep.inputs["privateDnsEnabled"] is True
+    assert ep.inputs["dnsOptions"] == {
+        "dnsRecordIpType": "ipv4",
+        "privateDnsOnlyForInboundResolverEndpoint": False,
+    }
+    # The gateway endpoint stays for the database subnets' route table (and costs nothing).
+    assert graph.one("aws:ec2/vpcEndpoint:VpcEndpoint", "net-s3").inputs["vpcEndpointType"] == "Gateway"
+
+
+def test_interface_endpoints_admit_principals_of_the_account_only_but_sts(graph: Graph) -> None:
+    for service in ("s3", "ecr.api", "ecr.dkr", "logs", "secretsmanager"):
+        (statement,) = json.loads(interface_endpoint(graph, service).inputs["policy"])["Statement"]
+        assert statement["Effect"] == "Allow" and statement["Principal"] == "*"
+        assert statement["Condition"] == {"StringEquals": {"aws:PrincipalAccount": "210987654321"}}
+    # AssumeRoleWithWebIdentity is unsigned: an account condition would refuse every IRSA exchange.
+    assert "policy" not in interface_endpoint(graph, "sts").inputs
+
+
+def test_endpoint_set_is_chosen_by_the_caller() -> None:
+    graph = render(interface_endpoint_services=("s3", "sts"))
+    interface = [
+        e.inputs["serviceName"]
+        for e in graph.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+        if e.inputs["vpcEndpointType"] == "Interface"
+    ]
+    assert interface == ["com.amazonaws.eu-west-1.s3", "com.amazonaws.eu-west-1.sts"]
+
+
+def test_unknown_endpoint_service_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"\['ec2'\] are not offered"):
+        render(interface_endpoint_services=("s3", "ec2"))

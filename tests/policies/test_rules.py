@@ -330,6 +330,18 @@ CASES: list[tuple[str, Any, Mutation | None, dict[str, Any]]] = [
         set_input("spec.podSelector", {"matchLabels": {"app": "x"}}),
         {},
     ),
+    (
+        "k8s-namespace-egress-restricted",
+        select("kubernetes:networking.k8s.io/v1:NetworkPolicy"),
+        set_input("spec.egress", [{"ports": [{"port": 443, "protocol": "TCP"}]}]),
+        {},
+    ),
+    (
+        "net-vpc-endpoint-policy",
+        select("aws:ec2/vpcEndpoint:VpcEndpoint", "secretsmanager-endpoint"),
+        drop_input("policy"),
+        {},
+    ),
     # Helm
     ("helm-chart-version-pinned", HELM, set_input("version", "^77.0.0"), {}),
     ("helm-repository-allowed", HELM, set_input("repositoryOpts.repo", "https://charts.example.com"), {}),
@@ -611,3 +623,105 @@ def test_concurrent_requests_do_not_mix_resources(checker: Checker) -> None:
     assert verdicts(64) == sequential
     flagged = {name for policy, name, _ in sequential if policy == "rds-backup-retention"}
     assert flagged == {f"db-{i}" for i in range(120) if i % 2}
+
+
+# ---- egress and endpoint policies: what fires and what does not --------------------------------------------
+
+
+def _network_policy(name: str, spec: dict[str, Any]) -> Any:
+    return resource(
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        name,
+        {"metadata": {"name": name, "namespace": "mlflow"}, "spec": spec},
+    )
+
+
+def _egress_findings(checker: Checker, *policies: Any) -> list[str]:
+    ns = resource("kubernetes:core/v1:Namespace", "mlflow-ns", {"metadata": {"name": "mlflow"}})
+    deployment = resource(
+        "kubernetes:apps/v1:Deployment",
+        "mlflow",
+        {"metadata": {"name": "mlflow", "namespace": "mlflow"}, "spec": {"template": {"spec": {}}}},
+    )
+    result = checker.run([aws_provider("prod"), ns, deployment, *policies], "prod")
+    return [v.message for v in result.by_policy("k8s-namespace-egress-restricted")]
+
+
+DENY_ALL = {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+
+
+def test_egress_to_the_vpc_cidr_and_named_peers_is_fine(checker: Checker) -> None:
+    narrow = {
+        "podSelector": {"matchLabels": {"app": "mlflow"}},
+        "policyTypes": ["Egress"],
+        "egress": [
+            {"to": [{"ipBlock": {"cidr": "10.30.0.0/16"}}], "ports": [{"port": 443, "protocol": "TCP"}]},
+            {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}]},
+        ],
+    }
+    assert (
+        _egress_findings(checker, _network_policy("deny", DENY_ALL), _network_policy("narrow", narrow)) == []
+    )
+
+
+@pytest.mark.parametrize(
+    ("egress", "expect"),
+    [
+        (
+            [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.169.254/32"]}}]}],
+            "allows 0.0.0.0/0",
+        ),
+        ([{"to": [{"ipBlock": {"cidr": "::/0"}}], "ports": [{"port": 443}]}], "allows ::/0"),
+        ([{"ports": [{"port": 443, "protocol": "TCP"}]}], "names no destination"),
+    ],
+)
+def test_open_egress_is_caught(checker: Checker, egress: list[dict[str, Any]], expect: str) -> None:
+    open_ = {"podSelector": {"matchLabels": {"app": "mlflow"}}, "policyTypes": ["Egress"], "egress": egress}
+    found = _egress_findings(checker, _network_policy("deny", DENY_ALL), _network_policy("open", open_))
+    assert any("mlflow/open" in m and expect in m for m in found), found
+
+
+def test_namespace_without_default_deny_egress_is_caught(checker: Checker) -> None:
+    ingress_only = {"podSelector": {}, "policyTypes": ["Ingress"]}
+    found = _egress_findings(checker, _network_policy("deny", ingress_only))
+    assert found == ["namespace 'mlflow' runs workloads without a default-deny egress NetworkPolicy"]
+
+
+def _endpoint(service: str, **inputs: Any) -> Any:
+    return resource(
+        "aws:ec2/vpcEndpoint:VpcEndpoint",
+        f"ep-{service}",
+        {"vpcEndpointType": "Interface", "serviceName": f"com.amazonaws.eu-west-1.{service}", **inputs},
+    )
+
+
+def test_endpoint_policy_rule(checker: Checker) -> None:
+    open_doc = doc({"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"})
+    pinned = doc(
+        {
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "*",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:PrincipalAccount": ACCOUNT}},
+        }
+    )
+    result = checker.run(
+        [
+            aws_provider("prod"),
+            _endpoint("s3", policy=pinned),
+            _endpoint("sts"),  # unsigned AssumeRoleWithWebIdentity: exempt by default
+            _endpoint("logs"),
+            _endpoint("ecr.api", policy=open_doc),
+            resource(
+                "aws:ec2/vpcEndpoint:VpcEndpoint",
+                "s3-gateway",
+                {"vpcEndpointType": "Gateway", "serviceName": "s3"},
+            ),
+        ],
+        "prod",
+    )
+    found = sorted((v.name, v.message) for v in result.by_policy("net-vpc-endpoint-policy"))
+    assert [name for name, _ in found] == ["ep-ecr.api", "ep-logs"], found
+    assert "default full-access policy" in dict(found)["ep-logs"]
+    assert "admits any principal unconditioned" in dict(found)["ep-ecr.api"]

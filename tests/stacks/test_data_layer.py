@@ -142,7 +142,10 @@ def test_settings_follow_the_profile(stack: str) -> None:
         for e in graph.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
         if e.inputs["vpcEndpointType"] == "Interface"
     ]
-    assert len(interface) == (4 if p["network"]["interface_endpoints"] else 0)
+    # com.amazonaws.<region>.<service>: the profile's set, and only it (each is billed per zone-hour).
+    assert sorted(e.inputs["serviceName"].split(".", 3)[-1] for e in interface) == sorted(
+        p["network"]["interface_endpoint_services"] if p["network"]["interface_endpoints"] else []
+    )
     for group in graph.of_type("aws:cloudwatch/logGroup:LogGroup"):
         assert group.inputs["retentionInDays"] == p["logs"]["retention_days"]
     for key in graph.of_type("aws:kms/key:Key"):

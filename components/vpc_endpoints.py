@@ -1,0 +1,70 @@
+"""The VPC interface endpoints a stack may create: what each is for, the default set, and their policy.
+
+A plain module (no Pulumi import) so that the config schema (:mod:`components.config`) validates
+``networkInterfaceEndpointServices`` against the same catalogue :class:`components.network.Network` builds from.
+Every interface endpoint is billed per availability zone and hour (about 0.01 USD in most regions, plus a per-GB
+data charge), so the set is chosen per environment profile; docs/components-data.md lists the cost.
+"""
+
+from __future__ import annotations
+
+import json
+
+__all__ = [
+    "ENDPOINTS_WITHOUT_POLICY",
+    "ENDPOINT_SERVICE_PURPOSES",
+    "INTERFACE_ENDPOINT_SERVICES",
+    "MLFLOW_REQUIRED_ENDPOINTS",
+    "endpoint_policy",
+]
+
+ENDPOINT_SERVICE_PURPOSES: dict[str, str] = {
+    "s3": "S3 for MLflow's artifact proxy (and, through private DNS, every S3 call made in the VPC): "
+    "MLflow's NetworkPolicy admits HTTPS to the VPC CIDR only, and a NetworkPolicy cannot name the S3 prefix "
+    "list the gateway endpoint routes to",
+    "sts": "STS for IRSA's AssumeRoleWithWebIdentity (MLflow, External Secrets, the EBS CSI driver, "
+    "Alertmanager, Grafana); MLflow reaches it only inside the VPC",
+    "ecr.api": "ECR API for image pulls by the nodes (kubelet) without NAT",
+    "ecr.dkr": "ECR registry for image pulls by the nodes without NAT",
+    "logs": "CloudWatch Logs for the nodes' and add-ons' log shipping without NAT",
+    "secretsmanager": "Secrets Manager for the External Secrets Operator (the RDS-managed master secret)",
+    "sns": "SNS for Alertmanager's receiver (used today through NAT; enable once the monitoring namespace's "
+    "egress is closed)",
+    "monitoring": "CloudWatch metrics for Grafana's CloudWatch data source (used today through NAT; enable "
+    "once the monitoring namespace's egress is closed)",
+}
+"""Interface endpoints a stack may create (``networkInterfaceEndpointServices``), each with who uses it.
+Karpenter, when it comes, needs ``ec2``, ``ssm``, ``sqs`` and ``eks`` as well; nothing uses them today, so
+they are not offered yet (every interface endpoint is billed per zone-hour)."""
+
+INTERFACE_ENDPOINT_SERVICES: tuple[str, ...] = ("s3", "sts", "ecr.api", "ecr.dkr", "logs", "secretsmanager")
+"""The full set: what the platform's workloads and controllers call today, so that MLflow's egress can be
+closed to the VPC (``s3``, ``sts``) and the controllers do not depend on NAT for AWS APIs."""
+
+MLFLOW_REQUIRED_ENDPOINTS: tuple[str, ...] = ("s3", "sts")
+"""What MLflow's closed egress (DNS, the database subnets, HTTPS to the VPC CIDR) needs in every profile."""
+
+ENDPOINTS_WITHOUT_POLICY: tuple[str, ...] = ("sts",)
+"""Interface endpoints left on the default (full-access) policy: AssumeRoleWithWebIdentity is an unsigned
+request, so an endpoint policy pinning ``aws:PrincipalAccount`` would refuse every IRSA token exchange."""
+
+
+def endpoint_policy(account_id: str) -> str:
+    """Interface-endpoint policy: only principals of this account may use the endpoint (a data-perimeter
+    control: credentials of another account cannot move data through our endpoints). Resources are not
+    pinned: image layers and add-on images live in AWS-owned accounts' buckets and registries."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "PrincipalsOfThisAccountOnly",
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": "*",
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:PrincipalAccount": account_id}},
+                }
+            ],
+        }
+    )

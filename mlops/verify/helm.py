@@ -449,14 +449,22 @@ def _tree_from_tgz(data: bytes, origin: str) -> ChartTree:
 # --- rendering ----------------------------------------------------------------------------------------
 
 
-def parse_manifests(text: str, resource: Resource) -> list[Manifest]:
-    """The objects of helm's multi-document output, each with the template its ``# Source:`` names."""
+_CRD_KIND = re.compile(r"^kind:\s*['\"]?CustomResourceDefinition['\"]?\s*$", re.MULTILINE)
+
+
+def parse_manifests(text: str, resource: Resource, *, crds_only: bool = False) -> list[Manifest]:
+    """The objects of helm's multi-document output, each with the template its ``# Source:`` names.
+
+    ``crds_only`` parses only the documents that declare ``kind: CustomResourceDefinition`` (fast).
+    """
     manifests: list[Manifest] = []
     source = ""
     for doc in re.split(r"^---[ \t]*$", text, flags=re.MULTILINE):
         match = re.search(r"^# Source: (.+)$", doc, flags=re.MULTILINE)
         if match:
             source = match.group(1).strip()
+        if crds_only and _CRD_KIND.search(doc) is None:
+            continue
         obj = _load_yaml(doc)
         if not isinstance(obj, dict) or not obj:
             continue
@@ -573,7 +581,7 @@ def render(ctx: VerifyContext, helm: Helm, source: ChartSource, *, workers: int 
     first = run([])
     for job, done in zip(jobs, first, strict=True):
         try:
-            crds += _crds_in(parse_manifests(done.stdout, job.spec.resource))
+            crds += _crds_in(parse_manifests(done.stdout, job.spec.resource, crds_only=True))
         except yaml.YAMLError:
             done.returncode = done.returncode or 1  # reported by the second pass
         if done.returncode != 0:
@@ -615,7 +623,7 @@ def _crds_in_files(tree: ChartTree, resource: Resource) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     for chart in _walk(tree):
         for _, text in chart.crd_files:
-            found += _crds_in(parse_manifests(text, resource))
+            found += _crds_in(parse_manifests(text, resource, crds_only=True))
     return found
 
 

@@ -184,7 +184,9 @@ class LocalCharts(ChartSource):
         return str(self.root)
 
     def locate(self, chart: str, version: str, repository: str) -> Path:
-        names = dict.fromkeys([f"{chart}-{version}", f"{chart}-{_bare(version)}", f"{chart}-v{_bare(version)}"])
+        names = dict.fromkeys(
+            [f"{chart}-{version}", f"{chart}-{_bare(version)}", f"{chart}-v{_bare(version)}"]
+        )
         for name in names:
             candidate = self.root / name
             if (candidate / "Chart.yaml").is_file():
@@ -196,7 +198,9 @@ class LocalCharts(ChartSource):
                 return candidate
         have = sorted(p.name for p in self.root.glob(f"{chart}-*") if (p / "Chart.yaml").is_file())
         hint = f"; there: {', '.join(have)}" if have else ""
-        raise ChartNotFound(f"no chart {chart} {version} in {self.root} (looked for {', '.join(names)}){hint}")
+        raise ChartNotFound(
+            f"no chart {chart} {version} in {self.root} (looked for {', '.join(names)}){hint}"
+        )
 
 
 class PulledCharts(ChartSource):
@@ -232,7 +236,9 @@ class PulledCharts(ChartSource):
         return target
 
 
-def chart_source(charts_dir: str | Path | None, helm: Helm, env: Mapping[str, str] | None = None) -> ChartSource:
+def chart_source(
+    charts_dir: str | Path | None, helm: Helm, env: Mapping[str, str] | None = None
+) -> ChartSource:
     env = os.environ if env is None else env
     given = str(charts_dir) if charts_dir else env.get(CHARTS_ENV, "").strip()
     return LocalCharts(Path(given)) if given else PulledCharts(helm)
@@ -391,7 +397,9 @@ def _tree_from(read: Callable[[str], bytes | None], names: list[str], origin: Pa
         inner = [n[len(prefix) :] for n in names if n.startswith(prefix)]
         tree = _tree_from(lambda rel, p=prefix: read(p + rel), inner, f"{origin}/{prefix}")
         subcharts[keys.get(tree.name, tree.name)] = tree
-    for archive in sorted(n for n in names if n.startswith("charts/") and n.count("/") == 1 and n.endswith(".tgz")):
+    for archive in sorted(
+        n for n in names if n.startswith("charts/") and n.count("/") == 1 and n.endswith(".tgz")
+    ):
         data = read(archive)
         if data is None:
             continue
@@ -417,7 +425,9 @@ _VALUES_PATH = r"\$?\.Values((?:\.[A-Za-z_][A-Za-z0-9_-]*)+)"
 _READ = re.compile(_VALUES_PATH)
 _INDEX = re.compile(r'index\s+\$?\.Values((?:\s+"[^"]+")+)')
 _TO_YAML = re.compile(r"toYaml\s+\(?\s*(?:omit\s+)?" + _VALUES_PATH)
-_WITH_TO_YAML = re.compile(r"with\s+" + _VALUES_PATH + r"\s*-?}}(?:(?!{{-?\s*end).){0,200}?toYaml\s+\.\s", re.DOTALL)
+_WITH_TO_YAML = re.compile(
+    r"with\s+" + _VALUES_PATH + r"\s*-?}}(?:(?!{{-?\s*end).){0,200}?toYaml\s+\.\s", re.DOTALL
+)
 
 
 def template_paths(texts: Iterable[str]) -> tuple[frozenset[tuple[str, ...]], frozenset[tuple[str, ...]]]:

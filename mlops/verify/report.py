@@ -197,14 +197,18 @@ def to_junit(result: VerifyResult) -> str:
             case.set("time", f"{result.timings.get(layer, 0.0):.3f}")
         found = _sorted([f for f in result.findings if (f.layer, f.check) == (layer, check)])
         if found:
-            failure = ET.SubElement(case, "failure", type=f"{layer}/{check}", message=f"{len(found)} finding(s)")
+            failure = ET.SubElement(
+                case, "failure", type=f"{layer}/{check}", message=f"{len(found)} finding(s)"
+            )
             failure.text = "\n".join(
                 f"{_where(f)} {f.type} {f.name} {f.object} {f.path}: {f.message}" for f in found
             )
         taken = [(f, e) for f, e in _sorted_accepted(result) if (f.layer, f.check) == (layer, check)]
         if taken:
             out = ET.SubElement(case, "system-out")
-            out.text = "\n".join(f"[accepted] {_where(f)} {f.name}: {f.message} (reason: {e.reason})" for f, e in taken)
+            out.text = "\n".join(
+                f"[accepted] {_where(f)} {f.name}: {f.message} (reason: {e.reason})" for f, e in taken
+            )
     suites = ET.Element("testsuites", name=TOOL)
     suites.append(suite)
     ET.indent(suites)

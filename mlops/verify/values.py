@@ -77,7 +77,9 @@ FREE_FORM: tuple[FreeForm, ...] = (
     FreeForm("**.storageSpec", "a Prometheus/Alertmanager StorageSpec: " + _K8S + " (and the CRD layer)"),
     FreeForm("**.extraArgs", "command-line flags of the workload, passed through as given"),
     FreeForm("**.externalLabels", "Prometheus external labels: every key is a label name"),
-    FreeForm("alertmanager.config", "Alertmanager's own configuration file, rendered verbatim into its Secret"),
+    FreeForm(
+        "alertmanager.config", "Alertmanager's own configuration file, rendered verbatim into its Secret"
+    ),
     FreeForm("grafana.grafana\\.ini", "grafana.ini sections and keys, rendered verbatim"),
     FreeForm("**.additionalScrapeConfigs", "Prometheus scrape configurations, rendered verbatim"),
 )
@@ -131,14 +133,16 @@ class Known:
         """A template renders this whole subtree into the manifests (toYaml): every key below counts."""
         return self.path in self.chart.renders
 
-    def keys(self) -> list[str]:
+    def names(self) -> list[str]:
         found = list(self.default) if isinstance(self.default, dict) else []
         if self.root:
             found += list(self.chart.subcharts)
         if self.schema is not None:
-            found += list((self.schema.get("properties") or {}))
+            found += list(self.schema.get("properties") or {})
         depth = len(self.path)
-        found += [c[depth] for c in self.conditions | self.chart.reads if len(c) > depth and c[:depth] == self.path]
+        found += [
+            c[depth] for c in self.conditions | self.chart.reads if len(c) > depth and c[:depth] == self.path
+        ]
         return sorted(set(found))
 
     def open_map(self) -> bool:
@@ -204,7 +208,7 @@ def _label(release: RenderedRelease) -> str:
 
 
 def _suggest(key: str, known: Known, chart: ChartTree) -> str:
-    close = difflib.get_close_matches(key, known.keys(), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(key, known.names(), n=1, cutoff=0.6)
     if close:
         return f"; did you mean {close[0]!r}?"
     elsewhere = [".".join(p) for p in _paths(_root(chart), ()) if p[-1].lower() == key.lower()][:3]
@@ -216,7 +220,7 @@ def _suggest(key: str, known: Known, chart: ChartTree) -> str:
 def _paths(known: Known, prefix: tuple[str, ...], depth: int = 0) -> Iterator[tuple[str, ...]]:
     if depth > 8:
         return
-    for key in known.keys():
+    for key in known.names():
         path = (*prefix, key)
         yield path
         child = known.child(key)
@@ -283,7 +287,9 @@ def schema_errors(release: RenderedRelease, chart: ChartTree) -> list[Finding]:
         glob = values.get("global") if isinstance(values.get("global"), dict) else {}
         for key, sub in tree.subcharts.items():
             given = values.get(key) if isinstance(values.get(key), dict) else {}
-            merged = coalesce(coalesce(sub.values, given), {"global": coalesce(sub.values.get("global") or {}, glob)})
+            merged = coalesce(
+                coalesce(sub.values, given), {"global": coalesce(sub.values.get("global") or {}, glob)}
+            )
             validate(sub, merged, (*prefix, key))
 
     validate(chart, coalesce(chart.values, release.values), ())

@@ -358,6 +358,10 @@ class ChartTree:
     renders: frozenset[tuple[str, ...]] = frozenset()
     """Value paths whose whole subtree a template renders (``toYaml .Values.a``, ``with .Values.a`` +
     ``toYaml .``): every key below them reaches the manifests."""
+    asks_api_versions: bool = False
+    """A template (here or in a subchart) branches on ``.Capabilities.APIVersions``."""
+    templates_crds: bool = False
+    """A template (here or in a subchart) renders a CustomResourceDefinition."""
 
 
 @functools.lru_cache(maxsize=64)
@@ -405,9 +409,8 @@ def _tree_from(read: Callable[[str], bytes | None], names: list[str], origin: Pa
             continue
         tree = _tree_from_tgz(data, f"{origin}/{archive}")
         subcharts[keys.get(tree.name, tree.name)] = tree
-    reads, renders = template_paths(
-        (read(n) or b"").decode("utf-8", "replace") for n in names if n.startswith("templates/")
-    )
+    texts = [(read(n) or b"").decode("utf-8", "replace") for n in names if n.startswith("templates/")]
+    reads, renders = template_paths(texts)
     return ChartTree(
         name=str(meta.get("name", "")),
         version=str(meta.get("version", "")),
@@ -418,6 +421,10 @@ def _tree_from(read: Callable[[str], bytes | None], names: list[str], origin: Pa
         conditions=frozenset(conditions),
         reads=reads,
         renders=renders,
+        asks_api_versions=any("Capabilities.APIVersions" in t for t in texts)
+        or any(sub.asks_api_versions for sub in subcharts.values()),
+        templates_crds=any(_CRD_KIND.search(t) for t in texts)
+        or any(sub.templates_crds for sub in subcharts.values()),
     )
 
 
@@ -473,9 +480,10 @@ def parse_manifests(text: str, resource: Resource, *, crds_only: bool = False) -
         match = re.search(r"^# Source: (.+)$", doc, flags=re.MULTILINE)
         if match:
             source = match.group(1).strip()
-        if crds_only and _CRD_KIND.search(doc) is None:
+        is_crd = _CRD_KIND.search(doc) is not None
+        if crds_only and not is_crd:
             continue
-        obj = _load_yaml(doc)
+        obj = _load_crd(doc) if is_crd else _load_yaml(doc)
         if not isinstance(obj, dict) or not obj:
             continue
         if obj.get("kind") == "List" and isinstance(obj.get("items"), list):
@@ -483,6 +491,24 @@ def parse_manifests(text: str, resource: Resource, *, crds_only: bool = False) -
         else:
             manifests.append(Manifest(obj, resource, source))
     return manifests
+
+
+_CRD_MEMO: dict[str, Any] = {}
+_CRD_MEMO_LIMIT = 256
+
+
+def _load_crd(doc: str) -> Any:
+    """A CRD document, parsed once per run: the same CRD comes from a chart's ``crds/`` file, from the first
+    render and from the last; CRDs are most of the YAML (the parsed object is shared: manifests are
+    read-only for the layers)."""
+    body = re.sub(r"\A(?:[ \t]*(?:#[^\n]*)?\n)*", "", doc).rstrip()
+    found = _CRD_MEMO.get(body)
+    if found is None:
+        found = _load_yaml(body)
+        if len(_CRD_MEMO) >= _CRD_MEMO_LIMIT:
+            _CRD_MEMO.pop(next(iter(_CRD_MEMO)))
+        _CRD_MEMO[body] = found
+    return found
 
 
 def api_versions_of(crds: Iterable[dict[str, Any]]) -> list[str]:
@@ -560,7 +586,9 @@ def render(ctx: VerifyContext, helm: Helm, source: ChartSource, *, workers: int 
     """Render every release of ``ctx.graph`` into ``ctx.releases``; return the helm layer's findings."""
     findings: list[Finding] = []
     jobs: list[_Job] = []
-    for spec in release_specs(ctx.graph):
+    specs = release_specs(ctx.graph)
+    rendered: dict[int, RenderedRelease] = {}
+    for spec in specs:
         try:
             chart_dir = source.locate(spec.chart, spec.version, spec.repository)
         except ChartNotFound as err:
@@ -574,31 +602,37 @@ def render(ctx: VerifyContext, helm: Helm, source: ChartSource, *, workers: int 
                     path="version",
                 )
             )
-            ctx.releases.append(_release(spec, spec.values, None))
+            rendered[id(spec)] = _release(spec, spec.values, None)
             continue
         tree = load_chart(chart_dir)
         jobs.append(_Job(spec, chart_dir, tree, placeholders(spec.values, tree.values)))
 
-    def run(pass_api: list[str]) -> list[subprocess.CompletedProcess[str]]:
-        if not jobs:
+    def run(batch: list[_Job], api: list[str]) -> list[subprocess.CompletedProcess[str]]:
+        if not batch:
             return []
-        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs)))) as pool:
-            return list(pool.map(lambda j: _template(helm, j, ctx.kube_version, pass_api), jobs))
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(batch)))) as pool:
+            return list(pool.map(lambda j: _template(helm, j, ctx.kube_version, api), batch))
 
-    # Pass 1 collects the CRDs each chart installs (its crds/ folders and CRD templates); pass 2 renders
-    # with every one of them (and the platform's own CRDs) declared as an available API version.
+    # The CRDs the platform installs: its own, the charts' crds/ folders, and the CRDs that chart templates
+    # render (pass 1, only for the charts that have such templates). Pass 2 renders every chart with all of
+    # them declared as available API versions; a pass-1 render is reused when the chart never asks.
     crds = _plain_crds(ctx.graph)
-    first = run([])
-    for job, done in zip(jobs, first, strict=True):
+    for job in jobs:
+        if not job.spec.skip_crds:
+            crds += _crds_in_files(job.tree, job.spec.resource)
+    first_jobs = [j for j in jobs if j.tree.templates_crds]
+    first = dict(zip(map(id, first_jobs), run(first_jobs, []), strict=True))
+    for job in first_jobs:
+        done = first[id(job)]
         try:
             crds += _crds_in(parse_manifests(done.stdout, job.spec.resource, crds_only=True))
         except yaml.YAMLError:
-            done.returncode = done.returncode or 1  # reported by the second pass
-        if done.returncode != 0:
-            crds += _crds_in_files(job.tree, job.spec.resource)
+            done.returncode = done.returncode or 1  # reported below
     api_versions = api_versions_of(crds)
-    second = run(api_versions) if api_versions else first
-    for job, done in zip(jobs, second, strict=True):
+    again = [j for j in jobs if id(j) not in first or (j.tree.asks_api_versions and api_versions)]
+    second = dict(zip(map(id, again), run(again, api_versions), strict=True))
+    outcome = [second.get(id(j)) or first[id(j)] for j in jobs]
+    for job, done in zip(jobs, outcome, strict=True):
         release = _release(job.spec, job.values, job.chart_dir)
         if done.returncode == 0:
             try:
@@ -625,7 +659,8 @@ def render(ctx: VerifyContext, helm: Helm, source: ChartSource, *, workers: int 
                     object=f"helm release {job.spec.namespace}/{job.spec.release_name}",
                 )
             )
-        ctx.releases.append(release)
+        rendered[id(job.spec)] = release
+    ctx.releases.extend(rendered[id(spec)] for spec in specs)  # in the graph's order
     return findings
 
 

@@ -331,12 +331,17 @@ def test_planted_render_failure_is_a_finding_with_helms_error(tmp_path: Path) ->
 
 def test_planted_chart_version_with_no_source_is_a_finding(tmp_path: Path) -> None:
     make_chart(tmp_path, "app", "2.0.0")
-    ctx = _ctx(release("app", "app", "2.1.0", line=7))
+    ctx = _ctx(
+        release("first", "app", "2.0.0"),
+        release("app", "app", "2.1.0", line=7),
+        release("last", "app", "2.0.0"),
+    )
     (finding,) = helm.render(ctx, project_helm(), helm.LocalCharts(tmp_path))
     assert (finding.layer, finding.check, finding.path) == ("helm", "chart-not-found", "version")
     assert "chart app 2.1.0 cannot be rendered" in finding.message and "there: app-2.0.0" in finding.message
     assert str(finding.source) == "components/planted.py:7"
-    assert ctx.releases[0].chart_dir is None
+    assert [r.release_name for r in ctx.releases] == ["first", "app", "last"], "in the graph's order"
+    assert [r.chart_dir is None for r in ctx.releases] == [False, True, False]
 
 
 def test_kube_version_comes_from_the_cluster() -> None:

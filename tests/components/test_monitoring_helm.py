@@ -17,9 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pulumi
+import pulumi_kubernetes as k8s
 import pytest
 import yaml
 
+from components.model_monitoring import ModelMonitoring, ModelMonitoringArgs
 from components.monitoring import (
     ALERTMANAGER_POD_LABELS,
     DCGM_EXPORTER_CHART,
@@ -35,6 +38,7 @@ from components.monitoring import (
     PROMETHEUS_POD_LABELS,
     RELEASE_NAME,
 )
+from mlops.engine import run_callable
 from mlops.graph import Graph, reveal
 
 REPO = Path(__file__).resolve().parents[2]
@@ -323,6 +327,30 @@ def test_platform_service_monitors_and_rules_fit_the_88_crds(stack: tuple[str, G
             _validate(kinds[r.type], {"metadata": i["metadata"], "spec": i["spec"]})
             seen.add(kinds[r.type])
     assert {"ServiceMonitor", "PrometheusRule"} <= seen
+
+
+def test_model_monitoring_objects_fit_the_88_crds() -> None:
+    """ModelMonitoring (serving stacks) builds its ServiceMonitor and PrometheusRule with the same helpers."""
+
+    def program() -> None:
+        provider = k8s.Provider("k8s", kubeconfig="{}")
+        ModelMonitoring(
+            "fraud-detector",
+            ModelMonitoringArgs(
+                model_name="fraud-detector", namespace="fraud-scoring", selector={"app": "fraud"}
+            ),
+            opts=pulumi.ResourceOptions(providers={"kubernetes": provider}),
+        )
+
+    graph = run_callable(program, root=REPO)
+    checked = 0
+    for r in graph.resources:
+        kind = r.type.rsplit(":", 1)[-1]
+        if r.type.startswith("kubernetes:monitoring.coreos.com/v1:"):
+            i = reveal(r.inputs)
+            _validate(kind, {"metadata": i["metadata"], "spec": i["spec"]})
+            checked += 1
+    assert checked >= 2
 
 
 def test_a_misspelt_service_monitor_field_is_caught_by_the_crd_schema() -> None:

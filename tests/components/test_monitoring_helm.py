@@ -242,6 +242,18 @@ def test_release_values_have_no_key_the_chart_lacks(stack: tuple[str, Graph]) ->
     assert missing == []
 
 
+def test_dcgm_values_have_no_key_the_chart_lacks(stacks: dict[str, Graph]) -> None:
+    values = release_inputs(stacks["prod"], DCGM_EXPORTER_CHART)["values"]
+    chart = chart_path(DCGM_EXPORTER_CHART, DCGM_EXPORTER_VERSION)
+    defaults = yaml.safe_load((chart / "values.yaml").read_text(encoding="utf-8"))
+    assert list(_unknown_keys(values, defaults, "", {"resources", "nodeSelector"})) == []
+    # The check finds a misspelt key (Helm would silently ignore it).
+    planted = {**values, "serviceMonitor": {**values["serviceMonitor"], "enable": True}}
+    assert list(_unknown_keys(planted, defaults, "", {"resources", "nodeSelector"})) == [
+        ".serviceMonitor.enable"
+    ]
+
+
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(base)
     for key, value in over.items():

@@ -14,6 +14,11 @@ are annotated with roles whose trust policy admits exactly those service account
 Identity would need ``aws.eks.PodIdentityAssociation`` resources instead; the compute component
 provides IRSA, so this component uses it.)
 
+The monitoring namespaces deny all traffic by default (:func:`network_policies` opens what each component
+needs). Prometheus and Alertmanager have no login of their own: they stay behind ClusterIP Services, reached
+with ``kubectl port-forward`` (IAM authentication and RBAC by EKS) and, in the cluster, only by Grafana and
+each other. With a GPU group, NVIDIA's DCGM exporter runs on the GPU nodes (:func:`dcgm_exporter_values`).
+
 Grafana's admin credentials never pass through Pulumi: an External Secrets Operator ``Password``
 generator creates them inside the cluster, once, into the Secret Grafana reads
 (``grafana.admin.existingSecret``). Read them with

@@ -658,8 +658,9 @@ def dcgm_exporter_values(args: MonitoringArgs) -> dict[str, Any]:
 
     The pod keeps what the chart needs to read the GPUs: it runs as root with ``SYS_ADMIN`` added (the
     profiling counters, ``DCGM_FI_PROF_*``, of the default counter set) and mounts the kubelet's
-    pod-resources directory (``hostPath /var/lib/kubelet/pod-resources``, read-only) to map GPUs to pods;
-    hence it runs in the privileged ``node_exporter_namespace``. It needs no Kubernetes API access (no
+    pod-resources directory (``hostPath /var/lib/kubelet/pod-resources``, read-only) to map GPUs to pods,
+    with a writable root file system (the image's entrypoint runs ``ldconfig``); hence it runs in the
+    privileged ``node_exporter_namespace``. It needs no Kubernetes API access (no
     pod labels), so its service-account token is not mounted and no ClusterRole is created (the chart's
     one Role, always rendered, may only read the exporter's own counters ConfigMap)."""
     return {

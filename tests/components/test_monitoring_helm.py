@@ -410,6 +410,7 @@ def test_dcgm_exporter_runs_on_gpu_nodes_only(dcgm_manifests: list[dict[str, Any
     assert container["securityContext"]["runAsUser"] == 0
     assert container["securityContext"]["capabilities"] == {"add": ["SYS_ADMIN"], "drop": ["ALL"]}
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert "readOnlyRootFilesystem" not in container["securityContext"]  # the entrypoint runs ldconfig
     host_paths = [v["hostPath"]["path"] for v in spec["volumes"] if "hostPath" in v]
     assert host_paths == ["/var/lib/kubelet/pod-resources"]
     assert spec["automountServiceAccountToken"] is False

@@ -46,13 +46,22 @@ RELEASE = "kubernetes:helm.sh/v3:Release"
 KUBE_VERSION = "1.34.0"
 
 
+def _executable(path: str | None) -> bool:
+    return bool(path) and Path(str(path)).is_file() and os.access(str(path), os.X_OK)
+
+
 def helm_binary() -> str:
-    candidates = [os.environ.get("MLOPS_HELM") or "/work/tools/helm-bin", shutil.which("helm")]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+    """``MLOPS_HELM`` when set (it must then be an executable), else the development binary, else PATH."""
+    configured = os.environ.get("MLOPS_HELM")
+    if configured:
+        if not _executable(configured):
+            pytest.fail(f"MLOPS_HELM={configured!r} is not an executable helm binary", pytrace=False)
+        return configured
+    for candidate in ("/work/tools/helm-bin", shutil.which("helm")):
+        if candidate and _executable(candidate):
             return candidate
     pytest.fail(
-        "no helm binary: set MLOPS_HELM to a helm 4 binary or put helm on PATH (make installs it)",
+        "no helm binary: set MLOPS_HELM to a helm binary or put helm on PATH (make installs it)",
         pytrace=False,
     )
 
@@ -144,6 +153,12 @@ def pod_labels(manifest: dict[str, Any]) -> dict[str, str]:
 
 def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return all(labels.get(k) == v for k, v in selector.items())
+
+
+def test_a_missing_helm_fails_with_the_reason(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("MLOPS_HELM", str(tmp_path / "no-helm"))
+    with pytest.raises(pytest.fail.Exception, match=r"MLOPS_HELM=.*no-helm.*not an executable"):
+        helm_binary()
 
 
 def test_pinned_charts_exist_where_ci_renders_them() -> None:

@@ -203,7 +203,9 @@ class MonitoringArgs:
         gpu_node_selector: Node labels the DCGM exporter is scheduled by: every GPU node, managed group or
             Karpenter pool, must carry them (default :data:`GPU_NODE_LABEL`).
         gpu_tolerations: Taints of the GPU nodes the exporter tolerates, ``(key, value, effect)`` with the EKS
-            effect spelling (default: ``nvidia.com/gpu=true:NoSchedule``).
+            effect spelling (default: ``nvidia.com/gpu=true:NoSchedule``); tolerated by key and effect
+            (``operator: Exists``), so a GPU pool tainting ``nvidia.com/gpu`` with another value or none is
+            covered too.
         cluster_cidrs: Private CIDRs holding the nodes, the API server's endpoint ENIs and the Service
             ClusterIP range: the only destinations of the monitoring pods' API-server (443), kubelet (10250)
             and node-exporter (9100) egress, and the source of the operator's admission-webhook calls. Pass
@@ -666,10 +668,11 @@ def dcgm_exporter_values(args: MonitoringArgs) -> dict[str, Any]:
     return {
         "fullnameOverride": DCGM_EXPORTER_RELEASE,
         "nodeSelector": dict(args.gpu_node_selector),
-        # Replaces the chart's default (a control-plane toleration): GPU nodes only.
+        # Replaces the chart's default (a control-plane toleration). The taint's key and effect, whatever
+        # its value: the managed group sets nvidia.com/gpu=true, a Karpenter pool may set the key alone.
         "tolerations": [
-            {"key": key, "operator": "Equal", "value": value, "effect": TAINT_EFFECTS[effect]}
-            for key, value, effect in dict.fromkeys(args.gpu_tolerations)
+            {"key": key, "operator": "Exists", "effect": TAINT_EFFECTS[effect]}
+            for key, effect in dict.fromkeys((key, effect) for key, _value, effect in args.gpu_tolerations)
         ],
         "resources": _resources("100m", "256Mi", "500m", "512Mi"),
         "priorityClassName": "system-node-critical",

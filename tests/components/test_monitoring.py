@@ -853,7 +853,7 @@ def test_dcgm_exporter_release_only_with_a_gpu_group(graph: Graph) -> None:
     v = dcgm["values"]
     assert v["nodeSelector"] == {"mlops.platform/accelerator": "nvidia"}
     assert v["tolerations"] == [
-        {"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
     ]
     assert v["serviceMonitor"]["enabled"] is True
     assert set(v["resources"]["limits"]) == {"cpu", "memory"}

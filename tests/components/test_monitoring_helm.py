@@ -415,7 +415,7 @@ def test_dcgm_exporter_runs_on_gpu_nodes_only(dcgm_manifests: list[dict[str, Any
     spec = ds["spec"]["template"]["spec"]
     assert spec["nodeSelector"] == dict([GPU_NODE_LABEL])
     assert spec["tolerations"] == [
-        {"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
     ]
     (container,) = spec["containers"]
     for kind in ("requests", "limits"):

@@ -30,7 +30,7 @@ from components.versions import ADDON_VERSIONS, DEFAULT_KUBERNETES_VERSION, SUPP
 from components.vpc_endpoints import (
     ENDPOINT_SERVICE_PURPOSES,
     INTERFACE_ENDPOINT_SERVICES,
-    MLFLOW_REQUIRED_ENDPOINTS,
+    REQUIRED_ENDPOINTS,
 )
 
 PROJECT = "mlops-platform"
@@ -121,7 +121,7 @@ class NetworkSettings(_Section):
     interface_endpoint_services: list[str] = Field(
         description="Interface endpoints to create (each billed per zone-hour): "
         + ", ".join(ENDPOINT_SERVICE_PURPOSES)
-        + f". Must include {' and '.join(MLFLOW_REQUIRED_ENDPOINTS)}: MLflow's egress stays inside the VPC."
+        + f". Must include {' and '.join(REQUIRED_ENDPOINTS)}: MLflow's and the monitoring namespace's egress stays inside the VPC."
     )
 
     @field_validator("vpc_cidr")
@@ -141,14 +141,16 @@ class NetworkSettings(_Section):
 
     @model_validator(mode="after")
     def _mlflow_endpoints(self) -> NetworkSettings:
-        # MLflow's NetworkPolicy admits HTTPS to the VPC CIDR only: S3 and STS must answer inside the VPC.
-        missing = [s for s in MLFLOW_REQUIRED_ENDPOINTS if s not in self.interface_endpoint_services]
+        # MLflow's and the monitoring namespace's NetworkPolicies admit HTTPS to the VPC CIDR only: S3, STS, SNS
+        # and CloudWatch must answer inside the VPC.
+        missing = [s for s in REQUIRED_ENDPOINTS if s not in self.interface_endpoint_services]
         if not self.interface_endpoints or missing:
             raise ValueError(
                 f"{key_for('network', 'interface_endpoints')} must be true and "
                 f"{key_for('network', 'interface_endpoint_services')} must include "
-                f"{list(MLFLOW_REQUIRED_ENDPOINTS)} (missing: {missing or 'none'}): MLflow's egress is closed "
-                "to the VPC, so it reaches S3 and STS only through interface endpoints"
+                f"{list(REQUIRED_ENDPOINTS)} (missing: {missing or 'none'}): MLflow's and the monitoring "
+                "namespace's egress is closed to the VPC, so they reach S3, STS, SNS and CloudWatch only through "
+                "interface endpoints"
             )
         return self
 
@@ -555,7 +557,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "nat_gateways": "single",
             # Only what MLflow's closed egress needs (2 endpoints x 2 zones); the rest goes through the NAT.
             "interface_endpoints": True,
-            "interface_endpoint_services": list(MLFLOW_REQUIRED_ENDPOINTS),
+            "interface_endpoint_services": list(REQUIRED_ENDPOINTS),
         },
         "kms": {"deletion_window_days": 7},
         "logs": {"retention_days": 30},

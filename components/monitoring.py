@@ -14,6 +14,11 @@ are annotated with roles whose trust policy admits exactly those service account
 Identity would need ``aws.eks.PodIdentityAssociation`` resources instead; the compute component
 provides IRSA, so this component uses it.)
 
+The monitoring namespaces deny all traffic by default (:func:`network_policies` opens what each component
+needs). Prometheus and Alertmanager have no login of their own: they stay behind ClusterIP Services, reached
+with ``kubectl port-forward`` (IAM authentication and RBAC by EKS) and, in the cluster, only by Grafana and
+each other. With a GPU group, NVIDIA's DCGM exporter runs on the GPU nodes (:func:`dcgm_exporter_values`).
+
 Grafana's admin credentials never pass through Pulumi: an External Secrets Operator ``Password``
 generator creates them inside the cluster, once, into the Secret Grafana reads
 (``grafana.admin.existingSecret``). Read them with
@@ -22,6 +27,7 @@ generator creates them inside the cluster, once, into the Secret Grafana reads
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -33,7 +39,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.cluster import irsa_trust_policy
+from components.cluster import GPU_TAINT, TAINT_EFFECTS, irsa_trust_policy
 from components.config import MonitoringSettings
 from components.mlflow_metrics import (
     METRICS_PATH,
@@ -57,9 +63,25 @@ from components.observability import (
 
 KUBE_PROMETHEUS_STACK_CHART = "kube-prometheus-stack"
 KUBE_PROMETHEUS_STACK_VERSION = "88.5.3"
-"""Pinned chart version (prometheus-community, September 2026). Upgrading across a major version
-needs the chart's CRDs applied first (Helm never upgrades CRDs): see docs/monitoring.md."""
+"""Pinned chart version (prometheus-community, tag ``kube-prometheus-stack-88.5.3``, August 2026: Prometheus
+Operator v0.93.1, Grafana chart 12.11.1, kube-state-metrics 8.4.0, node-exporter 4.56.1), the newest
+version CI renders offline. Moving across a major version needs the chart's CRDs applied first (Helm
+never upgrades, nor downgrades, CRDs): see docs/monitoring.md."""
 KUBE_PROMETHEUS_STACK_REPOSITORY = "https://prometheus-community.github.io/helm-charts"
+
+DCGM_EXPORTER_CHART = "dcgm-exporter"
+DCGM_EXPORTER_VERSION = "4.8.2"
+"""NVIDIA's DCGM exporter chart (github.com/NVIDIA/dcgm-exporter, tag ``4.5.3-4.8.2``: DCGM 4.5.3,
+exporter 4.8.2, image ``nvcr.io/nvidia/k8s/dcgm-exporter:4.5.3-4.8.2-distroless``)."""
+DCGM_EXPORTER_REPOSITORY = "https://nvidia.github.io/dcgm-exporter/helm-charts"
+DCGM_EXPORTER_RELEASE = "dcgm-exporter"
+DCGM_EXPORTER_PORT = 9400
+
+GPU_NODE_LABEL = ("mlops.platform/accelerator", "nvidia")
+"""The label every GPU node carries, whoever launched it: :func:`components.cluster.gpu_node_group` sets
+it on the managed GPU group, and a Karpenter GPU NodePool sets it in ``spec.template.metadata.labels``.
+(An AL2023 NVIDIA node does not label itself ``nvidia.com/gpu.present``: that label comes from NVIDIA's
+GPU feature discovery, which the platform does not run.)"""
 
 RELEASE_NAME = "kube-prometheus-stack"
 GRAFANA_ADMIN_SECRET = "grafana-admin"
@@ -183,7 +205,19 @@ class MonitoringArgs:
         prometheus_replicas: Prometheus replicas.
         alertmanager_replicas: Alertmanager replicas (clustered, deduplicating notifications).
         thresholds: Alarm and alert thresholds.
-        gpu_enabled: The cluster has a GPU node group: adds GPU rules and dashboard panels (DCGM metrics).
+        gpu_enabled: The cluster has a GPU node group: installs NVIDIA's DCGM exporter on the GPU nodes
+            (chart ``dcgm-exporter`` :data:`DCGM_EXPORTER_VERSION`, in ``node_exporter_namespace``, with its
+            ServiceMonitor) and adds the GPU rules and dashboard panels that read its metrics.
+        gpu_node_selector: Node labels the DCGM exporter is scheduled by: every GPU node, managed group or
+            Karpenter pool, must carry them (default :data:`GPU_NODE_LABEL`).
+        gpu_tolerations: Taints of the GPU nodes the exporter tolerates, ``(key, value, effect)`` with the EKS
+            effect spelling (default: ``nvidia.com/gpu=true:NoSchedule``); tolerated by key and effect
+            (``operator: Exists``), so a GPU pool tainting ``nvidia.com/gpu`` with another value or none is
+            covered too.
+        cluster_cidrs: Private CIDRs holding the nodes, the API server's endpoint ENIs and the Service
+            ClusterIP range: the only destinations of the monitoring pods' API-server (443), kubelet (10250)
+            and node-exporter (9100) egress, and the source of the operator's admission-webhook calls. Pass
+            the VPC CIDR and the cluster's service CIDR; the default is every private IPv4 range.
         mlflow: How to scrape MLflow; ``None`` creates no MLflow ServiceMonitor, rules or panels.
         platform_namespaces: Namespaces whose crash-looping pods are critical (the monitoring and MLflow
             namespaces are always included).
@@ -192,7 +226,10 @@ class MonitoringArgs:
         external_secrets_api_version: API version of the External Secrets Operator's ExternalSecret.
         heartbeat_url_secret: Secret in ``namespace`` whose key ``url`` is a dead-man's-switch webhook
             (healthchecks.io, PagerDuty heartbeat...) that receives the always-firing ``Watchdog`` alert
-            every 5 minutes; created outside Pulumi (e.g. an ExternalSecret). ``None``: no heartbeat.
+            every 5 minutes; created outside Pulumi (e.g. an ExternalSecret). ``None``: no heartbeat. With
+            one, Alertmanager may also reach the internet on 443 (NetworkPolicy :data:`HEARTBEAT_POLICY`),
+            which the pack's ``k8s-namespace-egress-restricted`` refuses until the stack's policy config lists
+            ``<namespace>/alertmanager-heartbeat`` in ``allowedOpenEgress``.
         depends_on: Resources the in-cluster objects must wait for: the External Secrets Operator's
             release (its CRDs) and anything else the cluster needs first.
     """
@@ -220,6 +257,9 @@ class MonitoringArgs:
     platform_namespaces: Sequence[str] = ("kube-system",)
     chart_version: str = KUBE_PROMETHEUS_STACK_VERSION
     chart_repository: str = KUBE_PROMETHEUS_STACK_REPOSITORY
+    gpu_node_selector: Mapping[str, str] = field(default_factory=lambda: dict([GPU_NODE_LABEL]))
+    gpu_tolerations: Sequence[tuple[str, str, str]] = (GPU_TAINT,)
+    cluster_cidrs: Sequence[str] = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
     external_secrets_api_version: str = "external-secrets.io/v1"
     heartbeat_url_secret: str | None = None
     depends_on: Sequence[pulumi.Resource] = ()
@@ -256,6 +296,24 @@ def _validate(args: MonitoringArgs) -> None:
         raise ValueError(f"chart version {args.chart_version!r} must be pinned to an exact version")
     if not args.chart_repository.startswith("https://"):
         raise ValueError("the chart repository must be an https:// URL")
+    if args.gpu_enabled and not args.gpu_node_selector:
+        raise ValueError("the DCGM exporter needs a GPU node selector (it must run on GPU nodes only)")
+    for key, value, effect in args.gpu_tolerations:
+        if effect not in TAINT_EFFECTS:
+            raise ValueError(
+                f"GPU taint {key}={value}:{effect}: effect must be one of {sorted(TAINT_EFFECTS)}"
+            )
+    if not args.cluster_cidrs:
+        raise ValueError("cluster_cidrs must name the CIDRs of the nodes and the API server")
+    for cidr in args.cluster_cidrs:
+        try:
+            network = ipaddress.ip_network(cidr, strict=True)
+        except ValueError:
+            raise ValueError(f"cluster CIDR {cidr!r} is not a CIDR block") from None
+        if not isinstance(network, ipaddress.IPv4Network) or not (
+            network.is_private or network.subnet_of(ipaddress.IPv4Network("100.64.0.0/10"))
+        ):
+            raise ValueError(f"cluster CIDR {cidr!r} is not a private range")
     for name, value, low, high in (
         ("prometheus_retention_days", args.prometheus_retention_days, 1, 365),
         ("prometheus_storage_gib", args.prometheus_storage_gib, 5, 4096),
@@ -414,8 +472,16 @@ _CONTAINER_SECURITY = {
 
 
 def _pdb(replicas: int) -> dict[str, Any]:
-    # The chart renders minAvailable and maxUnavailable when set; a PDB may carry only one of them.
-    return {"enabled": replicas > 1, "minAvailable": max(1, replicas - 1), "maxUnavailable": ""}
+    # The chart renders every key of this block into the PDB's spec (toYaml of the block without
+    # "enabled"), so only minAvailable is given: the API server rejects a PDB carrying both
+    # minAvailable and maxUnavailable, and an empty int-or-string.
+    return {"enabled": replicas > 1, "minAvailable": max(1, replicas - 1)}
+
+
+# No UI leaves the cluster: ClusterIP Services and no Ingress; users reach Prometheus, Alertmanager and
+# Grafana with `kubectl port-forward` (authenticated by EKS with IAM and authorised by RBAC), and the
+# NetworkPolicies of the monitoring namespace admit in-cluster callers only where they are needed.
+_INTERNAL_ONLY: dict[str, Any] = {"service": {"type": "ClusterIP"}, "ingress": {"enabled": False}}
 
 
 def _pod_security(uid: int, gid: int | None = None) -> dict[str, Any]:
@@ -499,6 +565,7 @@ def helm_values(
                 **open_selectors,
             },
             "podDisruptionBudget": _pdb(args.prometheus_replicas),
+            **_INTERNAL_ONLY,
         },
         "alertmanager": {
             "tplConfig": False,
@@ -523,9 +590,11 @@ def helm_values(
                 "secrets": [args.heartbeat_url_secret] if args.heartbeat_url_secret else [],
             },
             "podDisruptionBudget": _pdb(args.alertmanager_replicas),
+            **_INTERNAL_ONLY,
         },
         "grafana": {
             "fullnameOverride": "grafana",
+            **_INTERNAL_ONLY,
             "admin": {
                 "existingSecret": GRAFANA_ADMIN_SECRET,
                 "userKey": "admin-user",
@@ -593,6 +662,266 @@ def helm_values(
         },
         "thanosRuler": {"enabled": False},
     }
+
+
+def dcgm_exporter_values(args: MonitoringArgs) -> dict[str, Any]:
+    """NVIDIA DCGM exporter values: a DaemonSet on the GPU nodes only (``gpu_node_selector``, tolerating
+    ``gpu_tolerations``), bounded resources, and the chart's ServiceMonitor, which the open selectors of
+    our Prometheus pick up; every series gets ``job="dcgm-exporter"`` and the ``node`` it was read on.
+
+    The pod keeps what the chart needs to read the GPUs: it runs as root with ``SYS_ADMIN`` added (the
+    profiling counters, ``DCGM_FI_PROF_*``, of the default counter set) and mounts the kubelet's
+    pod-resources directory (``hostPath /var/lib/kubelet/pod-resources``, read-only) to map GPUs to pods,
+    with a writable root file system (the image's entrypoint runs ``ldconfig``); hence it runs in the
+    privileged ``node_exporter_namespace``. It needs no Kubernetes API access (no
+    pod labels), so its service-account token is not mounted and no ClusterRole is created (the chart's
+    one Role, always rendered, may only read the exporter's own counters ConfigMap)."""
+    return {
+        "fullnameOverride": DCGM_EXPORTER_RELEASE,
+        "nodeSelector": dict(args.gpu_node_selector),
+        # Replaces the chart's default (a control-plane toleration). The taint's key and effect, whatever
+        # its value: the managed group sets nvidia.com/gpu=true, a Karpenter pool may set the key alone.
+        "tolerations": [
+            {"key": key, "operator": "Exists", "effect": TAINT_EFFECTS[effect]}
+            for key, effect in dict.fromkeys((key, effect) for key, _value, effect in args.gpu_tolerations)
+        ],
+        "resources": _resources("100m", "256Mi", "500m", "512Mi"),
+        "priorityClassName": "system-node-critical",
+        "service": {"enable": True, "type": "ClusterIP", "port": DCGM_EXPORTER_PORT},
+        "serviceMonitor": {
+            "enabled": True,
+            "interval": "30s",
+            "scrapeTimeout": "10s",
+            "honorLabels": False,
+            "relabelings": [
+                {"action": "replace", "targetLabel": "job", "replacement": DCGM_EXPORTER_RELEASE},
+                {
+                    "action": "replace",
+                    "sourceLabels": ["__meta_kubernetes_pod_node_name"],
+                    "targetLabel": "node",
+                },
+            ],
+        },
+        "kubernetes": {"enablePodLabels": False, "enablePodUID": False, "rbac": {"create": False}},
+    }
+
+
+# ---- NetworkPolicies of the monitoring namespaces ---------------------------------------------------------
+
+PROMETHEUS_POD_LABELS = {
+    "app.kubernetes.io/name": "prometheus",
+    "operator.prometheus.io/name": f"{RELEASE_NAME}-prometheus",
+}
+ALERTMANAGER_POD_LABELS = {
+    "app.kubernetes.io/name": "alertmanager",
+    "alertmanager": f"{RELEASE_NAME}-alertmanager",
+}
+GRAFANA_POD_LABELS = {"app.kubernetes.io/name": "grafana"}
+OPERATOR_POD_LABELS = {"app": f"{RELEASE_NAME}-operator"}
+# The operator and its admission-webhook certificate Jobs (pre-install/upgrade hooks) share this label.
+OPERATOR_NAME_LABEL = ("app.kubernetes.io/name", "kube-prometheus-stack-prometheus-operator")
+KUBE_STATE_METRICS_NAME = "kube-state-metrics"
+PROMETHEUS_PORT = 9090
+ALERTMANAGER_PORT = 9093
+ALERTMANAGER_CLUSTER_PORT = 9094
+OPERATOR_WEBHOOK_PORT = 10250
+NODE_EXPORTER_PORT = 9100
+KUBELET_PORT = 10250
+API_SERVER_PORT = 443
+
+
+def _sel(labels: Mapping[str, str] | None = None) -> k8s.meta.v1.LabelSelectorArgs:
+    """A label selector; no labels selects everything (every pod, or every namespace)."""
+    return k8s.meta.v1.LabelSelectorArgs(match_labels=dict(labels) if labels else None)
+
+
+def _ports(*ports: int, udp: bool = False) -> list[k8s.networking.v1.NetworkPolicyPortArgs]:
+    protocols = ("TCP", "UDP") if udp else ("TCP",)
+    return [
+        k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol=proto) for p in ports for proto in protocols
+    ]
+
+
+def _pods(labels: Mapping[str, str], namespace: str | None = None) -> k8s.networking.v1.NetworkPolicyPeerArgs:
+    return k8s.networking.v1.NetworkPolicyPeerArgs(
+        pod_selector=_sel(labels),
+        namespace_selector=_sel({"kubernetes.io/metadata.name": namespace}) if namespace else None,
+    )
+
+
+def _cidrs(cidrs: Sequence[str]) -> list[k8s.networking.v1.NetworkPolicyPeerArgs]:
+    return [
+        k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=c)) for c in cidrs
+    ]
+
+
+HEARTBEAT_POLICY = "alertmanager-heartbeat"
+"""The NetworkPolicy opening Alertmanager's HTTPS egress to the internet, created only with a heartbeat."""
+
+
+def network_policies(args: MonitoringArgs) -> list[tuple[str, str, k8s.networking.v1.NetworkPolicySpecArgs]]:
+    """``(namespace, name, spec)`` of the NetworkPolicies of the monitoring namespaces: default deny of
+    all ingress and egress, then the narrow allows each component needs.
+
+    ``kubectl port-forward`` reaches a pod over its loopback interface (the kubelet enters the pod's
+    network namespace), so it is not subject to NetworkPolicy: users reach Grafana, Prometheus and
+    Alertmanager that way, authenticated by EKS (IAM) and authorised by RBAC (``pods/portforward``).
+    Kubelet probes from the pod's own node are always admitted."""
+    ns, node_ns = args.namespace, args.node_exporter_namespace
+    V1 = k8s.networking.v1
+    dns = V1.NetworkPolicyEgressRuleArgs(
+        to=[_pods({"k8s-app": "kube-dns"}, "kube-system")], ports=_ports(53, udp=True)
+    )
+    api_server = V1.NetworkPolicyEgressRuleArgs(to=_cidrs(args.cluster_cidrs), ports=_ports(API_SERVER_PORT))
+    # AWS APIs (SNS, STS for IRSA, CloudWatch) answer on the VPC's interface endpoints (the platform creates
+    # sns, monitoring and sts in every profile), and the API server's ENIs sit in the VPC too: HTTPS to the
+    # cluster CIDRs covers both, and nothing reaches the internet.
+    aws_apis = api_server
+    deny_all = V1.NetworkPolicySpecArgs(pod_selector=_sel(), policy_types=["Ingress", "Egress"])
+    prometheus = _pods(PROMETHEUS_POD_LABELS)
+    grafana = _pods(GRAFANA_POD_LABELS)
+    alertmanager = _pods(ALERTMANAGER_POD_LABELS)
+    policies: list[tuple[str, str, V1.NetworkPolicySpecArgs]] = [
+        (ns, "default-deny", deny_all),
+        (
+            ns,
+            "allow-dns",
+            V1.NetworkPolicySpecArgs(pod_selector=_sel(), policy_types=["Egress"], egress=[dns]),
+        ),
+        # Prometheus scrapes every component of the stack (metrics and config-reloader ports).
+        (
+            ns,
+            "allow-scrape-from-prometheus",
+            V1.NetworkPolicySpecArgs(
+                pod_selector=_sel(),
+                policy_types=["Ingress"],
+                ingress=[V1.NetworkPolicyIngressRuleArgs(from_=[prometheus])],
+            ),
+        ),
+        (
+            ns,
+            "prometheus",
+            V1.NetworkPolicySpecArgs(
+                pod_selector=_sel(PROMETHEUS_POD_LABELS),
+                policy_types=["Ingress", "Egress"],
+                ingress=[V1.NetworkPolicyIngressRuleArgs(from_=[grafana], ports=_ports(PROMETHEUS_PORT))],
+                egress=[
+                    # Scrape targets are pods in any namespace (ServiceMonitors and PodMonitors anywhere),
+                    # Alertmanager included.
+                    V1.NetworkPolicyEgressRuleArgs(to=[V1.NetworkPolicyPeerArgs(namespace_selector=_sel())]),
+                    # Node-level targets (kubelet and cAdvisor, node-exporter on the host network) and the
+                    # API server (service discovery, and its own metrics).
+                    V1.NetworkPolicyEgressRuleArgs(
+                        to=_cidrs(args.cluster_cidrs),
+                        ports=_ports(API_SERVER_PORT, KUBELET_PORT, NODE_EXPORTER_PORT),
+                    ),
+                ],
+            ),
+        ),
+        (
+            ns,
+            "alertmanager",
+            V1.NetworkPolicySpecArgs(
+                pod_selector=_sel(ALERTMANAGER_POD_LABELS),
+                policy_types=["Ingress", "Egress"],
+                ingress=[
+                    V1.NetworkPolicyIngressRuleArgs(
+                        from_=[prometheus, grafana], ports=_ports(ALERTMANAGER_PORT)
+                    ),
+                    V1.NetworkPolicyIngressRuleArgs(
+                        from_=[alertmanager], ports=_ports(ALERTMANAGER_CLUSTER_PORT, udp=True)
+                    ),
+                ],
+                egress=[
+                    V1.NetworkPolicyEgressRuleArgs(
+                        to=[alertmanager], ports=_ports(ALERTMANAGER_CLUSTER_PORT, udp=True)
+                    ),
+                    aws_apis,  # SNS and STS (IRSA) through the VPC's interface endpoints
+                ],
+            ),
+        ),
+        (
+            ns,
+            "grafana",
+            V1.NetworkPolicySpecArgs(
+                pod_selector=_sel(GRAFANA_POD_LABELS),
+                policy_types=["Egress"],
+                egress=[
+                    V1.NetworkPolicyEgressRuleArgs(to=[prometheus], ports=_ports(PROMETHEUS_PORT)),
+                    V1.NetworkPolicyEgressRuleArgs(to=[alertmanager], ports=_ports(ALERTMANAGER_PORT)),
+                    aws_apis,  # CloudWatch and STS (endpoints), the API server for the dashboard sidecars
+                ],
+            ),
+        ),
+        (
+            ns,
+            "prometheus-operator",
+            V1.NetworkPolicySpecArgs(
+                pod_selector=_sel(OPERATOR_POD_LABELS),
+                policy_types=["Ingress"],
+                # The API server calls the PrometheusRule admission webhook from the control plane's ENIs.
+                ingress=[
+                    V1.NetworkPolicyIngressRuleArgs(
+                        from_=_cidrs(args.cluster_cidrs), ports=_ports(OPERATOR_WEBHOOK_PORT)
+                    )
+                ],
+            ),
+        ),
+        (
+            ns,
+            "allow-api-server",
+            V1.NetworkPolicySpecArgs(
+                # The operator, its webhook-certificate Jobs and kube-state-metrics watch the API server.
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(
+                    match_expressions=[
+                        k8s.meta.v1.LabelSelectorRequirementArgs(
+                            key="app.kubernetes.io/name",
+                            operator="In",
+                            values=[OPERATOR_NAME_LABEL[1], KUBE_STATE_METRICS_NAME],
+                        )
+                    ]
+                ),
+                policy_types=["Egress"],
+                egress=[api_server],
+            ),
+        ),
+        (node_ns, "default-deny", deny_all),
+        (
+            node_ns,
+            "allow-scrape-from-prometheus",
+            V1.NetworkPolicySpecArgs(
+                pod_selector=_sel(),
+                policy_types=["Ingress"],
+                ingress=[
+                    V1.NetworkPolicyIngressRuleArgs(
+                        from_=[_pods(PROMETHEUS_POD_LABELS, ns)],
+                        ports=_ports(NODE_EXPORTER_PORT, DCGM_EXPORTER_PORT),
+                    )
+                ],
+            ),
+        ),
+    ]
+    if args.heartbeat_url_secret:
+        # The dead-man's-switch webhook lives outside AWS: the one open egress of the namespace, in a policy of
+        # its own so a stack's policy config can allow-list exactly it (allowedOpenEgress:
+        # "<namespace>/alertmanager-heartbeat").
+        policies.append(
+            (
+                ns,
+                HEARTBEAT_POLICY,
+                V1.NetworkPolicySpecArgs(
+                    pod_selector=_sel(ALERTMANAGER_POD_LABELS),
+                    policy_types=["Egress"],
+                    egress=[
+                        V1.NetworkPolicyEgressRuleArgs(
+                            to=[V1.NetworkPolicyPeerArgs(ip_block=V1.IPBlockArgs(cidr="0.0.0.0/0"))],
+                            ports=_ports(443),
+                        )
+                    ],
+                ),
+            )
+        )
+    return policies
 
 
 def platform_rules(args: MonitoringArgs, mlflow_namespace: str | None) -> list[dict[str, Any]]:
@@ -679,29 +1008,35 @@ def platform_rules(args: MonitoringArgs, mlflow_namespace: str | None) -> list[d
         }
     )
     if args.gpu_enabled:
+        dcgm = f'job="{DCGM_EXPORTER_RELEASE}"'
         groups.append(
             {
                 "name": "gpu-nodes",
                 "rules": [
+                    # Per node; no series (no GPU node, group scaled to zero) is no alert.
                     alert_rule(
                         "GpuNodeIdle",
-                        f"avg by (Hostname) (avg_over_time(DCGM_FI_DEV_GPU_UTIL[30m])) < {t.gpu_idle_percent}",
+                        f"avg by (node) (avg_over_time(DCGM_FI_DEV_GPU_UTIL{{{dcgm}}}[30m])) < {t.gpu_idle_percent}",
                         duration="1h",
                         severity="warning",
                         summary="A GPU node is idle",
-                        description='GPUs on {{ $labels.Hostname }} averaged {{ $value | printf "%.0f" }} % '
+                        description='GPUs on {{ $labels.node }} averaged {{ $value | printf "%.0f" }} % '
                         f"utilisation (below {t.gpu_idle_percent} %) for over an hour: scale the GPU group down "
                         "or schedule work on it.",
                     ),
+                    # Only nodes that advertise GPUs count: no GPU group, or a group scaled to zero, has
+                    # no such node; a new node's exporter gets 30 minutes to start.
                     alert_rule(
                         "GpuMetricsMissing",
-                        '(sum(kube_node_status_capacity{job="kube-state-metrics",resource="nvidia_com_gpu"}) > 0) '
-                        "unless on() (count(DCGM_FI_DEV_GPU_UTIL) > 0)",
+                        "max by (node) "
+                        '(kube_node_status_capacity{job="kube-state-metrics",resource="nvidia_com_gpu"}) > 0 '
+                        f"unless on (node) max by (node) (DCGM_FI_DEV_GPU_UTIL{{{dcgm}}})",
                         duration="30m",
                         severity="warning",
-                        summary="GPU nodes report no DCGM metrics",
-                        description="The cluster has GPU capacity but Prometheus receives no DCGM_FI_DEV_GPU_UTIL: "
-                        "the NVIDIA DCGM exporter (and its ServiceMonitor) is missing, so GPU alerts are blind.",
+                        summary="A GPU node reports no DCGM metrics",
+                        description="{{ $labels.node }} advertises GPUs but Prometheus receives no DCGM_FI_DEV_GPU_UTIL "
+                        "from it: the DCGM exporter is not running there (is the node labelled "
+                        f"{GPU_NODE_LABEL[0]}={GPU_NODE_LABEL[1]}?) or cannot be scraped, so GPU alerts are blind.",
                     ),
                 ],
             }
@@ -754,7 +1089,7 @@ def platform_dashboard(args: MonitoringArgs, database_identifier: str | None) ->
             "timeseries",
             "GPU utilisation",
             [
-                prom_target("avg by (Hostname, gpu) (DCGM_FI_DEV_GPU_UTIL)", "{{Hostname}} GPU {{gpu}}"),
+                prom_target("avg by (node, gpu) (DCGM_FI_DEV_GPU_UTIL)", "{{node}} GPU {{gpu}}"),
             ],
             unit="percent",
             max_value=100,
@@ -763,7 +1098,7 @@ def platform_dashboard(args: MonitoringArgs, database_identifier: str | None) ->
             "timeseries",
             "GPU memory used",
             [
-                prom_target("sum by (Hostname) (DCGM_FI_DEV_FB_USED) * 1024 * 1024", "{{Hostname}}"),
+                prom_target("sum by (node) (DCGM_FI_DEV_FB_USED) * 1024 * 1024", "{{node}}"),
             ],
             unit="bytes",
         )
@@ -847,6 +1182,22 @@ class Monitoring(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
         )
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace_resource, *args.depends_on])
+
+        # ---- NetworkPolicies: default deny, then the narrow allows (before any pod starts) -------------
+        namespaces = {ns: self.namespace_resource, args.node_exporter_namespace: node_exporter_ns}
+        self.network_policies: list[k8s.networking.v1.NetworkPolicy] = [
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-netpol-{'node-' if policy_ns != ns else ''}{policy_name}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=policy_name,
+                    namespace=policy_ns,
+                    labels={"app.kubernetes.io/part-of": "mlops-platform"},
+                ),
+                spec=spec,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[namespaces[policy_ns]]),
+            )
+            for policy_ns, policy_name, spec in network_policies(args)
+        ]
 
         # ---- workload identity roles ----------------------------------------------------------------
         def trust(service_account: str) -> pulumi.Output[str]:
@@ -1013,10 +1364,40 @@ class Monitoring(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[self.namespace_resource, node_exporter_ns, admin_secret, *args.depends_on],
+                depends_on=[
+                    self.namespace_resource,
+                    node_exporter_ns,
+                    admin_secret,
+                    *self.network_policies,
+                    *args.depends_on,
+                ],
             ),
         )
         after_release = pulumi.ResourceOptions(parent=self, depends_on=[self.release])
+
+        # ---- NVIDIA DCGM exporter on the GPU nodes (the GPU rules and panels read its metrics) ---------
+        self.dcgm_exporter: k8s.helm.v3.Release | None = None
+        if args.gpu_enabled:
+            self.dcgm_exporter = k8s.helm.v3.Release(
+                f"{name}-dcgm-exporter",
+                k8s.helm.v3.ReleaseArgs(
+                    name=DCGM_EXPORTER_RELEASE,
+                    chart=DCGM_EXPORTER_CHART,
+                    version=DCGM_EXPORTER_VERSION,
+                    repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=DCGM_EXPORTER_REPOSITORY),
+                    # Root, SYS_ADMIN and a hostPath: Pod Security "privileged", like node-exporter.
+                    namespace=args.node_exporter_namespace,
+                    create_namespace=False,
+                    atomic=True,
+                    cleanup_on_fail=True,
+                    max_history=10,
+                    # A DaemonSet on a GPU group scaled to zero is ready with no pods: nothing waits on GPUs.
+                    timeout=600,
+                    values=dcgm_exporter_values(args),
+                ),
+                # Its ServiceMonitor needs the operator's CRDs, which come with kube-prometheus-stack.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release, node_exporter_ns]),
+            )
 
         # ---- platform observability ------------------------------------------------------------------
         mlflow_ns: pulumi.Output[str] | None = None

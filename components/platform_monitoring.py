@@ -7,6 +7,7 @@ structurally (:class:`PlatformParts`), so this module names exactly what it read
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -67,6 +68,13 @@ class PlatformParts(Protocol):
     def model_registry(self) -> _ModelRegistry: ...
 
 
+def eks_default_service_cidr(vpc_cidr: str) -> str:
+    """The Service ClusterIP range EKS assigns when the cluster sets none (the platform sets none):
+    ``172.20.0.0/16`` for a VPC inside 10.0.0.0/8, ``10.100.0.0/16`` otherwise (so the two never overlap)."""
+    vpc = ipaddress.ip_network(vpc_cidr)
+    return "172.20.0.0/16" if vpc.overlaps(ipaddress.ip_network("10.0.0.0/8")) else "10.100.0.0/16"
+
+
 def add_monitoring(
     platform: PlatformParts,
     config: PlatformConfig,
@@ -111,6 +119,8 @@ def add_monitoring(
             alertmanager_replicas=m.alertmanager_replicas,
             thresholds=AlertThresholds.from_settings(m),
             gpu_enabled=config.gpu_nodes.enabled,
+            # Nodes and the API server's ENIs live in the VPC; the API server's ClusterIP in the service range.
+            cluster_cidrs=[config.network.vpc_cidr, eks_default_service_cidr(config.network.vpc_cidr)],
             mlflow=MlflowScrape(
                 namespace=platform.model_registry.namespace_name,
                 basic_auth_secret=mlflow_metrics_secret,

@@ -14,7 +14,7 @@ __all__ = [
     "ENDPOINTS_WITHOUT_POLICY",
     "ENDPOINT_SERVICE_PURPOSES",
     "INTERFACE_ENDPOINT_SERVICES",
-    "MLFLOW_REQUIRED_ENDPOINTS",
+    "REQUIRED_ENDPOINTS",
     "endpoint_policy",
 ]
 
@@ -28,21 +28,30 @@ ENDPOINT_SERVICE_PURPOSES: dict[str, str] = {
     "ecr.dkr": "ECR registry for image pulls by the nodes without NAT",
     "logs": "CloudWatch Logs for the nodes' and add-ons' log shipping without NAT",
     "secretsmanager": "Secrets Manager for the External Secrets Operator (the RDS-managed master secret)",
-    "sns": "SNS for Alertmanager's receiver (used today through NAT; enable once the monitoring namespace's "
-    "egress is closed)",
-    "monitoring": "CloudWatch metrics for Grafana's CloudWatch data source (used today through NAT; enable "
-    "once the monitoring namespace's egress is closed)",
+    "sns": "SNS for Alertmanager's receiver: the monitoring namespace's egress is closed to the VPC",
+    "monitoring": "CloudWatch metrics for Grafana's CloudWatch data source: the monitoring namespace's egress "
+    "is closed to the VPC",
 }
 """Interface endpoints a stack may create (``networkInterfaceEndpointServices``), each with who uses it.
 Karpenter, when it comes, needs ``ec2``, ``ssm``, ``sqs`` and ``eks`` as well; nothing uses them today, so
 they are not offered yet (every interface endpoint is billed per zone-hour)."""
 
-INTERFACE_ENDPOINT_SERVICES: tuple[str, ...] = ("s3", "sts", "ecr.api", "ecr.dkr", "logs", "secretsmanager")
+INTERFACE_ENDPOINT_SERVICES: tuple[str, ...] = (
+    "s3",
+    "sts",
+    "sns",
+    "monitoring",
+    "ecr.api",
+    "ecr.dkr",
+    "logs",
+    "secretsmanager",
+)
 """The full set: what the platform's workloads and controllers call today, so that MLflow's egress can be
-closed to the VPC (``s3``, ``sts``) and the controllers do not depend on NAT for AWS APIs."""
+closed to the VPC (``s3``, ``sts``, ``sns``, ``monitoring``) and the controllers do not depend on NAT for AWS APIs."""
 
-MLFLOW_REQUIRED_ENDPOINTS: tuple[str, ...] = ("s3", "sts")
-"""What MLflow's closed egress (DNS, the database subnets, HTTPS to the VPC CIDR) needs in every profile."""
+REQUIRED_ENDPOINTS: tuple[str, ...] = ("s3", "sts", "sns", "monitoring")
+"""What the closed egress of MLflow (S3, STS) and of the monitoring namespace (SNS for Alertmanager, CloudWatch
+for Grafana, STS for both) needs in every profile: their NetworkPolicies admit HTTPS to the VPC CIDR only."""
 
 ENDPOINTS_WITHOUT_POLICY: tuple[str, ...] = ("sts",)
 """Interface endpoints left on the default (full-access) policy: AssumeRoleWithWebIdentity is an unsigned

@@ -597,6 +597,15 @@ def baseline(env: str = "prod") -> Graph:
         },
         provider=k8s,
     )
+    monitoring_deny = resource(
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        "monitoring-default-deny",
+        {
+            "metadata": {"name": "default-deny", "namespace": "monitoring"},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+        },
+        provider=k8s,
+    )
 
     return graph_of(
         [
@@ -646,5 +655,6 @@ def baseline(env: str = "prod") -> Graph:
             service,
             lb,
             helm,
+            monitoring_deny,
         ]
     )

@@ -85,6 +85,7 @@ ALLOWED_HELM_REPOSITORIES = [
     "https://kubernetes-sigs.github.io/metrics-server",
     "https://grafana.github.io/helm-charts",
     "https://nvidia.github.io/k8s-device-plugin",
+    "https://nvidia.github.io/dcgm-exporter/helm-charts",
     "https://charts.jetstack.io",
     "oci://public.ecr.aws/",
 ]
@@ -745,6 +746,21 @@ CATALOGUE: dict[str, Meta] = {
         "i.e. the VPC CIDR); list namespace/name in allowedOpenEgress only with a reason.",
         framework=_eks("4.3.2"),
         props={"allowedOpenEgress": Prop(_STR_LIST, [])},
+    ),
+    "k8s-monitoring-default-deny": Meta(
+        "The namespaces of the monitoring charts (kube-prometheus-stack, its node-exporter namespace, "
+        "dcgm-exporter) deny all ingress and egress by default.",
+        "high",
+        "Add a NetworkPolicy with podSelector {}, policyTypes ['Ingress', 'Egress'] and no rules in the "
+        "namespace, then the narrow allows (components/monitoring.py network_policies).",
+        framework=_eks("4.3.2"),
+    ),
+    "k8s-monitoring-ui-internal": Meta(
+        "kube-prometheus-stack keeps Prometheus, Alertmanager and Grafana inside the cluster (ClusterIP "
+        "Services, no Ingress) and Grafana without anonymous access.",
+        "high",
+        "Remove the Ingress or LoadBalancer/NodePort Service and anonymous Grafana; reach the UIs with "
+        "kubectl port-forward (docs/monitoring.md).",
     ),
     # ---- Helm ------------------------------------------------------------------------------------
     "helm-chart-version-pinned": Meta(

@@ -303,6 +303,81 @@ def namespace_egress_restricted(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, s
             yield f"NetworkPolicy {key}: {finding}", policy.urn
 
 
+MONITORING_CHARTS = ("kube-prometheus-stack", "dcgm-exporter")
+
+
+def _chart(res: Res) -> str:
+    return str(res.get("chart") or "").rstrip("/").rsplit("/", 1)[-1]
+
+
+def _values(res: Res) -> dict[str, Any]:
+    values = res.get("values")
+    return values if isinstance(values, dict) else {}
+
+
+def _denies_everything(policy: Res) -> bool:
+    """A NetworkPolicy selecting every pod of its namespace that denies all ingress and all egress."""
+    spec = policy.get("spec") or {}
+    types = as_list(spec.get("policyTypes"))
+    return _is_default_deny(policy) and "Egress" in types and not spec.get("egress")
+
+
+@stack_rule("k8s-monitoring-default-deny")
+def monitoring_default_deny(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
+    """The namespaces the monitoring charts run in deny all ingress and egress unless a policy allows it."""
+    denied = {namespace_of(p) for p in stack.of_type(NETWORK_POLICY) if _denies_everything(p)}
+    for release in stack.of_type(*HELM_TYPES):
+        chart = _chart(release)
+        if chart not in MONITORING_CHARTS:
+            continue
+        namespaces = [namespace_of(release)]
+        exporter = _values(release).get("prometheus-node-exporter")
+        if (
+            chart == "kube-prometheus-stack"
+            and isinstance(exporter, dict)
+            and exporter.get("namespaceOverride")
+        ):
+            namespaces.append(str(exporter["namespaceOverride"]))
+        for ns in dict.fromkeys(namespaces):
+            if ns not in denied:
+                yield (
+                    f"{chart} runs in namespace {ns!r}, which has no NetworkPolicy denying all ingress and egress",
+                    release.urn,
+                )
+
+
+_UI_COMPONENTS = ("prometheus", "alertmanager", "grafana", "thanosRuler")
+
+
+@resource_rule("k8s-monitoring-ui-internal", *HELM_TYPES)
+def monitoring_ui_internal(res: Res, ctx: Ctx) -> Iterator[str]:
+    """kube-prometheus-stack keeps its UIs in the cluster: ClusterIP Services, no Ingress, no anonymous
+    Grafana (Prometheus and Alertmanager have no login of their own)."""
+    if _chart(res) != "kube-prometheus-stack":
+        return
+    values = _values(res)
+    for component in _UI_COMPONENTS:
+        settings = values.get(component)
+        if not isinstance(settings, dict):
+            continue
+        for key in ("ingress", "ingressPerReplica", "thanosIngress"):
+            block = settings.get(key)
+            if isinstance(block, dict) and truthy(block.get("enabled")):
+                yield f"{component}.{key} is enabled: the UI is published through an Ingress"
+        for key in ("service", "servicePerReplica", "thanosServiceExternal"):
+            block = settings.get(key)
+            if not isinstance(block, dict) or (key != "service" and not truthy(block.get("enabled"))):
+                continue
+            kind = block.get("type")
+            if kind and str(kind) != "ClusterIP":
+                yield f"{component}.{key}.type is {kind}: the UI is reachable from outside the cluster"
+    grafana = values.get("grafana")
+    ini = grafana.get("grafana.ini") if isinstance(grafana, dict) else None
+    anonymous = ini.get("auth.anonymous") if isinstance(ini, dict) else None
+    if isinstance(anonymous, dict) and truthy(anonymous.get("enabled")):
+        yield "grafana.ini auth.anonymous.enabled lets anyone use Grafana without logging in"
+
+
 RULES = [
     no_privileged,
     no_escalation,
@@ -320,4 +395,6 @@ RULES = [
     internal_lb,
     namespace_default_deny,
     namespace_egress_restricted,
+    monitoring_default_deny,
+    monitoring_ui_internal,
 ]

@@ -438,8 +438,12 @@ def test_an_iam_name_with_an_at_sign_is_no_e_mail_placeholder() -> None:
     ("values", "expect"),
     [
         (
-            {"mlops-platform:networkInterfaceEndpointServices": json.dumps(["sts", "ecr.api"])},
+            {"mlops-platform:networkInterfaceEndpointServices": json.dumps(["sts", "sns", "monitoring"])},
             "missing: ['s3']",
+        ),
+        (
+            {"mlops-platform:networkInterfaceEndpointServices": json.dumps(["s3", "sts", "monitoring"])},
+            "missing: ['sns']",
         ),
         (
             {"mlops-platform:networkInterfaceEndpointServices": json.dumps(["s3", "sts", "ec2"])},
@@ -458,8 +462,16 @@ def test_endpoint_sets_per_profile() -> None:
     dev, staging, prod = (
         cfg.PROFILES[env]["network"]["interface_endpoint_services"] for env in cfg.ENVIRONMENTS
     )
-    assert dev == ["s3", "sts"]  # what MLflow needs; ECR, logs and Secrets Manager go through dev's NAT
-    assert staging == prod == ["s3", "sts", "ecr.api", "ecr.dkr", "logs", "secretsmanager"]
-    assert make(
-        {"mlops-platform:networkInterfaceEndpointServices": json.dumps(["s3", "sts", "sns"])}
-    ).network.interface_endpoint_services == ["s3", "sts", "sns"]
+    # What MLflow's and the monitoring namespace's closed egress needs; ECR, logs and Secrets Manager go
+    # through dev's NAT.
+    assert dev == ["s3", "sts", "sns", "monitoring"]
+    assert (
+        staging == prod == ["s3", "sts", "sns", "monitoring", "ecr.api", "ecr.dkr", "logs", "secretsmanager"]
+    )
+    chosen = ["s3", "sts", "sns", "monitoring", "logs"]
+    assert (
+        make(
+            {"mlops-platform:networkInterfaceEndpointServices": json.dumps(chosen)}
+        ).network.interface_endpoint_services
+        == chosen
+    )

@@ -4,6 +4,7 @@ workload identity, the encrypted alert topic, CloudWatch alarms, rules, dashboar
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import re
 from collections.abc import Iterator
@@ -16,18 +17,31 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pytest
+from promql_eval import evaluate
 
+from components.cluster import NodeGroupSpec, gpu_node_group
 from components.config import ConfigError, PlatformConfig, build
 from components.monitoring import (
+    ALERTMANAGER_POD_LABELS,
+    DCGM_EXPORTER_VERSION,
+    GPU_NODE_LABEL,
     KUBE_PROMETHEUS_STACK_REPOSITORY,
     KUBE_PROMETHEUS_STACK_VERSION,
+    OPERATOR_NAME_LABEL,
+    PROMETHEUS_POD_LABELS,
     AlertThresholds,
     MlflowScrape,
     Monitoring,
     MonitoringArgs,
+    platform_rules,
 )
 from components.observability import validate_dashboard
-from components.platform_monitoring import PlatformParts, add_monitoring, monitoring_exports
+from components.platform_monitoring import (
+    PlatformParts,
+    add_monitoring,
+    eks_default_service_cidr,
+    monitoring_exports,
+)
 from mlops.engine import run_callable
 from mlops.graph import Graph, Resource, reveal
 
@@ -88,8 +102,13 @@ def inputs(resource: Resource) -> dict[str, Any]:
     return reveal(resource.inputs)
 
 
+def release(graph: Graph, chart: str = "kube-prometheus-stack") -> Resource:
+    (found,) = [r for r in graph.of_type(RELEASE) if inputs(r)["chart"] == chart]
+    return found
+
+
 def values(graph: Graph) -> dict[str, Any]:
-    return inputs(graph.one(RELEASE))["values"]
+    return inputs(release(graph))["values"]
 
 
 def topic_arn(graph: Graph) -> str:
@@ -110,15 +129,17 @@ def walk(node: Any, path: str = "") -> Iterator[tuple[str, Any]]:
 
 
 def test_release_is_pinned_to_chart_version_and_repository(graph: Graph) -> None:
-    release = inputs(graph.one(RELEASE))
-    assert release["chart"] == "kube-prometheus-stack"
-    assert re.fullmatch(r"\d+\.\d+\.\d+", release["version"])
-    assert release["version"] == KUBE_PROMETHEUS_STACK_VERSION
-    assert release["repositoryOpts"]["repo"] == KUBE_PROMETHEUS_STACK_REPOSITORY
+    kps = inputs(release(graph))
+    assert kps["chart"] == "kube-prometheus-stack"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", kps["version"])
+    assert kps["version"] == KUBE_PROMETHEUS_STACK_VERSION
+    assert kps["repositoryOpts"]["repo"] == KUBE_PROMETHEUS_STACK_REPOSITORY
     assert KUBE_PROMETHEUS_STACK_REPOSITORY == "https://prometheus-community.github.io/helm-charts"
-    assert release["namespace"] == "monitoring"
-    assert release["name"] == "kube-prometheus-stack"
-    assert release["atomic"] is True
+    # The version CI renders (../shared/charts has 88.5.3; nothing here can render 91.5.0).
+    assert KUBE_PROMETHEUS_STACK_VERSION == "88.5.3"
+    assert kps["namespace"] == "monitoring"
+    assert kps["name"] == "kube-prometheus-stack"
+    assert kps["atomic"] is True
 
 
 def test_unpinned_chart_or_plain_http_repository_is_rejected() -> None:
@@ -249,16 +270,9 @@ def test_heartbeat_posts_to_a_url_read_from_a_mounted_secret() -> None:
 
 def test_disruption_budgets_only_for_replicated_components(graph: Graph) -> None:
     v = values(graph)
-    assert v["prometheus"]["podDisruptionBudget"] == {
-        "enabled": True,
-        "minAvailable": 1,
-        "maxUnavailable": "",
-    }
-    assert v["alertmanager"]["podDisruptionBudget"] == {
-        "enabled": True,
-        "minAvailable": 2,
-        "maxUnavailable": "",
-    }
+    # Only minAvailable: the chart renders every key of the block into the PDB (see the helm test).
+    assert v["prometheus"]["podDisruptionBudget"] == {"enabled": True, "minAvailable": 1}
+    assert v["alertmanager"]["podDisruptionBudget"] == {"enabled": True, "minAvailable": 2}
     single = values(render(base_args(prometheus_replicas=1, alertmanager_replicas=1)))
     assert single["prometheus"]["podDisruptionBudget"]["enabled"] is False
     assert single["alertmanager"]["podDisruptionBudget"]["enabled"] is False
@@ -321,8 +335,8 @@ def test_grafana_admin_from_in_cluster_generated_secret(graph: Graph) -> None:
     assert generator_ref["name"] == generator["metadata"]["name"]
     assert generator["spec"]["length"] >= 32
     # The release waits for the secret's ExternalSecret.
-    release = graph.one(RELEASE)
-    assert graph.one("kubernetes:external-secrets.io/v1:ExternalSecret").urn in release.dependencies
+    kps = release(graph)
+    assert graph.one("kubernetes:external-secrets.io/v1:ExternalSecret").urn in kps.dependencies
     # Nothing in the program carries a password value.
     for r in graph.resources:
         for path, node in walk(r.inputs):
@@ -497,7 +511,7 @@ def test_platform_rules_present_and_valid_promql(graph: Graph) -> None:
     assert rules["MlflowHighErrorRate"]["expr"].endswith("> 5")
     assert rules["MlflowHighLatency"]["expr"].endswith("> 2")
     rule = graph.one(RULE)
-    assert graph.one(RELEASE).urn in rule.dependencies  # the CRDs come with the release
+    assert release(graph).urn in rule.dependencies  # the CRDs come with the release
 
 
 def test_gpu_rules_only_with_a_gpu_group() -> None:
@@ -710,3 +724,364 @@ def test_add_monitoring_wires_the_platform_from_config() -> None:
     ]
     (sub,) = graph.of_type("aws:sns/topicSubscription:TopicSubscription")
     assert inputs(sub)["endpoint"] == "oncall@example.com"
+
+
+# ---- alert logic: which situations fire (steady-state evaluation of the real expressions) ---------------
+
+
+def _exprs(args: MonitoringArgs | None = None) -> dict[str, str]:
+    groups = platform_rules(args or base_args(), "mlflow")
+    return {r["alert"]: r["expr"] for g in groups for r in g["rules"]}
+
+
+def _capacity(node: str, gpus: int) -> dict[str, Any]:
+    return {
+        "__name__": "kube_node_status_capacity",
+        "job": "kube-state-metrics",
+        "node": node,
+        "resource": "nvidia_com_gpu",
+        "unit": "integer",
+        "value": gpus,
+    }
+
+
+def _util(node: str, value: float, gpu: str = "0") -> dict[str, Any]:
+    return {
+        "__name__": "DCGM_FI_DEV_GPU_UTIL",
+        "job": "dcgm-exporter",
+        "node": node,
+        "gpu": gpu,
+        "value": value,
+    }
+
+
+def _fires(expr: str, samples: list[dict[str, Any]]) -> list[dict[str, str]]:
+    return [labels for labels, _ in evaluate(expr, samples)]
+
+
+def test_every_platform_rule_parses() -> None:
+    for args in (base_args(), base_args(gpu_enabled=False, mlflow=None)):
+        for groups in (platform_rules(args, "mlflow"), platform_rules(args, None)):
+            for group in groups:
+                for rule in group["rules"]:
+                    promql_parser.parse(rule["expr"])
+
+
+def test_gpu_metrics_missing_needs_gpu_nodes_and_names_the_blind_one() -> None:
+    expr = _exprs()["GpuMetricsMissing"]
+    cpu_node = {**_capacity("cpu-1", 0), "resource": "cpu", "value": 4}
+    # No GPU group, or the group scaled to zero: no node advertises GPUs, nothing fires (ever).
+    assert _fires(expr, []) == []
+    assert _fires(expr, [cpu_node]) == []
+    # A GPU node still registering its device plugin advertises 0 GPUs: nothing fires yet.
+    assert _fires(expr, [_capacity("gpu-1", 0)]) == []
+    # Every GPU node reports: quiet.
+    assert _fires(expr, [_capacity("gpu-1", 1), _util("gpu-1", 40)]) == []
+    # One of two GPU nodes sends nothing (exporter missing there): that node, and only it.
+    assert _fires(expr, [_capacity("gpu-1", 1), _capacity("gpu-2", 4), _util("gpu-1", 40)]) == [
+        {"node": "gpu-2"}
+    ]
+    # The whole exporter is missing.
+    assert _fires(expr, [_capacity("gpu-1", 1)]) == [{"node": "gpu-1"}]
+
+
+def test_gpu_node_idle_per_node_and_silent_without_gpus() -> None:
+    expr = _exprs()["GpuNodeIdle"]
+    assert _fires(expr, []) == []
+    assert _fires(expr, [_util("gpu-1", 80), _util("gpu-1", 60, gpu="1")]) == []
+    assert _fires(expr, [_util("gpu-1", 80), _util("gpu-2", 2), _util("gpu-2", 4, gpu="1")]) == [
+        {"node": "gpu-2"}
+    ]
+
+
+def test_mlflow_alerts_fire_on_outage_and_errors_not_on_silence() -> None:
+    rules = _exprs()
+    up = {"__name__": "up", "job": "mlflow", "instance": "a"}
+    assert _fires(rules["MlflowDown"], [{**up, "value": 1}]) == []
+    assert _fires(rules["MlflowDown"], [{**up, "value": 0}]) == [{}]
+    assert _fires(rules["MlflowDown"], []) == [{}]  # no replica scraped at all is an outage
+
+    def requests(status: str, rate: float) -> dict[str, Any]:
+        return {"__name__": "mlflow_http_request_total", "job": "mlflow", "status": status, "value": rate}
+
+    errors = rules["MlflowHighErrorRate"]
+    assert _fires(errors, []) == []  # no traffic: 0/0, no alert
+    assert _fires(errors, [requests("200", 0), requests("500", 0)]) == []
+    assert _fires(errors, [requests("200", 99), requests("500", 1)]) == []
+    assert _fires(errors, [requests("200", 90), requests("503", 10)]) == [{}]
+
+
+def test_crash_loop_and_volume_rules_are_scoped_and_quiet_on_fresh_volumes() -> None:
+    rules = _exprs()
+    waiting = {
+        "__name__": "kube_pod_container_status_waiting_reason",
+        "job": "kube-state-metrics",
+        "reason": "CrashLoopBackOff",
+        "pod": "p",
+        "container": "c",
+        "value": 1,
+    }
+    crash = rules["PlatformPodCrashLooping"]
+    assert _fires(crash, [{**waiting, "namespace": "monitoring"}]) == [
+        {"namespace": "monitoring", "pod": "p", "container": "c"}
+    ]
+    assert _fires(crash, [{**waiting, "namespace": "team-a"}]) == []
+
+    def volume(available: float, used: float) -> list[dict[str, Any]]:
+        base = {"job": "kubelet", "namespace": "monitoring", "persistentvolumeclaim": "data"}
+        return [
+            {**base, "__name__": "kubelet_volume_stats_available_bytes", "value": available},
+            {**base, "__name__": "kubelet_volume_stats_capacity_bytes", "value": 100},
+            {**base, "__name__": "kubelet_volume_stats_used_bytes", "value": used},
+        ]
+
+    filling = rules["PersistentVolumeFilling"]
+    assert _fires(filling, volume(50, 50)) == []
+    assert len(_fires(filling, volume(5, 95))) == 1
+
+
+def test_gpu_nodes_carry_the_label_the_exporter_selects() -> None:
+    """The managed GPU group sets the exporter's node label (a Karpenter GPU pool sets the same one)."""
+    spec = gpu_node_group(NodeGroupSpec(instance_types=["g5.xlarge"], min_size=0, max_size=2, desired_size=0))
+    key, value = GPU_NODE_LABEL
+    assert spec.labels[key] == value
+    assert dict(base_args().gpu_node_selector) == {key: value}
+    (taint,) = [t for t in spec.taints if t[0] == "nvidia.com/gpu"]
+    assert taint in base_args().gpu_tolerations
+
+
+def test_dcgm_exporter_release_only_with_a_gpu_group(graph: Graph) -> None:
+    dcgm = inputs(release(graph, "dcgm-exporter"))
+    assert (dcgm["version"], dcgm["repositoryOpts"]["repo"]) == (
+        DCGM_EXPORTER_VERSION,
+        "https://nvidia.github.io/dcgm-exporter/helm-charts",
+    )
+    assert dcgm["namespace"] == "monitoring-node-exporter"  # root + SYS_ADMIN + hostPath: privileged PSS
+    v = dcgm["values"]
+    assert v["nodeSelector"] == {"mlops.platform/accelerator": "nvidia"}
+    assert v["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    assert v["serviceMonitor"]["enabled"] is True
+    assert set(v["resources"]["limits"]) == {"cpu", "memory"}
+    # It waits for kube-prometheus-stack (the ServiceMonitor CRD).
+    assert release(graph).urn in release(graph, "dcgm-exporter").dependencies
+    assert not [
+        r
+        for r in render(base_args(gpu_enabled=False)).of_type(RELEASE)
+        if inputs(r)["chart"] == "dcgm-exporter"
+    ]
+
+
+# ---- NetworkPolicies ------------------------------------------------------------------------------------
+
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+
+
+def _policies(graph: Graph) -> list[dict[str, Any]]:
+    return [inputs(r) for r in graph.of_type(NETWORK_POLICY)]
+
+
+def _selects(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in ((selector or {}).get("matchLabels") or {}).items()) and all(
+        labels.get(e["key"]) in e["values"] for e in (selector or {}).get("matchExpressions") or []
+    )
+
+
+@dataclass(frozen=True)
+class Pod:
+    namespace: str
+    labels: dict[str, str]
+    ip: str = "10.10.1.10"
+
+
+def _peer_admits(peer: dict[str, Any], pod: Pod | None, ip: str, own_namespace: str) -> bool:
+    if "ipBlock" in peer:
+        return ipaddress.ip_address(ip) in ipaddress.ip_network(peer["ipBlock"]["cidr"])
+    if pod is None:
+        return False
+    if "namespaceSelector" in peer:
+        ns_ok = _selects(peer["namespaceSelector"], {"kubernetes.io/metadata.name": pod.namespace})
+    else:
+        ns_ok = pod.namespace == own_namespace
+    return ns_ok and ("podSelector" not in peer or _selects(peer["podSelector"], pod.labels))
+
+
+def _port_ok(rule: dict[str, Any], port: int, protocol: str) -> bool:
+    ports = rule.get("ports")
+    return not ports or any(p["port"] == port and p.get("protocol", "TCP") == protocol for p in ports)
+
+
+def _side_allows(
+    policies: list[dict[str, Any]],
+    subject: Pod,
+    direction: str,
+    other: Pod | None,
+    ip: str,
+    port: int,
+    protocol: str,
+) -> bool:
+    """Kubernetes semantics: isolated if any policy of that direction selects the pod; then some rule must allow."""
+    kind, key, peers = ("Ingress", "ingress", "from") if direction == "in" else ("Egress", "egress", "to")
+    selecting = [
+        p
+        for p in policies
+        if p["metadata"]["namespace"] == subject.namespace
+        and _selects(p["spec"].get("podSelector"), subject.labels)
+        and kind in p["spec"]["policyTypes"]
+    ]
+    if not selecting:
+        return True
+    return any(
+        _port_ok(rule, port, protocol)
+        and (
+            not rule.get(peers)
+            or any(_peer_admits(peer, other, ip, subject.namespace) for peer in rule[peers])
+        )
+        for p in selecting
+        for rule in p["spec"].get(key) or []
+    )
+
+
+def connects(graph: Graph, src: Pod | str, dst: Pod | str, port: int, protocol: str = "TCP") -> bool:
+    """Whether ``src`` may open a connection to ``dst`` (a pod, or an IP outside the pod network)."""
+    policies = _policies(graph)
+    src_pod = src if isinstance(src, Pod) else None
+    dst_pod = dst if isinstance(dst, Pod) else None
+    src_ip = src.ip if isinstance(src, Pod) else src
+    dst_ip = dst.ip if isinstance(dst, Pod) else dst
+    egress_ok = src_pod is None or _side_allows(policies, src_pod, "out", dst_pod, dst_ip, port, protocol)
+    ingress_ok = dst_pod is None or _side_allows(policies, dst_pod, "in", src_pod, src_ip, port, protocol)
+    return egress_ok and ingress_ok
+
+
+PROMETHEUS = Pod("monitoring", dict(PROMETHEUS_POD_LABELS))
+ALERTMANAGER = Pod("monitoring", dict(ALERTMANAGER_POD_LABELS))
+GRAFANA = Pod(
+    "monitoring", {"app.kubernetes.io/name": "grafana", "app.kubernetes.io/instance": "kube-prometheus-stack"}
+)
+OPERATOR = Pod(
+    "monitoring", {"app": "kube-prometheus-stack-operator", "app.kubernetes.io/name": OPERATOR_NAME_LABEL[1]}
+)
+WEBHOOK_JOB = Pod(
+    "monitoring",
+    {"app.kubernetes.io/name": OPERATOR_NAME_LABEL[1], "app": "kube-prometheus-stack-admission-create"},
+)
+KSM = Pod("monitoring", {"app.kubernetes.io/name": "kube-state-metrics"})
+DCGM = Pod("monitoring-node-exporter", {"app.kubernetes.io/name": "dcgm-exporter"})
+KUBE_DNS = Pod("kube-system", {"k8s-app": "kube-dns"})
+TEAM_POD = Pod("fraud-scoring", {"app": "model"})
+MLFLOW_POD = Pod("mlflow", {"app.kubernetes.io/name": "mlflow"})
+API_SERVER_ENI = "10.10.2.15"  # in the VPC (cluster CIDRs)
+DATABASE = "10.10.200.5"
+SNS = "52.94.0.10"  # a public AWS address
+ENDPOINT_ENI = "10.10.3.40"  # an interface endpoint (sns, monitoring, sts) in the private subnets
+
+
+@pytest.fixture(scope="module")
+def netgraph() -> Graph:
+    return render(base_args(cluster_cidrs=["10.10.0.0/16", "172.20.0.0/16"]))
+
+
+def test_monitoring_namespaces_deny_everything_by_default(netgraph: Graph) -> None:
+    defaults = [p for p in _policies(netgraph) if p["metadata"]["name"] == "default-deny"]
+    assert {p["metadata"]["namespace"] for p in defaults} == {"monitoring", "monitoring-node-exporter"}
+    for p in defaults:
+        assert p["spec"]["podSelector"] == {}
+        assert sorted(p["spec"]["policyTypes"]) == ["Egress", "Ingress"]
+        assert not p["spec"].get("ingress") and not p["spec"].get("egress")
+    # Nothing in the monitoring namespaces accepts every source or reaches every port everywhere.
+    for p in _policies(netgraph):
+        for rule in p["spec"].get("ingress") or []:
+            assert rule.get("from"), p["metadata"]["name"]
+        for rule in p["spec"].get("egress") or []:
+            assert rule.get("to") or rule.get("ports"), p["metadata"]["name"]
+    # The policies exist before any pod of the chart starts.
+    policy_urns = {r.urn for r in netgraph.of_type(NETWORK_POLICY)}
+    assert policy_urns <= set(release(netgraph).dependencies)
+
+
+def test_prometheus_and_alertmanager_are_reachable_only_from_who_needs_them(netgraph: Graph) -> None:
+    assert connects(netgraph, GRAFANA, PROMETHEUS, 9090)
+    assert not connects(netgraph, TEAM_POD, PROMETHEUS, 9090)
+    assert not connects(netgraph, KSM, PROMETHEUS, 9090)
+    assert connects(netgraph, PROMETHEUS, ALERTMANAGER, 9093)
+    assert connects(netgraph, GRAFANA, ALERTMANAGER, 9093)
+    assert not connects(netgraph, TEAM_POD, ALERTMANAGER, 9093)
+    assert not connects(netgraph, MLFLOW_POD, ALERTMANAGER, 9093)
+    assert connects(netgraph, ALERTMANAGER, ALERTMANAGER, 9094, "UDP")  # cluster gossip
+    assert not connects(netgraph, TEAM_POD, GRAFANA, 3000)  # users come through kubectl port-forward
+
+
+def test_prometheus_scrapes_targets_everywhere(netgraph: Graph) -> None:
+    for target, port in (
+        (MLFLOW_POD, 5000),
+        (TEAM_POD, 8080),
+        (KSM, 8080),
+        (GRAFANA, 3000),
+        (ALERTMANAGER, 8080),
+        (DCGM, 9400),
+        (OPERATOR, 10250),
+    ):
+        assert connects(netgraph, PROMETHEUS, target, port), (target, port)
+    for port in (443, 10250, 9100):  # API server, kubelet, node-exporter on the host network
+        assert connects(netgraph, PROMETHEUS, API_SERVER_ENI, port)
+    assert not connects(netgraph, PROMETHEUS, DATABASE, 5432)
+    assert not connects(netgraph, PROMETHEUS, SNS, 443)
+    assert not connects(netgraph, TEAM_POD, DCGM, 9400)
+
+
+def test_components_reach_the_api_server_dns_and_aws_only(netgraph: Graph) -> None:
+    for pod in (PROMETHEUS, ALERTMANAGER, GRAFANA, OPERATOR, KSM, WEBHOOK_JOB):
+        assert connects(netgraph, pod, KUBE_DNS, 53, "UDP"), pod
+    for pod in (OPERATOR, KSM, WEBHOOK_JOB, GRAFANA):
+        assert connects(netgraph, pod, API_SERVER_ENI, 443), pod
+        assert connects(netgraph, pod, "172.20.0.1", 443), pod  # the kubernetes Service's ClusterIP
+    for pod in (OPERATOR, KSM, WEBHOOK_JOB, PROMETHEUS, ALERTMANAGER, GRAFANA):
+        assert not connects(netgraph, pod, SNS, 443), pod  # nothing reaches the internet
+    # SNS, CloudWatch and STS answer on the VPC's interface endpoints.
+    assert connects(netgraph, ALERTMANAGER, ENDPOINT_ENI, 443)
+    assert connects(netgraph, GRAFANA, ENDPOINT_ENI, 443)
+    assert not connects(netgraph, ALERTMANAGER, DATABASE, 5432)
+    assert not connects(netgraph, GRAFANA, DATABASE, 5432)
+    assert not connects(netgraph, KSM, TEAM_POD, 8080)
+    # The control plane calls the operator's admission webhook from its ENIs in the VPC.
+    assert connects(netgraph, API_SERVER_ENI, OPERATOR, 10250)
+    assert not connects(netgraph, SNS, OPERATOR, 10250)
+    # With the VPC CNI, pods draw their addresses from the VPC, so the webhook's ipBlock admits them too
+    # (documented; the webhook serves TLS and only reviews PrometheusRules); no other port is open.
+    assert connects(netgraph, TEAM_POD, OPERATOR, 10250)
+    assert not connects(netgraph, TEAM_POD, OPERATOR, 8080)
+
+
+def test_cluster_cidrs_must_be_private_cidr_blocks() -> None:
+    for bad in (["0.0.0.0/0"], ["10.10.0.1/16"], ["not-a-cidr"], []):
+        with pytest.raises(ValueError, match=r"CIDR|cidr"):
+            render(base_args(cluster_cidrs=bad))
+
+
+def test_platform_passes_the_vpc_and_service_cidrs() -> None:
+    assert eks_default_service_cidr("10.10.0.0/16") == "172.20.0.0/16"
+    assert eks_default_service_cidr("192.168.0.0/16") == "10.100.0.0/16"
+
+
+def test_a_heartbeat_opens_alertmanagers_https_egress_alone_in_its_own_policy() -> None:
+    graph = render(
+        base_args(cluster_cidrs=["10.10.0.0/16", "172.20.0.0/16"], heartbeat_url_secret="heartbeat")
+    )
+    assert connects(graph, ALERTMANAGER, SNS, 443)  # the dead-man's-switch lives outside AWS
+    assert not connects(graph, GRAFANA, SNS, 443)
+    assert not connects(graph, ALERTMANAGER, SNS, 80)
+    heartbeat = [
+        p
+        for p in graph.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        if p.inputs["metadata"]["name"] == "alertmanager-heartbeat"
+    ]
+    assert len(heartbeat) == 1
+    assert heartbeat[0].inputs["spec"]["egress"][0]["to"] == [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
+
+
+def test_without_a_heartbeat_no_policy_opens_the_internet(netgraph: Graph) -> None:
+    names = [
+        p.inputs["metadata"]["name"]
+        for p in netgraph.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    ]
+    assert "alertmanager-heartbeat" not in names

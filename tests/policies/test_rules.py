@@ -342,6 +342,13 @@ CASES: list[tuple[str, Any, Mutation | None, dict[str, Any]]] = [
         drop_input("policy"),
         {},
     ),
+    (
+        "k8s-monitoring-default-deny",
+        select("kubernetes:networking.k8s.io/v1:NetworkPolicy", "monitoring-default-deny"),
+        set_input("spec.policyTypes", ["Ingress"]),
+        {},
+    ),
+    ("k8s-monitoring-ui-internal", HELM, set_input("values.grafana.ingress.enabled", True), {}),
     # Helm
     ("helm-chart-version-pinned", HELM, set_input("version", "^77.0.0"), {}),
     ("helm-repository-allowed", HELM, set_input("repositoryOpts.repo", "https://charts.example.com"), {}),
@@ -593,7 +600,7 @@ def test_helm_release_without_namespace_lands_in_default(checker: Checker) -> No
     )
     assert checker.run([release], "prod").by_policy("k8s-no-default-namespace")
     release.inputs["namespace"] = "monitoring"
-    assert not checker.run([release], "prod").violations
+    assert not checker.run([release, _deny("monitoring", ["Ingress", "Egress"])], "prod").violations
 
 
 def test_concurrent_requests_do_not_mix_resources(checker: Checker) -> None:
@@ -725,3 +732,89 @@ def test_endpoint_policy_rule(checker: Checker) -> None:
     assert [name for name, _ in found] == ["ep-ecr.api", "ep-logs"], found
     assert "default full-access policy" in dict(found)["ep-logs"]
     assert "admits any principal unconditioned" in dict(found)["ep-ecr.api"]
+
+
+# ---- monitoring isolation: precision and the other ways to break it -------------------------------------
+
+
+def _kps(values: dict[str, Any], namespace: str = "monitoring") -> Any:
+    return resource(
+        "kubernetes:helm.sh/v3:Release",
+        "kps",
+        {
+            "chart": "kube-prometheus-stack",
+            "version": "88.5.3",
+            "namespace": namespace,
+            "repositoryOpts": {"repo": "https://prometheus-community.github.io/helm-charts"},
+            "values": values,
+        },
+    )
+
+
+def _deny(namespace: str, types: list[str], **rules: Any) -> Any:
+    return resource(
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        f"{namespace}-deny",
+        {
+            "metadata": {"name": "default-deny", "namespace": namespace},
+            "spec": {"podSelector": {}, "policyTypes": types, **rules},
+        },
+    )
+
+
+def _monitoring_findings(checker: Checker, *resources: Any) -> list[tuple[str, str]]:
+    result = checker.run([aws_provider("prod"), *resources], "prod")
+    return [
+        (v.policy, v.message)
+        for v in result.violations
+        if v.policy in ("k8s-monitoring-default-deny", "k8s-monitoring-ui-internal")
+    ]
+
+
+def test_monitoring_isolation_compliant_as_the_platform_configures_it(checker: Checker) -> None:
+    values = {
+        "prometheus": {"service": {"type": "ClusterIP"}, "ingress": {"enabled": False}},
+        "alertmanager": {"service": {"type": "ClusterIP"}, "ingress": {"enabled": False}},
+        "grafana": {"service": {"type": "ClusterIP"}, "grafana.ini": {"auth.anonymous": {"enabled": False}}},
+        "prometheus-node-exporter": {"namespaceOverride": "monitoring-node-exporter"},
+    }
+    both = ["Ingress", "Egress"]
+    assert (
+        _monitoring_findings(
+            checker, _kps(values), _deny("monitoring", both), _deny("monitoring-node-exporter", both)
+        )
+        == []
+    )
+
+
+def test_monitoring_isolation_violations(checker: Checker) -> None:
+    both = ["Ingress", "Egress"]
+    node_ns = {"prometheus-node-exporter": {"namespaceOverride": "monitoring-node-exporter"}}
+    # The node-exporter namespace without its default deny.
+    found = _monitoring_findings(checker, _kps(node_ns), _deny("monitoring", both))
+    assert [p for p, m in found if "monitoring-node-exporter" in m] == ["k8s-monitoring-default-deny"]
+    # A "deny" that allows everything out is no default deny.
+    found = _monitoring_findings(checker, _kps({}), _deny("monitoring", both, egress=[{}]))
+    assert [p for p, _ in found] == ["k8s-monitoring-default-deny"]
+    # dcgm-exporter's namespace counts too.
+    dcgm = resource(
+        "kubernetes:helm.sh/v3:Release",
+        "dcgm",
+        {
+            "chart": "dcgm-exporter",
+            "version": "4.8.2",
+            "namespace": "gpu-agents",
+            "repositoryOpts": {"repo": "https://nvidia.github.io/dcgm-exporter/helm-charts"},
+        },
+    )
+    assert [p for p, _ in _monitoring_findings(checker, dcgm)] == ["k8s-monitoring-default-deny"]
+    # Each way out of the cluster.
+    for values in (
+        {"prometheus": {"service": {"type": "LoadBalancer"}}},
+        {"alertmanager": {"ingress": {"enabled": True}}},
+        {"grafana": {"service": {"type": "NodePort"}}},
+        {"prometheus": {"servicePerReplica": {"enabled": True, "type": "LoadBalancer"}}},
+        {"grafana": {"grafana.ini": {"auth.anonymous": {"enabled": True}}}},
+    ):
+        found = _monitoring_findings(checker, _kps(values), _deny("monitoring", both))
+        assert [p for p, _ in found] == ["k8s-monitoring-ui-internal"], values

@@ -57,7 +57,8 @@ def job_command(mode: str, *, script_path: str = f"{JOB_SCRIPT_MOUNT}/{JOB_SCRIP
     it with ``script_path`` pointing at this repository's copy of the same file."""
     if mode not in db_tenant_job.MODES:
         raise ValueError(f"mode {mode!r} is not one of {db_tenant_job.MODES}")
-    return ["python", script_path, mode]
+    # -P: nothing is imported from the program's own directory (a mounted ConfigMap, or this package).
+    return ["python", "-P", script_path, mode]
 
 
 def job_env(
@@ -226,21 +227,30 @@ class DatabaseAdminNamespace(pulumi.ComponentResource):
                                 namespace_selector=k8s.meta.v1.LabelSelectorArgs(
                                     match_labels={"kubernetes.io/metadata.name": "kube-system"}
                                 ),
-                                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
+                                pod_selector=k8s.meta.v1.LabelSelectorArgs(
+                                    match_labels={"k8s-app": "kube-dns"}
+                                ),
                             )
                         ],
-                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol=p) for p in ("UDP", "TCP")],
+                        ports=[
+                            k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol=p)
+                            for p in ("UDP", "TCP")
+                        ],
                     ),
                     k8s.networking.v1.NetworkPolicyEgressRuleArgs(
                         to=[
-                            k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=c))
+                            k8s.networking.v1.NetworkPolicyPeerArgs(
+                                ip_block=k8s.networking.v1.IPBlockArgs(cidr=c)
+                            )
                             for c in args.database_cidrs
                         ],
                         ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=args.db_port, protocol="TCP")],
                     ),
                     k8s.networking.v1.NetworkPolicyEgressRuleArgs(
                         to=[
-                            k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=c))
+                            k8s.networking.v1.NetworkPolicyPeerArgs(
+                                ip_block=k8s.networking.v1.IPBlockArgs(cidr=c)
+                            )
                             for c in args.https_cidrs
                         ],
                         ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")],
@@ -343,7 +353,9 @@ class DatabaseTenant(pulumi.ComponentResource):
     namespace's External Secrets role needs (this secret only); :attr:`job` is what consumers depend on.
     """
 
-    def __init__(self, name: str, args: DatabaseTenantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: DatabaseTenantArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("mlops:database_tenant:DatabaseTenant", name, None, opts)
 
         check_identifier(args.tenant, "role", args.role)
@@ -453,7 +465,9 @@ class DatabaseTenant(pulumi.ComponentResource):
                         image=args.image,
                         image_pull_policy="IfNotPresent",
                         command=job_command(mode),
-                        env=env.apply(lambda e: [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in e.items()]),
+                        env=env.apply(
+                            lambda e: [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in e.items()]
+                        ),
                         resources=k8s.core.v1.ResourceRequirementsArgs(
                             requests={"cpu": "50m", "memory": "128Mi", "ephemeral-storage": "64Mi"},
                             limits={"cpu": "500m", "memory": "256Mi", "ephemeral-storage": "256Mi"},
@@ -469,7 +483,9 @@ class DatabaseTenant(pulumi.ComponentResource):
                             seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
                         ),
                         volume_mounts=[
-                            k8s.core.v1.VolumeMountArgs(name="program", mount_path=JOB_SCRIPT_MOUNT, read_only=True),
+                            k8s.core.v1.VolumeMountArgs(
+                                name="program", mount_path=JOB_SCRIPT_MOUNT, read_only=True
+                            ),
                             k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
                         ],
                     )
@@ -477,7 +493,9 @@ class DatabaseTenant(pulumi.ComponentResource):
                 volumes=[
                     k8s.core.v1.VolumeArgs(
                         name="program",
-                        config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=script.metadata.name, default_mode=0o444),
+                        config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+                            name=script.metadata.name, default_mode=0o444
+                        ),
                     ),
                     k8s.core.v1.VolumeArgs(
                         name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi")
@@ -540,7 +558,9 @@ class DatabaseTenant(pulumi.ComponentResource):
             f"{name}-credentials",
             api_version=ESO_SECRETS_API,
             kind="ExternalSecret",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=args.k8s_secret_name, namespace=args.namespace, labels=labels),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=args.k8s_secret_name, namespace=args.namespace, labels=labels
+            ),
             spec={
                 "refreshInterval": args.refresh_interval,
                 "secretStoreRef": {"name": args.secret_store, "kind": "SecretStore"},

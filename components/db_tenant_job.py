@@ -52,7 +52,9 @@ class TenantError(RuntimeError):
     """The tenant cannot be brought to its required state; the message says why."""
 
 
-def scram_sha256_verifier(password: str, *, salt: bytes | None = None, iterations: int = SCRAM_ITERATIONS) -> str:
+def scram_sha256_verifier(
+    password: str, *, salt: bytes | None = None, iterations: int = SCRAM_ITERATIONS
+) -> str:
     """The ``SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`` string PostgreSQL stores (RFC 5802/7677).
 
     PostgreSQL accepts it in ``ALTER ROLE ... PASSWORD`` as it is, so the clear password never reaches the server.
@@ -144,9 +146,13 @@ def ensure_database(cur: Any, database: str, role: str) -> None:
     )
     row = cur.fetchone()
     if row is None:
-        cur.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), sql.Identifier(role)))
+        cur.execute(
+            sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), sql.Identifier(role))
+        )
     elif row[0] != role:
-        cur.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(database), sql.Identifier(role)))
+        cur.execute(
+            sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(database), sql.Identifier(role))
+        )
     cur.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(database)))
 
 
@@ -165,7 +171,14 @@ def hand_over_objects(cur: Any, role: str) -> list[str]:
         " ORDER BY c.relkind, c.relname",
         (role,),
     )
-    keyword = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW", "S": "SEQUENCE", "f": "FOREIGN TABLE"}
+    keyword = {
+        "r": "TABLE",
+        "p": "TABLE",
+        "v": "VIEW",
+        "m": "MATERIALIZED VIEW",
+        "S": "SEQUENCE",
+        "f": "FOREIGN TABLE",
+    }
     moved = []
     for relname, relkind in cur.fetchall():
         cur.execute(
@@ -208,7 +221,9 @@ def run(mode: str) -> dict[str, Any]:
     secret_id = _env("TENANT_SECRET_ID")
     maintenance = _env("TENANT_MAINTENANCE_DATABASE", "postgres")
     if _env("PGSSLMODE") != "verify-full":
-        raise TenantError("PGSSLMODE must be verify-full: the master password must not go to an unverified server")
+        raise TenantError(
+            "PGSSLMODE must be verify-full: the master password must not go to an unverified server"
+        )
     client = _secrets_manager()
     master = _read_json_secret(client, _env("TENANT_MASTER_SECRET_ID"))
     if not master or not master.get("username") or not master.get("password"):
@@ -245,7 +260,13 @@ def run(mode: str) -> dict[str, Any]:
             set_password(conn, client, role=role, secret_id=secret_id, value=value)
     finally:
         conn.close()
-    return {"mode": mode, "role": role, "database": database, "password_changed": not keep, "handed_over": moved}
+    return {
+        "mode": mode,
+        "role": role,
+        "database": database,
+        "password_changed": not keep,
+        "handed_over": moved,
+    }
 
 
 def main(argv: list[str]) -> int:

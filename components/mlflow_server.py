@@ -334,7 +334,13 @@ _SCHEMA_GATE = (
 )
 
 #: Plain variables of the server spec that the migration job and the schema gate also need (libpq's).
-_MIGRATION_ENV = ("PGSERVICEFILE", "PGSERVICE", "PGSSLROOTCERT", "MLFLOW_DISABLE_TELEMETRY", "PYTHONUNBUFFERED")
+_MIGRATION_ENV = (
+    "PGSERVICEFILE",
+    "PGSERVICE",
+    "PGSSLROOTCERT",
+    "MLFLOW_DISABLE_TELEMETRY",
+    "PYTHONUNBUFFERED",
+)
 
 
 @dataclass(frozen=True)

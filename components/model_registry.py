@@ -693,14 +693,21 @@ class ModelRegistry(pulumi.ComponentResource):
                                 namespace_selector=k8s.meta.v1.LabelSelectorArgs(
                                     match_labels={"kubernetes.io/metadata.name": "kube-system"}
                                 ),
-                                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
+                                pod_selector=k8s.meta.v1.LabelSelectorArgs(
+                                    match_labels={"k8s-app": "kube-dns"}
+                                ),
                             )
                         ],
-                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol=p) for p in ("UDP", "TCP")],
+                        ports=[
+                            k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol=p)
+                            for p in ("UDP", "TCP")
+                        ],
                     ),
                     k8s.networking.v1.NetworkPolicyEgressRuleArgs(
                         to=[
-                            k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=c))
+                            k8s.networking.v1.NetworkPolicyPeerArgs(
+                                ip_block=k8s.networking.v1.IPBlockArgs(cidr=c)
+                            )
                             for c in args.database_cidrs
                         ],
                         ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=args.db_port, protocol="TCP")],
@@ -712,8 +719,12 @@ class ModelRegistry(pulumi.ComponentResource):
         # Job specs are immutable: the name carries a hash of the image and the commands, so a new image is a new
         # Job (created, awaited, then the old one deleted), never an update the API server refuses.
         migration_name = pulumi.Output.all(spec_image, migration).apply(
-            lambda a: "mlflow-db-upgrade-"
-            + hashlib.sha256(json.dumps([a[0], a[1].steps, a[1].env], sort_keys=True).encode()).hexdigest()[:8]
+            lambda a: (
+                "mlflow-db-upgrade-"
+                + hashlib.sha256(
+                    json.dumps([a[0], a[1].steps, a[1].env], sort_keys=True).encode()
+                ).hexdigest()[:8]
+            )
         )
         self.migration_job = k8s.batch.v1.Job(
             f"{name}-db-upgrade",
@@ -915,7 +926,12 @@ class ModelRegistry(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[self.server_service_account, self.db_secret, self.auth_secret, self.migration_job],
+                depends_on=[
+                    self.server_service_account,
+                    self.db_secret,
+                    self.auth_secret,
+                    self.migration_job,
+                ],
             ),
         )
         self.service = k8s.core.v1.Service(

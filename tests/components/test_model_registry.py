@@ -246,9 +246,9 @@ def test_every_secret_the_server_reads_is_produced_by_an_external_secret(graph: 
     produced = {
         DB_SECRET: {
             d["secretKey"]
-            for d in graph.one("kubernetes:external-secrets.io/v1:ExternalSecret", "mr-db-tenant-credentials").inputs["spec"][
-                "data"
-            ]
+            for d in graph.one(
+                "kubernetes:external-secrets.io/v1:ExternalSecret", "mr-db-tenant-credentials"
+            ).inputs["spec"]["data"]
         },
         AUTH_SECRET: set(auth_external_secret(graph)["target"]["template"]["data"]),
     }
@@ -385,11 +385,7 @@ def test_platform_wiring_per_environment(env: str) -> None:
     assert tenant.inputs["kmsKeyId"] == g.one("aws:kms/key:Key", f"{cfg.name}-data").outputs["arn"]
     read = policy(g.one("aws:iam/rolePolicy:RolePolicy", f"{cfg.name}-mlflow-secrets-read"))["Statement"][0]
     assert read["Resource"] == tenant.outputs["arn"]
-    readers = [
-        p.name
-        for p in g.of_type("aws:iam/rolePolicy:RolePolicy")
-        if master in json.dumps(policy(p))
-    ]
+    readers = [p.name for p in g.of_type("aws:iam/rolePolicy:RolePolicy") if master in json.dumps(policy(p))]
     assert readers == [f"{cfg.name}-mlflow-db-tenant-job"]
     # The database admits exactly the node security group.
     node_sg = g.one("aws:ec2/securityGroup:SecurityGroup", f"{cfg.name}-eks-nodes")
@@ -446,7 +442,9 @@ def test_generated_auth_secret_is_created_once_and_the_db_secret_follows_rotatio
     auth = graph.one("kubernetes:external-secrets.io/v1:ExternalSecret", "mr-auth").inputs["spec"]
     # MLflow reads the admin password only when it first creates the user: never regenerate it.
     assert auth["refreshPolicy"] == "CreatedOnce"
-    db = graph.one("kubernetes:external-secrets.io/v1:ExternalSecret", "mr-db-tenant-credentials").inputs["spec"]
+    db = graph.one("kubernetes:external-secrets.io/v1:ExternalSecret", "mr-db-tenant-credentials").inputs[
+        "spec"
+    ]
     assert db["refreshInterval"] == "1m"
 
 
@@ -598,10 +596,14 @@ def test_first_deployment_awaits_neither_job() -> None:
     graph = render(await_rollout=False)
     skip = {"pulumi.com/skipAwait": "true"}
     assert migration_job(graph).inputs["metadata"]["annotations"] == skip
-    assert graph.one("kubernetes:batch/v1:Job", "mr-db-tenant-ensure").inputs["metadata"]["annotations"] == skip
+    assert (
+        graph.one("kubernetes:batch/v1:Job", "mr-db-tenant-ensure").inputs["metadata"]["annotations"] == skip
+    )
     awaited = render()
     assert "annotations" not in migration_job(awaited).inputs["metadata"]
-    assert "annotations" not in awaited.one("kubernetes:batch/v1:Job", "mr-db-tenant-ensure").inputs["metadata"]
+    assert (
+        "annotations" not in awaited.one("kubernetes:batch/v1:Job", "mr-db-tenant-ensure").inputs["metadata"]
+    )
 
 
 # ---- TLS verification (issue 11, defect 13) --------------------------------------------------------------

@@ -103,32 +103,6 @@ def artifact_policy(bucket_arn: str, prefix: str, data_key_arn: str, region: str
     )
 
 
-def db_secret_policy(secret_arn: str, secret_key_arn: str, region: str) -> str:
-    """Read exactly one Secrets Manager secret (and decrypt it through Secrets Manager only)."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "ReadDatabaseSecret",
-                    "Effect": "Allow",
-                    "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                    "Resource": secret_arn,
-                },
-                {
-                    "Sid": "DecryptDatabaseSecret",
-                    "Effect": "Allow",
-                    "Action": "kms:Decrypt",
-                    "Resource": secret_key_arn,
-                    "Condition": {
-                        "StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}
-                    },
-                },
-            ],
-        }
-    )
-
-
 def backend_store_uri(spec: MlflowServerSpec) -> str:
     """The backend-store URI the server is started with (its ``--backend-store-uri`` argument or the
     ``MLFLOW_BACKEND_STORE_URI`` variable); the basic-auth app uses the same database."""

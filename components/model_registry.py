@@ -791,7 +791,8 @@ class ModelRegistry(pulumi.ComponentResource):
                     name="http", container_port=spec_out.apply(lambda s: s.port), protocol="TCP"
                 )
             ],
-            # First start runs the schema migrations; allow it five minutes.
+            # The schema is migrated before (the Job; the init container waits for it); start-up still loads
+            # the app and opens the first connections: allow it five minutes on a loaded node.
             startup_probe=probe(10, 30),
             liveness_probe=probe(20, 3),
             readiness_probe=probe(10, 3),

@@ -159,6 +159,8 @@ class ModelRegistryArgs:
         db_role: MLflow's database role (owner of ``db_name`` only).
         db_admin_namespace: Namespace of the database tenant jobs (the only holders of the master credential).
         create_db_admin_namespace: Create that namespace (False when another component already has).
+        db_admin_https_cidrs: Destinations of that namespace's HTTPS egress (Secrets Manager and STS: the VPC CIDR
+            once they are reached through interface endpoints).
         db_rotation_schedule: Cron schedule (UTC) of the MLflow role's password rotation.
         install_operator: Install the External Secrets Operator (set False if the cluster already has it).
         operator_namespace: Namespace of the External Secrets Operator.
@@ -197,6 +199,7 @@ class ModelRegistryArgs:
     db_role: str = DB_ROLE
     db_admin_namespace: str = "db-admin"
     create_db_admin_namespace: bool = True
+    db_admin_https_cidrs: Sequence[str] = ("0.0.0.0/0",)
     db_rotation_schedule: str = "17 3 1 * *"
     install_operator: bool = True
     operator_namespace: str = "external-secrets"
@@ -488,7 +491,10 @@ class ModelRegistry(pulumi.ComponentResource):
                 DatabaseAdminNamespace(
                     f"{name}-db-admin",
                     DatabaseAdminNamespaceArgs(
-                        name=args.db_admin_namespace, database_cidrs=args.database_cidrs, db_port=args.db_port
+                        name=args.db_admin_namespace,
+                        database_cidrs=args.database_cidrs,
+                        db_port=args.db_port,
+                        https_cidrs=args.db_admin_https_cidrs,
                     ),
                     opts=child,
                 )

@@ -643,3 +643,12 @@ def test_tenant_job_policy_grants_each_key_only_what_its_secret_needs() -> None:
     read = json.loads(read_policy(["arn:a", "arn:b"], DATA_KEY, REGION))["Statement"][0]
     assert read["Resource"] == ["arn:a", "arn:b"]
     assert "secretsmanager:PutSecretValue" not in read["Action"]
+
+
+def test_db_admin_https_egress_can_be_narrowed_to_the_vpc() -> None:
+    graph = render(db_admin_https_cidrs=["10.10.0.0/16"])
+    egress = graph.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "mr-db-admin-egress").inputs["spec"][
+        "egress"
+    ]
+    (https,) = [r for r in egress if r["ports"][0]["port"] == 443]
+    assert https["to"] == [{"ipBlock": {"cidr": "10.10.0.0/16"}}]

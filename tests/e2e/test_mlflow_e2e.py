@@ -364,6 +364,17 @@ def test_a_second_tenant_is_isolated_from_the_first(platform: LocalPlatform) -> 
     import psycopg2
 
     platform.s3.client("secretsmanager").create_secret(Name="mlops-local/database/archive")
+    # An existing database the master user created and filled (the upgrade path of a platform that ran MLflow
+    # as the master user): the job hands it over with its objects.
+    master = {"user": platform.pg.master_user, "password": platform.pg.master_password}
+    conn = platform.pg.connect(dbname="postgres", **master)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("CREATE DATABASE archive")
+    conn.close()
+    with platform.pg.connect(dbname="archive", **master) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE legacy (id serial PRIMARY KEY); CREATE SEQUENCE counter")
+    conn.close()
     run = run_tenant_job(
         platform.root,
         pg=platform.pg,
@@ -376,13 +387,20 @@ def test_a_second_tenant_is_isolated_from_the_first(platform: LocalPlatform) -> 
         },
     )
     assert run.returncode == 0, run.output
+    assert json.loads(run.output.strip().splitlines()[-1])["handed_over"] == ["counter", "legacy"]
     archive = json.loads(
         platform.s3.client("secretsmanager").get_secret_value(SecretId="mlops-local/database/archive")[
             "SecretString"
         ]
     )
     assert archive["username"] == "archive" and archive["password"] != platform.pg.password
-    platform.pg.connect(user="archive", password=archive["password"], dbname="archive").close()
+    conn = platform.pg.connect(user="archive", password=archive["password"], dbname="archive")
+    with conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO legacy DEFAULT VALUES RETURNING id")  # its table and its sequence now
+        assert cur.fetchone() == (1,)
+        cur.execute("SELECT nextval('counter')")
+        assert cur.fetchone() == (1,)
+    conn.close()
     with pytest.raises(psycopg2.OperationalError, match="permission denied for database"):
         platform.pg.connect(dbname="archive")  # mlflow's role
     with pytest.raises(psycopg2.OperationalError, match="permission denied for database"):

@@ -121,7 +121,7 @@ class NetworkSettings(_Section):
     interface_endpoint_services: list[str] = Field(
         description="Interface endpoints to create (each billed per zone-hour): "
         + ", ".join(ENDPOINT_SERVICE_PURPOSES)
-        + f". Must include {' and '.join(REQUIRED_ENDPOINTS)}: MLflow's and the monitoring namespace's egress stays inside the VPC."
+        + f". Must include {' and '.join(REQUIRED_ENDPOINTS)}: the platform's egress stays inside the VPC."
     )
 
     @field_validator("vpc_cidr")
@@ -141,16 +141,16 @@ class NetworkSettings(_Section):
 
     @model_validator(mode="after")
     def _mlflow_endpoints(self) -> NetworkSettings:
-        # MLflow's and the monitoring namespace's NetworkPolicies admit HTTPS to the VPC CIDR only: S3, STS, SNS
-        # and CloudWatch must answer inside the VPC.
+        # MLflow's, the monitoring namespace's and the tenant jobs' NetworkPolicies admit HTTPS to the VPC CIDR
+        # only: S3, STS, SNS, CloudWatch and Secrets Manager must answer inside the VPC.
         missing = [s for s in REQUIRED_ENDPOINTS if s not in self.interface_endpoint_services]
         if not self.interface_endpoints or missing:
             raise ValueError(
                 f"{key_for('network', 'interface_endpoints')} must be true and "
                 f"{key_for('network', 'interface_endpoint_services')} must include "
                 f"{list(REQUIRED_ENDPOINTS)} (missing: {missing or 'none'}): MLflow's and the monitoring "
-                "namespace's egress is closed to the VPC, so they reach S3, STS, SNS and CloudWatch only through "
-                "interface endpoints"
+                "namespace's egress is closed to the VPC, so they reach S3, STS, SNS, CloudWatch and Secrets Manager only "
+                "through interface endpoints"
             )
         return self
 

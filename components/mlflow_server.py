@@ -13,7 +13,10 @@ it, and nothing else may restate any of it:
 
 Design decisions (see docs/mlflow.md for the long form):
 
-* **No credential in any URI.** The backend-store URI is ``postgresql+psycopg2://HOST:PORT/DB?sslmode=require``
+* **No credential in any URI, and the server verified.** The backend-store URI is
+  ``postgresql+psycopg2://HOST:PORT/DB?sslmode=verify-full``; libpq checks the server's certificate against
+  ``PGSSLROOTCERT`` (:data:`RDS_CA_BUNDLE_PATH`, AWS's RDS CA bundle baked into the image, checksum pinned) and its
+  name against HOST
   (the driver named explicitly: with SQLAlchemy 2 a bare ``postgresql://`` selects psycopg 3, which the image
   does not have). The user name and password reach libpq as ``PGUSER``/``PGPASSWORD`` from the Secret synced
   from the RDS-managed secret, so they are not in Pulumi state, not in the pod spec, and a password with
@@ -50,11 +53,21 @@ MLFLOW_VERSION = "3.17.2"
 IMAGE_REPOSITORY = "mlflow"
 #: Image tag: the MLflow version plus the platform's own build number of that version (bump on any change
 #: of the Dockerfile or requirements; ECR tags are immutable).
-IMAGE_TAG = f"{MLFLOW_VERSION}-platform.1"
+IMAGE_TAG = f"{MLFLOW_VERSION}-platform.2"
 #: Docker build context of the image, relative to the repository root.
 IMAGE_BUILD_CONTEXT = "docker/mlflow"
 #: Numeric user and group the image runs as (the Deployment's runAsUser/runAsGroup/fsGroup).
 IMAGE_UID = 10001
+
+#: AWS's global RDS certificate bundle (every region's root CAs), fetched when the image is built and checked
+#: against :data:`RDS_CA_BUNDLE_SHA256` (the Dockerfile's ``RDS_CA_BUNDLE_SHA256`` build argument: a test keeps
+#: the two equal). Re-pin after checking a new download against AWS's documentation when AWS adds a CA.
+RDS_CA_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+RDS_CA_BUNDLE_SHA256 = "fefac91d6800404461cece76724bc0a2383f4f556a1c9beb0813fac6f2e1e49f"
+#: Where the image holds that bundle; libpq reads it through ``PGSSLROOTCERT``.
+RDS_CA_BUNDLE_PATH = "/opt/mlflow/share/rds-ca/global-bundle.pem"
+#: libpq's TLS mode: the server's certificate must chain to the bundle and name the host connected to.
+DB_SSLMODE = "verify-full"
 
 PORT = 5000
 METRICS_PATH = "/metrics"
@@ -140,11 +153,12 @@ class MlflowServerSpec:
 
 
 def backend_store_uri(*, host: str, port: int, db_name: str) -> str:
-    """The SQLAlchemy URI of the backend store: driver named, TLS required, no credentials in it."""
+    """The SQLAlchemy URI of the backend store: driver named, TLS with the server verified (``verify-full``; the
+    CA bundle is ``PGSSLROOTCERT``), no credentials in it."""
     _check(_HOST.match(host) is not None, f"db_host {host!r} is not a host name or IPv4 address")
     _check(1 <= port <= 65535, f"db_port {port} is not a TCP port")
     _check(_DB_NAME.match(db_name) is not None, f"db_name {db_name!r} is not a PostgreSQL database name")
-    return f"postgresql+psycopg2://{host}:{port}/{db_name}?sslmode=require"
+    return f"postgresql+psycopg2://{host}:{port}/{db_name}?sslmode={DB_SSLMODE}"
 
 
 def artifacts_destination(*, bucket: str, prefix: str = "mlflow") -> str:
@@ -194,6 +208,7 @@ def server_spec(
     allowed_hosts: Sequence[str] = (),
     artifact_kms_key_arn: str | None = None,
     db_credentials: str = "env",
+    ca_bundle_path: str = RDS_CA_BUNDLE_PATH,
 ) -> MlflowServerSpec:
     """The MLflow server's container: command, arguments and environment.
 
@@ -216,6 +231,7 @@ def server_spec(
             ``PGSERVICEFILE``/``PGSERVICE`` name the libpq service file mounted from the Secret
             (:data:`DB_SERVICE_FILE_KEY` at :data:`DB_SERVICE_MOUNT`), which libpq reads at every connection, so
             the rotated password is used as soon as the Secret is refreshed.
+        ca_bundle_path: The CA bundle libpq verifies the server with (``PGSSLROOTCERT``); the image's RDS bundle.
     """
     _check(bool(image.strip()) and not image.endswith(":latest"), "image must be a pinned reference")
     _check(_REGION.match(region) is not None, f"region {region!r} is not an AWS region")
@@ -247,6 +263,7 @@ def server_spec(
     env = {
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
+        "PGSSLROOTCERT": ca_bundle_path,
         "MLFLOW_AUTH_CONFIG_PATH": AUTH_CONFIG_PATH,
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
         "MLFLOW_DISABLE_TELEMETRY": "true",
@@ -262,6 +279,7 @@ def server_spec(
             '{"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "' + artifact_kms_key_arn + '"}'
         )
 
+    _check(ca_bundle_path.startswith("/"), f"ca_bundle_path {ca_bundle_path!r} must be an absolute path")
     _check(db_credentials in DB_CREDENTIALS, f"db_credentials must be one of {DB_CREDENTIALS}")
     secret_env = {"MLFLOW_FLASK_SERVER_SECRET_KEY": (auth_secret_name, AUTH_FLASK_SECRET_KEY)}
     if db_credentials == "env":
@@ -274,6 +292,104 @@ def server_spec(
         env["PGSERVICEFILE"] = DB_SERVICE_FILE_PATH
         env["PGSERVICE"] = DB_SERVICE_NAME
     return MlflowServerSpec(image=image, command=["mlflow"], args=args, env=env, secret_env=secret_env)
+
+
+#: The auth app's migrations (``alembic_version_auth``), which ``mlflow db upgrade`` does not run. MLflow's
+#: basic-auth app would otherwise run them in every replica at start.
+_AUTH_UPGRADE = (
+    "import sys\n"
+    "from mlflow.store.db.utils import create_sqlalchemy_engine_with_retry\n"
+    "from mlflow.server.auth.db.utils import migrate_if_needed\n"
+    "migrate_if_needed(create_sqlalchemy_engine_with_retry(sys.argv[1]), 'head')\n"
+    "print('auth schema at head', flush=True)\n"
+)
+
+#: Exit 0 once both migration tables are at the heads of the image's migrations; with ``wait`` poll until then.
+_SCHEMA_GATE = (
+    "import sys, time\n"
+    "from alembic.migration import MigrationContext\n"
+    "from alembic.script import ScriptDirectory\n"
+    "from sqlalchemy import create_engine\n"
+    "from sqlalchemy.pool import NullPool\n"
+    "from mlflow.server.auth.db.utils import _get_alembic_config as auth_config\n"
+    "from mlflow.store.db.utils import _get_alembic_config as tracking_config\n"
+    "uri, wait = sys.argv[1], sys.argv[2] == 'wait'\n"
+    "heads = {'alembic_version': ScriptDirectory.from_config(tracking_config(uri)).get_current_head(),\n"
+    "         'alembic_version_auth': ScriptDirectory.from_config(auth_config(uri)).get_current_head()}\n"
+    "engine = create_engine(uri, poolclass=NullPool)\n"
+    "while True:\n"
+    "    try:\n"
+    "        with engine.connect() as conn:\n"
+    "            current = {t: MigrationContext.configure(conn, opts={'version_table': t})\n"
+    "                       .get_current_revision() for t in heads}\n"
+    "    except Exception as err:\n"
+    "        current = {'error': type(err).__name__}\n"
+    "    if current == heads:\n"
+    "        print('schema at head', heads, flush=True)\n"
+    "        sys.exit(0)\n"
+    "    print('schema not at head: ', current, '!=', heads, flush=True)\n"
+    "    if not wait:\n"
+    "        sys.exit(1)\n"
+    "    time.sleep(5)\n"
+)
+
+#: Plain variables of the server spec that the migration job and the schema gate also need (libpq's).
+_MIGRATION_ENV = (
+    "PGSERVICEFILE",
+    "PGSERVICE",
+    "PGSSLROOTCERT",
+    "MLFLOW_DISABLE_TELEMETRY",
+    "PYTHONUNBUFFERED",
+)
+
+
+@dataclass(frozen=True)
+class MigrationSpec:
+    """The schema migration job and the gate in front of the server; build it with :func:`migration_spec`.
+
+    Attributes:
+        steps: ``(container name, argv)`` run in order by the migration Job (init containers, then the last one):
+            ``mlflow db upgrade <uri>`` (creates the tracking tables of an empty database, or upgrades them), then
+            the basic-auth app's migrations.
+        gate: argv of the server pods' init container: waits until both migration tables are at the image's
+            heads, so no replica starts on an empty or old schema (and none of them migrates it).
+        check: the gate's argv without waiting (exit 1 when not at head).
+        env: plain variables (libpq's service file and CA bundle) the Job's and the gate's containers get.
+    """
+
+    steps: list[tuple[str, list[str]]]
+    gate: list[str]
+    check: list[str]
+    env: dict[str, str]
+
+
+def migration_spec(spec: MlflowServerSpec) -> MigrationSpec:
+    """The migration job of the server ``spec`` (same image, same database URI and credentials)."""
+    uri = backend_store_uri_of(spec)
+    env = {k: spec.env[k] for k in _MIGRATION_ENV if k in spec.env}
+    _check(
+        "PGSERVICEFILE" in env,
+        "the migration job reads the credentials from the service file (db_credentials='service-file')",
+    )
+    return MigrationSpec(
+        steps=[
+            ("db-upgrade", ["mlflow", "db", "upgrade", uri]),
+            ("auth-upgrade", ["python", "-c", _AUTH_UPGRADE, uri]),
+        ],
+        gate=["python", "-c", _SCHEMA_GATE, uri, "wait"],
+        check=["python", "-c", _SCHEMA_GATE, uri, "once"],
+        env=env,
+    )
+
+
+def backend_store_uri_of(spec: MlflowServerSpec) -> str:
+    """The backend-store URI a server spec runs with (its ``--backend-store-uri`` argument)."""
+    args = list(spec.args)
+    if "--backend-store-uri" in args and args.index("--backend-store-uri") + 1 < len(args):
+        return args[args.index("--backend-store-uri") + 1]
+    if "MLFLOW_BACKEND_STORE_URI" in spec.env:
+        return spec.env["MLFLOW_BACKEND_STORE_URI"]
+    raise ServerSpecError("the MLflow server spec names no backend store URI")
 
 
 def render_pg_service(*, user: str, password: str, service: str = DB_SERVICE_NAME) -> str:

@@ -1,8 +1,12 @@
 """ModelRegistry: the MLflow tracking server and model registry on the cluster, as plain Kubernetes objects.
 
-Database credentials never pass through Pulumi: the External Secrets Operator (a pinned Helm release)
-syncs the RDS-managed master secret from Secrets Manager into the namespace, reading it with a role that
-only the namespace's secrets service account can assume (IRSA). MLflow's basic-auth admin password and
+Database credentials never pass through Pulumi: MLflow is a :class:`~components.database_tenant.DatabaseTenant`
+(its own database and role, not the RDS master user): the tenant job, in the database-admin namespace, is the only
+reader of the RDS master secret; it writes the role's generated password to a Secrets Manager secret, which the
+External Secrets Operator (a pinned Helm release) syncs into the namespace, reading exactly that secret with a
+role only the namespace's secrets service account can assume (IRSA). The schema is migrated by a Job
+(``mlflow db upgrade`` and the auth app's migrations, :func:`components.mlflow_server.migration_spec`) that the
+Deployment waits for; its pods' init container waits until the schema is at the image's head. MLflow's basic-auth admin password and
 Flask secret key are generated in the cluster by ESO's Password generator, and so is Prometheus' own scrape
 credential, which only the pod's metrics exporter checks (:mod:`components.mlflow_metrics`; MLflow's own
 ``/metrics`` admits only admins). Egress is closed to DNS, the database subnets and HTTPS to the VPC CIDR,
@@ -13,6 +17,7 @@ the server shared with the end-to-end test.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import posixpath
@@ -24,6 +29,12 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.cluster import service_account_role
+from components.database_tenant import (
+    DatabaseAdminNamespace,
+    DatabaseAdminNamespaceArgs,
+    DatabaseTenant,
+    DatabaseTenantArgs,
+)
 from components.mlflow_metrics import (
     CREDENTIALS_MOUNT,
     METRICS_PASSWORD_GENERATOR,
@@ -45,7 +56,9 @@ from components.mlflow_server import (
     DB_SERVICE_MOUNT,
     IMAGE_UID,
     PLATFORM_DB_CREDENTIALS,
+    RDS_CA_BUNDLE_PATH,
     MlflowServerSpec,
+    migration_spec,
     render_auth_config,
     render_pg_service,
     server_spec,
@@ -64,6 +77,9 @@ SECRETS_SA = "mlflow-secrets"
 DB_SECRET = "mlflow-db"
 AUTH_SECRET = "mlflow-auth"
 SECRET_STORE = "aws-secrets-manager"
+MIGRATE_SA = "mlflow-migrate"
+#: The database tenant's role (the database is ``db_name``).
+DB_ROLE = "mlflow"
 
 
 def artifact_policy(bucket_arn: str, prefix: str, data_key_arn: str, region: str) -> str:
@@ -104,32 +120,6 @@ def artifact_policy(bucket_arn: str, prefix: str, data_key_arn: str, region: str
     )
 
 
-def db_secret_policy(secret_arn: str, secret_key_arn: str, region: str) -> str:
-    """Read exactly one Secrets Manager secret (and decrypt it through Secrets Manager only)."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "ReadDatabaseSecret",
-                    "Effect": "Allow",
-                    "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                    "Resource": secret_arn,
-                },
-                {
-                    "Sid": "DecryptDatabaseSecret",
-                    "Effect": "Allow",
-                    "Action": "kms:Decrypt",
-                    "Resource": secret_key_arn,
-                    "Condition": {
-                        "StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}
-                    },
-                },
-            ],
-        }
-    )
-
-
 def backend_store_uri(spec: MlflowServerSpec) -> str:
     """The backend-store URI the server is started with (its ``--backend-store-uri`` argument or the
     ``MLFLOW_BACKEND_STORE_URI`` variable); the basic-auth app uses the same database."""
@@ -157,8 +147,10 @@ class ModelRegistryArgs:
         db_host: PostgreSQL host (the MetadataDatabase's address).
         db_port: PostgreSQL port.
         db_name: PostgreSQL database name.
-        db_master_secret_arn: The RDS-managed master secret (JSON with ``username`` and ``password``).
+        db_master_secret_arn: The RDS-managed master secret (JSON with ``username`` and ``password``); read only by
+            the database tenant job, never synced into the cluster.
         db_secret_key_arn: The KMS key that encrypts that secret.
+        tenant_secret_key_arn: The customer KMS key of MLflow's own database secret (default: ``db_secret_key_arn``).
         database_cidrs: CIDRs of the database subnets; the only destinations of port 5432 egress.
         vpc_cidr: The VPC's CIDR; the only destination of HTTPS egress (S3 and STS through their interface
             endpoints: a NetworkPolicy cannot name the S3 prefix list a gateway endpoint routes to).
@@ -183,6 +175,12 @@ class ModelRegistryArgs:
         tmp_size_limit: Size of the /tmp emptyDir (and the pod's ephemeral-storage limit). The artifact proxy
             spools each upload to a temporary file before it goes to S3, so this bounds the largest artifact
             (times concurrent uploads) a replica accepts.
+        db_role: MLflow's database role (owner of ``db_name`` only).
+        db_admin_namespace: Namespace of the database tenant jobs (the only holders of the master credential).
+        create_db_admin_namespace: Create that namespace (False when another component already has).
+        db_admin_https_cidrs: Destinations of that namespace's HTTPS egress (Secrets Manager and STS through the
+            VPC's interface endpoints); ``None`` (the default): ``vpc_cidr``, like MLflow's own egress.
+        db_rotation_schedule: Cron schedule (UTC) of the MLflow role's password rotation.
         install_operator: Install the External Secrets Operator (set False if the cluster already has it).
         operator_namespace: Namespace of the External Secrets Operator.
         operator_chart_version: Pinned chart version of the External Secrets Operator.
@@ -217,6 +215,12 @@ class ModelRegistryArgs:
     memory_limit: str = "2Gi"
     tmp_size_limit: str = "20Gi"
     await_rollout: bool = True
+    tenant_secret_key_arn: pulumi.Input[str] | None = None
+    db_role: str = DB_ROLE
+    db_admin_namespace: str = "db-admin"
+    create_db_admin_namespace: bool = True
+    db_admin_https_cidrs: Sequence[str] | None = None
+    db_rotation_schedule: str = "17 3 1 * *"
     install_operator: bool = True
     operator_namespace: str = "external-secrets"
     operator_chart_version: str = ESO_CHART_VERSION
@@ -275,15 +279,7 @@ class ModelRegistry(pulumi.ComponentResource):
             oidc_issuer_url=args.oidc_issuer_url,
             namespace=ns,
             service_account=SECRETS_SA,
-            description="External Secrets: the MLflow database secret only",
-            opts=child,
-        )
-        aws.iam.RolePolicy(
-            f"{name}-secrets-read",
-            role=self.secrets_role.id,
-            policy=pulumi.Output.all(args.db_master_secret_arn, args.db_secret_key_arn).apply(
-                lambda a: db_secret_policy(a[0], a[1], args.region)
-            ),
+            description="External Secrets: the MLflow database tenant secret only",
             opts=child,
         )
 
@@ -519,38 +515,65 @@ class ModelRegistry(pulumi.ComponentResource):
                 parent=self, depends_on=[self.namespace, self.secrets_service_account, *operator]
             ),
         )
-        self.db_secret = k8s.apiextensions.CustomResource(
-            f"{name}-db",
-            api_version=ESO_SECRETS_API,
-            kind="ExternalSecret",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=DB_SECRET, namespace=ns, labels=labels),
-            spec={
-                # RDS rotates the managed password (every 7 days) and the old one stops working at once; re-read
-                # it every minute so new connections see the new one quickly (one GetSecretValue a minute).
-                "refreshInterval": "1m",
-                "secretStoreRef": {"name": SECRET_STORE, "kind": "SecretStore"},
-                "target": {
-                    "name": DB_SECRET,
-                    "creationPolicy": "Owner",
-                    "deletionPolicy": "Retain",
-                    # Keep username/password and add the libpq service file the server reads them from.
-                    "template": {
-                        "engineVersion": "v2",
-                        "mergePolicy": "Merge",
-                        "data": {
-                            DB_SERVICE_FILE_KEY: render_pg_service(
-                                user="{{ .username }}", password="{{ .password }}"
-                            )
-                        },
-                    },
-                },
-                "data": [
-                    {"secretKey": key, "remoteRef": {"key": args.db_master_secret_arn, "property": key}}
-                    for key in ("username", "password")
-                ],
-            },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[store, *operator]),
+        # MLflow's own database role and database (not the RDS master user): created by the tenant job, its
+        # password generated in the job's pod, kept in Secrets Manager and synced here with a libpq service file.
+        admin_ready: list[pulumi.Resource] = []
+        if args.create_db_admin_namespace:
+            admin_ready.append(
+                DatabaseAdminNamespace(
+                    f"{name}-db-admin",
+                    DatabaseAdminNamespaceArgs(
+                        name=args.db_admin_namespace,
+                        database_cidrs=args.database_cidrs,
+                        db_port=args.db_port,
+                        https_cidrs=(
+                            [args.vpc_cidr]
+                            if args.db_admin_https_cidrs is None
+                            else args.db_admin_https_cidrs
+                        ),
+                    ),
+                    opts=child,
+                )
+            )
+        self.database_tenant = DatabaseTenant(
+            f"{name}-db-tenant",
+            DatabaseTenantArgs(
+                tenant=SERVICE_NAME,
+                database=args.db_name,
+                role=args.db_role,
+                namespace=ns,
+                admin_namespace=args.db_admin_namespace,
+                db_host=args.db_host,
+                db_port=args.db_port,
+                master_secret_arn=args.db_master_secret_arn,
+                master_secret_key_arn=args.db_secret_key_arn,
+                secret_name=f"{name}/database/{SERVICE_NAME}",
+                secret_key_arn=args.tenant_secret_key_arn or args.db_secret_key_arn,
+                oidc_provider_arn=args.oidc_provider_arn,
+                oidc_issuer_url=args.oidc_issuer_url,
+                region=args.region,
+                image=args.image,
+                ca_bundle_path=RDS_CA_BUNDLE_PATH,
+                secret_store=SECRET_STORE,
+                k8s_secret_name=DB_SECRET,
+                service_file_key=DB_SERVICE_FILE_KEY,
+                service_file_template=render_pg_service(user="{{ .username }}", password="{{ .password }}"),
+                run_as_user=args.run_as_user,
+                rotation_schedule=args.db_rotation_schedule,
+                await_job=args.await_rollout,
+                node_selector=args.node_selector,
+                admin_depends_on=admin_ready,
+                tenant_depends_on=[store, *operator],
+            ),
+            opts=child,
         )
+        aws.iam.RolePolicy(
+            f"{name}-secrets-read",
+            role=self.secrets_role.id,
+            policy=self.database_tenant.read_policy,
+            opts=child,
+        )
+        self.db_secret = self.database_tenant.external_secret
         generators = {}
         for key, length in (("admin_password", 32), ("flask_secret_key", 64)):
             generators[key] = k8s.apiextensions.CustomResource(
@@ -637,6 +660,156 @@ class ModelRegistry(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[metrics_generator, *operator]),
         )
 
+        # ---- schema migration: a Job the Deployment waits for -------------------------------------------
+        # `mlflow db upgrade` (and the auth app's migrations) run once per image, not in three replicas at once.
+        migration = self.spec.apply(migration_spec)
+        # Not the server's selector labels: the Service, the PDB and the server's policies must not pick them up.
+        migrate_labels = {
+            **labels,
+            "app.kubernetes.io/name": "mlflow-schema-migration",
+            "app.kubernetes.io/component": "schema-migration",
+        }
+        restricted_container = k8s.core.v1.SecurityContextArgs(
+            run_as_non_root=True,
+            run_as_user=args.run_as_user,
+            run_as_group=args.run_as_user,
+            allow_privilege_escalation=False,
+            read_only_root_filesystem=True,
+            privileged=False,
+            capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+        )
+        db_mount = k8s.core.v1.VolumeMountArgs(name="db", mount_path=DB_SERVICE_MOUNT, read_only=True)
+        db_volume = k8s.core.v1.VolumeArgs(
+            name="db",
+            secret=k8s.core.v1.SecretVolumeSourceArgs(
+                secret_name=DB_SECRET,
+                default_mode=0o440,
+                items=[k8s.core.v1.KeyToPathArgs(key=DB_SERVICE_FILE_KEY, path=DB_SERVICE_FILE_KEY)],
+            ),
+        )
+
+        def migration_container(step: str, argv: list[str], env: dict[str, str]) -> k8s.core.v1.ContainerArgs:
+            return k8s.core.v1.ContainerArgs(
+                name=step,
+                image=spec_image,
+                image_pull_policy="IfNotPresent",
+                command=argv[:1],
+                args=argv[1:],
+                env=[k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in env.items()],
+                resources=k8s.core.v1.ResourceRequirementsArgs(
+                    requests={"cpu": "100m", "memory": "512Mi", "ephemeral-storage": "64Mi"},
+                    limits={"cpu": "1", "memory": "1Gi", "ephemeral-storage": "512Mi"},
+                ),
+                security_context=restricted_container,
+                volume_mounts=[db_mount, k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
+            )
+
+        spec_image = self.spec.apply(lambda s: s.image)
+        self.migrate_service_account = k8s.core.v1.ServiceAccount(
+            f"{name}-migrate",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=MIGRATE_SA, namespace=ns, labels=labels),
+            automount_service_account_token=False,
+            opts=in_ns,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-migrate-egress",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="mlflow-migrate-egress", namespace=ns),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(
+                    match_labels={"app.kubernetes.io/component": "schema-migration"}
+                ),
+                policy_types=["Egress"],
+                egress=[
+                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                        to=[
+                            k8s.networking.v1.NetworkPolicyPeerArgs(
+                                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                                    match_labels={"kubernetes.io/metadata.name": "kube-system"}
+                                ),
+                                pod_selector=k8s.meta.v1.LabelSelectorArgs(
+                                    match_labels={"k8s-app": "kube-dns"}
+                                ),
+                            )
+                        ],
+                        ports=[
+                            k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol=p)
+                            for p in ("UDP", "TCP")
+                        ],
+                    ),
+                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                        to=[
+                            k8s.networking.v1.NetworkPolicyPeerArgs(
+                                ip_block=k8s.networking.v1.IPBlockArgs(cidr=c)
+                            )
+                            for c in args.database_cidrs
+                        ],
+                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=args.db_port, protocol="TCP")],
+                    ),
+                ],
+            ),
+            opts=in_ns,
+        )
+        # Job specs are immutable: the name carries a hash of the image and the commands, so a new image is a new
+        # Job (created, awaited, then the old one deleted), never an update the API server refuses.
+        migration_name = pulumi.Output.all(spec_image, migration).apply(
+            lambda a: (
+                "mlflow-db-upgrade-"
+                + hashlib.sha256(
+                    json.dumps([a[0], a[1].steps, a[1].env], sort_keys=True).encode()
+                ).hexdigest()[:8]
+            )
+        )
+        self.migration_job = k8s.batch.v1.Job(
+            f"{name}-db-upgrade",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=migration_name,
+                namespace=ns,
+                labels=migrate_labels,
+                # The first deployment (await_rollout False): the image is pushed after this update, so the Job
+                # cannot finish in it; the server's init container waits for the schema instead.
+                annotations=None if args.await_rollout else {"pulumi.com/skipAwait": "true"},
+            ),
+            spec=k8s.batch.v1.JobSpecArgs(
+                backoff_limit=4,
+                active_deadline_seconds=3600,
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=migrate_labels),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        service_account_name=MIGRATE_SA,
+                        automount_service_account_token=False,
+                        restart_policy="Never",
+                        enable_service_links=False,
+                        node_selector=dict(args.node_selector) or None,
+                        security_context=k8s.core.v1.PodSecurityContextArgs(
+                            run_as_non_root=True,
+                            run_as_user=args.run_as_user,
+                            run_as_group=args.run_as_user,
+                            fs_group=args.run_as_user,
+                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+                        ),
+                        init_containers=migration.apply(
+                            lambda m: [migration_container(step, argv, m.env) for step, argv in m.steps[:-1]]
+                        ),
+                        containers=migration.apply(
+                            lambda m: [migration_container(m.steps[-1][0], m.steps[-1][1], m.env)]
+                        ),
+                        volumes=[
+                            db_volume,
+                            k8s.core.v1.VolumeArgs(
+                                name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="512Mi")
+                            ),
+                        ],
+                    ),
+                ),
+            ),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[self.migrate_service_account, self.db_secret],
+                custom_timeouts=pulumi.CustomTimeouts(create="60m", update="60m"),
+            ),
+        )
+
         # ---- Deployment, Service, PodDisruptionBudget -----------------------------------------------
         spec_out = self.spec
 
@@ -678,7 +851,8 @@ class ModelRegistry(pulumi.ComponentResource):
                     name="http", container_port=spec_out.apply(lambda s: s.port), protocol="TCP"
                 )
             ],
-            # First start runs the schema migrations; allow it five minutes.
+            # The schema is migrated before (the Job; the init container waits for it); start-up still loads
+            # the app and opens the first connections: allow it five minutes on a loaded node.
             startup_probe=probe(10, 30),
             liveness_probe=probe(20, 3),
             readiness_probe=probe(10, 3),
@@ -748,6 +922,10 @@ class ModelRegistry(pulumi.ComponentResource):
                             for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
                         ],
                         termination_grace_period_seconds=30,
+                        # No replica starts on an empty or old schema (nor migrates it): wait for the Job.
+                        init_containers=[
+                            migration.apply(lambda m: migration_container("wait-for-schema", m.gate, m.env))
+                        ],
                         containers=[container, self._metrics_exporter(args, spec_out)],
                         volumes=[
                             k8s.core.v1.VolumeArgs(
@@ -800,6 +978,7 @@ class ModelRegistry(pulumi.ComponentResource):
                     self.db_secret,
                     self.auth_secret,
                     self.metrics_secret,
+                    self.migration_job,
                 ],
             ),
         )

@@ -27,7 +27,8 @@ ENDPOINT_SERVICE_PURPOSES: dict[str, str] = {
     "ecr.api": "ECR API for image pulls by the nodes (kubelet) without NAT",
     "ecr.dkr": "ECR registry for image pulls by the nodes without NAT",
     "logs": "CloudWatch Logs for the nodes' and add-ons' log shipping without NAT",
-    "secretsmanager": "Secrets Manager for the External Secrets Operator (the RDS-managed master secret)",
+    "secretsmanager": "Secrets Manager for the database tenant jobs (the RDS-managed master secret, the tenants' "
+    "secrets) and the External Secrets Operator",
     "sns": "SNS for Alertmanager's receiver: the monitoring namespace's egress is closed to the VPC",
     "monitoring": "CloudWatch metrics for Grafana's CloudWatch data source: the monitoring namespace's egress "
     "is closed to the VPC",
@@ -41,17 +42,18 @@ INTERFACE_ENDPOINT_SERVICES: tuple[str, ...] = (
     "sts",
     "sns",
     "monitoring",
+    "secretsmanager",
     "ecr.api",
     "ecr.dkr",
     "logs",
-    "secretsmanager",
 )
 """The full set: what the platform's workloads and controllers call today, so that MLflow's egress can be
 closed to the VPC (``s3``, ``sts``, ``sns``, ``monitoring``) and the controllers do not depend on NAT for AWS APIs."""
 
-REQUIRED_ENDPOINTS: tuple[str, ...] = ("s3", "sts", "sns", "monitoring")
-"""What the closed egress of MLflow (S3, STS) and of the monitoring namespace (SNS for Alertmanager, CloudWatch
-for Grafana, STS for both) needs in every profile: their NetworkPolicies admit HTTPS to the VPC CIDR only."""
+REQUIRED_ENDPOINTS: tuple[str, ...] = ("s3", "sts", "sns", "monitoring", "secretsmanager")
+"""What the closed egress of MLflow (S3, STS), of the monitoring namespace (SNS for Alertmanager, CloudWatch
+for Grafana, STS for both) and of the database tenant jobs (Secrets Manager, STS) needs in every profile: their
+NetworkPolicies admit HTTPS to the VPC CIDR only."""
 
 ENDPOINTS_WITHOUT_POLICY: tuple[str, ...] = ("sts",)
 """Interface endpoints left on the default (full-access) policy: AssumeRoleWithWebIdentity is an unsigned

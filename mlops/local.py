@@ -1,7 +1,8 @@
 """``mlops local``: the platform's MLflow server on this machine, until Ctrl-C.
 
-Starts what the end-to-end test starts (mlops/localstack.py): PostgreSQL with TLS, an S3 server (moto) with
-the artifact bucket, and the MLflow server with the platform's command, arguments and environment. Prints the
+Starts what the end-to-end test starts (mlops/localstack.py): PostgreSQL with TLS (a CA made for the run), an
+S3 and Secrets Manager server (moto) with the artifact bucket, the database tenant job and the schema migration,
+and the MLflow server with the platform's command, arguments and environment. Prints the
 URL and the credentials file, then waits. SIGINT or SIGTERM stops all three and removes every temporary
 directory, the credentials file included.
 """
@@ -51,7 +52,9 @@ def run(
                 f"\nMLflow        {platform.url}\n"
                 f"credentials   {credentials}  (MLFLOW_TRACKING_URI / _USERNAME / _PASSWORD; "
                 f"`set -a; . {credentials}; set +a`)\n"
-                f"PostgreSQL    {platform.pg.host}:{platform.pg.port} (TLS), database {platform.pg.db_name}\n"
+                f"PostgreSQL    {platform.pg.host}:{platform.pg.port} (TLS, verify-full against "
+                f"{platform.pg.ca_file}), database {platform.pg.db_name}, role {platform.pg.user} "
+                "(made by the database tenant job)\n"
                 f"S3 (moto)     {platform.s3.endpoint}, bucket {platform.s3.bucket}\n"
                 f"logs          {platform.root}/mlflow.log, {platform.root}/postgres.log\n"
                 "\nCtrl-C stops everything and removes all of it.",

@@ -6,8 +6,13 @@ what is here. The MLflow server runs with the command, arguments and environment
 gets from its cluster is stood in for locally and nothing else is changed (:func:`materialize`):
 
 * hosts and ports: ``--host 0.0.0.0 --port 5000`` become loopback and a free port; the database is a local
-  PostgreSQL 15 with ``ssl = on`` and a ``pg_hba.conf`` that admits password logins over ``hostssl`` only, so the
-  URI's ``sslmode=require`` is exercised unchanged;
+  PostgreSQL with ``ssl = on``, a server certificate for 127.0.0.1 from a CA made for the run, and a
+  ``pg_hba.conf`` that admits password logins over ``hostssl`` only, so the URI's ``sslmode=verify-full`` is
+  exercised unchanged (``PGSSLROOTCERT``, the image's RDS CA bundle, points at that CA instead);
+* the database tenant: the master user is a ``CREATEDB CREATEROLE`` role (like RDS's, not a superuser) whose
+  secret is in Secrets Manager (moto); the tenant job's own command (:func:`run_tenant_job`) creates the MLflow
+  role and hands it the database, and writes its generated password to the tenant secret, which stands in for
+  what External Secrets syncs; then the migration Job's commands (:func:`run_migration`) run before the server;
 * Secrets: ``secret_env`` is resolved from local stand-ins of the two Kubernetes Secrets (the database user
   and password, the basic-auth ini and the Flask key); the database password is random and full of
   URL-special characters on purpose;
@@ -25,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import ipaddress
+import json
 import logging
 import os
 import pwd
@@ -44,6 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from components.database_tenant import JOB_SCRIPT_SOURCE, job_command, job_env
 from components.mlflow_server import (
     AUTH_ADMIN_USERNAME,
     AUTH_CONFIG_KEY,
@@ -59,8 +66,10 @@ from components.mlflow_server import (
     PLATFORM_DB_CREDENTIALS,
     PORT,
     PROMETHEUS_DIR,
+    RDS_CA_BUNDLE_PATH,
     MlflowServerSpec,
     backend_store_uri,
+    migration_spec,
     render_auth_config,
     render_pg_service,
     server_spec,
@@ -70,6 +79,10 @@ from components.mlflow_server import (
 LOOPBACK = "127.0.0.1"
 DB_NAME = "mlflow"
 DB_USER = "mlflow"
+#: The stand-in of the RDS master user (components.database.MetadataDatabaseArgs.master_username).
+MASTER_USER = "mlflow_admin"
+MASTER_SECRET_NAME = "rds!db-local"
+TENANT_SECRET_NAME = "mlops-local/database/mlflow"
 DB_SECRET_NAME = "mlflow-db"
 AUTH_SECRET_NAME = "mlflow-auth"
 BUCKET = "mlops-local-artifacts"
@@ -225,6 +238,9 @@ class PostgresServer:
     superuser_password: str
     data_dir: Path
     process: _Process
+    ca_file: Path
+    master_user: str
+    master_password: str
 
     def connect(
         self, *, user: str | None = None, password: str | None = None, dbname: str | None = None, **kw: Any
@@ -237,7 +253,8 @@ class PostgresServer:
             dbname=dbname or self.db_name,
             user=user or self.user,
             password=self.password if password is None else password,
-            sslmode=kw.pop("sslmode", "require"),
+            sslmode=kw.pop("sslmode", "verify-full"),
+            sslrootcert=kw.pop("sslrootcert", str(self.ca_file)),
             connect_timeout=kw.pop("connect_timeout", 5),
             **kw,
         )
@@ -258,48 +275,104 @@ def _run_as() -> tuple[int | None, int | None]:
         return 65534, 65534
 
 
-def _self_signed_certificate(directory: Path, uid: int | None, gid: int | None) -> None:
-    """server.crt and server.key (0600, owned by the server's user) for CN=localhost / 127.0.0.1."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+@dataclass(frozen=True)
+class LocalCA:
+    """A certificate authority made for one run: what stands in for AWS's RDS CA bundle (``ca_file``)."""
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(LOOPBACK))]
-            ),
-            critical=False,
+    key: Any
+    cert: Any
+    ca_file: Path
+
+    @classmethod
+    def create(cls, directory: Path, name: str = "mlops local test CA") -> LocalCA:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=False,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .sign(key, hashes.SHA256())
         )
-        .sign(key, hashes.SHA256())
-    )
-    key_path, cert_path = directory / "server.key", directory / "server.crt"
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        directory.mkdir(mode=0o755, parents=True, exist_ok=True)
+        ca_file = directory / "ca.pem"
+        ca_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        ca_file.chmod(0o644)
+        return cls(key=key, cert=cert, ca_file=ca_file)
+
+    def issue_server_certificate(
+        self, directory: Path, hosts: tuple[str, ...], uid: int | None, gid: int | None
+    ) -> None:
+        """server.crt and server.key (0600, owned by the server's user), signed by this CA, naming ``hosts``
+        (DNS names and IP addresses): what ``verify-full`` checks the host connected to against."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        names: list[x509.GeneralName] = []
+        for host in hosts:
+            try:
+                names.append(x509.IPAddress(ipaddress.ip_address(host)))
+            except ValueError:
+                names.append(x509.DNSName(host))
+        now = datetime.datetime.now(datetime.timezone.utc)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
+            .issuer_name(self.cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .sign(self.key, hashes.SHA256())
         )
-    )
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    for path in (key_path, cert_path):
-        path.chmod(0o600)
-        if uid is not None and gid is not None:
-            os.chown(path, uid, gid)
+        key_path, cert_path = directory / "server.key", directory / "server.crt"
+        key_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        for path in (key_path, cert_path):
+            path.chmod(0o600)
+            if uid is not None and gid is not None:
+                os.chown(path, uid, gid)
 
 
-def start_postgres(root: Path, *, timeout: float = 60.0) -> PostgresServer:
-    """initdb a cluster under ``root/pg``, start it with TLS on a free loopback port, create the MLflow role
-    and database. Stop it with :meth:`PostgresServer.stop`."""
+def start_postgres(root: Path, *, timeout: float = 60.0, ca: LocalCA | None = None) -> PostgresServer:
+    """initdb a cluster under ``root/pg``, start it with TLS (a certificate for 127.0.0.1 and localhost from a CA
+    made for the run, or ``ca``) on a free loopback port, and create what RDS creates: a master user that is not
+    a superuser (``CREATEDB CREATEROLE``, like ``rds_superuser``) and the ``mlflow`` database it owns. The
+    MLflow role is the tenant job's to create (:func:`run_tenant_job`). Stop it with :meth:`PostgresServer.stop`."""
     bin_dir = find_postgres_bin()
     uid, gid = _run_as()
     base = root / "pg"
@@ -345,7 +418,8 @@ def start_postgres(root: Path, *, timeout: float = 60.0) -> PostgresServer:
         raise LocalStackError(f"initdb failed ({init.returncode}):\n{init.stdout}\n{init.stderr}")
 
     port = free_port()
-    _self_signed_certificate(data, uid, gid)
+    ca = ca or LocalCA.create(root / "ca")
+    ca.issue_server_certificate(data, (LOOPBACK, "localhost"), uid, gid)
     with open(data / "postgresql.conf", "a") as conf:
         conf.write(
             "\n# mlops local / e2e\n"
@@ -383,11 +457,14 @@ def start_postgres(root: Path, *, timeout: float = 60.0) -> PostgresServer:
         port=port,
         db_name=DB_NAME,
         user=DB_USER,
-        password=random_password(uri_special=True),
+        password="",
         superuser=superuser,
         superuser_password=superuser_password,
         data_dir=data,
         process=process,
+        ca_file=ca.ca_file,
+        master_user=MASTER_USER,
+        master_password=random_password(uri_special=True),
     )
     try:
         admin = _wait_for_postgres(server, timeout)
@@ -396,17 +473,17 @@ def start_postgres(root: Path, *, timeout: float = 60.0) -> PostgresServer:
             with admin.cursor() as cur:
                 from psycopg2 import sql
 
+                # What RDS creates: the master user (not a superuser) and the instance's database, its own.
                 cur.execute(
-                    sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
-                        sql.Identifier(DB_USER), sql.Literal(server.password)
+                    sql.SQL("CREATE ROLE {} LOGIN CREATEDB CREATEROLE PASSWORD {}").format(
+                        sql.Identifier(MASTER_USER), sql.Literal(server.master_password)
                     )
                 )
                 cur.execute(
                     sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                        sql.Identifier(DB_NAME), sql.Identifier(DB_USER)
+                        sql.Identifier(DB_NAME), sql.Identifier(MASTER_USER)
                     )
                 )
-                cur.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(DB_NAME)))
         finally:
             admin.close()
     except BaseException:
@@ -514,6 +591,79 @@ def start_s3(*, region: str = REGION, bucket: str = BUCKET) -> S3Server:
     return s3
 
 
+# --------------------------------------------------------------------------------------------- the tenant
+
+
+def create_database_secrets(pg: PostgresServer, s3: S3Server) -> None:
+    """What RDS and Pulumi create in Secrets Manager (moto): the master secret with the master user's
+    credentials, and the tenant's secret without a value (the tenant job writes it)."""
+    client = s3.client("secretsmanager")
+    client.create_secret(
+        Name=MASTER_SECRET_NAME,
+        KmsKeyId=s3.kms_key_arn,
+        SecretString=json.dumps({"username": pg.master_user, "password": pg.master_password}),
+    )
+    client.create_secret(Name=TENANT_SECRET_NAME, KmsKeyId=s3.kms_key_arn)
+
+
+def tenant_job_env(pg: PostgresServer, s3: S3Server) -> dict[str, str]:
+    """The tenant Job's environment as the component renders it, for the local database and secrets."""
+    return job_env(
+        host=pg.host,
+        port=pg.port,
+        database=pg.db_name,
+        role=pg.user,
+        master_secret_id=MASTER_SECRET_NAME,
+        tenant_secret_id=TENANT_SECRET_NAME,
+        region=s3.region,
+        ca_bundle_path=RDS_CA_BUNDLE_PATH,
+    )
+
+
+def run_tenant_job(
+    root: Path,
+    *,
+    pg: PostgresServer,
+    s3: S3Server,
+    mode: str,
+    env_overrides: Mapping[str, str] | None = None,
+    ca_file: Path | None = None,
+) -> StepRun:
+    """Run the tenant Job's (``ensure``) or CronJob's (``rotate``) command, :func:`job_command` with this
+    repository's copy of the program, against the local database. Replaced: the CA bundle's path (the CA made
+    for the run, or ``ca_file``), ``HOME`` (a local directory); added: moto's Secrets Manager endpoint and fake
+    keys (workload identity)."""
+    env = tenant_job_env(pg, s3)
+    env.update(env_overrides or {})
+    env["PGSSLROOTCERT"] = str(ca_file or pg.ca_file)
+    home = root / "tenant-home"
+    home.mkdir(mode=0o700, exist_ok=True)
+    env["HOME"] = str(home)
+    env["PATH"] = f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin"
+    env["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = s3.endpoint
+    env["AWS_ACCESS_KEY_ID"] = FAKE_AWS_ACCESS_KEY_ID
+    env["AWS_SECRET_ACCESS_KEY"] = FAKE_AWS_SECRET_ACCESS_KEY
+    return run_step(
+        f"tenant-{mode}", job_command(mode, script_path=str(JOB_SCRIPT_SOURCE)), env=env, cwd=home
+    )
+
+
+def read_tenant_secret(s3: S3Server) -> dict[str, Any]:
+    """The tenant secret's current value: what External Secrets syncs into the namespace."""
+    value = s3.client("secretsmanager").get_secret_value(SecretId=TENANT_SECRET_NAME)
+    return json.loads(value["SecretString"])
+
+
+def ensure_tenant(root: Path, *, pg: PostgresServer, s3: S3Server, mode: str = "ensure") -> StepRun:
+    """Run the tenant job; then what External Secrets does: the role's credentials from the tenant secret."""
+    run = run_tenant_job(root, pg=pg, s3=s3, mode=mode)
+    if run.returncode != 0:
+        raise LocalStackError(f"the database tenant job ({mode}) failed ({run.returncode}):\n{run.output}")
+    value = read_tenant_secret(s3)
+    pg.user, pg.password = value["username"], value["password"]
+    return run
+
+
 # --------------------------------------------------------------------------------------------- MLflow
 
 
@@ -556,12 +706,14 @@ def materialize(
     s3_endpoint: str,
     base_env: Mapping[str, str],
     file_mounts: Mapping[str, tuple[str, str]],
+    image_files: Mapping[str, Path] | None = None,
 ) -> Materialized:
     """The spec's command, args and env, with only what the pod gets from its cluster replaced locally.
 
     Replaced: the bind address (``--host``) and port (``--port``), the Prometheus emptyDir path, paths of
     files mounted from Secrets (``file_mounts``: container path -> (Secret, key); the env var pointing at one
-    points at a local copy instead), ``secret_env`` (resolved from ``secrets_``); added:
+    points at a local copy instead), paths of files the image ships (``image_files``: container path -> local
+    file, e.g. the RDS CA bundle -> the CA made for the run), ``secret_env`` (resolved from ``secrets_``); added:
     :data:`MOTO_ONLY_ENV`. Everything else is passed through as it is.
     """
     args = list(spec.args)
@@ -585,6 +737,9 @@ def materialize(
             local.chmod(0o600)
             env[variable] = str(local)
             files[value] = local
+        elif value in (image_files or {}):  # a file the image ships: its local stand-in
+            env[variable] = str((image_files or {})[value])
+            files[value] = (image_files or {})[value]
     for variable, (name, key) in spec.secret_env.items():
         env[variable] = secrets_.get(name, key)
     for variable in MOTO_ONLY_ENV:
@@ -612,6 +767,49 @@ def _replace_option(args: list[str], option: str, expected: str, value: str) -> 
     args[index + 1] = value
 
 
+@dataclass(frozen=True)
+class StepRun:
+    """One command run to completion (a Job's container, locally): its argv, environment and result."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    returncode: int
+    output: str
+
+
+def run_step(
+    name: str, argv: list[str], *, env: Mapping[str, str], cwd: Path, timeout: float = 300.0
+) -> StepRun:
+    done = subprocess.run(
+        argv, env=dict(env), cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    return StepRun(name, list(argv), dict(env), done.returncode, done.stdout + done.stderr)
+
+
+def _localize(env: Mapping[str, str], files: Mapping[str, Path]) -> dict[str, str]:
+    """``env`` with every value that is a container path of ``files`` replaced by its local file."""
+    return {k: str(files[v]) if v in files else v for k, v in env.items()}
+
+
+def run_migration(spec: MlflowServerSpec, run: Materialized, *, cwd: Path) -> list[StepRun]:
+    """What the migration Job and the server's init container run, in their order, against the local database:
+    the schema check (expected to fail on an empty or old schema), the Job's steps, the check again."""
+    migration = migration_spec(spec)
+    env = {**{k: run.env[k] for k in ("PATH", "HOME", "TMPDIR", "LANG") if k in run.env}}
+    env.update(_localize(migration.env, run.files))
+    steps = [run_step("check-before", migration.check, env=env, cwd=cwd)]
+    for name, argv in migration.steps:
+        step = run_step(name, argv, env=env, cwd=cwd)
+        steps.append(step)
+        if step.returncode != 0:
+            raise LocalStackError(f"migration step {name} failed ({step.returncode}):\n{step.output[-3000:]}")
+    steps.append(run_step("check-after", migration.check, env=env, cwd=cwd))
+    if steps[-1].returncode != 0:
+        raise LocalStackError(f"the schema is not at head after the migration:\n{steps[-1].output[-3000:]}")
+    return steps
+
+
 @dataclass
 class MlflowServer:
     url: str
@@ -620,6 +818,7 @@ class MlflowServer:
     spec: MlflowServerSpec
     materialized: Materialized
     process: _Process
+    migration: list[StepRun] = field(default_factory=list)
 
     def stop(self) -> None:
         self.process.stop(signal.SIGTERM)
@@ -660,8 +859,14 @@ def start_mlflow(
     spec: MlflowServerSpec | None = None,
     port: int | None = None,
     timeout: float = 150.0,
+    migrate: bool | None = None,
 ) -> MlflowServer:
-    """Start the MLflow server from the spec against ``pg`` and ``s3``; wait until /health answers."""
+    """Start the MLflow server from the spec against ``pg`` and ``s3``; wait until /health answers.
+
+    With ``migrate`` (the platform's order) the migration Job's commands run first (:func:`run_migration`), so
+    the server starts on a schema at head, as the Deployment's init container makes it wait for. By default
+    this is so with the platform's service-file credentials (the Job reads them the same way); the ``env``
+    mode, kept only to show its rotation limitation, lets the server create its schema itself."""
     spec = spec or local_spec(pg=pg, s3=s3)
     admin_password = random_password()
     secrets_ = LocalSecrets(
@@ -701,7 +906,11 @@ def start_mlflow(
         s3_endpoint=s3.endpoint,
         base_env=base_env,
         file_mounts=FILE_MOUNTS,
+        image_files={RDS_CA_BUNDLE_PATH: pg.ca_file},
     )
+    if migrate is None:
+        migrate = "PGSERVICEFILE" in spec.env
+    migration = run_migration(spec, run, cwd=root / "tmp") if migrate else []
     process = _Process.start("mlflow", run.argv, env=run.env, cwd=root / "tmp", log_path=root / "mlflow.log")
     server = MlflowServer(
         url=f"http://{LOOPBACK}:{port}",
@@ -710,6 +919,7 @@ def start_mlflow(
         spec=spec,
         materialized=run,
         process=process,
+        migration=migration,
     )
     try:
         _wait_for_health(server, timeout)
@@ -749,33 +959,22 @@ class LocalPlatform:
     pg: PostgresServer
     s3: S3Server
     mlflow: MlflowServer
+    tenant_runs: list[StepRun] = field(default_factory=list)
 
     @property
     def url(self) -> str:
         return self.mlflow.url
 
-    def rotate_db_password(self, password: str) -> None:
-        """What RDS rotation does: a new password for the role; then what External Secrets and the kubelet do:
-        the Secret's mounted files get the new value (environment variables of a running process cannot)."""
-        from psycopg2 import sql
-
-        admin = self.pg.connect(
-            user=self.pg.superuser, password=self.pg.superuser_password, dbname="postgres"
-        )
-        try:
-            admin.autocommit = True
-            with admin.cursor() as cur:
-                cur.execute(
-                    sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-                        sql.Identifier(self.pg.user), sql.Literal(password)
-                    )
-                )
-        finally:
-            admin.close()
-        self.pg.password = password
+    def rotate_db_password(self) -> StepRun:
+        """What the tenant's rotation CronJob does (its command, mode ``rotate``): a new password for the role,
+        in Secrets Manager; then what External Secrets and the kubelet do: the Secret's mounted service file gets
+        the new value (environment variables of a running process cannot)."""
+        run = ensure_tenant(self.root, pg=self.pg, s3=self.s3, mode="rotate")
+        self.tenant_runs.append(run)
         service_file = self.mlflow.materialized.files.get(DB_SERVICE_FILE_PATH)
         if service_file is not None:
-            service_file.write_text(render_pg_service(user=self.pg.user, password=password))
+            service_file.write_text(render_pg_service(user=self.pg.user, password=self.pg.password))
+        return run
 
     def drop_server_connections(self) -> int:
         """Terminate the server's database sessions (as a failover or restart of the database would)."""
@@ -830,10 +1029,13 @@ def local_platform(
         stack.callback(pg.stop)
         s3 = start_s3()
         stack.callback(s3.stop)
+        # The platform's order: the tenant Job (role, database, password), then the migration Job, then the server.
+        create_database_secrets(pg, s3)
+        tenant = ensure_tenant(root, pg=pg, s3=s3)
         spec = local_spec(pg=pg, s3=s3, workers=workers, db_credentials=db_credentials)
         mlflow = start_mlflow(root, pg=pg, s3=s3, spec=spec, port=port)
         stack.callback(mlflow.stop)
-        yield LocalPlatform(root=root, pg=pg, s3=s3, mlflow=mlflow)
+        yield LocalPlatform(root=root, pg=pg, s3=s3, mlflow=mlflow, tenant_runs=[tenant])
 
 
 # --------------------------------------------------------------------------------------------- metrics exporter

@@ -555,6 +555,26 @@ def baseline(env: str = "prod") -> Graph:
         },
         provider=k8s,
     )
+    db_credentials = resource(
+        "kubernetes:external-secrets.io/v1:ExternalSecret",
+        "mlflow-db",
+        {
+            "metadata": {"name": "mlflow-db", "namespace": "mlflow"},
+            "spec": {
+                "secretStoreRef": {"name": "aws-secrets-manager", "kind": "SecretStore"},
+                "data": [
+                    {
+                        "secretKey": "password",
+                        "remoteRef": {
+                            "key": f"arn:aws:secretsmanager:eu-west-1:{ACCOUNT}:secret:mlops/database/mlflow-AbCdEf",
+                            "property": "password",
+                        },
+                    }
+                ],
+            },
+        },
+        provider=k8s,
+    )
     cronjob = resource(
         "kubernetes:batch/v1:CronJob",
         "gc",
@@ -651,6 +671,7 @@ def baseline(env: str = "prod") -> Graph:
             addon,
             subscription,
             deployment,
+            db_credentials,
             cronjob,
             service,
             lb,

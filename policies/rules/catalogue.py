@@ -730,6 +730,13 @@ CATALOGUE: dict[str, Meta] = {
         "(namespace/name) in allowedPublicServices.",
         props={"allowedPublicServices": Prop(_STR_LIST, [])},
     ),
+    "k8s-postgres-tls-verified": Meta(
+        "Containers that connect to PostgreSQL verify the server: sslmode=verify-full in every postgresql URI "
+        "and in PGSSLMODE, with a CA bundle (PGSSLROOTCERT or sslrootcert).",
+        "high",
+        "Use sslmode=verify-full and point PGSSLROOTCERT at the RDS CA bundle the image ships "
+        "(components.mlflow_server.RDS_CA_BUNDLE_PATH).",
+    ),
     "k8s-namespace-default-deny": Meta(
         "Namespaces the stack creates and runs workloads in have a default-deny ingress NetworkPolicy.",
         "medium",
@@ -778,6 +785,12 @@ CATALOGUE: dict[str, Meta] = {
                 ALLOWED_HELM_REPOSITORIES,
             )
         },
+    ),
+    "secrets-no-rds-master-sync": Meta(
+        "No ExternalSecret syncs an RDS-managed master secret (rds!...) into the cluster: applications "
+        "connect as their database tenant's role.",
+        "high",
+        "Give the application a DatabaseTenant (components/database_tenant.py) and sync its secret instead.",
     ),
     # ---- stack -----------------------------------------------------------------------------------
     "stack-stateful-protected": Meta(

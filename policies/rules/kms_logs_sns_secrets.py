@@ -128,7 +128,36 @@ def secret_cmk(res: Res, ctx: Ctx) -> Iterator[str]:
         yield "the secret is encrypted with the AWS-managed key; set kmsKeyId to a customer-managed key"
 
 
+EXTERNAL_SECRET = "kubernetes:external-secrets.io/v1:ExternalSecret"
+
+
+def _remote_keys(spec: dict) -> list[str]:
+    keys = [
+        str((d.get("remoteRef") or {}).get("key")) for d in (spec.get("data") or []) if isinstance(d, dict)
+    ]
+    keys += [
+        str((d.get("extract") or d.get("find") or {}).get("key"))
+        for d in (spec.get("dataFrom") or [])
+        if isinstance(d, dict) and (d.get("extract") or d.get("find"))
+    ]
+    return keys
+
+
+@resource_rule("secrets-no-rds-master-sync", EXTERNAL_SECRET)
+def no_rds_master_sync(res: Res, ctx: Ctx) -> Iterator[str]:
+    spec = res.get("spec") or {}
+    for key in _remote_keys(spec if isinstance(spec, dict) else {}):
+        # RDS names the master secrets it manages rds!db-<id> (rds!cluster-<id> for Aurora).
+        name = key.split(":secret:", 1)[-1]
+        if name.startswith("rds!"):
+            yield (
+                f"the ExternalSecret syncs the RDS-managed master secret {name!r} into the cluster; give the "
+                "application a database tenant (its own role and secret) instead"
+            )
+
+
 RULES = [
+    no_rds_master_sync,
     rotation,
     deletion_window,
     no_public_principal,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import fnmatch
+import re
+import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
@@ -378,6 +380,37 @@ def monitoring_ui_internal(res: Res, ctx: Ctx) -> Iterator[str]:
         yield "grafana.ini auth.anonymous.enabled lets anyone use Grafana without logging in"
 
 
+_POSTGRES_URI = re.compile(r"postgres(?:ql)?(?:\+\w+)?://[^\s'\"]*")
+
+
+def _postgres_settings(c: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+    """The PostgreSQL URIs in a container's command, args and env values, and its plain env."""
+    env = {
+        str(e.get("name")): str(e.get("value"))
+        for e in as_list(c.get("env"))
+        if isinstance(e, dict) and isinstance(e.get("value"), str)
+    }
+    texts = [str(x) for x in [*as_list(c.get("command")), *as_list(c.get("args")), *env.values()]]
+    return [m.group(0) for t in texts for m in _POSTGRES_URI.finditer(t)], env
+
+
+@resource_rule("k8s-postgres-tls-verified", *WORKLOADS)
+def postgres_tls_verified(res: Res, ctx: Ctx) -> Iterator[str]:
+    for c in containers(res):
+        uris, env = _postgres_settings(c)
+        if not uris and "PGSSLMODE" not in env:
+            continue
+        for uri in uris:
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(uri).query)
+            mode = (query.get("sslmode") or [env.get("PGSSLMODE", "")])[-1]
+            if mode != "verify-full":
+                yield f"{_name(c)} connects to {uri.split('?')[0]} with sslmode={mode or 'prefer'}, not verify-full"
+        if "PGSSLMODE" in env and env["PGSSLMODE"] != "verify-full":
+            yield f"{_name(c)} sets PGSSLMODE={env['PGSSLMODE']}, not verify-full"
+        if "PGSSLROOTCERT" not in env and not any("sslrootcert=" in uri for uri in uris):
+            yield f"{_name(c)} names no CA bundle (PGSSLROOTCERT or sslrootcert) to verify PostgreSQL with"
+
+
 RULES = [
     no_privileged,
     no_escalation,
@@ -397,4 +430,5 @@ RULES = [
     namespace_egress_restricted,
     monitoring_default_deny,
     monitoring_ui_internal,
+    postgres_tls_verified,
 ]

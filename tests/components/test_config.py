@@ -438,11 +438,19 @@ def test_an_iam_name_with_an_at_sign_is_no_e_mail_placeholder() -> None:
     ("values", "expect"),
     [
         (
-            {"mlops-platform:networkInterfaceEndpointServices": json.dumps(["sts", "sns", "monitoring"])},
+            {
+                "mlops-platform:networkInterfaceEndpointServices": json.dumps(
+                    ["sts", "sns", "monitoring", "secretsmanager"]
+                )
+            },
             "missing: ['s3']",
         ),
         (
-            {"mlops-platform:networkInterfaceEndpointServices": json.dumps(["s3", "sts", "monitoring"])},
+            {
+                "mlops-platform:networkInterfaceEndpointServices": json.dumps(
+                    ["s3", "sts", "monitoring", "secretsmanager"]
+                )
+            },
             "missing: ['sns']",
         ),
         (
@@ -462,13 +470,13 @@ def test_endpoint_sets_per_profile() -> None:
     dev, staging, prod = (
         cfg.PROFILES[env]["network"]["interface_endpoint_services"] for env in cfg.ENVIRONMENTS
     )
-    # What MLflow's and the monitoring namespace's closed egress needs; ECR, logs and Secrets Manager go
+    # What the closed egress of MLflow, the monitoring namespace and the tenant jobs needs; ECR and logs go
     # through dev's NAT.
-    assert dev == ["s3", "sts", "sns", "monitoring"]
+    assert dev == ["s3", "sts", "sns", "monitoring", "secretsmanager"]
     assert (
-        staging == prod == ["s3", "sts", "sns", "monitoring", "ecr.api", "ecr.dkr", "logs", "secretsmanager"]
+        staging == prod == ["s3", "sts", "sns", "monitoring", "secretsmanager", "ecr.api", "ecr.dkr", "logs"]
     )
-    chosen = ["s3", "sts", "sns", "monitoring", "logs"]
+    chosen = ["s3", "sts", "sns", "monitoring", "secretsmanager", "logs"]
     assert (
         make(
             {"mlops-platform:networkInterfaceEndpointServices": json.dumps(chosen)}

@@ -45,7 +45,7 @@ def test_server_spec_command_and_arguments() -> None:
         "--workers",
         "2",
         "--backend-store-uri",
-        "postgresql+psycopg2://mlops-prod-db.abcdefghijkl.eu-west-1.rds.amazonaws.com:5432/mlflow?sslmode=require",
+        "postgresql+psycopg2://mlops-prod-db.abcdefghijkl.eu-west-1.rds.amazonaws.com:5432/mlflow?sslmode=verify-full",
         "--serve-artifacts",
         "--artifacts-destination",
         "s3://mlops-prod-artifacts-123456789012/mlflow",
@@ -63,6 +63,7 @@ def test_server_spec_environment_has_no_secret_and_no_s3_endpoint() -> None:
     assert spec.env == {
         "AWS_REGION": "eu-west-1",
         "AWS_DEFAULT_REGION": "eu-west-1",
+        "PGSSLROOTCERT": "/opt/mlflow/share/rds-ca/global-bundle.pem",
         "MLFLOW_AUTH_CONFIG_PATH": "/etc/mlflow/auth/basic_auth.ini",
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
         "MLFLOW_DISABLE_TELEMETRY": "true",
@@ -76,12 +77,15 @@ def test_server_spec_environment_has_no_secret_and_no_s3_endpoint() -> None:
     assert f"{ms.AUTH_CONFIG_MOUNT}/{ms.AUTH_CONFIG_KEY}" == ms.AUTH_CONFIG_PATH
 
 
-def test_backend_store_uri_names_the_driver_requires_tls_and_has_no_credentials() -> None:
+def test_backend_store_uri_names_the_driver_verifies_the_server_and_has_no_credentials() -> None:
     uri = _spec().args[_spec().args.index("--backend-store-uri") + 1]
     assert uri.startswith(
         "postgresql+psycopg2://"
     )  # a bare postgresql:// selects psycopg 3 under SQLAlchemy 2
-    assert uri.endswith("?sslmode=require")
+    # verify-full: the certificate must chain to the image's RDS CA bundle and name the host (require checks
+    # neither, so anyone on the path could impersonate the database and collect the password).
+    assert uri.endswith("?sslmode=verify-full")
+    assert _spec().env["PGSSLROOTCERT"] == ms.RDS_CA_BUNDLE_PATH
     assert "@" not in uri
 
 
@@ -304,6 +308,38 @@ def test_dockerfile_is_pinned_non_root_and_tagged() -> None:
     assert re.search(r'^ENTRYPOINT \["mlflow"\]$', dockerfile, re.M)
     assert f"EXPOSE {ms.PORT}" in dockerfile
     assert ms.IMAGE_TAG.startswith(ms.MLFLOW_VERSION + "-platform.")
+
+
+def test_dockerfile_bakes_in_the_checksum_pinned_rds_ca_bundle() -> None:
+    dockerfile = (DOCKER / "Dockerfile").read_text()
+    assert f"ARG RDS_CA_BUNDLE_URL={ms.RDS_CA_BUNDLE_URL}\n" in dockerfile
+    assert f"ARG RDS_CA_BUNDLE_SHA256={ms.RDS_CA_BUNDLE_SHA256}\n" in dockerfile
+    assert re.fullmatch(r"[0-9a-f]{64}", ms.RDS_CA_BUNDLE_SHA256)
+    assert ms.RDS_CA_BUNDLE_URL.startswith("https://truststore.pki.rds.amazonaws.com/")
+    # The download is compared with the pin and written where PGSSLROOTCERT points.
+    run = dockerfile.replace("\\\n", "")
+    assert "hashlib.sha256(data).hexdigest()" in run and "if actual != expected" in run
+    assert f'"${{RDS_CA_BUNDLE_URL}}" "${{RDS_CA_BUNDLE_SHA256}}" {ms.RDS_CA_BUNDLE_PATH}' in run
+    assert "COPY --from=build /opt/mlflow /opt/mlflow" in dockerfile
+
+
+def test_migration_spec_runs_mlflow_db_upgrade_with_the_server_credentials() -> None:
+    spec = _spec(db_credentials="service-file")
+    uri = spec.args[spec.args.index("--backend-store-uri") + 1]
+    migration = ms.migration_spec(spec)
+    assert [name for name, _ in migration.steps] == ["db-upgrade", "auth-upgrade"]
+    assert migration.steps[0][1] == ["mlflow", "db", "upgrade", uri]
+    assert migration.steps[1][1][:2] == ["python", "-c"] and migration.steps[1][1][-1] == uri
+    assert migration.gate[-2:] == [uri, "wait"] and migration.check[-2:] == [uri, "once"]
+    assert migration.env == {
+        "PGSERVICEFILE": ms.DB_SERVICE_FILE_PATH,
+        "PGSERVICE": ms.DB_SERVICE_NAME,
+        "PGSSLROOTCERT": ms.RDS_CA_BUNDLE_PATH,
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "PYTHONUNBUFFERED": "1",
+    }
+    with pytest.raises(ServerSpecError, match="service file"):
+        ms.migration_spec(_spec(db_credentials="env"))
 
 
 def test_service_file_credentials_replace_the_password_env() -> None:

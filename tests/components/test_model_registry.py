@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 from compute_support import REGION, policy, render_platform
 
-from components.mlflow_server import IMAGE_UID, server_spec, service_hosts
+from components.mlflow_server import (
+    IMAGE_UID,
+    RDS_CA_BUNDLE_PATH,
+    migration_spec,
+    server_spec,
+    service_hosts,
+)
 from components.model_registry import (
     AUTH_SECRET,
     DB_SECRET,
@@ -108,6 +114,10 @@ def test_server_role_reaches_only_the_mlflow_prefix(graph: Graph) -> None:
     ]
 
 
+def tenant_secret(g: Graph) -> Resource:
+    return g.one("aws:secretsmanager/secret:Secret", "mr-db-tenant-secret")
+
+
 def test_secrets_role_reads_only_the_database_secret(graph: Graph) -> None:
     role = graph.one("aws:iam/role:Role", "mr-secrets")
     assert trust(role) == {
@@ -117,7 +127,8 @@ def test_secrets_role_reads_only_the_database_secret(graph: Graph) -> None:
     doc = policy(graph.one("aws:iam/rolePolicy:RolePolicy", "mr-secrets-read"))
     read, decrypt = doc["Statement"]
     assert sorted(read["Action"]) == ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]
-    assert read["Resource"] == SECRET_ARN
+    # MLflow's own tenant secret, never the RDS master secret.
+    assert read["Resource"] == tenant_secret(graph).outputs["arn"] != SECRET_ARN
     assert decrypt["Action"] == "kms:Decrypt"
     assert decrypt["Resource"] == DATA_KEY
     assert decrypt["Condition"]["StringEquals"]["kms:ViaService"] == f"secretsmanager.{REGION}.amazonaws.com"
@@ -148,12 +159,16 @@ def test_secret_store_authenticates_with_the_namespaced_service_account(graph: G
 
 
 def test_database_secret_is_synced_not_stored(graph: Graph) -> None:
-    es = graph.one("kubernetes:external-secrets.io/v1:ExternalSecret", "mr-db")
+    es = graph.one("kubernetes:external-secrets.io/v1:ExternalSecret", "mr-db-tenant-credentials")
     spec = es.inputs["spec"]
     assert spec["target"]["name"] == DB_SECRET
     assert spec["data"] == [
-        {"secretKey": k, "remoteRef": {"key": SECRET_ARN, "property": k}} for k in ("username", "password")
+        {"secretKey": k, "remoteRef": {"key": tenant_secret(graph).outputs["arn"], "property": k}}
+        for k in ("username", "password")
     ]
+    # Nothing in the mlflow namespace references the master secret.
+    in_ns = [r for r in graph.resources if (r.inputs.get("metadata") or {}).get("namespace") == "mlflow"]
+    assert in_ns and SECRET_ARN not in json.dumps([r.inputs for r in in_ns])
     # Pulumi creates no Kubernetes Secret and no Secrets Manager secret value at all.
     assert not graph.of_type("kubernetes:core/v1:Secret")
     assert not graph.of_type("aws:secretsmanager/secretVersion:SecretVersion")
@@ -182,7 +197,7 @@ def test_auth_secrets_are_generated_in_cluster_once(graph: Graph) -> None:
     ini.read_string(spec["target"]["template"]["data"]["basic_auth.ini"])
     auth = ini["mlflow"]
     assert auth["admin_password"] == "{{ .admin_password }}"
-    assert auth["database_uri"] == f"postgresql+psycopg2://{DB_HOST}:5432/mlflow?sslmode=require"
+    assert auth["database_uri"] == f"postgresql+psycopg2://{DB_HOST}:5432/mlflow?sslmode=verify-full"
     assert auth["default_permission"] == "NO_PERMISSIONS"
 
 
@@ -204,7 +219,7 @@ def test_server_arguments_point_at_the_bucket_prefix_and_database(graph: Graph) 
     assert c["command"] == expected.command
     assert args == expected.args
     uri = args[args.index("--backend-store-uri") + 1]
-    assert uri.startswith("postgresql+psycopg2://") and uri.endswith("?sslmode=require")
+    assert uri.startswith("postgresql+psycopg2://") and uri.endswith("?sslmode=verify-full")
     assert "@" not in uri  # no credentials in the URI
     assert DB_HOST in uri
     assert args[args.index("--artifacts-destination") + 1] == f"s3://{BUCKET}/mlflow"
@@ -235,9 +250,9 @@ def test_every_secret_the_server_reads_is_produced_by_an_external_secret(graph: 
     produced = {
         DB_SECRET: {
             d["secretKey"]
-            for d in graph.one("kubernetes:external-secrets.io/v1:ExternalSecret", "mr-db").inputs["spec"][
-                "data"
-            ]
+            for d in graph.one(
+                "kubernetes:external-secrets.io/v1:ExternalSecret", "mr-db-tenant-credentials"
+            ).inputs["spec"]["data"]
         },
         AUTH_SECRET: set(auth_external_secret(graph)["target"]["template"]["data"]),
     }
@@ -375,13 +390,19 @@ def test_platform_wiring_per_environment(env: str) -> None:
     args = c["args"]
     assert args[args.index("--artifacts-destination") + 1] == f"s3://{bucket.outputs['bucket']}/mlflow"
     assert args[args.index("--backend-store-uri") + 1] == (
-        f"postgresql+psycopg2://{db.outputs['address']}:5432/mlflow?sslmode=require"
+        f"postgresql+psycopg2://{db.outputs['address']}:5432/mlflow?sslmode=verify-full"
     )
     repo = g.one("aws:ecr/repository:Repository", f"{cfg.name}-ecr-mlflow")
     assert c["image"].startswith(repo.outputs["repositoryUrl"] + ":")
-    # The secrets role reads the database's own managed secret.
+    # External Secrets reads MLflow's tenant secret; only the tenant job's role reads the database's managed
+    # master secret.
+    master = db.outputs["masterUserSecrets"][0]["secretArn"]
+    tenant = g.one("aws:secretsmanager/secret:Secret", f"{cfg.name}-mlflow-db-tenant-secret")
+    assert tenant.inputs["kmsKeyId"] == g.one("aws:kms/key:Key", f"{cfg.name}-data").outputs["arn"]
     read = policy(g.one("aws:iam/rolePolicy:RolePolicy", f"{cfg.name}-mlflow-secrets-read"))["Statement"][0]
-    assert read["Resource"] == db.outputs["masterUserSecrets"][0]["secretArn"]
+    assert read["Resource"] == tenant.outputs["arn"]
+    readers = [p.name for p in g.of_type("aws:iam/rolePolicy:RolePolicy") if master in json.dumps(policy(p))]
+    assert readers == [f"{cfg.name}-mlflow-db-tenant-job"]
     # The database admits exactly the node security group.
     node_sg = g.one("aws:ec2/securityGroup:SecurityGroup", f"{cfg.name}-eks-nodes")
     db_sg = g.one("aws:ec2/securityGroup:SecurityGroup", f"{cfg.name}-metadata-sg")
@@ -426,7 +447,7 @@ def test_no_plaintext_credentials_anywhere_in_the_graph() -> None:
 
 
 def test_db_secret_renders_the_libpq_service_file_from_the_rds_secret(graph: Graph) -> None:
-    db = graph.one("kubernetes:external-secrets.io/v1:ExternalSecret", "mr-db")
+    db = graph.one("kubernetes:external-secrets.io/v1:ExternalSecret", "mr-db-tenant-credentials")
     template = db.inputs["spec"]["target"]["template"]
     assert template["mergePolicy"] == "Merge", "username/password stay in the Secret too"
     assert template["data"]["pg_service.conf"] == "[mlflow]\nuser={{ .username }}\npassword={{ .password }}\n"
@@ -437,7 +458,9 @@ def test_generated_auth_secret_is_created_once_and_the_db_secret_follows_rotatio
     auth = graph.one("kubernetes:external-secrets.io/v1:ExternalSecret", "mr-auth").inputs["spec"]
     # MLflow reads the admin password only when it first creates the user: never regenerate it.
     assert auth["refreshPolicy"] == "CreatedOnce"
-    db = graph.one("kubernetes:external-secrets.io/v1:ExternalSecret", "mr-db").inputs["spec"]
+    db = graph.one("kubernetes:external-secrets.io/v1:ExternalSecret", "mr-db-tenant-credentials").inputs[
+        "spec"
+    ]
     assert db["refreshInterval"] == "1m"
 
 
@@ -526,3 +549,210 @@ def test_platform_scrapes_the_exporter_with_the_scrape_credential_never_the_admi
         "password": {"name": "mlflow-metrics", "key": "password"},
     }
     assert monitor.inputs["metadata"]["namespace"] == "mlflow"  # beside the Secret it references
+
+
+# ---- database tenant (issue 11, defect 11) ---------------------------------------------------------------
+
+
+def test_tenant_job_is_the_only_holder_of_the_master_secret(graph: Graph) -> None:
+    from components.database_tenant import JOB_SCRIPT_KEY, JOB_SCRIPT_SOURCE, job_command
+
+    job = graph.one("kubernetes:batch/v1:Job", "mr-db-tenant-ensure")
+    assert job.inputs["metadata"]["namespace"] == "db-admin"
+    pod_spec = job.inputs["spec"]["template"]["spec"]
+    (c,) = pod_spec["containers"]
+    assert c["command"] == job_command("ensure")
+    env = {e["name"]: e["value"] for e in c["env"]}
+    assert env["TENANT_MASTER_SECRET_ID"] == SECRET_ARN
+    assert env["TENANT_SECRET_ID"] == tenant_secret(graph).outputs["arn"]
+    assert (env["TENANT_DATABASE"], env["TENANT_ROLE"], env["PGHOST"]) == ("mlflow", "mlflow", DB_HOST)
+    assert env["PGSSLMODE"] == "verify-full" and env["PGSSLROOTCERT"] == RDS_CA_BUNDLE_PATH
+    assert not [k for k in env if "PASSWORD" in k]
+    # The program is this repository's file, as it is, in an immutable ConfigMap.
+    cm = graph.one("kubernetes:core/v1:ConfigMap", "mr-db-tenant-script")
+    assert cm.inputs["data"] == {JOB_SCRIPT_KEY: JOB_SCRIPT_SOURCE.read_text()} and cm.inputs["immutable"]
+    (program,) = [v for v in pod_spec["volumes"] if v["name"] == "program"]
+    assert program["configMap"]["name"] == cm.inputs["metadata"]["name"]
+    # Its role: exactly the master secret (read) and the tenant secret (read/write), keys through Secrets Manager.
+    role = graph.one("aws:iam/role:Role", "mr-db-tenant-job")
+    assert trust(role) == {
+        f"{ISSUER}:sub": "system:serviceaccount:db-admin:mlflow-db-tenant",
+        f"{ISSUER}:aud": "sts.amazonaws.com",
+    }
+    doc = policy(graph.one("aws:iam/rolePolicy:RolePolicy", "mr-db-tenant-job"))
+    by_sid = {s["Sid"]: s for s in doc["Statement"]}
+    assert by_sid["ReadMasterSecret"]["Resource"] == SECRET_ARN
+    assert "secretsmanager:PutSecretValue" not in by_sid["ReadMasterSecret"]["Action"]
+    assert by_sid["WriteTenantSecret"]["Resource"] == tenant_secret(graph).outputs["arn"]
+    assert by_sid["SecretKeys"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com"}
+    }
+    sa = graph.one("kubernetes:core/v1:ServiceAccount", "mr-db-tenant-job")
+    assert pod_spec["serviceAccountName"] == sa.inputs["metadata"]["name"] == "mlflow-db-tenant"
+    assert sa.inputs["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": role.outputs["arn"]}
+    # The tenant secret: customer key, no value from Pulumi.
+    assert tenant_secret(graph).inputs["kmsKeyId"] == DATA_KEY
+    assert not graph.of_type("aws:secretsmanager/secretVersion:SecretVersion")
+
+
+def test_tenant_password_rotates_with_the_same_program(graph: Graph) -> None:
+    from components.database_tenant import job_command
+
+    cron = graph.one("kubernetes:batch/v1:CronJob", "mr-db-tenant-rotate")
+    job = graph.one("kubernetes:batch/v1:Job", "mr-db-tenant-ensure")
+    cron_pod = cron.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    job_pod = job.inputs["spec"]["template"]["spec"]
+    assert cron_pod["containers"][0]["command"] == job_command("rotate")
+    assert cron_pod["containers"][0]["env"] == job_pod["containers"][0]["env"]
+    assert cron.inputs["spec"]["concurrencyPolicy"] == "Forbid"
+    assert cron.inputs["spec"]["schedule"] == "17 3 1 * *"
+    # The synced Secret follows a rotation within a minute, and libpq re-reads its file at every connection.
+    es = graph.one("kubernetes:external-secrets.io/v1:ExternalSecret", "mr-db-tenant-credentials")
+    assert es.inputs["spec"]["refreshInterval"] == "1m"
+    assert job.urn in es.dependencies
+
+
+def test_db_admin_namespace_is_default_deny_with_narrow_egress(graph: Graph) -> None:
+    ns = graph.one("kubernetes:core/v1:Namespace", "mr-db-admin")
+    assert ns.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    policies = {
+        p.inputs["metadata"]["name"]: p.inputs["spec"]
+        for p in graph.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        if p.inputs["metadata"]["namespace"] == "db-admin"
+    }
+    assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    egress = policies["tenant-job-egress"]["egress"]
+    assert [r["to"][0]["ipBlock"]["cidr"] for r in egress[1:2]] == [DB_CIDRS[0]]
+    assert {r["ports"][0]["port"] for r in egress} == {53, 5432, 443}
+    assert "ingress" not in policies["tenant-job-egress"]
+
+
+def test_tenant_refuses_a_role_name_postgres_would_quote() -> None:
+    from components.database_tenant import check_identifier
+
+    with pytest.raises(ValueError, match="role 'MLflow-Admin'"):
+        check_identifier("mlflow", "role", "MLflow-Admin")
+    with pytest.raises(Exception, match="must match"):
+        render(db_role="MLflow-Admin")
+
+
+# ---- schema migration (issue 11, defect 6) ---------------------------------------------------------------
+
+
+def migration_job(g: Graph) -> Resource:
+    return g.one("kubernetes:batch/v1:Job", "mr-db-upgrade")
+
+
+def test_schema_is_migrated_by_a_job_the_deployment_waits_for(graph: Graph) -> None:
+    job = migration_job(graph)
+    c = container(graph)
+    spec = server_spec(
+        db_host=DB_HOST,
+        db_port=5432,
+        db_name="mlflow",
+        artifact_bucket=BUCKET,
+        db_secret_name=DB_SECRET,
+        auth_secret_name=AUTH_SECRET,
+        image=c["image"],
+        region=REGION,
+        allowed_hosts=service_hosts(service="mlflow", namespace="mlflow"),
+        artifact_kms_key_arn=DATA_KEY,
+        db_credentials="service-file",
+    )
+    migration = migration_spec(spec)
+    pod_spec = job.inputs["spec"]["template"]["spec"]
+    steps = [*pod_spec["initContainers"], *pod_spec["containers"]]
+    assert [(s["name"], [*s["command"], *s["args"]]) for s in steps] == migration.steps
+    assert migration.steps[0][1][:3] == ["mlflow", "db", "upgrade"]
+    for step in steps:
+        assert step["image"] == c["image"]  # the same image as the server
+        assert {e["name"]: e["value"] for e in step["env"]} == migration.env
+        assert {"name": "db", "mountPath": "/etc/mlflow/db", "readOnly": True} in step["volumeMounts"]
+    assert pod_spec["restartPolicy"] == "Never"
+    assert job.urn in deployment(graph).dependencies
+    # Every server pod first waits until the schema is at the image's head: no replica migrates it.
+    (gate,) = pod(graph)["initContainers"]
+    assert [*gate["command"], *gate["args"]] == migration.gate
+    # The migration pods are not behind the Service (their own labels) and have their own egress to the database.
+    service = graph.one("kubernetes:core/v1:Service")
+    labels = job.inputs["spec"]["template"]["metadata"]["labels"]
+    assert not set(service.inputs["spec"]["selector"].items()) <= set(labels.items())
+    egress = graph.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "mr-migrate-egress").inputs["spec"]
+    assert egress["podSelector"]["matchLabels"].items() <= labels.items()
+
+
+def test_a_new_image_is_a_new_migration_job() -> None:
+    a = migration_job(render()).inputs["metadata"]["name"]
+    b = migration_job(render(image="123456789012.dkr.ecr.eu-west-1.amazonaws.com/x/mlflow:3.17.2-platform.9"))
+    assert a.startswith("mlflow-db-upgrade-") and b.inputs["metadata"]["name"] != a
+    assert a == migration_job(render()).inputs["metadata"]["name"]  # stable otherwise
+
+
+def test_first_deployment_awaits_neither_job() -> None:
+    graph = render(await_rollout=False)
+    skip = {"pulumi.com/skipAwait": "true"}
+    assert migration_job(graph).inputs["metadata"]["annotations"] == skip
+    assert (
+        graph.one("kubernetes:batch/v1:Job", "mr-db-tenant-ensure").inputs["metadata"]["annotations"] == skip
+    )
+    awaited = render()
+    assert "annotations" not in migration_job(awaited).inputs["metadata"]
+    assert (
+        "annotations" not in awaited.one("kubernetes:batch/v1:Job", "mr-db-tenant-ensure").inputs["metadata"]
+    )
+
+
+# ---- TLS verification (issue 11, defect 13) --------------------------------------------------------------
+
+
+def test_server_verifies_the_database_certificate(graph: Graph) -> None:
+    c = container(graph)
+    env = {e["name"]: e.get("value") for e in c["env"]}
+    assert env["PGSSLROOTCERT"] == RDS_CA_BUNDLE_PATH
+    uri = c["args"][c["args"].index("--backend-store-uri") + 1]
+    assert uri.endswith("?sslmode=verify-full")
+
+
+def test_tenant_job_policy_grants_each_key_only_what_its_secret_needs() -> None:
+    from components.database_tenant import job_policy, read_policy
+
+    other_key = DATA_KEY.replace("11111111", "99999999")
+    doc = json.loads(
+        job_policy(
+            master_secret_arn=SECRET_ARN,
+            master_key_arn=other_key,
+            tenant_secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:t-AbCdEf",
+            tenant_key_arn=DATA_KEY,
+            region=REGION,
+        )
+    )
+    by_sid = {s["Sid"]: s for s in doc["Statement"]}
+    assert by_sid["MasterSecretKey"] == {
+        "Sid": "MasterSecretKey",
+        "Effect": "Allow",
+        "Action": "kms:Decrypt",  # read only: the job never writes the master secret
+        "Resource": other_key,
+        "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com"}},
+    }
+    assert by_sid["TenantSecretKey"]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert by_sid["TenantSecretKey"]["Resource"] == DATA_KEY
+    read = json.loads(read_policy(["arn:a", "arn:b"], DATA_KEY, REGION))["Statement"][0]
+    assert read["Resource"] == ["arn:a", "arn:b"]
+    assert "secretsmanager:PutSecretValue" not in read["Action"]
+
+
+def test_db_admin_https_egress_can_be_narrowed_to_the_vpc() -> None:
+    graph = render(db_admin_https_cidrs=["10.10.0.0/16"])
+    egress = graph.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "mr-db-admin-egress").inputs["spec"][
+        "egress"
+    ]
+    (https,) = [r for r in egress if r["ports"][0]["port"] == 443]
+    assert https["to"] == [{"ipBlock": {"cidr": "10.10.0.0/16"}}]
+
+
+def test_db_admin_https_egress_defaults_to_the_vpc_not_the_internet(graph: Graph) -> None:
+    egress = graph.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "mr-db-admin-egress").inputs["spec"][
+        "egress"
+    ]
+    (https,) = [r for r in egress if r["ports"][0]["port"] == 443]
+    assert https["to"] == [{"ipBlock": {"cidr": VPC_CIDR}}]

@@ -22,14 +22,26 @@ from pathlib import Path
 
 import pytest
 
-from components.mlflow_server import PLATFORM_DB_CREDENTIALS, PROMETHEUS_DIR, server_spec
+from components.database_tenant import JOB_SCRIPT_SOURCE, job_command
+from components.mlflow_server import (
+    DB_SERVICE_FILE_PATH,
+    PLATFORM_DB_CREDENTIALS,
+    PROMETHEUS_DIR,
+    RDS_CA_BUNDLE_PATH,
+    migration_spec,
+    server_spec,
+)
 from mlops.localstack import (
     LOOPBACK,
     MOTO_ONLY_ENV,
-    URI_SPECIAL,
+    TENANT_SECRET_NAME,
+    LocalCA,
     LocalPlatform,
     local_platform,
     make_root,
+    read_tenant_secret,
+    run_tenant_job,
+    tenant_job_env,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -186,14 +198,19 @@ def test_server_runs_exactly_the_rendered_spec(platform: LocalPlatform) -> None:
     differs = {expected[i]: run.argv[i] for i in range(len(expected)) if expected[i] != run.argv[i]}
     assert len(run.argv) == len(expected)
     assert differs == {"0.0.0.0": LOOPBACK, "5000": str(run.port), PROMETHEUS_DIR: str(run.prometheus_dir)}
-    mounted = {"MLFLOW_AUTH_CONFIG_PATH", "PGSERVICEFILE"}  # files mounted from Secrets: local copies here
+    # Files mounted from Secrets, and the image's CA bundle: local copies (the CA made for the run) here.
+    mounted = {"MLFLOW_AUTH_CONFIG_PATH", "PGSERVICEFILE", "PGSSLROOTCERT"}
     for name, value in spec.env.items():
         if name not in mounted:
             assert run.env[name] == value
     assert set(MOTO_ONLY_ENV) <= set(run.env) and not set(MOTO_ONLY_ENV) & set(spec.env)
-    # The database password is full of URL-special characters and appears in no argument.
-    assert set(URI_SPECIAL) <= set(platform.pg.password)
-    # It reaches libpq only through the service file, as the pod gets it from the synced RDS secret.
+    assert spec.env["PGSSLROOTCERT"] == RDS_CA_BUNDLE_PATH and run.env["PGSSLROOTCERT"] == str(
+        platform.pg.ca_file
+    )
+    # The role and its password are the tenant job's: generated in its process, kept in the tenant secret.
+    assert read_tenant_secret(platform.s3)["password"] == platform.pg.password
+    assert len(platform.pg.password) >= 43 and platform.pg.user == "mlflow" != platform.pg.master_user
+    # It reaches libpq only through the service file, as the pod gets it from the synced tenant secret.
     assert "PGPASSWORD" not in run.env and "PGUSER" not in run.env
     service_file = Path(run.env["PGSERVICEFILE"]).read_text()
     assert f"user={platform.pg.user}\npassword={platform.pg.password}\n" in service_file
@@ -290,3 +307,165 @@ def test_prometheus_metrics(platform: LocalPlatform, workflow: Workflow) -> None
     assert status == 200
     assert "mlflow_http_request_total" in body
     assert any(platform.mlflow.materialized.prometheus_dir.iterdir())
+
+
+# ---- the database tenant (defect 11) ---------------------------------------------------------------------
+
+
+def test_tenant_job_ran_the_components_command(platform: LocalPlatform) -> None:
+    (run,) = platform.tenant_runs[:1]
+    assert run.returncode == 0, run.output
+    assert run.argv == job_command("ensure", script_path=str(JOB_SCRIPT_SOURCE))
+    rendered = tenant_job_env(platform.pg, platform.s3)
+    local = {"PGSSLROOTCERT", "HOME"}  # the CA made for the run; a local home
+    assert {k: v for k, v in run.env.items() if k in rendered and k not in local} == {
+        k: v for k, v in rendered.items() if k not in local
+    }
+    assert run.env["PGSSLROOTCERT"] == str(platform.pg.ca_file)
+    assert json.loads(run.output.strip().splitlines()[-1])["password_changed"] is True
+
+
+def test_tenant_role_owns_only_its_database(platform: LocalPlatform) -> None:
+    admin = platform.pg.connect(user=platform.pg.superuser, password=platform.pg.superuser_password)
+    with admin, admin.cursor() as cur:
+        cur.execute(
+            "SELECT rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls, rolcanlogin"
+            " FROM pg_roles WHERE rolname = %s",
+            (platform.pg.user,),
+        )
+        assert cur.fetchone() == (False, False, False, False, False, True)
+        cur.execute(
+            "SELECT pg_get_userbyid(datdba), datacl::text FROM pg_database WHERE datname = %s",
+            (platform.pg.db_name,),
+        )
+        owner, acl = cur.fetchone()
+        # The database RDS created for the master user was handed over; PUBLIC has no CONNECT on it.
+        assert owner == platform.pg.user
+        assert not [entry for entry in acl.strip("{}").split(",") if entry.startswith("=")]
+        cur.execute("SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'")
+        assert cur.fetchall() == [(platform.pg.user,)]  # MLflow's tables are the role's
+    admin.close()
+    import psycopg2
+
+    conn = platform.pg.connect()
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            with pytest.raises(psycopg2.Error, match="permission denied to create database"):
+                cur.execute("CREATE DATABASE another")
+            with pytest.raises(psycopg2.Error, match="permission denied to create role"):
+                cur.execute("CREATE ROLE another")
+    finally:
+        conn.close()
+
+
+def test_a_second_tenant_is_isolated_from_the_first(platform: LocalPlatform) -> None:
+    """The same job makes the workflow archive's tenant; neither role can connect to the other's database."""
+    import psycopg2
+
+    platform.s3.client("secretsmanager").create_secret(Name="mlops-local/database/archive")
+    # An existing database the master user created and filled (the upgrade path of a platform that ran MLflow
+    # as the master user): the job hands it over with its objects.
+    master = {"user": platform.pg.master_user, "password": platform.pg.master_password}
+    conn = platform.pg.connect(dbname="postgres", **master)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("CREATE DATABASE archive")
+    conn.close()
+    with platform.pg.connect(dbname="archive", **master) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE legacy (id serial PRIMARY KEY); CREATE SEQUENCE counter")
+    conn.close()
+    run = run_tenant_job(
+        platform.root,
+        pg=platform.pg,
+        s3=platform.s3,
+        mode="ensure",
+        env_overrides={
+            "TENANT_DATABASE": "archive",
+            "TENANT_ROLE": "archive",
+            "TENANT_SECRET_ID": "mlops-local/database/archive",
+        },
+    )
+    assert run.returncode == 0, run.output
+    assert json.loads(run.output.strip().splitlines()[-1])["handed_over"] == ["counter", "legacy"]
+    archive = json.loads(
+        platform.s3.client("secretsmanager").get_secret_value(SecretId="mlops-local/database/archive")[
+            "SecretString"
+        ]
+    )
+    assert archive["username"] == "archive" and archive["password"] != platform.pg.password
+    conn = platform.pg.connect(user="archive", password=archive["password"], dbname="archive")
+    with conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO legacy DEFAULT VALUES RETURNING id")  # its table and its sequence now
+        assert cur.fetchone() == (1,)
+        cur.execute("SELECT nextval('counter')")
+        assert cur.fetchone() == (1,)
+    conn.close()
+    with pytest.raises(psycopg2.OperationalError, match="permission denied for database"):
+        platform.pg.connect(dbname="archive")  # mlflow's role
+    with pytest.raises(psycopg2.OperationalError, match="permission denied for database"):
+        platform.pg.connect(user="archive", password=archive["password"])  # into mlflow's database
+
+
+def test_tenant_job_is_idempotent(platform: LocalPlatform, workflow: Workflow) -> None:
+    before = read_tenant_secret(platform.s3)
+    run = run_tenant_job(platform.root, pg=platform.pg, s3=platform.s3, mode="ensure")
+    assert run.returncode == 0, run.output
+    assert json.loads(run.output.strip().splitlines()[-1]) == {
+        "database": "mlflow",
+        "handed_over": [],
+        "mode": "ensure",
+        "password_changed": False,
+        "role": "mlflow",
+    }
+    assert read_tenant_secret(platform.s3) == before
+    assert (
+        _request(platform, "/api/2.0/mlflow/experiments/search?max_results=1", auth=(USER, USER_PASSWORD))[0]
+        == 200
+    )
+
+
+# ---- the schema migration (defect 6) ---------------------------------------------------------------------
+
+
+def test_migration_job_commands_ran_before_the_server(platform: LocalPlatform) -> None:
+    migration = migration_spec(platform.mlflow.spec)
+    runs = platform.mlflow.migration
+    assert [r.name for r in runs] == ["check-before", "db-upgrade", "auth-upgrade", "check-after"]
+    # The gate's check refused the empty database, the Job's exact commands ran, the check then passed.
+    assert runs[0].argv == migration.check and runs[0].returncode == 1
+    assert [(r.name, r.argv) for r in runs[1:3]] == migration.steps
+    assert runs[-1].argv == migration.check and runs[-1].returncode == 0
+    files = platform.mlflow.materialized.files
+    for run in runs:
+        assert run.env["PGSERVICEFILE"] == str(files[DB_SERVICE_FILE_PATH])
+        assert run.env["PGSSLROOTCERT"] == str(platform.pg.ca_file)
+        assert {k: run.env[k] for k in migration.env if k not in ("PGSERVICEFILE", "PGSSLROOTCERT")} == {
+            k: v for k, v in migration.env.items() if k not in ("PGSERVICEFILE", "PGSSLROOTCERT")
+        }
+
+
+# ---- TLS verification (defect 13) ------------------------------------------------------------------------
+
+
+def test_server_certificate_from_another_ca_is_refused(
+    platform: LocalPlatform, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    import psycopg2
+
+    other = LocalCA.create(tmp_path_factory.mktemp("other-ca"), name="not the database's CA")
+    with pytest.raises(psycopg2.OperationalError, match="certificate verify failed"):
+        platform.pg.connect(sslrootcert=str(other.ca_file))
+    platform.pg.connect().close()  # the right CA: verify-full passes
+    # The tenant job does not send the master password to a server it cannot verify, and changes nothing.
+    before = read_tenant_secret(platform.s3)
+    run = run_tenant_job(platform.root, pg=platform.pg, s3=platform.s3, mode="rotate", ca_file=other.ca_file)
+    assert run.returncode != 0 and "certificate verify failed" in run.output
+    assert read_tenant_secret(platform.s3) == before
+    # Nor with verification turned down.
+    run = run_tenant_job(
+        platform.root, pg=platform.pg, s3=platform.s3, mode="rotate", env_overrides={"PGSSLMODE": "require"}
+    )
+    assert run.returncode == 1 and "PGSSLMODE must be verify-full" in run.output
+    assert read_tenant_secret(platform.s3) == before
+    assert TENANT_SECRET_NAME in run.env["TENANT_SECRET_ID"]

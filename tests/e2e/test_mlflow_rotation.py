@@ -1,6 +1,7 @@
-"""RDS rotates the managed master password (every 7 days by default). What the running server does then.
+"""The tenant's rotation CronJob gives MLflow's role a new password. What the running server does then.
 
-Rotation here is what happens in the cluster: the role gets a new password, the synced Secret's mounted
+Rotation here is what happens in the cluster: the CronJob's command (components/db_tenant_job.py, mode
+``rotate``) gives the role a new password and writes it to the tenant secret, the synced Secret's mounted
 files follow (External Secrets refresh, then the kubelet), environment variables of the running process do
 not; and the server's sessions are dropped (a failover, a restart, a network blip), so it must reconnect.
 
@@ -19,7 +20,7 @@ import urllib.request
 
 import pytest
 
-from mlops.localstack import LocalPlatform, local_platform, random_password
+from mlops.localstack import LocalPlatform, local_platform
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -43,7 +44,10 @@ def _create_experiment(platform: LocalPlatform, name: str) -> tuple[int, str]:
 
 def _rotate(platform: LocalPlatform) -> None:
     assert _create_experiment(platform, "before-rotation")[0] == 200
-    platform.rotate_db_password(random_password(uri_special=True))
+    before = platform.pg.password
+    run = platform.rotate_db_password()  # the tenant CronJob's command, mode rotate
+    assert run.returncode == 0 and '"password_changed": true' in run.output
+    assert platform.pg.password != before
     assert platform.drop_server_connections() >= 1
 
 

@@ -39,6 +39,8 @@ REPO_LIFECYCLE = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
 REPO_POLICY = "aws:ecr/repositoryPolicy:RepositoryPolicy"
 ROLE = "aws:iam/role:Role"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+JOB = "kubernetes:batch/v1:Job"
+EXTERNAL_SECRET = "kubernetes:external-secrets.io/v1:ExternalSecret"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 TOPIC = "aws:sns/topic:Topic"
 TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
@@ -424,6 +426,47 @@ CASES: list[tuple[str, str, tuple[str, ...], Mutation | None, str, dict[str, Any
         {},
     ),
     ("MLflow probes", DEPLOYMENT, ("mlflow",), drop_input(f"{C0}.livenessProbe"), "k8s-probes", {}),
+    (
+        "MLflow verifies the database certificate (verify-full)",
+        DEPLOYMENT,
+        ("mlflow",),
+        lambda inputs: inputs["spec"]["template"]["spec"]["containers"][0].__setitem__(
+            "args",
+            [
+                a.replace("sslmode=verify-full", "sslmode=require")
+                for a in inputs["spec"]["template"]["spec"]["containers"][0]["args"]
+            ],
+        ),
+        "k8s-postgres-tls-verified",
+        {},
+    ),
+    (
+        "the schema migration verifies the database certificate (its CA bundle)",
+        JOB,
+        ("db-upgrade",),
+        set_input("spec.template.spec.initContainers.0.env", []),
+        "k8s-postgres-tls-verified",
+        {},
+    ),
+    (
+        "the database tenant job verifies the database certificate",
+        JOB,
+        ("db-tenant-ensure",),
+        set_input("spec.template.spec.containers.0.env.2", {"name": "PGSSLMODE", "value": "require"}),
+        "k8s-postgres-tls-verified",
+        {},
+    ),
+    (
+        "MLflow's credentials are its tenant's, not the RDS master secret",
+        EXTERNAL_SECRET,
+        ("db-tenant-credentials",),
+        set_input(
+            "spec.data.0.remoteRef.key",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0a1b2c-AbCdEf",
+        ),
+        "secrets-no-rds-master-sync",
+        {},
+    ),
     (
         "MLflow memory limit",
         DEPLOYMENT,

@@ -349,6 +349,24 @@ CASES: list[tuple[str, Any, Mutation | None, dict[str, Any]]] = [
         {},
     ),
     ("k8s-monitoring-ui-internal", HELM, set_input("values.grafana.ingress.enabled", True), {}),
+    (
+        "k8s-postgres-tls-verified",
+        DEPLOYMENT,
+        set_input(
+            f"{C0}.args",
+            ["server", "--backend-store-uri", "postgresql+psycopg2://db:5432/mlflow?sslmode=require"],
+        ),
+        {},
+    ),
+    (
+        "secrets-no-rds-master-sync",
+        select("kubernetes:external-secrets.io/v1:ExternalSecret"),
+        set_input(
+            "spec.data.0.remoteRef.key",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0123abcd-AbCdEf",
+        ),
+        {},
+    ),
     # Helm
     ("helm-chart-version-pinned", HELM, set_input("version", "^77.0.0"), {}),
     ("helm-repository-allowed", HELM, set_input("repositoryOpts.repo", "https://charts.example.com"), {}),
@@ -818,3 +836,33 @@ def test_monitoring_isolation_violations(checker: Checker) -> None:
     ):
         found = _monitoring_findings(checker, _kps(values), _deny("monitoring", both))
         assert [p for p, _ in found] == ["k8s-monitoring-ui-internal"], values
+
+
+def test_postgres_tls_rule_reads_uris_env_and_ca_bundle() -> None:
+    """verify-full in the URI with a CA bundle passes; PGSSLMODE below verify-full or no CA bundle does not."""
+    from policies.rules._common import Ctx, Res
+    from policies.rules.kubernetes import postgres_tls_verified
+
+    def messages(c: dict[str, Any]) -> list[str]:
+        res = Res(
+            "kubernetes:apps/v1:Deployment",
+            "x",
+            "urn:x",
+            {"spec": {"template": {"spec": {"containers": [c]}}}},
+        )
+        return list(postgres_tls_verified.check(res, Ctx(config={}, environment="prod")))
+
+    uri = "postgresql+psycopg2://db:5432/mlflow?sslmode=verify-full"
+    ca = {"name": "PGSSLROOTCERT", "value": "/opt/mlflow/share/rds-ca/global-bundle.pem"}
+    assert messages({"name": "a", "args": ["--backend-store-uri", uri], "env": [ca]}) == []
+    assert messages({"name": "b", "env": [{"name": "PGSSLMODE", "value": "verify-full"}, ca]}) == []
+    assert messages({"name": "c", "args": ["server"]}) == []  # no PostgreSQL: nothing to judge
+    assert messages({"name": "d", "args": [uri]}) == [
+        "container 'd' names no CA bundle (PGSSLROOTCERT or sslrootcert) to verify PostgreSQL with"
+    ]
+    assert messages({"name": "e", "env": [{"name": "PGSSLMODE", "value": "require"}, ca]}) == [
+        "container 'e' sets PGSSLMODE=require, not verify-full"
+    ]
+    assert messages({"name": "f", "args": ["postgresql://db/x"], "env": [ca]}) == [
+        "container 'f' connects to postgresql://db/x with sslmode=prefer, not verify-full"
+    ]

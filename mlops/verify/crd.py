@@ -112,9 +112,7 @@ def convert(node: dict[str, Any], *, junctor: bool = False, root: bool = False) 
 # --- formats the API server validates ------------------------------------------------------------------
 
 _FORMATS = jsonschema.FormatChecker(formats=())
-_DATE_TIME = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
-)
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 _DURATION = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)\s*[A-Za-zµμ]+(\s*(\d+(\.\d*)?|\.\d+)\s*[A-Za-zµμ]+)*$|^0$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 _MAC = re.compile(r"^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$")
@@ -211,7 +209,9 @@ class _Prepared:
         self.errors: list[tuple[list[Any], str, str]] = []
 
 
-def prepare(value: Any, node: dict[str, Any] | None, path: list[Any], out: _Prepared, *, root: bool = False) -> Any:
+def prepare(
+    value: Any, node: dict[str, Any] | None, path: list[Any], out: _Prepared, *, root: bool = False
+) -> Any:
     """The object as the API server validates it (a copy): nulls pruned, defaults applied, placeholders."""
     if node is None:
         return value

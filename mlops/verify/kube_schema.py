@@ -163,7 +163,10 @@ def validate(manifest: Manifest, version: str) -> list[Finding] | None:
                 manifest.resource,
                 LAYER,
                 _check_id(error),
-                scrub(f"{describe(manifest)}: {_message(error)} (Kubernetes {kv.major_minor(version)})", manifest),
+                scrub(
+                    f"{describe(manifest)}: {_message(error)} (Kubernetes {kv.major_minor(version)})",
+                    manifest,
+                ),
                 object=manifest.ref(),
                 path=fmt_path(list(error.absolute_path)),
             )
@@ -194,9 +197,7 @@ def check(ctx: VerifyContext) -> list[Finding]:
         result = validate(manifest, version)
         if result is None:
             served = sorted(
-                f"{g + '/' if g else ''}{v}"
-                for g, v, k in builtin_kinds(version)
-                if k == manifest.kind
+                f"{g + '/' if g else ''}{v}" for g, v, k in builtin_kinds(version) if k == manifest.kind
             )
             also = f"; it serves {manifest.kind} as {', '.join(served)}" if served else ""
             findings.append(

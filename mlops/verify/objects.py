@@ -172,7 +172,7 @@ def _types(schema: dict[str, Any]) -> list[str]:
 def placeholder(schema: dict[str, Any], resolve: Resolve) -> Any:
     """A value valid for ``schema``'s type (first enum value, else a neutral value of the type)."""
     schema = resolve(schema)
-    if "enum" in schema and schema["enum"]:
+    if schema.get("enum"):
         return copy.deepcopy(next((v for v in schema["enum"] if v is not None), schema["enum"][0]))
     if "default" in schema:
         return copy.deepcopy(schema["default"])

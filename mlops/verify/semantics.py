@@ -98,7 +98,9 @@ def dns_label_error(value: str) -> str | None:
     if len(value) > 63:
         return f"{value!r} is longer than 63 characters"
     if not _DNS_LABEL.match(value):
-        return f"{value!r} is not a DNS-1123 label (lower-case alphanumerics and '-', alphanumeric at both ends)"
+        return (
+            f"{value!r} is not a DNS-1123 label (lower-case alphanumerics and '-', alphanumeric at both ends)"
+        )
     return None
 
 
@@ -300,7 +302,9 @@ def _check_pod(out: _Out, spec: dict[str, Any], path: str) -> None:
         name = container.get("name")
         if isinstance(name, str) and not isinstance(name, Unknown):
             if name in names:
-                out.add("duplicate-container", f"{cpath}.name", f"container name {name!r} is also {names[name]}")
+                out.add(
+                    "duplicate-container", f"{cpath}.name", f"container name {name!r} is also {names[name]}"
+                )
             names.setdefault(name, cpath)
             error = dns_label_error(name)
             if error:
@@ -319,14 +323,14 @@ def _check_pod(out: _Out, spec: dict[str, Any], path: str) -> None:
         for handler, hpath in _handlers(container, cpath):
             for action in ("httpGet", "tcpSocket"):
                 port = (handler.get(action) or {}).get("port")
-                if isinstance(port, str) and not isinstance(port, Unknown) and not port.isdigit():
-                    if port not in declared:
-                        out.add(
-                            "probe-port",
-                            f"{hpath}.{action}.port",
-                            f"names port {port!r}, which container {name!r} does not declare "
-                            f"(declared: {sorted(declared) or 'none'})",
-                        )
+                named = isinstance(port, str) and not isinstance(port, Unknown) and not port.isdigit()
+                if named and port not in declared:
+                    out.add(
+                        "probe-port",
+                        f"{hpath}.{action}.port",
+                        f"names port {port!r}, which container {name!r} does not declare "
+                        f"(declared: {sorted(declared) or 'none'})",
+                    )
         _check_resources(out, container.get("resources"), f"{cpath}.resources")
     _check_resources(out, spec.get("resources"), f"{path}.resources")
     for i, volume in enumerate(spec.get("volumes") or []):
@@ -337,7 +341,9 @@ def _check_pod(out: _Out, spec: dict[str, Any], path: str) -> None:
             _quantity(out, volume["emptyDir"]["sizeLimit"], f"{vpath}.emptyDir.sizeLimit")
         claim = ((volume.get("ephemeral") or {}).get("volumeClaimTemplate") or {}).get("spec")
         if isinstance(claim, dict):
-            _check_resources(out, claim.get("resources"), f"{vpath}.ephemeral.volumeClaimTemplate.spec.resources")
+            _check_resources(
+                out, claim.get("resources"), f"{vpath}.ephemeral.volumeClaimTemplate.spec.resources"
+            )
 
 
 def _quantity(out: _Out, value: Any, path: str) -> Decimal | None:
@@ -381,7 +387,9 @@ def _check_storage(out: _Out, obj: dict[str, Any]) -> None:
         for i, claim in enumerate(spec.get("volumeClaimTemplates") or []):
             if isinstance(claim, dict):
                 cspec = claim.get("spec") or {}
-                _check_resources(out, cspec.get("resources"), f"spec.volumeClaimTemplates[{i}].spec.resources")
+                _check_resources(
+                    out, cspec.get("resources"), f"spec.volumeClaimTemplates[{i}].spec.resources"
+                )
     elif kind == "PersistentVolume":
         for name, value in (spec.get("capacity") or {}).items():
             _quantity(out, value, f"spec.capacity.{name}")
@@ -536,15 +544,15 @@ def _check_services(ctx: VerifyContext, manifests: list[Manifest]) -> list[Findi
         out = _Out(manifest)
         for i, port in enumerate(spec.get("ports") or []):
             target = (port or {}).get("targetPort")
-            if isinstance(target, str) and not isinstance(target, Unknown) and not target.isdigit():
-                if target not in declared:
-                    out.add(
-                        "service-target-port",
-                        f"spec.ports[{i}].targetPort",
-                        f"targetPort {target!r} is a port name no container of the selected pods "
-                        f"({', '.join(sorted({m.ref() for m, _ in selected}))}) declares "
-                        f"(declared: {sorted(declared) or 'none'})",
-                    )
+            named = isinstance(target, str) and not isinstance(target, Unknown) and not target.isdigit()
+            if named and target not in declared:
+                out.add(
+                    "service-target-port",
+                    f"spec.ports[{i}].targetPort",
+                    f"targetPort {target!r} is a port name no container of the selected pods "
+                    f"({', '.join(sorted({m.ref() for m, _ in selected}))}) declares "
+                    f"(declared: {sorted(declared) or 'none'})",
+                )
         findings.extend(out.findings)
     return findings
 

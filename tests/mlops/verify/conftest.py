@@ -3,6 +3,7 @@ by the real helm from ../shared/charts (until the helm layer lands, the schema t
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import json
@@ -57,10 +58,8 @@ def _values(value: Any) -> Any:
     return "placeholder" if value == UNKNOWN else value
 
 
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-    """YAML 1.1's ``=`` value tag (a bare ``=`` in a CRD enum) read as the string it is."""
-
-
+# YAML 1.1's ``=`` value tag (a bare ``=`` in a CRD enum) is read as the string it is; libyaml when built.
+_Loader: Any = type("_Loader", (getattr(yaml, "CSafeLoader", yaml.SafeLoader),), {})
 _Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
 
 
@@ -72,7 +71,9 @@ def _documents(text: str) -> list[tuple[str, dict[str, Any]]]:
     found = []
     source = ""  # helm prints one "# Source:" per file; a file's later documents keep it
     for doc in re.split(r"^---\s*$", text, flags=re.MULTILINE):
-        source = next((ln[len("# Source: ") :] for ln in doc.splitlines() if ln.startswith("# Source: ")), source)
+        source = next(
+            (ln[len("# Source: ") :] for ln in doc.splitlines() if ln.startswith("# Source: ")), source
+        )
         obj = yaml.load(doc, Loader=_Loader)
         if isinstance(obj, dict) and obj:
             found.append((source, obj))
@@ -86,12 +87,24 @@ def _helm(
     """helm template's documents as (template, object)."""
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
         yaml.safe_dump(json.loads(values_json), handle)
-    cmd = [HELM, "template", release, chart, "--namespace", namespace, "--kube-version", kube, "--include-crds"]
+    cmd = [
+        HELM,
+        "template",
+        release,
+        chart,
+        "--namespace",
+        namespace,
+        "--kube-version",
+        kube,
+        "--include-crds",
+    ]
     cmd += ["-f", handle.name]
     for api in apis:
         cmd += ["--api-versions", api]
     # helm's output depends only on the command and the (read-only) chart folder: cache it across runs.
-    key = hashlib.sha256(json.dumps([chart, release, namespace, values_json, kube, apis]).encode()).hexdigest()
+    key = hashlib.sha256(
+        json.dumps([chart, release, namespace, values_json, kube, apis]).encode()
+    ).hexdigest()
     cached = CACHE / f"{key}.json"
     try:
         if cached.exists():
@@ -152,8 +165,6 @@ def stack_context(stack: str, with_charts: bool) -> VerifyContext:
     return VerifyContext(graph=graph, stack=stack, kube_version=kube, releases=releases)
 
 
-
-
 @pytest.fixture(scope="session")
 def stack_ctx():
     """``stack_ctx(stack, with_charts)``: the stack's VerifyContext (charts rendered by helm if asked)."""
@@ -173,7 +184,9 @@ def chart_release():
     def make(resource: Resource, folder: str, values: dict[str, Any], namespace: str, kube: str = "1.34"):
         if not (Path(HELM).exists() and (CHARTS / folder).is_dir()):
             pytest.skip("helm and ../shared/charts are needed to render the charts")
-        docs = _helm(str(CHARTS / folder), "test", namespace, json.dumps(values, sort_keys=True), f"{kube}.0", ())
+        docs = _helm(
+            str(CHARTS / folder), "test", namespace, json.dumps(values, sort_keys=True), f"{kube}.0", ()
+        )
         chart, _, version = folder.rpartition("-")
         return RenderedRelease(
             resource=resource,
@@ -188,3 +201,36 @@ def chart_release():
         )
 
     return make
+
+
+def _resource(graph: Graph, type_: str, name_suffix: str) -> Resource:
+    found = [r for r in graph.resources if r.type == type_ and r.name.endswith(name_suffix)]
+    assert len(found) == 1, f"expected one {type_} named *{name_suffix}, found {[r.name for r in found]}"
+    return found[0]
+
+
+@pytest.fixture
+def planted(stack_ctx):
+    """``planted(stack, type, name_suffix, mutate, with_charts=False)``: the stack's context with one
+    resource's inputs changed by ``mutate(inputs)`` (on a copy of the graph); returns (ctx, resource)."""
+
+    def make(stack: str, type_: str, name_suffix: str, mutate, with_charts: bool = False):
+        base = stack_ctx(stack, with_charts)
+        graph = copy.deepcopy(base.graph)
+        target = _resource(graph, type_, name_suffix)
+        mutate(target.inputs)
+        ctx = VerifyContext(graph=graph, stack=stack, kube_version=base.kube_version, releases=base.releases)
+        return ctx, target
+
+    return make
+
+
+def _at(findings, check: str, resource: Resource):
+    assert resource.source is not None
+    return [f for f in findings if f.check == check and f.source == resource.source and f.urn == resource.urn]
+
+
+@pytest.fixture(scope="session")
+def at():
+    """``at(findings, check, resource)``: the findings of ``check`` located at the resource's file:line."""
+    return _at

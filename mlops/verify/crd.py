@@ -32,7 +32,7 @@ import jsonschema
 
 from mlops.verify import kube_schema
 from mlops.verify.model import Finding, Manifest, VerifyContext
-from mlops.verify.objects import Unknown, describe, fmt_path, placeholder, scrub
+from mlops.verify.objects import Unknown, crds_of, describe, fmt_path, manifests_of, placeholder, scrub
 
 LAYER = "crd"
 
@@ -302,9 +302,10 @@ def check(ctx: VerifyContext) -> list[Finding]:
         kube_schema.schema_version(ctx.kube_version)
     except kube_schema.UnsupportedVersion as err:
         return [Finding(layer=LAYER, check="unsupported-kube-version", message=str(err))]
-    crds = index(ctx.crds())
+    manifests = manifests_of(ctx)
+    crds = index(crds_of(manifests))
     findings: list[Finding] = []
-    for manifest in ctx.all_manifests():
+    for manifest in manifests:
         if not manifest.api_version or kube_schema.is_builtin_group(manifest.api_version, ctx.kube_version):
             continue
         group, version = kube_schema.split_api_version(manifest.api_version)

@@ -26,7 +26,7 @@ from packaging.version import Version
 from referencing import Registry, Resource
 
 from mlops.verify.model import Finding, Manifest, VerifyContext
-from mlops.verify.objects import describe, fill_unknowns, fmt_path, has_unknowns, scrub
+from mlops.verify.objects import describe, fill_unknowns, fmt_path, has_unknowns, manifests_of, scrub
 
 LAYER = "schema"
 
@@ -180,7 +180,7 @@ def check(ctx: VerifyContext) -> list[Finding]:
     except UnsupportedVersion as err:
         return [Finding(layer=LAYER, check="unsupported-kube-version", message=str(err))]
     findings: list[Finding] = []
-    for manifest in ctx.all_manifests():
+    for manifest in manifests_of(ctx):
         if not manifest.api_version or not manifest.kind:
             findings.append(
                 Finding.at(

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from mlops.graph import Graph, Resource, Secret
-from mlops.verify.model import Manifest
+from mlops.verify.model import Manifest, VerifyContext
 
 UNKNOWN = "@unknown"
 
@@ -110,6 +110,32 @@ def manifest_of(resource: Resource) -> Manifest:
 def platform_manifests(graph: Graph) -> list[Manifest]:
     """Every Kubernetes object the platform creates itself, in registration order."""
     return [manifest_of(r) for r in graph.resources if is_object_resource(r)]
+
+
+def expand(manifests: list[Manifest]) -> list[Manifest]:
+    """Manifests with every ``v1 List`` replaced by its items, as helm and kubectl apply them (a chart may
+    render a List; the API server has no List kind)."""
+    out: list[Manifest] = []
+    for manifest in manifests:
+        if manifest.api_version == "v1" and manifest.kind == "List":
+            items = [i for i in manifest.obj.get("items") or [] if isinstance(i, dict)]
+            out.extend(
+                expand(
+                    [Manifest(obj=i, resource=manifest.resource, template=manifest.template) for i in items]
+                )
+            )
+        else:
+            out.append(manifest)
+    return out
+
+
+def manifests_of(ctx: VerifyContext) -> list[Manifest]:
+    """Every object of the context (plain and rendered), Lists expanded."""
+    return expand(ctx.all_manifests())
+
+
+def crds_of(manifests: list[Manifest]) -> list[dict[str, Any]]:
+    return [m.obj for m in manifests if m.kind == "CustomResourceDefinition"]
 
 
 def secret_strings(resource: Resource) -> list[str]:

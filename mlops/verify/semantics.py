@@ -32,7 +32,7 @@ from typing import Any
 
 from mlops.verify import kube_schema
 from mlops.verify.model import Finding, Manifest, VerifyContext
-from mlops.verify.objects import Unknown, describe, scrub
+from mlops.verify.objects import Unknown, crds_of, describe, manifests_of, scrub
 
 LAYER = "semantics"
 
@@ -477,7 +477,7 @@ def effective_namespace(ctx: VerifyContext, manifest: Manifest) -> str:
 
 def created_namespaces(ctx: VerifyContext) -> set[str]:
     created = set(DEFAULT_NAMESPACES)
-    for manifest in ctx.all_manifests():
+    for manifest in manifests_of(ctx):
         if manifest.kind == "Namespace" and manifest.api_version == "v1" and manifest.name:
             created.add(manifest.name)
     for resource in ctx.graph.resources:
@@ -490,7 +490,7 @@ def cluster_scoped(ctx: VerifyContext) -> set[tuple[str, str]]:
     """(group, kind) of every cluster-scoped kind: the built-in table and the CRDs' ``spec.scope``."""
     version = kube_schema.schema_version(ctx.kube_version)
     scoped = {(g, k) for g, _, k in kube_schema.builtin_kinds(version) if k in kube_schema.CLUSTER_SCOPED}
-    for crd in ctx.crds():
+    for crd in crds_of(manifests_of(ctx)):
         spec = crd.get("spec") or {}
         if spec.get("scope") == "Cluster":
             scoped.add((str(spec.get("group")), str((spec.get("names") or {}).get("kind"))))
@@ -562,7 +562,7 @@ def check(ctx: VerifyContext) -> list[Finding]:
         kube_schema.schema_version(ctx.kube_version)
     except kube_schema.UnsupportedVersion as err:
         return [Finding(layer=LAYER, check="unsupported-kube-version", message=str(err))]
-    manifests = ctx.all_manifests()
+    manifests = manifests_of(ctx)
     findings: list[Finding] = []
     for manifest in manifests:
         findings.extend(check_manifest(manifest, ctx.kube_version))

@@ -220,3 +220,56 @@ def test_a_version_the_crd_does_not_serve():
     found = crd.check(_ctx(manifest, [_widget_crd(served=False)]))
     assert [(f.check, str(f.source)) for f in found] == [("version-not-served", "components/widget.py:12")]
     assert crd.check(_ctx(_widget({"size": 1}), [_widget_crd()])) == []
+
+
+NODE_POOL = {
+    "apiVersion": "karpenter.sh/v1",
+    "kind": "NodePool",
+    "metadata": {"name": "gpu"},
+    "spec": {
+        "disruption": {"consolidationPolicy": "WhenEmpty", "consolidateAfter": "5m"},
+        "limits": {"nvidia.com/gpu": 8},
+        "template": {
+            "metadata": {"labels": {"mlops.platform/node-group": "gpu"}},
+            "spec": {
+                "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "gpu"},
+                "requirements": [
+                    {"key": "karpenter.k8s.aws/instance-family", "operator": "In", "values": ["g6"]}
+                ],
+                "taints": [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}],
+            },
+        },
+    },
+}
+
+
+def test_a_custom_resource_to_come_karpenter_node_pool(chart_release):
+    """The layer judges any CRD a pinned chart renders: Karpenter's NodePool from karpenter-crd 1.14.1."""
+    release = Resource(
+        urn="urn:pulumi:t::p::kubernetes:helm.sh/v3:Release::karpenter-crd",
+        type="kubernetes:helm.sh/v3:Release",
+        name="karpenter-crd",
+        custom=True,
+        inputs={"namespace": "kube-system"},
+        source=SourcePosition("components/autoscaling.py", 5),
+    )
+    rendered = chart_release(release, "karpenter-crd-1.14.1", {}, "kube-system")
+    pool = Resource(
+        urn="urn:pulumi:t::p::kubernetes:karpenter.sh/v1:NodePool::gpu",
+        type="kubernetes:karpenter.sh/v1:NodePool",
+        name="gpu",
+        custom=True,
+        inputs=copy.deepcopy(NODE_POOL),
+        source=SourcePosition("components/autoscaling.py", 40),
+    )
+    ctx = VerifyContext(
+        graph=Graph("p", "t", [release, pool]), stack="t", kube_version="1.34", releases=[rendered]
+    )
+    assert crd.check(ctx) == []
+    pool.inputs["spec"]["disruption"]["consolidationPolicy"] = "Sometimes"
+    pool.inputs["spec"]["template"]["spec"]["taints"][0]["effect"] = "NoScheduleNow"
+    found = crd.check(ctx)
+    assert [(f.check, f.path, str(f.source)) for f in found] == [
+        ("invalid", "spec.disruption.consolidationPolicy", "components/autoscaling.py:40"),
+        ("invalid", "spec.template.spec.taints[0].effect", "components/autoscaling.py:40"),
+    ]

@@ -6,7 +6,7 @@ import pytest
 
 from mlops.graph import Graph, Resource, SourcePosition
 from mlops.verify import kube_schema
-from mlops.verify.model import Manifest, VerifyContext
+from mlops.verify.model import Manifest, RenderedRelease, VerifyContext
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 
@@ -114,3 +114,34 @@ def test_the_shipped_charts_pass_the_kubernetes_schema(stack_ctx):
         ctx = stack_ctx(stack, with_charts=True)
         assert len(ctx.chart_manifests()) > 100
         assert kube_schema.check(ctx) == []
+
+
+def test_a_rendered_list_is_judged_item_by_item():
+    """aws-load-balancer-controller renders its IngressClass inside a ``v1 List``; helm applies the items."""
+    release = Resource(
+        urn="urn:pulumi:t::p::kubernetes:helm.sh/v3:Release::lbc",
+        type="kubernetes:helm.sh/v3:Release",
+        name="lbc",
+        custom=True,
+        inputs={"namespace": "kube-system"},
+        source=SourcePosition("components/ingress.py", 9),
+    )
+    items = [
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "IngressClass",
+            "metadata": {"name": "alb"},
+            "spec": {"controller": "ingress.k8s.aws/alb", "parameter": {}},
+        }
+    ]
+    listed = Manifest(
+        obj={"apiVersion": "v1", "kind": "List", "items": items},
+        resource=release,
+        template="lbc/templates/ingressclass.yaml",
+    )
+    rendered = RenderedRelease(release, "lbc", "1", "", "lbc", "kube-system", {}, None, [listed])
+    ctx = VerifyContext(graph=Graph("p", "t", [release]), stack="t", kube_version="1.34", releases=[rendered])
+    found = kube_schema.check(ctx)
+    assert [(f.check, f.object, f.path) for f in found] == [
+        ("unknown-field", "networking.k8s.io/v1 IngressClass alb", "spec")
+    ]

@@ -268,3 +268,39 @@ def test_kube_prometheus_stack_pdb_block_as_monitoring_renders_it(chart_release,
     ]
     assert "templates/prometheus/podDisruptionBudget.yaml" in both[0].message
     assert [f.path for f in at(findings, "int-or-string", release)] == ["spec.maxUnavailable"]
+
+
+def _passes_both_pdb_fields(values) -> list[str]:
+    """The components of kube-prometheus-stack values whose podDisruptionBudget sets both fields."""
+    return sorted(
+        key
+        for key, sub in values.items()
+        if isinstance(sub, dict)
+        and isinstance(sub.get("podDisruptionBudget"), dict)
+        and sub["podDisruptionBudget"].get("enabled")
+        and sub["podDisruptionBudget"].get("minAvailable") is not None
+        and sub["podDisruptionBudget"].get("maxUnavailable") is not None
+    )
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_shipped_platform_with_its_charts(stack_ctx, stack):
+    """Every semantics finding over the platform and its rendered charts is defect 1 of the issue (the PDB
+    block of kube-prometheus-stack, components/monitoring.py `_pdb`), and only while the values still pass
+    both fields: once the values are fixed this expects no finding at all."""
+    ctx = stack_ctx(stack, with_charts=True)
+    release = next(r for r in ctx.releases if r.chart == "kube-prometheus-stack")
+    expected = {
+        f"policy/v1 PodDisruptionBudget monitoring/kube-prometheus-stack-{component}"
+        for component in _passes_both_pdb_fields(release.values)
+    }
+    findings = semantics.check(ctx)
+    assert {f.object for f in findings} == expected
+    assert all(
+        f.check in ("pdb-both-set", "int-or-string") and f.urn == release.resource.urn for f in findings
+    )
+    if stack == "prod":
+        assert expected == {
+            "policy/v1 PodDisruptionBudget monitoring/kube-prometheus-stack-alertmanager",
+            "policy/v1 PodDisruptionBudget monitoring/kube-prometheus-stack-prometheus",
+        } or not _passes_both_pdb_fields(release.values)

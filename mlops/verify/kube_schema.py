@@ -132,9 +132,13 @@ def object_meta_validator(version: str) -> jsonschema.Draft202012Validator:
 
 
 def _message(error: jsonschema.ValidationError) -> str:
-    if error.validator == "oneOf" and error.context:
-        # IntOrString and Quantity are oneOf(string, integer|number): say what the value is.
-        return f"{error.instance!r} is neither a string nor a number"
+    if error.validator == "oneOf" and isinstance(error.validator_value, list):
+        # IntOrString and Quantity are oneOf(string, integer|number): say which types are allowed.
+        kinds = [
+            next((t for t in (sub.get("type") or []) if t != "null"), "?") if isinstance(sub, dict) else "?"
+            for sub in error.validator_value
+        ]
+        return f"{error.instance!r} is not one of the types {' or '.join(kinds)}"
     return error.message
 
 

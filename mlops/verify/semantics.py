@@ -10,6 +10,8 @@ Checks (the ``check`` of each finding):
   StatefulSet, DaemonSet, ReplicaSet, Job with ``manualSelector``), or an empty selector;
 - ``probe-port``: a probe or lifecycle handler naming a port its container does not declare;
 - ``service-target-port``: a Service ``targetPort`` name that no container of the pods it selects declares;
+- ``monitor-port``: a ServiceMonitor endpoint port that no selected Service names, or a PodMonitor endpoint
+  port that no container of the selected pods declares (Prometheus would silently scrape nothing);
 - ``duplicate-container``: two containers of a pod (containers, initContainers, ephemeralContainers) with one
   name; ``duplicate-port``: two ports of a pod with one name;
 - ``quantity``: a quantity that is not Kubernetes quantity grammar (resources, pod-level resources,
@@ -557,6 +559,81 @@ def _check_services(ctx: VerifyContext, manifests: list[Manifest]) -> list[Findi
     return findings
 
 
+def _in_namespaces(selector: Any, own: str, namespace: str) -> bool:
+    """A Prometheus-operator namespaceSelector (``any`` / ``matchNames``; default: the monitor's own)."""
+    if not isinstance(selector, dict) or not selector:
+        return namespace == own
+    if selector.get("any"):
+        return True
+    names = selector.get("matchNames")
+    return namespace in names if isinstance(names, list) else namespace == own
+
+
+def _check_monitors(ctx: VerifyContext, manifests: list[Manifest]) -> list[Finding]:
+    """ServiceMonitor endpoints name a port of the Services they select; PodMonitor endpoints a container
+    port of the pods they select (else Prometheus silently scrapes nothing). Judged only when the monitor
+    selects something the platform renders (operators create some of the objects monitors select)."""
+    services = [
+        (m, effective_namespace(ctx, m), (m.obj.get("metadata") or {}).get("labels") or {})
+        for m in manifests
+        if m.kind == "Service" and m.api_version == "v1"
+    ]
+    pods = []
+    for m in manifests:
+        found = pod_spec(m.obj)
+        if found is not None:
+            pods.append((m, effective_namespace(ctx, m), found[2], found[0]))
+    findings = []
+    for manifest in manifests:
+        if not manifest.api_version.startswith("monitoring.coreos.com/"):
+            continue
+        if manifest.kind not in ("ServiceMonitor", "PodMonitor"):
+            continue
+        spec = manifest.obj.get("spec") or {}
+        selector = spec.get("selector")
+        if not isinstance(selector, dict):
+            continue
+        own = effective_namespace(ctx, manifest)
+        out = _Out(manifest)
+        if manifest.kind == "ServiceMonitor":
+            chosen = [
+                m
+                for m, ns, labels in services
+                if _in_namespaces(spec.get("namespaceSelector"), own, ns)
+                and selector_matches(selector, labels)
+            ]
+            declared: set[str] = {
+                str(p["name"])
+                for m in chosen
+                for p in (m.obj.get("spec") or {}).get("ports") or []
+                if isinstance(p, dict) and p.get("name")
+            }
+            endpoints, field, what = spec.get("endpoints") or [], "endpoints", "Services"
+        else:
+            chosen_pods = [
+                (m, s)
+                for m, ns, labels, s in pods
+                if _in_namespaces(spec.get("namespaceSelector"), own, ns)
+                and selector_matches(selector, labels)
+            ]
+            chosen = [m for m, _ in chosen_pods]
+            declared = {n for _, s in chosen_pods for c, _ in containers(s, "") for n in _declared_ports(c)}
+            endpoints, field, what = spec.get("podMetricsEndpoints") or [], "podMetricsEndpoints", "pods"
+        if not chosen:
+            continue
+        for i, endpoint in enumerate(endpoints):
+            port = (endpoint or {}).get("port")
+            if isinstance(port, str) and not isinstance(port, Unknown) and port not in declared:
+                out.add(
+                    "monitor-port",
+                    f"spec.{field}[{i}].port",
+                    f"port {port!r} is not a port name of the selected {what} "
+                    f"({', '.join(sorted(m.ref() for m in chosen))}; declared: {sorted(declared) or 'none'})",
+                )
+        findings.extend(out.findings)
+    return findings
+
+
 def check(ctx: VerifyContext) -> list[Finding]:
     try:
         kube_schema.schema_version(ctx.kube_version)
@@ -567,5 +644,6 @@ def check(ctx: VerifyContext) -> list[Finding]:
     for manifest in manifests:
         findings.extend(check_manifest(manifest, ctx.kube_version))
     findings.extend(_check_services(ctx, manifests))
+    findings.extend(_check_monitors(ctx, manifests))
     findings.extend(_check_namespaces(ctx, manifests))
     return findings

@@ -304,3 +304,27 @@ def test_the_shipped_platform_with_its_charts(stack_ctx, stack):
             "policy/v1 PodDisruptionBudget monitoring/kube-prometheus-stack-alertmanager",
             "policy/v1 PodDisruptionBudget monitoring/kube-prometheus-stack-prometheus",
         } or not _passes_both_pdb_fields(release.values)
+
+
+def test_service_monitor_port_that_no_selected_service_names(planted, at):
+    ctx, sm = planted(
+        "prod",
+        "kubernetes:monitoring.coreos.com/v1:ServiceMonitor",
+        "mlflow",
+        lambda i: i["spec"]["endpoints"][0].update(port="metrics"),
+    )
+    found = at(semantics.check(ctx), "monitor-port", sm)
+    assert [f.path for f in found] == ["spec.endpoints[0].port"]
+    assert "v1 Service mlflow/mlflow" in found[0].message and "['http']" in found[0].message
+
+
+def test_pod_monitor_port_that_no_selected_container_declares(planted, at):
+    def mutate(inputs):
+        inputs["kind"] = "PodMonitor"
+        endpoints = inputs["spec"].pop("endpoints")
+        inputs["spec"]["podMetricsEndpoints"] = [{"port": "metrics", "path": endpoints[0]["path"]}]
+
+    ctx, pm = planted("prod", "kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "mlflow", mutate)
+    found = at(semantics.check(ctx), "monitor-port", pm)
+    assert [f.path for f in found] == ["spec.podMetricsEndpoints[0].port"]
+    assert "apps/v1 Deployment mlflow/mlflow" in found[0].message

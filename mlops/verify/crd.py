@@ -73,7 +73,7 @@ def convert(node: dict[str, Any], *, junctor: bool = False, root: bool = False) 
         types = [node["type"]]
     else:
         types = []
-    if types and not junctor:
+    if types:
         out["type"] = [*types, "null"] if nullable else (types if len(types) > 1 else types[0])
     if nullable and "enum" in out:
         out["enum"] = [*out["enum"], None]
@@ -267,9 +267,15 @@ def _check_id(error: jsonschema.ValidationError) -> str:
     )
 
 
-def validate(manifest: Manifest, crd: dict[str, Any], version: str, kube_version: str) -> list[Finding]:
+def validate(
+    manifest: Manifest,
+    crd: dict[str, Any],
+    version: str,
+    kube_version: str,
+    built: tuple[jsonschema.Draft4Validator, dict[str, Any]] | None = None,
+) -> list[Finding]:
     """Findings for one custom resource against its CRD's served ``version``."""
-    check, raw = validator_for(crd, version)
+    check, raw = built or validator_for(crd, version)
     prepared = _Prepared()
     obj = prepare(manifest.obj, raw, [], prepared, root=True)
     found: list[tuple[str, str, str]] = []
@@ -304,6 +310,7 @@ def check(ctx: VerifyContext) -> list[Finding]:
         return [Finding(layer=LAYER, check="unsupported-kube-version", message=str(err))]
     manifests = manifests_of(ctx)
     crds = index(crds_of(manifests))
+    validators: dict[tuple[str, str, str], tuple[jsonschema.Draft4Validator, dict[str, Any]]] = {}
     findings: list[Finding] = []
     for manifest in manifests:
         if not manifest.api_version or kube_schema.is_builtin_group(manifest.api_version, ctx.kube_version):
@@ -336,5 +343,8 @@ def check(ctx: VerifyContext) -> list[Finding]:
                 )
             )
             continue
-        findings.extend(validate(manifest, crd, version, ctx.kube_version))
+        key = (group, manifest.kind, version)
+        if key not in validators:
+            validators[key] = validator_for(crd, version)
+        findings.extend(validate(manifest, crd, version, ctx.kube_version, validators[key]))
     return findings

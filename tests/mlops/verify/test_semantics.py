@@ -328,3 +328,44 @@ def test_pod_monitor_port_that_no_selected_container_declares(planted, at):
     found = at(semantics.check(ctx), "monitor-port", pm)
     assert [f.path for f in found] == ["spec.podMetricsEndpoints[0].port"]
     assert "apps/v1 Deployment mlflow/mlflow" in found[0].message
+
+
+def test_config_map_keys(planted, at):
+    def mutate(inputs):
+        inputs["data"]["bad key.json"] = "{}"
+        inputs["binaryData"] = {next(iter(inputs["data"])): "e30="}
+
+    ctx, cm = planted("prod", "kubernetes:core/v1:ConfigMap", "dashboard", mutate)
+    findings = semantics.check(ctx)
+    assert [f.path for f in at(findings, "invalid-name", cm)] == ["data.bad key.json"]
+    assert len(at(findings, "duplicate-key", cm)) == 1
+
+
+def test_job_selector_without_manual_selector():
+    job = Resource(
+        urn="urn:pulumi:t::p::kubernetes:batch/v1:Job::j",
+        type="kubernetes:batch/v1:Job",
+        name="j",
+        custom=True,
+        inputs={
+            "metadata": {"name": "j", "namespace": "default"},
+            "spec": {
+                "selector": {"matchLabels": {"a": "b"}},
+                "template": {
+                    "metadata": {"labels": {"a": "b"}},
+                    "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "i"}]},
+                },
+            },
+        },
+        source=SourcePosition("components/job.py", 3),
+    )
+    from mlops.graph import Graph
+
+    ctx = VerifyContext(graph=Graph("p", "t", [job]), stack="t", kube_version="1.34")
+    assert [(f.check, str(f.source)) for f in semantics.check(ctx)] == [
+        ("selector-mismatch", "components/job.py:3")
+    ]
+    job.inputs["spec"]["manualSelector"] = True
+    assert semantics.check(ctx) == []
+    job.inputs["spec"]["selector"] = {"matchLabels": {"a": "c"}}
+    assert [f.check for f in semantics.check(ctx)] == ["selector-mismatch"]

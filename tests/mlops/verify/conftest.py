@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -24,10 +25,26 @@ from mlops.verify.model import Manifest, RenderedRelease, VerifyContext
 from mlops.verify.objects import UNKNOWN
 
 ROOT = Path(__file__).resolve().parents[3]
-CHARTS = Path(os.environ.get("MLOPS_CHARTS", ROOT.parent.parent / "shared" / "charts"))
-if not CHARTS.is_dir():
-    CHARTS = Path("/work/shared/charts")
-HELM = os.environ.get("MLOPS_HELM", "/work/tools/helm-bin")
+
+
+def _charts() -> Path:
+    """MLOPS_CHARTS, else ../shared/charts beside the repository (or beside its worktrees' folder)."""
+    if os.environ.get("MLOPS_CHARTS"):
+        return Path(os.environ["MLOPS_CHARTS"])
+    for base in (ROOT.parent, ROOT.parent.parent):
+        if (base / "shared" / "charts").is_dir():
+            return base / "shared" / "charts"
+    return ROOT.parent / "shared" / "charts"
+
+
+def _helm_binary() -> str:
+    """MLOPS_HELM, else helm on PATH, else the development copy (until mlops.verify.helm installs one)."""
+    found = os.environ.get("MLOPS_HELM") or shutil.which("helm")
+    return found or "/work/tools/helm-bin"
+
+
+CHARTS = _charts()
+HELM = _helm_binary()
 CACHE = Path(tempfile.gettempdir()) / "mlops-verify-schema-helm"
 RELEASE_TYPES = ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart")
 

@@ -120,7 +120,7 @@ def _helm(
         cmd += ["--api-versions", api]
     # helm's output depends only on the command and the (read-only) chart folder: cache it across runs.
     key = hashlib.sha256(
-        json.dumps([chart, release, namespace, values_json, kube, apis]).encode()
+        json.dumps([HELM, chart, release, namespace, values_json, kube, apis]).encode()
     ).hexdigest()
     cached = CACHE / f"{key}.json"
     try:

@@ -19,6 +19,8 @@ Checks (the ``check`` of each finding):
   LimitRange), or a negative resource; ``request-over-limit``: a request above its limit;
 - ``namespace-missing``: a namespaced object in a namespace that neither the platform (Namespace objects,
   plain or rendered by a chart; Helm releases with ``createNamespace``) nor Kubernetes creates;
+- ``namespace-order``: an object or Helm release in a namespace a Namespace resource of the platform creates,
+  that does not wait for that resource (the first ``pulumi up`` could create it first);
 - ``invalid-name``: an object, container, port or ConfigMap/Secret key name the API server refuses
   (DNS-1123 subdomain/label, IANA service name, CronJob names of at most 52 characters); ``duplicate-key``:
   a ConfigMap key in both ``data`` and ``binaryData``; ``invalid-label``: a label key or value that is not a valid label (63 characters, ...).
@@ -29,7 +31,7 @@ Values unknown at preview (:class:`mlops.verify.objects.Unknown`) are never judg
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -551,6 +553,85 @@ def _check_namespaces(ctx: VerifyContext, manifests: list[Manifest]) -> list[Fin
     return findings
 
 
+def _depends_on(ctx: VerifyContext) -> Callable[[str], set[str]]:
+    """urn -> every urn it waits for: its dependencies, transitively; waiting for a component means
+    waiting for everything inside it."""
+    by_urn = ctx.graph.by_urn()
+    children: dict[str, list[str]] = {}
+    for resource in ctx.graph.resources:
+        if resource.parent:
+            children.setdefault(resource.parent, []).append(resource.urn)
+    memo: dict[str, set[str]] = {}
+
+    def waits_for(urn: str) -> set[str]:
+        if urn in memo:
+            return memo[urn]
+        memo[urn] = set()  # cycles cannot happen in a Pulumi graph; guard anyway
+        resource = by_urn.get(urn)
+        if resource is None:
+            return memo[urn]
+        direct = set(resource.dependencies) | {
+            u for us in resource.property_dependencies.values() for u in us
+        }
+        found: set[str] = set()
+        todo = list(direct)
+        while todo:
+            dep = todo.pop()
+            if dep in found:
+                continue
+            found.add(dep)
+            todo.extend(children.get(dep, []))
+        for dep in list(found):
+            found |= waits_for(dep)
+        memo[urn] = found
+        return found
+
+    return waits_for
+
+
+def _check_namespace_order(ctx: VerifyContext, manifests: list[Manifest]) -> list[Finding]:
+    """An object (or Helm release) in a namespace that a Namespace resource of the platform creates must
+    wait for that resource, or the first ``pulumi up`` may create it first and fail."""
+    creators = {
+        m.name: m.resource.urn
+        for m in manifests
+        if m.kind == "Namespace"
+        and m.api_version == "v1"
+        and m.resource.type == "kubernetes:core/v1:Namespace"
+    }
+    if not creators:
+        return []
+    waits_for = _depends_on(ctx)
+    findings = []
+    judged: set[str] = set()
+    for manifest in manifests:
+        resource = manifest.resource
+        if resource.urn in judged or resource.urn in creators.values():
+            continue
+        judged.add(resource.urn)
+        if resource.type in RELEASE_TYPES:
+            namespace = str(resource.inputs.get("namespace") or "default")
+            if resource.inputs.get("createNamespace"):
+                continue
+        else:
+            namespace = effective_namespace(ctx, manifest)
+        creator = creators.get(namespace)
+        if creator is None or creator in waits_for(resource.urn):
+            continue
+        findings.append(
+            Finding.at(
+                resource,
+                LAYER,
+                "namespace-order",
+                f"{resource.name} goes into namespace {namespace!r} but does not depend on the Namespace "
+                f"resource that creates it ({creator.rsplit('::', 1)[-1]}): the first deploy may create it first",
+                object=manifest.ref() if resource.type not in RELEASE_TYPES else "",
+                path="metadata.namespace" if resource.type not in RELEASE_TYPES else "namespace",
+            )
+        )
+    return findings
+
+
 def _check_services(ctx: VerifyContext, manifests: list[Manifest]) -> list[Finding]:
     pods: list[tuple[Manifest, str, dict[str, Any], dict[str, Any]]] = []
     for manifest in manifests:
@@ -676,4 +757,5 @@ def check(ctx: VerifyContext) -> list[Finding]:
     findings.extend(_check_services(ctx, manifests))
     findings.extend(_check_monitors(ctx, manifests))
     findings.extend(_check_namespaces(ctx, manifests))
+    findings.extend(_check_namespace_order(ctx, manifests))
     return findings

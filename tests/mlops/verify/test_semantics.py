@@ -369,3 +369,16 @@ def test_job_selector_without_manual_selector():
     assert semantics.check(ctx) == []
     job.inputs["spec"]["selector"] = {"matchLabels": {"a": "c"}}
     assert [f.check for f in semantics.check(ctx)] == ["selector-mismatch"]
+
+
+def test_an_object_that_does_not_wait_for_its_namespace(stack_ctx):
+    import copy as _copy
+
+    base = stack_ctx("prod")
+    graph = _copy.deepcopy(base.graph)
+    monitor = next(r for r in graph.resources if r.type.endswith(":ServiceMonitor"))
+    monitor.dependencies, monitor.property_dependencies = [], {}
+    ctx = VerifyContext(graph=graph, stack="prod", kube_version=base.kube_version)
+    found = [f for f in semantics.check(ctx) if f.check == "namespace-order"]
+    assert [(f.urn, f.path) for f in found] == [(monitor.urn, "metadata.namespace")]
+    assert "'mlflow'" in found[0].message and str(found[0].source).startswith("components/observability.py:")

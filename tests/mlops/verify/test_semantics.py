@@ -382,3 +382,55 @@ def test_an_object_that_does_not_wait_for_its_namespace(stack_ctx):
     found = [f for f in semantics.check(ctx) if f.check == "namespace-order"]
     assert [(f.urn, f.path) for f in found] == [(monitor.urn, "metadata.namespace")]
     assert "'mlflow'" in found[0].message and str(found[0].source).startswith("components/observability.py:")
+
+
+def _scoped_ctx(scope: str, namespace: str | None) -> tuple[VerifyContext, Resource]:
+    from mlops.graph import Graph
+
+    crd_obj = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "gadgets.example.com"},
+        "spec": {
+            "group": "example.com",
+            "scope": scope,
+            "names": {"kind": "Gadget", "plural": "gadgets"},
+            "versions": [{"name": "v1", "served": True, "storage": True}],
+        },
+    }
+    crd_res = Resource(
+        urn="urn:pulumi:t::p::kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition::g",
+        type="kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition",
+        name="g",
+        custom=True,
+        inputs=crd_obj,
+    )
+    provider = Resource(
+        urn="urn:pulumi:t::p::pulumi:providers:kubernetes::k",
+        type="pulumi:providers:kubernetes",
+        name="k",
+        custom=True,
+        inputs={"namespace": "nowhere"},
+    )
+    meta = {"name": "g1", **({"namespace": namespace} if namespace else {})}
+    gadget = Resource(
+        urn="urn:pulumi:t::p::kubernetes:example.com/v1:Gadget::g1",
+        type="kubernetes:example.com/v1:Gadget",
+        name="g1",
+        custom=True,
+        provider=provider.urn,
+        inputs={"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": meta},
+        source=SourcePosition("components/gadget.py", 8),
+    )
+    graph = Graph("p", "t", [provider, crd_res, gadget])
+    return VerifyContext(graph=graph, stack="t", kube_version="1.34"), gadget
+
+
+def test_scope_comes_from_the_crd_and_the_namespace_default_from_the_provider(at):
+    ctx, gadget = _scoped_ctx("Namespaced", None)
+    found = at(semantics.check(ctx), "namespace-missing", gadget)
+    assert len(found) == 1 and "'nowhere'" in found[0].message  # the provider's default namespace
+    ctx, gadget = _scoped_ctx("Cluster", None)
+    assert semantics.check(ctx) == []
+    ctx, gadget = _scoped_ctx("Namespaced", "kube-system")
+    assert semantics.check(ctx) == []

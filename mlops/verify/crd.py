@@ -14,7 +14,11 @@ required, ... exactly as jsonschema does; OpenAPI 3.0's boolean ``exclusiveMinim
 - ``x-kubernetes-list-type: set`` / ``map``: duplicate items / keys are errors;
 - formats the API server checks (date-time, date, duration, byte, uuid, ipv4, ipv6, cidr, mac, hostname).
 
-Not evaluated: ``x-kubernetes-validations`` (CEL rules), which need a CEL interpreter.
+- ``x-kubernetes-validations``: each CEL rule is evaluated with cel-python on the value at its node
+  (``self``), after defaulting; a rule that evaluates to false is a finding. Rules the API server would
+  evaluate with its Kubernetes CEL libraries that cel-python does not have (``quantity()``, ``url()``,
+  ``ip()``, optional fields ``?.``, ...) and transition rules (``oldSelf``) cannot be judged here and
+  are skipped, never reported: only a rule that really evaluates to false is a finding.
 """
 
 from __future__ import annotations
@@ -28,7 +32,10 @@ import json
 import re
 from typing import Any
 
+import celpy
+import celpy.celtypes
 import jsonschema
+from celpy.adapter import json_to_cel
 
 from mlops.verify import kube_schema
 from mlops.verify.model import Finding, Manifest, VerifyContext
@@ -207,6 +214,35 @@ class _Prepared:
     def __init__(self) -> None:
         self.metas: list[tuple[list[Any], Any]] = []
         self.errors: list[tuple[list[Any], str, str]] = []
+        self.rules: list[tuple[list[Any], Any, list[dict[str, Any]]]] = []
+
+
+_CEL = celpy.Environment()
+
+
+@functools.lru_cache(maxsize=2048)
+def _program(rule: str) -> Any:
+    """The compiled CEL rule, or None when cel-python cannot parse it (Kubernetes-only syntax)."""
+    try:
+        return _CEL.program(_CEL.compile(rule))
+    except Exception:  # noqa: BLE001 - any parse failure means "cannot judge here"
+        return None
+
+
+def rule_holds(rule: str, value: Any) -> bool | None:
+    """True/False when cel-python can evaluate ``rule`` with ``self`` = value; None when it cannot."""
+    if "oldSelf" in rule:
+        return None
+    program = _program(rule)
+    if program is None:
+        return None
+    try:
+        result = program.evaluate({"self": json_to_cel(value)})
+    except Exception:  # noqa: BLE001 - a missing Kubernetes CEL function: cannot judge
+        return None
+    if isinstance(result, celpy.celtypes.BoolType):
+        return bool(result)
+    return None
 
 
 def prepare(
@@ -217,6 +253,14 @@ def prepare(
         return value
     if isinstance(value, Unknown):
         return placeholder(node, _identity)
+    result = _prepare(value, node, path, out, root=root)
+    rules = node.get("x-kubernetes-validations")
+    if isinstance(rules, list) and rules:
+        out.rules.append((path, result, rules))
+    return result
+
+
+def _prepare(value: Any, node: dict[str, Any], path: list[Any], out: _Prepared, *, root: bool) -> Any:
     embedded = root or bool(node.get("x-kubernetes-embedded-resource"))
     if isinstance(value, dict):
         props = node.get("properties") or {}
@@ -283,6 +327,14 @@ def validate(
         found.append((_check_id(error), fmt_path(list(error.absolute_path)), error.message))
     for path, check_id, message in prepared.errors:
         found.append((check_id, fmt_path(path), message))
+    for path, value, rules in prepared.rules:
+        for rule in rules:
+            text = str(rule.get("rule") or "")
+            if text and rule_holds(text, value) is False:
+                reason = rule.get("message") or f"the rule {text!r} does not hold"
+                found.append(
+                    ("validation-rule", fmt_path(path), f"{reason} (x-kubernetes-validations: {text})")
+                )
     meta_validator = kube_schema.object_meta_validator(kube_schema.schema_version(kube_version))
     for path, meta in prepared.metas:
         for error in meta_validator.iter_errors(meta):

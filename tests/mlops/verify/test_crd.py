@@ -89,6 +89,11 @@ WIDGET_SCHEMA: dict[str, Any] = {
         "spec": {
             "type": "object",
             "required": ["size", "mode"],
+            "x-kubernetes-validations": [
+                {"rule": "!has(self.count) || self.count <= 10", "message": "count is at most 10"},
+                {"rule": "!has(self.count) || quantity('1').isInteger()"},  # Kubernetes-only library
+                {"rule": "self.mode == oldSelf.mode"},  # a transition rule
+            ],
             "properties": {
                 "size": {"x-kubernetes-int-or-string": True},
                 "mode": {"type": "string", "enum": ["a", "b"], "default": "a"},
@@ -177,6 +182,16 @@ def test_a_valid_widget():
 )
 def test_structural_schema_semantics(spec, expected):
     assert _errors(_widget(spec)) == expected
+
+
+def test_cel_rules_that_evaluate_to_false_are_findings():
+    found = crd.validate(_widget({"size": 1, "count": 11}), _widget_crd(), "v1", "1.34")
+    assert [(f.check, f.path) for f in found] == [("validation-rule", "spec")]
+    assert "count is at most 10" in found[0].message
+    # the Kubernetes-only quantity() rule and the oldSelf rule are skipped, never reported
+    assert crd.rule_holds("quantity('1').isInteger()", {}) is None
+    assert crd.rule_holds("self.mode == oldSelf.mode", {"mode": "a"}) is None
+    assert crd.rule_holds("self.mode == 'a'", {"mode": "a"}) is True
 
 
 def test_defaults_prune_and_preserve():
@@ -273,3 +288,14 @@ def test_a_custom_resource_to_come_karpenter_node_pool(chart_release):
         ("invalid", "spec.disruption.consolidationPolicy", "components/autoscaling.py:40"),
         ("invalid", "spec.template.spec.taints[0].effect", "components/autoscaling.py:40"),
     ]
+    # Karpenter's CEL rules: a restricted label and an 'In' requirement without values
+    pool.inputs = copy.deepcopy(NODE_POOL)
+    pool.inputs["spec"]["template"]["spec"]["requirements"].append(
+        {"key": "kubernetes.io/hostname", "operator": "In", "values": []}
+    )
+    found = crd.check(ctx)
+    assert [(f.check, f.path) for f in found] == [
+        ("validation-rule", "spec.template.spec.requirements"),
+        ("validation-rule", "spec.template.spec.requirements[1].key"),
+    ]
+    assert 'label "kubernetes.io/hostname" is restricted' in found[1].message

@@ -347,7 +347,7 @@ def validate(
             manifest.resource,
             LAYER,
             check_id,
-            scrub(f"{describe(manifest)}: {message} (CRD {crd_name} {version})", manifest),
+            scrub(f"{describe(manifest)}{message} (CRD {crd_name} {version})", manifest),
             object=manifest.ref(),
             path=path,
         )
@@ -375,7 +375,7 @@ def check(ctx: VerifyContext) -> list[Finding]:
                     manifest.resource,
                     LAYER,
                     "crd-not-installed",
-                    f"{describe(manifest)}: no CustomResourceDefinition for {manifest.kind} in group "
+                    f"{describe(manifest)}no CustomResourceDefinition for {manifest.kind} in group "
                     f"{group} is installed by the platform (no chart of the graph renders one), so the API "
                     "server would reject it",
                     object=manifest.ref(),
@@ -389,7 +389,7 @@ def check(ctx: VerifyContext) -> list[Finding]:
                     manifest.resource,
                     LAYER,
                     "version-not-served",
-                    f"{describe(manifest)}: CRD {(crd.get('metadata') or {}).get('name', '')} does not serve "
+                    f"{describe(manifest)}CRD {(crd.get('metadata') or {}).get('name', '')} does not serve "
                     f"{version}; served: {', '.join(sorted(served)) or 'none'}",
                     object=manifest.ref(),
                 )

@@ -168,7 +168,7 @@ def validate(manifest: Manifest, version: str) -> list[Finding] | None:
                 LAYER,
                 _check_id(error),
                 scrub(
-                    f"{describe(manifest)}: {_message(error)} (Kubernetes {kv.major_minor(version)})",
+                    f"{describe(manifest)}{_message(error)} (Kubernetes {kv.major_minor(version)})",
                     manifest,
                 ),
                 object=manifest.ref(),
@@ -191,7 +191,7 @@ def check(ctx: VerifyContext) -> list[Finding]:
                     manifest.resource,
                     LAYER,
                     "missing-field",
-                    f"{describe(manifest)}: an object needs apiVersion and kind",
+                    f"{describe(manifest)}an object needs apiVersion and kind",
                     object=manifest.ref(),
                 )
             )
@@ -209,7 +209,7 @@ def check(ctx: VerifyContext) -> list[Finding]:
                     manifest.resource,
                     LAYER,
                     "unknown-kind",
-                    f"{describe(manifest)}: Kubernetes {kv.major_minor(version)} does not serve "
+                    f"{describe(manifest)}Kubernetes {kv.major_minor(version)} does not serve "
                     f"{manifest.kind} in {manifest.api_version}{also}",
                     object=manifest.ref(),
                 )

@@ -177,8 +177,9 @@ def fmt_path(parts: Iterator[Any] | list[Any] | tuple[Any, ...]) -> str:
 
 
 def describe(manifest: Manifest) -> str:
-    """The object reference used in findings: ``apiVersion kind ns/name`` plus the chart template."""
-    return f"{manifest.ref()} ({manifest.template})" if manifest.template else manifest.ref()
+    """The prefix of a finding's message: the chart template that rendered the object (the object itself
+    and the path are fields of the finding)."""
+    return f"{manifest.template}: " if manifest.template else ""
 
 
 # --- typed placeholders for unknown values ---------------------------------------------------------

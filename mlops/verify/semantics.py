@@ -215,7 +215,7 @@ class _Out:
                 m.resource,
                 LAYER,
                 check,
-                scrub(f"{describe(m)}: {message}", m),
+                scrub(f"{describe(m)}{message}", m),
                 object=m.ref(),
                 path=path,
             )

@@ -235,8 +235,8 @@ def test_chart_objects_land_in_the_release_namespace():
 
     ctx = VerifyContext(graph=Graph("p", "t", [release]), stack="t", kube_version="1.34", releases=[rendered])
     found = semantics.check(ctx)
-    assert [(f.check, str(f.source), f.message.split(": ", 1)[1][:15]) for f in found] == [
-        ("namespace-missing", "components/x.py:7", "namespace 'tool")
+    assert [(f.check, str(f.source), f.message[:17]) for f in found] == [
+        ("namespace-missing", "components/x.py:7", "namespace 'tools'")
     ]
     release.inputs["createNamespace"] = True
     assert semantics.check(ctx) == []

@@ -12,6 +12,8 @@ Checks (the ``check`` of each finding):
 - ``service-target-port``: a Service ``targetPort`` name that no container of the pods it selects declares;
 - ``monitor-port``: a ServiceMonitor endpoint port that no selected Service names, or a PodMonitor endpoint
   port that no container of the selected pods declares (Prometheus would silently scrape nothing);
+- ``network-policy-port``: a NetworkPolicy ingress rule whose ports are all names no container of the selected
+  pods declares (the rule allows nothing);
 - ``duplicate-container``: two containers of a pod (containers, initContainers, ephemeralContainers) with one
   name; ``duplicate-port``: two ports of a pod with one name;
 - ``quantity``: a quantity that is not Kubernetes quantity grammar (resources, pod-level resources,
@@ -745,6 +747,50 @@ def _check_monitors(ctx: VerifyContext, manifests: list[Manifest]) -> list[Findi
     return findings
 
 
+def _check_network_policies(ctx: VerifyContext, manifests: list[Manifest]) -> list[Finding]:
+    """An ingress rule whose ports are all names that no container of the selected pods declares allows
+    nothing: the traffic it was written for is silently dropped."""
+    pods = []
+    for m in manifests:
+        found = pod_spec(m.obj)
+        if found is not None:
+            pods.append((m, effective_namespace(ctx, m), found[2], found[0]))
+    findings = []
+    for manifest in manifests:
+        if manifest.kind != "NetworkPolicy" or manifest.api_version != "networking.k8s.io/v1":
+            continue
+        spec = manifest.obj.get("spec") or {}
+        selector = spec.get("podSelector")
+        if not isinstance(selector, dict):
+            continue
+        namespace = effective_namespace(ctx, manifest)
+        chosen = [
+            (m, s) for m, ns, labels, s in pods if ns == namespace and selector_matches(selector, labels)
+        ]
+        if not chosen:
+            continue
+        declared = {n for _, s in chosen for c, _ in containers(s, "") for n in _declared_ports(c)}
+        out = _Out(manifest)
+        for i, rule in enumerate(spec.get("ingress") or []):
+            ports = [p for p in (rule or {}).get("ports") or [] if isinstance(p, dict)]
+            names = [p.get("port") for p in ports]
+            if not names or any(
+                not isinstance(n, str) or isinstance(n, Unknown) or n.isdigit() for n in names
+            ):
+                continue  # no ports (all ports), or a number: the rule allows something
+            if any(n in declared for n in names):
+                continue  # one named port resolves (others may exist only with other chart options)
+            out.add(
+                "network-policy-port",
+                f"spec.ingress[{i}].ports",
+                f"the rule allows only ports {names}, none of them a container port name of the selected pods "
+                f"({', '.join(sorted({m.ref() for m, _ in chosen}))}; declared: {sorted(declared) or 'none'}): "
+                "it allows nothing",
+            )
+        findings.extend(out.findings)
+    return findings
+
+
 def check(ctx: VerifyContext) -> list[Finding]:
     try:
         kube_schema.schema_version(ctx.kube_version)
@@ -756,6 +802,7 @@ def check(ctx: VerifyContext) -> list[Finding]:
         findings.extend(check_manifest(manifest, ctx.kube_version))
     findings.extend(_check_services(ctx, manifests))
     findings.extend(_check_monitors(ctx, manifests))
+    findings.extend(_check_network_policies(ctx, manifests))
     findings.extend(_check_namespaces(ctx, manifests))
     findings.extend(_check_namespace_order(ctx, manifests))
     return findings

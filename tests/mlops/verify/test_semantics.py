@@ -434,3 +434,22 @@ def test_scope_comes_from_the_crd_and_the_namespace_default_from_the_provider(at
     assert semantics.check(ctx) == []
     ctx, gadget = _scoped_ctx("Namespaced", "kube-system")
     assert semantics.check(ctx) == []
+
+
+def test_network_policy_ingress_port_name_the_pods_do_not_declare(planted, at):
+    ctx, policy = planted(
+        "prod",
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        "mlflow-allow-clients",
+        lambda i: i["spec"]["ingress"][0]["ports"][0].update(port="metrics"),
+    )
+    found = at(semantics.check(ctx), "network-policy-port", policy)
+    assert [f.path for f in found] == ["spec.ingress[0].ports"]
+    assert "apps/v1 Deployment mlflow/mlflow" in found[0].message and "allows nothing" in found[0].message
+    ctx, policy = planted(
+        "prod",
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        "mlflow-allow-clients",
+        lambda i: i["spec"]["ingress"][0]["ports"].extend([{"protocol": "TCP", "port": "https"}]),
+    )
+    assert at(semantics.check(ctx), "network-policy-port", policy) == []  # 5000 still resolves

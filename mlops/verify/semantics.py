@@ -6,6 +6,7 @@ Checks (the ``check`` of each finding):
   string counts as set: the API server decodes ``""`` as an IntOrString, not as absent);
 - ``int-or-string``: an IntOrString that must be an integer or a percentage (PDB, rolling updates) and is
   not (``""``, ``"1"``, ``"ten%"``), or a negative integer;
+- ``rollout-stuck``: a Deployment rolling update with maxSurge and maxUnavailable both 0;
 - ``selector-mismatch``: a workload whose selector does not select its own pod template (Deployment,
   StatefulSet, DaemonSet, ReplicaSet, Job with ``manualSelector``), or an empty selector;
 - ``probe-port``: a probe or lifecycle handler naming a port its container does not declare;
@@ -254,6 +255,9 @@ def _check_pdb(out: _Out, obj: dict[str, Any]) -> None:
         )
     for key in present:
         _int_or_percent(out, spec[key], f"spec.{key}", key)
+        value = spec[key]
+        if isinstance(value, str) and _PERCENT.match(value) and int(value[:-1]) > 100:
+            out.add("int-or-string", f"spec.{key}", f"{key} {value!r} is above 100%")
 
 
 def _check_rollout(out: _Out, obj: dict[str, Any]) -> None:
@@ -265,6 +269,18 @@ def _check_rollout(out: _Out, obj: dict[str, Any]) -> None:
     for key in ("maxSurge", "maxUnavailable"):
         if key in rolling:
             _int_or_percent(out, rolling[key], f"{base}.rollingUpdate.{key}", key)
+    unavailable = rolling.get("maxUnavailable")
+    if isinstance(unavailable, str) and _PERCENT.match(unavailable) and int(unavailable[:-1]) > 100:
+        out.add("int-or-string", f"{base}.rollingUpdate.maxUnavailable", f"{unavailable!r} is above 100%")
+    if kind == "Deployment" and strategy.get("type", "RollingUpdate") == "RollingUpdate":
+        zero = {0, "0%"}
+        surge, gone = rolling.get("maxSurge", "25%"), rolling.get("maxUnavailable", "25%")
+        if surge in zero and gone in zero:
+            out.add(
+                "rollout-stuck",
+                f"{base}.rollingUpdate",
+                "maxSurge and maxUnavailable are both 0: the API server rejects a rollout that can make no progress",
+            )
 
 
 def _check_selector(out: _Out, obj: dict[str, Any], labels: dict[str, Any]) -> None:

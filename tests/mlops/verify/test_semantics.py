@@ -453,3 +453,16 @@ def test_network_policy_ingress_port_name_the_pods_do_not_declare(planted, at):
         lambda i: i["spec"]["ingress"][0]["ports"].extend([{"protocol": "TCP", "port": "https"}]),
     )
     assert at(semantics.check(ctx), "network-policy-port", policy) == []  # 5000 still resolves
+
+
+def test_rollout_that_cannot_progress_and_percentages_above_100(planted, at):
+    ctx, dep = planted(
+        "prod",
+        DEPLOYMENT,
+        "mlflow-server",
+        lambda i: i["spec"]["strategy"]["rollingUpdate"].update(maxSurge="0%"),
+    )
+    assert [f.path for f in at(semantics.check(ctx), "rollout-stuck", dep)] == ["spec.strategy.rollingUpdate"]
+    ctx, pdb = planted("prod", PDB, "mlflow-pdb", lambda i: i["spec"].update(maxUnavailable="150%"))
+    found = at(semantics.check(ctx), "int-or-string", pdb)
+    assert [f.path for f in found] == ["spec.maxUnavailable"] and "above 100%" in found[0].message

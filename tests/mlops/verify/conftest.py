@@ -38,8 +38,10 @@ def _charts() -> Path:
 
 
 def _helm_binary() -> str:
-    """MLOPS_HELM, else helm on PATH, else the development copy (until mlops.verify.helm installs one)."""
-    found = os.environ.get("MLOPS_HELM") or shutil.which("helm")
+    """MLOPS_HELM, else the copy ``make helm`` installs (.ci/helm/bin/helm), else helm on PATH, else the
+    development copy of this machine."""
+    local = ROOT / ".ci" / "helm" / "bin" / "helm"
+    found = os.environ.get("MLOPS_HELM") or (str(local) if local.exists() else None) or shutil.which("helm")
     return found or "/work/tools/helm-bin"
 
 

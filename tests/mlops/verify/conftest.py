@@ -1,108 +1,122 @@
-"""Releases of the shipped stacks rendered by the real helm, for the layers that read chart manifests.
-
-Until the helm layer (mlops/verify/helm.py) fills ``ctx.releases``, these tests render each
-``kubernetes:helm.sh/v3:Release`` of the graph themselves: ``helm template <name> <chart dir> --namespace
-<ns> --kube-version 1.34.0 -f values.yaml`` with exactly the values the release passes (values unknown
-offline or secret replaced by a placeholder string). Helm comes from ``MLOPS_HELM`` (or ``helm`` on PATH,
-or the development binary), the charts from ``MLOPS_CHARTS`` (or ``../shared/charts``).
-"""
+"""Fixtures of the verify tests: the shipped stacks rendered offline, and their Helm releases rendered by
+the helm layer itself (:func:`mlops.verify.helm.render`, the real helm from ``make helm``, the charts from
+``../shared/charts``). A missing helm or chart directory fails the test (CI installs both); nothing skips."""
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
-import subprocess
-from pathlib import Path
+import copy
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-import yaml
 
-from mlops.graph import Graph, Secret
-from mlops.verify.model import Manifest, RenderedRelease
-
-REPO = Path(__file__).resolve().parents[3]
-KUBE_VERSION = "1.34.0"
-
-CHART_FALLBACK = {("kube-prometheus-stack", "91.5.0"): "88.5.3"}
-"""Pins with no chart in ../shared/charts yet (the verify-core branch moves the pin itself)."""
+from mlops import REPO_ROOT
+from mlops.engine import render
+from mlops.graph import Graph, Resource
+from mlops.verify import helm as helm_layer
+from mlops.verify.model import Finding, RenderedRelease, VerifyContext
+from mlops.verify.testkit import graph_of, project_helm, shared_charts
 
 
-def helm_binary() -> str | None:
-    for candidate in (os.environ.get("MLOPS_HELM"), shutil.which("helm"), "/work/tools/helm-bin"):
-        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    return None
+@functools.cache
+def stack_graph(stack: str) -> Graph:
+    return render(stack, REPO_ROOT)
 
 
-def charts_dir() -> Path | None:
-    for candidate in (
-        os.environ.get("MLOPS_CHARTS"),
-        str(REPO.parent / "shared" / "charts"),
-        "/work/shared/charts",
-    ):
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    return None
+def render_into(ctx: VerifyContext) -> VerifyContext:
+    """``ctx`` with its graph's releases rendered by the helm layer; a helm finding fails the test."""
+    findings = helm_layer.render(ctx, project_helm(), helm_layer.LocalCharts(shared_charts()))
+    assert not findings, [f.message for f in findings]
+    return ctx
 
 
-def _placeholders(value: Any) -> Any:
-    if isinstance(value, Secret) or value == "@unknown":
-        return "placeholder"
-    if isinstance(value, dict):
-        return {k: _placeholders(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_placeholders(v) for v in value]
-    return value
-
-
-_SOURCE = re.compile(r"^# Source: (.+)$", re.MULTILINE)
-
-
-def render_releases(graph: Graph, tmp: Path) -> list[RenderedRelease]:
-    helm, charts = helm_binary(), charts_dir()
-    if helm is None or charts is None:
-        pytest.skip("no helm binary or chart directory (set MLOPS_HELM and MLOPS_CHARTS)")
-    out: list[RenderedRelease] = []
-    for r in graph.of_type("kubernetes:helm.sh/v3:Release"):
-        chart, version = str(r.inputs["chart"]), str(r.inputs["version"])
-        version = CHART_FALLBACK.get((chart, version), version)
-        chart_dir = charts / f"{chart}-{version}"
-        assert chart_dir.is_dir(), f"no chart {chart}-{version} in {charts}"
-        values = _placeholders(r.inputs.get("values") or {})
-        values_file = tmp / f"{r.name}.values.yaml"
-        values_file.write_text(yaml.safe_dump(values), encoding="utf-8")
-        name, namespace = str(r.inputs.get("name") or r.name), str(r.inputs.get("namespace") or "default")
-        done = subprocess.run(
-            [helm, "template", name, str(chart_dir), "--namespace", namespace, "--kube-version", KUBE_VERSION,
-             "-f", str(values_file)],
-            capture_output=True, text=True, check=False, timeout=300,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr
-        release = RenderedRelease(
-            resource=r, chart=chart, version=version, repository="", release_name=name, namespace=namespace,
-            values=values, chart_dir=chart_dir,
-        )  # fmt: skip
-        for text in done.stdout.split("\n---"):
-            obj = yaml.safe_load(text)
-            if isinstance(obj, dict) and obj.get("kind"):
-                source = _SOURCE.search(text)
-                release.manifests.append(Manifest(obj, r, source.group(1) if source else ""))
-        out.append(release)
-    return out
-
-
-_releases: dict[str, list[RenderedRelease]] = {}
+@functools.cache
+def stack_context(stack: str, with_charts: bool) -> VerifyContext:
+    graph = stack_graph(stack)
+    ctx = VerifyContext(graph=graph, stack=stack, kube_version=helm_layer.kube_version(graph, "1.36"))
+    return render_into(ctx) if with_charts else ctx
 
 
 @pytest.fixture(scope="session")
-def releases_of(stacks: dict[str, Graph], tmp_path_factory: pytest.TempPathFactory):
+def stack_ctx() -> Callable[..., VerifyContext]:
+    """``stack_ctx(stack, with_charts)``: the stack's VerifyContext (its charts rendered by helm if asked)."""
+    return stack_context
+
+
+@pytest.fixture(scope="session")
+def releases_of() -> Callable[[str], list[RenderedRelease]]:
     """``releases_of(env)``: the releases of a shipped stack rendered by helm (once per session)."""
+    return lambda env: stack_context(env, True).releases
 
-    def get(env: str) -> list[RenderedRelease]:
-        if env not in _releases:
-            _releases[env] = render_releases(stacks[env], tmp_path_factory.mktemp(f"releases-{env}"))
-        return _releases[env]
 
-    return get
+@pytest.fixture(scope="session")
+def chart_release() -> Callable[..., RenderedRelease]:
+    """``chart_release(resource, chart_folder, values, namespace)``: one chart of ../shared/charts rendered
+    with ``values`` as a release of ``resource`` (its manifests located at that resource)."""
+
+    def make(
+        resource: Resource, folder: str, values: dict[str, Any], namespace: str, kube: str = "1.36"
+    ) -> RenderedRelease:
+        meta = helm_layer.chart_metadata(shared_charts() / folder)
+        release = Resource(
+            urn=f"{resource.urn}-release",
+            type="kubernetes:helm.sh/v3:Release",
+            name="test",
+            custom=True,
+            inputs={
+                "chart": str(meta["name"]),
+                "version": str(meta["version"]),
+                "name": "test",
+                "namespace": namespace,
+                "values": values,
+            },
+            source=resource.source,
+        )
+        ctx = render_into(VerifyContext(graph=graph_of(release, kube=kube), stack="test", kube_version=kube))
+        (rendered_release,) = ctx.releases
+        for manifest in rendered_release.manifests:
+            manifest.resource = resource
+        rendered_release.resource = resource
+        return rendered_release
+
+    return make
+
+
+def _resource(graph: Graph, type_: str, name_suffix: str) -> Resource:
+    found = [r for r in graph.resources if r.type == type_ and r.name.endswith(name_suffix)]
+    assert len(found) == 1, f"expected one {type_} named *{name_suffix}, found {[r.name for r in found]}"
+    return found[0]
+
+
+@pytest.fixture
+def planted(stack_ctx: Callable[..., VerifyContext]) -> Callable[..., tuple[VerifyContext, Resource]]:
+    """``planted(stack, type, name_suffix, mutate, with_charts=False)``: the stack's context with one
+    resource's inputs changed by ``mutate(inputs)`` (on a copy of the graph); returns (ctx, resource)."""
+
+    def make(
+        stack: str,
+        type_: str,
+        name_suffix: str,
+        mutate: Callable[[dict[str, Any]], Any],
+        with_charts: bool = False,
+    ) -> tuple[VerifyContext, Resource]:
+        base = stack_ctx(stack, with_charts)
+        graph = copy.deepcopy(base.graph)
+        target = _resource(graph, type_, name_suffix)
+        mutate(target.inputs)
+        ctx = VerifyContext(graph=graph, stack=stack, kube_version=base.kube_version, releases=base.releases)
+        return ctx, target
+
+    return make
+
+
+def _at(findings: list[Finding], check: str, resource: Resource) -> list[Finding]:
+    assert resource.source is not None
+    return [f for f in findings if f.check == check and f.source == resource.source and f.urn == resource.urn]
+
+
+@pytest.fixture(scope="session")
+def at() -> Callable[[list[Finding], str, Resource], list[Finding]]:
+    """``at(findings, check, resource)``: the findings of ``check`` located at the resource's file:line."""
+    return _at

@@ -96,8 +96,9 @@ def engine_urn(urn: str) -> str:
 
 
 def targets(graph: Graph) -> list[str]:
-    """The phase-1 ``--target`` list: the AWS layer as engine URNs, without implicitly targeted ones."""
-    return [engine_urn(r.urn) for r in layer(graph, "aws") if not implicitly_targeted(r)]
+    """The phase-1 ``--target`` list: the AWS layer as engine URNs, without implicitly targeted ones,
+    sorted (registration order varies between runs; the order of ``--target`` flags does not matter)."""
+    return sorted(engine_urn(r.urn) for r in layer(graph, "aws") if not implicitly_targeted(r))
 
 
 def restrict(graph: Graph, name: str) -> Graph:

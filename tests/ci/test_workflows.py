@@ -169,7 +169,7 @@ def test_phase_two_script_and_buildspec() -> None:
     assert "git archive --format=zip" in script, "the build input is exactly the commit"
     assert "--server-side-encryption aws:kms" in script
     assert "--source-version" in script, "the build reads the uploaded object version"
-    assert 'deploy-sources/${env_name}/source.zip' in script
+    assert "deploy-sources/${env_name}/source.zip" in script
     assert "describe-images" in script, "phase 2 waits for the MLflow image to be pushed"
     assert 'project="mlops-${env_name}-deploy"' in script
     result = subprocess.run(["bash", "-n", str(REPO_ROOT / ".ci" / "deploy" / "run-in-vpc.sh")])
@@ -191,7 +191,10 @@ def test_phase_two_script_and_buildspec() -> None:
     assert 'pulumi login "$PULUMI_BACKEND_URL"' in pre
     # No secret travels in the build's environment: the backend is S3 (IAM), the secrets provider KMS.
     assert set(spec["env"]["variables"]) == {"PULUMI_VERSION"}
-    assert "PULUMI_ACCESS_TOKEN" not in install + pre + build and "PULUMI_CONFIG_PASSPHRASE" not in install + pre + build
+    assert (
+        "PULUMI_ACCESS_TOKEN" not in install + pre + build
+        and "PULUMI_CONFIG_PASSPHRASE" not in install + pre + build
+    )
 
 
 def test_mlflow_image_is_pinned_scanned_and_pushed_only_with_credentials() -> None:
@@ -254,5 +257,3 @@ def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert 'unknown permission scope "id-tokens"' in result.stdout
     assert 'input "policyPack" is not defined in action "pulumi/actions@v6"' in result.stdout
-
-

@@ -57,6 +57,81 @@ SERVICE_LINKED_ROLES = (
 REGIONAL_SERVICES = ("ec2", "rds", "ecr", "logs", "sns", "cloudwatch", "pi")
 """Services the platform creates resources in whose ARNs carry no platform name to scope by; the runner
 gets them in the stack's region only (``aws:RequestedRegion``)."""
+EKS_ACTIONS = (
+    "eks:DescribeCluster",
+    "eks:UpdateClusterConfig",
+    "eks:UpdateClusterVersion",
+    "eks:AssociateEncryptionConfig",
+    "eks:DeleteCluster",
+    "eks:DescribeUpdate",
+    "eks:ListUpdates",
+    "eks:ListNodegroups",
+    "eks:ListAddons",
+    "eks:ListAccessEntries",
+    "eks:TagResource",
+    "eks:UntagResource",
+    "eks:ListTagsForResource",
+    "eks:CreateNodegroup",
+    "eks:DescribeNodegroup",
+    "eks:UpdateNodegroupConfig",
+    "eks:UpdateNodegroupVersion",
+    "eks:DeleteNodegroup",
+    "eks:CreateAddon",
+    "eks:DescribeAddon",
+    "eks:UpdateAddon",
+    "eks:DeleteAddon",
+    "eks:CreateAccessEntry",
+    "eks:DescribeAccessEntry",
+    "eks:UpdateAccessEntry",
+    "eks:DeleteAccessEntry",
+    "eks:AssociateAccessPolicy",
+    "eks:DisassociateAccessPolicy",
+    "eks:ListAssociatedAccessPolicies",
+)
+"""The EKS API the platform's cluster, node groups, add-ons and access entries are managed with."""
+BUCKET_ACTIONS = (
+    "s3:CreateBucket",
+    "s3:DeleteBucket",
+    "s3:ListBucket",
+    "s3:ListBucketVersions",
+    "s3:GetBucket*",
+    "s3:PutBucket*",
+    "s3:DeleteBucketPolicy",
+    "s3:GetLifecycleConfiguration",
+    "s3:PutLifecycleConfiguration",
+    "s3:GetEncryptionConfiguration",
+    "s3:PutEncryptionConfiguration",
+    "s3:GetAccelerateConfiguration",
+    "s3:GetReplicationConfiguration",
+    "s3:GetIntelligentTieringConfiguration",
+    "s3:PutIntelligentTieringConfiguration",
+)
+"""What the runner may do on the platform's buckets: their configuration, never their objects."""
+KEY_ACTIONS = (
+    "kms:DescribeKey",
+    "kms:GetKeyPolicy",
+    "kms:PutKeyPolicy",
+    "kms:GetKeyRotationStatus",
+    "kms:EnableKeyRotation",
+    "kms:DisableKeyRotation",
+    "kms:ListResourceTags",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:EnableKey",
+    "kms:DisableKey",
+    "kms:UpdateKeyDescription",
+    "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+    "kms:CreateGrant",
+    "kms:ListGrants",
+    "kms:RevokeGrant",
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+)
+"""Key management of the environment's keys (tagged ``environment=<env>``) and the uses the services the
+runner configures need through the caller (RDS, EKS and EBS create grants; CodeBuild encrypts artifacts)."""
 ComputeType = Literal["BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE"]
 
 
@@ -118,27 +193,27 @@ def deploy_policy(
             {
                 "Sid": "EksPlatformCluster",
                 "Effect": "Allow",
-                "Action": ["eks:*"],
+                "Action": list(EKS_ACTIONS),
                 "Resource": [
-                    ctx.arn("eks", f"cluster/{prefix}-*"),
                     # IAM's '*' spans '/': node groups, add-ons and access entries of those clusters.
+                    ctx.arn("eks", f"cluster/{prefix}-*"),
                     ctx.arn("eks", f"nodegroup/{prefix}-*"),
                     ctx.arn("eks", f"addon/{prefix}-*"),
                     ctx.arn("eks", f"access-entry/{prefix}-*"),
                 ],
             },
             {
-                "Sid": "EksCatalogue",
+                "Sid": "EksCreateAndCatalogue",
                 "Effect": "Allow",
-                "Action": ["eks:DescribeAddonVersions", "eks:DescribeClusterVersions", "eks:ListClusters"],
+                "Action": ["eks:CreateCluster", "eks:DescribeAddonVersions", "eks:ListClusters"],
                 "Resource": "*",
                 "Condition": in_region,
             },
             {
                 "Sid": "PlatformBuckets",
                 "Effect": "Allow",
-                "Action": ["s3:*"],
-                "Resource": [f"arn:{p}:s3:::{prefix}-*", f"arn:{p}:s3:::{prefix}-*/*"],
+                "Action": list(BUCKET_ACTIONS),
+                "Resource": f"arn:{p}:s3:::{prefix}-*",
             },
             {
                 "Sid": "StateBucket",
@@ -177,15 +252,17 @@ def deploy_policy(
             {
                 "Sid": "ManageEnvironmentKeys",
                 "Effect": "Allow",
-                "Action": ["kms:*"],
+                "Action": list(KEY_ACTIONS),
                 "Resource": key_any,
                 "Condition": tagged,
             },
             {
+                # CreateAlias/UpdateAlias/DeleteAlias are authorised on the alias and on the key: only the
+                # platform's alias names (aliases carry no tags to condition on).
                 "Sid": "PlatformKeyAliases",
                 "Effect": "Allow",
                 "Action": ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
-                "Resource": ctx.arn("kms", f"alias/{prefix}-*"),
+                "Resource": [ctx.arn("kms", f"alias/{prefix}-*"), key_any],
             },
             {
                 "Sid": "ListKeys",
@@ -262,9 +339,10 @@ def deploy_policy(
                 "Condition": {"StringEquals": {"iam:AWSServiceName": list(SERVICE_LINKED_ROLES)}},
             },
             {
+                # Read only: changes to the runner itself are applied by phase 1 (the GitHub deploy role).
                 "Sid": "ThisProject",
                 "Effect": "Allow",
-                "Action": ["codebuild:*"],
+                "Action": ["codebuild:BatchGetProjects"],
                 "Resource": ctx.arn("codebuild", f"project/{project_name}"),
             },
         ],

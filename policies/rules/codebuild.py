@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
+
 from policies.rules._common import Ctx, Res, Stack, as_list, resource_rule, stack_rule, statements, truthy
 
 PROJECT = "aws:codebuild/project:Project"
@@ -52,7 +54,12 @@ def logs(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
             yield "build logs are not sent to CloudWatch Logs", project.urn
             continue
         name = cw.get("groupName")
-        ok = name in names if isinstance(name, str) and name else _group_referenced(project, groups)
+        # The name of a log group the stack creates; while it is unknown (a preview of a new group),
+        # the project's dependency on one of the stack's log groups stands for it.
+        if isinstance(name, str) and name == UNKNOWN_STRING_VALUE:
+            ok = _group_referenced(project, groups)
+        else:
+            ok = isinstance(name, str) and name in names
         if not ok:
             yield (
                 "build logs go to a log group the stack does not create (CodeBuild would create "

@@ -132,16 +132,16 @@ def test_deploy_policy_is_scoped_to_the_platform() -> None:
         actions = stmt["Action"] if isinstance(stmt["Action"], list) else [stmt["Action"]]
         assert "*" not in actions and "iam:*" not in actions, stmt["Sid"]
         resources = stmt["Resource"] if isinstance(stmt["Resource"], list) else [stmt["Resource"]]
-        if any(is_wildcard_resource(r) for r in resources):
+        if all(is_wildcard_resource(r) for r in resources):
             # Unscoped resources only for actions that have none, and then only in the stack's region or
             # with the environment's tag on the request.
             cond = json.dumps(stmt.get("Condition", {}))
             scoped = ("aws:RequestedRegion", "aws:ResourceTag/environment", "kms:ResourceAliases")
             assert any(c in cond for c in scoped), stmt["Sid"]
-    assert stmts["PlatformBuckets"]["Resource"] == [
-        "arn:aws:s3:::mlops-prod-*",
-        "arn:aws:s3:::mlops-prod-*/*",
-    ]
+    assert stmts["PlatformBuckets"]["Resource"] == "arn:aws:s3:::mlops-prod-*"
+    assert not any("Object" in a for a in stmts["PlatformBuckets"]["Action"]), "configuration, not data"
+    aliases = stmts["PlatformKeyAliases"]["Resource"]
+    assert aliases[0] == "arn:aws:kms:eu-west-1:123456789012:alias/mlops-prod-*"
     assert stmts["PlatformRoles"]["Resource"] == "arn:aws:iam::123456789012:role/mlops-prod-*"
     assert stmts["StateObjects"]["Resource"] == "arn:aws:s3:::state/.pulumi/*"
     assert stmts["BuildSource"]["Resource"] == "arn:aws:s3:::state/deploy-sources/prod/*"

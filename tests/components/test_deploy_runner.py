@@ -207,3 +207,63 @@ def test_cluster_deployer_entry_takes_an_output_role_arn() -> None:
     assert set(entries) == {"c1-admin-0", "c1-deployer"}
     assert entries["c1-deployer"].property_dependencies["principalArn"] == [role.urn]
     assert reveal(entries["c1-deployer"].inputs)["principalArn"] == role.outputs["arn"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("deployRunnerImage", "aws/codebuild/amazonlinux-x86_64-standard:latest", "not :latest"),
+        ("deployRunnerImage", "aws/codebuild/amazonlinux-x86_64-standard", "pattern"),
+        ("deployRunnerTimeoutMinutes", "600", "less than or equal to 480"),
+        ("deployRunnerComputeType", "BUILD_GENERAL1_2XLARGE", "must be one of"),
+        ("deployStateBucket", "Not_A_Bucket", "pattern"),
+    ],
+)
+def test_bad_deploy_keys_name_the_key(key: str, value: str, message: str) -> None:
+    from components.config import ConfigError, build
+
+    values = {
+        "mlops-platform:environment": "prod",
+        "mlops-platform:owner": "ml-platform",
+        "mlops-platform:costCenter": "cc-1",
+        "mlops-platform:dataClassification": "internal",
+        f"mlops-platform:{key}": value,
+    }
+    with pytest.raises(ConfigError) as err:
+        build(values, region="eu-west-1", source="stacks/Pulumi.prod.yaml")
+    (line,) = [line for line in err.value.lines() if key in line]
+    assert line.startswith(f"stacks/Pulumi.prod.yaml: mlops-platform:{key}: ") and message in line
+
+
+def test_deploy_defaults_and_state_bucket_override() -> None:
+    from components.config import build
+    from components.platform_compute import state_bucket_name
+
+    values = {
+        "mlops-platform:environment": "dev",
+        "mlops-platform:owner": "ml-platform",
+        "mlops-platform:costCenter": "cc-1",
+        "mlops-platform:dataClassification": "internal",
+    }
+    cfg = build(values, region="eu-west-1", source="s")
+    assert state_bucket_name(cfg, "123456789012") == "123456789012-eu-west-1-pulumi-state"
+    assert cfg.deploy.runner_image == "aws/codebuild/amazonlinux-x86_64-standard:5.0"
+    custom = build(
+        {**values, "mlops-platform:deployStateBucket": "acme-pulumi-state"}, region="eu-west-1", source="s"
+    )
+    assert state_bucket_name(custom, "123456789012") == "acme-pulumi-state"
+
+
+def test_default_state_bucket_is_the_one_bootstrap_creates() -> None:
+    from components.config import build
+    from components.platform_compute import state_bucket_name
+    from mlops.bootstrap import default_bucket_name
+
+    values = {
+        "mlops-platform:environment": "staging",
+        "mlops-platform:owner": "ml-platform",
+        "mlops-platform:costCenter": "cc-1",
+        "mlops-platform:dataClassification": "internal",
+    }
+    cfg = build(values, region="eu-central-1", source="s")
+    assert state_bucket_name(cfg, "210987654321") == default_bucket_name("210987654321", "eu-central-1")

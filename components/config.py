@@ -196,8 +196,8 @@ class ClusterSettings(_Section):
     )
     api_access_cidrs: list[str] = Field(
         description=(
-            "Private CIDRs (VPN, peered network, self-hosted CI runner subnet) allowed to reach the private API "
-            "endpoint on 443. With a private endpoint, whatever runs `pulumi up` must be in one of them."
+            "Private CIDRs (VPN, peered network) allowed to reach the private API endpoint on 443, for humans; "
+            "deploys need none: the in-VPC deploy runner is admitted by its security group."
         )
     )
 

@@ -116,7 +116,7 @@ def add_deploy_runner(platform: PlatformLike, config: PlatformConfig) -> DeployR
             vpc_id=platform.network.vpc_id,
             subnet_ids=platform.network.private_subnet_ids,
             state_bucket=state_bucket_name(config, ctx.account_id),
-            stack_name=f"organization/{PROJECT}/{pulumi.get_stack()}",
+            stack_name=f"{pulumi.get_organization() or 'organization'}/{PROJECT}/{pulumi.get_stack()}",
             logs_key_arn=platform.keys.logs_key_arn,
             artifacts_key_arn=platform.keys.data_key_arn,
             aws_context=ctx,
@@ -124,7 +124,7 @@ def add_deploy_runner(platform: PlatformLike, config: PlatformConfig) -> DeployR
             timeout_minutes=config.deploy.runner_timeout_minutes,
             image=config.deploy.runner_image,
             compute_type=config.deploy.runner_compute_type,
-            policy_pack_config=f"policies/config/{pulumi.get_stack()}.json",
+            policy_pack_config=f"policies/config/{config.environment}.json",
         ),
         opts=pulumi.ResourceOptions(parent=platform, providers={"aws": platform.aws_provider}),
     )

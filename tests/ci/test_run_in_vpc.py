@@ -16,6 +16,7 @@ import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -72,7 +73,7 @@ def env_for(endpoint: str, tmp: Path) -> dict[str, str]:
     }
 
 
-def client(endpoint: str, service: str):  # noqa: ANN201 - boto3 clients are untyped here
+def client(endpoint: str, service: str) -> Any:
     return boto3.client(
         service,
         endpoint_url=endpoint,

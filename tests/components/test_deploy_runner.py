@@ -278,3 +278,12 @@ def test_default_state_bucket_is_the_one_bootstrap_creates() -> None:
     }
     cfg = build(values, region="eu-central-1", source="s")
     assert state_bucket_name(cfg, "210987654321") == default_bucket_name("210987654321", "eu-central-1")
+
+
+def test_inline_policy_fits_iams_size_limit(graph: Graph) -> None:
+    # IAM counts a role's inline policies together, without whitespace: at most 10,240 characters.
+    role = reveal(graph.one("aws:iam/role:Role").inputs)
+    total = sum(len("".join(p["policy"].split())) for p in role["inlinePolicies"])
+    assert total <= 10240, total
+    # Long prefixes and bucket names make it longer; leave room for them.
+    assert total <= 8000, total

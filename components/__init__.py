@@ -41,6 +41,8 @@ _EXPORTS: dict[str, str] = {
     "MonitoringArgs": "components.monitoring",
     "ModelMonitoring": "components.model_monitoring",
     "ModelMonitoringArgs": "components.model_monitoring",
+    "DeployRunner": "components.deploy_runner",
+    "DeployRunnerArgs": "components.deploy_runner",
     # the whole platform and its configuration
     "MlopsPlatform": "components.platform",
     "PlatformConfig": "components.config",
@@ -60,6 +62,8 @@ __all__ = [
     "ConfigError",
     "ContainerRegistry",
     "ContainerRegistryArgs",
+    "DeployRunner",
+    "DeployRunnerArgs",
     "Keys",
     "KeysArgs",
     "KubernetesCluster",
@@ -103,6 +107,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from components.cluster import KubernetesCluster, KubernetesClusterArgs
     from components.config import ConfigError, PlatformConfig
     from components.database import MetadataDatabase, MetadataDatabaseArgs
+    from components.deploy_runner import DeployRunner, DeployRunnerArgs
     from components.keys import Keys, KeysArgs
     from components.model_monitoring import ModelMonitoring, ModelMonitoringArgs
     from components.model_registry import ModelRegistry, ModelRegistryArgs

@@ -190,8 +190,10 @@ class KubernetesClusterArgs:
             :data:`~components.versions.NVIDIA_DEVICE_PLUGIN_CHART_VERSION`) runs on it in ``kube-system`` so
             its nodes advertise ``nvidia.com/gpu``.
         admin_principal_arns: IAM roles or users given AmazonEKSClusterAdminPolicy through access entries.
-        deployer_principal_arn: The IAM role that runs ``pulumi up``; gets an admin access entry too so the
-            program can create the Kubernetes objects (the cluster creator gets no implicit admin).
+        deployer_principal_arn: The deploy role, which runs the in-cluster half of ``pulumi up`` (the
+            platform passes its in-VPC deploy runner's role, components/deploy_runner.py); gets an admin
+            access entry too so the program can create the Kubernetes objects (the cluster creator gets no
+            implicit admin). Never the caller's identity: the entry must not follow whoever runs the program.
         public_access_cidrs: CIDRs allowed to reach a public API endpoint. Empty (the default): the endpoint
             is private only.
         api_access_cidrs: Private CIDR blocks outside the node security group (a VPN, a peered network, a
@@ -218,7 +220,7 @@ class KubernetesClusterArgs:
     gpu_nodes: NodeGroupSpec | None = None
     kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
     admin_principal_arns: Sequence[str] = ()
-    deployer_principal_arn: str | None = None
+    deployer_principal_arn: pulumi.Input[str] | None = None
     public_access_cidrs: Sequence[str] = ()
     api_access_cidrs: Sequence[str] = ()
     log_retention_days: int = 365
@@ -486,15 +488,12 @@ class KubernetesCluster(pulumi.ComponentResource):
 
         # ---- admin access entries (no aws-auth ConfigMap) -------------------------------------------
         admins = list(dict.fromkeys(args.admin_principal_arns))
-        if args.deployer_principal_arn and args.deployer_principal_arn not in admins:
-            admins.append(args.deployer_principal_arn)
+        entries: list[tuple[str, pulumi.Input[str]]] = [(f"admin-{i}", arn) for i, arn in enumerate(admins)]
+        deployer = args.deployer_principal_arn
+        if deployer is not None and not (isinstance(deployer, str) and (not deployer or deployer in admins)):
+            entries.append(("deployer", deployer))
         self.admin_associations: list[aws.eks.AccessPolicyAssociation] = []
-        for i, arn in enumerate(admins):
-            label = (
-                "deployer"
-                if arn == args.deployer_principal_arn and arn not in args.admin_principal_arns
-                else f"admin-{i}"
-            )
+        for label, arn in entries:
             entry = aws.eks.AccessEntry(
                 f"{name}-{label}", cluster_name=eks_name, principal_arn=arn, type="STANDARD", opts=child
             )

@@ -245,8 +245,8 @@ class ClusterSettings(_Section):
     )
     api_access_cidrs: list[str] = Field(
         description=(
-            "Private CIDRs (VPN, peered network, self-hosted CI runner subnet) allowed to reach the private API "
-            "endpoint on 443. With a private endpoint, whatever runs `pulumi up` must be in one of them."
+            "Private CIDRs (VPN, peered network) allowed to reach the private API endpoint on 443, for humans; "
+            "deploys need none: the in-VPC deploy runner is admitted by its security group."
         )
     )
 
@@ -438,6 +438,36 @@ class MonitoringSettings(_Section):
         return value
 
 
+class DeploySettings(_Section):
+    key_prefix: ClassVar[str] = "deploy"
+    state_bucket: str = Field(
+        pattern=r"^$|^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        description=(
+            "Pulumi state bucket (`mlops bootstrap`); the deploy runner reads its build input and the state "
+            "there. Empty: bootstrap's default name, <account>-<region>-pulumi-state."
+        ),
+    )
+    runner_image: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9./_-]*(:[A-Za-z0-9._-]+|@sha256:[a-f0-9]{64})$",
+        description=(
+            "Deploy runner (CodeBuild) image: a curated image with its version tag, or an ECR image by digest."
+        ),
+    )
+    runner_compute_type: Literal["BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE"] = (
+        Field(description="Deploy runner compute type.")
+    )
+    runner_timeout_minutes: int = Field(
+        ge=5, le=480, description="Deploy runner build timeout in minutes (the whole in-VPC `pulumi up`)."
+    )
+
+    @field_validator("runner_image")
+    @classmethod
+    def _pinned(cls, value: str) -> str:
+        if value.endswith(":latest"):
+            raise ValueError("must name a version or a digest, not :latest")
+        return value
+
+
 SECTIONS: dict[str, type[_Section]] = {
     "governance": Governance,
     "network": NetworkSettings,
@@ -453,6 +483,7 @@ SECTIONS: dict[str, type[_Section]] = {
     "registry": RegistrySettings,
     "mlflow": MlflowSettings,
     "monitoring": MonitoringSettings,
+    "deploy": DeploySettings,
 }
 
 
@@ -476,6 +507,7 @@ class PlatformConfig(BaseModel):
     registry: RegistrySettings
     mlflow: MlflowSettings
     monitoring: MonitoringSettings
+    deploy: DeploySettings
 
     @property
     def environment(self) -> str:
@@ -547,6 +579,12 @@ _COMMON: dict[str, dict[str, Any]] = {
     "mlflow": {"await_rollout": True},
     "monitoring": {"alert_emails": [], "alert_https_endpoints": []},
     "artifacts": {"force_destroy": False, "object_lock_days": 30},
+    "deploy": {
+        "state_bucket": "",
+        "runner_image": "aws/codebuild/amazonlinux-x86_64-standard:5.0",
+        "runner_compute_type": "BUILD_GENERAL1_MEDIUM",
+        "runner_timeout_minutes": 120,
+    },
 }
 
 PROFILES: dict[str, dict[str, dict[str, Any]]] = {

@@ -16,7 +16,8 @@ import pulumi_aws as aws
 
 from components.aws_context import AwsContext
 from components.cluster import KubernetesCluster, KubernetesClusterArgs, NodeGroupSpec, gpu_node_group
-from components.config import NodeGroupSettings, PlatformConfig
+from components.config import PROJECT, NodeGroupSettings, PlatformConfig
+from components.deploy_runner import DeployRunner, DeployRunnerArgs
 from components.mlflow_server import IMAGE_REPOSITORY as MLFLOW_REPOSITORY
 from components.mlflow_server import IMAGE_TAG as MLFLOW_IMAGE_TAG
 from components.model_registry import ModelRegistry, ModelRegistryArgs
@@ -83,6 +84,8 @@ class Compute:
     registry: ContainerRegistry
     model_registry: ModelRegistry
     database_ingress: aws.vpc.SecurityGroupIngressRule
+    deploy_runner: DeployRunner
+    runner_api_ingress: aws.vpc.SecurityGroupIngressRule
 
 
 def node_group(settings: NodeGroupSettings) -> NodeGroupSpec:
@@ -95,11 +98,36 @@ def node_group(settings: NodeGroupSettings) -> NodeGroupSpec:
     )
 
 
-def deployer_principal_arn(provider: aws.Provider, parent: pulumi.Resource) -> str:
-    """The IAM role (or user) running the program: an assumed-role session resolved to its role ARN."""
-    opts = pulumi.InvokeOptions(provider=provider, parent=parent)
-    caller = aws.get_caller_identity(opts=opts)
-    return aws.iam.get_session_context(arn=caller.arn, opts=opts).issuer_arn
+def state_bucket_name(config: PlatformConfig, account_id: str) -> str:
+    """The Pulumi state bucket: ``deployStateBucket``, or the name ``mlops bootstrap`` gives it by default."""
+    return config.deploy.state_bucket or f"{account_id}-{config.region}-pulumi-state"
+
+
+def add_deploy_runner(platform: PlatformLike, config: PlatformConfig) -> DeployRunner:
+    """The in-VPC deploy runner (CodeBuild in the private subnets) whose role is the cluster's deployer."""
+    if not isinstance(platform, pulumi.Resource):
+        raise TypeError("add_deploy_runner needs the platform component (a pulumi.Resource) as parent")
+    ctx = platform.aws_context
+    return DeployRunner(
+        f"{config.name}-deploy",
+        DeployRunnerArgs(
+            environment=config.environment,
+            prefix=config.name,
+            vpc_id=platform.network.vpc_id,
+            subnet_ids=platform.network.private_subnet_ids,
+            state_bucket=state_bucket_name(config, ctx.account_id),
+            stack_name=f"{pulumi.get_organization() or 'organization'}/{PROJECT}/{pulumi.get_stack()}",
+            logs_key_arn=platform.keys.logs_key_arn,
+            artifacts_key_arn=platform.keys.data_key_arn,
+            aws_context=ctx,
+            log_retention_days=config.logs.retention_days,
+            timeout_minutes=config.deploy.runner_timeout_minutes,
+            image=config.deploy.runner_image,
+            compute_type=config.deploy.runner_compute_type,
+            policy_pack_config=f"policies/config/{config.environment}.json",
+        ),
+        opts=pulumi.ResourceOptions(parent=platform, providers={"aws": platform.aws_provider}),
+    )
 
 
 def add_compute(platform: PlatformLike, config: PlatformConfig) -> Compute:
@@ -115,6 +143,9 @@ def add_compute(platform: PlatformLike, config: PlatformConfig) -> Compute:
             f"registryRepositories must include {MLFLOW_REPOSITORY!r}: the platform's MLflow image lives there"
         )
 
+    # The deploy runner's role is the deployer: the admin access entry names it, whoever runs the program.
+    runner = add_deploy_runner(platform, config)
+
     cluster = KubernetesCluster(
         f"{name}-eks",
         KubernetesClusterArgs(
@@ -129,7 +160,7 @@ def add_compute(platform: PlatformLike, config: PlatformConfig) -> Compute:
             workload_nodes=node_group(config.workload_nodes),
             gpu_nodes=gpu_node_group(node_group(config.gpu_nodes)) if config.gpu_nodes.enabled else None,
             admin_principal_arns=list(config.cluster.admin_principal_arns),
-            deployer_principal_arn=deployer_principal_arn(provider, parent),
+            deployer_principal_arn=runner.role_arn,
             public_access_cidrs=list(config.cluster.public_access_cidrs),
             api_access_cidrs=list(config.cluster.api_access_cidrs),
             partition=platform.aws_context.partition,
@@ -148,6 +179,18 @@ def add_compute(platform: PlatformLike, config: PlatformConfig) -> Compute:
         from_port=platform.database.port,
         to_port=platform.database.port,
         description="PostgreSQL from the EKS nodes",
+        opts=child,
+    )
+
+    # The runner reaches the API server through the private endpoint (the control-plane ENIs' group).
+    runner_api_ingress = aws.vpc.SecurityGroupIngressRule(
+        f"{name}-cp-from-deploy-runner",
+        security_group_id=cluster.control_plane_security_group_id,
+        referenced_security_group_id=runner.security_group_id,
+        ip_protocol="tcp",
+        from_port=443,
+        to_port=443,
+        description="API server (private endpoint) from the deploy runner",
         opts=child,
     )
 
@@ -193,5 +236,10 @@ def add_compute(platform: PlatformLike, config: PlatformConfig) -> Compute:
         ),
     )
     return Compute(
-        cluster=cluster, registry=registry, model_registry=model_registry, database_ingress=database_ingress
+        cluster=cluster,
+        registry=registry,
+        model_registry=model_registry,
+        database_ingress=database_ingress,
+        deploy_runner=runner,
+        runner_api_ingress=runner_api_ingress,
     )

@@ -1,6 +1,8 @@
 """``mlops``: the platform's command line.
 
-mlops plan STACK [--format text|json]   render a stack offline and print its resource tree
+mlops plan STACK [--format text|json|urns] [--layer all|aws|cluster]
+                                        render a stack offline and print its resource tree; `--layer aws
+                                        --format urns` prints the phase-1 `pulumi up --target` list
 mlops check STACK [--format text|json|sarif|junit] [--output FILE]
                                         run the policy pack over the stack offline (exit 1: mandatory)
 mlops verify STACK [--format text|json|sarif|junit] [--output FILE] [--charts DIR]
@@ -60,11 +62,18 @@ def _render(stack: str, root: Path):
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    from mlops.layers import restrict, targets
     from mlops.render import render_tree
 
+    if args.format == "urns" and args.layer != "aws":
+        return _fail(["mlops plan: --format urns lists the phase-1 targets; it needs --layer aws"])
     graph, problems = _render(args.stack, Path(args.root))
     if graph is None:
         return _fail(problems or ["unknown error"])
+    if args.format == "urns":
+        print("\n".join(targets(graph)))
+        return EXIT_OK
+    graph = restrict(graph, args.layer)
     if args.format == "json":
         print(json.dumps(graph.to_json(), indent=2, sort_keys=False))
     else:
@@ -229,7 +238,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = sub.add_parser("plan", help="render a stack offline and print its resource tree")
     plan.add_argument("stack", help="stack name: dev, staging or prod (stacks/Pulumi.<stack>.yaml)")
-    plan.add_argument("--format", choices=["text", "json"], default="text")
+    plan.add_argument(
+        "--format",
+        choices=["text", "json", "urns"],
+        default="text",
+        help="urns (with --layer aws): one engine URN a line, the `pulumi up --target` list of phase 1",
+    )
+    plan.add_argument(
+        "--layer",
+        choices=["all", "aws", "cluster"],
+        default="all",
+        help="aws: what phase 1 creates from outside the VPC; cluster: what only the in-VPC runner can create",
+    )
     plan.set_defaults(func=cmd_plan)
 
     check = sub.add_parser("check", help="run the policy pack over a stack offline (analyzer protocol)")

@@ -626,6 +626,61 @@ def baseline(env: str = "prod") -> Graph:
         },
         provider=k8s,
     )
+    deploy_logs = resource(
+        "aws:cloudwatch/logGroup:LogGroup",
+        "deploy-logs",
+        {"name": "/aws/codebuild/mlops-deploy", "retentionInDays": 365, "kmsKeyId": KEY_ARN},
+    )
+    deploy_role = resource(
+        "aws:iam/role:Role",
+        "deploy-role",
+        {
+            "path": "/mlops-deploy/",
+            "assumeRolePolicy": doc(
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "codebuild.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+                        "ArnEquals": {
+                            "aws:SourceArn": f"arn:aws:codebuild:eu-west-1:{ACCOUNT}:project/mlops-deploy"
+                        },
+                    },
+                }
+            ),
+            "inlinePolicies": [
+                {
+                    "name": "deploy",
+                    "policy": doc({"Effect": "Allow", "Action": ["ec2:*"], "Resource": "*"}),
+                }
+            ],
+        },
+    )
+    deploy_project = resource(
+        "aws:codebuild/project:Project",
+        "deploy-project",
+        {
+            "name": "mlops-deploy",
+            "serviceRole": "deploy-role-arn",
+            "buildTimeout": 120,
+            "encryptionKey": KEY_ARN,
+            "source": {"type": "S3", "location": "state/deploy-sources/prod/source.zip"},
+            "environment": {
+                "computeType": "BUILD_GENERAL1_MEDIUM",
+                "image": "aws/codebuild/amazonlinux-x86_64-standard:5.0",
+                "type": "LINUX_CONTAINER",
+                "privilegedMode": False,
+                "environmentVariables": [{"name": "PULUMI_STACK", "value": "prod", "type": "PLAINTEXT"}],
+            },
+            "logsConfig": {
+                "cloudwatchLogs": {"status": "ENABLED", "groupName": "/aws/codebuild/mlops-deploy"},
+                "s3Logs": {"status": "DISABLED"},
+            },
+            "vpcConfig": {"vpcId": "vpc-1", "subnets": ["private-0-id"], "securityGroupIds": ["sg-runner"]},
+        },
+        deps={"serviceRole": [deploy_role], "logsConfig": [deploy_logs]},
+    )
 
     return graph_of(
         [
@@ -677,5 +732,8 @@ def baseline(env: str = "prod") -> Graph:
             lb,
             helm,
             monitoring_deny,
+            deploy_logs,
+            deploy_role,
+            deploy_project,
         ]
     )

@@ -24,6 +24,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
 from policies.rules import (
     _fastpath,
+    codebuild,
     ecr,
     eks,
     helm,
@@ -64,6 +65,7 @@ RULES: list[ResourceRule | StackRule] = [
     *rds.RULES,
     *eks.RULES,
     *ecr.RULES,
+    *codebuild.RULES,
     *kms_logs_sns_secrets.RULES,
     *iam.RULES,
     *network.RULES,

@@ -463,6 +463,53 @@ CATALOGUE: dict[str, Meta] = {
         enforcement=RELAXED_DEV,
         prowler=("ecr_repositories_lifecycle_policy_enabled",),
     ),
+    # ---- CodeBuild (the in-VPC deploy runner) ---------------------------------------------------------
+    "codebuild-in-vpc": Meta(
+        "CodeBuild projects run inside the VPC (private subnets and a security group).",
+        "high",
+        "Set vpc_config with the VPC, its private subnet IDs and a security group of the project's own.",
+    ),
+    "codebuild-no-privileged-mode": Meta(
+        "CodeBuild projects do not run in privileged mode.",
+        "high",
+        "Set environment.privileged_mode=False (build images with a daemonless builder elsewhere).",
+        checkov=("CKV_AWS_316",),
+    ),
+    "codebuild-kms-encryption": Meta(
+        "CodeBuild projects encrypt artifacts and caches with a customer-managed KMS key; S3 logs stay encrypted.",
+        "medium",
+        "Set encryption_key to a customer-managed key ARN; never set s3_logs.encryption_disabled.",
+        checkov=("CKV_AWS_147",),
+    ),
+    "codebuild-logs-kms": Meta(
+        "CodeBuild projects log to a CloudWatch log group the stack creates (so it has KMS and retention).",
+        "medium",
+        "Create the log group (KMS key, retention) and name it in logs_config.cloudwatch_logs.group_name.",
+    ),
+    "codebuild-timeout": Meta(
+        "CodeBuild projects set an explicit, bounded build timeout.",
+        "low",
+        "Set build_timeout (minutes) to at most the configured maximum.",
+        props={"maxTimeoutMinutes": Prop({"type": "integer", "minimum": 5, "maximum": 2160}, 240)},
+    ),
+    "codebuild-no-plaintext-secrets": Meta(
+        "CodeBuild environment variables that look like secrets are not PLAINTEXT.",
+        "high",
+        "Use environment variables of type SECRETS_MANAGER or PARAMETER_STORE for secrets.",
+        prowler=("codebuild_project_no_secrets_in_variables",),
+    ),
+    "codebuild-pinned-image": Meta(
+        "CodeBuild projects pin their build image to a version tag or a digest (never :latest).",
+        "medium",
+        "Set environment.image to a curated image with its version, or an ECR image by digest.",
+    ),
+    "iam-deploy-role-trust": Meta(
+        "A deploy role (IAM path listed in iam-no-wildcard-resource-write's exemptRolePaths) is assumable only "
+        "by CodeBuild for one project of this account (aws:SourceAccount and aws:SourceArn).",
+        "critical",
+        "Trust codebuild.amazonaws.com only, with aws:SourceAccount and the project's ARN in aws:SourceArn.",
+        props={"deployRolePaths": Prop(_STR_LIST, ["/mlops-deploy/"])},
+    ),
     # ---- KMS, logs, SNS, Secrets Manager ------------------------------------------------------------
     "kms-key-rotation": Meta(
         "Symmetric KMS keys rotate automatically.",
@@ -553,7 +600,10 @@ CATALOGUE: dict[str, Meta] = {
         props={
             "allowedActions": Prop(
                 _STR_LIST, ["cloudwatch:PutMetricData", "xray:PutTraceSegments", "xray:PutTelemetryRecords"]
-            )
+            ),
+            # Roles on these paths deploy the platform (components/deploy_runner.py): creating VPCs, clusters
+            # and keys has no narrower resource; iam-deploy-role-trust limits who can assume them.
+            "exemptRolePaths": Prop(_STR_LIST, ["/mlops-deploy/"]),
         },
     ),
     "iam-no-admin-policy": Meta(

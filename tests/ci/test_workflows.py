@@ -185,6 +185,60 @@ def test_deploy_goes_dev_staging_prod_behind_environments() -> None:
     assert len(groups) == 3
 
 
+def test_deploy_runs_phase_one_from_github_and_phase_two_in_the_vpc() -> None:
+    """Phase 1: `pulumi up --target` exactly the offline AWS layer from the GitHub-hosted runner (no
+    self-hosted runner, no cluster access); phase 2: the full `pulumi up` in the environment's in-VPC
+    deploy runner, after phase 1, with the checked-out commit."""
+    for env, job in load("deploy.yml")["jobs"].items():
+        assert job["runs-on"] == "ubuntu-24.04", "the private endpoint is reached by the runner, not by CI"
+        names = [s.get("name", s.get("uses", "")) for s in steps(job)]
+        targets = next(s for s in steps(job) if s.get("id") == "targets")
+        assert f"mlops plan {env} --layer aws --format urns" in targets["run"]
+        assert '>> "$GITHUB_OUTPUT"' in targets["run"] and "urns<<" in targets["run"]
+        (phase1,) = uses(job, "pulumi/actions")
+        assert phase1["with"]["target"] == "${{ steps.targets.outputs.urns }}"
+        assert phase1["with"].get("target-dependents") in (None, False, "false")
+        phase2 = next(s for s in steps(job) if "run-in-vpc.sh" in str(s.get("run", "")))
+        assert phase2["run"] == f'.ci/deploy/run-in-vpc.sh {env} "$GITHUB_SHA"'
+        assert phase2["env"]["PULUMI_BACKEND_URL"] == "${{ vars.PULUMI_BACKEND_URL }}"
+        creds = uses(job, "aws-actions/configure-aws-credentials")[0]
+        order = [names.index(n) for n in (targets["name"], creds["name"], phase1["name"], phase2["name"])]
+        assert order == sorted(order), f"{env}: targets, credentials, phase 1, phase 2 in that order"
+
+
+def test_phase_two_script_and_buildspec() -> None:
+    script = (REPO_ROOT / ".ci" / "deploy" / "run-in-vpc.sh").read_text(encoding="utf-8")
+    assert "git archive --format=zip" in script, "the build input is exactly the commit"
+    assert "--server-side-encryption aws:kms" in script
+    assert "--source-version" in script, "the build reads the uploaded object version"
+    assert "deploy-sources/${env_name}/source.zip" in script
+    assert "describe-images" in script, "phase 2 waits for the MLflow image to be pushed"
+    assert 'project="mlops-${env_name}-deploy"' in script
+    result = subprocess.run(["bash", "-n", str(REPO_ROOT / ".ci" / "deploy" / "run-in-vpc.sh")])
+    assert result.returncode == 0
+
+    from components.deploy_runner import BUILDSPEC_PATH, SOURCE_PREFIX
+
+    assert SOURCE_PREFIX == "deploy-sources"
+    spec = yaml.safe_load((REPO_ROOT / BUILDSPEC_PATH).read_text(encoding="utf-8"))
+    assert spec["version"] == 0.2
+    sdk = re.search(r"^pulumi==(\S+)$", (REPO_ROOT / "constraints.txt").read_text(), re.M)
+    assert sdk is not None and spec["env"]["variables"]["PULUMI_VERSION"] == sdk.group(1)
+    install = "\n".join(spec["phases"]["install"]["commands"])
+    assert "sha256sum -c" in install, "the CLI download is checked against the release checksums"
+    build = "\n".join(spec["phases"]["build"]["commands"])
+    assert 'pulumi up --stack "$PULUMI_STACK"' in build and "--target" not in build
+    assert '--policy-pack policies --policy-pack-config "$POLICY_PACK_CONFIG"' in build
+    pre = "\n".join(spec["phases"]["pre_build"]["commands"])
+    assert 'pulumi login "$PULUMI_BACKEND_URL"' in pre
+    # No secret travels in the build's environment: the backend is S3 (IAM), the secrets provider KMS.
+    assert set(spec["env"]["variables"]) == {"PULUMI_VERSION"}
+    assert (
+        "PULUMI_ACCESS_TOKEN" not in install + pre + build
+        and "PULUMI_CONFIG_PASSPHRASE" not in install + pre + build
+    )
+
+
 def test_mlflow_image_is_pinned_scanned_and_pushed_only_with_credentials() -> None:
     doc = load("mlflow-image.yml")
     build = doc["jobs"]["build"]
@@ -264,11 +318,3 @@ def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert 'unknown permission scope "id-tokens"' in result.stdout
     assert 'input "policyPack" is not defined in action "pulumi/actions@v6"' in result.stdout
-
-
-def test_deploy_jobs_can_run_on_a_runner_that_reaches_the_private_api() -> None:
-    """The EKS endpoint is private, so deploys run where `DEPLOY_RUNNER` says (a runner inside the network
-    admitted by clusterApiAccessCidrs), falling back to a GitHub-hosted runner only when it is unset."""
-    jobs = load("deploy.yml")["jobs"]
-    for env in ("dev", "staging", "prod"):
-        assert jobs[env]["runs-on"] == "${{ vars.DEPLOY_RUNNER || 'ubuntu-24.04' }}", env

@@ -190,3 +190,28 @@ def test_the_type_check_pulumi_runs_before_the_program_passes() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 errors" in result.stdout
+
+
+def test_plan_layer_aws_urns_is_the_phase_one_target_list(capsys: pytest.CaptureFixture[str]) -> None:
+    from mlops.engine import render
+    from mlops.layers import targets
+
+    assert main(["plan", "dev", "--layer", "aws", "--format", "urns"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == targets(render("dev", REPO))
+    assert any("$aws:eks/cluster:Cluster::" in u for u in lines)
+    assert not any("kubernetes:" in u.split("::")[2] for u in lines)
+
+
+def test_plan_urns_needs_the_aws_layer(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "dev", "--format", "urns"]) == 2
+    assert "--layer aws" in capsys.readouterr().err
+
+
+def test_plan_cluster_layer_json_is_what_only_the_runner_creates(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "dev", "--layer", "cluster", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    types = {r["type"] for r in doc["resources"]}
+    assert "kubernetes:helm.sh/v3:Release" in types and "pulumi:providers:kubernetes" in types
+    assert "aws:eks/cluster:Cluster" not in types and "aws:codebuild/project:Project" not in types
+    assert doc["summary"]["resources"] == len(doc["resources"])

@@ -56,8 +56,33 @@ def statement_policy(*statements: dict[str, Any]) -> Mutation:
     return set_input("policy", doc(*statements))
 
 
+CODEBUILD = select("aws:codebuild/project:Project", "deploy-project")
+DEPLOY_ROLE = select("aws:iam/role:Role", "deploy-role")
+
 # (rule, selector, mutation, options) - options: remove=True drops the selected resources; env; protect.
 CASES: list[tuple[str, Any, Mutation | None, dict[str, Any]]] = [
+    # CodeBuild (the deploy runner); more cases on the rendered stack in test_codebuild_rules.py
+    ("codebuild-in-vpc", CODEBUILD, drop_input("vpcConfig"), {}),
+    ("codebuild-no-privileged-mode", CODEBUILD, set_input("environment.privilegedMode", True), {}),
+    ("codebuild-kms-encryption", CODEBUILD, drop_input("encryptionKey"), {}),
+    ("codebuild-logs-kms", CODEBUILD, set_input("logsConfig.cloudwatchLogs.groupName", "/other"), {}),
+    ("codebuild-timeout", CODEBUILD, set_input("buildTimeout", 2000), {}),
+    (
+        "codebuild-no-plaintext-secrets",
+        CODEBUILD,
+        set_input("environment.environmentVariables", [{"name": "DB_PASSWORD", "value": "x"}]),
+        {},
+    ),
+    ("codebuild-pinned-image", CODEBUILD, set_input("environment.image", "alpine:latest"), {}),
+    (
+        "iam-deploy-role-trust",
+        DEPLOY_ROLE,
+        set_input(
+            "assumeRolePolicy",
+            doc({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}),
+        ),
+        {},
+    ),
     ("aws-governance-tags", PROVIDER, tags(owner=""), {}),
     ("aws-data-classification", PROVIDER, tags(**{"data-classification": "secret"}), {}),
     # S3

@@ -102,7 +102,7 @@ def test_data_key_encrypts_buckets_database_and_secret(stack: str) -> None:
     )
     assert kms.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"] == data_key
     groups = graph.of_type("aws:cloudwatch/logGroup:LogGroup")
-    assert len(groups) == 4  # flow logs, RDS postgresql and upgrade logs, EKS control plane
+    assert len(groups) == 5  # flow logs, RDS postgresql and upgrade logs, EKS control plane, deploy runner
     for group in groups:
         assert group.inputs["kmsKeyId"] == graph.outputs["kmsLogsKeyArn"]
 

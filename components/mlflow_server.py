@@ -15,7 +15,7 @@ Design decisions (see docs/mlflow.md for the long form):
 
 * **No credential in any URI, and the server verified.** The backend-store URI is
   ``postgresql+psycopg2://HOST:PORT/DB?sslmode=verify-full``; libpq checks the server's certificate against
-  ``PGSSLROOTCERT`` (:data:`RDS_CA_BUNDLE_PATH`, AWS's RDS CA bundle baked into the image, checksum pinned) and its
+  ``PGSSLROOTCERT`` (:data:`RDS_CA_BUNDLE_PATH`, AWS's RDS CA bundle baked into the image, checked at build) and its
   name against HOST
   (the driver named explicitly: with SQLAlchemy 2 a bare ``postgresql://`` selects psycopg 3, which the image
   does not have). The user name and password reach libpq as ``PGUSER``/``PGPASSWORD`` from the Secret synced
@@ -59,11 +59,10 @@ IMAGE_BUILD_CONTEXT = "docker/mlflow"
 #: Numeric user and group the image runs as (the Deployment's runAsUser/runAsGroup/fsGroup).
 IMAGE_UID = 10001
 
-#: AWS's global RDS certificate bundle (every region's root CAs), fetched when the image is built and checked
-#: against :data:`RDS_CA_BUNDLE_SHA256` (the Dockerfile's ``RDS_CA_BUNDLE_SHA256`` build argument: a test keeps
-#: the two equal). Re-pin after checking a new download against AWS's documentation when AWS adds a CA.
+#: AWS's global RDS certificate bundle (every region's root CAs), fetched over verified HTTPS when the image is
+#: built (the Dockerfile's ``RDS_CA_BUNDLE_URL`` build argument: a test keeps the two equal); the build fails
+#: unless every certificate in it is an Amazon RDS certificate authority (docker/mlflow/fetch_rds_ca.py).
 RDS_CA_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
-RDS_CA_BUNDLE_SHA256 = "fefac91d6800404461cece76724bc0a2383f4f556a1c9beb0813fac6f2e1e49f"
 #: Where the image holds that bundle; libpq reads it through ``PGSSLROOTCERT``.
 RDS_CA_BUNDLE_PATH = "/opt/mlflow/share/rds-ca/global-bundle.pem"
 #: libpq's TLS mode: the server's certificate must chain to the bundle and name the host connected to.

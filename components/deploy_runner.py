@@ -292,6 +292,23 @@ def deploy_policy(
                 "Resource": ctx.arn("secretsmanager", "secret:rds!*"),
             },
             {
+                # The platform's own secrets (the database tenants' credentials): created empty and managed
+                # by the program, their values written only by the tenant jobs. No GetSecretValue: the runner
+                # never reads a credential.
+                "Sid": "PlatformSecrets",
+                "Effect": "Allow",
+                "Action": [
+                    "secretsmanager:CreateSecret",
+                    "secretsmanager:DescribeSecret",
+                    "secretsmanager:UpdateSecret",
+                    "secretsmanager:GetResourcePolicy",
+                    "secretsmanager:TagResource",
+                    "secretsmanager:UntagResource",
+                    "secretsmanager:DeleteSecret",
+                ],
+                "Resource": ctx.arn("secretsmanager", f"secret:{prefix}-*"),
+            },
+            {
                 "Sid": "PlatformRoles",
                 "Effect": "Allow",
                 "Action": [

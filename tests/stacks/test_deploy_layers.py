@@ -211,6 +211,15 @@ def test_runner_can_manage_every_platform_role_and_attachment(stack: str) -> Non
     (stmt,) = trust["Statement"]
     assert stmt["Principal"] == {"Service": "codebuild.amazonaws.com"}
     assert stmt["Condition"]["ArnEquals"]["aws:SourceArn"].endswith(f":project/mlops-{stack}-deploy")
+    # Every secret the program creates (the database tenants') is covered by the runner's secrets grant,
+    # which never includes reading a value.
+    secrets = by_sid["PlatformSecrets"]
+    assert secrets["Resource"].endswith(f":secret:mlops-{stack}-*")
+    assert not any("GetSecretValue" in a or a.endswith(":*") for a in secrets["Action"])
+    tenant_secrets = g.of_type("aws:secretsmanager/secret:Secret")
+    assert tenant_secrets
+    for secret in tenant_secrets:
+        assert str(reveal(secret.inputs)["name"]).startswith(f"mlops-{stack}-"), secret.name
     # Every bucket the platform creates is covered by the runner's bucket grant.
     for bucket in g.of_type("aws:s3/bucket:Bucket"):
         assert str(reveal(bucket.inputs).get("bucket", "")).startswith(f"mlops-{stack}-"), bucket.name

@@ -241,6 +241,14 @@ def _is_private_ipv4_cidr(cidr: str) -> bool:
     )
 
 
+DEVICE_PLUGIN_SECURITY = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "capabilities": {"drop": ["ALL"]},
+}
+"""The device plugin container's securityContext (the chart's ``securityContext`` value)."""
+
+
 def device_plugin_values(gpu_nodes: NodeGroupSpec, group: str = "gpu") -> dict[str, Any]:
     """Helm values of NVIDIA's device plugin: on the GPU group only, tolerating its taints, bounded."""
     return {
@@ -261,6 +269,9 @@ def device_plugin_values(gpu_nodes: NodeGroupSpec, group: str = "gpu") -> dict[s
             for key, value, effect in dict.fromkeys(gpu_nodes.taints)
         ],
         "resources": DEVICE_PLUGIN_RESOURCES,
+        # Replaces the chart's default (escalation off, ALL dropped) as a whole, adding a read-only root
+        # file system: the plugin writes only its socket (the kubelet's device-plugins hostPath).
+        "securityContext": DEVICE_PLUGIN_SECURITY,
         "priorityClassName": "system-node-critical",
         # The plugin alone: no GPU feature discovery / NFD (privileged DaemonSets we do not need).
         "gfd": {"enabled": False},

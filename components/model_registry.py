@@ -70,6 +70,11 @@ ESO_CHART_VERSION = "2.9.0"
 ESO_REPOSITORY = "https://charts.external-secrets.io"
 ESO_SECRETS_API = "external-secrets.io/v1"
 ESO_GENERATORS_API = "generators.external-secrets.io/v1alpha1"
+ESO_WEBHOOK_PORT = 10250
+"""The ESO webhook's container port (the chart's ``webhook.port``); the API server calls it there."""
+ESO_WEBHOOK_POD_LABELS = {"app.kubernetes.io/name": "external-secrets-webhook"}
+ESO_CONTROLLER_POD_LABELS = {"app.kubernetes.io/name": "external-secrets"}
+API_SERVER_PORT = 443
 
 SERVICE_NAME = "mlflow"
 SERVER_SA = "mlflow"
@@ -134,6 +139,120 @@ def backend_store_uri(spec: MlflowServerSpec) -> str:
     raise ValueError("the MLflow server spec names no backend store URI")
 
 
+_OPERATOR_SECURITY = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
+def _bounded(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> dict[str, dict[str, str]]:
+    return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": cpu_limit, "memory": memory_limit}}
+
+
+def operator_values() -> dict[str, object]:
+    """External Secrets Operator chart values: namespaced stores only, nothing written back to AWS, and
+    each of its three Deployments (controller, webhook, cert-controller) restricted, bounded and probed
+    (the chart leaves resources empty and the liveness probes, and the controller's readiness, off)."""
+    probed = {"livenessProbe": {"enabled": True}}
+    return {
+        "installCRDs": True,
+        # The controller holds no AWS credentials of its own: each SecretStore names a service account in
+        # its own namespace whose IRSA role the controller assumes for that store.
+        "serviceAccount": {"create": True, "annotations": {}},
+        "processClusterStore": False,
+        "processClusterExternalSecret": False,
+        # Nothing here writes back to AWS.
+        "processPushSecret": False,
+        "processClusterPushSecret": False,
+        "securityContext": _OPERATOR_SECURITY,
+        "resources": _bounded("50m", "128Mi", "500m", "512Mi"),
+        # Both start the controller's health server (--live-addr, port 8082): /healthz and /readyz.
+        "livenessProbe": {"enabled": True},
+        "readinessProbe": {"enabled": True},
+        "webhook": {
+            "securityContext": _OPERATOR_SECURITY,
+            "resources": _bounded("20m", "64Mi", "200m", "256Mi"),
+            **probed,
+        },
+        "certController": {
+            "securityContext": _OPERATOR_SECURITY,
+            "resources": _bounded("20m", "64Mi", "200m", "256Mi"),
+            **probed,
+        },
+    }
+
+
+def operator_network_policies(
+    vpc_cidr: str, cluster_cidrs: Sequence[str]
+) -> list[tuple[str, k8s.networking.v1.NetworkPolicySpecArgs]]:
+    """``(name, spec)`` of the operator namespace's NetworkPolicies: default deny of all ingress and
+    egress, then DNS; the API server for the three managers (controller, webhook, cert-controller), at its
+    endpoint ENIs and the ``kubernetes`` Service (``cluster_cidrs``); the controller's HTTPS to the VPC
+    (Secrets Manager and STS answer on the interface endpoints every profile creates; never the internet);
+    the webhook's port from the control plane. Nothing scrapes the operator (the chart's ServiceMonitor
+    is off), so no metrics ingress. Kubelet probes from the pod's own node are always admitted."""
+    V1 = k8s.networking.v1
+    meta = k8s.meta.v1
+
+    def cidrs(blocks: Sequence[str]) -> list[V1.NetworkPolicyPeerArgs]:
+        return [V1.NetworkPolicyPeerArgs(ip_block=V1.IPBlockArgs(cidr=c)) for c in blocks]
+
+    def tcp(port: int) -> list[V1.NetworkPolicyPortArgs]:
+        return [V1.NetworkPolicyPortArgs(port=port, protocol="TCP")]
+
+    everything = meta.LabelSelectorArgs()
+    dns = V1.NetworkPolicyEgressRuleArgs(
+        to=[
+            V1.NetworkPolicyPeerArgs(
+                namespace_selector=meta.LabelSelectorArgs(
+                    match_labels={"kubernetes.io/metadata.name": "kube-system"}
+                ),
+                pod_selector=meta.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
+            )
+        ],
+        ports=[V1.NetworkPolicyPortArgs(port=53, protocol=p) for p in ("UDP", "TCP")],
+    )
+    return [
+        (
+            "default-deny",
+            V1.NetworkPolicySpecArgs(pod_selector=everything, policy_types=["Ingress", "Egress"]),
+        ),
+        (
+            "allow-dns",
+            V1.NetworkPolicySpecArgs(pod_selector=everything, policy_types=["Egress"], egress=[dns]),
+        ),
+        (
+            "allow-api-server",
+            V1.NetworkPolicySpecArgs(
+                pod_selector=everything,
+                policy_types=["Egress"],
+                egress=[V1.NetworkPolicyEgressRuleArgs(to=cidrs(cluster_cidrs), ports=tcp(API_SERVER_PORT))],
+            ),
+        ),
+        (
+            "controller-aws-apis",
+            V1.NetworkPolicySpecArgs(
+                pod_selector=meta.LabelSelectorArgs(match_labels=ESO_CONTROLLER_POD_LABELS),
+                policy_types=["Egress"],
+                egress=[V1.NetworkPolicyEgressRuleArgs(to=cidrs([vpc_cidr]), ports=tcp(443))],
+            ),
+        ),
+        (
+            "webhook-from-api-server",
+            V1.NetworkPolicySpecArgs(
+                pod_selector=meta.LabelSelectorArgs(match_labels=ESO_WEBHOOK_POD_LABELS),
+                policy_types=["Ingress"],
+                ingress=[
+                    V1.NetworkPolicyIngressRuleArgs(from_=cidrs(cluster_cidrs), ports=tcp(ESO_WEBHOOK_PORT))
+                ],
+            ),
+        ),
+    ]
+
+
 @dataclass(frozen=True)
 class ModelRegistryArgs:
     """Arguments of :class:`ModelRegistry`.
@@ -181,6 +300,9 @@ class ModelRegistryArgs:
         db_admin_https_cidrs: Destinations of that namespace's HTTPS egress (Secrets Manager and STS through the
             VPC's interface endpoints); ``None`` (the default): ``vpc_cidr``, like MLflow's own egress.
         db_rotation_schedule: Cron schedule (UTC) of the MLflow role's password rotation.
+        cluster_cidrs: CIDRs of the API server's endpoint ENIs and the Service range (the ``kubernetes``
+            Service): the destinations of the operator's API egress and the sources of the calls to its
+            admission webhook; empty (the default): ``vpc_cidr`` only.
         install_operator: Install the External Secrets Operator (set False if the cluster already has it).
         operator_namespace: Namespace of the External Secrets Operator.
         operator_chart_version: Pinned chart version of the External Secrets Operator.
@@ -221,6 +343,7 @@ class ModelRegistryArgs:
     create_db_admin_namespace: bool = True
     db_admin_https_cidrs: Sequence[str] | None = None
     db_rotation_schedule: str = "17 3 1 * *"
+    cluster_cidrs: Sequence[str] = ()
     install_operator: bool = True
     operator_namespace: str = "external-secrets"
     operator_chart_version: str = ESO_CHART_VERSION
@@ -298,13 +421,6 @@ class ModelRegistry(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
-            restricted = {
-                "allowPrivilegeEscalation": False,
-                "readOnlyRootFilesystem": True,
-                "runAsNonRoot": True,
-                "capabilities": {"drop": ["ALL"]},
-                "seccompProfile": {"type": "RuntimeDefault"},
-            }
             self.operator = k8s.helm.v3.Release(
                 f"{name}-eso",
                 name="external-secrets",
@@ -315,22 +431,19 @@ class ModelRegistry(pulumi.ComponentResource):
                 create_namespace=False,
                 atomic=True,
                 cleanup_on_fail=True,
-                values={
-                    "installCRDs": True,
-                    # The controller holds no AWS credentials of its own: each SecretStore names a service
-                    # account in its own namespace whose IRSA role the controller assumes for that store.
-                    "serviceAccount": {"create": True, "annotations": {}},
-                    "processClusterStore": False,
-                    "processClusterExternalSecret": False,
-                    # Nothing here writes back to AWS.
-                    "processPushSecret": False,
-                    "processClusterPushSecret": False,
-                    "securityContext": restricted,
-                    "webhook": {"securityContext": restricted},
-                    "certController": {"securityContext": restricted},
-                },
+                values=operator_values(),
                 opts=child,
             )
+            in_eso_ns = pulumi.ResourceOptions(parent=self, depends_on=[eso_ns])
+            for policy_name, spec in operator_network_policies(
+                args.vpc_cidr, args.cluster_cidrs or (args.vpc_cidr,)
+            ):
+                k8s.networking.v1.NetworkPolicy(
+                    f"{name}-eso-{policy_name}",
+                    metadata=k8s.meta.v1.ObjectMetaArgs(name=policy_name, namespace=args.operator_namespace),
+                    spec=spec,
+                    opts=in_eso_ns,
+                )
             operator = [self.operator]
 
         # ---- namespace and network policies ---------------------------------------------------------

@@ -471,6 +471,23 @@ _CONTAINER_SECURITY = {
 }
 
 
+GRAFANA_SIDECAR_HEALTH_PORTS = {"datasources": 8082, "dashboards": 8084}
+"""The health port of each Grafana sidecar (the ports the chart itself gives its native sidecars)."""
+_SIDECAR_HEALTH_CHECK = (
+    "import os, urllib.request; "
+    "urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ['HEALTH_PORT'], timeout=4)"
+)
+_SIDECAR_PROBE = {
+    # kiwigrid/k8s-sidecar (the chart's 2.x image, Python) serves /healthz on $HEALTH_PORT: 503 until the
+    # first sync and when the API server has not answered for a minute (urlopen raises on any non-2xx).
+    "exec": {"command": ["python", "-c", _SIDECAR_HEALTH_CHECK]},
+    "initialDelaySeconds": 10,
+    "periodSeconds": 20,
+    "timeoutSeconds": 5,
+    "failureThreshold": 3,
+}
+
+
 def _pdb(replicas: int) -> dict[str, Any]:
     # The chart renders every key of this block into the PDB's spec (toYaml of the block without
     # "enabled"), so only minAvailable is given: the API server rejects a PDB carrying both
@@ -607,9 +624,15 @@ def helm_values(
             },
             "resources": _resources("100m", "256Mi", "500m", "512Mi"),
             "securityContext": _pod_security(472),
-            # Grafana writes plugins and its database under /var/lib/grafana; its root file system
-            # stays writable, everything else about the container is locked down.
-            "containerSecurityContext": {**_CONTAINER_SECURITY, "readOnlyRootFilesystem": False},
+            # A read-only root file system: Grafana writes its database and plugins under /var/lib/grafana
+            # and its search index under /var/lib/grafana-search (both emptyDirs of the chart, persistence
+            # being off), temporary files under /tmp and, if ever switched from console logging, its log
+            # file under /var/log/grafana (emptyDirs here).
+            "containerSecurityContext": _CONTAINER_SECURITY,
+            "extraEmptyDirMounts": [
+                {"name": "tmp", "mountPath": "/tmp"},
+                {"name": "logs", "mountPath": "/var/log/grafana"},
+            ],
             # The chown init container runs as root; fsGroup already gives Grafana its volume.
             "initChownData": {"enabled": False},
             "testFramework": {"enabled": False},
@@ -623,6 +646,11 @@ def helm_values(
             "sidecar": {
                 "resources": _resources("50m", "64Mi", "200m", "256Mi"),
                 "securityContext": _CONTAINER_SECURITY,
+                # The chart has one probe for every sidecar, and each serves its health on its own port
+                # (HEALTH_PORT, set per sidecar above: left unset, both would bind 8080 in the one pod):
+                # an exec probe reads the container's own port.
+                "livenessProbe": _SIDECAR_PROBE,
+                "readinessProbe": _SIDECAR_PROBE,
                 "dashboards": {
                     "enabled": True,
                     "label": "grafana_dashboard",
@@ -630,8 +658,13 @@ def helm_values(
                     "searchNamespace": "ALL",
                     "folderAnnotation": "grafana_folder",
                     "provider": {"foldersFromFilesStructure": True},
+                    "env": {"HEALTH_PORT": str(GRAFANA_SIDECAR_HEALTH_PORTS["dashboards"])},
                 },
-                "datasources": {"enabled": True, "uid": "prometheus"},
+                "datasources": {
+                    "enabled": True,
+                    "uid": "prometheus",
+                    "env": {"HEALTH_PORT": str(GRAFANA_SIDECAR_HEALTH_PORTS["datasources"])},
+                },
             },
             "additionalDataSources": [
                 {

@@ -22,6 +22,7 @@ from components.mlflow_server import IMAGE_REPOSITORY as MLFLOW_REPOSITORY
 from components.mlflow_server import IMAGE_TAG as MLFLOW_IMAGE_TAG
 from components.model_registry import ModelRegistry, ModelRegistryArgs
 from components.network import plan_subnets
+from components.platform_monitoring import eks_default_service_cidr
 from components.registry import ContainerRegistry, ContainerRegistryArgs
 
 
@@ -223,6 +224,7 @@ def add_compute(platform: PlatformLike, config: PlatformConfig) -> Compute:
             db_secret_key_arn=platform.keys.data_key_arn,
             database_cidrs=plan_subnets(config.network.vpc_cidr, config.network.zone_count)["database"],
             vpc_cidr=config.network.vpc_cidr,
+            cluster_cidrs=[config.network.vpc_cidr, eks_default_service_cidr(config.network.vpc_cidr)],
             image=pulumi.Output.concat(registry.repository_urls[MLFLOW_REPOSITORY], ":", MLFLOW_IMAGE_TAG),
             region=config.region,
             replicas=config.mlflow.replicas,

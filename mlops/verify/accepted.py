@@ -41,6 +41,7 @@ _NODE_EXPORTER = (
     r"kube-prometheus-stack-prometheus-node-exporter "
 )
 _DEVICE_PLUGIN = r"^\S+-nvidia-device-plugin apps/v1 DaemonSet kube-system/nvidia-device-plugin "
+_DCGM_EXPORTER = r"^\S+-dcgm-exporter apps/v1 DaemonSet monitoring-node-exporter/dcgm-exporter "
 _MPS_DAEMON_CHECKS = (
     "k8s-no-privileged",
     "k8s-no-privilege-escalation",
@@ -106,6 +107,39 @@ ACCEPTED: tuple[Accepted, ...] = (
         "name-less DescribeAlarms against it is not documented, so the read stays on '*' (the pack's "
         "wildcard-resource rule allows read-only actions).",
     ),
+    Accepted(
+        "iam",
+        "UNKNOWN_CONDITION_FOR_ACTION",
+        r"^\S+-deploy-role inlinePolicies\[deploy-platform\] Statement\[\d+\] statement \d+ \(SecretsAndStateKey\): "
+        r"MEDIUM .*Unknown condition kms:ResourceAliases for action kms:(Decrypt|Encrypt|GenerateDataKey|DescribeKey);",
+        "kms:ResourceAliases is a condition key of KMS's key resource type (the Service Authorization Reference "
+        "lists it under the key resource, which every one of these actions is authorized on); parliament looks "
+        "condition keys up only in each action's own list and never in its resource type's, so it knows the key "
+        "but calls it unknown for the action. It is AWS's documented way to grant a key by its alias.",
+    ),
+    Accepted(
+        "iam",
+        "RESOURCE_POLICY_PRIVILEGE_ESCALATION",
+        r"^\S+-deploy-role inlinePolicies\[deploy-platform\] .*on arn:aws[-a-z]*:s3:::mlops-[a-z]+-\* due to "
+        r"s3:(GetObject|PutObject|DeleteObject) not being allowed, but does allow "
+        r"s3:(PutBucketPolicy|PutLifecycleConfiguration)$",
+        "The deploy role administers the environment's buckets, and a bucket's administrator writes its policy "
+        "(the artifact bucket's TLS-only and SSE-KMS denies) and its lifecycle rules (noncurrent-version "
+        "expiry): it writes the ones the program renders. Object access is withheld so the deployer never "
+        "reads or writes artifacts in passing; it cannot be withheld from whoever owns a bucket's policy.",
+    ),
+    Accepted(
+        "iam",
+        "RESOURCE_STAR",
+        r"^\S+-deploy-role inlinePolicies\[deploy-platform\] Statement\[0\] statement 0 "
+        r"\(RegionalPlatformServices\): LOW Unnecessary use of Resource \*: .*"
+        r'"Condition": \{"StringEquals": \{"aws:RequestedRegion": "[a-z0-9-]+"\}\}',
+        "The deploy runner creates and deletes the environment's VPC, subnets, route tables, security groups, "
+        "instances and launch templates, DB instances and their groups, repositories, log groups, topics and "
+        "alarms: most are named by IDs AWS assigns at creation, so no ARN can be written in advance "
+        "(components/deploy_runner.py REGIONAL_SERVICES). The grant is bounded by the stack's region "
+        "(aws:RequestedRegion); S3, KMS, EKS, IAM and Secrets Manager are scoped to the platform's names.",
+    ),
     # ---- policy (the pack's Kubernetes rules over chart objects) ----------------------------------------
     Accepted(
         "policy",
@@ -120,14 +154,6 @@ ACCEPTED: tuple[Accepted, ...] = (
         _NODE_EXPORTER + r".*: volume '(proc|sys|root)' mounts a hostPath",
         "node-exporter reads the node's /proc, /sys and root filesystem (mounted read-only by the chart) to "
         "export CPU, memory, disk and filesystem metrics of the node.",
-    ),
-    Accepted(
-        "policy",
-        "k8s-namespace-default-deny",
-        r"^\S+-node-exporter-namespace v1 Namespace monitoring-node-exporter .*chart workloads there: "
-        r"apps/v1 DaemonSet monitoring-node-exporter/kube-prometheus-stack-prometheus-node-exporter$",
-        "The namespace holds only node-exporter, which runs on the host network, where NetworkPolicies do not "
-        "apply; who reaches its port is decided by the node security group.",
     ),
     Accepted(
         "policy",
@@ -159,6 +185,38 @@ ACCEPTED: tuple[Accepted, ...] = (
         r"is not from an allowed registry",
         "NVIDIA publishes the device plugin image only on its own registry nvcr.io (NGC), pinned to the "
         "chart's version tag; the pack's default registry list has no NVIDIA entry.",
+    ),
+    Accepted(
+        "policy",
+        "k8s-run-as-non-root",
+        _DCGM_EXPORTER + r".*: container 'exporter' runs as UID 0",
+        "The image's entrypoint (dcgm-exporter-entrypoint.sh) runs ldconfig to find libdcgm.so and setcap "
+        "cap_sys_admin on the exporter binary before it starts, both as root; the profiling counters "
+        "(DCGM_FI_PROF_*) of the default counter set need SYS_ADMIN. It drops every other capability and "
+        "escalation, and runs alone with node-exporter in the node-exporter namespace.",
+    ),
+    Accepted(
+        "policy",
+        "k8s-read-only-root-fs",
+        _DCGM_EXPORTER + r".*: container 'exporter' has a writable root filesystem",
+        "The image's entrypoint writes to its own root file system before the exporter starts: ldconfig "
+        "rewrites /etc/ld.so.cache and setcap sets a file capability on /usr/bin/dcgm-exporter, and the "
+        "script stops on the first failure (set -e); an emptyDir cannot stand in for /etc or /usr/bin.",
+    ),
+    Accepted(
+        "policy",
+        "k8s-no-host-path",
+        _DCGM_EXPORTER + r".*: volume 'pod-gpu-resources' mounts a hostPath",
+        "The kubelet's pod-resources API socket (/var/lib/kubelet/pod-resources, mounted read-only): the "
+        "exporter asks it which pod holds which GPU, to label each GPU's series with its pod.",
+    ),
+    Accepted(
+        "policy",
+        "k8s-allowed-registries",
+        _DCGM_EXPORTER + r".*: container 'exporter' image "
+        r"'nvcr\.io/nvidia/k8s/dcgm-exporter:\d+\.\d+\.\d+-\d+\.\d+\.\d+-distroless' is not from an allowed registry",
+        "NVIDIA publishes dcgm-exporter only on its own registry nvcr.io (NGC), pinned to the chart's "
+        "DCGM-and-exporter version tag; the pack's default registry list has no NVIDIA entry.",
     ),
     *(
         Accepted(

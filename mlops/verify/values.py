@@ -81,6 +81,10 @@ FREE_FORM: tuple[FreeForm, ...] = (
         "alertmanager.config", "Alertmanager's own configuration file, rendered verbatim into its Secret"
     ),
     FreeForm("grafana.grafana\\.ini", "grafana.ini sections and keys, rendered verbatim"),
+    FreeForm(
+        "grafana.sidecar.*.env",
+        "environment variables of one Grafana sidecar (name: value), rendered into its container's env",
+    ),
     FreeForm("**.additionalScrapeConfigs", "Prometheus scrape configurations, rendered verbatim"),
 )
 """The free-form value paths, declared once with the reason nothing below them is a chart setting."""

@@ -494,3 +494,15 @@ def test_platform_admits_the_configured_private_networks_to_the_api() -> None:
     ]
     assert [(r.inputs["fromPort"], r.inputs["toPort"]) for r in rules] == [(443, 443)]
     assert graph.one("aws:eks/cluster:Cluster").inputs["vpcConfig"]["endpointPublicAccess"] is False
+
+
+def test_device_plugin_container_has_a_read_only_root_filesystem(graph: Graph) -> None:
+    """The chart's ``securityContext`` value replaces its default (escalation off, ALL dropped) as a whole:
+    ours keeps both and adds the read-only root file system verify's policy layer asked for."""
+    values = graph.one("kubernetes:helm.sh/v3:Release").inputs["values"]
+    assert values["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    assert "privileged" not in values["securityContext"]

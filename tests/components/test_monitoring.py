@@ -1085,3 +1085,23 @@ def test_without_a_heartbeat_no_policy_opens_the_internet(netgraph: Graph) -> No
         for p in netgraph.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
     ]
     assert "alertmanager-heartbeat" not in names
+
+
+def test_grafana_has_a_read_only_root_filesystem_with_writable_scratch(graph: Graph) -> None:
+    """Verify's policy layer found Grafana's root file system writable: it is read-only, and what Grafana
+    writes outside its chart-mounted data (/var/lib/grafana, /var/lib/grafana-search) gets an emptyDir."""
+    grafana = values(graph)["grafana"]
+    assert grafana["containerSecurityContext"]["readOnlyRootFilesystem"] is True
+    assert {m["mountPath"] for m in grafana["extraEmptyDirMounts"]} == {"/tmp", "/var/log/grafana"}
+    assert grafana.get("persistence", {}).get("enabled", False) is False  # /var/lib/grafana: an emptyDir
+
+
+def test_grafana_sidecars_are_probed_each_on_its_own_health_port(graph: Graph) -> None:
+    sidecar = values(graph)["grafana"]["sidecar"]
+    ports = {name: sidecar[name]["env"]["HEALTH_PORT"] for name in ("dashboards", "datasources")}
+    # Left unset, both sidecars would bind the image's default 8080 in the one pod.
+    assert len(set(ports.values())) == 2 and "8080" not in ports.values()
+    for kind in ("livenessProbe", "readinessProbe"):
+        command = sidecar[kind]["exec"]["command"]
+        assert command[:2] == ["python", "-c"]
+        assert "os.environ['HEALTH_PORT']" in command[2] and "/healthz" in command[2]

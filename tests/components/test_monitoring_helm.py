@@ -224,7 +224,8 @@ def test_release_values_have_no_key_the_chart_lacks(stack: tuple[str, Graph]) ->
     for sub in ("grafana", "kube-state-metrics", "prometheus-node-exporter"):
         sub_defaults = yaml.safe_load((chart / "charts" / sub / "values.yaml").read_text(encoding="utf-8"))
         defaults[sub] = _merge(sub_defaults, defaults.get(sub) or {})
-    # Free-form by the chart's own documentation: maps of labels/annotations/config, Kubernetes objects,
+    # Free-form by the chart's own documentation: maps of labels/annotations/config/environment variables,
+    # Kubernetes objects (probes included),
     # and keys the chart documents commented out (fullnameOverride, serviceAccount.annotations,
     # alertmanagerConfigMatcherStrategy.type).
     free = {
@@ -235,6 +236,9 @@ def test_release_values_have_no_key_the_chart_lacks(stack: tuple[str, Graph]) ->
         "resources",
         "securityContext",
         "containerSecurityContext",
+        "livenessProbe",
+        "readinessProbe",
+        "env",
         "jsonData",
         "storageSpec",
         "storage",

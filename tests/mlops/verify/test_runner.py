@@ -8,11 +8,11 @@ import types
 from pathlib import Path
 
 import pytest
+from verify_kit import RELEASE, graph_of, make_chart, project_helm, release, shared_charts
 
 from mlops.verify import helm, runner
 from mlops.verify.accepted import Accepted
 from mlops.verify.model import Finding, VerifyContext
-from mlops.verify.testkit import RELEASE, graph_of, make_chart, project_helm, release, shared_charts
 
 
 @pytest.fixture

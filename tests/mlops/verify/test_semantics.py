@@ -113,15 +113,18 @@ def test_duplicate_container_names(planted, at):
 
 
 def test_duplicate_port_names_in_a_pod(planted, at):
+    appended: list[int] = []
+
     def mutate(inputs):
         pod = _pod(inputs)
+        appended.append(len(pod["containers"]))  # the server and its metrics exporter come first
         pod["containers"].append(
             {"name": "sidecar", "image": "busybox", "ports": [{"name": "http", "containerPort": 8080}]}
         )
 
     ctx, dep = planted("prod", DEPLOYMENT, "mlflow-server", mutate)
     found = at(semantics.check(ctx), "duplicate-port", dep)
-    assert [f.path for f in found] == ["spec.template.spec.containers[1].ports[0].name"]
+    assert [f.path for f in found] == [f"spec.template.spec.containers[{appended[0]}].ports[0].name"]
 
 
 def test_bad_quantity(planted, at):
@@ -311,23 +314,26 @@ def test_service_monitor_port_that_no_selected_service_names(planted, at):
         "prod",
         "kubernetes:monitoring.coreos.com/v1:ServiceMonitor",
         "mlflow",
-        lambda i: i["spec"]["endpoints"][0].update(port="metrics"),
+        lambda i: i["spec"]["endpoints"][0].update(port="scrape"),
     )
     found = at(semantics.check(ctx), "monitor-port", sm)
     assert [f.path for f in found] == ["spec.endpoints[0].port"]
-    assert "v1 Service mlflow/mlflow" in found[0].message and "['http']" in found[0].message
+    # The Service names its API port and the metrics exporter's, neither of them 'scrape'.
+    assert "v1 Service mlflow/mlflow" in found[0].message and "['http', 'metrics']" in found[0].message
 
 
 def test_pod_monitor_port_that_no_selected_container_declares(planted, at):
     def mutate(inputs):
         inputs["kind"] = "PodMonitor"
         endpoints = inputs["spec"].pop("endpoints")
-        inputs["spec"]["podMetricsEndpoints"] = [{"port": "metrics", "path": endpoints[0]["path"]}]
+        inputs["spec"]["podMetricsEndpoints"] = [{"port": "scrape", "path": endpoints[0]["path"]}]
 
     ctx, pm = planted("prod", "kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "mlflow", mutate)
     found = at(semantics.check(ctx), "monitor-port", pm)
     assert [f.path for f in found] == ["spec.podMetricsEndpoints[0].port"]
-    assert "apps/v1 Deployment mlflow/mlflow" in found[0].message
+    assert (
+        "apps/v1 Deployment mlflow/mlflow" in found[0].message and "['http', 'metrics']" in found[0].message
+    )
 
 
 def test_config_map_keys(planted, at):
@@ -441,7 +447,7 @@ def test_network_policy_ingress_port_name_the_pods_do_not_declare(planted, at):
         "prod",
         "kubernetes:networking.k8s.io/v1:NetworkPolicy",
         "mlflow-allow-clients",
-        lambda i: i["spec"]["ingress"][0]["ports"][0].update(port="metrics"),
+        lambda i: i["spec"]["ingress"][0]["ports"][0].update(port="scrape"),  # no container declares it
     )
     found = at(semantics.check(ctx), "network-policy-port", policy)
     assert [f.path for f in found] == ["spec.ingress[0].ports"]

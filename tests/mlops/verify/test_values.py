@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from verify_kit import graph_of, make_chart, release, shared_charts
 
 from mlops.verify import values as layer
 from mlops.verify.helm import load_chart
 from mlops.verify.model import Finding, RenderedRelease, VerifyContext
-from mlops.verify.testkit import graph_of, make_chart, release, shared_charts
 
 
 def _check(

@@ -1,5 +1,6 @@
 """Helpers for the tests of ``mlops verify``: the project's helm, the shared chart directory, small charts
-and graphs with planted defects. Like :mod:`mlops.policytest`, shipped so tests of other layers reuse them."""
+and graphs with planted defects. Test support, not product: it lives under tests/ (on pytest's
+``pythonpath``, imported as ``verify_kit``) and nothing in ``mlops`` imports it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from mlops import REPO_ROOT
@@ -21,8 +23,6 @@ CLUSTER = "aws:eks/cluster:Cluster"
 
 def project_helm() -> Helm:
     """The helm ``mlops verify`` would use; a missing one fails the test (CI runs ``make helm`` first)."""
-    import pytest
-
     try:
         return find_helm()
     except VerifyError as err:
@@ -31,8 +31,6 @@ def project_helm() -> Helm:
 
 def shared_charts() -> Path:
     """``$MLOPS_CHARTS``, else ``../shared/charts`` beside the clone; missing fails the test."""
-    import pytest
-
     given = os.environ.get(CHARTS_ENV, "").strip()
     path = Path(given) if given else REPO_ROOT.parent / "shared" / "charts"
     if not (path / "MANIFEST.json").is_file():

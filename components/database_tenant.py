@@ -34,6 +34,7 @@ import pulumi_kubernetes as k8s
 
 from components import db_tenant_job
 from components.cluster import service_account_role
+from components.network_policy import cidr_egress, dns_egress
 
 ESO_SECRETS_API = "external-secrets.io/v1"
 #: Where the job's program is mounted in the pod.
@@ -223,40 +224,9 @@ class DatabaseAdminNamespace(pulumi.ComponentResource):
                 pod_selector=k8s.meta.v1.LabelSelectorArgs(),
                 policy_types=["Egress"],
                 egress=[
-                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                        to=[
-                            k8s.networking.v1.NetworkPolicyPeerArgs(
-                                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                                    match_labels={"kubernetes.io/metadata.name": "kube-system"}
-                                ),
-                                pod_selector=k8s.meta.v1.LabelSelectorArgs(
-                                    match_labels={"k8s-app": "kube-dns"}
-                                ),
-                            )
-                        ],
-                        ports=[
-                            k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol=p)
-                            for p in ("UDP", "TCP")
-                        ],
-                    ),
-                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                        to=[
-                            k8s.networking.v1.NetworkPolicyPeerArgs(
-                                ip_block=k8s.networking.v1.IPBlockArgs(cidr=c)
-                            )
-                            for c in args.database_cidrs
-                        ],
-                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=args.db_port, protocol="TCP")],
-                    ),
-                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                        to=[
-                            k8s.networking.v1.NetworkPolicyPeerArgs(
-                                ip_block=k8s.networking.v1.IPBlockArgs(cidr=c)
-                            )
-                            for c in args.https_cidrs
-                        ],
-                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")],
-                    ),
+                    dns_egress(),
+                    cidr_egress(args.database_cidrs, args.db_port),
+                    cidr_egress(args.https_cidrs, 443),
                 ],
             ),
             opts=in_ns,

@@ -64,6 +64,8 @@ from components.mlflow_server import (
     server_spec,
     service_hosts,
 )
+from components.network_policy import cidr_egress, cidrs, dns_egress, ports
+from components.network_policy import selector as label_selector
 
 ESO_CHART = "external-secrets"
 ESO_CHART_VERSION = "2.9.0"
@@ -195,26 +197,8 @@ def operator_network_policies(
     the webhook's port from the control plane. Nothing scrapes the operator (the chart's ServiceMonitor
     is off), so no metrics ingress. Kubelet probes from the pod's own node are always admitted."""
     V1 = k8s.networking.v1
-    meta = k8s.meta.v1
-
-    def cidrs(blocks: Sequence[str]) -> list[V1.NetworkPolicyPeerArgs]:
-        return [V1.NetworkPolicyPeerArgs(ip_block=V1.IPBlockArgs(cidr=c)) for c in blocks]
-
-    def tcp(port: int) -> list[V1.NetworkPolicyPortArgs]:
-        return [V1.NetworkPolicyPortArgs(port=port, protocol="TCP")]
-
-    everything = meta.LabelSelectorArgs()
-    dns = V1.NetworkPolicyEgressRuleArgs(
-        to=[
-            V1.NetworkPolicyPeerArgs(
-                namespace_selector=meta.LabelSelectorArgs(
-                    match_labels={"kubernetes.io/metadata.name": "kube-system"}
-                ),
-                pod_selector=meta.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
-            )
-        ],
-        ports=[V1.NetworkPolicyPortArgs(port=53, protocol=p) for p in ("UDP", "TCP")],
-    )
+    everything = label_selector()
+    dns = dns_egress()
     return [
         (
             "default-deny",
@@ -229,24 +213,24 @@ def operator_network_policies(
             V1.NetworkPolicySpecArgs(
                 pod_selector=everything,
                 policy_types=["Egress"],
-                egress=[V1.NetworkPolicyEgressRuleArgs(to=cidrs(cluster_cidrs), ports=tcp(API_SERVER_PORT))],
+                egress=[cidr_egress(cluster_cidrs, API_SERVER_PORT)],
             ),
         ),
         (
             "controller-aws-apis",
             V1.NetworkPolicySpecArgs(
-                pod_selector=meta.LabelSelectorArgs(match_labels=ESO_CONTROLLER_POD_LABELS),
+                pod_selector=label_selector(ESO_CONTROLLER_POD_LABELS),
                 policy_types=["Egress"],
-                egress=[V1.NetworkPolicyEgressRuleArgs(to=cidrs([vpc_cidr]), ports=tcp(443))],
+                egress=[cidr_egress([vpc_cidr], 443)],
             ),
         ),
         (
             "webhook-from-api-server",
             V1.NetworkPolicySpecArgs(
-                pod_selector=meta.LabelSelectorArgs(match_labels=ESO_WEBHOOK_POD_LABELS),
+                pod_selector=label_selector(ESO_WEBHOOK_POD_LABELS),
                 policy_types=["Ingress"],
                 ingress=[
-                    V1.NetworkPolicyIngressRuleArgs(from_=cidrs(cluster_cidrs), ports=tcp(ESO_WEBHOOK_PORT))
+                    V1.NetworkPolicyIngressRuleArgs(from_=cidrs(cluster_cidrs), ports=ports(ESO_WEBHOOK_PORT))
                 ],
             ),
         ),
@@ -512,41 +496,11 @@ class ModelRegistry(pulumi.ComponentResource):
                 pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
                 policy_types=["Egress"],
                 egress=[
-                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                        to=[
-                            k8s.networking.v1.NetworkPolicyPeerArgs(
-                                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                                    match_labels={"kubernetes.io/metadata.name": "kube-system"}
-                                ),
-                                pod_selector=k8s.meta.v1.LabelSelectorArgs(
-                                    match_labels={"k8s-app": "kube-dns"}
-                                ),
-                            )
-                        ],
-                        ports=[
-                            k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol=p)
-                            for p in ("UDP", "TCP")
-                        ],
-                    ),
-                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                        to=[
-                            k8s.networking.v1.NetworkPolicyPeerArgs(
-                                ip_block=k8s.networking.v1.IPBlockArgs(cidr=c)
-                            )
-                            for c in args.database_cidrs
-                        ],
-                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=args.db_port, protocol="TCP")],
-                    ),
+                    dns_egress(),
+                    cidr_egress(args.database_cidrs, args.db_port),
                     # S3 and STS (IRSA token exchange) through their interface endpoints in the VPC; nothing
                     # outside the VPC (an ipBlock cannot name the S3 prefix list the gateway endpoint uses).
-                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                        to=[
-                            k8s.networking.v1.NetworkPolicyPeerArgs(
-                                ip_block=k8s.networking.v1.IPBlockArgs(cidr=args.vpc_cidr)
-                            )
-                        ],
-                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")],
-                    ),
+                    cidr_egress([args.vpc_cidr], 443),
                 ],
             ),
             opts=in_ns,
@@ -834,31 +788,8 @@ class ModelRegistry(pulumi.ComponentResource):
                 ),
                 policy_types=["Egress"],
                 egress=[
-                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                        to=[
-                            k8s.networking.v1.NetworkPolicyPeerArgs(
-                                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                                    match_labels={"kubernetes.io/metadata.name": "kube-system"}
-                                ),
-                                pod_selector=k8s.meta.v1.LabelSelectorArgs(
-                                    match_labels={"k8s-app": "kube-dns"}
-                                ),
-                            )
-                        ],
-                        ports=[
-                            k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol=p)
-                            for p in ("UDP", "TCP")
-                        ],
-                    ),
-                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                        to=[
-                            k8s.networking.v1.NetworkPolicyPeerArgs(
-                                ip_block=k8s.networking.v1.IPBlockArgs(cidr=c)
-                            )
-                            for c in args.database_cidrs
-                        ],
-                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=args.db_port, protocol="TCP")],
-                    ),
+                    dns_egress(),
+                    cidr_egress(args.database_cidrs, args.db_port),
                 ],
             ),
             opts=in_ns,

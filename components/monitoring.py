@@ -48,6 +48,7 @@ from components.mlflow_metrics import (
     PASSWORD_KEY,
     USERNAME_KEY,
 )
+from components.network_policy import cidrs, dns_egress, pods, ports, selector
 from components.observability import (
     Dashboard,
     alert_rule,
@@ -763,31 +764,6 @@ KUBELET_PORT = 10250
 API_SERVER_PORT = 443
 
 
-def _sel(labels: Mapping[str, str] | None = None) -> k8s.meta.v1.LabelSelectorArgs:
-    """A label selector; no labels selects everything (every pod, or every namespace)."""
-    return k8s.meta.v1.LabelSelectorArgs(match_labels=dict(labels) if labels else None)
-
-
-def _ports(*ports: int, udp: bool = False) -> list[k8s.networking.v1.NetworkPolicyPortArgs]:
-    protocols = ("TCP", "UDP") if udp else ("TCP",)
-    return [
-        k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol=proto) for p in ports for proto in protocols
-    ]
-
-
-def _pods(labels: Mapping[str, str], namespace: str | None = None) -> k8s.networking.v1.NetworkPolicyPeerArgs:
-    return k8s.networking.v1.NetworkPolicyPeerArgs(
-        pod_selector=_sel(labels),
-        namespace_selector=_sel({"kubernetes.io/metadata.name": namespace}) if namespace else None,
-    )
-
-
-def _cidrs(cidrs: Sequence[str]) -> list[k8s.networking.v1.NetworkPolicyPeerArgs]:
-    return [
-        k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=c)) for c in cidrs
-    ]
-
-
 HEARTBEAT_POLICY = "alertmanager-heartbeat"
 """The NetworkPolicy opening Alertmanager's HTTPS egress to the internet, created only with a heartbeat."""
 
@@ -802,31 +778,29 @@ def network_policies(args: MonitoringArgs) -> list[tuple[str, str, k8s.networkin
     Kubelet probes from the pod's own node are always admitted."""
     ns, node_ns = args.namespace, args.node_exporter_namespace
     V1 = k8s.networking.v1
-    dns = V1.NetworkPolicyEgressRuleArgs(
-        to=[_pods({"k8s-app": "kube-dns"}, "kube-system")], ports=_ports(53, udp=True)
-    )
-    api_server = V1.NetworkPolicyEgressRuleArgs(to=_cidrs(args.cluster_cidrs), ports=_ports(API_SERVER_PORT))
+    dns = dns_egress()
+    api_server = V1.NetworkPolicyEgressRuleArgs(to=cidrs(args.cluster_cidrs), ports=ports(API_SERVER_PORT))
     # AWS APIs (SNS, STS for IRSA, CloudWatch) answer on the VPC's interface endpoints (the platform creates
     # sns, monitoring and sts in every profile), and the API server's ENIs sit in the VPC too: HTTPS to the
     # cluster CIDRs covers both, and nothing reaches the internet.
     aws_apis = api_server
-    deny_all = V1.NetworkPolicySpecArgs(pod_selector=_sel(), policy_types=["Ingress", "Egress"])
-    prometheus = _pods(PROMETHEUS_POD_LABELS)
-    grafana = _pods(GRAFANA_POD_LABELS)
-    alertmanager = _pods(ALERTMANAGER_POD_LABELS)
+    deny_all = V1.NetworkPolicySpecArgs(pod_selector=selector(), policy_types=["Ingress", "Egress"])
+    prometheus = pods(PROMETHEUS_POD_LABELS)
+    grafana = pods(GRAFANA_POD_LABELS)
+    alertmanager = pods(ALERTMANAGER_POD_LABELS)
     policies: list[tuple[str, str, V1.NetworkPolicySpecArgs]] = [
         (ns, "default-deny", deny_all),
         (
             ns,
             "allow-dns",
-            V1.NetworkPolicySpecArgs(pod_selector=_sel(), policy_types=["Egress"], egress=[dns]),
+            V1.NetworkPolicySpecArgs(pod_selector=selector(), policy_types=["Egress"], egress=[dns]),
         ),
         # Prometheus scrapes every component of the stack (metrics and config-reloader ports).
         (
             ns,
             "allow-scrape-from-prometheus",
             V1.NetworkPolicySpecArgs(
-                pod_selector=_sel(),
+                pod_selector=selector(),
                 policy_types=["Ingress"],
                 ingress=[V1.NetworkPolicyIngressRuleArgs(from_=[prometheus])],
             ),
@@ -835,18 +809,20 @@ def network_policies(args: MonitoringArgs) -> list[tuple[str, str, k8s.networkin
             ns,
             "prometheus",
             V1.NetworkPolicySpecArgs(
-                pod_selector=_sel(PROMETHEUS_POD_LABELS),
+                pod_selector=selector(PROMETHEUS_POD_LABELS),
                 policy_types=["Ingress", "Egress"],
-                ingress=[V1.NetworkPolicyIngressRuleArgs(from_=[grafana], ports=_ports(PROMETHEUS_PORT))],
+                ingress=[V1.NetworkPolicyIngressRuleArgs(from_=[grafana], ports=ports(PROMETHEUS_PORT))],
                 egress=[
                     # Scrape targets are pods in any namespace (ServiceMonitors and PodMonitors anywhere),
                     # Alertmanager included.
-                    V1.NetworkPolicyEgressRuleArgs(to=[V1.NetworkPolicyPeerArgs(namespace_selector=_sel())]),
+                    V1.NetworkPolicyEgressRuleArgs(
+                        to=[V1.NetworkPolicyPeerArgs(namespace_selector=selector())]
+                    ),
                     # Node-level targets (kubelet and cAdvisor, node-exporter on the host network) and the
                     # API server (service discovery, and its own metrics).
                     V1.NetworkPolicyEgressRuleArgs(
-                        to=_cidrs(args.cluster_cidrs),
-                        ports=_ports(API_SERVER_PORT, KUBELET_PORT, NODE_EXPORTER_PORT),
+                        to=cidrs(args.cluster_cidrs),
+                        ports=ports(API_SERVER_PORT, KUBELET_PORT, NODE_EXPORTER_PORT),
                     ),
                 ],
             ),
@@ -855,19 +831,19 @@ def network_policies(args: MonitoringArgs) -> list[tuple[str, str, k8s.networkin
             ns,
             "alertmanager",
             V1.NetworkPolicySpecArgs(
-                pod_selector=_sel(ALERTMANAGER_POD_LABELS),
+                pod_selector=selector(ALERTMANAGER_POD_LABELS),
                 policy_types=["Ingress", "Egress"],
                 ingress=[
                     V1.NetworkPolicyIngressRuleArgs(
-                        from_=[prometheus, grafana], ports=_ports(ALERTMANAGER_PORT)
+                        from_=[prometheus, grafana], ports=ports(ALERTMANAGER_PORT)
                     ),
                     V1.NetworkPolicyIngressRuleArgs(
-                        from_=[alertmanager], ports=_ports(ALERTMANAGER_CLUSTER_PORT, udp=True)
+                        from_=[alertmanager], ports=ports(ALERTMANAGER_CLUSTER_PORT, udp=True)
                     ),
                 ],
                 egress=[
                     V1.NetworkPolicyEgressRuleArgs(
-                        to=[alertmanager], ports=_ports(ALERTMANAGER_CLUSTER_PORT, udp=True)
+                        to=[alertmanager], ports=ports(ALERTMANAGER_CLUSTER_PORT, udp=True)
                     ),
                     aws_apis,  # SNS and STS (IRSA) through the VPC's interface endpoints
                 ],
@@ -877,11 +853,11 @@ def network_policies(args: MonitoringArgs) -> list[tuple[str, str, k8s.networkin
             ns,
             "grafana",
             V1.NetworkPolicySpecArgs(
-                pod_selector=_sel(GRAFANA_POD_LABELS),
+                pod_selector=selector(GRAFANA_POD_LABELS),
                 policy_types=["Egress"],
                 egress=[
-                    V1.NetworkPolicyEgressRuleArgs(to=[prometheus], ports=_ports(PROMETHEUS_PORT)),
-                    V1.NetworkPolicyEgressRuleArgs(to=[alertmanager], ports=_ports(ALERTMANAGER_PORT)),
+                    V1.NetworkPolicyEgressRuleArgs(to=[prometheus], ports=ports(PROMETHEUS_PORT)),
+                    V1.NetworkPolicyEgressRuleArgs(to=[alertmanager], ports=ports(ALERTMANAGER_PORT)),
                     aws_apis,  # CloudWatch and STS (endpoints), the API server for the dashboard sidecars
                 ],
             ),
@@ -890,12 +866,12 @@ def network_policies(args: MonitoringArgs) -> list[tuple[str, str, k8s.networkin
             ns,
             "prometheus-operator",
             V1.NetworkPolicySpecArgs(
-                pod_selector=_sel(OPERATOR_POD_LABELS),
+                pod_selector=selector(OPERATOR_POD_LABELS),
                 policy_types=["Ingress"],
                 # The API server calls the PrometheusRule admission webhook from the control plane's ENIs.
                 ingress=[
                     V1.NetworkPolicyIngressRuleArgs(
-                        from_=_cidrs(args.cluster_cidrs), ports=_ports(OPERATOR_WEBHOOK_PORT)
+                        from_=cidrs(args.cluster_cidrs), ports=ports(OPERATOR_WEBHOOK_PORT)
                     )
                 ],
             ),
@@ -923,12 +899,12 @@ def network_policies(args: MonitoringArgs) -> list[tuple[str, str, k8s.networkin
             node_ns,
             "allow-scrape-from-prometheus",
             V1.NetworkPolicySpecArgs(
-                pod_selector=_sel(),
+                pod_selector=selector(),
                 policy_types=["Ingress"],
                 ingress=[
                     V1.NetworkPolicyIngressRuleArgs(
-                        from_=[_pods(PROMETHEUS_POD_LABELS, ns)],
-                        ports=_ports(NODE_EXPORTER_PORT, DCGM_EXPORTER_PORT),
+                        from_=[pods(PROMETHEUS_POD_LABELS, ns)],
+                        ports=ports(NODE_EXPORTER_PORT, DCGM_EXPORTER_PORT),
                     )
                 ],
             ),
@@ -943,12 +919,12 @@ def network_policies(args: MonitoringArgs) -> list[tuple[str, str, k8s.networkin
                 ns,
                 HEARTBEAT_POLICY,
                 V1.NetworkPolicySpecArgs(
-                    pod_selector=_sel(ALERTMANAGER_POD_LABELS),
+                    pod_selector=selector(ALERTMANAGER_POD_LABELS),
                     policy_types=["Egress"],
                     egress=[
                         V1.NetworkPolicyEgressRuleArgs(
                             to=[V1.NetworkPolicyPeerArgs(ip_block=V1.IPBlockArgs(cidr="0.0.0.0/0"))],
-                            ports=_ports(443),
+                            ports=ports(443),
                         )
                     ],
                 ),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pulumi
-
 from components import network_policy as netpol
 
 
@@ -12,7 +10,7 @@ def _plain(args: object) -> object:
     from pulumi.runtime.rpc import serialize_property
     from pulumi.runtime.sync_await import _sync_await
 
-    return _sync_await(serialize_property(args, [], None, pulumi.ResourceOptions(), True, False))
+    return _sync_await(serialize_property(args, [], None))
 
 
 def test_dns_egress_reaches_coredns_in_kube_system_on_53_both_protocols() -> None:

@@ -294,7 +294,11 @@ class Network(pulumi.ComponentResource):
                     )
                     if service == "s3"
                     else None,
-                    policy=None if service in ENDPOINTS_WITHOUT_POLICY else endpoint_policy(ctx.account_id),
+                    policy=None
+                    if service in ENDPOINTS_WITHOUT_POLICY
+                    else endpoint_policy(
+                        ctx.account_id, service=service, region=ctx.region, partition=ctx.partition
+                    ),
                     subnet_ids=[s.id for s in self.private_subnets],
                     security_group_ids=[sg.id],
                     tags={"Name": f"{name}-{slug}"},

@@ -15,6 +15,7 @@ __all__ = [
     "ENDPOINT_SERVICE_PURPOSES",
     "INTERFACE_ENDPOINT_SERVICES",
     "REQUIRED_ENDPOINTS",
+    "ecr_layer_bucket_arn",
     "endpoint_policy",
 ]
 
@@ -60,22 +61,43 @@ ENDPOINTS_WITHOUT_POLICY: tuple[str, ...] = ("sts",)
 request, so an endpoint policy pinning ``aws:PrincipalAccount`` would refuse every IRSA token exchange."""
 
 
-def endpoint_policy(account_id: str) -> str:
+def ecr_layer_bucket_arn(region: str, partition: str = "aws") -> str:
+    """The objects of the AWS-owned bucket ECR serves image layers from (``prod-<region>-starport-layer-bucket``).
+
+    Every image pull - ours, and the EKS add-ons' from AWS's own registries - downloads its layers from this
+    bucket through URLs that ECR presigns with credentials of an AWS account, not ours."""
+    return f"arn:{partition}:s3:::prod-{region}-starport-layer-bucket/*"
+
+
+def endpoint_policy(account_id: str, *, service: str = "", region: str = "", partition: str = "aws") -> str:
     """Interface-endpoint policy: only principals of this account may use the endpoint (a data-perimeter
     control: credentials of another account cannot move data through our endpoints). Resources are not
-    pinned: image layers and add-on images live in AWS-owned accounts' buckets and registries."""
-    return json.dumps(
+    pinned for our own principals.
+
+    The S3 endpoint (``service="s3"``) also admits reads of ECR's layer bucket by anyone: with private DNS for
+    every resolver, all S3 traffic of the VPC goes through it, and the presigned layer downloads of every image
+    pull are signed by ECR's own account, which the account condition would refuse (nodes would never pull an
+    image, the VPC CNI's included). The grant is ``s3:GetObject`` on that one AWS-owned bucket only."""
+    statements: list[dict[str, object]] = [
         {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "PrincipalsOfThisAccountOnly",
-                    "Effect": "Allow",
-                    "Principal": "*",
-                    "Action": "*",
-                    "Resource": "*",
-                    "Condition": {"StringEquals": {"aws:PrincipalAccount": account_id}},
-                }
-            ],
+            "Sid": "PrincipalsOfThisAccountOnly",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "*",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:PrincipalAccount": account_id}},
         }
-    )
+    ]
+    if service == "s3":
+        if not region:
+            raise ValueError("the S3 endpoint policy needs the region of ECR's layer bucket")
+        statements.append(
+            {
+                "Sid": "EcrImageLayers",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": ecr_layer_bucket_arn(region, partition),
+            }
+        )
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})

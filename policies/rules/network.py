@@ -3,6 +3,7 @@ default security group without rules, private subnets without public IPs."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,9 +11,11 @@ from policies.rules._common import (
     Ctx,
     Res,
     Stack,
+    actions,
     as_list,
     public_allow_statements,
     resource_rule,
+    resources_of,
     sid,
     stack_rule,
     truthy,
@@ -140,7 +143,25 @@ def endpoint_policy(res: Res, ctx: Ctx) -> Iterator[str]:
         yield f"interface endpoint {service or res.name} has the default full-access policy"
         return
     for stmt in public_allow_statements(document):
+        if suffix == "s3" and _ecr_layer_reads_only(stmt):
+            continue
         yield f"interface endpoint {service or res.name}: {sid(stmt)} admits any principal unconditioned"
+
+
+_ECR_LAYER_OBJECTS = re.compile(r"arn:aws[\w-]*:s3:::prod-[a-z0-9-]+-starport-layer-bucket/\*")
+
+
+def _ecr_layer_reads_only(stmt: dict[str, Any]) -> bool:
+    """A statement granting only ``s3:GetObject`` on ECR's AWS-owned layer bucket: image pulls download their
+    layers through URLs ECR presigns with its own account's credentials, so an S3 endpoint must admit them."""
+    resources = resources_of(stmt)
+    return (
+        actions(stmt) == ["s3:GetObject"]
+        and bool(resources)
+        and all(_ECR_LAYER_OBJECTS.fullmatch(r) for r in resources)
+        and "NotResource" not in stmt
+        and "NotAction" not in stmt
+    )
 
 
 RULES = [no_open_ingress, private_subnet_public_ip, flow_logs, default_sg, endpoint_policy]

@@ -242,7 +242,9 @@ def test_s3_interface_endpoint_answers_the_default_s3_names_inside_the_vpc(graph
 
 def test_interface_endpoints_admit_principals_of_the_account_only_but_sts(graph: Graph) -> None:
     for service in ("s3", "ecr.api", "ecr.dkr", "logs", "secretsmanager"):
-        (statement,) = json.loads(interface_endpoint(graph, service).inputs["policy"])["Statement"]
+        # (The S3 endpoint's second statement, ECR's layer downloads, is tested below.)
+        statement = json.loads(interface_endpoint(graph, service).inputs["policy"])["Statement"][0]
+        assert statement["Sid"] == "PrincipalsOfThisAccountOnly"
         assert statement["Effect"] == "Allow" and statement["Principal"] == "*"
         assert statement["Condition"] == {"StringEquals": {"aws:PrincipalAccount": "210987654321"}}
     # AssumeRoleWithWebIdentity is unsigned: an account condition would refuse every IRSA exchange.
@@ -256,9 +258,38 @@ def test_endpoint_set_is_chosen_by_the_caller() -> None:
         for e in graph.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
         if e.inputs["vpcEndpointType"] == "Interface"
     ]
-    assert interface == ["com.amazonaws.eu-west-1.s3", "com.amazonaws.eu-west-1.sts"]
+    # Registration order follows the resolution of outputs, not the argument's order.
+    assert sorted(interface) == ["com.amazonaws.eu-west-1.s3", "com.amazonaws.eu-west-1.sts"]
 
 
 def test_unknown_endpoint_service_is_refused() -> None:
     with pytest.raises(ValueError, match=r"\['ec2'\] are not offered"):
         render(interface_endpoint_services=("s3", "ec2"))
+
+
+def test_s3_endpoint_admits_ecr_layer_downloads_other_endpoints_do_not() -> None:
+    """With private DNS for every resolver all S3 traffic of the VPC goes through the S3 interface endpoint,
+    ECR's presigned layer downloads included (signed by ECR's account, not ours): without this grant no node
+    could pull an image."""
+    graph = render()
+    by_service = {
+        e.inputs["serviceName"].rsplit(".", 1)[-1]: e
+        for e in graph.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+        if e.inputs["vpcEndpointType"] == "Interface"
+    }
+    s3 = json.loads(by_service["s3"].inputs["policy"])["Statement"]
+    layers = [s for s in s3 if s.get("Sid") == "EcrImageLayers"]
+    assert layers == [
+        {
+            "Sid": "EcrImageLayers",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::prod-eu-west-1-starport-layer-bucket/*",
+        }
+    ]
+    for service, endpoint in by_service.items():
+        if service in ("s3", "sts"):
+            continue
+        statements = json.loads(endpoint.inputs["policy"])["Statement"]
+        assert [s["Sid"] for s in statements] == ["PrincipalsOfThisAccountOnly"], service

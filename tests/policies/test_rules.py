@@ -777,6 +777,51 @@ def test_endpoint_policy_rule(checker: Checker) -> None:
     assert "admits any principal unconditioned" in dict(found)["ep-ecr.api"]
 
 
+def test_s3_endpoint_may_admit_ecr_layer_reads_and_nothing_wider(checker: Checker) -> None:
+    """Image pulls download layers from ECR's AWS-owned bucket with URLs ECR presigns (not our principals):
+    the S3 endpoint may admit exactly s3:GetObject on that bucket; any wider public grant still fires."""
+    pinned = {
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "*",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"aws:PrincipalAccount": ACCOUNT}},
+    }
+    layers = {
+        "Sid": "EcrImageLayers",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Resource": "arn:aws:s3:::prod-eu-west-1-starport-layer-bucket/*",
+    }
+    wider = [
+        {**layers, "Sid": "AnyBucket", "Resource": "arn:aws:s3:::*/*"},
+        {**layers, "Sid": "MoreActions", "Action": ["s3:GetObject", "s3:PutObject"]},
+        {
+            **layers,
+            "Sid": "AnotherBucket",
+            "Resource": "arn:aws:s3:::prod-eu-west-1-starport-layer-bucket-x/*",
+        },
+    ]
+    endpoints = [_endpoint("s3", policy=doc(pinned, layers))] + [
+        resource(
+            "aws:ec2/vpcEndpoint:VpcEndpoint",
+            f"ep-s3-{w['Sid']}",
+            {
+                "vpcEndpointType": "Interface",
+                "serviceName": "com.amazonaws.eu-west-1.s3",
+                "policy": doc(pinned, w),
+            },
+        )
+        for w in wider
+    ]
+    # The same layer grant on another service's endpoint is not the S3 exception.
+    endpoints.append(_endpoint("logs", policy=doc(pinned, layers)))
+    result = checker.run([aws_provider("prod"), *endpoints], "prod")
+    names = sorted(v.name for v in result.by_policy("net-vpc-endpoint-policy"))
+    assert names == ["ep-logs", "ep-s3-AnotherBucket", "ep-s3-AnyBucket", "ep-s3-MoreActions"], names
+
+
 # ---- monitoring isolation: precision and the other ways to break it -------------------------------------
 
 

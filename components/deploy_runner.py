@@ -251,7 +251,9 @@ def deploy_policy(
             {
                 "Sid": "CreateEnvironmentKeys",
                 "Effect": "Allow",
-                "Action": ["kms:CreateKey"],
+                # CreateKey with tags (the provider's default tags always add `environment`) is also
+                # authorised for kms:TagResource, before the key has any tag to match ResourceTag on.
+                "Action": ["kms:CreateKey", "kms:TagResource"],
                 "Resource": "*",
                 "Condition": {
                     "StringEquals": {"aws:RequestTag/environment": environment, **in_region["StringEquals"]}

@@ -33,8 +33,10 @@ fi
 # Exactly this commit's tracked files: no .git, no workspace leftovers.
 archive="$(mktemp -d)/source.zip"
 git archive --format=zip --output "$archive" "$commit"
+# No encryption header: the state bucket's default (SSE-KMS with its customer-managed key, `mlops bootstrap`)
+# applies; `--server-side-encryption aws:kms` without a key id would pick the AWS-managed aws/s3 key instead.
 version="$(aws s3api put-object --bucket "$bucket" --key "$key" --body "$archive" \
-  --server-side-encryption aws:kms --query VersionId --output text)"
+  --query VersionId --output text)"
 if [ -z "$version" ] || [ "$version" = "None" ] || [ "$version" = "null" ]; then
   echo "::error::s3://${bucket}/${key} has no version ID: the state bucket must be versioned (mlops bootstrap)" >&2
   exit 1

@@ -88,6 +88,22 @@ def setup_account(endpoint: str, env_name: str, *, image: bool) -> None:
     if BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        # As `mlops bootstrap` creates it: SSE-KMS with the secrets key by default.
+        key = client(endpoint, "kms").create_key(Description="pulumi secrets")["KeyMetadata"]["Arn"]
+        s3.put_bucket_encryption(
+            Bucket=BUCKET,
+            ServerSideEncryptionConfiguration={
+                "Rules": [
+                    {
+                        "ApplyServerSideEncryptionByDefault": {
+                            "SSEAlgorithm": "aws:kms",
+                            "KMSMasterKeyID": key,
+                        },
+                        "BucketKeyEnabled": True,
+                    }
+                ]
+            },
+        )
     ecr = client(endpoint, "ecr")
     ecr.create_repository(repositoryName=f"mlops-{env_name}/mlflow")
     if image:
@@ -127,7 +143,13 @@ def test_uploads_the_commit_and_runs_the_build_on_that_version(endpoint: str, tm
     versions = s3.list_object_versions(Bucket=BUCKET, Prefix=source_key("dev"))["Versions"]
     assert len(versions) == 1
     obj = s3.get_object(Bucket=BUCKET, Key=source_key("dev"))
+    # The bucket's own key (the upload names none: `--server-side-encryption aws:kms` alone would pick the
+    # AWS-managed aws/s3 key instead of the bucket's customer-managed one).
     assert obj["ServerSideEncryption"] == "aws:kms"
+    bucket_key = s3.get_bucket_encryption(Bucket=BUCKET)["ServerSideEncryptionConfiguration"]["Rules"][0][
+        "ApplyServerSideEncryptionByDefault"
+    ]["KMSMasterKeyID"]
+    assert obj["SSEKMSKeyId"] == bucket_key
     with zipfile.ZipFile(io.BytesIO(obj["Body"].read())) as archive:
         names = set(archive.namelist())
     tracked = set(
@@ -162,3 +184,11 @@ def test_refuses_to_start_before_the_mlflow_image_exists(endpoint: str, tmp_path
     )
     s3 = client(endpoint, "s3")
     assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix=source_key("staging"))
+
+
+def test_upload_names_no_encryption_that_would_override_the_buckets_key() -> None:
+    """S3 encrypts an upload that says `--server-side-encryption aws:kms` without a key id with the AWS-managed
+    aws/s3 key, not the bucket's default customer-managed key (moto does not model that, hence this check)."""
+    script = SCRIPT.read_text(encoding="utf-8").replace("\\\n", " ")
+    (upload,) = [line for line in script.splitlines() if "s3api put-object" in line]
+    assert "--server-side-encryption" not in upload or "--ssekms-key-id" in upload, upload

@@ -190,12 +190,25 @@ def hand_over_objects(cur: Any, role: str) -> list[str]:
     return moved
 
 
-def set_password(conn: Any, client: Any, *, role: str, secret_id: str, value: dict[str, Any]) -> None:
-    """A new password for ``role``: the verifier in an open transaction, Secrets Manager, then COMMIT."""
+def set_password(
+    conn: Any,
+    client: Any,
+    *,
+    role: str,
+    secret_id: str,
+    value: dict[str, Any],
+    previous: dict[str, Any] | None = None,
+) -> None:
+    """A new password for ``role``: the verifier in an open transaction, Secrets Manager, then COMMIT.
+
+    If the COMMIT fails after the secret was written (the connection dropped), the secret is put back to
+    ``previous`` (the value the role still has), so the two never disagree; without a previous value (the
+    first run) the Job's retry logs in with nothing that works and sets a password again."""
     from psycopg2 import sql
 
     password = new_password()
     conn.autocommit = False
+    pushed = False
     try:
         with conn.cursor() as cur:
             cur.execute(
@@ -204,9 +217,14 @@ def set_password(conn: Any, client: Any, *, role: str, secret_id: str, value: di
                 )
             )
         client.put_secret_value(SecretId=secret_id, SecretString=json.dumps({**value, "password": password}))
+        pushed = True
         conn.commit()
     except BaseException:
-        conn.rollback()
+        try:
+            conn.rollback()
+        finally:
+            if pushed and previous is not None:
+                client.put_secret_value(SecretId=secret_id, SecretString=json.dumps(previous))
         raise
     finally:
         conn.autocommit = True
@@ -257,7 +275,7 @@ def run(mode: str) -> dict[str, Any]:
             and _logs_in(user=role, password=current["password"], dbname=database)
         )
         if not keep:
-            set_password(conn, client, role=role, secret_id=secret_id, value=value)
+            set_password(conn, client, role=role, secret_id=secret_id, value=value, previous=current)
     finally:
         conn.close()
     return {

@@ -689,3 +689,55 @@ def _release(spec: ReleaseSpec, values: dict[str, Any], chart_dir: Path | None) 
         values=copy.deepcopy(values),
         chart_dir=chart_dir,
     )
+
+
+# --- pulling the pinned charts (a CI without ../shared/charts) -----------------------------------------
+
+SHIPPED_STACKS = ("dev", "staging", "prod")
+
+
+def pull_pinned(graphs: Iterable[Graph], target: Path, helm: Helm) -> list[Path]:
+    """Every chart version the graphs' releases pin, pulled by ``helm pull`` into ``target/<chart>-<version>``.
+
+    The result is a chart directory for ``--charts`` / ``MLOPS_CHARTS`` (the layout :class:`LocalCharts`
+    reads); a chart already there is not pulled again. Raises :class:`ChartNotFound` for a pin helm cannot
+    pull.
+    """
+    source = PulledCharts(helm, target)
+    pulled: dict[tuple[str, str, str], Path] = {}
+    for graph in graphs:
+        for spec in release_specs(graph):
+            key = (spec.chart, spec.version, spec.repository)
+            if key not in pulled:
+                pulled[key] = source.locate(*key)
+    return list(pulled.values())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m mlops.verify.helm --pull-charts DIR [STACK...]`` (``make charts``): exit 0, or 2."""
+    import argparse
+    import sys
+
+    from mlops.engine import render as render_stack
+
+    parser = argparse.ArgumentParser(
+        prog="python -m mlops.verify.helm",
+        description="helm pull every chart version the stacks pin into DIR/<chart>-<version>",
+    )
+    parser.add_argument("--pull-charts", metavar="DIR", required=True, type=Path)
+    parser.add_argument("stacks", nargs="*", default=list(SHIPPED_STACKS))
+    args = parser.parse_args(argv)
+    try:
+        helm = find_helm()
+        graphs = [render_stack(stack, REPO_ROOT) for stack in args.stacks]
+        charts = pull_pinned(graphs, args.pull_charts, helm)
+    except (VerifyError, ChartNotFound) as err:
+        print(f"mlops charts: {err}", file=sys.stderr)
+        return 2
+    for chart in charts:
+        print(chart)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -190,6 +190,42 @@ def test_without_a_charts_dir_helm_pulls_the_pin_into_the_cache(chart_repo: str,
         source.locate("demo", "9.9.9", chart_repo)
 
 
+def test_pull_pinned_makes_a_charts_dir_that_verify_and_the_tests_read(
+    chart_repo: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make charts` on a runner without ../shared/charts: every pin of every stack pulled once into
+    DIR/<chart>-<version>, the layout --charts / MLOPS_CHARTS reads (no MANIFEST.json needed)."""
+    target = tmp_path / "pulled"
+    dev = graph_of(
+        release("a", "demo", "0.3.0", repo=chart_repo), release("b", "demo", "0.3.0", repo=chart_repo)
+    )
+    prod = graph_of(release("a", "demo", "0.3.0", repo=chart_repo))
+    assert helm.pull_pinned([dev, prod], target, project_helm()) == [target / "demo-0.3.0"]
+    assert helm.LocalCharts(target).locate("demo", "0.3.0", "") == target / "demo-0.3.0"
+    assert not (target / "MANIFEST.json").exists()
+    monkeypatch.setenv(helm.CHARTS_ENV, str(target))
+    assert shared_charts() == target
+    with pytest.raises(helm.ChartNotFound, match=r"helm pull demo 9\.9\.9"):
+        helm.pull_pinned([graph_of(release("c", "demo", "9.9.9", repo=chart_repo))], target, project_helm())
+
+
+def test_shared_charts_refuses_a_directory_without_charts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(helm.CHARTS_ENV, str(tmp_path))
+    with pytest.raises(pytest.fail.Exception, match="no chart directory at"):
+        shared_charts()
+
+
+def test_make_charts_pulls_the_shipped_stacks_pins() -> None:
+    makefile = (REPO_ROOT / "Makefile").read_text(encoding="utf-8")
+    charts = re.search(r"^charts:(.*)\n((?:\t.*\n)+)", makefile, re.M)
+    assert charts is not None and "helm" in charts.group(1).split()
+    assert "-m mlops.verify.helm --pull-charts $(CHARTS_DIR)" in charts.group(2)
+    stacks = {p.name.split(".")[1] for p in (REPO_ROOT / "stacks").glob("Pulumi.*.yaml")}
+    assert set(helm.SHIPPED_STACKS) == stacks, "make charts pulls the pins of every shipped stack"
+
+
 # --- placeholders and parsing -----------------------------------------------------------------------------
 
 

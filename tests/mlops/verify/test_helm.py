@@ -380,6 +380,54 @@ def test_planted_chart_version_with_no_source_is_a_finding(tmp_path: Path) -> No
     assert [r.chart_dir is None for r in ctx.releases] == [False, True, False]
 
 
+CONFIG_CHART = {
+    "values": {"replicas": 1, "auth": {"password": ""}},
+    "templates": {
+        "cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n"
+        "data:\n  replicas: {{ .Values.replicas | quote }}\n  password: {{ .Values.auth.password | quote }}\n"
+    },
+}
+
+
+def test_secret_values_are_rendered_with_placeholders_not_dropped(tmp_path: Path) -> None:
+    """A release whose whole values are a secret (pulumi.Output.secret({...})) renders with its keys, each
+    leaf a placeholder; before, it silently rendered as {} and its keys were never checked."""
+    from mlops.verify import values as values_layer
+
+    make_chart(tmp_path, "app", "1.0.0", **CONFIG_CHART)
+    resource = release("app", "app", "1.0.0", line=51)
+    resource.inputs["values"] = Secret({"replicas": 3, "auth": {"pasword": "hunter2"}})
+    ctx = _ctx(resource)
+    assert helm.render(ctx, project_helm(), helm.LocalCharts(tmp_path)) == []
+    (rendered,) = ctx.releases
+    assert rendered.values == {"replicas": 1, "auth": {"pasword": helm.PLACEHOLDER}}
+    (config_map,) = rendered.manifests
+    assert config_map.obj["data"]["replicas"] == "1" and "hunter2" not in json.dumps(config_map.obj)
+    (misspelt,) = values_layer.check(ctx)
+    assert misspelt.path == "values.auth.pasword"
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"values": "@unknown"}, "values is '@unknown', not a map of values"),
+        ({"values": ["replicas", 2]}, "values is ['replicas', 2], not a map of values"),
+        ({"values": Secret("replicas: 2")}, "values is a secret str, not a map of values"),
+        ({"valueYamlFiles": ["values-prod.yaml"]}, "valueYamlFiles are not read by mlops verify"),
+    ],
+    ids=["unknown", "list", "secret-string", "value-yaml-files"],
+)
+def test_values_verify_cannot_see_are_a_finding(tmp_path: Path, given: dict, message: str) -> None:
+    make_chart(tmp_path, "app", "1.0.0", **CONFIG_CHART)
+    resource = release("app", "app", "1.0.0", line=52)
+    resource.inputs.update(given)
+    ctx = _ctx(resource)
+    (finding,) = helm.render(ctx, project_helm(), helm.LocalCharts(tmp_path))
+    assert (finding.layer, finding.check, finding.path) == ("helm", "unsupported-values", "values")
+    assert message in finding.message and str(finding.source) == "components/planted.py:52"
+    assert ctx.releases[0].manifests, "the release is still rendered (with the values verify can see)"
+
+
 def test_kube_version_comes_from_the_cluster() -> None:
     assert helm.kube_version(graph_of(kube="1.33"), "1.34") == "1.33"
     assert helm.kube_version(graph_of(kube="@unknown"), "1.34") == "1.34"

@@ -15,6 +15,9 @@ Checks (the ``check`` of each finding):
   port that no container of the selected pods declares (Prometheus would silently scrape nothing);
 - ``network-policy-port``: a NetworkPolicy ingress rule whose ports are all names no container of the selected
   pods declares (the rule allows nothing);
+- ``port-name-digits``: an int-or-string port given as a string of digits (``"8080"``) in a probe or
+  lifecycle handler, a Service ``targetPort`` or a NetworkPolicy port: the API server reads a string as a
+  port name, and a port name must contain a letter, so it rejects the object;
 - ``duplicate-container``: two containers of a pod (containers, initContainers, ephemeralContainers) with one
   name; ``duplicate-port``: two ports of a pod with one name;
 - ``quantity``: a quantity that is not Kubernetes quantity grammar (resources, pod-level resources,
@@ -310,6 +313,35 @@ def _check_selector(out: _Out, obj: dict[str, Any], labels: dict[str, Any]) -> N
         )
 
 
+def _digit_port(out: _Out, value: Any, path: str, what: str) -> None:
+    """An IntOrString port written as a string of digits is a port name, and a name needs a letter."""
+    if isinstance(value, str) and not isinstance(value, Unknown) and value.isdigit():
+        out.add(
+            "port-name-digits",
+            path,
+            f"{what} {value!r} is a string of digits: the API server reads a string port as a port name, "
+            f"which must contain a letter, and rejects it; write the number {int(value)}",
+        )
+
+
+def _check_ports(out: _Out, obj: dict[str, Any]) -> None:
+    """The int-or-string ports of a Service (``targetPort``) and a NetworkPolicy (ingress and egress)."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    kind = obj.get("kind")
+    if kind == "Service" and obj.get("apiVersion") == "v1":
+        for i, port in enumerate(spec.get("ports") or []):
+            if isinstance(port, dict):
+                _digit_port(out, port.get("targetPort"), f"spec.ports[{i}].targetPort", "targetPort")
+    if kind == "NetworkPolicy" and obj.get("apiVersion") == "networking.k8s.io/v1":
+        for direction in ("ingress", "egress"):
+            for i, rule in enumerate(spec.get(direction) or []):
+                for j, port in enumerate((rule or {}).get("ports") or [] if isinstance(rule, dict) else []):
+                    if isinstance(port, dict):
+                        _digit_port(out, port.get("port"), f"spec.{direction}[{i}].ports[{j}].port", "port")
+
+
 def _declared_ports(container: dict[str, Any]) -> set[str]:
     return {p["name"] for p in container.get("ports") or [] if isinstance(p, dict) and p.get("name")}
 
@@ -352,6 +384,7 @@ def _check_pod(out: _Out, spec: dict[str, Any], path: str) -> None:
         for handler, hpath in _handlers(container, cpath):
             for action in ("httpGet", "tcpSocket"):
                 port = (handler.get(action) or {}).get("port")
+                _digit_port(out, port, f"{hpath}.{action}.port", f"{action} port")
                 named = isinstance(port, str) and not isinstance(port, Unknown) and not port.isdigit()
                 if named and port not in declared:
                     out.add(
@@ -498,6 +531,7 @@ def check_manifest(manifest: Manifest, kube_version: str) -> list[Finding]:
     if kind in ("Deployment", "StatefulSet", "DaemonSet"):
         _check_rollout(out, obj)
     _check_storage(out, obj)
+    _check_ports(out, obj)
     found = pod_spec(obj)
     if found is not None:
         spec, path, labels = found

@@ -102,6 +102,30 @@ def test_service_target_port_that_no_selected_pod_declares(planted, at):
     assert "apps/v1 Deployment mlflow/mlflow" in found[0].message
 
 
+def test_an_all_digit_string_port_is_a_port_name_the_api_server_rejects(planted, at):
+    ctx, dep = planted(
+        "prod",
+        DEPLOYMENT,
+        "mlflow-server",
+        lambda i: _container(i)["livenessProbe"]["httpGet"].update(port="5000"),
+    )
+    (found,) = at(semantics.check(ctx), "port-name-digits", dep)
+    assert found.path == "spec.template.spec.containers[0].livenessProbe.httpGet.port"
+    assert "'5000'" in found.message and "write the number 5000" in found.message
+    ctx, svc = planted(
+        "prod", SERVICE, "mlflow-service", lambda i: i["spec"]["ports"][0].update(targetPort="5000")
+    )
+    assert [f.path for f in at(semantics.check(ctx), "port-name-digits", svc)] == ["spec.ports[0].targetPort"]
+    ctx, policy = planted(
+        "prod",
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        "mlflow-allow-clients",
+        lambda i: i["spec"]["ingress"][0]["ports"][0].update(port="5000"),
+    )
+    found = at(semantics.check(ctx), "port-name-digits", policy)
+    assert [f.path for f in found] == ["spec.ingress[0].ports[0].port"]
+
+
 def test_duplicate_container_names(planted, at):
     def mutate(inputs):
         pod = _pod(inputs)

@@ -114,7 +114,7 @@ def test_the_layers_name_their_could_not_run_checks_as_the_runner_does() -> None
     assert (chart_policies.LAYER, chart_policies.PACK_FAILED) in runner.INCOMPLETE_CHECKS
     for module in (kube_schema, crd, semantics):
         assert (module.LAYER, "unsupported-kube-version") in runner.INCOMPLETE_CHECKS
-        assert '"unsupported-kube-version"' in Path(module.__file__).read_text(encoding="utf-8")
+        assert '"unsupported-kube-version"' in Path(str(module.__file__)).read_text(encoding="utf-8")
 
 
 def test_a_layer_that_is_not_installed_cannot_run() -> None:

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: plan test lint lint-workflows typecheck unit venv clean local postgres-bin helm verify
+.PHONY: plan test lint lint-workflows typecheck unit venv clean local postgres-bin helm verify charts
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,12 @@ verify: $(STAMP) helm
 	MLOPS_CHARTS=$(CHARTS) $(VENV)/bin/mlops verify dev
 	MLOPS_CHARTS=$(CHARTS) $(VENV)/bin/mlops verify staging
 	MLOPS_CHARTS=$(CHARTS) $(VENV)/bin/mlops verify prod
+
+# A CI without ../shared/charts (a user's GitHub runner has the network): helm pulls every chart version the
+# shipped stacks pin into CHARTS_DIR/<chart>-<version>; then `make test CHARTS=DIR` with MLOPS_CHARTS=DIR.
+CHARTS_DIR ?= $(HOME)/.cache/mlops/charts
+charts: $(STAMP) helm
+	$(PY) -m mlops.verify.helm --pull-charts $(CHARTS_DIR)
 
 test: lint lint-workflows typecheck unit verify
 

@@ -8,10 +8,12 @@ every stack and fails on such an entry), so the list cannot rot.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from components.deploy_runner import REGIONAL_SERVICES
 from mlops.verify.model import Finding
 
 
@@ -42,17 +44,35 @@ _NODE_EXPORTER = (
 )
 _DEVICE_PLUGIN = r"^\S+-nvidia-device-plugin apps/v1 DaemonSet kube-system/nvidia-device-plugin "
 _DCGM_EXPORTER = r"^\S+-dcgm-exporter apps/v1 DaemonSet monitoring-node-exporter/dcgm-exporter "
-_MPS_DAEMON_CHECKS = (
-    "k8s-no-privileged",
-    "k8s-no-privilege-escalation",
-    "k8s-run-as-non-root",
-    "k8s-no-host-namespaces",
-    "k8s-no-host-path",
-    "k8s-allowed-registries",
-    "k8s-read-only-root-fs",
-    "k8s-drop-all-capabilities",
-    "k8s-probes",
+_MPS_DAEMON = (
+    r"^\S+-nvidia-device-plugin apps/v1 DaemonSet kube-system/nvidia-device-plugin-mps-control-daemon .*: "
 )
+_MPS_CONTAINER = r"container 'mps-control-daemon-(mounts|ctr)' "
+_MPS_DAEMON_CHECKS: dict[str, str] = {
+    "k8s-no-privileged": _MPS_CONTAINER + "runs privileged",
+    "k8s-no-privilege-escalation": _MPS_CONTAINER + "does not set allowPrivilegeEscalation=false",
+    "k8s-run-as-non-root": _MPS_CONTAINER + "does not set runAsNonRoot=true",
+    "k8s-no-host-namespaces": r"the pod shares the node's namespace \(hostPID\)",
+    "k8s-no-host-path": r"volume 'mps-(root|shm)' mounts a hostPath",
+    "k8s-allowed-registries": _MPS_CONTAINER
+    + r"image 'nvcr\.io/nvidia/k8s-device-plugin:v\d+\.\d+\.\d+' is not from an allowed registry",
+    "k8s-read-only-root-fs": _MPS_CONTAINER + "has a writable root filesystem",
+    "k8s-drop-all-capabilities": _MPS_CONTAINER + "does not drop ALL capabilities",
+    "k8s-probes": r"container 'mps-control-daemon-ctr' lacks livenessProbe and readinessProbe",
+}
+"""What the pack finds on the chart's MPS control daemon, per check, naming its containers and volumes
+(tests/mlops/verify/test_accepted.py proves the DaemonSet never schedules on a node of the platform)."""
+
+_REGIONAL_ACTIONS = [f"{service}:*" for service in REGIONAL_SERVICES]
+_REGIONAL_STATEMENT = (
+    re.escape('statement {"Action": ' + json.dumps(_REGIONAL_ACTIONS) + ', "Condition": ')
+    + r'\{"StringEquals": \{"aws:RequestedRegion": "[a-z0-9-]+"\}\}, "Effect": "Allow", "Resource": "\*", '
+    + r'"Sid": "RegionalPlatformServices"\}'
+)
+"""The deploy role's regional statement exactly as components/deploy_runner.py builds it: an action added
+to it on ``*`` changes the quoted statement, and the finding is no longer accepted."""
+_REGIONAL_EXPANDED = r"\[(\"(" + "|".join(map(re.escape, REGIONAL_SERVICES)) + r'):[A-Za-z0-9]+"(, )?)+\]; '
+
 
 ACCEPTED: tuple[Accepted, ...] = (
     # ---- iam (parliament) -----------------------------------------------------------------------------
@@ -75,7 +95,9 @@ ACCEPTED: tuple[Accepted, ...] = (
     Accepted(
         "iam",
         "RESOURCE_MISMATCH",
-        r"^\S+ policy Statement\[0\] statement 0 \(EnableAccountAdministration\): .*kms:CreateKey",
+        r"^\S+ policy Statement\[0\] statement 0 \(EnableAccountAdministration\): .*kms:CreateKey.*"
+        r'\]; statement \{"Action": "kms:\*", "Effect": "Allow", "Principal": \{"AWS": '
+        r'"arn:aws[-a-z]*:iam::\d{12}:root"\}, ',
         "AWS's default key-policy statement (account root, kms:*). In a key policy the resource is the key "
         "itself, so kms:* grants only the actions on this key; parliament expands kms:* into account-level "
         "actions too (CreateKey, CreateAlias, custom key stores...) and finds no key ARN format for them.",
@@ -132,8 +154,9 @@ ACCEPTED: tuple[Accepted, ...] = (
         "iam",
         "RESOURCE_STAR",
         r"^\S+-deploy-role inlinePolicies\[deploy-platform\] Statement\[0\] statement 0 "
-        r"\(RegionalPlatformServices\): LOW Unnecessary use of Resource \*: .*"
-        r'"Condition": \{"StringEquals": \{"aws:RequestedRegion": "[a-z0-9-]+"\}\}',
+        r"\(RegionalPlatformServices\): LOW Unnecessary use of Resource \*: "
+        + _REGIONAL_EXPANDED
+        + _REGIONAL_STATEMENT,
         "The deploy runner creates and deletes the environment's VPC, subnets, route tables, security groups, "
         "instances and launch templates, DB instances and their groups, repositories, log groups, topics and "
         "alarms: most are named by IDs AWS assigns at creation, so no ARN can be written in advance "
@@ -222,13 +245,13 @@ ACCEPTED: tuple[Accepted, ...] = (
         Accepted(
             "policy",
             check,
-            r"^\S+-nvidia-device-plugin apps/v1 DaemonSet kube-system/nvidia-device-plugin-mps-control-daemon ",
+            _MPS_DAEMON + tail,
             "The chart renders the MPS control daemon whenever the device plugin is enabled, with no value to "
             "leave it out; it is scheduled only on nodes labelled nvidia.com/mps.capable=true, a label set only "
             "when MPS sharing is configured (by GPU feature discovery, disabled here); the platform configures "
             "no sharing, so it never runs.",
         )
-        for check in _MPS_DAEMON_CHECKS
+        for check, tail in _MPS_DAEMON_CHECKS.items()
     ),
 )
 """Every accepted finding, with its reason. Keep each entry as narrow as the finding it accepts."""

@@ -255,8 +255,11 @@ class ReleaseSpec:
     repository: str
     release_name: str
     namespace: str
-    values: dict[str, Any]
+    values: dict[str, Any] | Secret
+    """The release's ``values`` as the graph holds them (a map, or a secret map; unknowns inside)."""
     skip_crds: bool
+    problems: tuple[str, ...] = ()
+    """Why the values rendered are not the ones the release passes (``unsupported-values`` findings)."""
 
 
 def release_specs(graph: Graph) -> list[ReleaseSpec]:
@@ -272,7 +275,7 @@ def release_specs(graph: Graph) -> list[ReleaseSpec]:
         elif "/" in chart and not repository:
             # "repo/chart" names a locally added repository; only the chart name is usable here.
             chart = chart.rsplit("/", 1)[1]
-        values = inputs.get("values") or {}
+        values, problems = _release_values(inputs)
         specs.append(
             ReleaseSpec(
                 resource=resource,
@@ -281,11 +284,32 @@ def release_specs(graph: Graph) -> list[ReleaseSpec]:
                 repository=repository,
                 release_name=str(inputs.get("name") or resource.name),
                 namespace=str(inputs.get("namespace") or "default"),
-                values=values if isinstance(values, dict) else {},
+                values=values,
                 skip_crds=bool(inputs.get("skipCrds")),
+                problems=problems,
             )
         )
     return specs
+
+
+def _release_values(inputs: Mapping[str, Any]) -> tuple[dict[str, Any] | Secret, tuple[str, ...]]:
+    """The values to render and why they may not be the release's: a secret map is kept (its leaves become
+    placeholders); anything but a map, and values files (which verify does not read), are reported."""
+    problems: list[str] = []
+    raw = inputs.get("values")
+    values: dict[str, Any] | Secret = {}
+    if isinstance(raw, dict) or (isinstance(raw, Secret) and isinstance(raw.value, dict)):
+        values = raw
+    elif raw is not None:
+        shown = "a secret " + type(raw.value).__name__ if isinstance(raw, Secret) else repr(raw)[:80]
+        problems.append(f"values is {shown}, not a map of values; it was rendered as {{}}")
+    files = inputs.get("valueYamlFiles")
+    if files:
+        problems.append(
+            "valueYamlFiles are not read by mlops verify (their values were not rendered or checked); "
+            "pass the values inline (values=...)"
+        )
+    return values, tuple(problems)
 
 
 def kube_version(graph: Graph, default: str) -> str:
@@ -589,6 +613,17 @@ def render(ctx: VerifyContext, helm: Helm, source: ChartSource, *, workers: int 
     specs = release_specs(ctx.graph)
     rendered: dict[int, RenderedRelease] = {}
     for spec in specs:
+        for problem in spec.problems:
+            findings.append(
+                Finding.at(
+                    spec.resource,
+                    LAYER,
+                    "unsupported-values",
+                    f"release {spec.release_name}: {problem}",
+                    object=f"helm release {spec.namespace}/{spec.release_name}",
+                    path="values",
+                )
+            )
         try:
             chart_dir = source.locate(spec.chart, spec.version, spec.repository)
         except ChartNotFound as err:
@@ -602,7 +637,7 @@ def render(ctx: VerifyContext, helm: Helm, source: ChartSource, *, workers: int 
                     path="version",
                 )
             )
-            rendered[id(spec)] = _release(spec, spec.values, None)
+            rendered[id(spec)] = _release(spec, placeholders(spec.values, None), None)
             continue
         tree = load_chart(chart_dir)
         jobs.append(_Job(spec, chart_dir, tree, placeholders(spec.values, tree.values)))
@@ -689,3 +724,55 @@ def _release(spec: ReleaseSpec, values: dict[str, Any], chart_dir: Path | None) 
         values=copy.deepcopy(values),
         chart_dir=chart_dir,
     )
+
+
+# --- pulling the pinned charts (a CI without ../shared/charts) -----------------------------------------
+
+SHIPPED_STACKS = ("dev", "staging", "prod")
+
+
+def pull_pinned(graphs: Iterable[Graph], target: Path, helm: Helm) -> list[Path]:
+    """Every chart version the graphs' releases pin, pulled by ``helm pull`` into ``target/<chart>-<version>``.
+
+    The result is a chart directory for ``--charts`` / ``MLOPS_CHARTS`` (the layout :class:`LocalCharts`
+    reads); a chart already there is not pulled again. Raises :class:`ChartNotFound` for a pin helm cannot
+    pull.
+    """
+    source = PulledCharts(helm, target)
+    pulled: dict[tuple[str, str, str], Path] = {}
+    for graph in graphs:
+        for spec in release_specs(graph):
+            key = (spec.chart, spec.version, spec.repository)
+            if key not in pulled:
+                pulled[key] = source.locate(*key)
+    return list(pulled.values())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m mlops.verify.helm --pull-charts DIR [STACK...]`` (``make charts``): exit 0, or 2."""
+    import argparse
+    import sys
+
+    from mlops.engine import render as render_stack
+
+    parser = argparse.ArgumentParser(
+        prog="python -m mlops.verify.helm",
+        description="helm pull every chart version the stacks pin into DIR/<chart>-<version>",
+    )
+    parser.add_argument("--pull-charts", metavar="DIR", required=True, type=Path)
+    parser.add_argument("stacks", nargs="*", default=list(SHIPPED_STACKS))
+    args = parser.parse_args(argv)
+    try:
+        helm = find_helm()
+        graphs = [render_stack(stack, REPO_ROOT) for stack in args.stacks]
+        charts = pull_pinned(graphs, args.pull_charts, helm)
+    except (VerifyError, ChartNotFound) as err:
+        print(f"mlops charts: {err}", file=sys.stderr)
+        return 2
+    for chart in charts:
+        print(chart)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -140,13 +140,19 @@ def to_sarif(result: VerifyResult) -> dict[str, Any]:
             "properties": {"urn": f.urn, "object": f.object, "path": f.path},
         }
         if id(f) in reasons:
-            entry["suppressions"] = [{"kind": "inSource", "justification": reasons[id(f)]}]
-        if f.source is not None:
+            entry["suppressions"] = [{"kind": "external", "justification": reasons[id(f)]}]
+        # Code scanning needs a location: the line that made the resource, else the stack's config file.
+        file, line = (
+            (f.source.file, f.source.line)
+            if f.source is not None
+            else (result.stack_file or f"stacks/Pulumi.{result.stack}.yaml", 1)
+        )
+        if file:
             entry["locations"] = [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": f.source.file, "uriBaseId": "%SRCROOT%"},
-                        "region": {"startLine": max(1, f.source.line)},
+                        "artifactLocation": {"uri": file, "uriBaseId": "%SRCROOT%"},
+                        "region": {"startLine": max(1, line)},
                     },
                     "logicalLocations": [
                         {"name": f.name, "fullyQualifiedName": f.urn or f.name, "kind": "resource"}

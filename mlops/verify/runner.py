@@ -12,7 +12,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from components.versions import DEFAULT_KUBERNETES_VERSION
+from mlops import REPO_ROOT
 from mlops.graph import Graph
+from mlops.stackconfig import StackFileError, load_project
 from mlops.verify import accepted as accepted_list
 from mlops.verify import helm as helm_layer
 from mlops.verify.model import Finding, VerifyContext
@@ -27,8 +29,17 @@ LAYERS: tuple[str, ...] = (
 )
 """The layers after helm, in order (each a module with ``check(ctx)`` and a ``LAYER`` name)."""
 
-INCOMPLETE_CHECKS = frozenset({("helm", "chart-not-found")})
-"""Findings that mean a part of the platform could not be verified at all (``mlops verify`` exits 2)."""
+INCOMPLETE_CHECKS = frozenset(
+    {
+        ("helm", "chart-not-found"),  # a pinned chart no source has: that release was not rendered
+        ("policy", "pack-failed"),  # the policy pack could not run over the chart manifests
+        ("schema", "unsupported-kube-version"),  # no OpenAPI schema for the cluster's version
+        ("crd", "unsupported-kube-version"),
+        ("semantics", "unsupported-kube-version"),
+    }
+)
+"""Findings that mean a layer (or a part of the platform) could not be verified at all: ``mlops verify``
+exits 2 (INCOMPLETE), not 1."""
 
 
 @dataclass
@@ -45,6 +56,8 @@ class VerifyResult:
     accepted: list[tuple[Finding, accepted_list.Accepted]]
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds per layer (``helm`` included)."""
+    stack_file: str | None = None
+    """The stack's config file, relative to the project: where a finding without a source is located."""
 
     @property
     def incomplete(self) -> list[Finding]:
@@ -77,6 +90,7 @@ def verify(
     helm: helm_layer.Helm,
     layers: Sequence[str] = LAYERS,
     accepted: Iterable[accepted_list.Accepted] | None = None,
+    stack_file: str | None = None,
 ) -> VerifyResult:
     """Render the graph's releases with ``helm``, run every layer, split off the accepted findings.
 
@@ -112,4 +126,18 @@ def verify(
         findings=kept,
         accepted=taken,
         timings=timings,
+        stack_file=stack_file or _stack_file(stack),
     )
+
+
+def _stack_file(stack: str) -> str:
+    """``stacks/Pulumi.<stack>.yaml`` as the project (Pulumi.yaml ``stackConfigDir``) places it."""
+    try:
+        project = load_project(REPO_ROOT)
+    except StackFileError:
+        return f"stacks/Pulumi.{stack}.yaml"
+    path = project.stack_config_dir / f"Pulumi.{stack}.yaml"
+    try:
+        return str(path.relative_to(project.root))
+    except ValueError:
+        return str(path)

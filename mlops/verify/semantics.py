@@ -15,6 +15,12 @@ Checks (the ``check`` of each finding):
   port that no container of the selected pods declares (Prometheus would silently scrape nothing);
 - ``network-policy-port``: a NetworkPolicy ingress rule whose ports are all names no container of the selected
   pods declares (the rule allows nothing);
+- ``port-name-digits``: an int-or-string port given as a string of digits (``"8080"``) in a probe or
+  lifecycle handler, a Service ``targetPort`` or a NetworkPolicy port: the API server reads a string as a
+  port name, and a port name must contain a letter, so it rejects the object;
+- ``selects-nothing``: a Service, NetworkPolicy or ServiceMonitor whose selector matches no pod (Service) of
+  the platform, no pod the operators create for its custom resources (:data:`OPERATOR_OBJECTS`), or no
+  Service (ServiceMonitor); Kubernetes' own namespaces are not judged;
 - ``duplicate-container``: two containers of a pod (containers, initContainers, ephemeralContainers) with one
   name; ``duplicate-port``: two ports of a pod with one name;
 - ``quantity``: a quantity that is not Kubernetes quantity grammar (resources, pod-level resources,
@@ -35,8 +41,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeGuard
 
 from mlops.verify import kube_schema
 from mlops.verify.model import Finding, Manifest, VerifyContext
@@ -310,6 +317,35 @@ def _check_selector(out: _Out, obj: dict[str, Any], labels: dict[str, Any]) -> N
         )
 
 
+def _digit_port(out: _Out, value: Any, path: str, what: str) -> None:
+    """An IntOrString port written as a string of digits is a port name, and a name needs a letter."""
+    if isinstance(value, str) and not isinstance(value, Unknown) and value.isdigit():
+        out.add(
+            "port-name-digits",
+            path,
+            f"{what} {value!r} is a string of digits: the API server reads a string port as a port name, "
+            f"which must contain a letter, and rejects it; write the number {int(value)}",
+        )
+
+
+def _check_ports(out: _Out, obj: dict[str, Any]) -> None:
+    """The int-or-string ports of a Service (``targetPort``) and a NetworkPolicy (ingress and egress)."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    kind = obj.get("kind")
+    if kind == "Service" and obj.get("apiVersion") == "v1":
+        for i, port in enumerate(spec.get("ports") or []):
+            if isinstance(port, dict):
+                _digit_port(out, port.get("targetPort"), f"spec.ports[{i}].targetPort", "targetPort")
+    if kind == "NetworkPolicy" and obj.get("apiVersion") == "networking.k8s.io/v1":
+        for direction in ("ingress", "egress"):
+            for i, rule in enumerate(spec.get(direction) or []):
+                for j, port in enumerate((rule or {}).get("ports") or [] if isinstance(rule, dict) else []):
+                    if isinstance(port, dict):
+                        _digit_port(out, port.get("port"), f"spec.{direction}[{i}].ports[{j}].port", "port")
+
+
 def _declared_ports(container: dict[str, Any]) -> set[str]:
     return {p["name"] for p in container.get("ports") or [] if isinstance(p, dict) and p.get("name")}
 
@@ -352,6 +388,7 @@ def _check_pod(out: _Out, spec: dict[str, Any], path: str) -> None:
         for handler, hpath in _handlers(container, cpath):
             for action in ("httpGet", "tcpSocket"):
                 port = (handler.get(action) or {}).get("port")
+                _digit_port(out, port, f"{hpath}.{action}.port", f"{action} port")
                 named = isinstance(port, str) and not isinstance(port, Unknown) and not port.isdigit()
                 if named and port not in declared:
                     out.add(
@@ -498,6 +535,7 @@ def check_manifest(manifest: Manifest, kube_version: str) -> list[Finding]:
     if kind in ("Deployment", "StatefulSet", "DaemonSet"):
         _check_rollout(out, obj)
     _check_storage(out, obj)
+    _check_ports(out, obj)
     found = pod_spec(obj)
     if found is not None:
         spec, path, labels = found
@@ -807,6 +845,171 @@ def _check_network_policies(ctx: VerifyContext, manifests: list[Manifest]) -> li
     return findings
 
 
+# --- selectors that select nothing --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OperatorObjects:
+    """The pods and Services an operator creates for one custom resource (not rendered by anyone)."""
+
+    group: str
+    kind: str
+    pod_labels: Callable[[str], dict[str, str]]
+    """The labels the operator gives each pod it creates for the resource named so (plus the resource's
+    ``spec.podMetadata.labels``)."""
+    service_labels: dict[str, str]
+    """The labels of the governing Service it creates (``<kind>-operated``)."""
+    reason: str
+
+
+OPERATOR_OBJECTS: tuple[OperatorObjects, ...] = (
+    OperatorObjects(
+        "monitoring.coreos.com",
+        "Prometheus",
+        lambda name: {
+            "app.kubernetes.io/name": "prometheus",
+            "app.kubernetes.io/instance": name,
+            "app.kubernetes.io/managed-by": "prometheus-operator",
+            "operator.prometheus.io/name": name,
+            "operator.prometheus.io/shard": "0",
+            "prometheus": name,
+        },
+        {"operated-prometheus": "true"},
+        "the prometheus-operator runs each Prometheus as a StatefulSet prometheus-<name> it creates, with "
+        "these pod labels, and the governing Service prometheus-operated",
+    ),
+    OperatorObjects(
+        "monitoring.coreos.com",
+        "Alertmanager",
+        lambda name: {
+            "app.kubernetes.io/name": "alertmanager",
+            "app.kubernetes.io/instance": name,
+            "app.kubernetes.io/managed-by": "prometheus-operator",
+            "alertmanager": name,
+        },
+        {"operated-alertmanager": "true"},
+        "the prometheus-operator runs each Alertmanager as a StatefulSet alertmanager-<name> it creates, "
+        "with these pod labels, and the governing Service alertmanager-operated",
+    ),
+)
+"""The operators of the platform whose pods and Services no manifest renders: a selector may select them."""
+
+
+def _operator_objects(
+    ctx: VerifyContext, manifests: list[Manifest]
+) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, dict[str, Any]]]]:
+    """(namespace, labels) of the pods and of the Services the operators create for the platform's CRs."""
+    pods: list[tuple[str, dict[str, Any]]] = []
+    services: list[tuple[str, dict[str, Any]]] = []
+    for manifest in manifests:
+        group = manifest.api_version.rpartition("/")[0]
+        for made in OPERATOR_OBJECTS:
+            if (group, manifest.kind) != (made.group, made.kind) or not manifest.name:
+                continue
+            namespace = effective_namespace(ctx, manifest)
+            extra = ((manifest.obj.get("spec") or {}).get("podMetadata") or {}).get("labels") or {}
+            pods.append((namespace, {**extra, **made.pod_labels(manifest.name)}))
+            services.append((namespace, dict(made.service_labels)))
+    return pods, services
+
+
+def _judged_selector(selector: Any) -> TypeGuard[dict[str, Any]]:
+    """A selector to judge: non-empty (an empty one selects everything) and with no value unknown offline."""
+    if not isinstance(selector, dict) or not selector:
+        return False
+    return not any(isinstance(v, Unknown) for v in _leaves(selector))
+
+
+def _leaves(value: Any) -> Iterator[Any]:
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _leaves(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _leaves(item)
+    else:
+        yield value
+
+
+def _check_selects_nothing(ctx: VerifyContext, manifests: list[Manifest]) -> list[Finding]:
+    """A Service, NetworkPolicy or ServiceMonitor whose selector matches nothing the platform runs: no pod
+    of any release or plain object, and no pod or Service the operators create for the platform's custom
+    resources (:data:`OPERATOR_OBJECTS`). Kubernetes' own namespaces (kube-system, default, ...) are not
+    judged: EKS and its add-ons run objects there that nothing of the platform renders (coredns, kube-proxy,
+    the kubernetes Service); nor is a ServiceMonitor whose namespaceSelector is ``any``. Nothing is judged
+    unless every Helm release of the graph was rendered: a release helm did not render has pods unseen."""
+    releases = [r for r in ctx.graph.resources if r.type in RELEASE_TYPES]
+    rendered = {r.resource.urn for r in ctx.releases if r.chart_dir is not None}
+    if any(r.urn not in rendered for r in releases):
+        return []
+    pods: list[tuple[str, dict[str, Any]]] = []
+    services: list[tuple[str, dict[str, Any]]] = []
+    for m in manifests:
+        found = pod_spec(m.obj)
+        if found is not None and m.kind != "PodTemplate":
+            pods.append((effective_namespace(ctx, m), found[2]))
+        if m.kind == "Service" and m.api_version == "v1":
+            services.append((effective_namespace(ctx, m), (m.obj.get("metadata") or {}).get("labels") or {}))
+    made_pods, made_services = _operator_objects(ctx, manifests)
+    pods += made_pods
+    services += made_services
+
+    def judged(namespace: Any) -> bool:
+        return (
+            isinstance(namespace, str)
+            and not isinstance(namespace, Unknown)
+            and namespace not in DEFAULT_NAMESPACES
+        )
+
+    findings = []
+    for manifest in manifests:
+        spec = manifest.obj.get("spec") or {}
+        if not isinstance(spec, dict):
+            continue
+        namespace = effective_namespace(ctx, manifest)
+        out = _Out(manifest)
+        if manifest.kind == "Service" and manifest.api_version == "v1":
+            selector = spec.get("selector")
+            if not _judged_selector(selector) or not judged(namespace):
+                continue
+            if not any(ns == namespace and map_selector_matches(selector, labels) for ns, labels in pods):
+                out.add(
+                    "selects-nothing",
+                    "spec.selector",
+                    f"selector {selector} matches no pod in namespace {namespace!r}: the Service has no "
+                    "endpoints",
+                )
+        elif manifest.kind == "NetworkPolicy" and manifest.api_version == "networking.k8s.io/v1":
+            selector = spec.get("podSelector")
+            if not _judged_selector(selector) or not judged(namespace):
+                continue
+            if not any(ns == namespace and selector_matches(selector, labels) for ns, labels in pods):
+                out.add(
+                    "selects-nothing",
+                    "spec.podSelector",
+                    f"podSelector {selector} matches no pod in namespace {namespace!r}: the policy applies "
+                    "to nothing (and its allows and denies do not reach the pods it was written for)",
+                )
+        elif manifest.kind == "ServiceMonitor" and manifest.api_version.startswith("monitoring.coreos.com/"):
+            selector = spec.get("selector")
+            within = spec.get("namespaceSelector")
+            if not _judged_selector(selector) or (isinstance(within, dict) and within.get("any")):
+                continue
+            names = within.get("matchNames") if isinstance(within, dict) else None
+            targets = list(names) if isinstance(names, list) and names else [namespace]
+            if not all(judged(t) for t in targets):
+                continue
+            if not any(ns in targets and selector_matches(selector, labels) for ns, labels in services):
+                out.add(
+                    "selects-nothing",
+                    "spec.selector",
+                    f"selector {selector} matches no Service in namespace(s) {targets}: Prometheus scrapes "
+                    "nothing for this monitor",
+                )
+        findings.extend(out.findings)
+    return findings
+
+
 def check(ctx: VerifyContext) -> list[Finding]:
     try:
         kube_schema.schema_version(ctx.kube_version)
@@ -819,6 +1022,7 @@ def check(ctx: VerifyContext) -> list[Finding]:
     findings.extend(_check_services(ctx, manifests))
     findings.extend(_check_monitors(ctx, manifests))
     findings.extend(_check_network_policies(ctx, manifests))
+    findings.extend(_check_selects_nothing(ctx, manifests))
     findings.extend(_check_namespaces(ctx, manifests))
     findings.extend(_check_namespace_order(ctx, manifests))
     return findings

@@ -4,7 +4,8 @@ Helm ignores a key the chart does not know, so a renamed or misspelt key silentl
 path of the values a release passes is looked up in the chart's ``values.yaml`` (subcharts' defaults under
 their alias or name, ``global`` shared by all) and in its ``values.schema.json``; the values are also
 validated against each schema, as ``helm install`` would after merging the defaults. Below the free-form
-paths of :data:`FREE_FORM` (maps whose keys are data, not chart settings) nothing is checked.
+paths of :data:`FREE_FORM` (maps whose keys are data, not chart settings) nothing is checked; the free-form
+key itself must still be one the chart has.
 """
 
 from __future__ import annotations
@@ -241,8 +242,8 @@ def unknown_keys(release: RenderedRelease, chart: ChartTree) -> list[Finding]:
     def visit(values: dict[str, Any], known: Known, path: tuple[str, ...]) -> None:
         for key, value in values.items():
             here = (*path, key)
-            if free_form(here) is not None:
-                continue
+            # The key itself is looked up first, free-form or not: a map named like one (``resources``,
+            # ``*Selector``) where the chart has no such key is as ignored by helm as any misspelt key.
             child = globals_known if here == ("global",) else known.child(key)
             if child is None:
                 if known.open_map():
@@ -260,6 +261,8 @@ def unknown_keys(release: RenderedRelease, chart: ChartTree) -> list[Finding]:
                         path=f"values.{dotted}",
                     )
                 )
+                continue
+            if free_form(here) is not None:
                 continue
             if isinstance(value, dict) and value and not child.rendered_whole():
                 visit(value, child, here)

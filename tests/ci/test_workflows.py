@@ -100,7 +100,14 @@ def test_pull_request_runs_tests_and_the_policy_pack_per_stack_to_code_scanning(
     doc = load("pull-request.yml")
     assert doc["on"]["pull_request"]["branches"] == ["main"]
     test = doc["jobs"]["test"]
-    assert any(s.get("run") == "make test" for s in steps(test))
+    runs = [str(s.get("run", "")) for s in steps(test)]
+    # The runner has no ../shared/charts: `make charts` pulls the pins, and `make test` reads them there.
+    (pull,) = [r for r in runs if r.startswith("make charts")]
+    (make_test,) = [r for r in runs if "make test" in r]
+    assert runs.index("make helm") < runs.index(pull) < runs.index(make_test)
+    charts_dir = re.fullmatch(r'make charts CHARTS_DIR="(\S+)"', pull)
+    assert charts_dir is not None, pull
+    assert make_test == f'MLOPS_CHARTS="{charts_dir.group(1)}" make test CHARTS="{charts_dir.group(1)}"'
 
     policy = doc["jobs"]["policy"]
     assert policy["strategy"]["matrix"]["environment"] == ORDER

@@ -30,11 +30,19 @@ def project_helm() -> Helm:
 
 
 def shared_charts() -> Path:
-    """``$MLOPS_CHARTS``, else ``../shared/charts`` beside the clone; missing fails the test."""
+    """``$MLOPS_CHARTS``, else ``../shared/charts`` beside the clone; missing fails the test.
+
+    Any directory of unpacked charts ``<chart>-<version>/Chart.yaml`` will do: ``../shared/charts`` (with
+    its MANIFEST.json) here, or what ``make charts CHARTS_DIR=DIR`` pulled on a runner with the network.
+    """
     given = os.environ.get(CHARTS_ENV, "").strip()
     path = Path(given) if given else REPO_ROOT.parent / "shared" / "charts"
-    if not (path / "MANIFEST.json").is_file():
-        pytest.fail(f"no chart directory at {path} (set {CHARTS_ENV} or put the charts in ../shared/charts)")
+    if not path.is_dir() or not any(path.glob("*/Chart.yaml")):
+        pytest.fail(
+            f"no chart directory at {path} (set {CHARTS_ENV}, run `make charts CHARTS_DIR=DIR`, or put the "
+            "charts in ../shared/charts)",
+            pytrace=False,
+        )
     return path
 
 

@@ -16,7 +16,9 @@ from mlops import REPO_ROOT
 from mlops.engine import render
 from mlops.graph import Graph, Resource
 from mlops.verify import helm as helm_layer
+from mlops.verify import runner
 from mlops.verify.model import Finding, RenderedRelease, VerifyContext
+from mlops.verify.runner import VerifyResult
 
 
 @functools.cache
@@ -36,6 +38,21 @@ def stack_context(stack: str, with_charts: bool = False) -> VerifyContext:
     graph = stack_graph(stack)
     ctx = VerifyContext(graph=graph, stack=stack, kube_version=helm_layer.kube_version(graph, "1.36"))
     return render_into(ctx) if with_charts else ctx
+
+
+@functools.cache
+def verified_stack(stack: str) -> VerifyResult:
+    """The whole of ``mlops verify`` (every layer, helm included) on a shipped stack, nothing accepted."""
+    return runner.verify(
+        stack_graph(stack), stack, charts_dir=str(shared_charts()), helm=project_helm(), accepted=[]
+    )
+
+
+@pytest.fixture(scope="session")
+def verified() -> Callable[[str], VerifyResult]:
+    """``verified(stack)``: the runner's result on a shipped stack with every layer and no accepted list
+    (every finding in ``.findings``), once per session."""
+    return verified_stack
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ import yaml
 from verify_kit import graph_of, make_chart, project_helm, release, shared_charts
 
 from mlops import cli
+from mlops.verify.model import Finding
 
 REPO = Path(__file__).resolve().parents[3]
 VALUES = "mlops.verify.values"
@@ -87,6 +89,22 @@ def test_a_chart_with_no_source_exits_2(planted: Path, capsys: pytest.CaptureFix
     captured = capsys.readouterr()
     assert "INCOMPLETE" in captured.out
     assert "could not verify: components/planted.py:33" in captured.err and "chart app 1.0.0" in captured.err
+
+
+def test_a_layer_that_could_not_run_exits_2(
+    planted: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = types.ModuleType("no_schema_layer")
+    module.LAYER = "schema"  # type: ignore[attr-defined]
+    missing = Finding(
+        layer="schema", check="unsupported-kube-version", message="no schema for Kubernetes 1.99"
+    )
+    module.check = lambda ctx: [missing]  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "no_schema_layer", module)
+    code = cli.main(["verify", "test", "--charts", str(planted), "--layer", "no_schema_layer"])
+    assert code == 2
+    captured = capsys.readouterr()
+    assert "INCOMPLETE" in captured.out and "no schema for Kubernetes 1.99" in captured.err
 
 
 def test_a_charts_dir_that_does_not_exist_exits_2(planted: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -190,6 +190,42 @@ def test_without_a_charts_dir_helm_pulls_the_pin_into_the_cache(chart_repo: str,
         source.locate("demo", "9.9.9", chart_repo)
 
 
+def test_pull_pinned_makes_a_charts_dir_that_verify_and_the_tests_read(
+    chart_repo: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make charts` on a runner without ../shared/charts: every pin of every stack pulled once into
+    DIR/<chart>-<version>, the layout --charts / MLOPS_CHARTS reads (no MANIFEST.json needed)."""
+    target = tmp_path / "pulled"
+    dev = graph_of(
+        release("a", "demo", "0.3.0", repo=chart_repo), release("b", "demo", "0.3.0", repo=chart_repo)
+    )
+    prod = graph_of(release("a", "demo", "0.3.0", repo=chart_repo))
+    assert helm.pull_pinned([dev, prod], target, project_helm()) == [target / "demo-0.3.0"]
+    assert helm.LocalCharts(target).locate("demo", "0.3.0", "") == target / "demo-0.3.0"
+    assert not (target / "MANIFEST.json").exists()
+    monkeypatch.setenv(helm.CHARTS_ENV, str(target))
+    assert shared_charts() == target
+    with pytest.raises(helm.ChartNotFound, match=r"helm pull demo 9\.9\.9"):
+        helm.pull_pinned([graph_of(release("c", "demo", "9.9.9", repo=chart_repo))], target, project_helm())
+
+
+def test_shared_charts_refuses_a_directory_without_charts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(helm.CHARTS_ENV, str(tmp_path))
+    with pytest.raises(pytest.fail.Exception, match="no chart directory at"):
+        shared_charts()
+
+
+def test_make_charts_pulls_the_shipped_stacks_pins() -> None:
+    makefile = (REPO_ROOT / "Makefile").read_text(encoding="utf-8")
+    charts = re.search(r"^charts:(.*)\n((?:\t.*\n)+)", makefile, re.M)
+    assert charts is not None and "helm" in charts.group(1).split()
+    assert "-m mlops.verify.helm --pull-charts $(CHARTS_DIR)" in charts.group(2)
+    stacks = {p.name.split(".")[1] for p in (REPO_ROOT / "stacks").glob("Pulumi.*.yaml")}
+    assert set(helm.SHIPPED_STACKS) == stacks, "make charts pulls the pins of every shipped stack"
+
+
 # --- placeholders and parsing -----------------------------------------------------------------------------
 
 
@@ -342,6 +378,54 @@ def test_planted_chart_version_with_no_source_is_a_finding(tmp_path: Path) -> No
     assert str(finding.source) == "components/planted.py:7"
     assert [r.release_name for r in ctx.releases] == ["first", "app", "last"], "in the graph's order"
     assert [r.chart_dir is None for r in ctx.releases] == [False, True, False]
+
+
+CONFIG_CHART = {
+    "values": {"replicas": 1, "auth": {"password": ""}},
+    "templates": {
+        "cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n"
+        "data:\n  replicas: {{ .Values.replicas | quote }}\n  password: {{ .Values.auth.password | quote }}\n"
+    },
+}
+
+
+def test_secret_values_are_rendered_with_placeholders_not_dropped(tmp_path: Path) -> None:
+    """A release whose whole values are a secret (pulumi.Output.secret({...})) renders with its keys, each
+    leaf a placeholder; before, it silently rendered as {} and its keys were never checked."""
+    from mlops.verify import values as values_layer
+
+    make_chart(tmp_path, "app", "1.0.0", **CONFIG_CHART)
+    resource = release("app", "app", "1.0.0", line=51)
+    resource.inputs["values"] = Secret({"replicas": 3, "auth": {"pasword": "hunter2"}})
+    ctx = _ctx(resource)
+    assert helm.render(ctx, project_helm(), helm.LocalCharts(tmp_path)) == []
+    (rendered,) = ctx.releases
+    assert rendered.values == {"replicas": 1, "auth": {"pasword": helm.PLACEHOLDER}}
+    (config_map,) = rendered.manifests
+    assert config_map.obj["data"]["replicas"] == "1" and "hunter2" not in json.dumps(config_map.obj)
+    (misspelt,) = values_layer.check(ctx)
+    assert misspelt.path == "values.auth.pasword"
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"values": "@unknown"}, "values is '@unknown', not a map of values"),
+        ({"values": ["replicas", 2]}, "values is ['replicas', 2], not a map of values"),
+        ({"values": Secret("replicas: 2")}, "values is a secret str, not a map of values"),
+        ({"valueYamlFiles": ["values-prod.yaml"]}, "valueYamlFiles are not read by mlops verify"),
+    ],
+    ids=["unknown", "list", "secret-string", "value-yaml-files"],
+)
+def test_values_verify_cannot_see_are_a_finding(tmp_path: Path, given: dict, message: str) -> None:
+    make_chart(tmp_path, "app", "1.0.0", **CONFIG_CHART)
+    resource = release("app", "app", "1.0.0", line=52)
+    resource.inputs.update(given)
+    ctx = _ctx(resource)
+    (finding,) = helm.render(ctx, project_helm(), helm.LocalCharts(tmp_path))
+    assert (finding.layer, finding.check, finding.path) == ("helm", "unsupported-values", "values")
+    assert message in finding.message and str(finding.source) == "components/planted.py:52"
+    assert ctx.releases[0].manifests, "the release is still rendered (with the values verify can see)"
 
 
 def test_kube_version_comes_from_the_cluster() -> None:

@@ -274,3 +274,27 @@ def test_documents_are_read_from_a_copy_not_changed(stacks):
     before = copy.deepcopy([r.inputs for r in graph.resources])
     iam.check(VerifyContext(graph=graph, stack="dev", kube_version="1.34"))
     assert [r.inputs for r in graph.resources] == before
+
+
+def test_setuptools_is_pinned_past_its_cves_and_still_ships_pkg_resources() -> None:
+    """parliament imports pkg_resources (gone in setuptools 82); setuptools before 78.1.1 has
+    CVE-2022-40897, CVE-2024-6345 and CVE-2025-47273. The pin sits between, and is what is installed."""
+    import importlib.metadata
+    import re as _re
+    import warnings
+
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    from mlops import REPO_ROOT
+
+    constraints = (REPO_ROOT / "constraints.txt").read_text(encoding="utf-8")
+    (pin,) = _re.findall(r"^setuptools==(\S+)$", constraints, _re.M)
+    pyproject = (REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    (spec,) = _re.findall(r'^\s*"setuptools([^"]+)",$', pyproject, _re.M)
+    assert SpecifierSet(spec) == SpecifierSet(">=78.1.1,<82")
+    assert Version(pin) in SpecifierSet(spec)
+    assert importlib.metadata.version("setuptools") == pin, "the venv runs the pinned setuptools"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pkg_resources  # noqa: F401

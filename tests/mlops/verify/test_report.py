@@ -124,7 +124,7 @@ def test_sarif_has_a_rule_per_layer_check_and_results_at_the_resource(result: Ve
     assert location["region"]["startLine"] == 991
     assert "values.servce" in values_result["message"]["text"] and "suppressions" not in values_result
     assert accepted_result["suppressions"] == [
-        {"kind": "inSource", "justification": "the chart reads it through a tpl string"}
+        {"kind": "external", "justification": "the chart reads it through a tpl string"}
     ]
     assert by_rule["helm/render-failed"][0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 12
 
@@ -145,3 +145,16 @@ def test_junit_has_a_case_per_layer_check_and_failures_for_findings(result: Veri
     out = cases[("mlops-verify.dev.values", "unknown-key")].find("system-out")
     assert out is not None and "[accepted]" in (out.text or "") and "tpl string" in (out.text or "")
     assert cases[("mlops-verify.dev.schema", "all")].find("failure") is None
+
+
+def test_sarif_locates_a_finding_without_a_source_at_the_stack_file(result: VerifyResult) -> None:
+    """Code scanning drops a result without a location: a layer-wide finding sits on the stack's file."""
+    layer_wide = Finding(layer="policy", check="pack-failed", message="the policy pack could not run: boom")
+    result.findings.append(layer_wide)
+    result.stack_file = "stacks/Pulumi.dev.yaml"
+    results = to_sarif(result)["runs"][0]["results"]
+    assert all(r.get("locations") for r in results)
+    (pack,) = [r for r in results if r["ruleId"] == "policy/pack-failed"]
+    location = pack["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"] == "stacks/Pulumi.dev.yaml"
+    assert location["region"]["startLine"] == 1

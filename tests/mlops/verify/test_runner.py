@@ -86,6 +86,37 @@ def test_a_chart_with_no_source_makes_the_run_incomplete(tmp_path: Path) -> None
     assert missing.name == "gone" and str(missing.source) == "components/planted.py:99"
 
 
+@pytest.mark.parametrize(
+    ("layer", "check"),
+    [
+        ("policy", "pack-failed"),
+        ("schema", "unsupported-kube-version"),
+        ("crd", "unsupported-kube-version"),
+        ("semantics", "unsupported-kube-version"),
+    ],
+)
+def test_a_layer_that_could_not_run_makes_the_run_incomplete(
+    monkeypatch: pytest.MonkeyPatch, layer: str, check: str
+) -> None:
+    """A layer that did not run verified nothing: exit 2 (INCOMPLETE), not 1 (findings)."""
+    module = types.ModuleType("broken_layer")
+    module.LAYER = layer  # type: ignore[attr-defined]
+    module.check = lambda ctx: [Finding(layer=layer, check=check, message="could not run")]  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "broken_layer", module)
+    result = runner.verify(graph_of(), "dev", charts_dir=None, helm=project_helm(), layers=["broken_layer"])
+    assert [(f.layer, f.check) for f in result.incomplete] == [(layer, check)]
+    assert result.stack_file == "stacks/Pulumi.dev.yaml"
+
+
+def test_the_layers_name_their_could_not_run_checks_as_the_runner_does() -> None:
+    from mlops.verify import chart_policies, crd, kube_schema, semantics
+
+    assert (chart_policies.LAYER, chart_policies.PACK_FAILED) in runner.INCOMPLETE_CHECKS
+    for module in (kube_schema, crd, semantics):
+        assert (module.LAYER, "unsupported-kube-version") in runner.INCOMPLETE_CHECKS
+        assert '"unsupported-kube-version"' in Path(str(module.__file__)).read_text(encoding="utf-8")
+
+
 def test_a_layer_that_is_not_installed_cannot_run() -> None:
     with pytest.raises(helm.VerifyError, match=r"verify layer mlops\.verify\.nope is not installed"):
         runner.verify(graph_of(), "test", charts_dir=None, helm=project_helm(), layers=["mlops.verify.nope"])

@@ -102,6 +102,30 @@ def test_service_target_port_that_no_selected_pod_declares(planted, at):
     assert "apps/v1 Deployment mlflow/mlflow" in found[0].message
 
 
+def test_an_all_digit_string_port_is_a_port_name_the_api_server_rejects(planted, at):
+    ctx, dep = planted(
+        "prod",
+        DEPLOYMENT,
+        "mlflow-server",
+        lambda i: _container(i)["livenessProbe"]["httpGet"].update(port="5000"),
+    )
+    (found,) = at(semantics.check(ctx), "port-name-digits", dep)
+    assert found.path == "spec.template.spec.containers[0].livenessProbe.httpGet.port"
+    assert "'5000'" in found.message and "write the number 5000" in found.message
+    ctx, svc = planted(
+        "prod", SERVICE, "mlflow-service", lambda i: i["spec"]["ports"][0].update(targetPort="5000")
+    )
+    assert [f.path for f in at(semantics.check(ctx), "port-name-digits", svc)] == ["spec.ports[0].targetPort"]
+    ctx, policy = planted(
+        "prod",
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        "mlflow-allow-clients",
+        lambda i: i["spec"]["ingress"][0]["ports"][0].update(port="5000"),
+    )
+    found = at(semantics.check(ctx), "port-name-digits", policy)
+    assert [f.path for f in found] == ["spec.ingress[0].ports[0].port"]
+
+
 def test_duplicate_container_names(planted, at):
     def mutate(inputs):
         pod = _pod(inputs)
@@ -472,3 +496,95 @@ def test_rollout_that_cannot_progress_and_percentages_above_100(planted, at):
     ctx, pdb = planted("prod", PDB, "mlflow-pdb", lambda i: i["spec"].update(maxUnavailable="150%"))
     found = at(semantics.check(ctx), "int-or-string", pdb)
     assert [f.path for f in found] == ["spec.maxUnavailable"] and "above 100%" in found[0].message
+
+
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+
+
+def test_a_selector_that_selects_nothing(planted, at):
+    """A misspelt selector leaves a Service without endpoints, a NetworkPolicy applying to nothing, a
+    ServiceMonitor scraping nothing: before, each was skipped as "its pods come from elsewhere"."""
+    ctx, svc = planted(
+        "prod",
+        SERVICE,
+        "mlflow-service",
+        lambda i: i["spec"]["selector"].update({"app.kubernetes.io/name": "mlfow"}),
+        with_charts=True,
+    )
+    (found,) = at(semantics.check(ctx), "selects-nothing", svc)
+    assert found.path == "spec.selector" and "no endpoints" in found.message
+    ctx, policy = planted(
+        "prod",
+        NETWORK_POLICY,
+        "mlflow-allow-clients",
+        lambda i: i["spec"]["podSelector"]["matchLabels"].update({"app.kubernetes.io/name": "mlfow"}),
+        with_charts=True,
+    )
+    (found,) = at(semantics.check(ctx), "selects-nothing", policy)
+    assert found.path == "spec.podSelector" and "namespace 'mlflow'" in found.message
+    ctx, monitor = planted(
+        "prod",
+        "kubernetes:monitoring.coreos.com/v1:ServiceMonitor",
+        "prod-mlflow",
+        lambda i: i["spec"]["selector"]["matchLabels"].update({"app.kubernetes.io/name": "mlfow"}),
+        with_charts=True,
+    )
+    (found,) = at(semantics.check(ctx), "selects-nothing", monitor)
+    assert found.path == "spec.selector" and "scrapes nothing" in found.message
+
+
+def test_pods_the_prometheus_operator_creates_are_selectable(planted, at, stack_ctx):
+    """The platform's NetworkPolicy for Prometheus selects the pods the operator creates for the chart's
+    Prometheus resource (no manifest renders them): it passes, and a wrong name in it is a finding."""
+    ctx = stack_ctx("prod", True)
+    assert [f for f in semantics.check(ctx) if f.check == "selects-nothing"] == []
+    made, _ = semantics._operator_objects(ctx, semantics.manifests_of(ctx))
+    assert ("monitoring", "prometheus") in {(ns, labels["app.kubernetes.io/name"]) for ns, labels in made}
+    ctx, policy = planted(
+        "prod",
+        NETWORK_POLICY,
+        "netpol-prometheus",
+        lambda i: i["spec"]["podSelector"]["matchLabels"].update(
+            {"operator.prometheus.io/name": "prometheus"}
+        ),
+        with_charts=True,
+    )
+    (found,) = at(semantics.check(ctx), "selects-nothing", policy)
+    assert "namespace 'monitoring'" in found.message
+
+
+def test_kubernetes_own_namespaces_are_not_judged(stack_ctx):
+    """kube-prometheus-stack's coredns Service selects EKS's coredns pods in kube-system, which nothing of
+    the platform renders: Kubernetes' own namespaces are left alone."""
+    ctx = stack_ctx("prod", True)
+    manifests = semantics.manifests_of(ctx)
+    (coredns,) = [m for m in manifests if m.kind == "Service" and m.name == "kube-prometheus-stack-coredns"]
+    assert semantics.effective_namespace(ctx, coredns) == "kube-system"
+    pods = [semantics.pod_spec(m.obj) for m in manifests]
+    selector = coredns.obj["spec"]["selector"]
+    assert not any(p and semantics.map_selector_matches(selector, p[2]) for p in pods)
+    assert not [f for f in semantics.check(ctx) if f.object == coredns.ref()]
+
+
+def test_nothing_selects_nothing_while_a_release_is_not_rendered(planted, at):
+    """Without the charts' pods (a release helm did not render) a selector cannot be judged."""
+    ctx, svc = planted(
+        "prod",
+        SERVICE,
+        "mlflow-service",
+        lambda i: i["spec"]["selector"].update({"app.kubernetes.io/name": "x"}),
+        with_charts=True,
+    )
+    assert at(semantics.check(ctx), "selects-nothing", svc)
+    graph = ctx.graph
+    graph.resources.append(
+        Resource(
+            urn="urn:pulumi:prod::p::kubernetes:helm.sh/v3:Release::unrendered",
+            type="kubernetes:helm.sh/v3:Release",
+            name="unrendered",
+            custom=True,
+            inputs={"chart": "x", "version": "1.0.0", "namespace": "mlflow"},
+            source=SourcePosition("components/planted.py", 1),
+        )
+    )
+    assert at(semantics.check(ctx), "selects-nothing", svc) == []

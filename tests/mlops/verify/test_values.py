@@ -189,3 +189,39 @@ def test_a_misspelt_key_in_the_real_kube_prometheus_stack_is_caught() -> None:
         "values.prometheus.prometheusSpec.retentionSizee": "did you mean 'retentionSize'?",
         "values.kubeProxyy": "did you mean 'kubeProxy'?",
     }
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"prometheus": {"resources": {"requests": {"cpu": "1"}}}},
+        {"prometheus": {"serviceMonitorSelector": {"matchLabels": {"release": "x"}}}},
+        {"prometheus": {"prometheusSpec": {"serviceMonitorNamspaceSelector": {"matchLabels": {"a": "b"}}}}},
+    ],
+    ids=["resources-at-the-wrong-level", "selector-at-the-wrong-level", "misspelt-selector"],
+)
+def test_a_key_named_like_a_free_form_map_is_still_looked_up(values: dict[str, Any]) -> None:
+    chart = shared_charts() / "kube-prometheus-stack-88.5.3"
+    found = _check(chart, values, chart="kube-prometheus-stack", version="88.5.3")
+    leaf = values["prometheus"]
+    dotted = "prometheus"
+    while True:
+        key = next(iter(leaf))
+        dotted += "." + key
+        if key.endswith(("resources", "Selector")):
+            break
+        leaf = leaf[key]
+    assert [(f.check, f.path) for f in found] == [("unknown-key", f"values.{dotted}")]
+
+
+def test_a_free_form_key_the_chart_has_is_not_checked_below() -> None:
+    chart = shared_charts() / "kube-prometheus-stack-88.5.3"
+    values = {
+        "prometheus": {
+            "prometheusSpec": {
+                "resources": {"requests": {"cpu": "1"}, "anything": 1},
+                "serviceMonitorNamespaceSelector": {"matchLabels": {"a": "b"}},
+            }
+        }
+    }
+    assert _check(chart, values, chart="kube-prometheus-stack", version="88.5.3") == []

@@ -156,7 +156,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
     if result.incomplete:
         for finding in result.incomplete:
-            print(f"mlops verify: could not verify: {finding.source}: {finding.message}", file=sys.stderr)
+            where = finding.source or result.stack_file or args.stack
+            print(f"mlops verify: could not verify: {where}: {finding.message}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_VIOLATIONS if result.findings else EXIT_OK
 

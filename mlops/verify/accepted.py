@@ -163,6 +163,18 @@ ACCEPTED: tuple[Accepted, ...] = (
         "(components/deploy_runner.py REGIONAL_SERVICES). The grant is bounded by the stack's region "
         "(aws:RequestedRegion); S3, KMS, EKS, IAM and Secrets Manager are scoped to the platform's names.",
     ),
+    Accepted(
+        "iam",
+        "RESOURCE_STAR",
+        r"^\S+-deploy-role inlinePolicies\[deploy-platform\] Statement\[\d+\] statement \d+ "
+        r'\(CreateEnvironmentKeys\): LOW Unnecessary use of Resource \*: \["kms:TagResource"\]; '
+        r'statement \{"Action": \["kms:CreateKey", "kms:TagResource"\], "Condition": \{"StringEquals": '
+        r'\{"aws:RequestTag/environment": "[a-z]+", "aws:RequestedRegion": "[a-z0-9-]+"\}\}, "Effect": "Allow", '
+        r'"Resource": "\*", "Sid": "CreateEnvironmentKeys"\}',
+        "CreateKey with tags is also authorised for kms:TagResource on the key being created, which has no ARN "
+        "yet: AWS's KMS guide grants both on '*' for tagging at creation. The statement is pinned to requests "
+        "tagging environment=<env> in the stack's region; parliament knows TagResource only on existing keys.",
+    ),
     # ---- policy (the pack's Kubernetes rules over chart objects) ----------------------------------------
     Accepted(
         "policy",

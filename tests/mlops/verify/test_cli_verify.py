@@ -105,6 +105,9 @@ def test_a_layer_that_could_not_run_exits_2(
     assert code == 2
     captured = capsys.readouterr()
     assert "INCOMPLETE" in captured.out and "no schema for Kubernetes 1.99" in captured.err
+    # A finding of the whole layer has no source line: it is placed at the stack, never at "None".
+    assert "could not verify: None" not in captured.err
+    assert "could not verify: stacks/Pulumi.test.yaml: no schema" in captured.err, captured.err
 
 
 def test_a_charts_dir_that_does_not_exist_exits_2(planted: Path, capsys: pytest.CaptureFixture[str]) -> None:

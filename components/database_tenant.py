@@ -35,6 +35,7 @@ import pulumi_kubernetes as k8s
 from components import db_tenant_job
 from components.cluster import service_account_role
 from components.network_policy import cidr_egress, dns_egress
+from components.pod_security import restricted_container, restricted_pod
 
 ESO_SECRETS_API = "external-secrets.io/v1"
 #: Where the job's program is mounted in the pod.
@@ -424,13 +425,7 @@ class DatabaseTenant(pulumi.ComponentResource):
                 restart_policy="Never",
                 enable_service_links=False,
                 node_selector=dict(args.node_selector or {}) or None,
-                security_context=k8s.core.v1.PodSecurityContextArgs(
-                    run_as_non_root=True,
-                    run_as_user=args.run_as_user,
-                    run_as_group=args.run_as_user,
-                    fs_group=args.run_as_user,
-                    seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-                ),
+                security_context=restricted_pod(args.run_as_user),
                 containers=[
                     k8s.core.v1.ContainerArgs(
                         name="tenant",
@@ -444,16 +439,7 @@ class DatabaseTenant(pulumi.ComponentResource):
                             requests={"cpu": "50m", "memory": "128Mi", "ephemeral-storage": "64Mi"},
                             limits={"cpu": "500m", "memory": "256Mi", "ephemeral-storage": "256Mi"},
                         ),
-                        security_context=k8s.core.v1.SecurityContextArgs(
-                            run_as_non_root=True,
-                            run_as_user=args.run_as_user,
-                            run_as_group=args.run_as_user,
-                            allow_privilege_escalation=False,
-                            read_only_root_filesystem=True,
-                            privileged=False,
-                            capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-                        ),
+                        security_context=restricted_container(args.run_as_user),
                         volume_mounts=[
                             k8s.core.v1.VolumeMountArgs(
                                 name="program", mount_path=JOB_SCRIPT_MOUNT, read_only=True

@@ -66,6 +66,7 @@ from components.mlflow_server import (
 )
 from components.network_policy import cidr_egress, cidrs, dns_egress, ports
 from components.network_policy import selector as label_selector
+from components.pod_security import restricted_container, restricted_pod
 
 ESO_CHART = "external-secrets"
 ESO_CHART_VERSION = "2.9.0"
@@ -736,16 +737,7 @@ class ModelRegistry(pulumi.ComponentResource):
             "app.kubernetes.io/name": "mlflow-schema-migration",
             "app.kubernetes.io/component": "schema-migration",
         }
-        restricted_container = k8s.core.v1.SecurityContextArgs(
-            run_as_non_root=True,
-            run_as_user=args.run_as_user,
-            run_as_group=args.run_as_user,
-            allow_privilege_escalation=False,
-            read_only_root_filesystem=True,
-            privileged=False,
-            capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-        )
+        migration_security = restricted_container(args.run_as_user)
         db_mount = k8s.core.v1.VolumeMountArgs(name="db", mount_path=DB_SERVICE_MOUNT, read_only=True)
         db_volume = k8s.core.v1.VolumeArgs(
             name="db",
@@ -768,7 +760,7 @@ class ModelRegistry(pulumi.ComponentResource):
                     requests={"cpu": "100m", "memory": "512Mi", "ephemeral-storage": "64Mi"},
                     limits={"cpu": "1", "memory": "1Gi", "ephemeral-storage": "512Mi"},
                 ),
-                security_context=restricted_container,
+                security_context=migration_security,
                 volume_mounts=[db_mount, k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
             )
 
@@ -825,13 +817,7 @@ class ModelRegistry(pulumi.ComponentResource):
                         restart_policy="Never",
                         enable_service_links=False,
                         node_selector=dict(args.node_selector) or None,
-                        security_context=k8s.core.v1.PodSecurityContextArgs(
-                            run_as_non_root=True,
-                            run_as_user=args.run_as_user,
-                            run_as_group=args.run_as_user,
-                            fs_group=args.run_as_user,
-                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-                        ),
+                        security_context=restricted_pod(args.run_as_user),
                         init_containers=migration.apply(
                             lambda m: [migration_container(step, argv, m.env) for step, argv in m.steps[:-1]]
                         ),
@@ -908,16 +894,7 @@ class ModelRegistry(pulumi.ComponentResource):
                     "ephemeral-storage": args.tmp_size_limit,
                 },
             ),
-            security_context=k8s.core.v1.SecurityContextArgs(
-                run_as_non_root=True,
-                run_as_user=args.run_as_user,
-                run_as_group=args.run_as_user,
-                allow_privilege_escalation=False,
-                read_only_root_filesystem=True,
-                privileged=False,
-                capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-                seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-            ),
+            security_context=restricted_container(args.run_as_user),
             volume_mounts=[
                 k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
                 k8s.core.v1.VolumeMountArgs(
@@ -948,13 +925,7 @@ class ModelRegistry(pulumi.ComponentResource):
                     spec=k8s.core.v1.PodSpecArgs(
                         service_account_name=SERVER_SA,
                         enable_service_links=False,
-                        security_context=k8s.core.v1.PodSecurityContextArgs(
-                            run_as_non_root=True,
-                            run_as_user=args.run_as_user,
-                            run_as_group=args.run_as_user,
-                            fs_group=args.run_as_user,
-                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-                        ),
+                        security_context=restricted_pod(args.run_as_user),
                         node_selector=dict(args.node_selector) or None,
                         topology_spread_constraints=[
                             k8s.core.v1.TopologySpreadConstraintArgs(
@@ -1114,16 +1085,7 @@ class ModelRegistry(pulumi.ComponentResource):
                 requests={"cpu": "10m", "memory": "64Mi", "ephemeral-storage": "16Mi"},
                 limits={"cpu": "200m", "memory": "128Mi", "ephemeral-storage": "64Mi"},
             ),
-            security_context=k8s.core.v1.SecurityContextArgs(
-                run_as_non_root=True,
-                run_as_user=args.run_as_user,
-                run_as_group=args.run_as_user,
-                allow_privilege_escalation=False,
-                read_only_root_filesystem=True,
-                privileged=False,
-                capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-                seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-            ),
+            security_context=restricted_container(args.run_as_user),
             volume_mounts=[
                 # MLflow's prometheus_client multiprocess files live on the pod's /tmp emptyDir.
                 k8s.core.v1.VolumeMountArgs(name="tmp", mount_path=SHARED_TMP_MOUNT, read_only=True),

@@ -7,10 +7,30 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from mlops.analyzer import CheckResult, Violation
+from mlops.graph import SourcePosition
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low")
 _SARIF_LEVEL = {"mandatory": "error", "advisory": "warning"}
 _SARIF_SCORE = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0"}
+
+
+def sarif_locations(
+    source: SourcePosition | None, stack_file: str | None, *, name: str, urn: str
+) -> list[dict[str, Any]]:
+    """A SARIF result's locations: the line that created the resource, else line 1 of the stack's config file
+    (code scanning needs a location); none when neither is known."""
+    file, line = (source.file, source.line) if source is not None else (stack_file, 1)
+    if not file:
+        return []
+    return [
+        {
+            "physicalLocation": {
+                "artifactLocation": {"uri": file, "uriBaseId": "%SRCROOT%"},
+                "region": {"startLine": max(1, line)},
+            },
+            "logicalLocations": [{"name": name, "fullyQualifiedName": urn or name, "kind": "resource"}],
+        }
+    ]
 
 
 def _where(v: Violation) -> str:
@@ -103,20 +123,9 @@ def to_sarif(result: CheckResult) -> dict[str, Any]:
             "partialFingerprints": {"resourceUrn": v.urn or result.stack},
             "properties": {"urn": v.urn, "severity": v.severity, "enforcement": v.enforcement},
         }
-        # Code scanning needs a location: the line that created the resource, else the stack's config file.
-        file, line = (v.source.file, v.source.line) if v.source is not None else (result.stack_file, 1)
-        if file:
-            entry["locations"] = [
-                {
-                    "physicalLocation": {
-                        "artifactLocation": {"uri": file, "uriBaseId": "%SRCROOT%"},
-                        "region": {"startLine": max(1, line)},
-                    },
-                    "logicalLocations": [
-                        {"name": v.name, "fullyQualifiedName": v.urn or v.name, "kind": "resource"}
-                    ],
-                }
-            ]
+        locations = sarif_locations(v.source, result.stack_file, name=v.name, urn=v.urn)
+        if locations:
+            entry["locations"] = locations
         results.append(entry)
     return {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",

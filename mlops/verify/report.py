@@ -10,6 +10,7 @@ import json
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from mlops.report import sarif_locations
 from mlops.verify.model import Finding
 from mlops.verify.runner import VerifyResult
 
@@ -141,24 +142,8 @@ def to_sarif(result: VerifyResult) -> dict[str, Any]:
         }
         if id(f) in reasons:
             entry["suppressions"] = [{"kind": "external", "justification": reasons[id(f)]}]
-        # Code scanning needs a location: the line that made the resource, else the stack's config file.
-        file, line = (
-            (f.source.file, f.source.line)
-            if f.source is not None
-            else (result.stack_file or f"stacks/Pulumi.{result.stack}.yaml", 1)
-        )
-        if file:
-            entry["locations"] = [
-                {
-                    "physicalLocation": {
-                        "artifactLocation": {"uri": file, "uriBaseId": "%SRCROOT%"},
-                        "region": {"startLine": max(1, line)},
-                    },
-                    "logicalLocations": [
-                        {"name": f.name, "fullyQualifiedName": f.urn or f.name, "kind": "resource"}
-                    ],
-                }
-            ]
+        stack_file = result.stack_file or f"stacks/Pulumi.{result.stack}.yaml"
+        entry["locations"] = sarif_locations(f.source, stack_file, name=f.name, urn=f.urn)
         results.append(entry)
     return {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",

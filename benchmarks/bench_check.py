@@ -19,15 +19,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "support"))  # the policy test kit
 
 from mlops.analyzer import pack_process  # noqa: E402
 from mlops.graph import Graph  # noqa: E402
-from mlops.policytest import POLICY_PACK, Checker  # noqa: E402
+from policytest import POLICY_PACK, Checker  # noqa: E402
 
 
 def synthetic(n: int) -> Graph:
     """``n`` resources: the compliant baseline stack repeated with unique names (every rule has work)."""
-    from mlops.policybaseline import baseline
+    from policybaseline import baseline
 
     base = baseline("prod")
     resources = []

@@ -23,35 +23,35 @@ except PackageNotFoundError:  # pragma: no cover - imported from a source tree t
 # Public name -> module that defines it. The one list of the public API.
 _EXPORTS: dict[str, str] = {
     # building blocks
-    "Network": "components.network",
-    "NetworkArgs": "components.network",
+    "Network": "components.network.network",
+    "NetworkArgs": "components.network.network",
     "Keys": "components.keys",
     "KeysArgs": "components.keys",
     "ArtifactStore": "components.artifact_store",
     "ArtifactStoreArgs": "components.artifact_store",
-    "MetadataDatabase": "components.database",
-    "MetadataDatabaseArgs": "components.database",
-    "KubernetesCluster": "components.cluster",
-    "KubernetesClusterArgs": "components.cluster",
-    "ContainerRegistry": "components.registry",
-    "ContainerRegistryArgs": "components.registry",
-    "ModelRegistry": "components.model_registry",
-    "ModelRegistryArgs": "components.model_registry",
-    "Monitoring": "components.monitoring",
-    "MonitoringArgs": "components.monitoring",
-    "ModelMonitoring": "components.model_monitoring",
-    "ModelMonitoringArgs": "components.model_monitoring",
+    "MetadataDatabase": "components.database.metadata",
+    "MetadataDatabaseArgs": "components.database.metadata",
+    "KubernetesCluster": "components.cluster.cluster",
+    "KubernetesClusterArgs": "components.cluster.cluster",
+    "ContainerRegistry": "components.container_registry",
+    "ContainerRegistryArgs": "components.container_registry",
+    "ModelRegistry": "components.mlflow.model_registry",
+    "ModelRegistryArgs": "components.mlflow.model_registry",
+    "Monitoring": "components.monitoring.monitoring",
+    "MonitoringArgs": "components.monitoring.monitoring",
+    "ModelMonitoring": "components.monitoring.model_monitoring",
+    "ModelMonitoringArgs": "components.monitoring.model_monitoring",
     "DeployRunner": "components.deploy_runner",
     "DeployRunnerArgs": "components.deploy_runner",
     # the whole platform and its configuration
-    "MlopsPlatform": "components.platform",
-    "PlatformConfig": "components.config",
-    "ConfigError": "components.config",
+    "MlopsPlatform": "components.platform.platform",
+    "PlatformConfig": "components.platform.config",
+    "ConfigError": "components.platform.config",
     # the stack outputs contract
-    "PlatformOutputs": "components.outputs",
-    "PlatformContractError": "components.outputs",
-    "export_platform_outputs": "components.outputs",
-    "OUTPUTS_VERSION": "components.outputs",
+    "PlatformOutputs": "components.platform.outputs",
+    "PlatformContractError": "components.platform.outputs",
+    "export_platform_outputs": "components.platform.outputs",
+    "OUTPUTS_VERSION": "components.platform.outputs",
 }
 
 # The public API (a literal list, so type checkers read it); a test keeps it equal to _EXPORTS.
@@ -104,20 +104,20 @@ def __dir__() -> list[str]:
 # For type checkers and IDEs: the same names, imported eagerly (at run time they load on first use).
 if TYPE_CHECKING:  # pragma: no cover
     from components.artifact_store import ArtifactStore, ArtifactStoreArgs
-    from components.cluster import KubernetesCluster, KubernetesClusterArgs
-    from components.config import ConfigError, PlatformConfig
-    from components.database import MetadataDatabase, MetadataDatabaseArgs
+    from components.cluster.cluster import KubernetesCluster, KubernetesClusterArgs
+    from components.container_registry import ContainerRegistry, ContainerRegistryArgs
+    from components.database.metadata import MetadataDatabase, MetadataDatabaseArgs
     from components.deploy_runner import DeployRunner, DeployRunnerArgs
     from components.keys import Keys, KeysArgs
-    from components.model_monitoring import ModelMonitoring, ModelMonitoringArgs
-    from components.model_registry import ModelRegistry, ModelRegistryArgs
-    from components.monitoring import Monitoring, MonitoringArgs
-    from components.network import Network, NetworkArgs
-    from components.outputs import (
+    from components.mlflow.model_registry import ModelRegistry, ModelRegistryArgs
+    from components.monitoring.model_monitoring import ModelMonitoring, ModelMonitoringArgs
+    from components.monitoring.monitoring import Monitoring, MonitoringArgs
+    from components.network.network import Network, NetworkArgs
+    from components.platform.config import ConfigError, PlatformConfig
+    from components.platform.outputs import (
         OUTPUTS_VERSION,
         PlatformContractError,
         PlatformOutputs,
         export_platform_outputs,
     )
-    from components.platform import MlopsPlatform
-    from components.registry import ContainerRegistry, ContainerRegistryArgs
+    from components.platform.platform import MlopsPlatform

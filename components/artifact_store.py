@@ -10,6 +10,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.aliases import component_options
 from components.aws_context import AwsContext, lookup
 
 ACCESS_LOG_ENCRYPTION = "AES256"
@@ -234,7 +235,8 @@ class ArtifactStore(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: ArtifactStoreArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("mlops:artifacts:ArtifactStore", name, None, opts)
+        TOKEN = "mlops:artifact_store:ArtifactStore"
+        super().__init__(TOKEN, name, None, component_options(TOKEN, opts))
         if args.object_lock_mode not in ("GOVERNANCE", "COMPLIANCE"):
             raise ValueError("object_lock_mode must be GOVERNANCE or COMPLIANCE")
         self.context = args.aws_context or lookup(self)

@@ -28,6 +28,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws_context import AwsContext
+from components.iam import service_trust_policy
 
 DEPLOY_ROLE_PATH = "/mlops-deploy/"
 """IAM path of every deploy-runner role (the policy pack's deploy-role rules key on it)."""
@@ -155,21 +156,12 @@ def backend_url(state_bucket: str, region: str) -> str:
 
 def trust_policy(ctx: AwsContext, project_name: str) -> dict[str, Any]:
     """Only CodeBuild, building exactly this project in this account, may assume the role."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "CodeBuildThisProject",
-                "Effect": "Allow",
-                "Principal": {"Service": "codebuild.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-                "Condition": {
-                    "StringEquals": {"aws:SourceAccount": ctx.account_id},
-                    "ArnEquals": {"aws:SourceArn": ctx.arn("codebuild", f"project/{project_name}")},
-                },
-            }
-        ],
-    }
+    return service_trust_policy(
+        "codebuild.amazonaws.com",
+        sid="CodeBuildThisProject",
+        source_account=ctx.account_id,
+        source_arn=ctx.arn("codebuild", f"project/{project_name}"),
+    )
 
 
 def deploy_policy(

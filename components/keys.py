@@ -56,7 +56,7 @@ class KeysArgs:
 
 
 def cluster_role_name(cluster_name: str) -> str:
-    """The name of the IAM role of an EKS cluster's control plane; :class:`~components.cluster.KubernetesCluster`
+    """The name of the IAM role of an EKS cluster's control plane; :class:`~components.cluster.cluster.KubernetesCluster`
     names its role so, and the cluster key's policy grants that name before the role exists."""
     return f"{cluster_name}-cluster"
 

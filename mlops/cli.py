@@ -35,7 +35,7 @@ def _fail(lines: Sequence[str]) -> int:
 
 def _render(stack: str, root: Path):
     """Validate the stack's config, then run its program offline. Returns (graph, None) or (None, lines)."""
-    from components.config import PROJECT, ConfigError, build
+    from components.platform.config import PROJECT, ConfigError, build
     from mlops.engine import ProgramError, run_program
     from mlops.stackconfig import StackFileError, load_stack
 
@@ -187,7 +187,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.check:
         if schema.check(root):
-            print("Pulumi.yaml is up to date with components/config.py")
+            print("Pulumi.yaml is up to date with components/platform/config.py")
             return EXIT_OK
         return _fail(["Pulumi.yaml: config block is stale; run `mlops schema --write`"])
     print(schema.render(), end="")

@@ -29,6 +29,8 @@ from mlops.fakecloud import FakeCloud
 from mlops.graph import Graph, Resource, Secret, SourcePosition
 from mlops.stackconfig import StackConfig, load_stack
 
+ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
+
 _SIG_KEY = "4dabf18193072939515e22adb298388d"
 _SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 _RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
@@ -72,6 +74,33 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.records: list[Resource] = []
         self.stack_outputs: dict[str, Any] = {}
 
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """The URN the Pulumi engine gives the resource (``generateURN``): the parent's *full* qualified type,
+        except the root stack's, then ``$`` and the type. (The SDK's mock monitor keeps only the parent's last
+        type, so a grandchild's URN would differ from the one ``pulumi up --target`` and aliases resolve.)"""
+        qualified = type_
+        if parent:
+            parent_type = parent.split("::")[2]
+            if parent_type != ROOT_STACK_TYPE:
+                qualified = f"{parent_type}${type_}"
+        return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), qualified, name])
+
+    def _alias_urn(self, request: Any, alias: Any) -> str:
+        """An alias as the URN the engine collapses it to (``collapseAliasToUrn``): an alias spec's name, type,
+        stack and project default to the resource's own, its parent to the resource's current parent unless
+        it names one or says there was none. Aliases a parent hands down are added by
+        :func:`mlops.graph.answering_urns`, as the engine adds them."""
+        if alias.urn:
+            return str(alias.urn)
+        spec = alias.spec
+        parent = "" if spec.noParent else spec.parentUrn or request.parent
+        urn = self.make_urn(parent, spec.type or request.type, spec.name or request.name)
+        if spec.stack or spec.project:
+            head, project, rest = urn.split("::", 2)
+            stack = head.removeprefix("urn:pulumi:")
+            urn = f"urn:pulumi:{spec.stack or stack}::{spec.project or project}::{rest}"
+        return urn
+
     def _position(self, pc: Any) -> SourcePosition | None:
         if not pc.uri:
             return None
@@ -107,7 +136,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
-        aliases = [a.urn or a.spec.name for a in request.aliases] + list(request.aliasURNs)
+        aliases = [self._alias_urn(request, a) for a in request.aliases] + list(request.aliasURNs)
         record = Resource(
             urn=response.urn,
             type=request.type,
@@ -231,7 +260,7 @@ def run_program(
     """Run the project's program (``<main>/__main__.py``) for one stack offline and return the graph.
 
     An offline render is a preview (``pulumi.runtime.is_dry_run()`` is True): nothing is created, so the
-    program's real-update guards (components.config.review) warn instead of refusing. ``preview=False``
+    program's real-update guards (components.platform.config.review) warn instead of refusing. ``preview=False``
     runs it as ``pulumi up`` would."""
     project = config.project
     entry = project.main / "__main__.py"

@@ -148,3 +148,48 @@ class Graph:
             "outputs": redact(self.outputs),
             "summary": {"resources": len(self.resources), "types": dict(sorted(self.counts().items()))},
         }
+
+
+def _urn_name(urn: str) -> str:
+    return urn.split("::", 3)[3]
+
+
+def _urn_qualified_type(urn: str) -> str:
+    return urn.split("::", 3)[2]
+
+
+def _urn_type(urn: str) -> str:
+    return _urn_qualified_type(urn).rsplit("$", 1)[-1]
+
+
+def answering_urns(graph: Graph) -> dict[str, list[str]]:
+    """For every resource, the URNs the engine matches against the previous state, in its order: the
+    resource's own URN, its aliases, then each alias its parent answers to carried down to it (the
+    engine's ``generateAliases`` and ``inheritedChildAlias``, pkg/resource/deploy/step_generator.go).
+
+    A resource whose previous URN is among them is updated in place, not replaced; so a change of type
+    token or parent that these lists cover leaves a deployed stack's resources where they are."""
+    head = f"urn:pulumi:{graph.stack}::{graph.project}::"
+    aliases_of: dict[str, list[str]] = {}
+    result: dict[str, list[str]] = {}
+    for res in graph.resources:  # registration order: a parent is registered before its children
+        found: list[str] = []
+
+        def add(urn: str, found: list[str] = found, own: str = res.urn) -> None:
+            if urn != own and urn not in found:
+                found.append(urn)
+
+        for alias in res.aliases:
+            add(alias)
+        if res.parent:
+            parent_name = _urn_name(res.parent)
+            for parent_alias in aliases_of.get(res.parent, []):
+                own = [(res.type, res.name)] + [(_urn_type(a), _urn_name(a)) for a in res.aliases]
+                for child_type, child_name in own:
+                    name = child_name
+                    if child_name.startswith(parent_name):
+                        name = _urn_name(parent_alias) + child_name[len(parent_name) :]
+                    add(f"{head}{_urn_qualified_type(parent_alias)}${child_type}::{name}")
+        aliases_of[res.urn] = found
+        result[res.urn] = [res.urn, *found]
+    return result

@@ -19,9 +19,8 @@ Facts of the Pulumi engine this relies on (pkg/resource/deploy/step_generator.go
   nothing that would use it is targeted;
 * component resources are not implicitly targeted: those of the AWS layer are listed.
 
-The offline engine's URNs carry the root stack's type (``pulumi:pulumi:Stack$``) in the parent chain;
-the real engine never puts it there (``generateURN`` skips the root stack type), so :func:`engine_urn`
-strips it from the printed list.
+The offline engine gives every resource the URN the real engine gives it (``generateURN``: the parent's full
+qualified type, never the root stack's), so the list is printed as recorded.
 """
 
 from __future__ import annotations
@@ -84,21 +83,10 @@ def implicitly_targeted(resource: Resource) -> bool:
     return resource.is_provider or resource.type == ROOT_STACK_TYPE
 
 
-def engine_urn(urn: str) -> str:
-    """The URN the Pulumi engine gives the resource (no root-stack type in the parent chain)."""
-    head, sep, rest = urn.partition("::")
-    project, sep2, tail = rest.partition("::")
-    qualified, sep3, name = tail.partition("::")
-    prefix = f"{ROOT_STACK_TYPE}$"
-    if qualified.startswith(prefix):
-        qualified = qualified[len(prefix) :]
-    return f"{head}{sep}{project}{sep2}{qualified}{sep3}{name}"
-
-
 def targets(graph: Graph) -> list[str]:
-    """The phase-1 ``--target`` list: the AWS layer as engine URNs, without implicitly targeted ones,
+    """The phase-1 ``--target`` list: the AWS layer's URNs, without implicitly targeted ones,
     sorted (registration order varies between runs; the order of ``--target`` flags does not matter)."""
-    return sorted(engine_urn(r.urn) for r in layer(graph, "aws") if not implicitly_targeted(r))
+    return sorted(r.urn for r in layer(graph, "aws") if not implicitly_targeted(r))
 
 
 def restrict(graph: Graph, name: str) -> Graph:

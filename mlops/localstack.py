@@ -2,7 +2,7 @@
 
 Used by the end-to-end test (tests/e2e/test_mlflow_e2e.py) and by ``mlops local``: both start exactly
 what is here. The MLflow server runs with the command, arguments and environment of
-:func:`components.mlflow_server.server_spec`, the very ones the Kubernetes Deployment runs; what a pod
+:func:`components.mlflow.server.server_spec`, the very ones the Kubernetes Deployment runs; what a pod
 gets from its cluster is stood in for locally and nothing else is changed (:func:`materialize`):
 
 * hosts and ports: ``--host 0.0.0.0 --port 5000`` become loopback and a free port; the database is a local
@@ -50,8 +50,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from components.database_tenant import JOB_SCRIPT_SOURCE, job_command, job_env
-from components.mlflow_server import (
+from components.database.tenant import JOB_SCRIPT_SOURCE, job_command, job_env
+from components.mlflow.server import (
     AUTH_ADMIN_USERNAME,
     AUTH_CONFIG_KEY,
     AUTH_CONFIG_PATH,
@@ -79,7 +79,7 @@ from components.mlflow_server import (
 LOOPBACK = "127.0.0.1"
 DB_NAME = "mlflow"
 DB_USER = "mlflow"
-#: The stand-in of the RDS master user (components.database.MetadataDatabaseArgs.master_username).
+#: The stand-in of the RDS master user (components.database.metadata.MetadataDatabaseArgs.master_username).
 MASTER_USER = "mlflow_admin"
 MASTER_SECRET_NAME = "rds!db-local"
 TENANT_SECRET_NAME = "mlops-local/database/mlflow"
@@ -1043,7 +1043,7 @@ def local_platform(
 
 @dataclass
 class MetricsExporter:
-    """The MLflow pod's metrics exporter (components.mlflow_metrics), next to the local server."""
+    """The MLflow pod's metrics exporter (components.mlflow.metrics), next to the local server."""
 
     url: str
     credentials_dir: Path
@@ -1062,7 +1062,7 @@ def write_metrics_credential(directory: Path, username: str, password: str) -> N
     """The two keys of the scrape-credential Secret the exporter mounts (user name, password SHA-256)."""
     import hashlib
 
-    from components.mlflow_metrics import PASSWORD_SHA256_KEY, USERNAME_KEY
+    from components.mlflow.metrics import PASSWORD_SHA256_KEY, USERNAME_KEY
 
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     for key, value in (
@@ -1076,9 +1076,9 @@ def write_metrics_credential(directory: Path, username: str, password: str) -> N
 def start_metrics_exporter(
     root: Path, *, mlflow: MlflowServer, username: str, password: str, timeout: float = 30.0
 ) -> MetricsExporter:
-    """Start :func:`components.mlflow_metrics.exporter_spec` against ``mlflow``'s metric files; replaced, as for
+    """Start :func:`components.mlflow.metrics.exporter_spec` against ``mlflow``'s metric files; replaced, as for
     the server: the bind address and port, the two mounted directories (the shared emptyDir, the Secret)."""
-    from components.mlflow_metrics import CREDENTIALS_MOUNT, METRICS_PORT, exporter_spec
+    from components.mlflow.metrics import CREDENTIALS_MOUNT, METRICS_PORT, exporter_spec
 
     spec = exporter_spec(image=mlflow.spec.image)
     args = list(spec.args)

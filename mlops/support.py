@@ -1,8 +1,8 @@
 """``python -m mlops.support [--today YYYY-MM-DD] [--root DIR]``: every shipped stack's Kubernetes version
-against the EKS support calendar (``components.versions.SUPPORT_CALENDAR``).
+against the EKS support calendar (``components.cluster.versions.SUPPORT_CALENDAR``).
 
 Exit 0 when every stack's version stays in standard support for more than
-``components.versions.SUPPORT_WARNING_DAYS`` days, 1 when a stack is within that window or past the end
+``components.cluster.versions.SUPPORT_WARNING_DAYS`` days, 1 when a stack is within that window or past the end
 (the scheduled ``support-calendar`` workflow then fails, two months before extended-support billing
 starts), 2 when a stack file cannot be read or validated. The date is today (UTC) unless given.
 """
@@ -15,8 +15,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from components.config import PROJECT, ConfigError, build
-from components.versions import SUPPORT_WARNING_DAYS, newest_standard_version, support_status
+from components.cluster.versions import SUPPORT_WARNING_DAYS, newest_standard_version, support_status
+from components.platform.config import PROJECT, ConfigError, build
 from mlops import REPO_ROOT
 from mlops.stackconfig import StackFileError, load_project, load_stack
 
@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if newest and support_status(newest, today)[0] == "ok":
             hint = f"move to {newest}"
         else:
-            hint = "add the next Kubernetes minor (add-ons, support dates) to components/versions.py and move to it"
+            hint = "add the next Kubernetes minor (add-ons, support dates) to components/cluster/versions.py and move to it"
         print(
             f"{len(failures)} stack(s) within {SUPPORT_WARNING_DAYS} days of (or past) the end of EKS standard "
             f"support on {today.isoformat()}: {hint} (docs/operations.md, Kubernetes upgrades)",

@@ -2,10 +2,10 @@
 
 import pulumi
 
-from components.config import ConfigError, from_pulumi
-from components.outputs import export_platform_outputs
-from components.platform import MlopsPlatform
-from components.platform_monitoring import monitoring_exports
+from components.platform.config import ConfigError, from_pulumi
+from components.platform.monitoring import monitoring_exports
+from components.platform.outputs import export_platform_outputs
+from components.platform.platform import MlopsPlatform
 
 try:
     config = from_pulumi(source=f"stacks/Pulumi.{pulumi.get_stack()}.yaml")

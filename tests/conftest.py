@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from policytest import POLICY_PACK, Checker
 
 from mlops.analyzer import start_pack
 from mlops.engine import render
 from mlops.graph import Graph
-from mlops.policytest import POLICY_PACK, Checker
 
 REPO = Path(__file__).resolve().parent.parent
 STACKS = ("dev", "staging", "prod")

@@ -22,11 +22,11 @@ import pulumi_kubernetes as k8s
 from pydantic import ValidationError
 
 from components.artifact_store import ArtifactStore, ArtifactStoreArgs
-from components.cluster import irsa_trust_policy
-from components.config import Governance
-from components.model_monitoring import ModelMonitoring, ModelMonitoringArgs
-from components.outputs import PlatformOutputs
-from components.registry import ContainerRegistry, ContainerRegistryArgs
+from components.container_registry import ContainerRegistry, ContainerRegistryArgs
+from components.iam import irsa_trust_policy
+from components.monitoring.model_monitoring import ModelMonitoring, ModelMonitoringArgs
+from components.platform.config import Governance
+from components.platform.outputs import PlatformOutputs
 
 config = pulumi.Config()
 team = config.require("team")

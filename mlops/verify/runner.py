@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from components.versions import DEFAULT_KUBERNETES_VERSION
+from components.cluster.versions import DEFAULT_KUBERNETES_VERSION
 from mlops import REPO_ROOT
 from mlops.graph import Graph
 from mlops.stackconfig import StackFileError, load_project

@@ -17,11 +17,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-# One source of truth: the platform's config schema defines the environments and the governance tag set
+# One source of truth: components.governance (no dependency) defines the environments and the governance tag set
 # (re-exported for the rule modules and the catalogue).
-from components.config import DATA_CLASSIFICATIONS as DATA_CLASSIFICATIONS
-from components.config import ENVIRONMENTS as ENVIRONMENTS
-from components.config import GOVERNANCE_TAG_KEYS as GOVERNANCE_TAG_KEYS
+from components.governance import DATA_CLASSIFICATIONS as DATA_CLASSIFICATIONS
+from components.governance import ENVIRONMENTS as ENVIRONMENTS
+from components.governance import GOVERNANCE_TAG_KEYS as GOVERNANCE_TAG_KEYS
 
 UNKNOWN_VALUES = frozenset(
     {

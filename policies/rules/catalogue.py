@@ -785,7 +785,7 @@ CATALOGUE: dict[str, Meta] = {
         "and in PGSSLMODE, with a CA bundle (PGSSLROOTCERT or sslrootcert).",
         "high",
         "Use sslmode=verify-full and point PGSSLROOTCERT at the RDS CA bundle the image ships "
-        "(components.mlflow_server.RDS_CA_BUNDLE_PATH).",
+        "(components.mlflow.server.RDS_CA_BUNDLE_PATH).",
     ),
     "k8s-namespace-default-deny": Meta(
         "Namespaces the stack creates and runs workloads in have a default-deny ingress NetworkPolicy.",
@@ -809,7 +809,7 @@ CATALOGUE: dict[str, Meta] = {
         "dcgm-exporter) deny all ingress and egress by default.",
         "high",
         "Add a NetworkPolicy with podSelector {}, policyTypes ['Ingress', 'Egress'] and no rules in the "
-        "namespace, then the narrow allows (components/monitoring.py network_policies).",
+        "namespace, then the narrow allows (components/monitoring/monitoring.py network_policies).",
         framework=_eks("4.3.2"),
     ),
     "k8s-monitoring-ui-internal": Meta(
@@ -840,7 +840,7 @@ CATALOGUE: dict[str, Meta] = {
         "No ExternalSecret syncs an RDS-managed master secret (rds!...) into the cluster: applications "
         "connect as their database tenant's role.",
         "high",
-        "Give the application a DatabaseTenant (components/database_tenant.py) and sync its secret instead.",
+        "Give the application a DatabaseTenant (components/database/tenant.py) and sync its secret instead.",
     ),
     # ---- stack -----------------------------------------------------------------------------------
     "stack-stateful-protected": Meta(

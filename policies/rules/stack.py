@@ -21,7 +21,7 @@ PLATFORM = "mlops:platform:MlopsPlatform"
 
 def _is_component(r: Res, kind: str) -> bool:
     """A platform component of the given class, whatever module token it lives under
-    (``mlops:registry:ModelRegistry``, ``mlops:model_registry:ModelRegistry``...)."""
+    (``mlops:registry:ModelRegistry``, ``mlops:mlflow:ModelRegistry``...)."""
     return r.type.startswith("mlops:") and r.type.endswith(f":{kind}")
 
 

@@ -22,7 +22,7 @@ import boto3
 import pytest
 
 from components.deploy_runner import source_key
-from components.mlflow_server import IMAGE_TAG
+from components.mlflow.server import IMAGE_TAG
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / ".ci" / "deploy" / "run-in-vpc.sh"

@@ -250,7 +250,7 @@ def test_mlflow_image_is_pinned_scanned_and_pushed_only_with_credentials() -> No
     doc = load("mlflow-image.yml")
     build = doc["jobs"]["build"]
     text = (WORKFLOWS / "mlflow-image.yml").read_text(encoding="utf-8")
-    assert "from components.mlflow_server import" in text and "IMAGE_TAG" in text
+    assert "from components.mlflow.server import" in text and "IMAGE_TAG" in text
     assert any("import os, boto3, psycopg2, mlflow" in str(s.get("run", "")) for s in steps(build))
     push = doc["jobs"]["push"]
     assert "vars.PULUMI_BACKEND_URL != ''" in push["if"] and "pull_request" in push["if"]

@@ -61,7 +61,7 @@ def test_buckets_named_protected_and_never_force_destroyed_by_default(graph: Gra
     bucket, logs = buckets(graph)
     assert bucket.inputs["bucket"] == BUCKET
     assert logs.inputs["bucket"] == f"{BUCKET}-logs"
-    component = graph.one("mlops:artifacts:ArtifactStore", "art")
+    component = graph.one("mlops:artifact_store:ArtifactStore", "art")
     for b in (bucket, logs):
         assert b.inputs["forceDestroy"] is False
         assert b.protect and b.retain_on_delete

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from compute_support import ADMIN, DEPLOYER, REGION, config, plain, policy, render_platform
 
-from components.cluster import (
+from components.cluster.cluster import (
     ADDON_VERSIONS,
     CLUSTER_ADMIN_POLICY,
     CONTROL_PLANE_LOG_TYPES,
@@ -18,9 +18,9 @@ from components.cluster import (
     NodeGroupSpec,
     gpu_node_group,
 )
-from components.config import ConfigError
+from components.cluster.versions import DEFAULT_KUBERNETES_VERSION, NVIDIA_DEVICE_PLUGIN_CHART_VERSION
 from components.keys import cluster_role_name
-from components.versions import DEFAULT_KUBERNETES_VERSION, NVIDIA_DEVICE_PLUGIN_CHART_VERSION
+from components.platform.config import ConfigError
 from mlops.engine import run_callable
 from mlops.graph import Graph, Resource, Secret
 
@@ -482,7 +482,7 @@ def test_api_access_cidrs_must_be_private_networks(cidr: str) -> None:
 
 def test_platform_admits_the_configured_private_networks_to_the_api() -> None:
     """clusterApiAccessCidrs reaches the control-plane security group (and only 443)."""
-    from components.platform import MlopsPlatform
+    from components.platform.platform import MlopsPlatform
     from mlops.engine import run_callable
 
     cfg = config("prod", clusterApiAccessCidrs='["10.200.0.0/16"]')

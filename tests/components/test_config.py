@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components import config as cfg
-from components.config import KEYS, ConfigError, PlatformConfig, build
+from components.governance import GOVERNANCE_TAG_KEYS
+from components.platform import config as cfg
+from components.platform.config import KEYS, ConfigError, PlatformConfig, build
 
 BASE = {
     "mlops-platform:environment": "dev",
@@ -77,7 +78,7 @@ def test_governance_tags_come_from_config() -> None:
         "data-classification": "internal",
         "managed-by": "pulumi",
     }
-    assert tuple(make().governance_tags) == cfg.GOVERNANCE_TAG_KEYS
+    assert tuple(make().governance_tags) == GOVERNANCE_TAG_KEYS
 
 
 @pytest.mark.parametrize(
@@ -303,7 +304,7 @@ def test_other_principal_arns_are_refused_naming_what_is_allowed(arn: str) -> No
 
 import datetime as dt  # noqa: E402
 
-from components import versions  # noqa: E402
+from components.cluster import versions  # noqa: E402
 
 VERSION = "mlops-platform:clusterKubernetesVersion"
 

@@ -10,7 +10,7 @@ import pulumi
 import pytest
 
 from components.aws_context import AwsContext
-from components.database import (
+from components.database.metadata import (
     MetadataDatabase,
     MetadataDatabaseArgs,
     engine_major,

@@ -1,4 +1,4 @@
-"""components/db_tenant_job.py set_password: the secret and the role never disagree, even when COMMIT fails.
+"""components/database/tenant_job.py set_password: the secret and the role never disagree, even when COMMIT fails.
 
 Secrets Manager is moto's (in process); the PostgreSQL side is a connection whose COMMIT fails, which a real
 server cannot be made to do on demand (the end-to-end tests run the job against a real PostgreSQL)."""
@@ -13,7 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from components import db_tenant_job as job
+from components.database import tenant_job as job
 
 SECRET = "mlops-dev-mlflow/database/mlflow"
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from components.aws_context import AwsContext
-from components.cluster import KubernetesCluster, KubernetesClusterArgs, NodeGroupSpec
+from components.cluster.cluster import KubernetesCluster, KubernetesClusterArgs, NodeGroupSpec
 from components.deploy_runner import (
     BUILDSPEC_PATH,
     DEPLOY_ROLE_PATH,
@@ -231,7 +231,7 @@ def test_cluster_deployer_entry_takes_an_output_role_arn() -> None:
     ],
 )
 def test_bad_deploy_keys_name_the_key(key: str, value: str, message: str) -> None:
-    from components.config import ConfigError, build
+    from components.platform.config import ConfigError, build
 
     values = {
         "mlops-platform:environment": "prod",
@@ -247,8 +247,8 @@ def test_bad_deploy_keys_name_the_key(key: str, value: str, message: str) -> Non
 
 
 def test_deploy_defaults_and_state_bucket_override() -> None:
-    from components.config import build
-    from components.platform_compute import state_bucket_name
+    from components.platform.compute import state_bucket_name
+    from components.platform.config import build
 
     values = {
         "mlops-platform:environment": "dev",
@@ -266,8 +266,8 @@ def test_deploy_defaults_and_state_bucket_override() -> None:
 
 
 def test_default_state_bucket_is_the_one_bootstrap_creates() -> None:
-    from components.config import build
-    from components.platform_compute import state_bucket_name
+    from components.platform.compute import state_bucket_name
+    from components.platform.config import build
     from mlops.bootstrap import default_bucket_name
 
     values = {

@@ -13,8 +13,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
-from components.model_monitoring import ModelMonitoring, ModelMonitoringArgs
-from components.observability import validate_dashboard
+from components.monitoring.model_monitoring import ModelMonitoring, ModelMonitoringArgs
+from components.monitoring.observability import validate_dashboard
 from mlops.engine import run_callable
 from mlops.graph import Graph, reveal
 

@@ -19,9 +19,8 @@ import pulumi_kubernetes as k8s
 import pytest
 from promql_eval import evaluate
 
-from components.cluster import NodeGroupSpec, gpu_node_group
-from components.config import ConfigError, PlatformConfig, build
-from components.monitoring import (
+from components.cluster.cluster import NodeGroupSpec, gpu_node_group
+from components.monitoring.monitoring import (
     ALERTMANAGER_POD_LABELS,
     DCGM_EXPORTER_VERSION,
     GPU_NODE_LABEL,
@@ -35,8 +34,9 @@ from components.monitoring import (
     MonitoringArgs,
     platform_rules,
 )
-from components.observability import validate_dashboard
-from components.platform_monitoring import (
+from components.monitoring.observability import validate_dashboard
+from components.platform.config import ConfigError, PlatformConfig, build
+from components.platform.monitoring import (
     PlatformParts,
     add_monitoring,
     eks_default_service_cidr,
@@ -538,7 +538,7 @@ def test_mlflow_without_auth_and_without_mlflow() -> None:
     graph = render(base_args(mlflow=MlflowScrape(basic_auth_secret=None)))
     (endpoint,) = inputs(graph.one(SERVICE_MONITOR))["spec"]["endpoints"]
     assert "basicAuth" not in endpoint
-    # By default the scrape authenticates with the exporter's own credential (components.mlflow_metrics).
+    # By default the scrape authenticates with the exporter's own credential (components.mlflow.metrics).
     graph = render(base_args(mlflow=MlflowScrape()))
     (endpoint,) = inputs(graph.one(SERVICE_MONITOR))["spec"]["endpoints"]
     assert endpoint["basicAuth"]["username"] == {"name": "mlflow-metrics", "key": "username"}

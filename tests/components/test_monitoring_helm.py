@@ -22,8 +22,8 @@ import pulumi_kubernetes as k8s
 import pytest
 import yaml
 
-from components.model_monitoring import ModelMonitoring, ModelMonitoringArgs
-from components.monitoring import (
+from components.monitoring.model_monitoring import ModelMonitoring, ModelMonitoringArgs
+from components.monitoring.monitoring import (
     ALERTMANAGER_POD_LABELS,
     DCGM_EXPORTER_CHART,
     DCGM_EXPORTER_PORT,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from components.aws_context import AwsContext
-from components.network import INTERFACE_ENDPOINT_SERVICES, Network, NetworkArgs, plan_subnets
+from components.network.network import INTERFACE_ENDPOINT_SERVICES, Network, NetworkArgs, plan_subnets
 from mlops.engine import run_callable
 from mlops.graph import Graph
 

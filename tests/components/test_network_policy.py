@@ -1,8 +1,8 @@
-"""components.network_policy: the shared NetworkPolicy building blocks render what the API expects."""
+"""components.kubernetes: the shared NetworkPolicy building blocks render what the API expects."""
 
 from __future__ import annotations
 
-from components import network_policy as netpol
+from components import kubernetes as netpol
 
 
 def _plain(args: object) -> object:

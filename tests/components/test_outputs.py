@@ -9,8 +9,8 @@ from typing import Any
 import pulumi
 import pytest
 
-from components import outputs as contract
-from components.outputs import (
+from components.platform import outputs as contract
+from components.platform.outputs import (
     CONTRACT_VERSION_EXPORT,
     EXPORT_NAMES,
     OUTPUTS_VERSION,
@@ -151,7 +151,7 @@ def test_fake_cloud_answers_any_platform_stack_with_the_contract() -> None:
 def test_docs_table_is_generated_from_the_contract() -> None:
     text = contract.DOCS_PATH.read_text(encoding="utf-8")
     assert text == contract.render_docs(text), (
-        "docs/outputs.md is stale: run `python -m components.outputs --write`"
+        "docs/outputs.md is stale: run `python -m components.platform.outputs --write`"
     )
     for export in EXPORT_NAMES.values():
         assert f"| `{export}` |" in text

@@ -1,11 +1,11 @@
-"""components.pod_security: the restricted security contexts every pod of the platform's own runs with."""
+"""components.kubernetes: the restricted security contexts every pod of the platform's own runs with."""
 
 from __future__ import annotations
 
 from pulumi.runtime.rpc import serialize_property
 from pulumi.runtime.sync_await import _sync_await
 
-from components.pod_security import restricted_container, restricted_pod
+from components.kubernetes import restricted_container, restricted_pod
 
 
 def _plain(args: object) -> object:

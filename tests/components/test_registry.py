@@ -7,7 +7,7 @@ import json
 import pytest
 from compute_support import policy, render_platform
 
-from components.registry import PULL_ACTIONS, ContainerRegistry, ContainerRegistryArgs
+from components.container_registry import PULL_ACTIONS, ContainerRegistry, ContainerRegistryArgs
 from mlops.engine import run_callable
 from mlops.graph import Graph
 

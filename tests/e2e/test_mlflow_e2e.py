@@ -1,7 +1,7 @@
 """End to end: the MLflow server as the platform deploys it, against a real PostgreSQL (TLS) and an S3 server.
 
 The trio is started by mlops/localstack.py - the same code `mlops local` runs - with the command, arguments
-and environment of components.mlflow_server.server_spec(), substituting only hosts, ports, credentials and
+and environment of components.mlflow.server.server_spec(), substituting only hosts, ports, credentials and
 volume paths (see mlops.localstack.materialize; MLFLOW_S3_ENDPOINT_URL and fake AWS keys are added only
 because moto stands in for S3 and workload identity). Then a user does with the MLflow client what users
 do, and the database and the bucket are checked directly.
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from components.database_tenant import JOB_SCRIPT_SOURCE, job_command
-from components.mlflow_server import (
+from components.database.tenant import JOB_SCRIPT_SOURCE, job_command
+from components.mlflow.server import (
     DB_SERVICE_FILE_PATH,
     PLATFORM_DB_CREDENTIALS,
     PROMETHEUS_DIR,

@@ -3,7 +3,7 @@
 Shows why the platform scrapes a metrics exporter and not MLflow's own /metrics: MLflow's basic-auth app
 refuses /metrics to every non-admin user (fail-closed on routes without an authorization rule), so a
 scrape user with no permissions cannot read it - only an admin could. The exporter
-(components.mlflow_metrics_exporter, started with exactly the command and arguments the pod runs) serves
+(components.mlflow.metrics_exporter, started with exactly the command and arguments the pod runs) serves
 the same metric files to the scrape credential alone, and follows a rotated credential at once.
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from components.mlflow_metrics import exporter_spec
+from components.mlflow.metrics import exporter_spec
 from mlops.localstack import (
     LOOPBACK,
     LocalPlatform,

@@ -1,6 +1,6 @@
 """The tenant's rotation CronJob gives MLflow's role a new password. What the running server does then.
 
-Rotation here is what happens in the cluster: the CronJob's command (components/db_tenant_job.py, mode
+Rotation here is what happens in the cluster: the CronJob's command (components/database/tenant_job.py, mode
 ``rotate``) gives the role a new password and writes it to the tenant secret, the synced Secret's mounted
 files follow (External Secrets refresh, then the kubelet), environment variables of the running process do
 not; and the server's sessions are dropped (a failover, a restart, a network blip), so it must reconnect.

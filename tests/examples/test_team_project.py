@@ -10,17 +10,21 @@ import json
 from pathlib import Path
 
 import pytest
+from policytest import Checker
 
 from mlops import REPO_ROOT
 from mlops.engine import run_program
 from mlops.fakecloud import FakeCloud
 from mlops.fakeplatform import platform_outputs
 from mlops.graph import Graph, Secret
-from mlops.policytest import Checker
 from mlops.stackconfig import load_stack
 
 # The example imports these components; until every component branch is merged they may be missing.
-for _module in ("components.artifact_store", "components.registry", "components.model_monitoring"):
+for _module in (
+    "components.artifact_store",
+    "components.container_registry",
+    "components.monitoring.model_monitoring",
+):
     pytest.importorskip(_module, reason=f"{_module} is not in this checkout yet")
 
 EXAMPLE = REPO_ROOT / "examples" / "team-project"
@@ -79,8 +83,8 @@ def test_governance_tags_on_its_own_provider(dev: Graph) -> None:
 
 def test_uses_the_platform_components_with_the_platform_key(dev: Graph) -> None:
     outputs = platform_outputs(PLATFORM["dev"])
-    store = dev.one("mlops:artifacts:ArtifactStore", "fraud-dev-artifacts")
-    registry = dev.one("mlops:registry:ContainerRegistry", "fraud-dev-registry")
+    store = dev.one("mlops:artifact_store:ArtifactStore", "fraud-dev-artifacts")
+    registry = dev.one("mlops:container_registry:ContainerRegistry", "fraud-dev-registry")
     assert dev.of_type("mlops:monitoring:ModelMonitoring")
     buckets = [r for r in dev.of_type("aws:s3/bucket:Bucket") if r.parent == store.urn]
     assert {b.inputs["bucket"] for b in buckets} >= {"fraud-dev-artifacts-123456789012"}

@@ -78,7 +78,7 @@ def test_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
         assert {"urn", "type", "name", "parent", "dependencies", "protect", "source", "inputs"} <= set(res)
         assert isinstance(res["dependencies"], list) and isinstance(res["protect"], bool)
     vpc = next(r for r in doc["resources"] if r["type"] == "aws:ec2/vpc:Vpc")
-    assert vpc["source"]["file"] == "components/network.py" and vpc["source"]["line"] > 0
+    assert vpc["source"]["file"] == "components/network/network.py" and vpc["source"]["line"] > 0
     assert doc["summary"]["resources"] == len(doc["resources"])
 
 
@@ -168,7 +168,7 @@ def test_pulumi_yaml_config_block_matches_the_schema() -> None:
 def test_stack_files_set_only_known_keys() -> None:
     import yaml
 
-    from components.config import KEYS
+    from components.platform.config import KEYS
 
     for path in sorted((REPO / "stacks").glob("Pulumi.*.yaml")):
         keys = yaml.safe_load(path.read_text())["config"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from components.mlflow_server import (
+from components.mlflow.server import (
     AUTH_CONFIG_KEY,
     AUTH_FLASK_SECRET_KEY,
     DB_SERVICE_FILE_KEY,

@@ -7,9 +7,9 @@ import json
 from typing import Any
 
 import pytest
+from policytest import Checker, Mutation, assert_mutation_caught, drop_input, select_like, set_input
 
 from mlops.graph import Graph
-from mlops.policytest import Checker, Mutation, assert_mutation_caught, drop_input, select_like, set_input
 
 PROJECT = "aws:codebuild/project:Project"
 ROLE = "aws:iam/role:Role"

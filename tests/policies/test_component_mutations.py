@@ -12,9 +12,9 @@ import json
 from typing import Any
 
 import pytest
+from policytest import Checker, Mutation, assert_mutation_caught, drop_input, select_like, set_input
 
 from mlops.graph import Graph
-from mlops.policytest import Checker, Mutation, assert_mutation_caught, drop_input, select_like, set_input
 
 PAB = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 
+from policybaseline import baseline
+from policytest import POLICY_PACK, Checker, mutated, select, set_input
+
 from mlops.analyzer import start_pack
-from mlops.policybaseline import baseline
-from mlops.policytest import POLICY_PACK, Checker, mutated, select, set_input
 
 
 def _diagnostics(checker: Checker) -> list[tuple[str, str, str, str]]:

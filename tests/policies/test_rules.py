@@ -7,9 +7,8 @@ import json
 from typing import Any
 
 import pytest
-
-from mlops.policybaseline import ACCOUNT, ISSUER, baseline, container, doc
-from mlops.policytest import (
+from policybaseline import ACCOUNT, ISSUER, baseline, container, doc
+from policytest import (
     Checker,
     Mutation,
     assert_mutation_caught,
@@ -19,6 +18,7 @@ from mlops.policytest import (
     select,
     set_input,
 )
+
 from policies.rules.catalogue import CATALOGUE
 
 PROVIDER = select("pulumi:providers:aws")
@@ -399,7 +399,7 @@ CASES: list[tuple[str, Any, Mutation | None, dict[str, Any]]] = [
     ("stack-stateful-protected", DB, None, {"protect": False}),
     (
         "platform-model-registry",
-        select("mlops:model_registry:ModelRegistry"),
+        select("mlops:mlflow:ModelRegistry"),
         None,
         {"remove_also": DEPLOYMENT},
     ),
@@ -610,15 +610,16 @@ def test_cpu_limit_can_be_waived_by_config(checker: Checker) -> None:
         },
     )
     assert checker.run([dep], "prod").by_policy("k8s-resources")
+    from policytest import config_for, graph_of
+
     from mlops.analyzer import analyze_with
-    from mlops.policytest import config_for, graph_of
 
     config = config_for("prod")
     config["k8s-resources"]["requireCpuLimits"] = False
     assert not analyze_with(checker.stub, graph_of([dep]), config=config).by_policy("k8s-resources")
 
 
-@pytest.mark.parametrize("token", ["mlops:registry:ModelRegistry", "mlops:model_registry:ModelRegistry"])
+@pytest.mark.parametrize("token", ["mlops:registry:ModelRegistry", "mlops:mlflow:ModelRegistry"])
 def test_model_registry_component_tokens(checker: Checker, token: str) -> None:
     platform = resource("mlops:platform:MlopsPlatform", "mlops")
     registry = resource(token, "r")
@@ -648,8 +649,9 @@ def test_helm_release_without_namespace_lands_in_default(checker: Checker) -> No
 
 def test_concurrent_requests_do_not_mix_resources(checker: Checker) -> None:
     # The pack serves Analyze calls on several threads; pipelined requests must give the sequential verdicts.
+    from policytest import config_for, graph_of
+
     from mlops.analyzer import analyze_with
-    from mlops.policytest import config_for, graph_of
 
     prod, dev = aws_provider("prod", name="prod"), aws_provider("dev", name="dev")
     template = next(r for r in baseline().resources if r.type == "aws:rds/instance:Instance")

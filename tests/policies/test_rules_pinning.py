@@ -7,9 +7,8 @@ import json
 from typing import Any
 
 import pytest
-
-from mlops.policybaseline import ACCOUNT, KEY_ARN, baseline, doc
-from mlops.policytest import (
+from policybaseline import ACCOUNT, KEY_ARN, baseline, doc
+from policytest import (
     Checker,
     assert_mutation_caught,
     aws_provider,
@@ -294,8 +293,9 @@ def test_managed_policies_attached_by_arn_are_not_inline_documents(checker: Chec
 
 
 def test_sensitive_read_can_be_exempted_by_config(checker: Checker) -> None:
+    from policytest import config_for, graph_of
+
     from mlops.analyzer import analyze_with
-    from mlops.policytest import config_for, graph_of
 
     policy = resource("aws:iam/policy:Policy", "p", {"policy": doc(_allow("kms:Decrypt", "*"))})
     graph = graph_of([aws_provider("prod"), policy])

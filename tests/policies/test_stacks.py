@@ -4,9 +4,9 @@ flipped in a copy of the rendered stack, is caught by its rule."""
 from __future__ import annotations
 
 import pytest
+from policytest import Checker, assert_mutation_caught, select, set_input
 
 from mlops.graph import Graph
-from mlops.policytest import Checker, assert_mutation_caught, select, set_input
 
 
 @pytest.mark.parametrize("env", ["dev", "staging"])

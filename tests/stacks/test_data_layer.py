@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from components.config import profile
+from components.platform.config import profile
 from mlops.engine import render
 from mlops.graph import Graph, Resource
 
@@ -70,7 +70,7 @@ def test_components_and_provider(stack: str) -> None:
     for token in (
         "mlops:keys:Keys",
         "mlops:network:Network",
-        "mlops:artifacts:ArtifactStore",
+        "mlops:artifact_store:ArtifactStore",
         "mlops:database:MetadataDatabase",
     ):
         assert graph.one(token).parent == platform.urn

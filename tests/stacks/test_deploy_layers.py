@@ -20,7 +20,6 @@ from mlops.graph import Graph, Resource, reveal
 from mlops.layers import (
     KUBERNETES_PROVIDER,
     cluster_layer_urns,
-    engine_urn,
     implicitly_targeted,
     is_kubernetes,
     layer,
@@ -100,18 +99,16 @@ def test_target_list_is_engine_urns_without_providers(stack: str) -> None:
     assert all("pulumi:pulumi:Stack" not in u for u in urns)
     assert all(u.startswith(f"urn:pulumi:{stack}::mlops-platform::") for u in urns)
     assert not any("pulumi:providers:" in u.split("::")[2] for u in urns)
-    assert engine_urn(g.one("aws:eks/cluster:Cluster").urn) in urns
+    assert g.one("aws:eks/cluster:Cluster").urn in urns
 
 
-def test_engine_urn_drops_the_root_stack_type_only() -> None:
-    offline = "urn:pulumi:dev::mlops-platform::pulumi:pulumi:Stack$mlops:platform:MlopsPlatform$aws:s3/bucket:Bucket::b"
-    assert (
-        engine_urn(offline)
-        == "urn:pulumi:dev::mlops-platform::mlops:platform:MlopsPlatform$aws:s3/bucket:Bucket::b"
-    )
-    top = "urn:pulumi:dev::mlops-platform::pulumi:pulumi:Stack$mlops:platform:MlopsPlatform::mlops"
-    assert engine_urn(top) == "urn:pulumi:dev::mlops-platform::mlops:platform:MlopsPlatform::mlops"
-    assert engine_urn(engine_urn(top)) == engine_urn(top)
+def test_target_urns_carry_the_parents_full_qualified_type() -> None:
+    """The engine's URN of a grandchild names every ancestor's type but the root stack's
+    (pkg/resource/deploy: generateURN uses parent.QualifiedType()); so does the offline engine's."""
+    g = graph("dev")
+    table = next(r for r in g.resources if r.type == "aws:ec2/routeTable:RouteTable")
+    assert "::mlops:platform:MlopsPlatform$mlops:network:Network$aws:ec2/routeTable:RouteTable::" in table.urn
+    assert table.urn in targets(g)
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from components.config import LOG_RETENTION_DAYS, PROFILES
+from components.platform.config import LOG_RETENTION_DAYS, PROFILES
 from mlops.engine import render
 from mlops.graph import reveal
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from components import versions
+from components.cluster import versions
 from mlops import support
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,7 +39,7 @@ def test_the_check_fails_sixty_days_before_the_end_and_after_it() -> None:
 def test_exit_codes(day: str, code: int, capsys: pytest.CaptureFixture[str]) -> None:
     assert support.main(["--today", day, "--root", str(REPO)]) == code
     err = capsys.readouterr().err
-    assert ("components/versions.py" in err) == bool(code)
+    assert ("components/cluster/versions.py" in err) == bool(code)
 
 
 def test_a_stack_that_does_not_validate_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

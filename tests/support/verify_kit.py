@@ -114,6 +114,6 @@ def graph_of(*resources: Resource, kube: str = "1.34", stack: str = "test") -> G
         name="eks",
         custom=True,
         inputs={"version": kube},
-        source=SourcePosition("components/cluster.py", 1),
+        source=SourcePosition("components/cluster/cluster.py", 1),
     )
     return Graph(project="mlops-platform", stack=stack, resources=[cluster, *resources])

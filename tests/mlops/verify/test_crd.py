@@ -50,7 +50,7 @@ def test_invalid_external_secret_field(planted, at):
     assert [f.path for f in unknown] == ["spec"]
     assert "'refreshIntervall' was unexpected" in unknown[0].message
     assert "CRD externalsecrets.external-secrets.io v1" in unknown[0].message
-    assert str(unknown[0].source).startswith("components/model_registry.py:")
+    assert str(unknown[0].source).startswith("components/mlflow/model_registry.py:")
     invalid = at(findings, "invalid", es)
     assert [f.path for f in invalid] == ["spec.target.creationPolicy"]
 
@@ -66,7 +66,7 @@ def test_service_monitor_of_a_version_not_served(planted, at):
     found = at(crd.check(ctx), "version-not-served", sm)
     assert len(found) == 1
     assert "servicemonitors.monitoring.coreos.com does not serve v1beta1; served: v1" in found[0].message
-    assert str(found[0].source).startswith("components/observability.py:")
+    assert str(found[0].source).startswith("components/monitoring/observability.py:")
 
 
 def test_service_monitor_endpoint_field_misspelt(planted, at):

@@ -49,7 +49,7 @@ def test_misspelt_container_field(planted, at):
     assert [f.path for f in found] == ["spec.template.spec.containers[0]"]
     assert "'imagePullPolicyy' was unexpected" in found[0].message
     assert found[0].object == "apps/v1 Deployment mlflow/mlflow"
-    assert str(found[0].source).startswith("components/model_registry.py:")
+    assert str(found[0].source).startswith("components/mlflow/model_registry.py:")
 
 
 def test_wrong_type_and_missing_required_field(planted, at):

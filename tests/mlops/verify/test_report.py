@@ -25,7 +25,7 @@ def finding(layer: str, check: str, message: str, line: int = 991, **kw) -> Find
         urn=URN,
         type=RELEASE,
         name="kps",
-        source=SourcePosition("components/monitoring.py", line),
+        source=SourcePosition("components/monitoring/monitoring.py", line),
         **kw,
     )
 
@@ -71,7 +71,7 @@ def test_text_groups_by_layer_with_file_line_object_path_and_the_accepted(result
         text.index("SEMANTICS (1)"),
     )
     assert helm_at < values_at < semantics_at and "SCHEMA (" not in text
-    assert "  [unknown-key] components/monitoring.py:991" in text
+    assert "  [unknown-key] components/monitoring/monitoring.py:991" in text
     assert "at helm release m/kps values.servce" in text
     assert "at policy/v1 PodDisruptionBudget monitoring/x spec" in text
     assert "ACCEPTED (1)" in text and "accepted: the chart reads it through a tpl string" in text
@@ -101,7 +101,7 @@ def test_json_has_the_summary_per_layer_with_timings_and_the_accepted_reasons(re
         ("semantics", "pdb-both-fields"),
         ("values", "unknown-key"),
     ]
-    assert doc["findings"][2]["source"] == {"file": "components/monitoring.py", "line": 991}
+    assert doc["findings"][2]["source"] == {"file": "components/monitoring/monitoring.py", "line": 991}
     (accepted,) = doc["accepted"]
     assert accepted["reason"] == "the chart reads it through a tpl string"
     assert accepted["finding"]["path"] == "values.legacy"
@@ -120,7 +120,7 @@ def test_sarif_has_a_rule_per_layer_check_and_results_at_the_resource(result: Ve
         by_rule.setdefault(res["ruleId"], []).append(res)
     (values_result, accepted_result) = by_rule["values/unknown-key"]
     location = values_result["locations"][0]["physicalLocation"]
-    assert location["artifactLocation"]["uri"] == "components/monitoring.py"
+    assert location["artifactLocation"]["uri"] == "components/monitoring/monitoring.py"
     assert location["region"]["startLine"] == 991
     assert "values.servce" in values_result["message"]["text"] and "suppressions" not in values_result
     assert accepted_result["suppressions"] == [
@@ -141,7 +141,7 @@ def test_junit_has_a_case_per_layer_check_and_failures_for_findings(result: Veri
     }
     assert suite.get("tests") == "4" and suite.get("failures") == "3"
     failure = cases[("mlops-verify.dev.values", "unknown-key")].find("failure")
-    assert failure is not None and "components/monitoring.py:991" in (failure.text or "")
+    assert failure is not None and "components/monitoring/monitoring.py:991" in (failure.text or "")
     out = cases[("mlops-verify.dev.values", "unknown-key")].find("system-out")
     assert out is not None and "[accepted]" in (out.text or "") and "tpl string" in (out.text or "")
     assert cases[("mlops-verify.dev.schema", "all")].find("failure") is None

@@ -34,7 +34,7 @@ def test_pdb_with_both_fields(planted, at):
     assert len(found) == 1
     assert found[0].path == "spec"
     assert "minAvailable=2, maxUnavailable=1" in found[0].message
-    assert str(found[0].source).startswith("components/model_registry.py:")
+    assert str(found[0].source).startswith("components/mlflow/model_registry.py:")
 
 
 def test_pdb_empty_max_unavailable_next_to_min_available(planted, at):
@@ -277,7 +277,7 @@ def test_kube_prometheus_stack_pdb_block_as_monitoring_renders_it(chart_release,
         name="kps",
         custom=True,
         inputs={"namespace": "monitoring", "createNamespace": True},
-        source=SourcePosition("components/monitoring.py", 991),
+        source=SourcePosition("components/monitoring/monitoring.py", 991),
     )
     values = {
         "prometheus": {"podDisruptionBudget": {"enabled": True, "minAvailable": 1, "maxUnavailable": ""}},
@@ -313,7 +313,7 @@ def _passes_both_pdb_fields(values) -> list[str]:
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_the_shipped_platform_with_its_charts(stack_ctx, stack):
     """Every semantics finding over the platform and its rendered charts is defect 1 of the issue (the PDB
-    block of kube-prometheus-stack, components/monitoring.py `_pdb`), and only while the values still pass
+    block of kube-prometheus-stack, components/monitoring/monitoring.py `_pdb`), and only while the values still pass
     both fields: once the values are fixed this expects no finding at all."""
     ctx = stack_ctx(stack, with_charts=True)
     release = next(r for r in ctx.releases if r.chart == "kube-prometheus-stack")
@@ -411,7 +411,9 @@ def test_an_object_that_does_not_wait_for_its_namespace(stack_ctx):
     ctx = VerifyContext(graph=graph, stack="prod", kube_version=base.kube_version)
     found = [f for f in semantics.check(ctx) if f.check == "namespace-order"]
     assert [(f.urn, f.path) for f in found] == [(monitor.urn, "metadata.namespace")]
-    assert "'mlflow'" in found[0].message and str(found[0].source).startswith("components/observability.py:")
+    assert "'mlflow'" in found[0].message and str(found[0].source).startswith(
+        "components/monitoring/observability.py:"
+    )
 
 
 def _scoped_ctx(scope: str, namespace: str | None) -> tuple[VerifyContext, Resource]:

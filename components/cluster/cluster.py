@@ -18,14 +18,20 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.keys import cluster_role_name
-from components.versions import (
+from components.cluster.versions import (
     ADDON_VERSIONS,
     DEFAULT_KUBERNETES_VERSION,
     NVIDIA_DEVICE_PLUGIN_CHART,
     NVIDIA_DEVICE_PLUGIN_CHART_VERSION,
     NVIDIA_DEVICE_PLUGIN_REPOSITORY,
 )
+from components.iam import (
+    cluster_access_policy_arn,
+    managed_policy_arn,
+    service_account_role,
+    service_trust_policy,
+)
+from components.keys import cluster_role_name
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 NODE_MANAGED_POLICY_NAMES = (
@@ -47,78 +53,10 @@ DEVICE_PLUGIN_RESOURCES = {
 }
 
 
-def managed_policy_arn(name: str, partition: str = "aws") -> str:
-    """The ARN of an AWS managed IAM policy (``name`` may carry a path: ``service-role/...``)."""
-    return f"arn:{partition}:iam::aws:policy/{name}"
-
-
-def cluster_access_policy_arn(name: str, partition: str = "aws") -> str:
-    """The ARN of an EKS access policy such as ``AmazonEKSClusterAdminPolicy``."""
-    return f"arn:{partition}:eks::aws:cluster-access-policy/{name}"
-
-
 CLUSTER_ADMIN_POLICY = cluster_access_policy_arn("AmazonEKSClusterAdminPolicy")
 """AmazonEKSClusterAdminPolicy in the standard partition (see :func:`cluster_access_policy_arn`)."""
 NODE_MANAGED_POLICIES = tuple(managed_policy_arn(n) for n in NODE_MANAGED_POLICY_NAMES)
 """The node role's managed policies in the standard partition."""
-
-
-def _assume_role_policy(service: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
-        }
-    )
-
-
-def irsa_trust_policy(
-    oidc_provider_arn: str, oidc_issuer_url: str, namespace: str, service_account: str
-) -> str:
-    """The trust policy of a role that exactly one Kubernetes service account may assume through IRSA.
-
-    ``oidc_issuer_url`` is the cluster's issuer with or without ``https://`` (and a trailing slash)."""
-    issuer = oidc_issuer_url.removeprefix("https://").rstrip("/")
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Federated": oidc_provider_arn},
-                    "Action": "sts:AssumeRoleWithWebIdentity",
-                    "Condition": {
-                        "StringEquals": {
-                            f"{issuer}:sub": f"system:serviceaccount:{namespace}:{service_account}",
-                            f"{issuer}:aud": "sts.amazonaws.com",
-                        }
-                    },
-                }
-            ],
-        }
-    )
-
-
-def service_account_role(
-    name: str,
-    *,
-    oidc_provider_arn: pulumi.Input[str],
-    oidc_issuer_url: pulumi.Input[str],
-    namespace: str,
-    service_account: str,
-    description: str,
-    opts: pulumi.ResourceOptions,
-) -> aws.iam.Role:
-    """An IAM role for one service account (IRSA), trusted for exactly that namespace and name."""
-    return aws.iam.Role(
-        name,
-        description=description,
-        assume_role_policy=pulumi.Output.all(oidc_provider_arn, oidc_issuer_url).apply(
-            lambda a: irsa_trust_policy(a[0], a[1], namespace, service_account)
-        ),
-        max_session_duration=3600,
-        opts=opts,
-    )
 
 
 @dataclass(frozen=True)
@@ -187,7 +125,7 @@ class KubernetesClusterArgs:
         workload_nodes: The CPU node group for training and serving workloads.
         gpu_nodes: The optional GPU node group; pass it through :func:`gpu_node_group`. None: no GPU group.
             With a GPU group, NVIDIA's device plugin (Helm chart ``nvidia-device-plugin``,
-            :data:`~components.versions.NVIDIA_DEVICE_PLUGIN_CHART_VERSION`) runs on it in ``kube-system`` so
+            :data:`~components.cluster.versions.NVIDIA_DEVICE_PLUGIN_CHART_VERSION`) runs on it in ``kube-system`` so
             its nodes advertise ``nvidia.com/gpu``.
         admin_principal_arns: IAM roles or users given AmazonEKSClusterAdminPolicy through access entries.
         deployer_principal_arn: The deploy role, which runs the in-cluster half of ``pulumi up`` (the
@@ -337,7 +275,7 @@ class KubernetesCluster(pulumi.ComponentResource):
         if missing:
             raise ValueError(
                 f"no pinned add-on versions for Kubernetes {args.kubernetes_version} ({sorted(missing)}); "
-                f"add a row to components.versions.ADDON_VERSIONS (known: {sorted(ADDON_VERSIONS)})"
+                f"add a row to components.cluster.versions.ADDON_VERSIONS (known: {sorted(ADDON_VERSIONS)})"
             )
         if isinstance(args.private_subnet_ids, Sequence) and not args.private_subnet_ids:
             raise ValueError("KubernetesCluster needs private subnets")
@@ -366,16 +304,7 @@ class KubernetesCluster(pulumi.ComponentResource):
             name=cluster_role_name(cluster_name),
             description=f"EKS control plane of {cluster_name}",
             assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "eks.amazonaws.com"},
-                            "Action": ["sts:AssumeRole", "sts:TagSession"],
-                        }
-                    ],
-                }
+                service_trust_policy("eks.amazonaws.com", actions=("sts:AssumeRole", "sts:TagSession"))
             ),
             opts=child,
         )
@@ -550,7 +479,7 @@ class KubernetesCluster(pulumi.ComponentResource):
         self.node_role = aws.iam.Role(
             f"{name}-nodes",
             description=f"EKS managed nodes of {cluster_name}",
-            assume_role_policy=_assume_role_policy("ec2.amazonaws.com"),
+            assume_role_policy=json.dumps(service_trust_policy("ec2.amazonaws.com")),
             opts=child,
         )
         node_attachments = [

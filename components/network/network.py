@@ -12,7 +12,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws_context import AwsContext, lookup
-from components.vpc_endpoints import (
+from components.iam import service_trust_policy
+from components.network.endpoints import (
     ENDPOINT_SERVICE_PURPOSES,
     ENDPOINTS_WITHOUT_POLICY,
     INTERFACE_ENDPOINT_SERVICES,
@@ -88,14 +89,15 @@ class Network(pulumi.ComponentResource):
     Hardening: the VPC's default security group has no rules, so nothing can rely on it; private and
     database subnets never map public IPs; every flow (ALL traffic) is logged to a KMS-encrypted log group;
     S3 (gateway) and, where enabled, the interface endpoints of
-    :data:`components.vpc_endpoints.ENDPOINT_SERVICE_PURPOSES` keep AWS API traffic inside the VPC.
+    :data:`components.network.endpoints.ENDPOINT_SERVICE_PURPOSES` keep AWS API traffic inside the VPC.
 
     Security-group rules are separate ``aws.vpc.SecurityGroupIngressRule``/``EgressRule`` resources (the
     provider's recommended form; one rule per resource, each visible to the policy pack), never inline
     ``ingress``/``egress`` blocks on ``aws.ec2.SecurityGroup``.
 
     Outputs: ``vpc_id``, ``vpc_cidr``, ``public_subnet_ids``, ``private_subnet_ids``,
-    ``database_subnet_ids``, ``nat_gateway_ids``, ``private_route_table_ids``, ``database_route_table_id``,
+    ``database_subnet_ids``, ``private_subnet_cidrs``/``database_subnet_cidrs`` (plain lists),
+    ``nat_gateway_ids``, ``private_route_table_ids``, ``database_route_table_id``,
     ``endpoint_security_group_id`` (None without interface endpoints), ``flow_log_group_name``/``_arn``
     (None without flow logs).
     """
@@ -321,20 +323,11 @@ class Network(pulumi.ComponentResource):
                 f"{name}-flow-logs",
                 description=f"VPC flow logs of {name} to its CloudWatch log group",
                 assume_role_policy=json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                                "Action": "sts:AssumeRole",
-                                "Condition": {
-                                    "StringEquals": {"aws:SourceAccount": ctx.account_id},
-                                    "ArnLike": {"aws:SourceArn": ctx.arn("ec2", "vpc-flow-log/*")},
-                                },
-                            }
-                        ],
-                    }
+                    service_trust_policy(
+                        "vpc-flow-logs.amazonaws.com",
+                        source_account=ctx.account_id,
+                        source_arn_pattern=ctx.arn("ec2", "vpc-flow-log/*"),
+                    )
                 ),
                 tags={"Name": f"{name}-flow-logs"},
                 opts=child,
@@ -389,6 +382,9 @@ class Network(pulumi.ComponentResource):
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in self.public_subnets])
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in self.private_subnets])
         self.database_subnet_ids = pulumi.Output.all(*[s.id for s in self.database_subnets])
+        # Plain values, known before anything is created: what a NetworkPolicy or a security group needs.
+        self.private_subnet_cidrs: list[str] = list(layout["private"])
+        self.database_subnet_cidrs: list[str] = list(layout["database"])
         self.nat_gateway_ids = pulumi.Output.all(*[n.id for n in self.nat_gateways])
         self.private_route_table_ids = pulumi.Output.all(*[rt.id for rt in self.private_route_tables])
         self.database_route_table_id = self.database_route_table.id

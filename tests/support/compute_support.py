@@ -1,7 +1,7 @@
 """Shared rendering helpers for the compute components' tests.
 
-``render_platform(env)`` renders the real :class:`~components.platform.MlopsPlatform` for an environment and
-returns the compute wiring (:func:`components.platform_compute.add_compute`) on top of the real network and
+``render_platform(env)`` renders the real :class:`~components.platform.platform.MlopsPlatform` for an environment and
+returns the compute wiring (:func:`components.platform.compute.add_compute`) on top of the real network and
 data layer.
 """
 
@@ -11,9 +11,9 @@ import functools
 import json
 from typing import Any
 
-from components.config import PlatformConfig, build
-from components.platform import MlopsPlatform
-from components.platform_compute import Compute
+from components.platform.compute import Compute
+from components.platform.config import PlatformConfig, build
+from components.platform.platform import MlopsPlatform
 from mlops.engine import run_callable
 from mlops.graph import Graph, Resource, reveal
 

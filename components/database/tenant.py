@@ -7,7 +7,7 @@ MLflow, and later the pipelines' workflow archive and the notebooks' hub, each g
   role reaches that database;
 * a **Secrets Manager secret** (customer KMS key) with the role's credentials, created by Pulumi *without a value*;
 * a one-off **Job** (``ensure``) and a **CronJob** (``rotate``) in the database-admin namespace that run
-  :mod:`components.db_tenant_job` (shipped in a ConfigMap, run by the MLflow image's Python): they read the RDS
+  :mod:`components.database.tenant_job` (shipped in a ConfigMap, run by the MLflow image's Python): they read the RDS
   master secret with their own workload identity, create or correct the role and the database, generate the
   password in the pod and write it to the tenant secret; ``ALTER ROLE ... PASSWORD`` commits only after Secrets
   Manager took the new value;
@@ -32,10 +32,10 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components import db_tenant_job
-from components.cluster import service_account_role
-from components.network_policy import cidr_egress, dns_egress
-from components.pod_security import restricted_container, restricted_pod
+from components.aliases import component_options
+from components.database import tenant_job as db_tenant_job
+from components.iam import service_account_role
+from components.kubernetes import cidr_egress, dns_egress, restricted_container, restricted_pod
 
 ESO_SECRETS_API = "external-secrets.io/v1"
 #: Where the job's program is mounted in the pod.
@@ -201,7 +201,8 @@ class DatabaseAdminNamespace(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: DatabaseAdminNamespaceArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("mlops:database_tenant:DatabaseAdminNamespace", name, None, opts)
+        TOKEN = "mlops:database:DatabaseAdminNamespace"
+        super().__init__(TOKEN, name, None, component_options(TOKEN, opts))
         if not args.database_cidrs:
             raise ValueError("DatabaseAdminNamespace needs the database subnets' CIDRs for its egress policy")
         self.namespace = k8s.core.v1.Namespace(
@@ -263,7 +264,7 @@ class DatabaseTenantArgs:
             ``service_file_key``).
         service_file_key: Key of the libpq service file in that Secret.
         service_file_template: The service file with ``{{ .username }}``/``{{ .password }}`` placeholders (rendered
-            by the caller, e.g. :func:`components.mlflow_server.render_pg_service`).
+            by the caller, e.g. :func:`components.mlflow.server.render_pg_service`).
         run_as_user: UID/GID of the jobs' container (the image's user).
         rotation_schedule: Cron schedule of the rotation (UTC); every run sets a new password.
         refresh_interval: How often External Secrets re-reads the tenant secret (the longest a rotated password
@@ -329,7 +330,8 @@ class DatabaseTenant(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: DatabaseTenantArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("mlops:database_tenant:DatabaseTenant", name, None, opts)
+        TOKEN = "mlops:database:DatabaseTenant"
+        super().__init__(TOKEN, name, None, component_options(TOKEN, opts))
 
         check_identifier(args.tenant, "role", args.role)
         if not 7 <= args.recovery_window_days <= 30:

@@ -1,17 +1,17 @@
 """ModelRegistry: the MLflow tracking server and model registry on the cluster, as plain Kubernetes objects.
 
-Database credentials never pass through Pulumi: MLflow is a :class:`~components.database_tenant.DatabaseTenant`
+Database credentials never pass through Pulumi: MLflow is a :class:`~components.database.tenant.DatabaseTenant`
 (its own database and role, not the RDS master user): the tenant job, in the database-admin namespace, is the only
 reader of the RDS master secret; it writes the role's generated password to a Secrets Manager secret, which the
 External Secrets Operator (a pinned Helm release) syncs into the namespace, reading exactly that secret with a
 role only the namespace's secrets service account can assume (IRSA). The schema is migrated by a Job
-(``mlflow db upgrade`` and the auth app's migrations, :func:`components.mlflow_server.migration_spec`) that the
+(``mlflow db upgrade`` and the auth app's migrations, :func:`components.mlflow.server.migration_spec`) that the
 Deployment waits for; its pods' init container waits until the schema is at the image's head. MLflow's basic-auth admin password and
 Flask secret key are generated in the cluster by ESO's Password generator, and so is Prometheus' own scrape
-credential, which only the pod's metrics exporter checks (:mod:`components.mlflow_metrics`; MLflow's own
+credential, which only the pod's metrics exporter checks (:mod:`components.mlflow.metrics`; MLflow's own
 ``/metrics`` admits only admins). Egress is closed to DNS, the database subnets and HTTPS to the VPC CIDR,
 where S3 and STS answer on interface endpoints. The server's image, command,
-arguments and environment come from :func:`components.mlflow_server.server_spec`, the one definition of
+arguments and environment come from :func:`components.mlflow.server.server_spec`, the one definition of
 the server shared with the end-to-end test.
 """
 
@@ -28,14 +28,17 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.cluster import service_account_role
-from components.database_tenant import (
+from components.aliases import component_options
+from components.cluster.external_secrets import ESO_GENERATORS_API, ESO_SECRETS_API
+from components.database.tenant import (
     DatabaseAdminNamespace,
     DatabaseAdminNamespaceArgs,
     DatabaseTenant,
     DatabaseTenantArgs,
 )
-from components.mlflow_metrics import (
+from components.iam import service_account_role
+from components.kubernetes import cidr_egress, dns_egress, restricted_container, restricted_pod
+from components.mlflow.metrics import (
     CREDENTIALS_MOUNT,
     METRICS_PASSWORD_GENERATOR,
     METRICS_PORT,
@@ -48,7 +51,7 @@ from components.mlflow_metrics import (
     exporter_spec,
     password_generator_spec,
 )
-from components.mlflow_server import (
+from components.mlflow.server import (
     AUTH_ADMIN_USERNAME,
     AUTH_CONFIG_PATH,
     AUTH_FLASK_SECRET_KEY,
@@ -64,20 +67,6 @@ from components.mlflow_server import (
     server_spec,
     service_hosts,
 )
-from components.network_policy import cidr_egress, cidrs, dns_egress, ports
-from components.network_policy import selector as label_selector
-from components.pod_security import restricted_container, restricted_pod
-
-ESO_CHART = "external-secrets"
-ESO_CHART_VERSION = "2.9.0"
-ESO_REPOSITORY = "https://charts.external-secrets.io"
-ESO_SECRETS_API = "external-secrets.io/v1"
-ESO_GENERATORS_API = "generators.external-secrets.io/v1alpha1"
-ESO_WEBHOOK_PORT = 10250
-"""The ESO webhook's container port (the chart's ``webhook.port``); the API server calls it there."""
-ESO_WEBHOOK_POD_LABELS = {"app.kubernetes.io/name": "external-secrets-webhook"}
-ESO_CONTROLLER_POD_LABELS = {"app.kubernetes.io/name": "external-secrets"}
-API_SERVER_PORT = 443
 
 SERVICE_NAME = "mlflow"
 SERVER_SA = "mlflow"
@@ -142,102 +131,6 @@ def backend_store_uri(spec: MlflowServerSpec) -> str:
     raise ValueError("the MLflow server spec names no backend store URI")
 
 
-_OPERATOR_SECURITY = {
-    "allowPrivilegeEscalation": False,
-    "readOnlyRootFilesystem": True,
-    "runAsNonRoot": True,
-    "capabilities": {"drop": ["ALL"]},
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
-
-
-def _bounded(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> dict[str, dict[str, str]]:
-    return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": cpu_limit, "memory": memory_limit}}
-
-
-def operator_values() -> dict[str, object]:
-    """External Secrets Operator chart values: namespaced stores only, nothing written back to AWS, and
-    each of its three Deployments (controller, webhook, cert-controller) restricted, bounded and probed
-    (the chart leaves resources empty and the liveness probes, and the controller's readiness, off)."""
-    probed = {"livenessProbe": {"enabled": True}}
-    return {
-        "installCRDs": True,
-        # The controller holds no AWS credentials of its own: each SecretStore names a service account in
-        # its own namespace whose IRSA role the controller assumes for that store.
-        "serviceAccount": {"create": True, "annotations": {}},
-        "processClusterStore": False,
-        "processClusterExternalSecret": False,
-        # Nothing here writes back to AWS.
-        "processPushSecret": False,
-        "processClusterPushSecret": False,
-        "securityContext": _OPERATOR_SECURITY,
-        "resources": _bounded("50m", "128Mi", "500m", "512Mi"),
-        # Both start the controller's health server (--live-addr, port 8082): /healthz and /readyz.
-        "livenessProbe": {"enabled": True},
-        "readinessProbe": {"enabled": True},
-        "webhook": {
-            "securityContext": _OPERATOR_SECURITY,
-            "resources": _bounded("20m", "64Mi", "200m", "256Mi"),
-            **probed,
-        },
-        "certController": {
-            "securityContext": _OPERATOR_SECURITY,
-            "resources": _bounded("20m", "64Mi", "200m", "256Mi"),
-            **probed,
-        },
-    }
-
-
-def operator_network_policies(
-    vpc_cidr: str, cluster_cidrs: Sequence[str]
-) -> list[tuple[str, k8s.networking.v1.NetworkPolicySpecArgs]]:
-    """``(name, spec)`` of the operator namespace's NetworkPolicies: default deny of all ingress and
-    egress, then DNS; the API server for the three managers (controller, webhook, cert-controller), at its
-    endpoint ENIs and the ``kubernetes`` Service (``cluster_cidrs``); the controller's HTTPS to the VPC
-    (Secrets Manager and STS answer on the interface endpoints every profile creates; never the internet);
-    the webhook's port from the control plane. Nothing scrapes the operator (the chart's ServiceMonitor
-    is off), so no metrics ingress. Kubelet probes from the pod's own node are always admitted."""
-    V1 = k8s.networking.v1
-    everything = label_selector()
-    dns = dns_egress()
-    return [
-        (
-            "default-deny",
-            V1.NetworkPolicySpecArgs(pod_selector=everything, policy_types=["Ingress", "Egress"]),
-        ),
-        (
-            "allow-dns",
-            V1.NetworkPolicySpecArgs(pod_selector=everything, policy_types=["Egress"], egress=[dns]),
-        ),
-        (
-            "allow-api-server",
-            V1.NetworkPolicySpecArgs(
-                pod_selector=everything,
-                policy_types=["Egress"],
-                egress=[cidr_egress(cluster_cidrs, API_SERVER_PORT)],
-            ),
-        ),
-        (
-            "controller-aws-apis",
-            V1.NetworkPolicySpecArgs(
-                pod_selector=label_selector(ESO_CONTROLLER_POD_LABELS),
-                policy_types=["Egress"],
-                egress=[cidr_egress([vpc_cidr], 443)],
-            ),
-        ),
-        (
-            "webhook-from-api-server",
-            V1.NetworkPolicySpecArgs(
-                pod_selector=label_selector(ESO_WEBHOOK_POD_LABELS),
-                policy_types=["Ingress"],
-                ingress=[
-                    V1.NetworkPolicyIngressRuleArgs(from_=cidrs(cluster_cidrs), ports=ports(ESO_WEBHOOK_PORT))
-                ],
-            ),
-        ),
-    ]
-
-
 @dataclass(frozen=True)
 class ModelRegistryArgs:
     """Arguments of :class:`ModelRegistry`.
@@ -285,12 +178,9 @@ class ModelRegistryArgs:
         db_admin_https_cidrs: Destinations of that namespace's HTTPS egress (Secrets Manager and STS through the
             VPC's interface endpoints); ``None`` (the default): ``vpc_cidr``, like MLflow's own egress.
         db_rotation_schedule: Cron schedule (UTC) of the MLflow role's password rotation.
-        cluster_cidrs: CIDRs of the API server's endpoint ENIs and the Service range (the ``kubernetes``
-            Service): the destinations of the operator's API egress and the sources of the calls to its
-            admission webhook; empty (the default): ``vpc_cidr`` only.
-        install_operator: Install the External Secrets Operator (set False if the cluster already has it).
-        operator_namespace: Namespace of the External Secrets Operator.
-        operator_chart_version: Pinned chart version of the External Secrets Operator.
+        external_secrets: The External Secrets Operator's release (the cluster add-on,
+            :func:`components.cluster.external_secrets.install_external_secrets`) that MLflow's SecretStore,
+            ExternalSecrets and generators wait for; ``None`` when the cluster already runs the operator.
         default_permission: MLflow basic-auth permission of a new user on others' resources.
     """
 
@@ -328,10 +218,7 @@ class ModelRegistryArgs:
     create_db_admin_namespace: bool = True
     db_admin_https_cidrs: Sequence[str] | None = None
     db_rotation_schedule: str = "17 3 1 * *"
-    cluster_cidrs: Sequence[str] = ()
-    install_operator: bool = True
-    operator_namespace: str = "external-secrets"
-    operator_chart_version: str = ESO_CHART_VERSION
+    external_secrets: pulumi.Resource | None = None
     default_permission: str = "NO_PERMISSIONS"
 
 
@@ -346,7 +233,8 @@ class ModelRegistry(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: ModelRegistryArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("mlops:model_registry:ModelRegistry", name, None, opts)
+        TOKEN = "mlops:mlflow:ModelRegistry"
+        super().__init__(TOKEN, name, None, component_options(TOKEN, opts))
         if not args.database_cidrs:
             raise ValueError("ModelRegistry needs the database subnets' CIDRs for its egress policy")
         if ipaddress.ip_network(args.vpc_cidr, strict=True).num_addresses > 2**16:
@@ -391,45 +279,8 @@ class ModelRegistry(pulumi.ComponentResource):
             opts=child,
         )
 
-        # ---- External Secrets Operator --------------------------------------------------------------
-        operator: list[pulumi.Resource] = []
-        if args.install_operator:
-            eso_ns = k8s.core.v1.Namespace(
-                f"{name}-eso",
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=args.operator_namespace,
-                    labels={
-                        "pod-security.kubernetes.io/enforce": "restricted",
-                        "pod-security.kubernetes.io/audit": "restricted",
-                        "pod-security.kubernetes.io/warn": "restricted",
-                    },
-                ),
-                opts=child,
-            )
-            self.operator = k8s.helm.v3.Release(
-                f"{name}-eso",
-                name="external-secrets",
-                chart=ESO_CHART,
-                version=args.operator_chart_version,
-                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=ESO_REPOSITORY),
-                namespace=eso_ns.metadata.name,
-                create_namespace=False,
-                atomic=True,
-                cleanup_on_fail=True,
-                values=operator_values(),
-                opts=child,
-            )
-            in_eso_ns = pulumi.ResourceOptions(parent=self, depends_on=[eso_ns])
-            for policy_name, spec in operator_network_policies(
-                args.vpc_cidr, args.cluster_cidrs or (args.vpc_cidr,)
-            ):
-                k8s.networking.v1.NetworkPolicy(
-                    f"{name}-eso-{policy_name}",
-                    metadata=k8s.meta.v1.ObjectMetaArgs(name=policy_name, namespace=args.operator_namespace),
-                    spec=spec,
-                    opts=in_eso_ns,
-                )
-            operator = [self.operator]
+        # The External Secrets Operator is a cluster add-on (components.cluster.external_secrets).
+        operator: list[pulumi.Resource] = [args.external_secrets] if args.external_secrets else []
 
         # ---- namespace and network policies ---------------------------------------------------------
         self.namespace = k8s.core.v1.Namespace(
@@ -533,7 +384,7 @@ class ModelRegistry(pulumi.ComponentResource):
             opts=in_ns,
         )
 
-        # ---- the server's definition (one place: components.mlflow_server) -------------------------
+        # ---- the server's definition (one place: components.mlflow.server) -------------------------
         self.spec: pulumi.Output[MlflowServerSpec] = pulumi.Output.all(
             args.db_host,
             args.db_port,
@@ -710,7 +561,7 @@ class ModelRegistry(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*generators.values(), *operator]),
         )
 
-        # ---- the scrape credential: generated in-cluster, rotated by ESO (components.mlflow_metrics) ---
+        # ---- the scrape credential: generated in-cluster, rotated by ESO (components.mlflow.metrics) ---
         metrics_generator = k8s.apiextensions.CustomResource(
             f"{name}-metrics-password",
             api_version=ESO_GENERATORS_API,
@@ -1054,7 +905,7 @@ class ModelRegistry(pulumi.ComponentResource):
     def _metrics_exporter(
         args: ModelRegistryArgs, spec: pulumi.Output[MlflowServerSpec]
     ) -> k8s.core.v1.ContainerArgs:
-        """The pod's second container: MLflow's metrics behind the scrape credential (components.mlflow_metrics)."""
+        """The pod's second container: MLflow's metrics behind the scrape credential (components.mlflow.metrics)."""
         exporter = spec.apply(lambda s: exporter_spec(image=s.image))
 
         def probe(period: int) -> k8s.core.v1.ProbeArgs:

@@ -11,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws_context import AwsContext, lookup
+from components.iam import service_trust_policy
 
 POSTGRES_PORT = 5432
 LOG_EXPORTS: tuple[str, ...] = ("postgresql", "upgrade")
@@ -200,17 +201,7 @@ class MetadataDatabase(pulumi.ComponentResource):
                 f"{name}-monitoring",
                 description=f"RDS Enhanced Monitoring of {args.identifier}",
                 assume_role_policy=json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Principal": {"Service": "monitoring.rds.amazonaws.com"},
-                                "Action": "sts:AssumeRole",
-                                "Condition": {"StringEquals": {"aws:SourceAccount": ctx.account_id}},
-                            }
-                        ],
-                    }
+                    service_trust_policy("monitoring.rds.amazonaws.com", source_account=ctx.account_id)
                 ),
                 tags={"Name": f"{args.identifier}-monitoring"},
                 opts=child,

@@ -1,4 +1,4 @@
-"""Wiring of :class:`~components.monitoring.Monitoring` into :class:`~components.platform.MlopsPlatform`.
+"""Wiring of :class:`~components.monitoring.monitoring.Monitoring` into :class:`~components.platform.platform.MlopsPlatform`.
 
 ``MlopsPlatform`` calls :func:`add_monitoring` once the cluster, the keys, the database, the network
 and MLflow exist; ``stacks/__main__.py`` exports :func:`monitoring_exports`. The platform is typed
@@ -14,8 +14,8 @@ from typing import Protocol
 import pulumi
 import pulumi_aws as aws
 
-from components.config import PlatformConfig
-from components.monitoring import AlertThresholds, MlflowScrape, Monitoring, MonitoringArgs
+from components.monitoring.monitoring import AlertThresholds, MlflowScrape, Monitoring, MonitoringArgs
+from components.platform.config import PlatformConfig
 
 
 class _Cluster(Protocol):

@@ -1,7 +1,7 @@
-"""The compute half of :class:`~components.platform.MlopsPlatform`: cluster, registries, model registry.
+"""The compute half of :class:`~components.platform.platform.MlopsPlatform`: cluster, registries, model registry.
 
 ``MlopsPlatform.__init__`` calls :func:`add_compute` after the network and the data layer (keys, artifact
-store, database) exist; ``stacks/__main__.py`` exports the contract (components/outputs.py). The platform is typed
+store, database) exist; ``stacks/__main__.py`` exports the contract (components/platform/outputs.py). The platform is typed
 structurally (:class:`PlatformLike`) so this module only depends on the attribute names it reads.
 """
 
@@ -15,15 +15,15 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws_context import AwsContext
-from components.cluster import KubernetesCluster, KubernetesClusterArgs, NodeGroupSpec, gpu_node_group
-from components.config import PROJECT, NodeGroupSettings, PlatformConfig
+from components.cluster.cluster import KubernetesCluster, KubernetesClusterArgs, NodeGroupSpec, gpu_node_group
+from components.cluster.external_secrets import ExternalSecretsOperator, install_external_secrets
+from components.container_registry import ContainerRegistry, ContainerRegistryArgs
 from components.deploy_runner import DeployRunner, DeployRunnerArgs
-from components.mlflow_server import IMAGE_REPOSITORY as MLFLOW_REPOSITORY
-from components.mlflow_server import IMAGE_TAG as MLFLOW_IMAGE_TAG
-from components.model_registry import ModelRegistry, ModelRegistryArgs
-from components.network import plan_subnets
-from components.platform_monitoring import eks_default_service_cidr
-from components.registry import ContainerRegistry, ContainerRegistryArgs
+from components.mlflow.model_registry import ModelRegistry, ModelRegistryArgs
+from components.mlflow.server import IMAGE_REPOSITORY as MLFLOW_REPOSITORY
+from components.mlflow.server import IMAGE_TAG as MLFLOW_IMAGE_TAG
+from components.platform.config import PROJECT, NodeGroupSettings, PlatformConfig
+from components.platform.monitoring import eks_default_service_cidr
 
 
 class _Keys(Protocol):
@@ -60,6 +60,8 @@ class _Network(Protocol):
     def vpc_id(self) -> pulumi.Input[str]: ...
     @property
     def private_subnet_ids(self) -> pulumi.Input[Sequence[pulumi.Input[str]]]: ...
+    @property
+    def database_subnet_cidrs(self) -> Sequence[str]: ...
 
 
 class PlatformLike(Protocol):
@@ -84,6 +86,7 @@ class Compute:
     cluster: KubernetesCluster
     registry: ContainerRegistry
     model_registry: ModelRegistry
+    external_secrets: ExternalSecretsOperator
     database_ingress: aws.vpc.SecurityGroupIngressRule
     deploy_runner: DeployRunner
     runner_api_ingress: aws.vpc.SecurityGroupIngressRule
@@ -209,6 +212,24 @@ def add_compute(platform: PlatformLike, config: PlatformConfig) -> Compute:
         opts=child,
     )
 
+    # The External Secrets Operator, a cluster add-on. 0.1.0 created it inside ModelRegistry as
+    # "<name>-mlflow-eso*": the aliases name that parent and those names, so a deployed stack keeps it.
+    cluster_cidrs = [config.network.vpc_cidr, eks_default_service_cidr(config.network.vpc_cidr)]
+    external_secrets = install_external_secrets(
+        f"{name}-eks-eso",
+        vpc_cidr=config.network.vpc_cidr,
+        cluster_cidrs=cluster_cidrs,
+        opts=pulumi.ResourceOptions(parent=cluster, provider=cluster.provider),
+        aliases=[
+            pulumi.Alias(
+                name=f"{name}-mlflow-eso",
+                parent=pulumi.create_urn(
+                    f"{name}-mlflow", "mlops:model_registry:ModelRegistry", parent=parent
+                ),
+            )
+        ],
+    )
+
     model_registry = ModelRegistry(
         f"{name}-mlflow",
         ModelRegistryArgs(
@@ -222,9 +243,9 @@ def add_compute(platform: PlatformLike, config: PlatformConfig) -> Compute:
             db_name=platform.database.database_name,
             db_master_secret_arn=platform.database.master_secret_arn,
             db_secret_key_arn=platform.keys.data_key_arn,
-            database_cidrs=plan_subnets(config.network.vpc_cidr, config.network.zone_count)["database"],
+            database_cidrs=platform.network.database_subnet_cidrs,
             vpc_cidr=config.network.vpc_cidr,
-            cluster_cidrs=[config.network.vpc_cidr, eks_default_service_cidr(config.network.vpc_cidr)],
+            external_secrets=external_secrets.release,
             image=pulumi.Output.concat(registry.repository_urls[MLFLOW_REPOSITORY], ":", MLFLOW_IMAGE_TAG),
             region=config.region,
             replicas=config.mlflow.replicas,
@@ -241,6 +262,7 @@ def add_compute(platform: PlatformLike, config: PlatformConfig) -> Compute:
         cluster=cluster,
         registry=registry,
         model_registry=model_registry,
+        external_secrets=external_secrets,
         database_ingress=database_ingress,
         deploy_runner=runner,
         runner_api_ingress=runner_api_ingress,

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.aliases import component_options
+
 PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
 
 
@@ -97,7 +99,8 @@ class ContainerRegistry(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: ContainerRegistryArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("mlops:registry:ContainerRegistry", name, None, opts)
+        TOKEN = "mlops:container_registry:ContainerRegistry"
+        super().__init__(TOKEN, name, None, component_options(TOKEN, opts))
         if len(set(args.repositories)) != len(args.repositories) or not args.repositories:
             raise ValueError("ContainerRegistry needs a non-empty list of unique repository names")
         child = pulumi.ResourceOptions(parent=self)

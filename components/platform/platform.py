@@ -7,13 +7,13 @@ import pulumi_aws as aws
 
 from components.artifact_store import ArtifactStore, ArtifactStoreArgs
 from components.aws_context import AwsContext
-from components.config import PlatformConfig
-from components.database import MetadataDatabase, MetadataDatabaseArgs
+from components.database.metadata import MetadataDatabase, MetadataDatabaseArgs
 from components.keys import Keys, KeysArgs
-from components.mlflow_metrics import METRICS_SECRET, PASSWORD_KEY, USERNAME_KEY
-from components.network import Network, NetworkArgs
-from components.platform_compute import add_compute
-from components.platform_monitoring import add_monitoring
+from components.mlflow.metrics import METRICS_SECRET, PASSWORD_KEY, USERNAME_KEY
+from components.network.network import Network, NetworkArgs
+from components.platform.compute import add_compute
+from components.platform.config import PlatformConfig
+from components.platform.monitoring import add_monitoring
 
 
 class MlopsPlatform(pulumi.ComponentResource):
@@ -151,14 +151,14 @@ class MlopsPlatform(pulumi.ComponentResource):
 
         # Monitoring: kube-prometheus-stack, platform rules and dashboards, CloudWatch alarms, the SNS topic.
         # Prometheus scrapes MLflow's metrics exporter with its own in-cluster generated, rotated credential
-        # (components.mlflow_metrics), never MLflow's admin; Grafana's admin password is generated through the
+        # (components.mlflow.metrics), never MLflow's admin; Grafana's admin password is generated through the
         # External Secrets Operator.
         self.monitoring = add_monitoring(
             self,
             config,
             mlflow_metrics_secret=METRICS_SECRET,
             mlflow_metrics_keys=(USERNAME_KEY, PASSWORD_KEY),
-            depends_on=[self.model_registry.operator],
+            depends_on=[self.compute.external_secrets.release],
         )
 
         self.register_outputs(

@@ -26,22 +26,23 @@ from typing import Any, ClassVar, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from components.versions import ADDON_VERSIONS, DEFAULT_KUBERNETES_VERSION, SUPPORT_CALENDAR, support_status
-from components.vpc_endpoints import (
+from components.cluster.versions import (
+    ADDON_VERSIONS,
+    DEFAULT_KUBERNETES_VERSION,
+    SUPPORT_CALENDAR,
+    support_status,
+)
+from components.governance import DATA_CLASSIFICATIONS, ENVIRONMENTS, PROJECT
+from components.network.endpoints import (
     ENDPOINT_SERVICE_PURPOSES,
     INTERFACE_ENDPOINT_SERVICES,
     REQUIRED_ENDPOINTS,
 )
 
-PROJECT = "mlops-platform"
-
 Environment = Literal["dev", "staging", "prod"]
 DataClassification = Literal["public", "internal", "confidential", "restricted"]
-ENVIRONMENTS: tuple[str, ...] = get_args(Environment)
-DATA_CLASSIFICATIONS: tuple[str, ...] = get_args(DataClassification)
-
-GOVERNANCE_TAG_KEYS = ("environment", "owner", "cost-center", "data-classification", "managed-by")
-"""The tag set every taggable AWS resource carries (through the AWS provider's default tags)."""
+# The dependency-free module is the source; these types spell the same values for pydantic and pyright.
+assert get_args(Environment) == ENVIRONMENTS and get_args(DataClassification) == DATA_CLASSIFICATIONS
 
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (
@@ -229,7 +230,7 @@ class ClusterSettings(_Section):
     kubernetes_version: str = Field(
         pattern=r"^1\.\d{2}$",
         description=(
-            "EKS Kubernetes version, e.g. 1.36: one with pinned add-ons and support dates in components/versions.py. "
+            "EKS Kubernetes version, e.g. 1.36: one with pinned add-ons and support dates in components/cluster/versions.py. "
             "A real update of staging or prod refuses a version past its end of EKS standard support."
         ),
     )
@@ -1011,10 +1012,10 @@ def support_problems(
     config: PlatformConfig, today: _dt.date, *, namespace: str = PROJECT
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """``(refusals, warnings)`` of the cluster's Kubernetes version against the EKS support calendar
-    (:data:`components.versions.SUPPORT_CALENDAR`) on ``today``, each ``(key, message)``.
+    (:data:`components.cluster.versions.SUPPORT_CALENDAR`) on ``today``, each ``(key, message)``.
 
     Past the end of standard support: refused in staging and prod, a warning in dev. Within
-    :data:`components.versions.SUPPORT_WARNING_DAYS` of it: a warning everywhere."""
+    :data:`components.cluster.versions.SUPPORT_WARNING_DAYS` of it: a warning everywhere."""
     key = f"{namespace}:{key_for('cluster', 'kubernetes_version')}"
     version = config.cluster.kubernetes_version
     state, message = support_status(version, today)

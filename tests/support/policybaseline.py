@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 
+from policytest import aws_provider, graph_of, k8s_provider, resource
+
 from mlops.graph import Graph, Resource
-from mlops.policytest import aws_provider, graph_of, k8s_provider, resource
 
 ACCOUNT = "123456789012"
 KEY_ARN = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -197,7 +198,7 @@ def baseline(env: str = "prod") -> Graph:
     prov = aws_provider(env)
     k8s = k8s_provider()
     platform = resource("mlops:platform:MlopsPlatform", "mlops")
-    registry = resource("mlops:model_registry:ModelRegistry", "mlops-registry")
+    registry = resource("mlops:mlflow:ModelRegistry", "mlops-registry")
     monitoring = resource("mlops:monitoring:Monitoring", "mlops-monitoring")
     key = resource(
         "aws:kms/key:Key",

@@ -39,17 +39,17 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.cluster import GPU_TAINT, TAINT_EFFECTS, irsa_trust_policy
-from components.config import MonitoringSettings
-from components.mlflow_metrics import (
+from components.cluster.cluster import GPU_TAINT, TAINT_EFFECTS
+from components.iam import irsa_trust_policy
+from components.kubernetes import cidrs, dns_egress, pods, ports, selector
+from components.mlflow.metrics import (
     METRICS_PATH,
     METRICS_PORT_NAME,
     METRICS_SECRET,
     PASSWORD_KEY,
     USERNAME_KEY,
 )
-from components.network_policy import cidrs, dns_egress, pods, ports, selector
-from components.observability import (
+from components.monitoring.observability import (
     Dashboard,
     alert_rule,
     check_k8s_name,
@@ -61,6 +61,7 @@ from components.observability import (
     service_monitor,
     to_json,
 )
+from components.platform.config import MonitoringSettings
 
 KUBE_PROMETHEUS_STACK_CHART = "kube-prometheus-stack"
 KUBE_PROMETHEUS_STACK_VERSION = "88.5.3"
@@ -79,7 +80,7 @@ DCGM_EXPORTER_RELEASE = "dcgm-exporter"
 DCGM_EXPORTER_PORT = 9400
 
 GPU_NODE_LABEL = ("mlops.platform/accelerator", "nvidia")
-"""The label every GPU node carries, whoever launched it: :func:`components.cluster.gpu_node_group` sets
+"""The label every GPU node carries, whoever launched it: :func:`components.cluster.cluster.gpu_node_group` sets
 it on the managed GPU group, and a Karpenter GPU NodePool sets it in ``spec.template.metadata.labels``.
 (An AL2023 NVIDIA node does not label itself ``nvidia.com/gpu.present``: that label comes from NVIDIA's
 GPU feature discovery, which the platform does not run.)"""
@@ -159,7 +160,7 @@ class MlflowScrape:
             basic-auth Secret, which must live in the same namespace).
         selector: Labels of MLflow's Service.
         port: Name of the Service port serving ``/metrics``: the MLflow pod's metrics exporter
-            (:mod:`components.mlflow_metrics`). MLflow's own ``/metrics`` is behind its basic-auth app, which
+            (:mod:`components.mlflow.metrics`). MLflow's own ``/metrics`` is behind its basic-auth app, which
             lets only admins read routes it has no authorization rule for, ``/metrics`` included.
         path: Metrics path.
         basic_auth_secret: Secret in ``namespace`` with the scrape credential (the exporter's, generated and

@@ -30,7 +30,7 @@ from typing import Any
 
 import pulumi
 
-from components.observability import (
+from components.monitoring.observability import (
     Dashboard,
     alert_rule,
     check_k8s_name,

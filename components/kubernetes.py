@@ -1,0 +1,123 @@
+"""Kubernetes building blocks shared by every component: Pod Security, security contexts, NetworkPolicies.
+
+* **Pod Security namespaces**: :data:`RESTRICTED_NAMESPACE_LABELS` and :func:`pod_security_labels`, the labels of
+  every namespace the platform creates.
+* **Security contexts** of the platform's own pods: what Pod Security ``restricted`` requires. Every pod the platform runs itself (MLflow's server and metrics exporter, the schema migration, the database
+tenant jobs) uses these: non-root with a fixed UID/GID, RuntimeDefault seccomp, and containers without
+privilege escalation, with a read-only root filesystem and every capability dropped. The policy pack's
+``k8s-*`` rules and Pod Security admission both check the result.
+* **NetworkPolicy pieces** for every component that closes a namespace: label selectors, peers (pods of a
+  namespace, CIDR blocks), ports, and the egress rules every default-deny namespace needs (DNS to kube-dns,
+  TCP to CIDRs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+__all__ = [
+    "KUBE_DNS_LABELS",
+    "RESTRICTED_NAMESPACE_LABELS",
+    "cidr_egress",
+    "cidrs",
+    "dns_egress",
+    "pod_security_labels",
+    "pods",
+    "ports",
+    "restricted_container",
+    "restricted_pod",
+    "selector",
+]
+
+
+def pod_security_labels(enforce: str, warn: str | None = None, audit: str | None = None) -> dict[str, str]:
+    """The Pod Security admission labels of a namespace: ``enforce`` a level, and ``warn``/``audit`` at a
+    stricter one if given (both default to ``enforce``)."""
+    return {
+        "pod-security.kubernetes.io/enforce": enforce,
+        "pod-security.kubernetes.io/audit": audit or enforce,
+        "pod-security.kubernetes.io/warn": warn or enforce,
+    }
+
+
+RESTRICTED_NAMESPACE_LABELS = pod_security_labels("restricted")
+"""Pod Security ``restricted`` enforced, audited and warned: every namespace the platform's own pods run in."""
+
+
+def restricted_pod(uid: int) -> k8s.core.v1.PodSecurityContextArgs:
+    """Pod-level: non-root as ``uid`` (user, group and volume group), RuntimeDefault seccomp."""
+    return k8s.core.v1.PodSecurityContextArgs(
+        run_as_non_root=True,
+        run_as_user=uid,
+        run_as_group=uid,
+        fs_group=uid,
+        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
+def restricted_container(uid: int) -> k8s.core.v1.SecurityContextArgs:
+    """Container-level: non-root as ``uid``, no escalation, read-only root, no capabilities, RuntimeDefault."""
+    return k8s.core.v1.SecurityContextArgs(
+        run_as_non_root=True,
+        run_as_user=uid,
+        run_as_group=uid,
+        allow_privilege_escalation=False,
+        read_only_root_filesystem=True,
+        privileged=False,
+        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
+KUBE_DNS_LABELS = {"k8s-app": "kube-dns"}
+"""The labels of CoreDNS's pods in ``kube-system`` (the EKS add-on keeps kube-dns' labels)."""
+
+
+def selector(labels: Mapping[str, str] | None = None) -> k8s.meta.v1.LabelSelectorArgs:
+    """A label selector; no labels selects everything (every pod, or every namespace)."""
+    return k8s.meta.v1.LabelSelectorArgs(match_labels=dict(labels) if labels else None)
+
+
+def ports(
+    *numbers: pulumi.Input[int] | pulumi.Input[str], udp: bool = False
+) -> list[k8s.networking.v1.NetworkPolicyPortArgs]:
+    """TCP ports (and the same ports over UDP with ``udp``)."""
+    protocols = ("TCP", "UDP") if udp else ("TCP",)
+    return [
+        k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol=proto)
+        for p in numbers
+        for proto in protocols
+    ]
+
+
+def pods(labels: Mapping[str, str], namespace: str | None = None) -> k8s.networking.v1.NetworkPolicyPeerArgs:
+    """The pods with ``labels`` in the policy's own namespace, or in ``namespace``."""
+    return k8s.networking.v1.NetworkPolicyPeerArgs(
+        pod_selector=selector(labels),
+        namespace_selector=selector({"kubernetes.io/metadata.name": namespace}) if namespace else None,
+    )
+
+
+def cidrs(blocks: Sequence[str]) -> list[k8s.networking.v1.NetworkPolicyPeerArgs]:
+    """One ipBlock peer per CIDR block."""
+    return [
+        k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=c))
+        for c in blocks
+    ]
+
+
+def dns_egress() -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
+    """Egress to CoreDNS on 53 over TCP and UDP: what every pod of a default-deny namespace needs first."""
+    return k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+        to=[pods(KUBE_DNS_LABELS, "kube-system")], ports=ports(53, udp=True)
+    )
+
+
+def cidr_egress(
+    blocks: Sequence[str], *numbers: pulumi.Input[int]
+) -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
+    """Egress to the CIDR ``blocks`` on the TCP ports ``numbers``."""
+    return k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=cidrs(blocks), ports=ports(*numbers))

@@ -1,0 +1,90 @@
+"""A stack deployed before the 0.2.0 restructure updates in place: every URN it holds is answered.
+
+``tests/stacks/urns/<stack>.txt`` lists the engine URN of every resource the shipped stacks registered
+before components/ moved into sub-packages (0.1.0 and what main added since, commit 98b5c60). The engine
+matches a new registration against the old state by its URN and its aliases, a parent's aliases carried
+down to each child (:func:`mlops.graph.answering_urns`); a URN nothing answers would be a delete plus a
+create, so each old URN must be answered by exactly one resource of the same kind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlops.engine import render
+from mlops.graph import Graph, answering_urns
+
+REPO = Path(__file__).resolve().parents[2]
+STACKS = ("dev", "staging", "prod")
+
+
+def old_urns(stack: str) -> list[str]:
+    return (Path(__file__).parent / "urns" / f"{stack}.txt").read_text().split()
+
+
+def urn_type(urn: str) -> str:
+    return urn.split("::")[2].rsplit("$", 1)[-1]
+
+
+def mapping(graph: Graph) -> dict[str, list[str]]:
+    """old URN -> the new resources that answer for it."""
+    found: dict[str, list[str]] = {}
+    for new, answers in answering_urns(graph).items():
+        for urn in answers:
+            found.setdefault(urn, []).append(new)
+    return found
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_old_urn_is_answered_by_exactly_one_resource(stack: str, stacks: dict[str, Graph]) -> None:
+    graph = stacks[stack]
+    by_urn = graph.by_urn()
+    answered = mapping(graph)
+    unanswered = [u for u in old_urns(stack) if u not in answered]
+    assert not unanswered, "\n".join(unanswered)
+    for urn in old_urns(stack):
+        (new,) = answered[urn]
+        res = by_urn[new]
+        if not res.type.startswith(
+            "mlops:"
+        ):  # a custom resource keeps its type; a component's token may move
+            assert res.type == urn_type(urn), (urn, new)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_nothing_is_created_beside_what_was_there(stack: str, stacks: dict[str, Graph]) -> None:
+    """The restructure moved resources; it created none: every resource answers for an old URN."""
+    old = set(old_urns(stack))
+    new_only = [new for new, answers in answering_urns(stacks[stack]).items() if not old & set(answers)]
+    assert not new_only, "\n".join(new_only)
+
+
+def test_the_renames_are_the_ones_listed() -> None:
+    """What moved in dev: the five renamed type tokens and the External Secrets Operator, now a cluster add-on."""
+    graph = render("dev", REPO)
+    moved = {old: new for old, (new,) in mapping(graph).items() if old != new and old in set(old_urns("dev"))}
+    head = "urn:pulumi:dev::mlops-platform::mlops:platform:MlopsPlatform$"
+    assert moved[f"{head}mlops:registry:ContainerRegistry::mlops-dev-ecr"] == (
+        f"{head}mlops:container_registry:ContainerRegistry::mlops-dev-ecr"
+    )
+    assert moved[
+        f"{head}mlops:model_registry:ModelRegistry$kubernetes:helm.sh/v3:Release::mlops-dev-mlflow-eso"
+    ] == (f"{head}mlops:cluster:KubernetesCluster$kubernetes:helm.sh/v3:Release::mlops-dev-eks-eso")
+    tokens = {u.split("::")[2].split("$")[1] for u in moved if u.startswith(head)}
+    assert tokens == {
+        "mlops:artifacts:ArtifactStore",
+        "mlops:registry:ContainerRegistry",
+        "mlops:model_registry:ModelRegistry",
+    }
+
+
+def test_without_the_aliases_old_urns_go_unanswered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check can fail: with no type aliases, the renamed components' resources would be replaced."""
+    from components import aliases
+
+    monkeypatch.setattr(aliases, "TYPE_ALIASES", {})
+    answered = mapping(render("dev", REPO))
+    missing = [u for u in old_urns("dev") if u not in answered]
+    assert any("mlops:registry:ContainerRegistry$aws:ecr/repository:Repository" in u for u in missing)
+    assert any("mlops:artifacts:ArtifactStore$aws:s3/bucket:Bucket" in u for u in missing)

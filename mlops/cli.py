@@ -187,7 +187,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.check:
         if schema.check(root):
-            print("Pulumi.yaml is up to date with components/platform/config.py")
+            print("Pulumi.yaml is up to date with components/platform/settings.py")
             return EXIT_OK
         return _fail(["Pulumi.yaml: config block is stale; run `mlops schema --write`"])
     print(schema.render(), end="")

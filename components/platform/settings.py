@@ -1,0 +1,553 @@
+"""The platform's configuration schema: one strict pydantic model, a section per concern.
+
+Every setting a stack can change is a field here. A Pulumi config key is derived from the section's
+``key_prefix`` and the field name (``database`` + ``instance_class`` -> ``databaseInstanceClass``, see
+:func:`key_for`); top-level governance fields have no prefix (``cost_center`` -> ``costCenter``). Every key
+is a scalar or an array, so every key is declared with its type in ``Pulumi.yaml`` (generated from this
+schema by ``mlops schema``; a test fails when the two drift).
+
+The environment profiles (:mod:`components.platform.profiles`) give every field its default; the loader
+(:mod:`components.platform.loader`) parses a stack's values and validates them against this model.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import ClassVar, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from components.cluster.versions import ADDON_VERSIONS
+from components.governance import DATA_CLASSIFICATIONS, ENVIRONMENTS
+from components.network.endpoints import ENDPOINT_SERVICE_PURPOSES, REQUIRED_ENDPOINTS
+from components.validation import check_email, check_https_url, check_region
+
+Environment = Literal["dev", "staging", "prod"]
+DataClassification = Literal["public", "internal", "confidential", "restricted"]
+# The dependency-free module is the source; these types spell the same values for pydantic and pyright.
+assert get_args(Environment) == ENVIRONMENTS and get_args(DataClassification) == DATA_CLASSIFICATIONS
+
+# CloudWatch Logs accepts only these retention periods.
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+RDS_MONITORING_INTERVALS = (0, 1, 5, 10, 15, 30, 60)
+
+_TAG_VALUE = r"^[A-Za-z0-9][A-Za-z0-9 _.:/=+@-]{0,127}$"
+# An IAM role or user ARN in any partition (aws, aws-cn, aws-us-gov, aws-iso-b, ...), with an optional path
+# (``role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0123``): what CreateAccessEntry takes.
+_IAM_PRINCIPAL_ARN = r"^arn:aws(?:-[a-z]+)*:iam::\d{12}:(?:role|user)/(?:[!-.0-~]+/)*[\w+=,.@-]{1,64}$"
+_ASSUMED_ROLE_ARN = r"^arn:(aws(?:-[a-z]+)*):sts::(\d{12}):assumed-role/([\w+=,.@-]+)/.+$"
+_REPO_NAME = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$"
+_INSTANCE_TYPE = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    key_prefix: ClassVar[str] = ""
+
+
+def _check_cidr(value: str, *, private: bool, min_prefix: int, max_prefix: int) -> str:
+    try:
+        net = ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"must be an IPv4 CIDR block such as 10.0.0.0/16 ({exc})") from None
+    if net.version != 4:
+        raise ValueError("must be an IPv4 CIDR block")
+    if not min_prefix <= net.prefixlen <= max_prefix:
+        raise ValueError(f"prefix length must be between /{min_prefix} and /{max_prefix}")
+    if private and not net.is_private:
+        raise ValueError("must be a private (RFC 1918) range")
+    return str(net)
+
+
+class Governance(_Section):
+    """Who owns the stack and how its data is classified; becomes the governance tag set."""
+
+    environment: Environment = Field(description="Environment profile: dev, staging or prod.")
+    owner: str = Field(pattern=_TAG_VALUE, description="Owning team; the `owner` tag.")
+    cost_center: str = Field(pattern=_TAG_VALUE, description="Cost center billed; the `cost-center` tag.")
+    data_classification: DataClassification = Field(
+        description="Highest classification of data the platform holds; the `data-classification` tag."
+    )
+
+
+class NetworkSettings(_Section):
+    key_prefix: ClassVar[str] = "network"
+    vpc_cidr: str = Field(description="VPC IPv4 CIDR (private range, /16 to /20).")
+    zone_count: int = Field(ge=2, le=4, description="Availability zones the VPC spans.")
+    nat_gateways: Literal["single", "per-zone"] = Field(description="One NAT gateway, or one per zone (HA).")
+    interface_endpoints: bool = Field(
+        description="Interface VPC endpoints (the services of networkInterfaceEndpointServices)."
+    )
+    interface_endpoint_services: list[str] = Field(
+        description="Interface endpoints to create (each billed per zone-hour): "
+        + ", ".join(ENDPOINT_SERVICE_PURPOSES)
+        + f". Must include {' and '.join(REQUIRED_ENDPOINTS)}: the platform's egress stays inside the VPC."
+    )
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        return _check_cidr(value, private=True, min_prefix=16, max_prefix=20)
+
+    @field_validator("interface_endpoint_services")
+    @classmethod
+    def _services(cls, value: list[str]) -> list[str]:
+        unknown = [v for v in value if v not in ENDPOINT_SERVICE_PURPOSES]
+        if unknown:
+            raise ValueError(f"{unknown} are not offered; allowed: {list(ENDPOINT_SERVICE_PURPOSES)}")
+        if len(set(value)) != len(value):
+            raise ValueError("lists a service twice")
+        return value
+
+    @model_validator(mode="after")
+    def _mlflow_endpoints(self) -> NetworkSettings:
+        # MLflow's, the monitoring namespace's and the tenant jobs' NetworkPolicies admit HTTPS to the VPC CIDR
+        # only: S3, STS, SNS, CloudWatch and Secrets Manager must answer inside the VPC.
+        missing = [s for s in REQUIRED_ENDPOINTS if s not in self.interface_endpoint_services]
+        if not self.interface_endpoints or missing:
+            raise ValueError(
+                f"{key_for('network', 'interface_endpoints')} must be true and "
+                f"{key_for('network', 'interface_endpoint_services')} must include "
+                f"{list(REQUIRED_ENDPOINTS)} (missing: {missing or 'none'}): MLflow's and the monitoring "
+                "namespace's egress is closed to the VPC, so they reach S3, STS, SNS, CloudWatch and Secrets Manager only "
+                "through interface endpoints"
+            )
+        return self
+
+
+class KeySettings(_Section):
+    key_prefix: ClassVar[str] = "kms"
+    deletion_window_days: int = Field(ge=7, le=30, description="KMS key deletion waiting period in days.")
+
+
+class LogSettings(_Section):
+    key_prefix: ClassVar[str] = "logs"
+    retention_days: int = Field(description="Retention of every CloudWatch log group the platform creates.")
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"must be one of CloudWatch's retention periods: {list(LOG_RETENTION_DAYS)}")
+        return value
+
+
+class ProtectionSettings(_Section):
+    key_prefix: ClassVar[str] = "protection"
+    stateful_resources: bool = Field(
+        description="Pulumi `protect` and `retain_on_delete` on buckets, the database, keys and repositories."
+    )
+
+
+class ArtifactSettings(_Section):
+    key_prefix: ClassVar[str] = "artifacts"
+    noncurrent_version_days: int = Field(ge=1, le=3650, description="Days before noncurrent versions expire.")
+    intelligent_tiering_days: int = Field(
+        ge=0,
+        le=3650,
+        description="Days before objects move to Intelligent-Tiering; 0 disables the transition.",
+    )
+    object_lock: bool = Field(description="S3 Object Lock (governance mode) on the artifact bucket.")
+    object_lock_days: int = Field(ge=1, le=36500, description="Default Object Lock retention in days.")
+    force_destroy: bool = Field(description="Allow deleting non-empty buckets. Never allowed in prod.")
+
+
+class DatabaseSettings(_Section):
+    key_prefix: ClassVar[str] = "database"
+    engine_version: str = Field(pattern=r"^\d{2}\.\d{1,2}$", description="RDS PostgreSQL version, e.g. 17.6.")
+    instance_class: str = Field(pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$", description="RDS instance class.")
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$", description="Database name (MLflow backend store).")
+    allocated_storage_gib: int = Field(ge=20, le=65536, description="Initial allocated storage in GiB.")
+    max_allocated_storage_gib: int = Field(ge=20, le=65536, description="Storage autoscaling ceiling in GiB.")
+    backup_retention_days: int = Field(ge=1, le=35, description="Automated backup retention in days.")
+    backup_window: str = Field(pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$", description="Daily backup window (UTC).")
+    maintenance_window: str = Field(
+        pattern=r"^(mon|tue|wed|thu|fri|sat|sun):\d{2}:\d{2}-(mon|tue|wed|thu|fri|sat|sun):\d{2}:\d{2}$",
+        description="Weekly maintenance window (UTC).",
+    )
+    multi_az: bool = Field(description="Multi-AZ standby.")
+    deletion_protection: bool = Field(description="RDS deletion protection.")
+    performance_insights: bool = Field(description="Performance Insights, encrypted with the data key.")
+    monitoring_interval_seconds: int = Field(description="Enhanced monitoring interval; 0 disables it.")
+
+    @field_validator("monitoring_interval_seconds")
+    @classmethod
+    def _interval(cls, value: int) -> int:
+        if value not in RDS_MONITORING_INTERVALS:
+            raise ValueError(f"must be one of {list(RDS_MONITORING_INTERVALS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _storage(self) -> DatabaseSettings:
+        if self.max_allocated_storage_gib < self.allocated_storage_gib:
+            raise ValueError("maxAllocatedStorageGib must be at least allocatedStorageGib")
+        return self
+
+
+class ClusterSettings(_Section):
+    key_prefix: ClassVar[str] = "cluster"
+    kubernetes_version: str = Field(
+        pattern=r"^1\.\d{2}$",
+        description=(
+            "EKS Kubernetes version, e.g. 1.36: one with pinned add-ons and support dates in components/cluster/versions.py. "
+            "A real update of staging or prod refuses a version past its end of EKS standard support."
+        ),
+    )
+    admin_principal_arns: list[str] = Field(
+        description=(
+            "IAM role or user ARNs (arn:<partition>:iam::<account>:role/[<path>/]<name> or user/...) granted "
+            "cluster admin through EKS access entries; not STS assumed-role session ARNs. A real update of "
+            "staging or prod refuses an empty list."
+        )
+    )
+    public_access_cidrs: list[str] = Field(
+        description="CIDRs allowed to reach a public API endpoint; empty keeps the endpoint private."
+    )
+    api_access_cidrs: list[str] = Field(
+        description=(
+            "Private CIDRs (VPN, peered network) allowed to reach the private API endpoint on 443, for humans; "
+            "deploys need none: the in-VPC deploy runner is admitted by its security group."
+        )
+    )
+
+    @field_validator("kubernetes_version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if value not in ADDON_VERSIONS:
+            raise ValueError(
+                f"no pinned add-on versions for Kubernetes {value}; supported: {sorted(ADDON_VERSIONS)}"
+            )
+        return value
+
+    @field_validator("admin_principal_arns")
+    @classmethod
+    def _arns(cls, value: list[str]) -> list[str]:
+        for arn in value:
+            if re.match(_IAM_PRINCIPAL_ARN, arn):
+                continue
+            session = re.match(_ASSUMED_ROLE_ARN, arn)
+            if session:
+                partition, account, role = session.groups()
+                raise ValueError(
+                    f"{arn!r} is an STS assumed-role session ARN, which EKS access entries reject; use the "
+                    f"role's IAM ARN, arn:{partition}:iam::{account}:role/{role} (with the role's path if it "
+                    "has one, e.g. role/aws-reserved/sso.amazonaws.com/<region>/<name> for IAM Identity "
+                    "Center roles: `aws iam get-role --role-name <name>` prints it)"
+                )
+            raise ValueError(
+                f"{arn!r} is not an IAM role or user ARN; allowed: arn:<partition>:iam::<12-digit account>:"
+                "role/[<path>/]<name> or arn:<partition>:iam::<12-digit account>:user/[<path>/]<name>"
+            )
+        return value
+
+    @field_validator("api_access_cidrs")
+    @classmethod
+    def _private_cidrs(cls, value: list[str]) -> list[str]:
+        return [_check_cidr(c, private=True, min_prefix=8, max_prefix=32) for c in value]
+
+    @field_validator("public_access_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        out = [_check_cidr(c, private=False, min_prefix=0, max_prefix=32) for c in value]
+        for c in out:
+            if ipaddress.ip_network(c).prefixlen < 16:
+                raise ValueError(f"{c} is too wide for an API endpoint allow-list (at most /16)")
+        return out
+
+
+class NodeGroupSettings(_Section):
+    instance_types: list[str] = Field(min_length=1, description="EC2 instance types.")
+    min_size: int = Field(ge=0, le=100, description="Minimum node count.")
+    max_size: int = Field(ge=1, le=100, description="Maximum node count.")
+    desired_size: int = Field(ge=0, le=100, description="Initial node count.")
+    disk_size_gib: int = Field(ge=20, le=2000, description="Encrypted gp3 root volume size in GiB.")
+
+    @field_validator("instance_types")
+    @classmethod
+    def _types(cls, value: list[str]) -> list[str]:
+        for t in value:
+            if not re.match(_INSTANCE_TYPE, t):
+                raise ValueError(f"{t!r} is not an EC2 instance type such as m6i.large")
+        return value
+
+    @model_validator(mode="after")
+    def _sizes(self) -> NodeGroupSettings:
+        if not self.min_size <= self.desired_size <= self.max_size:
+            raise ValueError("sizes must satisfy minSize <= desiredSize <= maxSize")
+        return self
+
+
+class SystemNodes(NodeGroupSettings):
+    key_prefix: ClassVar[str] = "systemNodes"
+
+
+class WorkloadNodes(NodeGroupSettings):
+    key_prefix: ClassVar[str] = "workloadNodes"
+
+
+class GpuNodes(NodeGroupSettings):
+    key_prefix: ClassVar[str] = "gpuNodes"
+    enabled: bool = Field(description="Create the GPU node group (tainted nvidia.com/gpu=true:NoSchedule).")
+
+
+class RegistrySettings(_Section):
+    key_prefix: ClassVar[str] = "registry"
+    repositories: list[str] = Field(min_length=1, description="ECR repositories to create.")
+    keep_tagged_images: int = Field(ge=1, le=1000, description="Tagged images kept per repository.")
+    untagged_expiry_days: int = Field(ge=1, le=90, description="Days before untagged images expire.")
+
+    @field_validator("repositories")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not re.match(_REPO_NAME, name) or len(name) > 200:
+                raise ValueError(f"{name!r} is not a valid repository name (lowercase, digits, . _ -)")
+        if len(set(value)) != len(value):
+            raise ValueError("repository names must be unique")
+        return value
+
+
+class MlflowSettings(_Section):
+    key_prefix: ClassVar[str] = "mlflow"
+    replicas: int = Field(ge=1, le=20, description="MLflow tracking server replicas.")
+    await_rollout: bool = Field(
+        description=(
+            "Wait for the MLflow rollout during `pulumi up`. Set false for the very first deployment only, "
+            "before the image has been pushed to the new ECR repository (docs/operations.md)."
+        )
+    )
+
+
+class MonitoringSettings(_Section):
+    key_prefix: ClassVar[str] = "monitoring"
+    prometheus_retention_days: int = Field(ge=1, le=365, description="Prometheus TSDB retention in days.")
+    prometheus_storage_gib: int = Field(ge=5, le=4096, description="Prometheus persistent volume size.")
+    alert_emails: list[str] = Field(description="E-mail addresses subscribed to the alert topic.")
+    alert_https_endpoints: list[str] = Field(description="HTTPS endpoints subscribed to the alert topic.")
+    prometheus_memory_mib: int = Field(
+        ge=512,
+        le=131072,
+        description="Prometheus memory request and limit in MiB (sized to the series count).",
+    )
+    prometheus_replicas: int = Field(ge=1, le=3, description="Prometheus replicas (each keeps a full copy).")
+    alertmanager_replicas: int = Field(
+        ge=1, le=5, description="Alertmanager replicas (clustered when above 1)."
+    )
+    rds_cpu_percent: int = Field(
+        ge=1, le=100, description="Alarm when database CPU stays above this percentage."
+    )
+    rds_free_storage_gib: int = Field(
+        ge=1, le=16384, description="Alarm when free database storage drops below this."
+    )
+    rds_freeable_memory_mib: int = Field(
+        ge=16, le=1048576, description="Alarm when freeable database memory drops below this many MiB."
+    )
+    rds_max_connections: int = Field(
+        ge=1,
+        le=100000,
+        description="Alarm when database connections exceed this (size it to max_connections).",
+    )
+    rds_read_latency_ms: int = Field(
+        ge=1, le=60000, description="Alarm when average database read latency exceeds this."
+    )
+    rds_write_latency_ms: int = Field(
+        ge=1, le=60000, description="Alarm when average database write latency exceeds this."
+    )
+    nat_packet_drop_basis_points: int = Field(
+        ge=1,
+        le=10000,
+        description="Alarm when a NAT gateway drops more than this share of packets (1 = 0.01 %).",
+    )
+    eks_apiserver_5xx_percent: int = Field(
+        ge=1, le=100, description="Alarm when this percentage of Kubernetes API requests fail with 5xx."
+    )
+    eks_etcd_storage_mib: int = Field(
+        ge=512,
+        le=8192,
+        description="Alarm when the cluster's etcd database exceeds this size (EKS limit: 8 GiB).",
+    )
+    mlflow_error_percent: int = Field(
+        ge=1, le=100, description="Alert when this percentage of MLflow requests fail with 5xx."
+    )
+    mlflow_p95_latency_ms: int = Field(
+        ge=10, le=600000, description="Alert when MLflow's 95th-percentile request latency exceeds this."
+    )
+    volume_free_percent: int = Field(
+        ge=1, le=50, description="Alert when a persistent volume has less than this percentage free."
+    )
+    gpu_idle_percent: int = Field(
+        ge=1,
+        le=100,
+        description="Alert when a GPU node's utilisation stays below this for an hour (GPU group only).",
+    )
+
+    @field_validator("alert_emails")
+    @classmethod
+    def _emails(cls, value: list[str]) -> list[str]:
+        return [check_email(e) for e in value]
+
+    @field_validator("alert_https_endpoints")
+    @classmethod
+    def _https(cls, value: list[str]) -> list[str]:
+        return [check_https_url(url) for url in value]
+
+
+class DeploySettings(_Section):
+    key_prefix: ClassVar[str] = "deploy"
+    state_bucket: str = Field(
+        pattern=r"^$|^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        description=(
+            "Pulumi state bucket (`mlops bootstrap`); the deploy runner reads its build input and the state "
+            "there. Empty: bootstrap's default name, <account>-<region>-pulumi-state."
+        ),
+    )
+    runner_image: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9./_-]*(:[A-Za-z0-9._-]+|@sha256:[a-f0-9]{64})$",
+        description=(
+            "Deploy runner (CodeBuild) image: a curated image with its version tag, or an ECR image by digest."
+        ),
+    )
+    runner_compute_type: Literal["BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE"] = (
+        Field(description="Deploy runner compute type.")
+    )
+    runner_timeout_minutes: int = Field(
+        ge=5, le=480, description="Deploy runner build timeout in minutes (the whole in-VPC `pulumi up`)."
+    )
+
+    @field_validator("runner_image")
+    @classmethod
+    def _pinned(cls, value: str) -> str:
+        if value.endswith(":latest"):
+            raise ValueError("must name a version or a digest, not :latest")
+        return value
+
+
+SECTIONS: dict[str, type[_Section]] = {
+    "governance": Governance,
+    "network": NetworkSettings,
+    "kms": KeySettings,
+    "logs": LogSettings,
+    "protection": ProtectionSettings,
+    "artifacts": ArtifactSettings,
+    "database": DatabaseSettings,
+    "cluster": ClusterSettings,
+    "system_nodes": SystemNodes,
+    "workload_nodes": WorkloadNodes,
+    "gpu_nodes": GpuNodes,
+    "registry": RegistrySettings,
+    "mlflow": MlflowSettings,
+    "monitoring": MonitoringSettings,
+    "deploy": DeploySettings,
+}
+
+
+def _camel(field: str) -> str:
+    head, *rest = field.split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+def key_for(section: str, field: str) -> str:
+    """The Pulumi config key (without the ``mlops-platform:`` namespace) of a section's field."""
+    prefix = SECTIONS[section].key_prefix
+    camel = _camel(field)
+    return prefix + camel[:1].upper() + camel[1:] if prefix else camel
+
+
+class PlatformConfig(BaseModel):
+    """Everything one stack of the platform is built from (profile defaults + the stack's own keys)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    region: str = Field(description="AWS region code (aws:region), e.g. eu-west-1.")
+    governance: Governance
+    network: NetworkSettings
+    kms: KeySettings
+    logs: LogSettings
+    protection: ProtectionSettings
+    artifacts: ArtifactSettings
+    database: DatabaseSettings
+    cluster: ClusterSettings
+    system_nodes: SystemNodes
+    workload_nodes: WorkloadNodes
+    gpu_nodes: GpuNodes
+    registry: RegistrySettings
+    mlflow: MlflowSettings
+    monitoring: MonitoringSettings
+    deploy: DeploySettings
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        return check_region(value)
+
+    @property
+    def environment(self) -> str:
+        return self.governance.environment
+
+    @property
+    def name(self) -> str:
+        """The short name every physical resource name starts with, e.g. ``mlops-prod``."""
+        return f"mlops-{self.governance.environment}"
+
+    @property
+    def governance_tags(self) -> dict[str, str]:
+        g = self.governance
+        return {
+            "environment": g.environment,
+            "owner": g.owner,
+            "cost-center": g.cost_center,
+            "data-classification": g.data_classification,
+            "managed-by": "pulumi",
+        }
+
+    @model_validator(mode="after")
+    def _prod_guardrails(self) -> PlatformConfig:
+        # Prod may not be configured below the floor the policy pack enforces as mandatory.
+        if self.environment != "prod":
+            return self
+        problems: list[tuple[str, str]] = []
+        if self.cluster.public_access_cidrs:
+            problems.append(
+                (key_for("cluster", "public_access_cidrs"), "must be empty in prod (private endpoint)")
+            )
+        if self.artifacts.force_destroy:
+            problems.append((key_for("artifacts", "force_destroy"), "must be false in prod"))
+        if not self.database.deletion_protection:
+            problems.append((key_for("database", "deletion_protection"), "must be true in prod"))
+        if not self.database.multi_az:
+            problems.append((key_for("database", "multi_az"), "must be true in prod"))
+        if self.database.backup_retention_days < 14:
+            problems.append((key_for("database", "backup_retention_days"), "must be at least 14 in prod"))
+        if not self.protection.stateful_resources:
+            problems.append((key_for("protection", "stateful_resources"), "must be true in prod"))
+        if self.kms.deletion_window_days < 14:
+            problems.append((key_for("kms", "deletion_window_days"), "must be at least 14 in prod"))
+        if self.mlflow.replicas < 2:
+            problems.append((key_for("mlflow", "replicas"), "must be at least 2 in prod"))
+        if problems:
+            raise ValueError("; ".join(f"{k} {why}" for k, why in problems))
+        return self

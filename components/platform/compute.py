@@ -19,11 +19,12 @@ from components.cluster.cluster import KubernetesCluster, KubernetesClusterArgs,
 from components.cluster.external_secrets import ExternalSecretsOperator, install_external_secrets
 from components.container_registry import ContainerRegistry, ContainerRegistryArgs
 from components.deploy_runner import DeployRunner, DeployRunnerArgs
+from components.governance import PROJECT
 from components.mlflow.model_registry import ModelRegistry, ModelRegistryArgs
 from components.mlflow.server import IMAGE_REPOSITORY as MLFLOW_REPOSITORY
 from components.mlflow.server import IMAGE_TAG as MLFLOW_IMAGE_TAG
-from components.platform.config import PROJECT, NodeGroupSettings, PlatformConfig
 from components.platform.monitoring import eks_default_service_cidr
+from components.platform.settings import NodeGroupSettings, PlatformConfig
 
 
 class _Keys(Protocol):
@@ -138,20 +139,37 @@ def add_compute(platform: PlatformLike, config: PlatformConfig) -> Compute:
     """Create the cluster, the container registry and the model registry as children of ``platform``."""
     if not isinstance(platform, pulumi.Resource):
         raise TypeError("add_compute needs the platform component (a pulumi.Resource) as parent")
-    parent = platform
-    provider = platform.aws_provider
-    child = pulumi.ResourceOptions(parent=parent, providers={"aws": provider})
-    name = config.name
     if MLFLOW_REPOSITORY not in config.registry.repositories:
         raise ValueError(
             f"registryRepositories must include {MLFLOW_REPOSITORY!r}: the platform's MLflow image lives there"
         )
+    child = pulumi.ResourceOptions(parent=platform, providers={"aws": platform.aws_provider})
 
     # The deploy runner's role is the deployer: the admin access entry names it, whoever runs the program.
     runner = add_deploy_runner(platform, config)
+    cluster = _cluster(platform, config, runner, child)
+    database_ingress, runner_api_ingress = _ingress_rules(platform, config, cluster, runner, child)
+    registry = _registry(platform, config, cluster, child)
+    external_secrets = _external_secrets(platform, config, cluster)
+    model_registry = _model_registry(
+        platform, config, cluster, registry, external_secrets, database_ingress, parent=platform
+    )
+    return Compute(
+        cluster=cluster,
+        registry=registry,
+        model_registry=model_registry,
+        external_secrets=external_secrets,
+        database_ingress=database_ingress,
+        deploy_runner=runner,
+        runner_api_ingress=runner_api_ingress,
+    )
 
-    cluster = KubernetesCluster(
-        f"{name}-eks",
+
+def _cluster(
+    platform: PlatformLike, config: PlatformConfig, runner: DeployRunner, child: pulumi.ResourceOptions
+) -> KubernetesCluster:
+    return KubernetesCluster(
+        f"{config.name}-eks",
         KubernetesClusterArgs(
             vpc_id=platform.network.vpc_id,
             private_subnet_ids=platform.network.private_subnet_ids,
@@ -174,9 +192,18 @@ def add_compute(platform: PlatformLike, config: PlatformConfig) -> Compute:
         opts=child,
     )
 
+
+def _ingress_rules(
+    platform: PlatformLike,
+    config: PlatformConfig,
+    cluster: KubernetesCluster,
+    runner: DeployRunner,
+    child: pulumi.ResourceOptions,
+) -> tuple[aws.vpc.SecurityGroupIngressRule, aws.vpc.SecurityGroupIngressRule]:
+    """The database's rule for the nodes, and the control plane's rule for the deploy runner."""
     # The database admits exactly the node security group (pods run on the nodes' ENIs).
     database_ingress = aws.vpc.SecurityGroupIngressRule(
-        f"{name}-database-from-nodes",
+        f"{config.name}-database-from-nodes",
         security_group_id=platform.database.security_group_id,
         referenced_security_group_id=cluster.node_security_group_id,
         ip_protocol="tcp",
@@ -185,10 +212,9 @@ def add_compute(platform: PlatformLike, config: PlatformConfig) -> Compute:
         description="PostgreSQL from the EKS nodes",
         opts=child,
     )
-
     # The runner reaches the API server through the private endpoint (the control-plane ENIs' group).
     runner_api_ingress = aws.vpc.SecurityGroupIngressRule(
-        f"{name}-cp-from-deploy-runner",
+        f"{config.name}-cp-from-deploy-runner",
         security_group_id=cluster.control_plane_security_group_id,
         referenced_security_group_id=runner.security_group_id,
         ip_protocol="tcp",
@@ -197,12 +223,17 @@ def add_compute(platform: PlatformLike, config: PlatformConfig) -> Compute:
         description="API server (private endpoint) from the deploy runner",
         opts=child,
     )
+    return database_ingress, runner_api_ingress
 
-    registry = ContainerRegistry(
-        f"{name}-ecr",
+
+def _registry(
+    platform: PlatformLike, config: PlatformConfig, cluster: KubernetesCluster, child: pulumi.ResourceOptions
+) -> ContainerRegistry:
+    return ContainerRegistry(
+        f"{config.name}-ecr",
         ContainerRegistryArgs(
             repositories=list(config.registry.repositories),
-            name_prefix=f"{name}/",
+            name_prefix=f"{config.name}/",
             kms_key_arn=platform.keys.data_key_arn,
             puller_role_arn=cluster.node_role_arn,
             keep_tagged_images=config.registry.keep_tagged_images,
@@ -212,10 +243,15 @@ def add_compute(platform: PlatformLike, config: PlatformConfig) -> Compute:
         opts=child,
     )
 
-    # The External Secrets Operator, a cluster add-on. 0.1.0 created it inside ModelRegistry as
-    # "<name>-mlflow-eso*": the aliases name that parent and those names, so a deployed stack keeps it.
+
+def _external_secrets(
+    platform: pulumi.Resource, config: PlatformConfig, cluster: KubernetesCluster
+) -> ExternalSecretsOperator:
+    """The External Secrets Operator, a cluster add-on. 0.1.0 created it inside ModelRegistry as
+    ``<name>-mlflow-eso*``: the aliases name that parent and those names, so a deployed stack keeps it."""
+    name = config.name
     cluster_cidrs = [config.network.vpc_cidr, eks_default_service_cidr(config.network.vpc_cidr)]
-    external_secrets = install_external_secrets(
+    return install_external_secrets(
         f"{name}-eks-eso",
         vpc_cidr=config.network.vpc_cidr,
         cluster_cidrs=cluster_cidrs,
@@ -224,14 +260,26 @@ def add_compute(platform: PlatformLike, config: PlatformConfig) -> Compute:
             pulumi.Alias(
                 name=f"{name}-mlflow-eso",
                 parent=pulumi.create_urn(
-                    f"{name}-mlflow", "mlops:model_registry:ModelRegistry", parent=parent
+                    f"{name}-mlflow", "mlops:model_registry:ModelRegistry", parent=platform
                 ),
             )
         ],
     )
 
-    model_registry = ModelRegistry(
-        f"{name}-mlflow",
+
+def _model_registry(
+    platform: PlatformLike,
+    config: PlatformConfig,
+    cluster: KubernetesCluster,
+    registry: ContainerRegistry,
+    external_secrets: ExternalSecretsOperator,
+    database_ingress: aws.vpc.SecurityGroupIngressRule,
+    *,
+    parent: pulumi.Resource,
+) -> ModelRegistry:
+    """MLflow (tracking server and model registry) on the system nodes, once the database admits the nodes."""
+    return ModelRegistry(
+        f"{config.name}-mlflow",
         ModelRegistryArgs(
             oidc_provider_arn=cluster.oidc_provider_arn,
             oidc_issuer_url=cluster.oidc_issuer_url,
@@ -254,16 +302,7 @@ def add_compute(platform: PlatformLike, config: PlatformConfig) -> Compute:
         ),
         opts=pulumi.ResourceOptions(
             parent=parent,
-            providers={"aws": provider, "kubernetes": cluster.provider},
+            providers={"aws": platform.aws_provider, "kubernetes": cluster.provider},
             depends_on=[database_ingress],
         ),
-    )
-    return Compute(
-        cluster=cluster,
-        registry=registry,
-        model_registry=model_registry,
-        external_secrets=external_secrets,
-        database_ingress=database_ingress,
-        deploy_runner=runner,
-        runner_api_ingress=runner_api_ingress,
     )

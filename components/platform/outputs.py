@@ -1,7 +1,8 @@
 """The platform stack's outputs: a versioned contract that other stacks read through a StackReference.
 
-The platform stack calls :func:`export_platform_outputs` once with every value of the contract; a
-consumer stack reads them back, typed, with :meth:`PlatformOutputs.from_stack`::
+The platform declares every value of the contract once (``MlopsPlatform.outputs``, through
+:func:`stack_outputs`) and its stack program exports them; a consumer stack reads them back, typed, with
+:meth:`PlatformOutputs.from_stack`::
 
     platform = PlatformOutputs.from_stack("acme/mlops-platform/prod")
     bucket_arn = platform.artifact_bucket_arn          # pulumi.Output[str]
@@ -264,9 +265,8 @@ SECRET_FIELDS: frozenset[str] = frozenset(f.name for f in fields(PlatformOutputs
 """Fields exported as Pulumi secrets."""
 
 
-def export_platform_outputs(values: Mapping[str, pulumi.Input[Any]]) -> None:
-    """Export the contract from the platform's stack program: one ``pulumi.export`` per field, plus the
-    contract version.
+def contract_exports(values: Mapping[str, pulumi.Input[Any]]) -> dict[str, pulumi.Input[Any]]:
+    """The contract's stack outputs by export name, in field order, ``contractVersion`` last.
 
     ``values`` maps each field name of :class:`PlatformOutputs` except ``contract_version`` to its value
     (an Output or a plain value). Every field is required and no other key is accepted: a contract with
@@ -283,13 +283,41 @@ def export_platform_outputs(values: Mapping[str, pulumi.Input[Any]]) -> None:
             f"unknown {', '.join(unknown)} (the contract's fields are {', '.join(sorted(expected))})"
         )
     if problems:
-        raise ValueError("export_platform_outputs: " + "; ".join(problems))
+        raise ValueError("outputs contract: " + "; ".join(problems))
+    exports: dict[str, pulumi.Input[Any]] = {}
     for name in EXPORT_NAMES:
         if name == "contract_version":
             continue
         value = values[name]
-        pulumi.export(EXPORT_NAMES[name], pulumi.Output.secret(value) if name in SECRET_FIELDS else value)
-    pulumi.export(CONTRACT_VERSION_EXPORT, OUTPUTS_VERSION)
+        exports[EXPORT_NAMES[name]] = pulumi.Output.secret(value) if name in SECRET_FIELDS else value
+    exports[CONTRACT_VERSION_EXPORT] = OUTPUTS_VERSION
+    return exports
+
+
+def export_platform_outputs(values: Mapping[str, pulumi.Input[Any]]) -> None:
+    """Export the contract from a stack program: one ``pulumi.export`` per field of
+    :func:`contract_exports` (which checks ``values``), plus the contract version."""
+    for export, value in contract_exports(values).items():
+        pulumi.export(export, value)
+
+
+def stack_outputs(
+    contract: Mapping[str, pulumi.Input[Any]], operational: Mapping[str, pulumi.Input[Any]]
+) -> dict[str, pulumi.Input[Any]]:
+    """Every output of the platform stack by export name: the contract (:func:`contract_exports` of
+    ``contract``, by field name) first, then ``operational`` (by export name; not versioned).
+
+    An operational output may repeat a contract export with the very same value (the monitoring wiring's
+    exports include the alert topic, which is also in the contract); any other clash is an error, so a
+    contract name can never be exported with something else."""
+    exports = contract_exports(contract)
+    for export, value in operational.items():
+        if export in exports and exports[export] is not value:
+            raise ValueError(
+                f"stack output {export!r} is a contract export; an operational output may not redefine it"
+            )
+        exports.setdefault(export, value)
+    return exports
 
 
 # --------------------------------------------------------------------------------------------------

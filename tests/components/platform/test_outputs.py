@@ -16,7 +16,9 @@ from components.platform.outputs import (
     OUTPUTS_VERSION,
     PlatformContractError,
     PlatformOutputs,
+    contract_exports,
     export_platform_outputs,
+    stack_outputs,
 )
 from mlops.engine import run_callable
 from mlops.fakecloud import FakeCloud
@@ -95,7 +97,36 @@ def test_export_platform_outputs_rejects_holes_and_unknown_keys() -> None:
         export_platform_outputs({**_values(), "contract_version": "2"})
 
 
-def _read(stack_outputs: dict[str, Any], *, secret: list[str] | None = None) -> Any:
+def test_contract_exports_are_by_export_name_in_field_order_with_the_version_last() -> None:
+    values = _values()
+    exports = contract_exports(values)
+    assert list(exports) == [EXPORT_NAMES[f.name] for f in fields(PlatformOutputs)]
+    assert exports[CONTRACT_VERSION_EXPORT] == OUTPUTS_VERSION
+    assert exports["vpcId"] is values["vpc_id"]
+    assert (
+        isinstance(exports["kubeconfig"], pulumi.Output) and exports["kubeconfig"] is not values["kubeconfig"]
+    )
+
+
+def test_stack_outputs_put_the_contract_first_then_the_operational_outputs() -> None:
+    values = _values()
+    flow_logs = pulumi.Output.from_input("flow-logs")
+    exports = stack_outputs(
+        values, {"flowLogGroupName": flow_logs, "alertTopicArn": values["alert_topic_arn"]}
+    )
+    assert list(exports) == [*contract_exports(values), "flowLogGroupName"]
+    assert exports["flowLogGroupName"] is flow_logs
+    assert exports["alertTopicArn"] is values["alert_topic_arn"], "a repeated contract export keeps its value"
+
+
+def test_stack_outputs_refuse_an_operational_output_that_redefines_a_contract_export() -> None:
+    with pytest.raises(ValueError, match="'vpcId' is a contract export"):
+        stack_outputs(_values(), {"vpcId": pulumi.Output.from_input("vpc-other")})
+    with pytest.raises(ValueError, match="missing vpc_id"):
+        stack_outputs({k: v for k, v in _values().items() if k != "vpc_id"}, {})
+
+
+def _read(exports: dict[str, Any], *, secret: list[str] | None = None) -> Any:
     """Read STACK through PlatformOutputs.from_stack and export every field, so the graph shows them."""
 
     def program() -> None:
@@ -103,7 +134,7 @@ def _read(stack_outputs: dict[str, Any], *, secret: list[str] | None = None) -> 
         for f in fields(PlatformOutputs):
             pulumi.export(f.name, getattr(platform, f.name))
 
-    return run_callable(program, mocks=FakeCloud(stack_references={STACK: stack_outputs}))
+    return run_callable(program, mocks=FakeCloud(stack_references={STACK: exports}))
 
 
 def test_from_stack_reads_every_output_typed() -> None:
@@ -159,13 +190,11 @@ def test_docs_table_is_generated_from_the_contract() -> None:
 
 
 def test_platform_stack_exports_the_whole_contract() -> None:
-    """The platform's own program exports the contract (once stacks/__main__.py calls export_platform_outputs)."""
+    """The platform's own program (stacks/__main__.py) exports the contract MlopsPlatform declares."""
     from mlops import REPO_ROOT
     from mlops.engine import render
 
     graph = render("dev", REPO_ROOT)
-    if CONTRACT_VERSION_EXPORT not in graph.outputs:
-        pytest.skip("stacks/__main__.py does not call export_platform_outputs yet")
     assert set(EXPORT_NAMES.values()) <= set(graph.outputs)
     assert graph.outputs[CONTRACT_VERSION_EXPORT] == OUTPUTS_VERSION
     assert isinstance(graph.outputs["kubeconfig"], Secret)

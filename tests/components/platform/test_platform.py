@@ -1,0 +1,55 @@
+"""MlopsPlatform: the stack outputs it declares once (the contract, then the operational outputs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from compute_support import REGION, config
+
+from components.platform.monitoring import monitoring_exports
+from components.platform.outputs import EXPORT_NAMES
+from components.platform.platform import MlopsPlatform
+from mlops.engine import run_callable
+from mlops.graph import Secret
+
+OPERATIONAL = [
+    "vpcCidr",
+    "publicSubnetIds",
+    "databaseSubnetIds",
+    "flowLogGroupName",
+    "artifactLogBucketName",
+    "databaseName",
+    "databaseSecurityGroupId",
+    "databaseInstanceIdentifier",
+    "clusterArn",
+    "storageClassName",
+    "ecrRepositoryArns",
+    "mlflowNamespace",
+    "mlflowServiceAccountRoleArn",
+    "prometheusUrl",
+    "alertmanagerUrl",
+    "grafanaUrl",
+    "grafanaAdminSecret",
+]
+"""The outputs beyond the contract, in export order (monitoring's last, from monitoring_exports)."""
+
+
+def test_outputs_are_the_contract_then_the_operational_outputs() -> None:
+    holder: dict[str, Any] = {}
+
+    def program() -> None:
+        platform = MlopsPlatform("mlops", config("dev"))
+        holder["platform"] = platform
+        for name, value in platform.outputs.items():
+            pulumi.export(name, value)
+
+    graph = run_callable(program, project="mlops-platform", stack="dev", config={"aws:region": REGION})
+    platform: MlopsPlatform = holder["platform"]
+    assert list(platform.outputs) == [*EXPORT_NAMES.values(), *OPERATIONAL]
+    assert set(monitoring_exports(platform.monitoring)) <= set(platform.outputs)
+    assert platform.outputs["alertTopicArn"] is platform.monitoring.alert_topic_arn
+    assert list(graph.outputs) == list(platform.outputs)
+    assert graph.outputs["environment"] == "dev" and graph.outputs["contractVersion"] == "1"
+    assert isinstance(graph.outputs["kubeconfig"], Secret)
+    assert graph.outputs["mlflowNamespace"] == "mlflow"

@@ -34,12 +34,20 @@ from components.platform.settings import SECTIONS, PlatformConfig, key_for
 
 @dataclass(frozen=True)
 class KeySpec:
+    """One Pulumi config key of the project, as ``Pulumi.yaml`` declares it."""
+
     key: str
+    """The key without the ``mlops-platform:`` namespace, e.g. ``databaseInstanceClass``."""
     section: str
+    """The :data:`~components.platform.settings.SECTIONS` entry the key belongs to, e.g. ``database``."""
     field: str
+    """The section's field, e.g. ``instance_class``."""
     kind: Literal["string", "integer", "boolean", "array"]
+    """The type Pulumi declares and :func:`build` parses the value to."""
     description: str
+    """The field's description (also Pulumi.yaml's)."""
     required: bool
+    """Whether a stack must set it (the governance keys); every other key has a profile default."""
 
 
 def _kind(annotation: Any) -> Literal["string", "integer", "boolean", "array"]:

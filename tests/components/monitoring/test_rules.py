@@ -7,11 +7,12 @@ import json
 from typing import Any
 
 import promql_parser
+import pytest
 from monitoring_support import RULE, base_args, release, render, rendered_dashboard, rules_by_alert
 from promql_eval import evaluate
 
-from components.monitoring.args import MonitoringArgs
-from components.monitoring.rules import platform_rules
+from components.monitoring.args import AlertThresholds, MonitoringArgs
+from components.monitoring.rules import gpu_rules, mlflow_rules, platform_rules, workload_rules
 from mlops.graph import Graph
 
 
@@ -156,3 +157,43 @@ def test_crash_loop_and_volume_rules_are_scoped_and_quiet_on_fresh_volumes() -> 
     filling = rules["PersistentVolumeFilling"]
     assert _fires(filling, volume(50, 50)) == []
     assert len(_fires(filling, volume(5, 95))) == 1
+
+
+# ---- the group builders (pure) ---------------------------------------------------------------------------
+
+
+def test_groups_follow_the_arguments() -> None:
+    assert [g["name"] for g in platform_rules(base_args(), "mlflow")] == [
+        "mlflow",
+        "platform-workloads",
+        "gpu-nodes",
+    ]
+    assert [g["name"] for g in platform_rules(base_args(mlflow=None, gpu_enabled=False), None)] == [
+        "platform-workloads"
+    ]
+
+
+def test_thresholds_are_written_into_the_expressions() -> None:
+    t = AlertThresholds(
+        mlflow_error_percent=3, mlflow_p95_latency_ms=1500, volume_free_percent=20, gpu_idle_percent=7
+    )
+    mlflow = {r["alert"]: r for r in mlflow_rules(t)["rules"]}
+    assert mlflow["MlflowHighErrorRate"]["expr"].endswith("> 3")
+    assert mlflow["MlflowHighLatency"]["expr"].endswith("> 1.5")
+    assert mlflow["MlflowDown"]["labels"] == {"severity": "critical"}
+    (volume,) = [
+        r for r in workload_rules(t, ["monitoring"])["rules"] if r["alert"] == "PersistentVolumeFilling"
+    ]
+    assert "< 20 and" in volume["expr"]
+    idle, missing = gpu_rules(t)["rules"]
+    assert idle["expr"].endswith("< 7") and idle["for"] == "1h"
+    assert 'DCGM_FI_DEV_GPU_UTIL{job="dcgm-exporter"}' in missing["expr"]
+
+
+def test_crash_loop_scope_lists_each_namespace_once() -> None:
+    group = workload_rules(AlertThresholds(), ["monitoring", "mlflow", "monitoring", "kube-system"])
+    crash = group["rules"][0]
+    assert crash["alert"] == "PlatformPodCrashLooping"
+    assert crash["expr"].count('namespace=~"monitoring|mlflow|kube-system"') == 2
+    with pytest.raises(ValueError, match="namespace 'Team_A' is not a valid Kubernetes name"):
+        workload_rules(AlertThresholds(), ["Team_A"])

@@ -3,8 +3,19 @@ pure builders return them."""
 
 from __future__ import annotations
 
+import json
+
 from monitoring_support import base_args, render, values, walk
 
+from components.monitoring.alerting import alertmanager_config
+from components.monitoring.values import (
+    dcgm_exporter_values,
+    helm_values,
+    open_selectors,
+    pdb,
+    pod_security,
+    retention_size_gb,
+)
 from mlops.graph import Graph
 
 
@@ -119,3 +130,72 @@ def test_grafana_sidecars_are_probed_each_on_its_own_health_port(graph: Graph) -
         command = sidecar[kind]["exec"]["command"]
         assert command[:2] == ["python", "-c"]
         assert "os.environ['HEALTH_PORT']" in command[2] and "/healthz" in command[2]
+
+
+# ---- the pure builders -----------------------------------------------------------------------------------
+
+
+def test_retention_keeps_15_percent_of_the_volume_free() -> None:
+    assert retention_size_gb(100) == 85
+    assert retention_size_gb(50) == 42
+    assert retention_size_gb(5) == 4
+    assert retention_size_gb(1) == 1  # never 0 (no size limit at all)
+
+
+def test_disruption_budget_blocks() -> None:
+    assert pdb(1) == {"enabled": False, "minAvailable": 1}
+    assert pdb(2) == {"enabled": True, "minAvailable": 1}
+    assert pdb(5) == {"enabled": True, "minAvailable": 4}
+
+
+def test_pod_security_contexts() -> None:
+    assert pod_security(472) == {
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+        "runAsUser": 472,
+        "runAsGroup": 472,
+        "fsGroup": 472,
+    }
+    assert (pod_security(1000, 2000)["runAsGroup"], pod_security(1000, 2000)["fsGroup"]) == (2000, 2000)
+
+
+def test_open_selectors_cover_every_object_kind_prometheus_loads() -> None:
+    selectors = open_selectors()
+    assert len(selectors) == 15
+    assert selectors["ruleSelectorNilUsesHelmValues"] is False
+    assert selectors["scrapeConfigNamespaceSelector"] == {}
+
+
+def test_helm_values_place_the_roles_and_the_topic() -> None:
+    args = base_args(heartbeat_url_secret="heartbeat")
+    v = helm_values(
+        args, alertmanager_role_arn="arn:am", grafana_role_arn="arn:grafana", topic_arn="arn:topic"
+    )
+    assert v["alertmanager"]["serviceAccount"] == {
+        "create": True,
+        "name": "alertmanager",
+        "annotations": {"eks.amazonaws.com/role-arn": "arn:am"},
+    }
+    assert v["grafana"]["serviceAccount"]["annotations"] == {"eks.amazonaws.com/role-arn": "arn:grafana"}
+    assert v["alertmanager"]["config"] == alertmanager_config("arn:topic", "eu-west-1", "heartbeat")
+    assert v["prometheus"]["prometheusSpec"]["externalLabels"] == {"cluster": "mlops-test-eks"}
+    assert list(v)[:2] == ["fullnameOverride", "crds"] and v["thanosRuler"] == {"enabled": False}
+    json.dumps(v)  # plain values only: no Output with plain ARNs
+
+
+def test_dcgm_tolerates_each_gpu_taint_once_by_key_and_effect() -> None:
+    v = dcgm_exporter_values(
+        base_args(
+            gpu_tolerations=[
+                ("nvidia.com/gpu", "true", "NO_SCHEDULE"),
+                ("nvidia.com/gpu", "false", "NO_SCHEDULE"),
+                ("gpu-pool", "a100", "NO_EXECUTE"),
+            ]
+        )
+    )
+    assert v["tolerations"] == [
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+        {"key": "gpu-pool", "operator": "Exists", "effect": "NoExecute"},
+    ]
+    assert v["service"] == {"enable": True, "type": "ClusterIP", "port": 9400}
+    assert v["kubernetes"]["rbac"] == {"create": False}

@@ -3,6 +3,7 @@ profile, the VPC and service CIDRs, MLflow's namespace) and the stack outputs.""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import pulumi
@@ -21,6 +22,7 @@ from monitoring_support import (
     values,
 )
 
+from components.monitoring.args import AlertThresholds
 from components.platform.config import ConfigError, build
 from components.platform.monitoring import (
     PlatformParts,
@@ -139,3 +141,12 @@ def test_add_monitoring_wires_the_platform_fromplatform_config() -> None:
 def test_platform_passes_the_vpc_and_service_cidrs() -> None:
     assert eks_default_service_cidr("10.10.0.0/16") == "172.20.0.0/16"
     assert eks_default_service_cidr("192.168.0.0/16") == "10.100.0.0/16"
+
+
+def test_alert_thresholds_read_every_field_from_the_profile() -> None:
+    for environment in ("dev", "staging", "prod"):
+        settings = platform_config(environment).monitoring
+        thresholds = alert_thresholds(settings)
+        assert isinstance(thresholds, AlertThresholds)
+        for f in dataclasses.fields(AlertThresholds):
+            assert getattr(thresholds, f.name) == getattr(settings, f.name), (environment, f.name)

@@ -1,21 +1,24 @@
 """Wiring of :class:`~components.monitoring.monitoring.Monitoring` into :class:`~components.platform.platform.MlopsPlatform`.
 
 ``MlopsPlatform`` calls :func:`add_monitoring` once the cluster, the keys, the database, the network
-and MLflow exist; ``stacks/__main__.py`` exports :func:`monitoring_exports`. The platform is typed
-structurally (:class:`PlatformParts`), so this module names exactly what it reads from it.
+and MLflow exist; ``stacks/__main__.py`` exports :func:`monitoring_exports`. This module alone reads the
+platform's config (:func:`alert_thresholds`): :mod:`components.monitoring` takes plain values. The platform
+is typed structurally (:class:`PlatformParts`), so this module names exactly what it reads from it.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
+from dataclasses import fields
 from typing import Protocol
 
 import pulumi
 import pulumi_aws as aws
 
-from components.monitoring.monitoring import AlertThresholds, MlflowScrape, Monitoring, MonitoringArgs
-from components.platform.config import PlatformConfig
+from components.monitoring.args import AlertThresholds, MlflowScrape, MonitoringArgs
+from components.monitoring.monitoring import Monitoring
+from components.platform.config import MonitoringSettings, PlatformConfig
 
 
 class _Cluster(Protocol):
@@ -75,6 +78,12 @@ def eks_default_service_cidr(vpc_cidr: str) -> str:
     return "172.20.0.0/16" if vpc.overlaps(ipaddress.ip_network("10.0.0.0/8")) else "10.100.0.0/16"
 
 
+def alert_thresholds(settings: MonitoringSettings) -> AlertThresholds:
+    """The alert thresholds of a stack's profile: each field of :class:`AlertThresholds` from the
+    ``monitoring*`` config key of the same name."""
+    return AlertThresholds(**{f.name: getattr(settings, f.name) for f in fields(AlertThresholds)})
+
+
 def add_monitoring(
     platform: PlatformParts,
     config: PlatformConfig,
@@ -117,7 +126,7 @@ def add_monitoring(
             prometheus_memory_mib=m.prometheus_memory_mib,
             prometheus_replicas=m.prometheus_replicas,
             alertmanager_replicas=m.alertmanager_replicas,
-            thresholds=AlertThresholds.from_settings(m),
+            thresholds=alert_thresholds(m),
             gpu_enabled=config.gpu_nodes.enabled,
             # Nodes and the API server's ENIs live in the VPC; the API server's ClusterIP in the service range.
             cluster_cidrs=[config.network.vpc_cidr, eks_default_service_cidr(config.network.vpc_cidr)],

@@ -22,26 +22,28 @@ import pulumi_kubernetes as k8s
 import pytest
 import yaml
 
-from components.monitoring.model_monitoring import ModelMonitoring, ModelMonitoringArgs
-from components.monitoring.monitoring import (
-    ALERTMANAGER_POD_LABELS,
+from components.monitoring.charts import (
     DCGM_EXPORTER_CHART,
     DCGM_EXPORTER_PORT,
     DCGM_EXPORTER_VERSION,
     GPU_NODE_LABEL,
-    GRAFANA_POD_LABELS,
     KUBE_PROMETHEUS_STACK_CHART,
     KUBE_PROMETHEUS_STACK_VERSION,
+    RELEASE_NAME,
+)
+from components.monitoring.model_monitoring import ModelMonitoring, ModelMonitoringArgs
+from components.monitoring.network_policies import (
+    ALERTMANAGER_POD_LABELS,
+    GRAFANA_POD_LABELS,
     KUBE_STATE_METRICS_NAME,
     OPERATOR_NAME_LABEL,
     OPERATOR_POD_LABELS,
     PROMETHEUS_POD_LABELS,
-    RELEASE_NAME,
 )
 from mlops.engine import run_callable
 from mlops.graph import Graph, reveal
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 RELEASE = "kubernetes:helm.sh/v3:Release"
 KUBE_VERSION = "1.34.0"
 

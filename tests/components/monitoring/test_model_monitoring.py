@@ -18,7 +18,7 @@ from components.monitoring.observability import validate_dashboard
 from mlops.engine import run_callable
 from mlops.graph import Graph, reveal
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def render(args: ModelMonitoringArgs) -> Graph:

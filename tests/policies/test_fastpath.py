@@ -86,3 +86,29 @@ def test_install_swaps_in_the_fast_servicer_unless_opted_out() -> None:
     finally:
         os.environ.pop("MLOPS_POLICY_FASTPATH", None)
         sdk._PolicyAnalyzerServicer = sdk_servicer
+
+
+_MAIN_PROBE = """
+import runpy, sys
+import pulumi_policy
+from pulumi_policy import policy as sdk
+built = []
+pulumi_policy.PolicyPack = lambda name, policies, **kw: built.append((name, len(policies)))
+runpy.run_path(sys.argv[1], run_name="__main__")
+print(sdk._PolicyAnalyzerServicer.__module__, built)
+"""
+
+
+def test_main_installs_the_fast_servicer_before_it_builds_the_pack() -> None:
+    """``policies/__main__.py`` as the CLI runs it (PolicyPack replaced so that no server starts)."""
+    from policies.rules import RULES
+
+    result = subprocess.run(
+        [sys.executable, "-c", _MAIN_PROBE, str(REPO_ROOT / "policies" / "__main__.py")],
+        cwd=REPO_ROOT / "policies",
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == f"policies.fastpath [('mlops-governance', {len(RULES)})]"

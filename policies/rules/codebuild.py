@@ -153,8 +153,10 @@ def pinned_image(res: Res, ctx: Ctx) -> Iterator[str]:
 @resource_rule(
     "iam-deploy-role-trust",
     ROLE,
-    description="A deploy role (IAM path listed in iam-no-wildcard-resource-write's exemptRolePaths) is assumable only "
-    "by CodeBuild for one project of this account (aws:SourceAccount and aws:SourceArn).",
+    description=(
+        "A deploy role (IAM path listed in iam-no-wildcard-resource-write's exemptRolePaths) is assumable only "
+        "by CodeBuild for one project of this account (aws:SourceAccount and aws:SourceArn)."
+    ),
     severity="critical",
     remediation="Trust codebuild.amazonaws.com only, with aws:SourceAccount and the project's ARN in aws:SourceArn.",
     props={"deployRolePaths": Prop(STR_LIST, ["/mlops-deploy/"])},

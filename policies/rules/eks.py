@@ -182,11 +182,15 @@ def supported_version(res: Res, ctx: Ctx) -> Iterator[str]:
 @resource_rule(
     "eks-access-entries",
     CLUSTER,
-    description="Cluster authentication uses the API mode (access entries), not the aws-auth ConfigMap, and the "
-    "cluster creator gets no implicit admin.",
+    description=(
+        "Cluster authentication uses the API mode (access entries), not the aws-auth ConfigMap, and the "
+        "cluster creator gets no implicit admin."
+    ),
     severity="medium",
-    remediation="Set access_config authentication_mode='API', bootstrap_cluster_creator_admin_permissions=False and "
-    "grant admins with aws.eks.AccessEntry.",
+    remediation=(
+        "Set access_config authentication_mode='API', bootstrap_cluster_creator_admin_permissions=False and "
+        "grant admins with aws.eks.AccessEntry."
+    ),
     framework=cis_eks("5.5.1"),
 )
 def access_entries(res: Res, ctx: Ctx) -> Iterator[str]:

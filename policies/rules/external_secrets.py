@@ -25,8 +25,10 @@ def _remote_keys(spec: dict) -> list[str]:
 @resource_rule(
     "secrets-no-rds-master-sync",
     EXTERNAL_SECRET,
-    description="No ExternalSecret syncs an RDS-managed master secret (rds!...) into the cluster: applications "
-    "connect as their database tenant's role.",
+    description=(
+        "No ExternalSecret syncs an RDS-managed master secret (rds!...) into the cluster: applications "
+        "connect as their database tenant's role."
+    ),
     severity="high",
     remediation="Give the application a DatabaseTenant (components/database/tenant.py) and sync its secret instead.",
 )

@@ -151,11 +151,15 @@ def no_wildcard_action(res: Res, ctx: Ctx) -> Iterator[str]:
     "iam-no-wildcard-resource-write",
     ROLE,
     *IDENTITY_POLICY_TYPES,
-    description="Identity policies do not allow write actions or sensitive reads (secret values, SSM parameters, "
-    "kms:Decrypt, s3:GetObject) on every resource ('*' or an ARN whose resource part is only a wildcard).",
+    description=(
+        "Identity policies do not allow write actions or sensitive reads (secret values, SSM parameters, "
+        "kms:Decrypt, s3:GetObject) on every resource ('*' or an ARN whose resource part is only a wildcard)."
+    ),
     severity="high",
-    remediation="Scope write actions and sensitive reads to the ARNs they need (bucket prefix, secret, parameter path, "
-    "key, topic...).",
+    remediation=(
+        "Scope write actions and sensitive reads to the ARNs they need (bucket prefix, secret, parameter path, "
+        "key, topic...)."
+    ),
     checkov=("CKV_AWS_290", "CKV_AWS_289", "CKV_AWS_355"),
     props={
         "allowedActions": Prop(
@@ -252,8 +256,10 @@ def _condition_values(stmt: dict[str, Any], suffix: str) -> dict[str, list[str]]
     ROLE,
     description="IRSA (web identity) trust is scoped to exactly one service account and the STS audience.",
     severity="high",
-    remediation="Add StringEquals '<issuer>:sub' = 'system:serviceaccount:<namespace>:<name>' and '<issuer>:aud' = "
-    "'sts.amazonaws.com'.",
+    remediation=(
+        "Add StringEquals '<issuer>:sub' = 'system:serviceaccount:<namespace>:<name>' and '<issuer>:aud' = "
+        "'sts.amazonaws.com'."
+    ),
     framework=cis_eks("5.2.1"),
 )
 def irsa_scoped(res: Res, ctx: Ctx) -> Iterator[str]:

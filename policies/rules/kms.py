@@ -58,8 +58,10 @@ def deletion_window(res: Res, ctx: Ctx) -> Iterator[str]:
 @resource_rule(
     "kms-no-public-principal",
     KEY,
-    description="Key policies do not allow principal '*' without caller-pinning conditions (kms:ViaService alone does "
-    "not pin the caller).",
+    description=(
+        "Key policies do not allow principal '*' without caller-pinning conditions (kms:ViaService alone does "
+        "not pin the caller)."
+    ),
     severity="critical",
     remediation="Name the account root, roles or service principals in the key policy.",
     checkov=("CKV_AWS_33",),
@@ -95,11 +97,15 @@ def _pinned_by_encryption_context(stmt: Mapping[str, Any]) -> bool:
 @resource_rule(
     "kms-service-principal-source",
     KEY,
-    description="Key policy statements that let an AWS service principal use the key are pinned to this account's "
-    "resources (aws:SourceAccount / aws:SourceArn, or an encryption-context ARN): no confused deputy.",
+    description=(
+        "Key policy statements that let an AWS service principal use the key are pinned to this account's "
+        "resources (aws:SourceAccount / aws:SourceArn, or an encryption-context ARN): no confused deputy."
+    ),
     severity="high",
-    remediation="Add Condition StringEquals aws:SourceAccount and ArnLike aws:SourceArn (e.g. the account's "
-    "CloudWatch alarms) to the service principal's statement.",
+    remediation=(
+        "Add Condition StringEquals aws:SourceAccount and ArnLike aws:SourceArn (e.g. the account's "
+        "CloudWatch alarms) to the service principal's statement."
+    ),
 )
 def service_principal_source(res: Res, ctx: Ctx) -> Iterator[str]:
     for stmt in statements(res.get("policy")):

@@ -177,8 +177,10 @@ def no_host_port(res: Res, ctx: Ctx) -> Iterator[str]:
 @resource_rule(
     "k8s-resources",
     *WORKLOADS,
-    description="Containers set CPU and memory requests and limits (the CPU limit can be waived with "
-    "requireCpuLimits=false).",
+    description=(
+        "Containers set CPU and memory requests and limits (the CPU limit can be waived with "
+        "requireCpuLimits=false)."
+    ),
     severity="low",
     remediation="Set resources.requests and resources.limits for cpu and memory.",
     enforcement=RELAXED_DEV,
@@ -348,8 +350,10 @@ INTERNAL_ANNOTATIONS = {
     SERVICE,
     description="LoadBalancer Services are internal unless explicitly allowed.",
     severity="high",
-    remediation="Annotate service.beta.kubernetes.io/aws-load-balancer-scheme: internal, or list the service "
-    "(namespace/name) in allowedPublicServices.",
+    remediation=(
+        "Annotate service.beta.kubernetes.io/aws-load-balancer-scheme: internal, or list the service "
+        "(namespace/name) in allowedPublicServices."
+    ),
     props={"allowedPublicServices": Prop(STR_LIST, [])},
 )
 def internal_lb(res: Res, ctx: Ctx) -> Iterator[str]:
@@ -380,8 +384,10 @@ def _is_default_deny(policy: Res) -> bool:
     "k8s-namespace-default-deny",
     description="Namespaces the stack creates and runs workloads in have a default-deny ingress NetworkPolicy.",
     severity="medium",
-    remediation="Add a NetworkPolicy with podSelector {} and policyTypes ['Ingress'] (no ingress rules) in the "
-    "namespace, then allow the traffic the workloads need.",
+    remediation=(
+        "Add a NetworkPolicy with podSelector {} and policyTypes ['Ingress'] (no ingress rules) in the "
+        "namespace, then allow the traffic the workloads need."
+    ),
     framework=cis_eks("4.3.2"),
 )
 def namespace_default_deny(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
@@ -425,12 +431,16 @@ def _open_egress(policy: Res) -> Iterator[str]:
 
 @stack_rule(
     "k8s-namespace-egress-restricted",
-    description="Namespaces the stack runs workloads in deny egress by default, and no NetworkPolicy allows egress to "
-    "0.0.0.0/0, ::/0 or every destination (a rule without 'to'), unless listed in allowedOpenEgress.",
+    description=(
+        "Namespaces the stack runs workloads in deny egress by default, and no NetworkPolicy allows egress to "
+        "0.0.0.0/0, ::/0 or every destination (a rule without 'to'), unless listed in allowedOpenEgress."
+    ),
     severity="high",
-    remediation="Add a NetworkPolicy with podSelector {} and policyTypes ['Egress'] (no egress rules), then allow the "
-    "destinations the workloads need by CIDR, namespace or pod (AWS APIs through VPC interface endpoints, "
-    "i.e. the VPC CIDR); list namespace/name in allowedOpenEgress only with a reason.",
+    remediation=(
+        "Add a NetworkPolicy with podSelector {} and policyTypes ['Egress'] (no egress rules), then allow the "
+        "destinations the workloads need by CIDR, namespace or pod (AWS APIs through VPC interface endpoints, "
+        "i.e. the VPC CIDR); list namespace/name in allowedOpenEgress only with a reason."
+    ),
     framework=cis_eks("4.3.2"),
     props={"allowedOpenEgress": Prop(STR_LIST, [])},
 )
@@ -474,11 +484,15 @@ def _denies_everything(policy: Res) -> bool:
 
 @stack_rule(
     "k8s-monitoring-default-deny",
-    description="The namespaces of the monitoring charts (kube-prometheus-stack, its node-exporter namespace, "
-    "dcgm-exporter) deny all ingress and egress by default.",
+    description=(
+        "The namespaces of the monitoring charts (kube-prometheus-stack, its node-exporter namespace, "
+        "dcgm-exporter) deny all ingress and egress by default."
+    ),
     severity="high",
-    remediation="Add a NetworkPolicy with podSelector {}, policyTypes ['Ingress', 'Egress'] and no rules in the "
-    "namespace, then the narrow allows (components/monitoring/monitoring.py network_policies).",
+    remediation=(
+        "Add a NetworkPolicy with podSelector {}, policyTypes ['Ingress', 'Egress'] and no rules in the "
+        "namespace, then the narrow allows (components/monitoring/monitoring.py network_policies)."
+    ),
     framework=cis_eks("4.3.2"),
 )
 def monitoring_default_deny(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
@@ -510,11 +524,15 @@ _UI_COMPONENTS = ("prometheus", "alertmanager", "grafana", "thanosRuler")
 @resource_rule(
     "k8s-monitoring-ui-internal",
     *HELM_TYPES,
-    description="kube-prometheus-stack keeps Prometheus, Alertmanager and Grafana inside the cluster (ClusterIP "
-    "Services, no Ingress) and Grafana without anonymous access.",
+    description=(
+        "kube-prometheus-stack keeps Prometheus, Alertmanager and Grafana inside the cluster (ClusterIP "
+        "Services, no Ingress) and Grafana without anonymous access."
+    ),
     severity="high",
-    remediation="Remove the Ingress or LoadBalancer/NodePort Service and anonymous Grafana; reach the UIs with "
-    "kubectl port-forward (docs/monitoring.md).",
+    remediation=(
+        "Remove the Ingress or LoadBalancer/NodePort Service and anonymous Grafana; reach the UIs with "
+        "kubectl port-forward (docs/monitoring.md)."
+    ),
 )
 def monitoring_ui_internal(res: Res, ctx: Ctx) -> Iterator[str]:
     """kube-prometheus-stack keeps its UIs in the cluster: ClusterIP Services, no Ingress, no anonymous
@@ -561,11 +579,15 @@ def _postgres_settings(c: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
 @resource_rule(
     "k8s-postgres-tls-verified",
     *WORKLOADS,
-    description="Containers that connect to PostgreSQL verify the server: sslmode=verify-full in every postgresql URI "
-    "and in PGSSLMODE, with a CA bundle (PGSSLROOTCERT or sslrootcert).",
+    description=(
+        "Containers that connect to PostgreSQL verify the server: sslmode=verify-full in every postgresql URI "
+        "and in PGSSLMODE, with a CA bundle (PGSSLROOTCERT or sslrootcert)."
+    ),
     severity="high",
-    remediation="Use sslmode=verify-full and point PGSSLROOTCERT at the RDS CA bundle the image ships "
-    "(components.mlflow.server.RDS_CA_BUNDLE_PATH).",
+    remediation=(
+        "Use sslmode=verify-full and point PGSSLROOTCERT at the RDS CA bundle the image ships "
+        "(components.mlflow.server.RDS_CA_BUNDLE_PATH)."
+    ),
 )
 def postgres_tls_verified(res: Res, ctx: Ctx) -> Iterator[str]:
     for c in containers(res):

@@ -97,8 +97,10 @@ def no_open_ingress(res: Res, ctx: Ctx) -> Iterator[str]:
 @resource_rule(
     "net-private-subnet-no-public-ip",
     SUBNET,
-    description="Private subnets never map public IPs on launch; public subnets (tier=public) only when "
-    "allowPublicSubnets is set.",
+    description=(
+        "Private subnets never map public IPs on launch; public subnets (tier=public) only when "
+        "allowPublicSubnets is set."
+    ),
     severity="high",
     remediation="Set map_public_ip_on_launch=False.",
     checkov=("CKV_AWS_130",),
@@ -171,12 +173,16 @@ VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 @resource_rule(
     "net-vpc-endpoint-policy",
     VPC_ENDPOINT,
-    description="Interface VPC endpoints carry a policy that admits only pinned principals (e.g. aws:PrincipalAccount), "
-    "except the services in endpointsWithoutPolicy.",
+    description=(
+        "Interface VPC endpoints carry a policy that admits only pinned principals (e.g. aws:PrincipalAccount), "
+        "except the services in endpointsWithoutPolicy."
+    ),
     severity="medium",
-    remediation="Give the endpoint a policy whose '*' principal is pinned by aws:PrincipalAccount (or an org/ARN "
-    "condition); list a service in endpointsWithoutPolicy only when its callers are unsigned (STS's "
-    "AssumeRoleWithWebIdentity).",
+    remediation=(
+        "Give the endpoint a policy whose '*' principal is pinned by aws:PrincipalAccount (or an org/ARN "
+        "condition); list a service in endpointsWithoutPolicy only when its callers are unsigned (STS's "
+        "AssumeRoleWithWebIdentity)."
+    ),
     prowler=("vpc_endpoint_connections_trust_boundaries",),
     props={"endpointsWithoutPolicy": Prop(STR_LIST, ["sts"])},
 )

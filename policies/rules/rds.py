@@ -121,8 +121,10 @@ def multi_az(res: Res, ctx: Ctx) -> Iterator[str]:
 @resource_rule(
     "rds-managed-master-password",
     INSTANCE,
-    description="The master password is managed by RDS in Secrets Manager, encrypted with a customer key; no literal "
-    "password is passed.",
+    description=(
+        "The master password is managed by RDS in Secrets Manager, encrypted with a customer key; no literal "
+        "password is passed."
+    ),
     severity="critical",
     remediation="Drop password/password_wo; set manage_master_user_password=True and master_user_secret_kms_key_id.",
 )

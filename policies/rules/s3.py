@@ -206,11 +206,15 @@ def _is_log_target(bucket: Res, targets: set[str]) -> bool:
 
 @stack_rule(
     "s3-bucket-encryption-kms",
-    description="Every bucket encrypts with SSE-KMS and a customer-managed key (server access log targets may use "
-    "SSE-S3, the only encryption S3 log delivery supports).",
+    description=(
+        "Every bucket encrypts with SSE-KMS and a customer-managed key (server access log targets may use "
+        "SSE-S3, the only encryption S3 log delivery supports)."
+    ),
     severity="high",
-    remediation="Add aws.s3.BucketServerSideEncryptionConfiguration with sse_algorithm='aws:kms', the data key's ARN "
-    "and bucket_key_enabled=True.",
+    remediation=(
+        "Add aws.s3.BucketServerSideEncryptionConfiguration with sse_algorithm='aws:kms', the data key's ARN "
+        "and bucket_key_enabled=True."
+    ),
     checkov=("CKV_AWS_145", "CKV_AWS_19"),
     prowler=("s3_bucket_kms_encryption",),
 )
@@ -266,8 +270,10 @@ def bucket_versioning(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
     "s3-bucket-lifecycle",
     description="Every bucket expires noncurrent versions and aborts incomplete multipart uploads.",
     severity="low",
-    remediation="Add aws.s3.BucketLifecycleConfiguration with noncurrent_version_expiration and "
-    "abort_incomplete_multipart_upload rules.",
+    remediation=(
+        "Add aws.s3.BucketLifecycleConfiguration with noncurrent_version_expiration and "
+        "abort_incomplete_multipart_upload rules."
+    ),
     enforcement=RELAXED_DEV,
     checkov=("CKV2_AWS_61", "CKV_AWS_300"),
     prowler=("s3_bucket_lifecycle_enabled",),

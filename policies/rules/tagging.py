@@ -28,11 +28,15 @@ def _taggable(res: Res) -> bool:
 @resource_rule(
     "aws-governance-tags",
     prefix="aws:",
-    description="Every taggable AWS resource carries the governance tags (environment, owner, cost-center, "
-    "data-classification, managed-by), on the resource or through the AWS provider's default tags.",
+    description=(
+        "Every taggable AWS resource carries the governance tags (environment, owner, cost-center, "
+        "data-classification, managed-by), on the resource or through the AWS provider's default tags."
+    ),
     severity="medium",
-    remediation="Create resources with an explicit aws.Provider whose default_tags carry the governance tag set "
-    "(MlopsPlatform does this) or set the missing tags on the resource.",
+    remediation=(
+        "Create resources with an explicit aws.Provider whose default_tags carry the governance tag set "
+        "(MlopsPlatform does this) or set the missing tags on the resource."
+    ),
     props={"requiredTags": Prop(STR_LIST, list(GOVERNANCE_TAG_KEYS))},
 )
 def governance_tags(res: Res, ctx: Ctx) -> Iterator[str]:

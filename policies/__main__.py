@@ -3,7 +3,9 @@
     pulumi preview --policy-pack policies --policy-pack-config policies/config/prod.json
     mlops check prod
 
-The rules live in :mod:`policies.rules` (one module per service, metadata in the catalogue).
+The rules live in :mod:`policies.rules` (one module per service, each rule's metadata on its check);
+:mod:`policies.pack` turns them into policies. This entry point is the one place that installs the fast
+analyzer servicer (:mod:`policies.fastpath`).
 """
 
 import sys
@@ -16,11 +18,15 @@ except ImportError:  # run as a plain script from policies/ without the distribu
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 
-from policies.rules import ALL_POLICIES, PACK_DESCRIPTION, PACK_NAME
+from policies.fastpath import install as install_fast_servicer
+from policies.pack import PACK_DESCRIPTION, PACK_NAME, build_policies
+
+# Decode each analyzer request once, not once per policy (opt out: MLOPS_POLICY_FASTPATH=0).
+install_fast_servicer()
 
 PolicyPack(
     PACK_NAME,
-    policies=ALL_POLICIES,
+    policies=build_policies(),
     enforcement_level=EnforcementLevel.MANDATORY,
     description=PACK_DESCRIPTION,
     display_name="MLOps platform governance",

@@ -32,7 +32,8 @@ from typing import Any
 from mlops.analyzer import AnalyzerError, CheckResult, analyze_with, load_config, pack_process
 from mlops.graph import Graph, Resource
 from mlops.verify.model import Finding, Manifest, RenderedRelease, VerifyContext
-from policies.rules.kubernetes import RULES as K8S_RULES
+from policies.rules import kubernetes as k8s_rules
+from policies.rules import rules_in
 from policies.rules.kubernetes import WORKLOADS
 
 LAYER = "policy"
@@ -75,7 +76,7 @@ CLUSTER_SCOPED_KINDS = frozenset(
 
 def kubernetes_rules() -> frozenset[str]:
     """The names of the pack's Kubernetes rules (policies/rules/kubernetes.py)."""
-    return frozenset(rule.name for rule in K8S_RULES)
+    return frozenset(rule.name for rule in rules_in(k8s_rules))
 
 
 def type_token(obj: dict[str, Any]) -> str:

@@ -1,219 +1,56 @@
-"""The mlops-governance rules, built into Pulumi CrossGuard policies.
+"""The mlops-governance rules: one module per service, each rule's check and metadata declared together.
 
-Checks live in one module per service; their metadata lives in :mod:`policies.rules.catalogue`.
-:data:`ALL_POLICIES` joins the two into ``ResourceValidationPolicy``/``StackValidationPolicy`` objects.
+Importing this package imports every rule module, which registers its rules
+(:mod:`policies.rules._registry`); it patches nothing and builds no Pulumi policy (:mod:`policies.pack`
+does, and ``policies/__main__.py`` installs the fast servicer). :data:`RULES` is the pack's order:
+the modules in the order of :data:`SERVICES`, the rules of each in the order they are defined.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from pulumi_policy import (
-    EnforcementLevel,
-    Policy,
-    PolicyComplianceFramework,
-    PolicyConfigSchema,
-    ReportViolation,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
-    Severity,
-    StackValidationArgs,
-    StackValidationPolicy,
-)
-from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
+from types import ModuleType
 
 from policies.rules import (
-    _fastpath,
     codebuild,
     ecr,
     eks,
+    external_secrets,
     helm,
     iam,
-    kms_logs_sns_secrets,
+    kms,
     kubernetes,
+    logs,
     network,
     rds,
     s3,
+    secretsmanager,
+    sns,
     stack,
     tagging,
 )
-from policies.rules._common import (
-    UNKNOWN_SEEN,
-    Ctx,
-    Res,
-    ResourceRule,
-    Stack,
-    StackRule,
-    Unknowns,
-    plain,
-    resolve_environment,
+from policies.rules._registry import Rule, rules_in
+
+__all__ = ["RULES", "SERVICES", "Rule", "rules_in"]
+
+SERVICES: tuple[ModuleType, ...] = (
+    tagging,
+    s3,
+    rds,
+    eks,
+    ecr,
+    codebuild,
+    external_secrets,
+    kms,
+    logs,
+    sns,
+    secretsmanager,
+    iam,
+    network,
+    kubernetes,
+    helm,
+    stack,
 )
-from policies.rules.catalogue import CATALOGUE, Meta, schema_for
+"""The rule modules, in the order their rules appear in the pack (and in its reports and README table)."""
 
-PACK_NAME = "mlops-governance"
-PACK_DESCRIPTION = (
-    "Governance for the MLOps platform on AWS: tagging, S3, RDS, EKS, ECR, KMS, logs, SNS, Secrets Manager, "
-    "IAM, network, Kubernetes workloads, Helm releases and stack-level guarantees."
-)
-
-# Decode each analyzer request once, not once per policy (see policies/rules/_fastpath.py).
-_fastpath.install()
-
-RULES: list[ResourceRule | StackRule] = [
-    *tagging.RULES,
-    *s3.RULES,
-    *rds.RULES,
-    *eks.RULES,
-    *ecr.RULES,
-    *codebuild.RULES,
-    *kms_logs_sns_secrets.RULES,
-    *iam.RULES,
-    *network.RULES,
-    *kubernetes.RULES,
-    *helm.RULES,
-    *stack.RULES,
-]
-
-
-_LAST_PLAIN: dict[str, tuple[Any, Any]] = {"props": (None, None), "provider": (None, None)}
-"""The last proxy converted to plain values, per slot. With the fast servicer every policy gets the same
-proxies for one request, so each is converted once; a different object simply misses."""
-
-
-def _plain_once(slot: str, value: Any) -> tuple[Any, dict[str, list[str]]]:
-    key, converted = _LAST_PLAIN[slot]
-    if key is value:
-        return converted
-    unknowns = Unknowns()
-    converted = (plain(value, unknowns), unknowns.keys)
-    _LAST_PLAIN[slot] = (value, converted)
-    return converted
-
-
-def _report_all(found: list[tuple[str, str | None]], report: ReportViolation) -> None:
-    """Report the violations, unless the check read a value that is unknown during a preview: then raise the
-    SDK's UnknownValueError, which it reports as "can't run policy during preview" (the update, with every
-    value known, gives the verdict)."""
-    seen, UNKNOWN_SEEN.path = UNKNOWN_SEEN.path, None
-    if found and seen is not None:
-        raise UnknownValueError(UNKNOWN_STRING_VALUE, seen)
-    for message, urn in found:
-        report(message, urn)
-
-
-def _resource_validate(rule: ResourceRule):
-    def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
-        if not rule.applies(args.resource_type):
-            return
-        props, unknown_keys = _plain_once("props", args.props)
-        res = Res(
-            type=args.resource_type,
-            name=args.name,
-            urn=args.urn,
-            props=props,
-            provider_props=_plain_once("provider", args.provider.props)[0]
-            if args.provider is not None
-            else {},
-            unknown_keys=unknown_keys,
-            protect=bool(args.opts.protect),
-            parent=args.opts.parent,
-        )
-        config = dict(args.get_config() or {})
-        ctx = Ctx(config, resolve_environment(res.all_tags, config), dict(args.stack_tags))
-        UNKNOWN_SEEN.path = None
-        _report_all([(message, None) for message in rule.check(res, ctx)], report)
-
-    return validate
-
-
-_STACK_CACHE: list[tuple[Any, Stack | None]] = [(None, None)]
-"""The last stack built: ``[(the SDK's resource list, Stack)]``, replaced as one tuple. With the fast
-servicer every stack policy gets the same list, so the stack is built once per ``AnalyzeStack``; the SDK's servicer builds a new list
-per policy, which simply misses the cache."""
-
-
-def _stack_of(resources: list[Any]) -> Stack:
-    key, cached = _STACK_CACHE[0]
-    if key is resources and cached is not None:
-        return cached
-    providers: dict[str, dict[str, Any]] = {}
-
-    def provider_props(r: Any) -> dict[str, Any]:
-        if r.provider is None:
-            return {}
-        if r.provider.urn not in providers:
-            providers[r.provider.urn] = plain(r.provider.props)
-        return providers[r.provider.urn]
-
-    stack = Stack(
-        [
-            Res(
-                type=r.resource_type,
-                name=r.name,
-                urn=r.urn,
-                raw_props=r.props,
-                provider_props=provider_props(r),
-                protect=bool(r.opts.protect),
-                parent=r.parent.urn if r.parent is not None else None,
-                dependencies=[d.urn for d in r.dependencies],
-                property_dependencies={k: [d.urn for d in v] for k, v in r.property_dependencies.items()},
-            )
-            for r in resources
-        ]
-    )
-    _STACK_CACHE[0] = (resources, stack)
-    return stack
-
-
-def _stack_validate(rule: StackRule):
-    def validate(args: StackValidationArgs, report: ReportViolation) -> None:
-        config = dict(args.get_config() or {})
-        ctx = Ctx(config, str(config.get("environment") or "prod"), dict(args.stack_tags))
-        UNKNOWN_SEEN.path = None
-        _report_all([(message, urn) for message, urn in rule.check(_stack_of(args.resources), ctx)], report)
-
-    return validate
-
-
-def _framework(meta: Meta) -> PolicyComplianceFramework | None:
-    if meta.framework is None:
-        return None
-    name, version, reference = meta.framework
-    return PolicyComplianceFramework(name=name, version=version, reference=reference)
-
-
-def _tags(meta: Meta) -> list[str]:
-    return [*(f"checkov:{c}" for c in meta.checkov), *(f"prowler:{p}" for p in meta.prowler)]
-
-
-def _common(name: str) -> dict[str, Any]:
-    meta = CATALOGUE[name]
-    return {
-        "name": name,
-        "description": meta.description,
-        # Without a --policy-pack-config, a rule applies at its prod (strictest) level.
-        "enforcement_level": EnforcementLevel(meta.level("prod")),
-        "config_schema": PolicyConfigSchema(properties=schema_for(meta)),
-        "severity": Severity(meta.severity),
-        "framework": _framework(meta),
-        "tags": _tags(meta),
-        "remediation_steps": meta.remediation,
-    }
-
-
-def build_policies(rules: list[ResourceRule | StackRule] | None = None) -> list[Policy]:
-    policies: list[Policy] = []
-    for rule in rules if rules is not None else RULES:
-        if rule.name not in CATALOGUE:
-            raise KeyError(f"rule {rule.name!r} has no entry in policies/rules/catalogue.py")
-        if isinstance(rule, StackRule):
-            policies.append(StackValidationPolicy(validate=_stack_validate(rule), **_common(rule.name)))
-        else:
-            policy = ResourceValidationPolicy(validate=_resource_validate(rule), **_common(rule.name))
-            # Lets the fast servicer skip policies that cannot apply to a resource type (same verdicts).
-            policy.applies_to = rule.applies  # type: ignore[attr-defined]
-            policies.append(policy)
-    return policies
-
-
-ALL_POLICIES: list[Policy] = build_policies()
+RULES: list[Rule] = rules_in(*SERVICES)
+"""Every rule of the pack, in order."""

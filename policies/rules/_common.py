@@ -1,24 +1,21 @@
-"""Shared helpers of the rule modules: rule declarations, environment lookup, tags, policy documents.
+"""Shared helpers of the rule modules: plain values, environment lookup, tags, policy documents.
 
-A rule module declares its checks with :func:`resource_rule` and :func:`stack_rule`. The check
-functions receive plain Python values (never the SDK's proxies), so they are easy to read and test;
-the metadata of every rule (description, severity, enforcement per environment, remediation,
-framework references) lives in :mod:`policies.rules.catalogue`, joined to the checks by name.
-
-A resource check is ``check(res: Res, ctx: Ctx) -> Iterable[str]`` (one message per violation);
-a stack check is ``check(stack: Stack, ctx: Ctx) -> Iterable[tuple[str, str]]`` (message, URN).
+The check functions receive plain Python values (never the SDK's proxies), so they are easy to read and
+test: :class:`Res` is one resource, :class:`Stack` every resource of the stack, :class:`Ctx` the rule's
+config and the resolved environment. Rules are declared, metadata included, with the decorators of
+:mod:`policies.rules._registry`.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 # One source of truth: components.governance (no dependency) defines the environments and the governance tag set
-# (re-exported for the rule modules and the catalogue).
+# (re-exported for the rule modules and their metadata).
 from components.governance import DATA_CLASSIFICATIONS as DATA_CLASSIFICATIONS
 from components.governance import ENVIRONMENTS as ENVIRONMENTS
 from components.governance import GOVERNANCE_TAG_KEYS as GOVERNANCE_TAG_KEYS
@@ -331,46 +328,6 @@ class Stack:
                     index.setdefault(v, []).append(r)
             self._indexes[key] = index
         return index
-
-
-ResourceCheck = Callable[[Res, Ctx], Iterable[str]]
-StackCheck = Callable[[Stack, Ctx], Iterable[tuple[str, str]]]
-
-
-@dataclass(frozen=True)
-class ResourceRule:
-    name: str
-    types: frozenset[str]
-    check: ResourceCheck
-    prefix: str | None = None
-    """When set, the rule applies to every type starting with it (e.g. ``aws:``), ``types`` excepted."""
-
-    def applies(self, type_: str) -> bool:
-        if type_ in self.types:
-            return True
-        return self.prefix is not None and type_.startswith(self.prefix)
-
-
-@dataclass(frozen=True)
-class StackRule:
-    name: str
-    check: StackCheck
-
-
-def resource_rule(
-    name: str, *types: str, prefix: str | None = None
-) -> Callable[[ResourceCheck], ResourceRule]:
-    def wrap(fn: ResourceCheck) -> ResourceRule:
-        return ResourceRule(name=name, types=frozenset(types), check=fn, prefix=prefix)
-
-    return wrap
-
-
-def stack_rule(name: str) -> Callable[[StackCheck], StackRule]:
-    def wrap(fn: StackCheck) -> StackRule:
-        return StackRule(name=name, check=fn)
-
-    return wrap
 
 
 # --------------------------------------------------------------------------------------------------

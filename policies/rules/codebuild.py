@@ -9,7 +9,9 @@ from collections.abc import Iterator
 
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-from policies.rules._common import Ctx, Res, Stack, as_list, resource_rule, stack_rule, statements, truthy
+from policies.rules._common import Ctx, Res, Stack, as_list, statements, truthy
+from policies.rules._meta import STR_LIST, Prop
+from policies.rules._registry import resource_rule, stack_rule
 
 PROJECT = "aws:codebuild/project:Project"
 ROLE = "aws:iam/role:Role"
@@ -21,20 +23,40 @@ _SECRETISH = re.compile(
 _PINNED_IMAGE = re.compile(r"(:[A-Za-z0-9._-]+|@sha256:[a-f0-9]{64})$")
 
 
-@resource_rule("codebuild-in-vpc", PROJECT)
+@resource_rule(
+    "codebuild-in-vpc",
+    PROJECT,
+    description="CodeBuild projects run inside the VPC (private subnets and a security group).",
+    severity="high",
+    remediation="Set vpc_config with the VPC, its private subnet IDs and a security group of the project's own.",
+)
 def in_vpc(res: Res, ctx: Ctx) -> Iterator[str]:
     vpc = res.get("vpcConfig") or {}
     if not (vpc.get("vpcId") and as_list(vpc.get("subnets")) and as_list(vpc.get("securityGroupIds"))):
         yield "the project runs outside the VPC (vpcConfig with vpcId, private subnets and a security group)"
 
 
-@resource_rule("codebuild-no-privileged-mode", PROJECT)
+@resource_rule(
+    "codebuild-no-privileged-mode",
+    PROJECT,
+    description="CodeBuild projects do not run in privileged mode.",
+    severity="high",
+    remediation="Set environment.privileged_mode=False (build images with a daemonless builder elsewhere).",
+    checkov=("CKV_AWS_316",),
+)
 def unprivileged(res: Res, ctx: Ctx) -> Iterator[str]:
     if truthy((res.get("environment") or {}).get("privilegedMode")):
         yield "privilegedMode gives builds root on the build host (Docker daemon access)"
 
 
-@resource_rule("codebuild-kms-encryption", PROJECT)
+@resource_rule(
+    "codebuild-kms-encryption",
+    PROJECT,
+    description="CodeBuild projects encrypt artifacts and caches with a customer-managed KMS key; S3 logs stay encrypted.",
+    severity="medium",
+    remediation="Set encryption_key to a customer-managed key ARN; never set s3_logs.encryption_disabled.",
+    checkov=("CKV_AWS_147",),
+)
 def kms(res: Res, ctx: Ctx) -> Iterator[str]:
     key = res.get("encryptionKey")
     if not isinstance(key, str) or not key or key.endswith("alias/aws/s3"):
@@ -44,7 +66,12 @@ def kms(res: Res, ctx: Ctx) -> Iterator[str]:
         yield "build logs in S3 are written unencrypted (s3Logs.encryptionDisabled)"
 
 
-@stack_rule("codebuild-logs-kms")
+@stack_rule(
+    "codebuild-logs-kms",
+    description="CodeBuild projects log to a CloudWatch log group the stack creates (so it has KMS and retention).",
+    severity="medium",
+    remediation="Create the log group (KMS key, retention) and name it in logs_config.cloudwatch_logs.group_name.",
+)
 def logs(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
     groups = stack.of_type(LOG_GROUP)
     names = {g.get("name") for g in groups if isinstance(g.get("name"), str)}
@@ -74,7 +101,14 @@ def _group_referenced(project: Res, groups: list[Res]) -> bool:
     return any(g.urn in deps for g in groups)
 
 
-@resource_rule("codebuild-timeout", PROJECT)
+@resource_rule(
+    "codebuild-timeout",
+    PROJECT,
+    description="CodeBuild projects set an explicit, bounded build timeout.",
+    severity="low",
+    remediation="Set build_timeout (minutes) to at most the configured maximum.",
+    props={"maxTimeoutMinutes": Prop({"type": "integer", "minimum": 5, "maximum": 2160}, 240)},
+)
 def timeout(res: Res, ctx: Ctx) -> Iterator[str]:
     limit = int(ctx.get("maxTimeoutMinutes", 240))
     minutes = res.get("buildTimeout")
@@ -82,7 +116,14 @@ def timeout(res: Res, ctx: Ctx) -> Iterator[str]:
         yield f"buildTimeout is {minutes if minutes is not None else 'unset (60)'}; set it explicitly, at most {limit}"
 
 
-@resource_rule("codebuild-no-plaintext-secrets", PROJECT)
+@resource_rule(
+    "codebuild-no-plaintext-secrets",
+    PROJECT,
+    description="CodeBuild environment variables that look like secrets are not PLAINTEXT.",
+    severity="high",
+    remediation="Use environment variables of type SECRETS_MANAGER or PARAMETER_STORE for secrets.",
+    prowler=("codebuild_project_no_secrets_in_variables",),
+)
 def plaintext_secrets(res: Res, ctx: Ctx) -> Iterator[str]:
     for var in as_list((res.get("environment") or {}).get("environmentVariables")):
         if not isinstance(var, dict):
@@ -96,14 +137,30 @@ def plaintext_secrets(res: Res, ctx: Ctx) -> Iterator[str]:
             )
 
 
-@resource_rule("codebuild-pinned-image", PROJECT)
+@resource_rule(
+    "codebuild-pinned-image",
+    PROJECT,
+    description="CodeBuild projects pin their build image to a version tag or a digest (never :latest).",
+    severity="medium",
+    remediation="Set environment.image to a curated image with its version, or an ECR image by digest.",
+)
 def pinned_image(res: Res, ctx: Ctx) -> Iterator[str]:
     image = str((res.get("environment") or {}).get("image") or "")
     if not _PINNED_IMAGE.search(image) or image.endswith(":latest"):
         yield f"build image {image or '(none)'!r} is not pinned to a version or a digest"
 
 
-@resource_rule("iam-deploy-role-trust", ROLE)
+@resource_rule(
+    "iam-deploy-role-trust",
+    ROLE,
+    description=(
+        "A deploy role (IAM path listed in iam-no-wildcard-resource-write's exemptRolePaths) is assumable only "
+        "by CodeBuild for one project of this account (aws:SourceAccount and aws:SourceArn)."
+    ),
+    severity="critical",
+    remediation="Trust codebuild.amazonaws.com only, with aws:SourceAccount and the project's ARN in aws:SourceArn.",
+    props={"deployRolePaths": Prop(STR_LIST, ["/mlops-deploy/"])},
+)
 def deploy_role_trust(res: Res, ctx: Ctx) -> Iterator[str]:
     paths = ctx.get("deployRolePaths", DEFAULT_DEPLOY_ROLE_PATHS)
     if res.get("path") not in paths:
@@ -142,15 +199,3 @@ def deploy_role_trust(res: Res, ctx: Ctx) -> Iterator[str]:
             or any("*" in str(v) or ":project/" not in str(v) for v in arn_values)
         ):
             yield "the deploy role's trust does not pin aws:SourceAccount and one CodeBuild project's aws:SourceArn"
-
-
-RULES = [
-    in_vpc,
-    unprivileged,
-    kms,
-    logs,
-    timeout,
-    plaintext_secrets,
-    pinned_image,
-    deploy_role_trust,
-]

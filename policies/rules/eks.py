@@ -6,8 +6,54 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterator
 
-from policies.rules._common import Ctx, Res, Stack, as_list, resource_rule, stack_rule, truthy
-from policies.rules.catalogue import INSTANCE_TYPES
+from policies.rules._common import Ctx, Res, Stack, as_list, truthy
+from policies.rules._meta import RELAXED_DEV, STR_LIST, Prop, cis_aws, cis_eks
+from policies.rules._registry import resource_rule, stack_rule
+
+INSTANCE_TYPES = {
+    "dev": [
+        "t3.*",
+        "t3a.*",
+        "m6i.large",
+        "m6i.xlarge",
+        "m6i.2xlarge",
+        "m7i.large",
+        "m7i.xlarge",
+        "c6i.large",
+        "c6i.xlarge",
+        "g5.xlarge",
+        "g6.xlarge",
+    ],
+    "staging": [
+        "m6i.*",
+        "m7i.*",
+        "m6a.*",
+        "m7a.*",
+        "c6i.*",
+        "c7i.*",
+        "r6i.*",
+        "r7i.*",
+        "g5.xlarge",
+        "g5.2xlarge",
+        "g6.xlarge",
+        "g6.2xlarge",
+    ],
+    "prod": [
+        "m6i.*",
+        "m7i.*",
+        "m6a.*",
+        "m7a.*",
+        "c6i.*",
+        "c7i.*",
+        "r6i.*",
+        "r7i.*",
+        "g5.*",
+        "g6.*",
+        "g6e.*",
+        "p4d.*",
+        "p5.*",
+    ],
+}
 
 CLUSTER = "aws:eks/cluster:Cluster"
 ADDON = "aws:eks/addon:Addon"
@@ -40,7 +86,29 @@ GPU_FAMILIES = (
 )
 
 
-@resource_rule("eks-private-endpoint", CLUSTER)
+@resource_rule(
+    "eks-addon-version-pinned",
+    ADDON,
+    description="EKS add-ons are pinned to an explicit version.",
+    severity="low",
+    remediation="Set addon_version (e.g. from `aws eks describe-addon-versions`) and upgrade it deliberately.",
+    enforcement=RELAXED_DEV,
+)
+def addon_pinned(res: Res, ctx: Ctx) -> Iterator[str]:
+    if not res.get("addonVersion"):
+        yield f"add-on {res.get('addonName')!r} has no addonVersion; EKS installs its default and it drifts"
+
+
+@resource_rule(
+    "eks-private-endpoint",
+    CLUSTER,
+    description="The EKS API endpoint is private; a public endpoint needs a CIDR allow-list and is never allowed in prod.",
+    severity="high",
+    remediation="Set vpc_config endpoint_public_access=False (clusterPublicAccessCidrs empty).",
+    framework=cis_eks("5.4.2"),
+    checkov=("CKV_AWS_39", "CKV_AWS_38"),
+    prowler=("eks_cluster_not_publicly_accessible",),
+)
 def private_endpoint(res: Res, ctx: Ctx) -> Iterator[str]:
     vpc = res.get("vpcConfig") or {}
     public = truthy(vpc.get("endpointPublicAccess", True))  # AWS's default is a public endpoint
@@ -56,7 +124,16 @@ def private_endpoint(res: Res, ctx: Ctx) -> Iterator[str]:
         yield "the public API endpoint is open to 0.0.0.0/0; restrict publicAccessCidrs or make it private"
 
 
-@resource_rule("eks-secrets-encryption", CLUSTER)
+@resource_rule(
+    "eks-secrets-encryption",
+    CLUSTER,
+    description="Kubernetes secrets are envelope-encrypted with a customer KMS key.",
+    severity="high",
+    remediation="Add encryption_config with resources=['secrets'] and the cluster key's ARN.",
+    framework=cis_eks("5.3.1"),
+    checkov=("CKV_AWS_58",),
+    prowler=("eks_cluster_kms_cmk_encryption_in_secrets_enabled",),
+)
 def secrets_encryption(res: Res, ctx: Ctx) -> Iterator[str]:
     configs = [c for c in as_list(res.get("encryptionConfig")) if isinstance(c, dict)]
     ok = any(
@@ -66,7 +143,16 @@ def secrets_encryption(res: Res, ctx: Ctx) -> Iterator[str]:
         yield "Kubernetes secrets are not envelope-encrypted with a KMS key (encryptionConfig)"
 
 
-@resource_rule("eks-control-plane-logging", CLUSTER)
+@resource_rule(
+    "eks-control-plane-logging",
+    CLUSTER,
+    description="All control-plane log types (api, audit, authenticator, controllerManager, scheduler) are enabled.",
+    severity="medium",
+    remediation="Set enabled_cluster_log_types to all five types.",
+    framework=cis_eks("2.1.1"),
+    checkov=("CKV_AWS_37",),
+    prowler=("eks_control_plane_logging_all_types_enabled",),
+)
 def control_plane_logging(res: Res, ctx: Ctx) -> Iterator[str]:
     enabled = {str(x) for x in as_list(res.get("enabledClusterLogTypes"))}
     missing = [t for t in LOG_TYPES if t not in enabled]
@@ -74,7 +160,16 @@ def control_plane_logging(res: Res, ctx: Ctx) -> Iterator[str]:
         yield f"control-plane log types not enabled: {', '.join(missing)}"
 
 
-@resource_rule("eks-supported-version", CLUSTER)
+@resource_rule(
+    "eks-supported-version",
+    CLUSTER,
+    description="The cluster runs a pinned, supported Kubernetes version.",
+    severity="medium",
+    remediation="Set version (clusterKubernetesVersion) to a version in standard support.",
+    checkov=("CKV_AWS_339",),
+    prowler=("eks_cluster_uses_a_supported_version",),
+    props={"supportedVersions": Prop(STR_LIST, ["1.35", "1.36"])},
+)
 def supported_version(res: Res, ctx: Ctx) -> Iterator[str]:
     supported = [str(v) for v in ctx.get("supportedVersions", ["1.35", "1.36"])]
     version = res.get("version")
@@ -84,7 +179,20 @@ def supported_version(res: Res, ctx: Ctx) -> Iterator[str]:
         yield f"Kubernetes {version} is not a supported version ({', '.join(supported)})"
 
 
-@resource_rule("eks-access-entries", CLUSTER)
+@resource_rule(
+    "eks-access-entries",
+    CLUSTER,
+    description=(
+        "Cluster authentication uses the API mode (access entries), not the aws-auth ConfigMap, and the "
+        "cluster creator gets no implicit admin."
+    ),
+    severity="medium",
+    remediation=(
+        "Set access_config authentication_mode='API', bootstrap_cluster_creator_admin_permissions=False and "
+        "grant admins with aws.eks.AccessEntry."
+    ),
+    framework=cis_eks("5.5.1"),
+)
 def access_entries(res: Res, ctx: Ctx) -> Iterator[str]:
     access = res.get("accessConfig") or {}
     mode = access.get("authenticationMode")
@@ -94,19 +202,42 @@ def access_entries(res: Res, ctx: Ctx) -> Iterator[str]:
         yield "bootstrapClusterCreatorAdminPermissions makes whoever creates the cluster an invisible admin"
 
 
-@resource_rule("eks-addon-version-pinned", ADDON)
-def addon_pinned(res: Res, ctx: Ctx) -> Iterator[str]:
-    if not res.get("addonVersion"):
-        yield f"add-on {res.get('addonName')!r} has no addonVersion; EKS installs its default and it drifts"
-
-
-@resource_rule("eks-nodegroup-no-ssh", NODE_GROUP)
+@resource_rule(
+    "eks-nodegroup-no-ssh",
+    NODE_GROUP,
+    description="Managed node groups allow no SSH remote access.",
+    severity="high",
+    remediation="Remove remote_access; use SSM Session Manager.",
+    checkov=("CKV_AWS_100",),
+)
 def nodegroup_no_ssh(res: Res, ctx: Ctx) -> Iterator[str]:
     if res.get("remoteAccess"):
         yield "remoteAccess opens SSH to the nodes; use SSM Session Manager instead"
 
 
-@resource_rule("ec2-launch-template-imdsv2", LAUNCH_TEMPLATE)
+@resource_rule(
+    "eks-nodegroup-launch-template",
+    NODE_GROUP,
+    description="Managed node groups use a launch template (so IMDSv2 and volume encryption are set).",
+    severity="medium",
+    remediation="Create the node group with launch_template pointing at a hardened aws.ec2.LaunchTemplate.",
+)
+def nodegroup_launch_template(res: Res, ctx: Ctx) -> Iterator[str]:
+    lt = res.get("launchTemplate") or {}
+    if not (lt.get("id") or lt.get("name")):
+        yield "no launch template: the nodes get EKS defaults (IMDSv1 reachable, hop limit 2, unencrypted root volume)"
+
+
+@resource_rule(
+    "ec2-launch-template-imdsv2",
+    LAUNCH_TEMPLATE,
+    description="Launch templates require IMDSv2 with a hop limit of 1.",
+    severity="high",
+    remediation="Set metadata_options http_tokens='required' and http_put_response_hop_limit=1.",
+    framework=cis_aws("5.6"),
+    checkov=("CKV_AWS_79", "CKV_AWS_341"),
+    prowler=("ec2_instance_imdsv2_enabled",),
+)
 def imdsv2(res: Res, ctx: Ctx) -> Iterator[str]:
     meta = res.get("metadataOptions") or {}
     if meta.get("httpEndpoint") == "disabled":
@@ -118,7 +249,16 @@ def imdsv2(res: Res, ctx: Ctx) -> Iterator[str]:
         yield f"metadata hop limit is {hop if hop is not None else 'unset'}; 1 keeps pods off the node's credentials"
 
 
-@resource_rule("ec2-launch-template-encrypted-volumes", LAUNCH_TEMPLATE)
+@resource_rule(
+    "ec2-launch-template-encrypted-volumes",
+    LAUNCH_TEMPLATE,
+    description="Launch templates encrypt every EBS volume, the root volume included.",
+    severity="high",
+    remediation="Add block_device_mappings with ebs encrypted=True (gp3, the data key).",
+    framework=cis_aws("2.2.1"),
+    checkov=("CKV_AWS_8",),
+    prowler=("ec2_ebs_default_encryption",),
+)
 def encrypted_volumes(res: Res, ctx: Ctx) -> Iterator[str]:
     mappings = [m for m in as_list(res.get("blockDeviceMappings")) if isinstance(m, dict)]
     ebs = [m for m in mappings if isinstance(m.get("ebs"), dict)]
@@ -136,9 +276,17 @@ def _instance_types(res: Res) -> list[str]:
     return [str(t)] if t else []
 
 
-@resource_rule("eks-approved-instance-types", NODE_GROUP, LAUNCH_TEMPLATE)
+@resource_rule(
+    "eks-approved-instance-types",
+    NODE_GROUP,
+    LAUNCH_TEMPLATE,
+    description="Node groups and launch templates use instance types approved for the environment.",
+    severity="low",
+    remediation="Pick an instance type from the environment's allow-list (policies/config/<env>.json).",
+    props={"allowedInstanceTypes": Prop(STR_LIST, per_env=INSTANCE_TYPES)},
+)
 def approved_instance_types(res: Res, ctx: Ctx) -> Iterator[str]:
-    # Without a policy config (a bare `pulumi preview --policy-pack policies`), the catalogue's list for
+    # Without a policy config (a bare `pulumi preview --policy-pack policies`), INSTANCE_TYPES' list for
     # the resource's environment applies: the same list policies/config/<env>.json carries.
     allowed = [str(p) for p in ctx.get("allowedInstanceTypes", INSTANCE_TYPES[ctx.environment])]
     for t in _instance_types(res):
@@ -150,7 +298,13 @@ def is_gpu(instance_type: str) -> bool:
     return instance_type.split(".")[0] in GPU_FAMILIES
 
 
-@resource_rule("eks-gpu-nodes-tainted", NODE_GROUP)
+@resource_rule(
+    "eks-gpu-nodes-tainted",
+    NODE_GROUP,
+    description="GPU node groups carry the nvidia.com/gpu NoSchedule taint.",
+    severity="low",
+    remediation="Add taints=[{key: 'nvidia.com/gpu', value: 'true', effect: 'NO_SCHEDULE'}].",
+)
 def gpu_tainted(res: Res, ctx: Ctx) -> Iterator[str]:
     if not any(is_gpu(t) for t in _instance_types(res)):
         return
@@ -187,7 +341,14 @@ def public_subnets(stack: Stack) -> set[str]:
     return public
 
 
-@stack_rule("eks-nodegroup-private-subnets")
+@stack_rule(
+    "eks-nodegroup-private-subnets",
+    description="Node groups run only in private subnets.",
+    severity="high",
+    remediation="Pass the private subnet IDs (Network.private_subnet_ids) to the node group.",
+    framework=cis_eks("5.4.3"),
+    prowler=("eks_cluster_private_nodes_enabled",),
+)
 def nodegroup_private(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
     public = public_subnets(stack)
     for ng in stack.of_type(NODE_GROUP):
@@ -195,27 +356,3 @@ def nodegroup_private(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
         bad = [s.name for s in subnets if s.urn in public]
         if bad:
             yield f"node group {ng.name!r} runs in public subnets {', '.join(sorted(bad))}", ng.urn
-
-
-@resource_rule("eks-nodegroup-launch-template", NODE_GROUP)
-def nodegroup_launch_template(res: Res, ctx: Ctx) -> Iterator[str]:
-    lt = res.get("launchTemplate") or {}
-    if not (lt.get("id") or lt.get("name")):
-        yield "no launch template: the nodes get EKS defaults (IMDSv1 reachable, hop limit 2, unencrypted root volume)"
-
-
-RULES = [
-    addon_pinned,
-    private_endpoint,
-    secrets_encryption,
-    control_plane_logging,
-    supported_version,
-    access_entries,
-    nodegroup_no_ssh,
-    nodegroup_launch_template,
-    imdsv2,
-    encrypted_volumes,
-    approved_instance_types,
-    gpu_tainted,
-    nodegroup_private,
-]

@@ -5,8 +5,22 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from policies.rules._common import Ctx, Res, resource_rule
-from policies.rules.catalogue import ALLOWED_HELM_REPOSITORIES
+from policies.rules._common import Ctx, Res
+from policies.rules._meta import STR_LIST, Prop
+from policies.rules._registry import resource_rule
+
+ALLOWED_HELM_REPOSITORIES = [
+    "https://prometheus-community.github.io/helm-charts",
+    "https://charts.external-secrets.io",
+    "https://aws.github.io/eks-charts",
+    "https://kubernetes-sigs.github.io/metrics-server",
+    "https://grafana.github.io/helm-charts",
+    "https://nvidia.github.io/k8s-device-plugin",
+    "https://nvidia.github.io/dcgm-exporter/helm-charts",
+    "https://charts.jetstack.io",
+    "oci://public.ecr.aws/",
+]
+"""Chart repositories Helm releases may use (the default of `helm-repository-allowed`)."""
 
 HELM_TYPES = ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart", "kubernetes:helm.sh/v3:Chart")
 _EXACT = re.compile(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]+)?$")
@@ -19,7 +33,13 @@ def repository(res: Res) -> str:
     return str((res.get("repositoryOpts") or {}).get("repo") or "")
 
 
-@resource_rule("helm-chart-version-pinned", *HELM_TYPES)
+@resource_rule(
+    "helm-chart-version-pinned",
+    *HELM_TYPES,
+    description="Helm releases pin an exact chart version.",
+    severity="medium",
+    remediation="Set version to an exact chart version (x.y.z).",
+)
 def version_pinned(res: Res, ctx: Ctx) -> Iterator[str]:
     version = str(res.get("version") or "")
     if not version:
@@ -28,7 +48,19 @@ def version_pinned(res: Res, ctx: Ctx) -> Iterator[str]:
         yield f"chart version {version!r} is a range, not an exact version"
 
 
-@resource_rule("helm-repository-allowed", *HELM_TYPES)
+@resource_rule(
+    "helm-repository-allowed",
+    *HELM_TYPES,
+    description="Helm charts come from an allow-listed repository.",
+    severity="high",
+    remediation="Use a repository from allowedRepositories (policies/config/<env>.json) or add yours there after review.",
+    props={
+        "allowedRepositories": Prop(
+            STR_LIST,
+            ALLOWED_HELM_REPOSITORIES,
+        )
+    },
+)
 def repository_allowed(res: Res, ctx: Ctx) -> Iterator[str]:
     allowed = [str(r).rstrip("/") for r in ctx.get("allowedRepositories", ALLOWED_HELM_REPOSITORIES)]
     repo = repository(res).rstrip("/")
@@ -38,6 +70,3 @@ def repository_allowed(res: Res, ctx: Ctx) -> Iterator[str]:
         repo == a or repo.startswith(a + "/") or (a.endswith(":/") and repo.startswith(a)) for a in allowed
     ):
         yield f"repository {repo!r} is not on the allow-list"
-
-
-RULES = [version_pinned, repository_allowed]

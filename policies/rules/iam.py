@@ -15,11 +15,12 @@ from policies.rules._common import (
     as_list,
     is_public_principal,
     principals,
-    resource_rule,
     resources_of,
     sid,
     statements,
 )
+from policies.rules._meta import STR_LIST, Prop, cis_aws, cis_eks
+from policies.rules._registry import resource_rule
 
 ROLE = "aws:iam/role:Role"
 IDENTITY_POLICY_TYPES = (
@@ -126,7 +127,17 @@ def is_wildcard_resource(resource: str) -> bool:
     )
 
 
-@resource_rule("iam-no-wildcard-action", ROLE, *IDENTITY_POLICY_TYPES)
+@resource_rule(
+    "iam-no-wildcard-action",
+    ROLE,
+    *IDENTITY_POLICY_TYPES,
+    description="Identity policies never allow every action ('*' or Allow+NotAction).",
+    severity="critical",
+    remediation="List the actions the workload needs.",
+    framework=cis_aws("1.16"),
+    checkov=("CKV_AWS_63", "CKV_AWS_62"),
+    prowler=("iam_inline_policy_no_administrative_privileges",),
+)
 def no_wildcard_action(res: Res, ctx: Ctx) -> Iterator[str]:
     for label, doc in identity_documents(res):
         for stmt in _allows(doc):
@@ -136,7 +147,29 @@ def no_wildcard_action(res: Res, ctx: Ctx) -> Iterator[str]:
                 yield f"{label} {sid(stmt)} uses Allow with NotAction, which grants nearly everything"
 
 
-@resource_rule("iam-no-wildcard-resource-write", ROLE, *IDENTITY_POLICY_TYPES)
+@resource_rule(
+    "iam-no-wildcard-resource-write",
+    ROLE,
+    *IDENTITY_POLICY_TYPES,
+    description=(
+        "Identity policies do not allow write actions or sensitive reads (secret values, SSM parameters, "
+        "kms:Decrypt, s3:GetObject) on every resource ('*' or an ARN whose resource part is only a wildcard)."
+    ),
+    severity="high",
+    remediation=(
+        "Scope write actions and sensitive reads to the ARNs they need (bucket prefix, secret, parameter path, "
+        "key, topic...)."
+    ),
+    checkov=("CKV_AWS_290", "CKV_AWS_289", "CKV_AWS_355"),
+    props={
+        "allowedActions": Prop(
+            STR_LIST, ["cloudwatch:PutMetricData", "xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+        ),
+        # Roles on these paths deploy the platform (components/deploy_runner.py): creating VPCs, clusters
+        # and keys has no narrower resource; iam-deploy-role-trust limits who can assume them.
+        "exemptRolePaths": Prop(STR_LIST, ["/mlops-deploy/"]),
+    },
+)
 def no_wildcard_resource_write(res: Res, ctx: Ctx) -> Iterator[str]:
     exempt = {a.lower() for a in ctx.get("allowedActions", DEFAULT_WILDCARD_RESOURCE_ACTIONS)}
     if res.type == ROLE and res.get("path") in ctx.get("exemptRolePaths", []):
@@ -159,7 +192,18 @@ def no_wildcard_resource_write(res: Res, ctx: Ctx) -> Iterator[str]:
                 yield f"{label} {sid(stmt)} allows {', '.join(sorted(risky))} on every resource ({on})"
 
 
-@resource_rule("iam-no-admin-policy", ROLE, *IDENTITY_POLICY_TYPES, *ATTACHMENT_TYPES)
+@resource_rule(
+    "iam-no-admin-policy",
+    ROLE,
+    *IDENTITY_POLICY_TYPES,
+    *ATTACHMENT_TYPES,
+    description="No administrator policy (AdministratorAccess, PowerUserAccess, IAMFullAccess, '*'/'iam:*' on '*').",
+    severity="critical",
+    remediation="Attach least-privilege policies instead; grant cluster admin through EKS access entries.",
+    framework=cis_aws("1.16"),
+    checkov=("CKV_AWS_274", "CKV_AWS_62"),
+    prowler=("iam_aws_attached_policy_no_administrative_privileges",),
+)
 def no_admin(res: Res, ctx: Ctx) -> Iterator[str]:
     arns = [
         str(a)
@@ -177,7 +221,15 @@ def no_admin(res: Res, ctx: Ctx) -> Iterator[str]:
                 yield f"{label} {sid(stmt)} grants administrator access ({', '.join(acts)} on '*')"
 
 
-@resource_rule("iam-trust-no-wildcard-principal", ROLE)
+@resource_rule(
+    "iam-trust-no-wildcard-principal",
+    ROLE,
+    description="Role trust policies never let principal '*' assume the role.",
+    severity="critical",
+    remediation="Name the account, role, service or OIDC provider that may assume the role.",
+    checkov=("CKV_AWS_60",),
+    prowler=("iam_role_cross_service_confused_deputy_prevention",),
+)
 def trust_no_wildcard(res: Res, ctx: Ctx) -> Iterator[str]:
     for stmt in statements(res.get("assumeRolePolicy")):
         if stmt.get("Effect") == "Allow" and is_public_principal(stmt):
@@ -199,7 +251,17 @@ def _condition_values(stmt: dict[str, Any], suffix: str) -> dict[str, list[str]]
     return out
 
 
-@resource_rule("iam-irsa-trust-scoped", ROLE)
+@resource_rule(
+    "iam-irsa-trust-scoped",
+    ROLE,
+    description="IRSA (web identity) trust is scoped to exactly one service account and the STS audience.",
+    severity="high",
+    remediation=(
+        "Add StringEquals '<issuer>:sub' = 'system:serviceaccount:<namespace>:<name>' and '<issuer>:aud' = "
+        "'sts.amazonaws.com'."
+    ),
+    framework=cis_eks("5.2.1"),
+)
 def irsa_scoped(res: Res, ctx: Ctx) -> Iterator[str]:
     for stmt in statements(res.get("assumeRolePolicy")):
         if stmt.get("Effect") != "Allow":
@@ -217,6 +279,3 @@ def irsa_scoped(res: Res, ctx: Ctx) -> Iterator[str]:
             )
         if auds.get("StringEquals") != ["sts.amazonaws.com"]:
             yield f"web-identity trust {sid(stmt)} does not require audience sts.amazonaws.com (got {auds or 'none'})"
-
-
-RULES = [no_wildcard_action, no_wildcard_resource_write, no_admin, trust_no_wildcard, irsa_scoped]

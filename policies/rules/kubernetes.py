@@ -8,8 +8,22 @@ import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
-from policies.rules._common import Ctx, Res, Stack, as_list, resource_rule, stack_rule, truthy
-from policies.rules.catalogue import ALLOWED_REGISTRIES
+from policies.rules._common import Ctx, Res, Stack, as_list, truthy
+from policies.rules._meta import RELAXED_DEV, STR_LIST, Prop, cis_eks
+from policies.rules._registry import resource_rule, stack_rule
+
+ALLOWED_REGISTRIES = [
+    "*.dkr.ecr.*.amazonaws.com/*",
+    "public.ecr.aws/*",
+    "registry.k8s.io/*",
+    "quay.io/*",
+    "ghcr.io/*",
+    "docker.io/bitnami/*",
+    "docker.io/bitnamilegacy/*",
+    "docker.io/grafana/*",
+    "docker.io/prom/*",
+]
+"""Where workload images may come from (the default of `k8s-allowed-registries`)."""
 
 POD_TEMPLATE_KINDS = {
     "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),
@@ -64,21 +78,45 @@ def _name(c: dict[str, Any]) -> str:
     return f"container {c.get('name', '?')!r}"
 
 
-@resource_rule("k8s-no-privileged", *WORKLOADS)
+@resource_rule(
+    "k8s-no-privileged",
+    *WORKLOADS,
+    description="Containers do not run privileged.",
+    severity="critical",
+    remediation="Remove securityContext.privileged.",
+    framework=cis_eks("4.2.1"),
+    checkov=("CKV_K8S_16",),
+)
 def no_privileged(res: Res, ctx: Ctx) -> Iterator[str]:
     for c in containers(res):
         if truthy(_sc(c).get("privileged")):
             yield f"{_name(c)} runs privileged"
 
 
-@resource_rule("k8s-no-privilege-escalation", *WORKLOADS)
+@resource_rule(
+    "k8s-no-privilege-escalation",
+    *WORKLOADS,
+    description="Containers set allowPrivilegeEscalation=false.",
+    severity="high",
+    remediation="Set securityContext.allowPrivilegeEscalation=False.",
+    framework=cis_eks("4.2.5"),
+    checkov=("CKV_K8S_20",),
+)
 def no_escalation(res: Res, ctx: Ctx) -> Iterator[str]:
     for c in containers(res):
         if _sc(c).get("allowPrivilegeEscalation") is not False:
             yield f"{_name(c)} does not set allowPrivilegeEscalation=false"
 
 
-@resource_rule("k8s-run-as-non-root", *WORKLOADS)
+@resource_rule(
+    "k8s-run-as-non-root",
+    *WORKLOADS,
+    description="Containers run as a non-root user.",
+    severity="high",
+    remediation="Set runAsNonRoot=True (and a non-zero runAsUser).",
+    framework=cis_eks("4.2.6"),
+    checkov=("CKV_K8S_23", "CKV_K8S_40"),
+)
 def non_root(res: Res, ctx: Ctx) -> Iterator[str]:
     pod_sc = pod_spec(res).get("securityContext") or {}
     for c in containers(res):
@@ -91,7 +129,15 @@ def non_root(res: Res, ctx: Ctx) -> Iterator[str]:
             yield f"{_name(c)} does not set runAsNonRoot=true"
 
 
-@resource_rule("k8s-no-host-namespaces", *WORKLOADS)
+@resource_rule(
+    "k8s-no-host-namespaces",
+    *WORKLOADS,
+    description="Pods do not share the node's network, PID or IPC namespace.",
+    severity="high",
+    remediation="Remove hostNetwork, hostPID and hostIPC.",
+    framework=cis_eks("4.2.4"),
+    checkov=("CKV_K8S_19", "CKV_K8S_17", "CKV_K8S_18"),
+)
 def no_host_namespaces(res: Res, ctx: Ctx) -> Iterator[str]:
     spec = pod_spec(res)
     for key in ("hostNetwork", "hostPID", "hostIPC"):
@@ -99,14 +145,28 @@ def no_host_namespaces(res: Res, ctx: Ctx) -> Iterator[str]:
             yield f"the pod shares the node's namespace ({key})"
 
 
-@resource_rule("k8s-no-host-path", *WORKLOADS)
+@resource_rule(
+    "k8s-no-host-path",
+    *WORKLOADS,
+    description="Pods mount no hostPath volumes.",
+    severity="high",
+    remediation="Use emptyDir, a PVC, a ConfigMap or a Secret instead.",
+    checkov=("CKV_K8S_27",),
+)
 def no_host_path(res: Res, ctx: Ctx) -> Iterator[str]:
     for v in as_list(pod_spec(res).get("volumes")):
         if isinstance(v, dict) and v.get("hostPath"):
             yield f"volume {v.get('name', '?')!r} mounts a hostPath"
 
 
-@resource_rule("k8s-no-host-port", *WORKLOADS)
+@resource_rule(
+    "k8s-no-host-port",
+    *WORKLOADS,
+    description="Containers bind no hostPort.",
+    severity="medium",
+    remediation="Expose the port through a Service instead.",
+    checkov=("CKV_K8S_26",),
+)
 def no_host_port(res: Res, ctx: Ctx) -> Iterator[str]:
     for c in containers(res):
         for p in as_list(c.get("ports")):
@@ -114,7 +174,19 @@ def no_host_port(res: Res, ctx: Ctx) -> Iterator[str]:
                 yield f"{_name(c)} binds hostPort {p['hostPort']}"
 
 
-@resource_rule("k8s-resources", *WORKLOADS)
+@resource_rule(
+    "k8s-resources",
+    *WORKLOADS,
+    description=(
+        "Containers set CPU and memory requests and limits (the CPU limit can be waived with "
+        "requireCpuLimits=false)."
+    ),
+    severity="low",
+    remediation="Set resources.requests and resources.limits for cpu and memory.",
+    enforcement=RELAXED_DEV,
+    checkov=("CKV_K8S_10", "CKV_K8S_11", "CKV_K8S_12", "CKV_K8S_13"),
+    props={"requireCpuLimits": Prop({"type": "boolean"}, True)},
+)
 def resources(res: Res, ctx: Ctx) -> Iterator[str]:
     for c in containers(res):
         found = c.get("resources")
@@ -142,7 +214,14 @@ def split_image(image: str) -> tuple[str, str | None, str | None]:
     return image, tag, digest
 
 
-@resource_rule("k8s-image-pinned", *WORKLOADS)
+@resource_rule(
+    "k8s-image-pinned",
+    *WORKLOADS,
+    description="Images are pinned to a version tag or digest (never latest or untagged).",
+    severity="medium",
+    remediation="Reference images as registry/name:1.2.3 or by @sha256 digest.",
+    checkov=("CKV_K8S_14", "CKV_K8S_43"),
+)
 def image_pinned(res: Res, ctx: Ctx) -> Iterator[str]:
     for c in containers(res):
         image = str(c.get("image") or "")
@@ -153,7 +232,20 @@ def image_pinned(res: Res, ctx: Ctx) -> Iterator[str]:
             yield f"{_name(c)} image {image!r} is not pinned to a version tag or digest"
 
 
-@resource_rule("k8s-allowed-registries", *WORKLOADS)
+@resource_rule(
+    "k8s-allowed-registries",
+    *WORKLOADS,
+    description="Images come only from allowed registries.",
+    severity="high",
+    remediation="Mirror the image into the platform's ECR or an allowed registry (policies/config/<env>.json).",
+    framework=cis_eks("5.1.4"),
+    props={
+        "allowedRegistries": Prop(
+            STR_LIST,
+            ALLOWED_REGISTRIES,
+        )
+    },
+)
 def allowed_registries(res: Res, ctx: Ctx) -> Iterator[str]:
     allowed = [str(p) for p in ctx.get("allowedRegistries", ALLOWED_REGISTRIES)]
     for c in containers(res):
@@ -165,14 +257,30 @@ def allowed_registries(res: Res, ctx: Ctx) -> Iterator[str]:
             yield f"{_name(c)} image {image!r} is not from an allowed registry"
 
 
-@resource_rule("k8s-read-only-root-fs", *WORKLOADS)
+@resource_rule(
+    "k8s-read-only-root-fs",
+    *WORKLOADS,
+    description="Containers have a read-only root filesystem.",
+    severity="medium",
+    remediation="Set readOnlyRootFilesystem=True; mount an emptyDir where the process writes (e.g. /tmp).",
+    enforcement=RELAXED_DEV,
+    checkov=("CKV_K8S_22",),
+)
 def read_only_root(res: Res, ctx: Ctx) -> Iterator[str]:
     for c in containers(res):
         if _sc(c).get("readOnlyRootFilesystem") is not True:
             yield f"{_name(c)} has a writable root filesystem"
 
 
-@resource_rule("k8s-drop-all-capabilities", *WORKLOADS)
+@resource_rule(
+    "k8s-drop-all-capabilities",
+    *WORKLOADS,
+    description="Containers drop ALL Linux capabilities.",
+    severity="medium",
+    remediation="Set securityContext.capabilities.drop=['ALL'].",
+    framework=cis_eks("4.2.9"),
+    checkov=("CKV_K8S_37", "CKV_K8S_28"),
+)
 def drop_all(res: Res, ctx: Ctx) -> Iterator[str]:
     for c in containers(res):
         caps = _sc(c).get("capabilities") or {}
@@ -180,7 +288,15 @@ def drop_all(res: Res, ctx: Ctx) -> Iterator[str]:
             yield f"{_name(c)} does not drop ALL capabilities"
 
 
-@resource_rule("k8s-probes", *LONG_RUNNING)
+@resource_rule(
+    "k8s-probes",
+    *LONG_RUNNING,
+    description="Long-running containers define liveness and readiness probes.",
+    severity="low",
+    remediation="Add livenessProbe and readinessProbe.",
+    enforcement=RELAXED_DEV,
+    checkov=("CKV_K8S_8", "CKV_K8S_9"),
+)
 def probes(res: Res, ctx: Ctx) -> Iterator[str]:
     for c in containers(res, init=False):
         missing = [p for p in ("livenessProbe", "readinessProbe") if not c.get(p)]
@@ -199,7 +315,16 @@ def namespace_of(res: Res) -> str:
     return str(provider_ns) if provider_ns else "default"
 
 
-@resource_rule("k8s-no-default-namespace", prefix=NAMESPACED_PREFIX)
+@resource_rule(
+    "k8s-no-default-namespace",
+    prefix=NAMESPACED_PREFIX,
+    description="Namespaced Kubernetes objects do not live in the default namespace.",
+    severity="low",
+    remediation="Create a namespace for the workload and set metadata.namespace.",
+    enforcement=RELAXED_DEV,
+    framework=cis_eks("4.6.2"),
+    checkov=("CKV_K8S_21",),
+)
 def not_default_namespace(res: Res, ctx: Ctx) -> Iterator[str]:
     kind = res.type.rsplit(":", 1)[-1]
     if (
@@ -220,7 +345,17 @@ INTERNAL_ANNOTATIONS = {
 }
 
 
-@resource_rule("k8s-internal-load-balancer", SERVICE)
+@resource_rule(
+    "k8s-internal-load-balancer",
+    SERVICE,
+    description="LoadBalancer Services are internal unless explicitly allowed.",
+    severity="high",
+    remediation=(
+        "Annotate service.beta.kubernetes.io/aws-load-balancer-scheme: internal, or list the service "
+        "(namespace/name) in allowedPublicServices."
+    ),
+    props={"allowedPublicServices": Prop(STR_LIST, [])},
+)
 def internal_lb(res: Res, ctx: Ctx) -> Iterator[str]:
     if res.path("spec", "type") != "LoadBalancer":
         return
@@ -245,7 +380,16 @@ def _is_default_deny(policy: Res) -> bool:
     return selects_all and "Ingress" in as_list(spec.get("policyTypes")) and not spec.get("ingress")
 
 
-@stack_rule("k8s-namespace-default-deny")
+@stack_rule(
+    "k8s-namespace-default-deny",
+    description="Namespaces the stack creates and runs workloads in have a default-deny ingress NetworkPolicy.",
+    severity="medium",
+    remediation=(
+        "Add a NetworkPolicy with podSelector {} and policyTypes ['Ingress'] (no ingress rules) in the "
+        "namespace, then allow the traffic the workloads need."
+    ),
+    framework=cis_eks("4.3.2"),
+)
 def namespace_default_deny(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
     """Namespaces this stack creates and runs workloads in have a default-deny ingress NetworkPolicy."""
     with_workloads = {namespace_of(r) for r in stack.of_type(*WORKLOADS)}
@@ -285,7 +429,21 @@ def _open_egress(policy: Res) -> Iterator[str]:
                 yield f"egress rule {i} allows {cidr}"
 
 
-@stack_rule("k8s-namespace-egress-restricted")
+@stack_rule(
+    "k8s-namespace-egress-restricted",
+    description=(
+        "Namespaces the stack runs workloads in deny egress by default, and no NetworkPolicy allows egress to "
+        "0.0.0.0/0, ::/0 or every destination (a rule without 'to'), unless listed in allowedOpenEgress."
+    ),
+    severity="high",
+    remediation=(
+        "Add a NetworkPolicy with podSelector {} and policyTypes ['Egress'] (no egress rules), then allow the "
+        "destinations the workloads need by CIDR, namespace or pod (AWS APIs through VPC interface endpoints, "
+        "i.e. the VPC CIDR); list namespace/name in allowedOpenEgress only with a reason."
+    ),
+    framework=cis_eks("4.3.2"),
+    props={"allowedOpenEgress": Prop(STR_LIST, [])},
+)
 def namespace_egress_restricted(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
     """Namespaces this stack runs workloads in deny egress by default, and no NetworkPolicy opens egress to
     the internet (0.0.0.0/0, ::/0, or a rule without destinations) unless allow-listed."""
@@ -324,7 +482,19 @@ def _denies_everything(policy: Res) -> bool:
     return _is_default_deny(policy) and "Egress" in types and not spec.get("egress")
 
 
-@stack_rule("k8s-monitoring-default-deny")
+@stack_rule(
+    "k8s-monitoring-default-deny",
+    description=(
+        "The namespaces of the monitoring charts (kube-prometheus-stack, its node-exporter namespace, "
+        "dcgm-exporter) deny all ingress and egress by default."
+    ),
+    severity="high",
+    remediation=(
+        "Add a NetworkPolicy with podSelector {}, policyTypes ['Ingress', 'Egress'] and no rules in the "
+        "namespace, then the narrow allows (components/monitoring/monitoring.py network_policies)."
+    ),
+    framework=cis_eks("4.3.2"),
+)
 def monitoring_default_deny(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
     """The namespaces the monitoring charts run in deny all ingress and egress unless a policy allows it."""
     denied = {namespace_of(p) for p in stack.of_type(NETWORK_POLICY) if _denies_everything(p)}
@@ -351,7 +521,19 @@ def monitoring_default_deny(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]
 _UI_COMPONENTS = ("prometheus", "alertmanager", "grafana", "thanosRuler")
 
 
-@resource_rule("k8s-monitoring-ui-internal", *HELM_TYPES)
+@resource_rule(
+    "k8s-monitoring-ui-internal",
+    *HELM_TYPES,
+    description=(
+        "kube-prometheus-stack keeps Prometheus, Alertmanager and Grafana inside the cluster (ClusterIP "
+        "Services, no Ingress) and Grafana without anonymous access."
+    ),
+    severity="high",
+    remediation=(
+        "Remove the Ingress or LoadBalancer/NodePort Service and anonymous Grafana; reach the UIs with "
+        "kubectl port-forward (docs/monitoring.md)."
+    ),
+)
 def monitoring_ui_internal(res: Res, ctx: Ctx) -> Iterator[str]:
     """kube-prometheus-stack keeps its UIs in the cluster: ClusterIP Services, no Ingress, no anonymous
     Grafana (Prometheus and Alertmanager have no login of their own)."""
@@ -394,7 +576,19 @@ def _postgres_settings(c: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
     return [m.group(0) for t in texts for m in _POSTGRES_URI.finditer(t)], env
 
 
-@resource_rule("k8s-postgres-tls-verified", *WORKLOADS)
+@resource_rule(
+    "k8s-postgres-tls-verified",
+    *WORKLOADS,
+    description=(
+        "Containers that connect to PostgreSQL verify the server: sslmode=verify-full in every postgresql URI "
+        "and in PGSSLMODE, with a CA bundle (PGSSLROOTCERT or sslrootcert)."
+    ),
+    severity="high",
+    remediation=(
+        "Use sslmode=verify-full and point PGSSLROOTCERT at the RDS CA bundle the image ships "
+        "(components.mlflow.server.RDS_CA_BUNDLE_PATH)."
+    ),
+)
 def postgres_tls_verified(res: Res, ctx: Ctx) -> Iterator[str]:
     for c in containers(res):
         uris, env = _postgres_settings(c)
@@ -409,26 +603,3 @@ def postgres_tls_verified(res: Res, ctx: Ctx) -> Iterator[str]:
             yield f"{_name(c)} sets PGSSLMODE={env['PGSSLMODE']}, not verify-full"
         if "PGSSLROOTCERT" not in env and not any("sslrootcert=" in uri for uri in uris):
             yield f"{_name(c)} names no CA bundle (PGSSLROOTCERT or sslrootcert) to verify PostgreSQL with"
-
-
-RULES = [
-    no_privileged,
-    no_escalation,
-    non_root,
-    no_host_namespaces,
-    no_host_path,
-    no_host_port,
-    resources,
-    image_pinned,
-    allowed_registries,
-    read_only_root,
-    drop_all,
-    probes,
-    not_default_namespace,
-    internal_lb,
-    namespace_default_deny,
-    namespace_egress_restricted,
-    monitoring_default_deny,
-    monitoring_ui_internal,
-    postgres_tls_verified,
-]

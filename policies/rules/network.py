@@ -14,12 +14,12 @@ from policies.rules._common import (
     actions,
     as_list,
     public_allow_statements,
-    resource_rule,
     resources_of,
     sid,
-    stack_rule,
     truthy,
 )
+from policies.rules._meta import RELAXED_DEV, STR_LIST, Prop, cis_aws
+from policies.rules._registry import resource_rule, stack_rule
 
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
@@ -56,7 +56,20 @@ def _findings(rule: dict[str, Any], open_sources: list[str], ports: list[int]) -
         yield f"ingress from {', '.join(open_sources)} to port(s) {', '.join(map(str, hit))}"
 
 
-@resource_rule("net-no-open-ingress", SECURITY_GROUP, SG_RULE, INGRESS_RULE, DEFAULT_SG)
+@resource_rule(
+    "net-no-open-ingress",
+    SECURITY_GROUP,
+    SG_RULE,
+    INGRESS_RULE,
+    DEFAULT_SG,
+    description="No security group admits 0.0.0.0/0 or ::/0 to SSH, RDP, database ports or all ports.",
+    severity="critical",
+    remediation="Admit these ports only from security groups or private CIDRs.",
+    framework=cis_aws("5.2"),
+    checkov=("CKV_AWS_24", "CKV_AWS_25", "CKV_AWS_277"),
+    prowler=("ec2_securitygroup_allow_ingress_from_internet_to_any_port",),
+    props={"restrictedPorts": Prop({"type": "array", "items": {"type": "integer"}}, [22, 3389, 5432, 3306])},
+)
 def no_open_ingress(res: Res, ctx: Ctx) -> Iterator[str]:
     ports = [int(p) for p in ctx.get("restrictedPorts", DEFAULT_PORTS)]
     rules: list[dict[str, Any]] = []
@@ -81,7 +94,19 @@ def no_open_ingress(res: Res, ctx: Ctx) -> Iterator[str]:
         yield from _findings(rule, sources, ports)
 
 
-@resource_rule("net-private-subnet-no-public-ip", SUBNET)
+@resource_rule(
+    "net-private-subnet-no-public-ip",
+    SUBNET,
+    description=(
+        "Private subnets never map public IPs on launch; public subnets (tier=public) only when "
+        "allowPublicSubnets is set."
+    ),
+    severity="high",
+    remediation="Set map_public_ip_on_launch=False.",
+    checkov=("CKV_AWS_130",),
+    prowler=("vpc_subnet_no_public_ip_by_default",),
+    props={"allowPublicSubnets": Prop({"type": "boolean"}, False)},
+)
 def private_subnet_public_ip(res: Res, ctx: Ctx) -> Iterator[str]:
     if not truthy(res.get("mapPublicIpOnLaunch")):
         return
@@ -96,7 +121,16 @@ def private_subnet_public_ip(res: Res, ctx: Ctx) -> Iterator[str]:
         )
 
 
-@stack_rule("net-vpc-flow-logs")
+@stack_rule(
+    "net-vpc-flow-logs",
+    description="Every VPC has a flow log capturing ALL traffic.",
+    severity="medium",
+    remediation="Add aws.ec2.FlowLog(vpc_id=vpc.id, traffic_type='ALL') to an encrypted log group.",
+    enforcement=RELAXED_DEV,
+    framework=cis_aws("3.7"),
+    checkov=("CKV2_AWS_11",),
+    prowler=("vpc_flow_logs_enabled",),
+)
 def flow_logs(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
     for vpc in stack.of_type(VPC):
         ids = [v for v in (vpc.get("id"), vpc.get("vpcId")) if isinstance(v, str)]
@@ -107,7 +141,15 @@ def flow_logs(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
             yield f"VPC {vpc.name!r} flow logs do not capture ALL traffic", vpc.urn
 
 
-@stack_rule("net-default-sg-closed")
+@stack_rule(
+    "net-default-sg-closed",
+    description="Every VPC's default security group is managed and has no rules.",
+    severity="medium",
+    remediation="Adopt it with aws.ec2.DefaultSecurityGroup(vpc_id=vpc.id) and no ingress/egress.",
+    framework=cis_aws("5.4"),
+    checkov=("CKV2_AWS_12",),
+    prowler=("ec2_securitygroup_default_restrict_traffic",),
+)
 def default_sg(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
     for vpc in stack.of_type(VPC):
         ids = [v for v in (vpc.get("id"),) if isinstance(v, str)]
@@ -128,7 +170,22 @@ def default_sg(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
 VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 
 
-@resource_rule("net-vpc-endpoint-policy", VPC_ENDPOINT)
+@resource_rule(
+    "net-vpc-endpoint-policy",
+    VPC_ENDPOINT,
+    description=(
+        "Interface VPC endpoints carry a policy that admits only pinned principals (e.g. aws:PrincipalAccount), "
+        "except the services in endpointsWithoutPolicy."
+    ),
+    severity="medium",
+    remediation=(
+        "Give the endpoint a policy whose '*' principal is pinned by aws:PrincipalAccount (or an org/ARN "
+        "condition); list a service in endpointsWithoutPolicy only when its callers are unsigned (STS's "
+        "AssumeRoleWithWebIdentity)."
+    ),
+    prowler=("vpc_endpoint_connections_trust_boundaries",),
+    props={"endpointsWithoutPolicy": Prop(STR_LIST, ["sts"])},
+)
 def endpoint_policy(res: Res, ctx: Ctx) -> Iterator[str]:
     """Interface endpoints carry a policy, and none of its statements admits any principal without a pinning
     condition (an account, organisation or ARN): credentials of other accounts cannot use our endpoints."""
@@ -162,6 +219,3 @@ def _ecr_layer_reads_only(stmt: dict[str, Any]) -> bool:
         and "NotResource" not in stmt
         and "NotAction" not in stmt
     )
-
-
-RULES = [no_open_ingress, private_subnet_public_ip, flow_logs, default_sg, endpoint_policy]

@@ -4,18 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from policies.rules._common import (
-    Ctx,
-    Res,
-    Stack,
-    as_list,
-    public_allow_statements,
-    resource_rule,
-    sid,
-    stack_rule,
-    statements,
-    truthy,
-)
+from policies.rules._common import Ctx, Res, Stack, as_list, public_allow_statements, sid, statements, truthy
+from policies.rules._meta import RELAXED_DEV, cis_aws
+from policies.rules._registry import resource_rule, stack_rule
 
 BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 PAB_TYPES = ("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",)
@@ -60,14 +51,32 @@ def _label(bucket: Res) -> str:
 # ---- resource rules --------------------------------------------------------------------------------
 
 
-@resource_rule("s3-public-access-block-all", *PAB_TYPES)
+@resource_rule(
+    "s3-public-access-block-all",
+    *PAB_TYPES,
+    description="An S3 public access block turns on all four flags.",
+    severity="high",
+    remediation="Set block_public_acls, block_public_policy, ignore_public_acls and restrict_public_buckets to True.",
+    framework=cis_aws("2.1.4"),
+    checkov=("CKV_AWS_53", "CKV_AWS_54", "CKV_AWS_55", "CKV_AWS_56"),
+    prowler=("s3_bucket_level_public_access_block",),
+)
 def pab_flags(res: Res, ctx: Ctx) -> Iterator[str]:
     off = [f for f in PAB_FLAGS if not truthy(res.get(f))]
     if off:
         yield f"public access block leaves {', '.join(off)} off; all four flags must be true"
 
 
-@resource_rule("s3-no-public-acl", *BUCKET_TYPES, *ACL_TYPES)
+@resource_rule(
+    "s3-no-public-acl",
+    *BUCKET_TYPES,
+    *ACL_TYPES,
+    description="S3 buckets have no public canned ACL or grant to AllUsers/AuthenticatedUsers.",
+    severity="critical",
+    remediation="Remove the ACL; enforce object ownership (BucketOwnerEnforced) so ACLs are disabled.",
+    checkov=("CKV_AWS_20", "CKV_AWS_57"),
+    prowler=("s3_bucket_public_access",),
+)
 def no_public_acl(res: Res, ctx: Ctx) -> Iterator[str]:
     acl = res.get("acl")
     if isinstance(acl, str) and acl in PUBLIC_CANNED_ACLS:
@@ -81,13 +90,28 @@ def no_public_acl(res: Res, ctx: Ctx) -> Iterator[str]:
             yield f"ACL grant to {uri} makes the bucket public"
 
 
-@resource_rule("s3-no-public-policy", *BUCKET_TYPES, *POLICY_TYPES)
+@resource_rule(
+    "s3-no-public-policy",
+    *BUCKET_TYPES,
+    *POLICY_TYPES,
+    description="S3 bucket policies do not allow principal '*' without a condition pinning the caller.",
+    severity="critical",
+    remediation="Grant named principals (account roles) instead of '*', or add aws:SourceArn/aws:PrincipalOrgID conditions.",
+    checkov=("CKV_AWS_70",),
+    prowler=("s3_bucket_policy_public_write_access", "s3_bucket_public_access"),
+)
 def no_public_policy(res: Res, ctx: Ctx) -> Iterator[str]:
     for stmt in public_allow_statements(res.get("policy")):
         yield f"{sid(stmt)} allows principal '*' without a condition that pins the caller"
 
 
-@resource_rule("s3-no-force-destroy-prod", *BUCKET_TYPES)
+@resource_rule(
+    "s3-no-force-destroy-prod",
+    *BUCKET_TYPES,
+    description="Buckets in prod cannot be force-destroyed.",
+    severity="high",
+    remediation="Set force_destroy=False (artifactsForceDestroy) for prod buckets.",
+)
 def no_force_destroy(res: Res, ctx: Ctx) -> Iterator[str]:
     if ctx.prod and truthy(res.get("forceDestroy")):
         yield "forceDestroy deletes every object with the bucket; it is not allowed in prod"
@@ -96,14 +120,29 @@ def no_force_destroy(res: Res, ctx: Ctx) -> Iterator[str]:
 # ---- stack rules (settings that live on sibling resources) ---------------------------------------
 
 
-@stack_rule("s3-bucket-public-access-block")
+@stack_rule(
+    "s3-bucket-public-access-block",
+    description="Every S3 bucket has a public access block.",
+    severity="high",
+    remediation="Add an aws.s3.BucketPublicAccessBlock for the bucket with all four flags on.",
+    framework=cis_aws("2.1.4"),
+    checkov=("CKV2_AWS_6",),
+    prowler=("s3_bucket_level_public_access_block",),
+)
 def bucket_has_pab(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
     for b in stack.of_type(*BUCKET_TYPES):
         if not _siblings(stack, b, PAB_TYPES):
             yield f"{_label(b)} has no BucketPublicAccessBlock", b.urn
 
 
-@stack_rule("s3-bucket-ownership-enforced")
+@stack_rule(
+    "s3-bucket-ownership-enforced",
+    description="Every bucket enforces object ownership (BucketOwnerEnforced, ACLs disabled).",
+    severity="medium",
+    remediation="Add aws.s3.BucketOwnershipControls with object_ownership='BucketOwnerEnforced'.",
+    checkov=("CKV2_AWS_65",),
+    prowler=("s3_bucket_acl_prohibited",),
+)
 def bucket_ownership(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
     for b in stack.of_type(*BUCKET_TYPES):
         found = _siblings(stack, b, OWNERSHIP_TYPES)
@@ -133,7 +172,14 @@ def _tls_denied(policy: object) -> bool:
     return False
 
 
-@stack_rule("s3-bucket-tls-only")
+@stack_rule(
+    "s3-bucket-tls-only",
+    description="Every bucket policy denies requests that do not use TLS.",
+    severity="high",
+    remediation="Add a Deny statement for s3:* on the bucket and its objects with Condition Bool aws:SecureTransport=false.",
+    framework=cis_aws("2.1.1"),
+    prowler=("s3_bucket_secure_transport_policy",),
+)
 def bucket_tls_only(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
     for b in stack.of_type(*BUCKET_TYPES):
         policies = [b.get("policy")] + [p.get("policy") for p in _siblings(stack, b, POLICY_TYPES)]
@@ -158,7 +204,20 @@ def _is_log_target(bucket: Res, targets: set[str]) -> bool:
     return bucket.urn in targets or any(i in targets for i in _ids(bucket))
 
 
-@stack_rule("s3-bucket-encryption-kms")
+@stack_rule(
+    "s3-bucket-encryption-kms",
+    description=(
+        "Every bucket encrypts with SSE-KMS and a customer-managed key (server access log targets may use "
+        "SSE-S3, the only encryption S3 log delivery supports)."
+    ),
+    severity="high",
+    remediation=(
+        "Add aws.s3.BucketServerSideEncryptionConfiguration with sse_algorithm='aws:kms', the data key's ARN "
+        "and bucket_key_enabled=True."
+    ),
+    checkov=("CKV_AWS_145", "CKV_AWS_19"),
+    prowler=("s3_bucket_kms_encryption",),
+)
 def bucket_encryption(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
     targets = _log_targets(stack)
     for b in stack.of_type(*BUCKET_TYPES):
@@ -188,7 +247,16 @@ def bucket_encryption(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
             )
 
 
-@stack_rule("s3-bucket-versioning")
+@stack_rule(
+    "s3-bucket-versioning",
+    description="Every bucket is versioned.",
+    severity="medium",
+    remediation="Add aws.s3.BucketVersioning with status 'Enabled'.",
+    enforcement=RELAXED_DEV,
+    framework=cis_aws("2.1.2"),
+    checkov=("CKV_AWS_21",),
+    prowler=("s3_bucket_object_versioning",),
+)
 def bucket_versioning(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
     for b in stack.of_type(*BUCKET_TYPES):
         states = [v.path("versioningConfiguration", "status") for v in _siblings(stack, b, VERSIONING_TYPES)]
@@ -198,7 +266,18 @@ def bucket_versioning(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
             yield f"{_label(b)} is not versioned (status {states or 'unset'})", b.urn
 
 
-@stack_rule("s3-bucket-lifecycle")
+@stack_rule(
+    "s3-bucket-lifecycle",
+    description="Every bucket expires noncurrent versions and aborts incomplete multipart uploads.",
+    severity="low",
+    remediation=(
+        "Add aws.s3.BucketLifecycleConfiguration with noncurrent_version_expiration and "
+        "abort_incomplete_multipart_upload rules."
+    ),
+    enforcement=RELAXED_DEV,
+    checkov=("CKV2_AWS_61", "CKV_AWS_300"),
+    prowler=("s3_bucket_lifecycle_enabled",),
+)
 def bucket_lifecycle(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
     for b in stack.of_type(*BUCKET_TYPES):
         rules: list = []
@@ -220,7 +299,15 @@ def bucket_lifecycle(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
             yield f"{_label(b)} lifecycle lacks {' and '.join(missing)}", b.urn
 
 
-@stack_rule("s3-bucket-access-logging")
+@stack_rule(
+    "s3-bucket-access-logging",
+    description="Every bucket (except log targets) has server access logging.",
+    severity="medium",
+    remediation="Add aws.s3.BucketLogging pointing at the access-log bucket.",
+    enforcement=RELAXED_DEV,
+    checkov=("CKV_AWS_18",),
+    prowler=("s3_bucket_server_access_logging_enabled",),
+)
 def bucket_logging(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
     targets = _log_targets(stack)
     for b in stack.of_type(*BUCKET_TYPES):
@@ -228,18 +315,3 @@ def bucket_logging(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
             continue  # the log bucket itself
         if not _siblings(stack, b, LOGGING_TYPES) and not b.path("logging", "targetBucket"):
             yield f"{_label(b)} has no server access logging", b.urn
-
-
-RULES = [
-    pab_flags,
-    no_public_acl,
-    no_public_policy,
-    no_force_destroy,
-    bucket_has_pab,
-    bucket_ownership,
-    bucket_tls_only,
-    bucket_encryption,
-    bucket_versioning,
-    bucket_lifecycle,
-    bucket_logging,
-]

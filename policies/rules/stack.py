@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from policies.rules._common import Ctx, Res, Stack, resolve_environment, stack_rule
+from policies.rules._common import Ctx, Res, Stack, resolve_environment
+from policies.rules._registry import stack_rule
 
 STATEFUL_TYPES = (
     "aws:s3/bucket:Bucket",
@@ -25,7 +26,12 @@ def _is_component(r: Res, kind: str) -> bool:
     return r.type.startswith("mlops:") and r.type.endswith(f":{kind}")
 
 
-@stack_rule("stack-stateful-protected")
+@stack_rule(
+    "stack-stateful-protected",
+    description="In prod every stateful resource (bucket, database, key, repository) is protected.",
+    severity="high",
+    remediation="Pass protect=True (protectionStatefulResources) to the component owning the resource.",
+)
 def stateful_protected(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
     for r in stack.of_type(*STATEFUL_TYPES):
         env = resolve_environment(r.all_tags, ctx.config)
@@ -51,7 +57,12 @@ def _platforms(stack: Stack) -> list[Res]:
     return stack.of_type(PLATFORM)
 
 
-@stack_rule("platform-model-registry")
+@stack_rule(
+    "platform-model-registry",
+    description="A stack with the MlopsPlatform has a model registry (MLflow).",
+    severity="medium",
+    remediation="Enable the ModelRegistry component of the platform.",
+)
 def has_registry(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
     if any(_is_component(r, "ModelRegistry") or _is_mlflow(r) for r in stack.resources):
         return
@@ -59,12 +70,14 @@ def has_registry(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
         yield "the platform has no model registry (ModelRegistry component or MLflow Deployment)", p.urn
 
 
-@stack_rule("platform-monitoring")
+@stack_rule(
+    "platform-monitoring",
+    description="A stack with the MlopsPlatform has monitoring (kube-prometheus-stack).",
+    severity="medium",
+    remediation="Enable the Monitoring component of the platform.",
+)
 def has_monitoring(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
     if any(_is_component(r, "Monitoring") or _is_prometheus_stack(r) for r in stack.resources):
         return
     for p in _platforms(stack):
         yield "the platform has no monitoring (Monitoring component or kube-prometheus-stack release)", p.urn
-
-
-RULES = [stateful_protected, has_registry, has_monitoring]

@@ -6,7 +6,9 @@ from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
-from policies.rules._common import DATA_CLASSIFICATIONS, GOVERNANCE_TAG_KEYS, Ctx, Res, resource_rule
+from policies.rules._common import DATA_CLASSIFICATIONS, GOVERNANCE_TAG_KEYS, Ctx, Res
+from policies.rules._meta import STR_LIST, Prop
+from policies.rules._registry import resource_rule
 
 TAGGABLE_FILE = Path(__file__).with_name("aws_taggable_types.txt")
 
@@ -23,7 +25,20 @@ def _taggable(res: Res) -> bool:
     return "tags" in res.props or res.type in taggable_types()
 
 
-@resource_rule("aws-governance-tags", prefix="aws:")
+@resource_rule(
+    "aws-governance-tags",
+    prefix="aws:",
+    description=(
+        "Every taggable AWS resource carries the governance tags (environment, owner, cost-center, "
+        "data-classification, managed-by), on the resource or through the AWS provider's default tags."
+    ),
+    severity="medium",
+    remediation=(
+        "Create resources with an explicit aws.Provider whose default_tags carry the governance tag set "
+        "(MlopsPlatform does this) or set the missing tags on the resource."
+    ),
+    props={"requiredTags": Prop(STR_LIST, list(GOVERNANCE_TAG_KEYS))},
+)
 def governance_tags(res: Res, ctx: Ctx) -> Iterator[str]:
     if not _taggable(res):
         return
@@ -37,7 +52,14 @@ def governance_tags(res: Res, ctx: Ctx) -> Iterator[str]:
         )
 
 
-@resource_rule("aws-data-classification", prefix="aws:")
+@resource_rule(
+    "aws-data-classification",
+    prefix="aws:",
+    description="The data-classification tag takes a value from the allowed set.",
+    severity="medium",
+    remediation="Set the stack's dataClassification to one of public, internal, confidential, restricted.",
+    props={"allowedValues": Prop(STR_LIST, list(DATA_CLASSIFICATIONS))},
+)
 def data_classification(res: Res, ctx: Ctx) -> Iterator[str]:
     if not _taggable(res):
         return
@@ -45,6 +67,3 @@ def data_classification(res: Res, ctx: Ctx) -> Iterator[str]:
     allowed = list(ctx.get("allowedValues", DATA_CLASSIFICATIONS))
     if value is not None and value not in allowed:
         yield f"data-classification {value!r} is not one of {', '.join(allowed)}"
-
-
-RULES = [governance_tags, data_classification]

@@ -1,12 +1,15 @@
-"""The fast servicer gives exactly the SDK servicer's diagnostics."""
+"""The fast servicer gives exactly the SDK servicer's diagnostics, and only ``policies/__main__.py`` installs it."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 from policybaseline import baseline
 from policytest import POLICY_PACK, Checker, mutated, select, set_input
 
+from mlops import REPO_ROOT
 from mlops.analyzer import start_pack
 
 
@@ -34,3 +37,78 @@ def test_fast_servicer_matches_the_sdk(checker: Checker) -> None:
         del os.environ["MLOPS_POLICY_FASTPATH"]
     assert fast == slow
     assert {p for p, *_ in fast} >= {"rds-not-public", "net-vpc-flow-logs", "k8s-no-default-namespace"}
+
+
+_PROBE = """
+import importlib, sys
+from pulumi_policy import policy as sdk
+sdk_servicer = sdk._PolicyAnalyzerServicer
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+print(sdk._PolicyAnalyzerServicer is sdk_servicer, sdk_servicer.__module__)
+"""
+
+
+def _probe(*modules: str, env: dict[str, str] | None = None) -> str:
+    """Import ``modules`` in a fresh interpreter; report whether pulumi-policy's servicer is still the SDK's."""
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE, *modules],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+def test_importing_the_rules_and_the_pack_patches_nothing() -> None:
+    assert _probe("policies.rules") == "True pulumi_policy.policy"
+    assert (
+        _probe("policies.rules.catalogue", "policies.pack", "policies.fastpath")
+        == "True pulumi_policy.policy"
+    )
+
+
+def test_install_swaps_in_the_fast_servicer_unless_opted_out() -> None:
+    from pulumi_policy import policy as sdk
+
+    from policies import fastpath
+
+    sdk_servicer = sdk._PolicyAnalyzerServicer
+    try:
+        os.environ["MLOPS_POLICY_FASTPATH"] = "0"
+        fastpath.install()
+        assert sdk._PolicyAnalyzerServicer is sdk_servicer
+        del os.environ["MLOPS_POLICY_FASTPATH"]
+        fastpath.install()
+        assert sdk._PolicyAnalyzerServicer is fastpath.FastAnalyzerServicer
+    finally:
+        os.environ.pop("MLOPS_POLICY_FASTPATH", None)
+        sdk._PolicyAnalyzerServicer = sdk_servicer
+
+
+_MAIN_PROBE = """
+import runpy, sys
+import pulumi_policy
+from pulumi_policy import policy as sdk
+built = []
+pulumi_policy.PolicyPack = lambda name, policies, **kw: built.append((name, len(policies)))
+runpy.run_path(sys.argv[1], run_name="__main__")
+print(sdk._PolicyAnalyzerServicer.__module__, built)
+"""
+
+
+def test_main_installs_the_fast_servicer_before_it_builds_the_pack() -> None:
+    """``policies/__main__.py`` as the CLI runs it (PolicyPack replaced so that no server starts)."""
+    from policies.rules import RULES
+
+    result = subprocess.run(
+        [sys.executable, "-c", _MAIN_PROBE, str(REPO_ROOT / "policies" / "__main__.py")],
+        cwd=REPO_ROOT / "policies",
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == f"policies.fastpath [('mlops-governance', {len(RULES)})]"

@@ -8,7 +8,8 @@ everything else (enforcement levels, config, not-applicable and unknown-value ha
 is the SDK's own code path, kept line for line. A test runs the same graphs through the SDK's servicer
 (``MLOPS_POLICY_FASTPATH=0``) and this one and requires identical diagnostics.
 
-It is installed when :mod:`policies.rules` is imported, i.e. before ``__main__`` builds the pack.
+``policies/__main__.py`` installs it (:func:`install`) before it builds the pack; nothing else does, so
+importing the rules or the pack leaves pulumi-policy as it is.
 """
 
 from __future__ import annotations

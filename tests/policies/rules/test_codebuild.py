@@ -1,5 +1,7 @@
-"""The deploy runner's hardening, both directions, on the rendered prod stack: the shipped stack is clean
-(compliant case) and flipping each setting DeployRunner applies is caught by its rule (violating case)."""
+"""CodeBuild (the deploy runner) and deploy-role rules (policies/rules/codebuild.py): each rule quiet on the
+baseline and caught once its setting is broken, through the real analyzer protocol; then the runner's
+hardening, both directions, on the rendered prod stack: the shipped stack is clean (compliant case) and
+flipping each setting DeployRunner applies is caught by its rule (violating case)."""
 
 from __future__ import annotations
 
@@ -7,9 +9,57 @@ import json
 from typing import Any
 
 import pytest
-from policytest import Checker, Mutation, assert_mutation_caught, drop_input, select_like, set_input
+from policybaseline import doc
+from policycases import (
+    CASE_FIELDS,
+    CODEBUILD,
+    DEPLOY_ROLE,
+    Case,
+    assert_case_caught,
+    case_ids,
+    case_rules,
+    rule_names,
+)
+from policytest import Checker, Mutation, Selector, assert_mutation_caught, drop_input, select_like, set_input
 
 from mlops.graph import Graph
+from policies.rules import codebuild
+
+CASES: list[Case] = [
+    ("codebuild-in-vpc", CODEBUILD, drop_input("vpcConfig"), {}),
+    ("codebuild-no-privileged-mode", CODEBUILD, set_input("environment.privilegedMode", True), {}),
+    ("codebuild-kms-encryption", CODEBUILD, drop_input("encryptionKey"), {}),
+    ("codebuild-logs-kms", CODEBUILD, set_input("logsConfig.cloudwatchLogs.groupName", "/other"), {}),
+    ("codebuild-timeout", CODEBUILD, set_input("buildTimeout", 2000), {}),
+    (
+        "codebuild-no-plaintext-secrets",
+        CODEBUILD,
+        set_input("environment.environmentVariables", [{"name": "DB_PASSWORD", "value": "x"}]),
+        {},
+    ),
+    ("codebuild-pinned-image", CODEBUILD, set_input("environment.image", "alpine:latest"), {}),
+    (
+        "iam-deploy-role-trust",
+        DEPLOY_ROLE,
+        set_input(
+            "assumeRolePolicy",
+            doc({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}),
+        ),
+        {},
+    ),
+]
+
+
+def test_every_rule_has_a_case() -> None:
+    assert case_rules(CASES) == rule_names(codebuild)
+
+
+@pytest.mark.parametrize(CASE_FIELDS, CASES, ids=case_ids(CASES))
+def test_rule_catches_its_violation(
+    checker: Checker, rule: str, selector: Selector, mutation: Mutation | None, options: dict[str, Any]
+) -> None:
+    assert_case_caught(checker, rule, selector, mutation, options)
+
 
 PROJECT = "aws:codebuild/project:Project"
 ROLE = "aws:iam/role:Role"
@@ -35,7 +85,7 @@ def trust(**change: Any) -> Mutation:
     return mutate
 
 
-CASES: list[tuple[str, str, tuple[str, ...], Mutation | None, str]] = [
+RUNNER_CASES: list[tuple[str, str, tuple[str, ...], Mutation | None, str]] = [
     ("vpc", PROJECT, ("deploy-project",), drop_input("vpcConfig"), "codebuild-in-vpc"),
     ("vpc subnets", PROJECT, ("deploy-project",), set_input("vpcConfig.subnets", []), "codebuild-in-vpc"),
     (
@@ -111,7 +161,7 @@ CASES: list[tuple[str, str, tuple[str, ...], Mutation | None, str]] = [
 
 
 @pytest.mark.parametrize(
-    ("setting", "type_", "fragments", "mutation", "rule"), CASES, ids=[c[0] for c in CASES]
+    ("setting", "type_", "fragments", "mutation", "rule"), RUNNER_CASES, ids=[c[0] for c in RUNNER_CASES]
 )
 def test_runner_setting_removed_is_caught(
     checker: Checker,

@@ -1,0 +1,28 @@
+"""CloudWatch Logs rules (policies/rules/logs.py): each rule quiet on the baseline and caught once its setting is broken,
+through the real analyzer protocol."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from policycases import CASE_FIELDS, LOG_GROUP, Case, assert_case_caught, case_ids, case_rules, rule_names
+from policytest import Checker, Mutation, Selector, drop_input
+
+from policies.rules import logs
+
+CASES: list[Case] = [
+    ("logs-retention", LOG_GROUP, drop_input("retentionInDays"), {}),
+    ("logs-kms-encryption", LOG_GROUP, drop_input("kmsKeyId"), {}),
+]
+
+
+def test_every_rule_has_a_case() -> None:
+    assert case_rules(CASES) == rule_names(logs)
+
+
+@pytest.mark.parametrize(CASE_FIELDS, CASES, ids=case_ids(CASES))
+def test_rule_catches_its_violation(
+    checker: Checker, rule: str, selector: Selector, mutation: Mutation | None, options: dict[str, Any]
+) -> None:
+    assert_case_caught(checker, rule, selector, mutation, options)

@@ -14,10 +14,10 @@ import signal
 import sys
 import time
 from types import FrameType
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
-if TYPE_CHECKING:
-    from mlops.local.platform import LocalPlatform
+from mlops.local.platform import LocalPlatform, local_platform
+from mlops.local.processes import LocalPlatformError
 
 #: What ``mlops local`` needs beyond the core install (the e2e extra).
 EXTRA_MODULES = ("mlflow", "psycopg2", "moto.server")
@@ -80,9 +80,6 @@ def run(
             file=err,
         )
         return 2
-    from mlops.local.platform import local_platform
-    from mlops.local.processes import LocalPlatformError
-
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     status = 0
     try:

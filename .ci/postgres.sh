@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The MLflow end-to-end tests (tests/e2e) start a real PostgreSQL server from its binaries
-# (mlops/localstack.py finds /usr/lib/postgresql/*/bin). A fresh machine may have only the client:
+# (mlops/local/postgres.py finds /usr/lib/postgresql/*/bin). A fresh machine may have only the client:
 # install the server package from Debian, without creating or starting a cluster of its own.
 set -euo pipefail
 

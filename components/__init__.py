@@ -4,13 +4,16 @@ Import what you need from the package itself::
 
     from components import ArtifactStore, ArtifactStoreArgs, PlatformOutputs
 
-Each name is loaded from its module on first use, so importing the package costs nothing and one
-component does not drag in the SDKs of the others. ``__all__`` is the public API: anything else
-(including the modules' own helpers) may change between minor versions; see CHANGELOG.md.
+The public API is the one block of re-exports below, ``from <module> import <Name> as <Name>``: type checkers
+and IDEs read it as written; at run time it is not executed but read (:func:`_exports`), and each name is
+loaded from its module on first use, so importing the package costs nothing and one component does not drag
+in the SDKs of the others. ``__all__`` is derived from the same block. Anything else (including the modules'
+own helpers) may change between minor versions; see CHANGELOG.md.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
@@ -20,74 +23,62 @@ try:
 except PackageNotFoundError:  # pragma: no cover - imported from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-# Public name -> module that defines it. The one list of the public API.
-_EXPORTS: dict[str, str] = {
-    # building blocks
-    "Network": "components.network.network",
-    "NetworkArgs": "components.network.network",
-    "Keys": "components.keys",
-    "KeysArgs": "components.keys",
-    "ArtifactStore": "components.artifact_store",
-    "ArtifactStoreArgs": "components.artifact_store",
-    "MetadataDatabase": "components.database.metadata",
-    "MetadataDatabaseArgs": "components.database.metadata",
-    "KubernetesCluster": "components.cluster.cluster",
-    "KubernetesClusterArgs": "components.cluster.cluster",
-    "ContainerRegistry": "components.container_registry",
-    "ContainerRegistryArgs": "components.container_registry",
-    "ModelRegistry": "components.mlflow.model_registry",
-    "ModelRegistryArgs": "components.mlflow.model_registry",
-    "Monitoring": "components.monitoring.monitoring",
-    "MonitoringArgs": "components.monitoring.monitoring",
-    "ModelMonitoring": "components.monitoring.model_monitoring",
-    "ModelMonitoringArgs": "components.monitoring.model_monitoring",
-    "DeployRunner": "components.deploy_runner",
-    "DeployRunnerArgs": "components.deploy_runner",
-    # the whole platform and its configuration
-    "MlopsPlatform": "components.platform.platform",
-    "PlatformConfig": "components.platform.config",
-    "ConfigError": "components.platform.config",
-    # the stack outputs contract
-    "PlatformOutputs": "components.platform.outputs",
-    "PlatformContractError": "components.platform.outputs",
-    "export_platform_outputs": "components.platform.outputs",
-    "OUTPUTS_VERSION": "components.platform.outputs",
-}
-
-# The public API (a literal list, so type checkers read it); a test keeps it equal to _EXPORTS.
-__all__ = [
-    "OUTPUTS_VERSION",
-    "ArtifactStore",
-    "ArtifactStoreArgs",
-    "ConfigError",
-    "ContainerRegistry",
-    "ContainerRegistryArgs",
-    "DeployRunner",
-    "DeployRunnerArgs",
-    "Keys",
-    "KeysArgs",
-    "KubernetesCluster",
-    "KubernetesClusterArgs",
-    "MetadataDatabase",
-    "MetadataDatabaseArgs",
-    "MlopsPlatform",
-    "ModelMonitoring",
-    "ModelMonitoringArgs",
-    "ModelRegistry",
-    "ModelRegistryArgs",
-    "Monitoring",
-    "MonitoringArgs",
-    "Network",
-    "NetworkArgs",
-    "PlatformConfig",
-    "PlatformContractError",
-    "PlatformOutputs",
-    "__version__",
-    "export_platform_outputs",
-]
+if TYPE_CHECKING:  # THE public API, one name a line: pyright reads it, the run time reads it (_exports)
+    from components.artifact_store import ArtifactStore as ArtifactStore
+    from components.artifact_store import ArtifactStoreArgs as ArtifactStoreArgs
+    from components.cluster.cluster import KubernetesCluster as KubernetesCluster
+    from components.cluster.cluster import KubernetesClusterArgs as KubernetesClusterArgs
+    from components.container_registry import ContainerRegistry as ContainerRegistry
+    from components.container_registry import ContainerRegistryArgs as ContainerRegistryArgs
+    from components.database.metadata import MetadataDatabase as MetadataDatabase
+    from components.database.metadata import MetadataDatabaseArgs as MetadataDatabaseArgs
+    from components.deploy_runner import DeployRunner as DeployRunner
+    from components.deploy_runner import DeployRunnerArgs as DeployRunnerArgs
+    from components.governance import DATA_CLASSIFICATIONS as DATA_CLASSIFICATIONS
+    from components.governance import ENVIRONMENTS as ENVIRONMENTS
+    from components.iam import irsa_trust_policy as irsa_trust_policy
+    from components.keys import Keys as Keys
+    from components.keys import KeysArgs as KeysArgs
+    from components.kubernetes import pod_security_labels as pod_security_labels
+    from components.mlflow.model_registry import ModelRegistry as ModelRegistry
+    from components.mlflow.model_registry import ModelRegistryArgs as ModelRegistryArgs
+    from components.monitoring.model_monitoring import ModelMonitoring as ModelMonitoring
+    from components.monitoring.model_monitoring import ModelMonitoringArgs as ModelMonitoringArgs
+    from components.monitoring.monitoring import Monitoring as Monitoring
+    from components.monitoring.monitoring import MonitoringArgs as MonitoringArgs
+    from components.network.network import Network as Network
+    from components.network.network import NetworkArgs as NetworkArgs
+    from components.platform.config import ConfigError as ConfigError
+    from components.platform.config import PlatformConfig as PlatformConfig
+    from components.platform.outputs import OUTPUTS_VERSION as OUTPUTS_VERSION
+    from components.platform.outputs import PlatformContractError as PlatformContractError
+    from components.platform.outputs import PlatformOutputs as PlatformOutputs
+    from components.platform.outputs import export_platform_outputs as export_platform_outputs
+    from components.platform.platform import MlopsPlatform as MlopsPlatform
 
 
-def __getattr__(name: str) -> Any:
+def _exports(source: str) -> dict[str, str]:
+    """Public name -> its module, from the ``if TYPE_CHECKING:`` block of ``source`` (this file), every
+    statement of which must be ``from <module> import <Name> as <Name>``."""
+    block = next(
+        node
+        for node in ast.parse(source).body
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
+    )
+    exports: dict[str, str] = {}
+    for statement in block.body:
+        if not isinstance(statement, ast.ImportFrom) or not statement.module:
+            raise ImportError(f"components/__init__.py:{statement.lineno}: not `from <module> import ...`")
+        for alias in statement.names:
+            if alias.asname != alias.name:
+                raise ImportError(
+                    f"components/__init__.py:{statement.lineno}: write `{alias.name} as {alias.name}`"
+                )
+            exports[alias.name] = statement.module
+    return exports
+
+
+def _load(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'components' has no attribute {name!r}")
@@ -96,28 +87,14 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+_EXPORTS: dict[str, str] = _exports(__loader__.get_source(__name__) or "")
+__all__: list[str]  # "__version__" and the names of the block above (type checkers read the block itself)
 
+if not TYPE_CHECKING:  # for type checkers the block above is the module's namespace, with no __getattr__
+    __all__ = ["__version__", *_EXPORTS]
 
-# For type checkers and IDEs: the names whose modules are in this checkout.
-# For type checkers and IDEs: the same names, imported eagerly (at run time they load on first use).
-if TYPE_CHECKING:  # pragma: no cover
-    from components.artifact_store import ArtifactStore, ArtifactStoreArgs
-    from components.cluster.cluster import KubernetesCluster, KubernetesClusterArgs
-    from components.container_registry import ContainerRegistry, ContainerRegistryArgs
-    from components.database.metadata import MetadataDatabase, MetadataDatabaseArgs
-    from components.deploy_runner import DeployRunner, DeployRunnerArgs
-    from components.keys import Keys, KeysArgs
-    from components.mlflow.model_registry import ModelRegistry, ModelRegistryArgs
-    from components.monitoring.model_monitoring import ModelMonitoring, ModelMonitoringArgs
-    from components.monitoring.monitoring import Monitoring, MonitoringArgs
-    from components.network.network import Network, NetworkArgs
-    from components.platform.config import ConfigError, PlatformConfig
-    from components.platform.outputs import (
-        OUTPUTS_VERSION,
-        PlatformContractError,
-        PlatformOutputs,
-        export_platform_outputs,
-    )
-    from components.platform.platform import MlopsPlatform
+    def __getattr__(name: str) -> Any:
+        return _load(name)
+
+    def __dir__() -> list[str]:
+        return sorted(set(globals()) | set(__all__))

@@ -19,29 +19,49 @@ import re
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
-from pydantic import ValidationError
 
-from components.artifact_store import ArtifactStore, ArtifactStoreArgs
-from components.container_registry import ContainerRegistry, ContainerRegistryArgs
-from components.iam import irsa_trust_policy
-from components.monitoring.model_monitoring import ModelMonitoring, ModelMonitoringArgs
-from components.platform.config import Governance
-from components.platform.outputs import PlatformOutputs
+from components import (
+    DATA_CLASSIFICATIONS,
+    ENVIRONMENTS,
+    ArtifactStore,
+    ArtifactStoreArgs,
+    ContainerRegistry,
+    ContainerRegistryArgs,
+    ModelMonitoring,
+    ModelMonitoringArgs,
+    PlatformOutputs,
+    irsa_trust_policy,
+    pod_security_labels,
+)
+
+# What AWS accepts as a tag value (letters, digits, spaces and + - = . _ : / @); the provider tags everything.
+TAG_VALUE = re.compile(r"[\w .:/=+@-]{1,256}")
 
 config = pulumi.Config()
 team = config.require("team")
 if not re.fullmatch(r"[a-z][a-z0-9-]{1,20}", team):
     raise pulumi.RunError(f"team-project:team: {team!r} must be 2-21 lowercase letters, digits or dashes")
-try:
-    governance = Governance(
-        environment=config.require("environment"),  # type: ignore[arg-type] - validated by pydantic
-        owner=config.require("owner"),
-        cost_center=config.require("costCenter"),
-        data_classification=config.require("dataClassification"),  # type: ignore[arg-type]
-    )
-except ValidationError as err:
-    raise pulumi.RunError(f"team-project governance config is invalid: {err}") from None
-environment = governance.environment
+
+
+def _one_of(key: str, allowed: tuple[str, ...]) -> str:
+    value = config.require(key)
+    if value not in allowed:
+        raise pulumi.RunError(f"team-project:{key}: {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def _tag_value(key: str) -> str:
+    value = config.require(key)
+    if not TAG_VALUE.fullmatch(value):
+        raise pulumi.RunError(f"team-project:{key}: {value!r} is not a valid AWS tag value")
+    return value
+
+
+# The governance tag set, checked against the platform's own vocabulary.
+environment = _one_of("environment", ENVIRONMENTS)
+owner = _tag_value("owner")
+cost_center = _tag_value("costCenter")
+data_classification = _one_of("dataClassification", DATA_CLASSIFICATIONS)
 protect = config.get_bool("protect")
 protect = True if protect is None else protect
 if environment == "prod" and not protect:
@@ -73,9 +93,9 @@ provider = aws.Provider(
     default_tags=aws.ProviderDefaultTagsArgs(
         tags={
             "environment": checked_environment,
-            "owner": governance.owner,
-            "cost-center": governance.cost_center,
-            "data-classification": governance.data_classification,
+            "owner": owner,
+            "cost-center": cost_center,
+            "data-classification": data_classification,
             "managed-by": "pulumi",
             "team": team,
         }
@@ -140,12 +160,7 @@ namespace = k8s.core.v1.Namespace(
     f"{prefix}-namespace",
     metadata=k8s.meta.v1.ObjectMetaArgs(
         name=namespace_name,
-        labels={
-            "pod-security.kubernetes.io/enforce": "restricted",
-            "pod-security.kubernetes.io/audit": "restricted",
-            "pod-security.kubernetes.io/warn": "restricted",
-            "team": team,
-        },
+        labels={**pod_security_labels("restricted"), "team": team},
     ),
     opts=k8s_opts,
 )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import re
 import subprocess
 import sys
 from importlib.metadata import version
+from pathlib import Path
 
 import pytest
 
@@ -30,9 +32,36 @@ def test_changelog_has_an_entry_for_this_version() -> None:
     )
 
 
-def test_all_is_unique_and_lists_exactly_the_lazy_exports() -> None:
+def _public_block() -> list[ast.ImportFrom]:
+    """The statements of components/__init__.py's ``if TYPE_CHECKING:`` block, every one a re-export."""
+    source = Path(components.__file__).read_text(encoding="utf-8")
+    (block,) = (
+        n for n in ast.parse(source).body if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING"
+    )
+    statements = [s for s in block.body if isinstance(s, ast.ImportFrom)]
+    assert len(statements) == len(block.body)
+    return statements
+
+
+def test_all_is_the_version_and_the_one_block_of_re_exports() -> None:
+    statements = _public_block()
+    assert components.__all__ == ["__version__", *(a.name for s in statements for a in s.names)]
     assert len(set(components.__all__)) == len(components.__all__)
-    assert set(components.__all__) - {"__version__"} == set(components._EXPORTS)
+    assert {a.name: s.module for s in statements for a in s.names} == components._EXPORTS
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ("from components.keys import Keys", "write `Keys as Keys`"),
+        ("from components.keys import Keys as K", "write `Keys as Keys`"),
+        ("import components.keys", "not `from <module> import ...`"),
+    ],
+)
+def test_a_block_line_of_another_form_is_an_import_error(line: str, error: str) -> None:
+    source = f"if TYPE_CHECKING:\n    from components.iam import irsa_trust_policy as irsa_trust_policy\n    {line}\n"
+    with pytest.raises(ImportError, match=re.escape(error)):
+        components._exports(source)
 
 
 @pytest.mark.parametrize("name", components.__all__)

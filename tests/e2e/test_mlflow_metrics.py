@@ -1,4 +1,4 @@
-"""End to end: Prometheus' view of MLflow, against the real local MLflow (mlops/localstack.py).
+"""End to end: Prometheus' view of MLflow, against the real local MLflow (mlops/local/).
 
 Shows why the platform scrapes a metrics exporter and not MLflow's own /metrics: MLflow's basic-auth app
 refuses /metrics to every non-admin user (fail-closed on routes without an authorization rule), so a
@@ -16,17 +16,11 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
+from local_kit import MetricsExporter, start_metrics_exporter
 
 from components.mlflow.metrics import exporter_spec
-from mlops.localstack import (
-    LOOPBACK,
-    LocalPlatform,
-    MetricsExporter,
-    local_platform,
-    make_root,
-    random_password,
-    start_metrics_exporter,
-)
+from mlops.local import LocalPlatform, local_platform
+from mlops.local.processes import LOOPBACK, make_root, random_password
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 

@@ -19,8 +19,9 @@ import urllib.error
 import urllib.request
 
 import pytest
+from local_kit import drop_server_connections, rotate_db_password
 
-from mlops.localstack import LocalPlatform, local_platform
+from mlops.local import LocalPlatform, local_platform
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -45,10 +46,10 @@ def _create_experiment(platform: LocalPlatform, name: str) -> tuple[int, str]:
 def _rotate(platform: LocalPlatform) -> None:
     assert _create_experiment(platform, "before-rotation")[0] == 200
     before = platform.pg.password
-    run = platform.rotate_db_password()  # the tenant CronJob's command, mode rotate
+    run = rotate_db_password(platform)  # the tenant CronJob's command, mode rotate
     assert run.returncode == 0 and '"password_changed": true' in run.output
     assert platform.pg.password != before
-    assert platform.drop_server_connections() >= 1
+    assert drop_server_connections(platform) >= 1
 
 
 def test_service_file_credentials_survive_rotation() -> None:

@@ -7,6 +7,7 @@ program with the real components.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -19,26 +20,22 @@ from mlops.fakeplatform import platform_outputs
 from mlops.graph import Graph, Secret
 from mlops.stackconfig import load_stack
 
-# The example imports these components; until every component branch is merged they may be missing.
-for _module in (
-    "components.artifact_store",
-    "components.container_registry",
-    "components.monitoring.model_monitoring",
-):
-    pytest.importorskip(_module, reason=f"{_module} is not in this checkout yet")
-
 EXAMPLE = REPO_ROOT / "examples" / "team-project"
 PLATFORM = {"dev": "organization/mlops-platform/dev", "prod": "organization/mlops-platform/prod"}
 
 
-def render_team_project(stack: str = "dev", *, outputs: dict | None = None) -> Graph:
+def render_team_project(
+    stack: str = "dev", *, outputs: dict | None = None, config: dict[str, str] | None = None
+) -> Graph:
     """The example's resource graph for ``stack``, with the platform stack's outputs faked.
 
     Source positions are relative to the repository root (``examples/team-project/__main__.py``,
     ``components/...``), like the platform's own stacks, so policy reports point at real files."""
     ref = PLATFORM[stack]
     cloud = FakeCloud(region="eu-west-1", stack_references={ref: outputs or platform_outputs(ref)})
-    return run_program(load_stack(EXAMPLE, stack), mocks=cloud, root=REPO_ROOT)
+    loaded = load_stack(EXAMPLE, stack)
+    loaded.values.update({f"team-project:{k}": v for k, v in (config or {}).items()})
+    return run_program(loaded, mocks=cloud, root=REPO_ROOT)
 
 
 @pytest.fixture(scope="module")
@@ -149,6 +146,19 @@ def test_prod_protects_the_team_state() -> None:
 def test_refuses_a_platform_of_another_environment() -> None:
     with pytest.raises(Exception, match="is the 'prod' platform, but this stack is 'dev'"):
         render_team_project("dev", outputs=platform_outputs(PLATFORM["prod"]))
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("environment", "qa", "team-project:environment: 'qa' is not one of dev, staging, prod"),
+        ("dataClassification", "secret", "'secret' is not one of public, internal, confidential, restricted"),
+        ("owner", "fraud;ml", "team-project:owner: 'fraud;ml' is not a valid AWS tag value"),
+    ],
+)
+def test_refuses_governance_values_the_platform_does_not_know(key: str, value: str, message: str) -> None:
+    with pytest.raises(Exception, match=re.escape(message)):
+        render_team_project("dev", config={key: value})
 
 
 def test_mlops_plan_renders_the_example_with_the_built_in_fake_platform(

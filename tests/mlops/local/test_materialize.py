@@ -1,4 +1,4 @@
-"""mlops.localstack without starting anything: how a server spec becomes a local command line."""
+"""mlops.local.materialize without starting anything: how a server spec becomes a local command line."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from components.mlflow.server import (
     AUTH_CONFIG_KEY,
+    AUTH_CONFIG_PATH,
     AUTH_FLASK_SECRET_KEY,
     DB_SERVICE_FILE_KEY,
     DB_SERVICE_FILE_PATH,
@@ -16,8 +17,9 @@ from components.mlflow.server import (
     render_pg_service,
     server_spec,
 )
-from mlops import localstack
-from mlops.localstack import LocalSecrets, LocalStackError, materialize
+from mlops.local.materialize import MOTO_ONLY_ENV, LocalSecrets, materialize
+from mlops.local.mlflow import FILE_MOUNTS
+from mlops.local.processes import LocalPlatformError
 
 SECRETS = LocalSecrets(
     {
@@ -57,7 +59,7 @@ def _materialize(spec, tmp_path: Path, secrets: LocalSecrets = SECRETS):
         volumes_root=tmp_path,
         s3_endpoint="http://127.0.0.1:40124",
         base_env={"PATH": "/venv/bin:/usr/bin", "HOME": str(tmp_path)},
-        file_mounts=localstack.FILE_MOUNTS,
+        file_mounts=FILE_MOUNTS,
     )
 
 
@@ -72,28 +74,28 @@ def test_only_hosts_ports_volumes_and_secrets_change(tmp_path: Path) -> None:
     assert run.env["PGPASSWORD"] == "p@ss:w/rd?#%& +"
     assert run.env["MLFLOW_FLASK_SERVER_SECRET_KEY"] == "f" * 64
     assert run.env["MLFLOW_S3_ENDPOINT_URL"] == "http://127.0.0.1:40124"
-    assert run.env["MLFLOW_AUTH_CONFIG_PATH"] == str(run.auth_config_file)
-    assert run.auth_config_file.read_text() == SECRETS.data["mlflow-auth"][AUTH_CONFIG_KEY]
-    assert run.auth_config_file.stat().st_mode & 0o077 == 0
+    assert run.env["MLFLOW_AUTH_CONFIG_PATH"] == str(run.files[AUTH_CONFIG_PATH])
+    assert run.files[AUTH_CONFIG_PATH].read_text() == SECRETS.data["mlflow-auth"][AUTH_CONFIG_KEY]
+    assert run.files[AUTH_CONFIG_PATH].stat().st_mode & 0o077 == 0
     for name, value in spec.env.items():
         assert name == "MLFLOW_AUTH_CONFIG_PATH" or run.env[name] == value
     assert set(run.env) - set(spec.env) - set(spec.secret_env) == {
         "PATH",
         "HOME",
-        *localstack.MOTO_ONLY_ENV,
+        *MOTO_ONLY_ENV,
     }
 
 
 def test_missing_secret_key_is_an_error(tmp_path: Path) -> None:
     secrets = LocalSecrets({"mlflow-auth": SECRETS.data["mlflow-auth"], "mlflow-db": {"username": "mlflow"}})
-    with pytest.raises(LocalStackError, match="'mlflow-db' key 'password'"):
+    with pytest.raises(LocalPlatformError, match="'mlflow-db' key 'password'"):
         _materialize(_spec(), tmp_path, secrets)
 
 
 def test_a_spec_that_sets_the_s3_endpoint_is_refused(tmp_path: Path) -> None:
     spec = _spec()
     bad = dataclasses.replace(spec, env={**spec.env, "MLFLOW_S3_ENDPOINT_URL": "http://minio:9000"})
-    with pytest.raises(LocalStackError, match="must stay unset"):
+    with pytest.raises(LocalPlatformError, match="must stay unset"):
         _materialize(bad, tmp_path)
 
 
@@ -101,7 +103,7 @@ def test_a_spec_binding_elsewhere_is_refused(tmp_path: Path) -> None:
     spec = _spec()
     args = list(spec.args)
     args[args.index("--host") + 1] = "127.0.0.1"
-    with pytest.raises(LocalStackError, match="--host"):
+    with pytest.raises(LocalPlatformError, match="--host"):
         _materialize(dataclasses.replace(spec, args=args), tmp_path)
 
 
@@ -113,16 +115,3 @@ def test_service_file_mode_mounts_the_service_file_instead_of_env(tmp_path: Path
     local = run.files[DB_SERVICE_FILE_PATH]
     assert run.env["PGSERVICEFILE"] == str(local)
     assert local.read_text() == SECRETS.data["mlflow-db"][DB_SERVICE_FILE_KEY]
-
-
-def test_database_password_has_every_uri_special_character() -> None:
-    password = localstack.random_password(uri_special=True)
-    assert set(localstack.URI_SPECIAL) <= set(password)
-    assert len(localstack.random_password()) == 24
-
-
-def test_postgres_binaries_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("postgres", "initdb"):
-        (tmp_path / name).write_text("")
-    monkeypatch.setenv("MLOPS_PG_BIN", str(tmp_path))
-    assert localstack.find_postgres_bin() == tmp_path

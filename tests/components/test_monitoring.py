@@ -19,7 +19,7 @@ import pulumi_kubernetes as k8s
 import pytest
 from promql_eval import evaluate
 
-from components.cluster.cluster import NodeGroupSpec, gpu_node_group
+from components.cluster.node_groups import NodeGroupSpec, gpu_node_group
 from components.monitoring.monitoring import (
     ALERTMANAGER_POD_LABELS,
     DCGM_EXPORTER_VERSION,

@@ -58,7 +58,18 @@ def cluster_security_groups(
         tags={"Name": f"{cluster_name}-nodes", f"kubernetes.io/cluster/{cluster_name}": "owned"},
         opts=opts,
     )
-    cp_sg, node_sg = control_plane.id, nodes.id
+    _rules(name, control_plane.id, nodes.id, api_access_cidrs, opts)
+    return control_plane, nodes
+
+
+def _rules(
+    name: str,
+    cp_sg: pulumi.Input[str],
+    node_sg: pulumi.Input[str],
+    api_access_cidrs: Sequence[str],
+    opts: pulumi.ResourceOptions,
+) -> None:
+    """The rules of :func:`cluster_security_groups`, one resource each."""
     aws.vpc.SecurityGroupIngressRule(
         f"{name}-cp-from-nodes-443",
         security_group_id=cp_sg,
@@ -117,4 +128,3 @@ def cluster_security_groups(
         description="Nodes to AWS APIs, registries and the VPC (through NAT or VPC endpoints)",
         opts=opts,
     )
-    return control_plane, nodes

@@ -240,26 +240,56 @@ class ArtifactStore(pulumi.ComponentResource):
         if args.object_lock_mode not in ("GOVERNANCE", "COMPLIANCE"):
             raise ValueError("object_lock_mode must be GOVERNANCE or COMPLIANCE")
         self.context = args.aws_context or lookup(self)
-        ctx = self.context
-        stateful = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
         log_bucket_name = args.log_bucket_name or f"{args.bucket_name}-logs"
         for bucket_name in (args.bucket_name, log_bucket_name):
             if not 3 <= len(bucket_name) <= 63:
                 raise ValueError(f"bucket name {bucket_name!r} must be 3 to 63 characters long")
         self.kms_key_arn = pulumi.Output.from_input(args.kms_key_arn)
 
-        # ---- access-log bucket --------------------------------------------------------------------------
-        self.log_bucket = aws.s3.Bucket(
+        self.log_bucket, log_hardening = self._log_bucket(name, args, log_bucket_name)
+        self.bucket, hardening = self._artifact_bucket(name, args)
+        self._access_logging(name, f"{args.bucket_name}/", log_hardening["public_access_block"])
+        self._artifact_lifecycle(name, args, hardening["versioning"])
+        if args.object_lock:
+            self._object_lock(name, args, hardening["versioning"])
+
+        self.bucket_name: pulumi.Output[str] = self.bucket.bucket
+        self.bucket_arn: pulumi.Output[str] = self.bucket.arn
+        self.log_bucket_name: pulumi.Output[str] = self.log_bucket.bucket
+        self.log_bucket_arn: pulumi.Output[str] = self.log_bucket.arn
+        self.read_only_policy = self.policy_document("", write=False)
+        self.read_write_policy = self.policy_document("", write=True)
+        self.register_outputs(
+            {
+                "bucket_name": self.bucket_name,
+                "bucket_arn": self.bucket_arn,
+                "log_bucket_name": self.log_bucket_name,
+                "log_bucket_arn": self.log_bucket_arn,
+                "kms_key_arn": self.kms_key_arn,
+                "read_only_policy": self.read_only_policy,
+                "read_write_policy": self.read_write_policy,
+            }
+        )
+
+    def _stateful(self, args: ArtifactStoreArgs) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
+
+    def _log_bucket(
+        self, name: str, args: ArtifactStoreArgs, bucket_name: str
+    ) -> tuple[aws.s3.Bucket, dict[str, pulumi.Resource]]:
+        """The access-log bucket, hardened with SSE-S3 (:data:`ACCESS_LOG_ENCRYPTION`), its logs expiring after
+        ``access_log_retention_days``; returns it and its hardening resources."""
+        bucket = aws.s3.Bucket(
             f"{name}-logs",
-            bucket=log_bucket_name,
+            bucket=bucket_name,
             force_destroy=args.force_destroy,
             object_lock_enabled=False,
-            tags={"Name": log_bucket_name, "purpose": "s3-access-logs"},
-            opts=stateful,
+            tags={"Name": bucket_name, "purpose": "s3-access-logs"},
+            opts=self._stateful(args),
         )
-        log_hardening = self._harden(
+        hardening = self._harden(
             f"{name}-logs",
-            self.log_bucket,
+            bucket,
             aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
                 apply_server_side_encryption_by_default=(
                     aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
@@ -270,7 +300,7 @@ class ArtifactStore(pulumi.ComponentResource):
         )
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-logs",
-            bucket=self.log_bucket.id,
+            bucket=bucket.id,
             rules=[
                 aws.s3.BucketLifecycleConfigurationRuleArgs(
                     id="expire-access-logs",
@@ -287,21 +317,26 @@ class ArtifactStore(pulumi.ComponentResource):
                 ),
                 self._abort_multipart_rule(args.abort_incomplete_multipart_days),
             ],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_hardening["versioning"]]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[hardening["versioning"]]),
         )
+        return bucket, hardening
 
-        # ---- artifact bucket ----------------------------------------------------------------------------
-        self.bucket = aws.s3.Bucket(
+    def _artifact_bucket(
+        self, name: str, args: ArtifactStoreArgs
+    ) -> tuple[aws.s3.Bucket, dict[str, pulumi.Resource]]:
+        """The artifact bucket, hardened with SSE-KMS under the data key (bucket key on), and its policy
+        (:func:`artifact_bucket_policy`); returns it and its hardening resources."""
+        bucket = aws.s3.Bucket(
             f"{name}-bucket",
             bucket=args.bucket_name,
             force_destroy=args.force_destroy,
             object_lock_enabled=args.object_lock,
             tags={"Name": args.bucket_name, "purpose": "ml-artifacts"},
-            opts=stateful,
+            opts=self._stateful(args),
         )
         hardening = self._harden(
             f"{name}-bucket",
-            self.bucket,
+            bucket,
             aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
                 apply_server_side_encryption_by_default=(
                     aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
@@ -313,21 +348,25 @@ class ArtifactStore(pulumi.ComponentResource):
         )
         self.bucket_policy = aws.s3.BucketPolicy(
             f"{name}-bucket",
-            bucket=self.bucket.id,
-            policy=pulumi.Output.all(self.bucket.arn, self.kms_key_arn).apply(
+            bucket=bucket.id,
+            policy=pulumi.Output.all(bucket.arn, self.kms_key_arn).apply(
                 lambda v: json.dumps(artifact_bucket_policy(v[0], v[1]))
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[hardening["public_access_block"]]),
         )
+        return bucket, hardening
 
-        log_prefix = f"{args.bucket_name}/"
+    def _access_logging(self, name: str, log_prefix: str, log_public_access_block: pulumi.Resource) -> None:
+        """The log bucket's policy (:func:`log_bucket_policy`: S3's log delivery for this bucket only, under
+        ``log_prefix``), then the artifact bucket's server access logging into it."""
+        account_id = self.context.account_id
         log_policy = aws.s3.BucketPolicy(
             f"{name}-logs",
             bucket=self.log_bucket.id,
             policy=pulumi.Output.all(self.log_bucket.arn, self.bucket.arn).apply(
-                lambda v: json.dumps(log_bucket_policy(v[0], v[1], log_prefix, ctx.account_id))
+                lambda v: json.dumps(log_bucket_policy(v[0], v[1], log_prefix, account_id))
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_hardening["public_access_block"]]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_public_access_block]),
         )
         aws.s3.BucketLogging(
             f"{name}-bucket",
@@ -342,6 +381,9 @@ class ArtifactStore(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_policy]),
         )
 
+    def _artifact_lifecycle(self, name: str, args: ArtifactStoreArgs, versioning: pulumi.Resource) -> None:
+        """Noncurrent versions expire, stale delete markers and incomplete uploads go, and current objects
+        move to Intelligent-Tiering after ``intelligent_tiering_days`` (when above 0)."""
         rules = [
             aws.s3.BucketLifecycleConfigurationRuleArgs(
                 id="expire-noncurrent-versions",
@@ -374,38 +416,21 @@ class ArtifactStore(pulumi.ComponentResource):
             f"{name}-bucket",
             bucket=self.bucket.id,
             rules=rules,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[hardening["versioning"]]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
         )
 
-        if args.object_lock:
-            aws.s3.BucketObjectLockConfiguration(
-                f"{name}-bucket",
-                bucket=self.bucket.id,
-                object_lock_enabled="Enabled",
-                rule=aws.s3.BucketObjectLockConfigurationRuleArgs(
-                    default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(
-                        mode=args.object_lock_mode, days=args.object_lock_days
-                    ),
+    def _object_lock(self, name: str, args: ArtifactStoreArgs, versioning: pulumi.Resource) -> None:
+        """Object Lock's default retention: ``object_lock_days`` in ``object_lock_mode``."""
+        aws.s3.BucketObjectLockConfiguration(
+            f"{name}-bucket",
+            bucket=self.bucket.id,
+            object_lock_enabled="Enabled",
+            rule=aws.s3.BucketObjectLockConfigurationRuleArgs(
+                default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(
+                    mode=args.object_lock_mode, days=args.object_lock_days
                 ),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[hardening["versioning"]]),
-            )
-
-        self.bucket_name: pulumi.Output[str] = self.bucket.bucket
-        self.bucket_arn: pulumi.Output[str] = self.bucket.arn
-        self.log_bucket_name: pulumi.Output[str] = self.log_bucket.bucket
-        self.log_bucket_arn: pulumi.Output[str] = self.log_bucket.arn
-        self.read_only_policy = self.policy_document("", write=False)
-        self.read_write_policy = self.policy_document("", write=True)
-        self.register_outputs(
-            {
-                "bucket_name": self.bucket_name,
-                "bucket_arn": self.bucket_arn,
-                "log_bucket_name": self.log_bucket_name,
-                "log_bucket_arn": self.log_bucket_arn,
-                "kms_key_arn": self.kms_key_arn,
-                "read_only_policy": self.read_only_policy,
-                "read_write_policy": self.read_write_policy,
-            }
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
         )
 
     def _harden(

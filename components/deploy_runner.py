@@ -164,6 +164,232 @@ def trust_policy(ctx: AwsContext, project_name: str) -> dict[str, Any]:
     )
 
 
+PLATFORM_ROLE_ACTIONS = (
+    "iam:CreateRole",
+    "iam:DeleteRole",
+    "iam:GetRole",
+    "iam:UpdateRole",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:TagRole",
+    "iam:UntagRole",
+    "iam:PutRolePolicy",
+    "iam:GetRolePolicy",
+    "iam:DeleteRolePolicy",
+    "iam:ListRolePolicies",
+    "iam:ListAttachedRolePolicies",
+    "iam:ListInstanceProfilesForRole",
+    "iam:DetachRolePolicy",
+    "iam:PassRole",
+)
+"""What the runner may do on the platform's roles (``role/<prefix>-*``); attaching is granted apart, for the
+platform's managed policies only."""
+OIDC_PROVIDER_ACTIONS = (
+    "iam:CreateOpenIDConnectProvider",
+    "iam:DeleteOpenIDConnectProvider",
+    "iam:GetOpenIDConnectProvider",
+    "iam:TagOpenIDConnectProvider",
+    "iam:UntagOpenIDConnectProvider",
+    "iam:UpdateOpenIDConnectProviderThumbprint",
+    "iam:AddClientIDToOpenIDConnectProvider",
+    "iam:RemoveClientIDFromOpenIDConnectProvider",
+)
+"""What the runner may do on the IAM OIDC providers of the region's EKS clusters (IRSA)."""
+
+
+def _in_region(ctx: AwsContext) -> dict[str, Any]:
+    return {"StringEquals": {"aws:RequestedRegion": ctx.region}}
+
+
+def _regional_statements(ctx: AwsContext) -> list[dict[str, Any]]:
+    """The services whose ARNs carry no platform name: everything, in the stack's region only."""
+    return [
+        {
+            "Sid": "RegionalPlatformServices",
+            "Effect": "Allow",
+            "Action": [f"{s}:*" for s in REGIONAL_SERVICES],
+            "Resource": "*",
+            "Condition": _in_region(ctx),
+        }
+    ]
+
+
+def _eks_statements(ctx: AwsContext, prefix: str) -> list[dict[str, Any]]:
+    """The platform's clusters and what hangs off them; creating a cluster and the catalogue in the region."""
+    return [
+        {
+            "Sid": "EksPlatformCluster",
+            "Effect": "Allow",
+            "Action": list(EKS_ACTIONS),
+            "Resource": [
+                # IAM's '*' spans '/': node groups, add-ons and access entries of those clusters.
+                ctx.arn("eks", f"cluster/{prefix}-*"),
+                ctx.arn("eks", f"nodegroup/{prefix}-*"),
+                ctx.arn("eks", f"addon/{prefix}-*"),
+                ctx.arn("eks", f"access-entry/{prefix}-*"),
+            ],
+        },
+        {
+            "Sid": "EksCreateAndCatalogue",
+            "Effect": "Allow",
+            "Action": ["eks:CreateCluster", "eks:DescribeAddonVersions", "eks:ListClusters"],
+            "Resource": "*",
+            "Condition": _in_region(ctx),
+        },
+    ]
+
+
+def _bucket_statements(
+    ctx: AwsContext, *, prefix: str, environment: str, state_bucket: str
+) -> list[dict[str, Any]]:
+    """The platform's buckets (configuration, never objects), the Pulumi state, and this environment's build
+    source in the state bucket."""
+    p = ctx.partition
+    return [
+        {
+            "Sid": "PlatformBuckets",
+            "Effect": "Allow",
+            "Action": list(BUCKET_ACTIONS),
+            "Resource": f"arn:{p}:s3:::{prefix}-*",
+        },
+        {
+            "Sid": "StateBucket",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket", "s3:GetBucketLocation", "s3:GetBucketVersioning"],
+            "Resource": f"arn:{p}:s3:::{state_bucket}",
+        },
+        {
+            "Sid": "StateObjects",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            "Resource": f"arn:{p}:s3:::{state_bucket}/.pulumi/*",
+        },
+        {
+            "Sid": "BuildSource",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+            "Resource": f"arn:{p}:s3:::{state_bucket}/{SOURCE_PREFIX}/{environment}/*",
+        },
+    ]
+
+
+def _key_statements(
+    ctx: AwsContext, *, prefix: str, environment: str, secrets_key_alias: str
+) -> list[dict[str, Any]]:
+    """The secrets and state key (by alias), the environment's keys (by tag) and the platform's aliases."""
+    key_any = ctx.arn("kms", "key/*")
+    return [
+        {
+            "Sid": "SecretsAndStateKey",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+            "Resource": key_any,
+            "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": [secrets_key_alias]}},
+        },
+        {
+            "Sid": "CreateEnvironmentKeys",
+            "Effect": "Allow",
+            # CreateKey with tags (the provider's default tags always add `environment`) is also
+            # authorised for kms:TagResource, before the key has any tag to match ResourceTag on.
+            "Action": ["kms:CreateKey", "kms:TagResource"],
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {"aws:RequestTag/environment": environment, **_in_region(ctx)["StringEquals"]}
+            },
+        },
+        {
+            "Sid": "ManageEnvironmentKeys",
+            "Effect": "Allow",
+            "Action": list(KEY_ACTIONS),
+            "Resource": key_any,
+            "Condition": {"StringEquals": {"aws:ResourceTag/environment": environment}},
+        },
+        {
+            # CreateAlias/UpdateAlias/DeleteAlias are authorised on the alias and on the key: only the
+            # platform's alias names (aliases carry no tags to condition on).
+            "Sid": "PlatformKeyAliases",
+            "Effect": "Allow",
+            "Action": ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
+            "Resource": [ctx.arn("kms", f"alias/{prefix}-*"), key_any],
+        },
+        {
+            "Sid": "ListKeys",
+            "Effect": "Allow",
+            "Action": ["kms:ListAliases", "kms:ListKeys"],
+            "Resource": "*",
+            "Condition": _in_region(ctx),
+        },
+    ]
+
+
+def _secret_statements(ctx: AwsContext, prefix: str) -> list[dict[str, Any]]:
+    """The RDS-managed master secret and the platform's own secrets; never a secret's value."""
+    return [
+        {
+            "Sid": "RdsManagedMasterSecret",
+            "Effect": "Allow",
+            "Action": [
+                "secretsmanager:CreateSecret",
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:RotateSecret",
+                "secretsmanager:TagResource",
+                "secretsmanager:DeleteSecret",
+            ],
+            "Resource": ctx.arn("secretsmanager", "secret:rds!*"),
+        },
+        {
+            # The platform's own secrets (the database tenants' credentials): created empty and managed
+            # by the program, their values written only by the tenant jobs. No GetSecretValue: the runner
+            # never reads a credential.
+            "Sid": "PlatformSecrets",
+            "Effect": "Allow",
+            "Action": [
+                "secretsmanager:CreateSecret",
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:UpdateSecret",
+                "secretsmanager:GetResourcePolicy",
+                "secretsmanager:TagResource",
+                "secretsmanager:UntagResource",
+                "secretsmanager:DeleteSecret",
+            ],
+            "Resource": ctx.arn("secretsmanager", f"secret:{prefix}-*"),
+        },
+    ]
+
+
+def _iam_statements(ctx: AwsContext, *, prefix: str, managed_policies: Sequence[str]) -> list[dict[str, Any]]:
+    """The platform's roles, attachments of the platform's managed policies only, the clusters' OIDC
+    providers and the service-linked roles the platform's services need."""
+    p, acct = ctx.partition, ctx.account_id
+    roles = f"arn:{p}:iam::{acct}:role/{prefix}-*"
+    return [
+        {"Sid": "PlatformRoles", "Effect": "Allow", "Action": list(PLATFORM_ROLE_ACTIONS), "Resource": roles},
+        {
+            "Sid": "AttachPlatformPolicies",
+            "Effect": "Allow",
+            "Action": ["iam:AttachRolePolicy"],
+            "Resource": roles,
+            "Condition": {
+                "ArnEquals": {
+                    "iam:PolicyARN": [f"arn:{p}:iam::aws:policy/{name}" for name in managed_policies]
+                }
+            },
+        },
+        {
+            "Sid": "ClusterOidcProvider",
+            "Effect": "Allow",
+            "Action": list(OIDC_PROVIDER_ACTIONS),
+            "Resource": f"arn:{p}:iam::{acct}:oidc-provider/oidc.eks.{ctx.region}.{ctx.dns_suffix}/id/*",
+        },
+        {
+            "Sid": "ServiceLinkedRoles",
+            "Effect": "Allow",
+            "Action": ["iam:CreateServiceLinkedRole"],
+            "Resource": f"arn:{p}:iam::{acct}:role/aws-service-role/*",
+            "Condition": {"StringEquals": {"iam:AWSServiceName": list(SERVICE_LINKED_ROLES)}},
+        },
+    ]
+
+
 def deploy_policy(
     ctx: AwsContext,
     *,
@@ -176,187 +402,17 @@ def deploy_policy(
 ) -> dict[str, Any]:
     """What the deploy runner may do: deploy the platform of ``prefix`` (``mlops-<env>``) and nothing more
     than the names, region and tags of that platform allow (see the module docstring)."""
-    p, acct, region = ctx.partition, ctx.account_id, ctx.region
-    key_any = ctx.arn("kms", "key/*")
-    in_region = {"StringEquals": {"aws:RequestedRegion": region}}
-    tagged = {"StringEquals": {"aws:ResourceTag/environment": environment}}
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Sid": "RegionalPlatformServices",
-                "Effect": "Allow",
-                "Action": [f"{s}:*" for s in REGIONAL_SERVICES],
-                "Resource": "*",
-                "Condition": in_region,
-            },
-            {
-                "Sid": "EksPlatformCluster",
-                "Effect": "Allow",
-                "Action": list(EKS_ACTIONS),
-                "Resource": [
-                    # IAM's '*' spans '/': node groups, add-ons and access entries of those clusters.
-                    ctx.arn("eks", f"cluster/{prefix}-*"),
-                    ctx.arn("eks", f"nodegroup/{prefix}-*"),
-                    ctx.arn("eks", f"addon/{prefix}-*"),
-                    ctx.arn("eks", f"access-entry/{prefix}-*"),
-                ],
-            },
-            {
-                "Sid": "EksCreateAndCatalogue",
-                "Effect": "Allow",
-                "Action": ["eks:CreateCluster", "eks:DescribeAddonVersions", "eks:ListClusters"],
-                "Resource": "*",
-                "Condition": in_region,
-            },
-            {
-                "Sid": "PlatformBuckets",
-                "Effect": "Allow",
-                "Action": list(BUCKET_ACTIONS),
-                "Resource": f"arn:{p}:s3:::{prefix}-*",
-            },
-            {
-                "Sid": "StateBucket",
-                "Effect": "Allow",
-                "Action": ["s3:ListBucket", "s3:GetBucketLocation", "s3:GetBucketVersioning"],
-                "Resource": f"arn:{p}:s3:::{state_bucket}",
-            },
-            {
-                "Sid": "StateObjects",
-                "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                "Resource": f"arn:{p}:s3:::{state_bucket}/.pulumi/*",
-            },
-            {
-                "Sid": "BuildSource",
-                "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:GetObjectVersion"],
-                "Resource": f"arn:{p}:s3:::{state_bucket}/{SOURCE_PREFIX}/{environment}/*",
-            },
-            {
-                "Sid": "SecretsAndStateKey",
-                "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-                "Resource": key_any,
-                "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": [secrets_key_alias]}},
-            },
-            {
-                "Sid": "CreateEnvironmentKeys",
-                "Effect": "Allow",
-                # CreateKey with tags (the provider's default tags always add `environment`) is also
-                # authorised for kms:TagResource, before the key has any tag to match ResourceTag on.
-                "Action": ["kms:CreateKey", "kms:TagResource"],
-                "Resource": "*",
-                "Condition": {
-                    "StringEquals": {"aws:RequestTag/environment": environment, **in_region["StringEquals"]}
-                },
-            },
-            {
-                "Sid": "ManageEnvironmentKeys",
-                "Effect": "Allow",
-                "Action": list(KEY_ACTIONS),
-                "Resource": key_any,
-                "Condition": tagged,
-            },
-            {
-                # CreateAlias/UpdateAlias/DeleteAlias are authorised on the alias and on the key: only the
-                # platform's alias names (aliases carry no tags to condition on).
-                "Sid": "PlatformKeyAliases",
-                "Effect": "Allow",
-                "Action": ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
-                "Resource": [ctx.arn("kms", f"alias/{prefix}-*"), key_any],
-            },
-            {
-                "Sid": "ListKeys",
-                "Effect": "Allow",
-                "Action": ["kms:ListAliases", "kms:ListKeys"],
-                "Resource": "*",
-                "Condition": in_region,
-            },
-            {
-                "Sid": "RdsManagedMasterSecret",
-                "Effect": "Allow",
-                "Action": [
-                    "secretsmanager:CreateSecret",
-                    "secretsmanager:DescribeSecret",
-                    "secretsmanager:RotateSecret",
-                    "secretsmanager:TagResource",
-                    "secretsmanager:DeleteSecret",
-                ],
-                "Resource": ctx.arn("secretsmanager", "secret:rds!*"),
-            },
-            {
-                # The platform's own secrets (the database tenants' credentials): created empty and managed
-                # by the program, their values written only by the tenant jobs. No GetSecretValue: the runner
-                # never reads a credential.
-                "Sid": "PlatformSecrets",
-                "Effect": "Allow",
-                "Action": [
-                    "secretsmanager:CreateSecret",
-                    "secretsmanager:DescribeSecret",
-                    "secretsmanager:UpdateSecret",
-                    "secretsmanager:GetResourcePolicy",
-                    "secretsmanager:TagResource",
-                    "secretsmanager:UntagResource",
-                    "secretsmanager:DeleteSecret",
-                ],
-                "Resource": ctx.arn("secretsmanager", f"secret:{prefix}-*"),
-            },
-            {
-                "Sid": "PlatformRoles",
-                "Effect": "Allow",
-                "Action": [
-                    "iam:CreateRole",
-                    "iam:DeleteRole",
-                    "iam:GetRole",
-                    "iam:UpdateRole",
-                    "iam:UpdateAssumeRolePolicy",
-                    "iam:TagRole",
-                    "iam:UntagRole",
-                    "iam:PutRolePolicy",
-                    "iam:GetRolePolicy",
-                    "iam:DeleteRolePolicy",
-                    "iam:ListRolePolicies",
-                    "iam:ListAttachedRolePolicies",
-                    "iam:ListInstanceProfilesForRole",
-                    "iam:DetachRolePolicy",
-                    "iam:PassRole",
-                ],
-                "Resource": f"arn:{p}:iam::{acct}:role/{prefix}-*",
-            },
-            {
-                "Sid": "AttachPlatformPolicies",
-                "Effect": "Allow",
-                "Action": ["iam:AttachRolePolicy"],
-                "Resource": f"arn:{p}:iam::{acct}:role/{prefix}-*",
-                "Condition": {
-                    "ArnEquals": {
-                        "iam:PolicyARN": [f"arn:{p}:iam::aws:policy/{name}" for name in managed_policies]
-                    }
-                },
-            },
-            {
-                "Sid": "ClusterOidcProvider",
-                "Effect": "Allow",
-                "Action": [
-                    "iam:CreateOpenIDConnectProvider",
-                    "iam:DeleteOpenIDConnectProvider",
-                    "iam:GetOpenIDConnectProvider",
-                    "iam:TagOpenIDConnectProvider",
-                    "iam:UntagOpenIDConnectProvider",
-                    "iam:UpdateOpenIDConnectProviderThumbprint",
-                    "iam:AddClientIDToOpenIDConnectProvider",
-                    "iam:RemoveClientIDFromOpenIDConnectProvider",
-                ],
-                "Resource": f"arn:{p}:iam::{acct}:oidc-provider/oidc.eks.{region}.{ctx.dns_suffix}/id/*",
-            },
-            {
-                "Sid": "ServiceLinkedRoles",
-                "Effect": "Allow",
-                "Action": ["iam:CreateServiceLinkedRole"],
-                "Resource": f"arn:{p}:iam::{acct}:role/aws-service-role/*",
-                "Condition": {"StringEquals": {"iam:AWSServiceName": list(SERVICE_LINKED_ROLES)}},
-            },
+            *_regional_statements(ctx),
+            *_eks_statements(ctx, prefix),
+            *_bucket_statements(ctx, prefix=prefix, environment=environment, state_bucket=state_bucket),
+            *_key_statements(
+                ctx, prefix=prefix, environment=environment, secrets_key_alias=secrets_key_alias
+            ),
+            *_secret_statements(ctx, prefix),
+            *_iam_statements(ctx, prefix=prefix, managed_policies=managed_policies),
             {
                 # Read only: changes to the runner itself are applied by phase 1 (the GitHub deploy role).
                 "Sid": "ThisProject",
@@ -434,19 +490,38 @@ class DeployRunner(pulumi.ComponentResource):
             raise ValueError(
                 f"timeout_minutes must be between 5 and 480 (CodeBuild's range), got {args.timeout_minutes}"
             )
-        child = pulumi.ResourceOptions(parent=self)
-        ctx = args.aws_context
         project_name = f"{args.prefix}-deploy"
-
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
             name=f"/aws/codebuild/{project_name}",
             retention_in_days=args.log_retention_days,
             kms_key_id=args.logs_key_arn,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.security_group = self._security_group(name, args, project_name)
+        self.role = self._deploy_role(name, args, project_name)
+        self.source_location = f"{args.state_bucket}/{source_key(args.environment)}"
+        self.project = self._project(name, args, project_name)
+
+        self.project_name: pulumi.Output[str] = self.project.name
+        self.project_arn: pulumi.Output[str] = self.project.arn
+        self.role_arn: pulumi.Output[str] = self.role.arn
+        self.security_group_id: pulumi.Output[str] = self.security_group.id
+        self.log_group_name: pulumi.Output[str] = self.log_group.name
+        self.register_outputs(
+            {
+                "project_name": self.project_name,
+                "project_arn": self.project_arn,
+                "role_arn": self.role_arn,
+                "security_group_id": self.security_group_id,
+                "log_group_name": self.log_group_name,
+            }
         )
 
-        self.security_group = aws.ec2.SecurityGroup(
+    def _security_group(self, name: str, args: DeployRunnerArgs, project_name: str) -> aws.ec2.SecurityGroup:
+        """The build's security group: no ingress, HTTPS out."""
+        child = pulumi.ResourceOptions(parent=self)
+        group = aws.ec2.SecurityGroup(
             f"{name}-runner",
             description=f"Deploy runner (CodeBuild) of {args.prefix}: no ingress, HTTPS out",
             vpc_id=args.vpc_id,
@@ -455,7 +530,7 @@ class DeployRunner(pulumi.ComponentResource):
         )
         aws.vpc.SecurityGroupEgressRule(
             f"{name}-https-out",
-            security_group_id=self.security_group.id,
+            security_group_id=group.id,
             cidr_ipv4="0.0.0.0/0",
             ip_protocol="tcp",
             from_port=443,
@@ -463,8 +538,21 @@ class DeployRunner(pulumi.ComponentResource):
             description="The EKS API (private endpoint), AWS APIs, Pulumi plugins and PyPI (through NAT)",
             opts=child,
         )
+        return group
 
-        self.role = aws.iam.Role(
+    def _deploy_role(self, name: str, args: DeployRunnerArgs, project_name: str) -> aws.iam.Role:
+        """The deploy role under :data:`DEPLOY_ROLE_PATH`: CodeBuild of this project only, :func:`deploy_policy`."""
+        ctx = args.aws_context
+        policy = deploy_policy(
+            ctx,
+            prefix=args.prefix,
+            environment=args.environment,
+            project_name=project_name,
+            state_bucket=args.state_bucket,
+            secrets_key_alias=args.secrets_key_alias,
+            managed_policies=args.managed_policies,
+        )
+        return aws.iam.Role(
             f"{name}-role",
             name=project_name,
             path=DEPLOY_ROLE_PATH,
@@ -472,33 +560,22 @@ class DeployRunner(pulumi.ComponentResource):
             assume_role_policy=json.dumps(trust_policy(ctx, project_name)),
             inline_policies=[
                 aws.iam.RoleInlinePolicyArgs(
-                    name="deploy-platform",
-                    policy=json.dumps(
-                        deploy_policy(
-                            ctx,
-                            prefix=args.prefix,
-                            environment=args.environment,
-                            project_name=project_name,
-                            state_bucket=args.state_bucket,
-                            secrets_key_alias=args.secrets_key_alias,
-                            managed_policies=args.managed_policies,
-                        ),
-                        separators=(",", ":"),
-                    ),
+                    name="deploy-platform", policy=json.dumps(policy, separators=(",", ":"))
                 ),
             ],
             max_session_duration=3600,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
-        location = f"{args.state_bucket}/{source_key(args.environment)}"
+    def _project(self, name: str, args: DeployRunnerArgs, project_name: str) -> aws.codebuild.Project:
+        """The CodeBuild project: S3 source from the state bucket, the deploy role, in the private subnets."""
         config_path = args.policy_pack_config or f"policies/config/{args.environment}.json"
         env_vars = {
-            "PULUMI_BACKEND_URL": backend_url(args.state_bucket, ctx.region),
+            "PULUMI_BACKEND_URL": backend_url(args.state_bucket, args.aws_context.region),
             "PULUMI_STACK": args.stack_name,
             "POLICY_PACK_CONFIG": config_path,
         }
-        self.project = aws.codebuild.Project(
+        return aws.codebuild.Project(
             f"{name}-project",
             name=project_name,
             description=f"`pulumi up` of {args.stack_name} from inside the VPC (private EKS endpoint)",
@@ -508,7 +585,9 @@ class DeployRunner(pulumi.ComponentResource):
             # One deploy at a time per environment (the Pulumi lock would refuse a second one anyway).
             concurrent_build_limit=1,
             encryption_key=args.artifacts_key_arn,
-            source=aws.codebuild.ProjectSourceArgs(type="S3", location=location, buildspec=BUILDSPEC_PATH),
+            source=aws.codebuild.ProjectSourceArgs(
+                type="S3", location=self.source_location, buildspec=BUILDSPEC_PATH
+            ),
             artifacts=aws.codebuild.ProjectArtifactsArgs(type="NO_ARTIFACTS"),
             environment=aws.codebuild.ProjectEnvironmentArgs(
                 compute_type=args.compute_type,
@@ -532,21 +611,5 @@ class DeployRunner(pulumi.ComponentResource):
                 subnets=args.subnet_ids,
                 security_group_ids=[self.security_group.id],
             ),
-            opts=child,
-        )
-
-        self.project_name: pulumi.Output[str] = self.project.name
-        self.project_arn: pulumi.Output[str] = self.project.arn
-        self.role_arn: pulumi.Output[str] = self.role.arn
-        self.security_group_id: pulumi.Output[str] = self.security_group.id
-        self.log_group_name: pulumi.Output[str] = self.log_group.name
-        self.source_location = location
-        self.register_outputs(
-            {
-                "project_name": self.project_name,
-                "project_arn": self.project_arn,
-                "role_arn": self.role_arn,
-                "security_group_id": self.security_group_id,
-                "log_group_name": self.log_group_name,
-            }
+            opts=pulumi.ResourceOptions(parent=self),
         )

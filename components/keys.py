@@ -73,158 +73,170 @@ def _root_statement(ctx: AwsContext) -> dict[str, Any]:
     }
 
 
-def key_policy(purpose: str, ctx: AwsContext, *, cluster_role: str | None = None) -> dict[str, Any]:
-    """The key policy of one purpose's key, as a dict (``json.dumps`` it).
+def _logs_statements(ctx: AwsContext) -> list[dict[str, Any]]:
+    # CloudWatch Logs encrypts with the key as its own service principal, so IAM alone cannot grant it.
+    # The encryption context names the log group: only this account's groups in this region qualify.
+    # (No kms:Describe*: DescribeKey carries no encryption context, so this condition never allows it.)
+    return [
+        {
+            "Sid": "AllowCloudWatchLogsForAccountLogGroups",
+            "Effect": "Allow",
+            "Principal": {"Service": ctx.service("logs")},
+            "Action": [
+                "kms:Encrypt*",
+                "kms:Decrypt*",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+            ],
+            "Resource": "*",
+            "Condition": {
+                "ArnLike": {"kms:EncryptionContext:aws:logs:arn": ctx.arn("logs", "log-group:*")},
+            },
+        }
+    ]
 
-    ``cluster_role`` (required for ``cluster``) is the EKS cluster role's name: the key policy grants it
-    the envelope-encryption actions itself, so EKS's check of the key at CreateCluster does not depend on
-    an IAM policy that is seconds old (hashicorp/terraform-provider-aws#49247)."""
-    statements: list[dict[str, Any]] = [_root_statement(ctx)]
-    if purpose == "logs":
-        # CloudWatch Logs encrypts with the key as its own service principal, so IAM alone cannot grant it.
-        # The encryption context names the log group: only this account's groups in this region qualify.
-        # (No kms:Describe*: DescribeKey carries no encryption context, so this condition never allows it.)
-        statements.append(
-            {
-                "Sid": "AllowCloudWatchLogsForAccountLogGroups",
-                "Effect": "Allow",
-                "Principal": {"Service": ctx.service("logs")},
-                "Action": [
-                    "kms:Encrypt*",
-                    "kms:Decrypt*",
-                    "kms:ReEncrypt*",
-                    "kms:GenerateDataKey*",
-                ],
-                "Resource": "*",
-                "Condition": {
-                    "ArnLike": {"kms:EncryptionContext:aws:logs:arn": ctx.arn("logs", "log-group:*")},
-                },
-            }
-        )
-    elif purpose == "data":
-        # The intended use of the data key, spelt out: principals of this account, through the services that
-        # store data with it. (IAM policies still decide who; the ones this project writes, e.g.
-        # ArtifactStore.policy_document, carry the same kms:ViaService condition.)
-        statements.append(
-            {
-                "Sid": "AllowAccountUseThroughDataServices",
-                "Effect": "Allow",
-                "Principal": {"AWS": ctx.root_arn},
-                "Action": USE_ACTIONS,
-                "Resource": "*",
-                "Condition": {
-                    "StringEquals": {
-                        "kms:CallerAccount": ctx.account_id,
-                        "kms:ViaService": [ctx.service(s) for s in DATA_KEY_SERVICES],
-                    },
-                },
-            }
-        )
-        statements.append(
-            {
-                "Sid": "AllowGrantsForDataServices",
-                "Effect": "Allow",
-                "Principal": {"AWS": ctx.root_arn},
-                "Action": ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
-                "Resource": "*",
-                "Condition": {
-                    "StringEquals": {
-                        "kms:CallerAccount": ctx.account_id,
-                        "kms:ViaService": [ctx.service(s) for s in DATA_KEY_SERVICES],
-                    },
-                    "Bool": {"kms:GrantIsForAWSResource": "true"},
-                },
-            }
-        )
+
+def _data_statements(ctx: AwsContext) -> list[dict[str, Any]]:
+    # The intended use of the data key, spelt out: principals of this account, through the services that
+    # store data with it. (IAM policies still decide who; the ones this project writes, e.g.
+    # ArtifactStore.policy_document, carry the same kms:ViaService condition.)
+    through_data_services = {
+        "kms:CallerAccount": ctx.account_id,
+        "kms:ViaService": [ctx.service(s) for s in DATA_KEY_SERVICES],
+    }
+    return [
+        {
+            "Sid": "AllowAccountUseThroughDataServices",
+            "Effect": "Allow",
+            "Principal": {"AWS": ctx.root_arn},
+            "Action": USE_ACTIONS,
+            "Resource": "*",
+            "Condition": {"StringEquals": dict(through_data_services)},
+        },
+        {
+            "Sid": "AllowGrantsForDataServices",
+            "Effect": "Allow",
+            "Principal": {"AWS": ctx.root_arn},
+            "Action": ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": dict(through_data_services),
+                "Bool": {"kms:GrantIsForAWSResource": "true"},
+            },
+        },
         # CloudWatch alarms publish to the platform's alert topic, which is encrypted with this key; SNS uses
         # the key on the alarm service's behalf, so the service principal needs these two actions (the form
         # AWS documents for alarms on SSE-KMS topics).
         # aws:SourceAccount / aws:SourceArn keep the service from using the key for alarms of other
         # accounts (confused deputy); CloudWatch alarms send both when they publish to an SSE-KMS topic
         # (unlike EventBridge, whose deliveries carry neither).
-        statements.append(
-            {
-                "Sid": "AllowCloudWatchAlarmsToEncryptedTopics",
-                "Effect": "Allow",
-                "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-                "Resource": "*",
-                "Condition": {
-                    "StringEquals": {"aws:SourceAccount": ctx.account_id},
-                    "ArnLike": {"aws:SourceArn": ctx.arn("cloudwatch", "alarm:*")},
-                },
-            }
-        )
-    elif purpose == "cluster":
-        if not cluster_role:
-            raise ValueError("the cluster key policy needs the EKS cluster role's name (cluster_role=...)")
-        # The cluster role, granted by the key policy itself rather than by an IAM policy on the role: EKS
-        # checks the role's access to the key when the cluster is created, and an IAM policy attached
-        # seconds earlier may not have propagated yet ("Access denied to KMS key"). A key policy may not
-        # name a principal that does not exist yet (and this key is created before the role), so the
-        # principal is '*' pinned by the caller account and the role's exact ARN; a role recreated under
-        # the same name keeps the grant.
-        statements.append(
-            {
-                "Sid": "AllowEksClusterRoleEnvelopeEncryption",
-                "Effect": "Allow",
-                "Principal": {"AWS": "*"},
-                "Action": EKS_CLUSTER_KEY_ACTIONS,
-                "Resource": "*",
-                "Condition": {
-                    "StringEquals": {"kms:CallerAccount": ctx.account_id},
-                    "ArnEquals": {
-                        "aws:PrincipalArn": f"arn:{ctx.partition}:iam::{ctx.account_id}:role/{cluster_role}"
-                    },
-                },
-            }
-        )
+        {
+            "Sid": "AllowCloudWatchAlarmsToEncryptedTopics",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": ctx.account_id},
+                "ArnLike": {"aws:SourceArn": ctx.arn("cloudwatch", "alarm:*")},
+            },
+        },
+    ]
+
+
+def _cluster_statements(ctx: AwsContext, cluster_role: str | None) -> list[dict[str, Any]]:
+    if not cluster_role:
+        raise ValueError("the cluster key policy needs the EKS cluster role's name (cluster_role=...)")
+    return [
+        _cluster_role_statement(ctx, cluster_role),
         # EKS envelope encryption of Kubernetes Secrets (the cluster role, through EKS), and the EBS volumes
         # of the nodes and of the default StorageClass (the EBS CSI driver's role, through EC2).
-        statements.append(
-            {
-                "Sid": "AllowAccountUseThroughEksAndEc2",
-                "Effect": "Allow",
-                "Principal": {"AWS": ctx.root_arn},
-                "Action": [*USE_ACTIONS, "kms:CreateGrant", "kms:ListGrants"],
-                "Resource": "*",
-                "Condition": {
-                    "StringEquals": {
-                        "kms:CallerAccount": ctx.account_id,
-                        "kms:ViaService": [ctx.service("eks"), ctx.service("ec2")],
-                    },
+        {
+            "Sid": "AllowAccountUseThroughEksAndEc2",
+            "Effect": "Allow",
+            "Principal": {"AWS": ctx.root_arn},
+            "Action": [*USE_ACTIONS, "kms:CreateGrant", "kms:ListGrants"],
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {
+                    "kms:CallerAccount": ctx.account_id,
+                    "kms:ViaService": [ctx.service("eks"), ctx.service("ec2")],
                 },
-            }
-        )
-        # Managed node groups launch through Auto Scaling, whose service-linked role encrypts the nodes' root
-        # volumes; without these two statements nodes with encrypted volumes never start. The role must
-        # exist before the key policy names it (`mlops bootstrap` creates it if the account lacks it).
-        autoscaling = (
-            f"arn:{ctx.partition}:iam::{ctx.account_id}:role/aws-service-role/autoscaling.amazonaws.com/"
-            "AWSServiceRoleForAutoScaling"
-        )
-        statements.append(
-            {
-                "Sid": "AllowAutoScalingToUseTheKeyForNodeVolumes",
-                "Effect": "Allow",
-                "Principal": {"AWS": autoscaling},
-                "Action": USE_ACTIONS,
-                "Resource": "*",
-            }
-        )
-        statements.append(
-            {
-                "Sid": "AllowAutoScalingGrantsForNodeVolumes",
-                "Effect": "Allow",
-                "Principal": {"AWS": autoscaling},
-                "Action": "kms:CreateGrant",
-                "Resource": "*",
-                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
-            }
-        )
+            },
+        },
+        *_autoscaling_statements(ctx),
+    ]
+
+
+def _cluster_role_statement(ctx: AwsContext, cluster_role: str) -> dict[str, Any]:
+    # The cluster role, granted by the key policy itself rather than by an IAM policy on the role: EKS
+    # checks the role's access to the key when the cluster is created, and an IAM policy attached
+    # seconds earlier may not have propagated yet ("Access denied to KMS key"). A key policy may not
+    # name a principal that does not exist yet (and this key is created before the role), so the
+    # principal is '*' pinned by the caller account and the role's exact ARN; a role recreated under
+    # the same name keeps the grant.
+    return {
+        "Sid": "AllowEksClusterRoleEnvelopeEncryption",
+        "Effect": "Allow",
+        "Principal": {"AWS": "*"},
+        "Action": EKS_CLUSTER_KEY_ACTIONS,
+        "Resource": "*",
+        "Condition": {
+            "StringEquals": {"kms:CallerAccount": ctx.account_id},
+            "ArnEquals": {
+                "aws:PrincipalArn": f"arn:{ctx.partition}:iam::{ctx.account_id}:role/{cluster_role}"
+            },
+        },
+    }
+
+
+def _autoscaling_statements(ctx: AwsContext) -> list[dict[str, Any]]:
+    # Managed node groups launch through Auto Scaling, whose service-linked role encrypts the nodes' root
+    # volumes; without these two statements nodes with encrypted volumes never start. The role must
+    # exist before the key policy names it (`mlops bootstrap` creates it if the account lacks it).
+    autoscaling = (
+        f"arn:{ctx.partition}:iam::{ctx.account_id}:role/aws-service-role/autoscaling.amazonaws.com/"
+        "AWSServiceRoleForAutoScaling"
+    )
+    return [
+        {
+            "Sid": "AllowAutoScalingToUseTheKeyForNodeVolumes",
+            "Effect": "Allow",
+            "Principal": {"AWS": autoscaling},
+            "Action": USE_ACTIONS,
+            "Resource": "*",
+        },
+        {
+            "Sid": "AllowAutoScalingGrantsForNodeVolumes",
+            "Effect": "Allow",
+            "Principal": {"AWS": autoscaling},
+            "Action": "kms:CreateGrant",
+            "Resource": "*",
+            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        },
+    ]
+
+
+def key_policy(purpose: str, ctx: AwsContext, *, cluster_role: str | None = None) -> dict[str, Any]:
+    """The key policy of one purpose's key, as a dict (``json.dumps`` it): the account's administration
+    statement, then the purpose's own statements.
+
+    ``cluster_role`` (required for ``cluster``) is the EKS cluster role's name: the key policy grants it
+    the envelope-encryption actions itself, so EKS's check of the key at CreateCluster does not depend on
+    an IAM policy that is seconds old (hashicorp/terraform-provider-aws#49247)."""
+    if purpose == "logs":
+        statements = _logs_statements(ctx)
+    elif purpose == "data":
+        statements = _data_statements(ctx)
+    elif purpose == "cluster":
+        statements = _cluster_statements(ctx, cluster_role)
     else:
         raise ValueError(f"unknown key purpose {purpose!r}; expected one of {list(PURPOSES)}")
-    return {"Version": "2012-10-17", "Id": f"{purpose}-key-policy", "Statement": statements}
+    return {
+        "Version": "2012-10-17",
+        "Id": f"{purpose}-key-policy",
+        "Statement": [_root_statement(ctx), *statements],
+    }
 
 
 class Keys(pulumi.ComponentResource):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 
 import pulumi
 
-from components.cluster.cluster import GPU_TAINT, TAINT_EFFECTS
+from components.cluster.node_groups import GPU_TAINT, TAINT_EFFECTS
 from components.mlflow.metrics import (
     METRICS_PATH,
     METRICS_PORT_NAME,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pulumi
 
-from components.cluster.cluster import TAINT_EFFECTS
+from components.cluster.node_groups import TAINT_EFFECTS
 from components.monitoring.alerting import alertmanager_config
 from components.monitoring.args import MonitoringArgs
 from components.monitoring.charts import (

@@ -1,9 +1,12 @@
-"""Network: a VPC across availability zones with public, private and database subnets."""
+"""Network: a VPC across availability zones with public, private and database subnets.
+
+The component wraps, the modules beside it build: :mod:`~components.network.subnets` (the per-zone layout
+and the subnets), :mod:`~components.network.flow_logs` (the flow-log group, role and flow log) and
+:mod:`~components.network.endpoints` (the interface-endpoint catalogue and policies).
+"""
 
 from __future__ import annotations
 
-import ipaddress
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -12,13 +15,14 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws_context import AwsContext, lookup
-from components.iam import service_trust_policy
 from components.network.endpoints import (
     ENDPOINT_SERVICE_PURPOSES,
     ENDPOINTS_WITHOUT_POLICY,
     INTERFACE_ENDPOINT_SERVICES,
     endpoint_policy,
 )
+from components.network.flow_logs import flow_logs
+from components.network.subnets import plan_subnets, zone_subnets
 
 
 @dataclass(frozen=True)
@@ -67,19 +71,20 @@ class NetworkArgs:
     aws_context: AwsContext | None = None
 
 
-def plan_subnets(cidr: str, zones: int) -> dict[str, list[str]]:
-    """Carve the VPC block into per-zone subnets: private /+3, public and database /+6."""
-    vpc = ipaddress.ip_network(cidr)
-    if not 1 <= zones <= 4:
-        raise ValueError("a network spans one to four availability zones")
-    eighths = list(vpc.subnets(new_prefix=vpc.prefixlen + 3))
-    public = list(eighths[4].subnets(new_prefix=vpc.prefixlen + 6))
-    database = list(eighths[5].subnets(new_prefix=vpc.prefixlen + 6))
-    return {
-        "private": [str(eighths[i]) for i in range(zones)],
-        "public": [str(public[i]) for i in range(zones)],
-        "database": [str(database[i]) for i in range(zones)],
-    }
+def _check(args: NetworkArgs) -> None:
+    """Refuse fewer than two zones, an endpoint service not offered, and flow logs without a key."""
+    if len(args.availability_zones) < 2:
+        raise ValueError("Network needs at least two availability zones")
+    unknown = sorted(set(args.interface_endpoint_services) - set(ENDPOINT_SERVICE_PURPOSES))
+    if unknown:
+        raise ValueError(
+            f"interface endpoint services {unknown} are not offered; choose from {sorted(ENDPOINT_SERVICE_PURPOSES)}"
+        )
+    if args.flow_logs and args.flow_logs_kms_key_arn is None:
+        raise ValueError(
+            "flow logs need a KMS key: pass flow_logs_kms_key_arn (e.g. Keys.logs_key_arn) "
+            "or opt out with flow_logs=False"
+        )
 
 
 class Network(pulumi.ComponentResource):
@@ -104,18 +109,7 @@ class Network(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:network:Network", name, None, opts)
-        if len(args.availability_zones) < 2:
-            raise ValueError("Network needs at least two availability zones")
-        unknown = sorted(set(args.interface_endpoint_services) - set(ENDPOINT_SERVICE_PURPOSES))
-        if unknown:
-            raise ValueError(
-                f"interface endpoint services {unknown} are not offered; choose from {sorted(ENDPOINT_SERVICE_PURPOSES)}"
-            )
-        if args.flow_logs and args.flow_logs_kms_key_arn is None:
-            raise ValueError(
-                "flow logs need a KMS key: pass flow_logs_kms_key_arn (e.g. Keys.logs_key_arn) "
-                "or opt out with flow_logs=False"
-            )
+        _check(args)
         child = pulumi.ResourceOptions(parent=self)
         zones = args.availability_zones
         layout = plan_subnets(args.cidr, len(zones))
@@ -131,105 +125,20 @@ class Network(pulumi.ComponentResource):
         igw = aws.ec2.InternetGateway(
             f"{name}-igw", vpc_id=self.vpc.id, tags={"Name": f"{name}-igw"}, opts=child
         )
-
-        def lb_tags(role: str) -> dict[str, str]:
-            tags = {f"kubernetes.io/role/{role}": "1"}
-            if args.cluster_name:
-                tags[f"kubernetes.io/cluster/{args.cluster_name}"] = "shared"
-            return tags
-
-        self.public_subnets: list[aws.ec2.Subnet] = []
-        self.private_subnets: list[aws.ec2.Subnet] = []
-        self.database_subnets: list[aws.ec2.Subnet] = []
-        for i, zone in enumerate(zones):
-            self.public_subnets.append(
-                aws.ec2.Subnet(
-                    f"{name}-public-{i}",
-                    vpc_id=self.vpc.id,
-                    cidr_block=layout["public"][i],
-                    availability_zone=zone,
-                    # Public subnets hold only load balancers and NAT gateways, which get their own
-                    # addresses; nothing launched here receives a public IP implicitly.
-                    map_public_ip_on_launch=False,
-                    tags={"Name": f"{name}-public-{i}", "tier": "public", **lb_tags("elb")},
-                    opts=child,
-                )
-            )
-            self.private_subnets.append(
-                aws.ec2.Subnet(
-                    f"{name}-private-{i}",
-                    vpc_id=self.vpc.id,
-                    cidr_block=layout["private"][i],
-                    availability_zone=zone,
-                    map_public_ip_on_launch=False,
-                    tags={"Name": f"{name}-private-{i}", "tier": "private", **lb_tags("internal-elb")},
-                    opts=child,
-                )
-            )
-            self.database_subnets.append(
-                aws.ec2.Subnet(
-                    f"{name}-database-{i}",
-                    vpc_id=self.vpc.id,
-                    cidr_block=layout["database"][i],
-                    availability_zone=zone,
-                    map_public_ip_on_launch=False,
-                    tags={"Name": f"{name}-database-{i}", "tier": "database"},
-                    opts=child,
-                )
-            )
-
-        public_rt = aws.ec2.RouteTable(
-            f"{name}-public",
-            vpc_id=self.vpc.id,
-            routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=igw.id)],
-            tags={"Name": f"{name}-public"},
-            opts=child,
+        subnets = zone_subnets(
+            name, vpc_id=self.vpc.id, zones=zones, layout=layout, cluster_name=args.cluster_name, opts=child
         )
-        for i, subnet in enumerate(self.public_subnets):
-            aws.ec2.RouteTableAssociation(
-                f"{name}-public-{i}", subnet_id=subnet.id, route_table_id=public_rt.id, opts=child
-            )
+        self.public_subnets: list[aws.ec2.Subnet] = subnets["public"]
+        self.private_subnets: list[aws.ec2.Subnet] = subnets["private"]
+        self.database_subnets: list[aws.ec2.Subnet] = subnets["database"]
 
-        nat_zones = zones if args.nat_gateways == "per-zone" else zones[:1]
-        self.nat_gateways: list[aws.ec2.NatGateway] = []
-        for i, _zone in enumerate(nat_zones):
-            eip = aws.ec2.Eip(f"{name}-nat-{i}", domain="vpc", tags={"Name": f"{name}-nat-{i}"}, opts=child)
-            self.nat_gateways.append(
-                aws.ec2.NatGateway(
-                    f"{name}-nat-{i}",
-                    allocation_id=eip.id,
-                    subnet_id=self.public_subnets[i].id,
-                    tags={"Name": f"{name}-nat-{i}"},
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
-                )
-            )
-
-        self.private_route_tables: list[aws.ec2.RouteTable] = []
-        for i in range(len(zones)):
-            nat = self.nat_gateways[i if args.nat_gateways == "per-zone" else 0]
-            rt = aws.ec2.RouteTable(
-                f"{name}-private-{i}",
-                vpc_id=self.vpc.id,
-                routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)],
-                tags={"Name": f"{name}-private-{i}"},
-                opts=child,
-            )
-            self.private_route_tables.append(rt)
-            aws.ec2.RouteTableAssociation(
-                f"{name}-private-{i}", subnet_id=self.private_subnets[i].id, route_table_id=rt.id, opts=child
-            )
-
-        # Database subnets have no route out of the VPC at all.
-        self.database_route_table = aws.ec2.RouteTable(
-            f"{name}-database", vpc_id=self.vpc.id, tags={"Name": f"{name}-database"}, opts=child
-        )
-        for i, subnet in enumerate(self.database_subnets):
-            aws.ec2.RouteTableAssociation(
-                f"{name}-database-{i}",
-                subnet_id=subnet.id,
-                route_table_id=self.database_route_table.id,
-                opts=child,
-            )
+        # Routing: public subnets through the internet gateway, private ones through a NAT gateway (one per
+        # zone or one in all), database subnets nowhere out of the VPC.
+        self._public_routes(name, igw)
+        per_zone = args.nat_gateways == "per-zone"
+        self.nat_gateways = self._nat_gateways(name, len(zones) if per_zone else 1, igw)
+        self.private_route_tables = self._private_routes(name, per_zone)
+        self.database_route_table = self._database_routes(name)
 
         # The default security group keeps no rules: anything launched without an explicit group is isolated.
         self.default_security_group = aws.ec2.DefaultSecurityGroup(
@@ -243,140 +152,175 @@ class Network(pulumi.ComponentResource):
 
         needs_context = args.s3_gateway_endpoint or args.interface_endpoints or args.flow_logs
         ctx = (args.aws_context or lookup(self)) if needs_context else None
-
         self.s3_endpoint: aws.ec2.VpcEndpoint | None = None
         if args.s3_gateway_endpoint and ctx is not None:
-            self.s3_endpoint = aws.ec2.VpcEndpoint(
-                f"{name}-s3",
-                vpc_id=self.vpc.id,
-                vpc_endpoint_type="Gateway",
-                service_name=f"com.amazonaws.{ctx.region}.s3",
-                route_table_ids=[*(rt.id for rt in self.private_route_tables), self.database_route_table.id],
-                tags={"Name": f"{name}-s3"},
-                opts=child,
-            )
-
+            self.s3_endpoint = self._s3_gateway_endpoint(name, ctx)
         self.endpoint_security_group: aws.ec2.SecurityGroup | None = None
         self.interface_endpoints: dict[str, aws.ec2.VpcEndpoint] = {}
         if args.interface_endpoints and args.interface_endpoint_services and ctx is not None:
-            sg = aws.ec2.SecurityGroup(
-                f"{name}-endpoints",
-                description="Interface VPC endpoints: HTTPS from inside the VPC only",
-                vpc_id=self.vpc.id,
-                tags={"Name": f"{name}-endpoints"},
-                opts=child,
+            self.endpoint_security_group = self._endpoint_security_group(name)
+            self.interface_endpoints = self._interface_endpoints(
+                name, args.interface_endpoint_services, ctx, self.endpoint_security_group
             )
-            aws.vpc.SecurityGroupIngressRule(
-                f"{name}-endpoints-https",
-                security_group_id=sg.id,
-                description="HTTPS from the VPC",
-                ip_protocol="tcp",
-                from_port=443,
-                to_port=443,
-                cidr_ipv4=self.vpc.cidr_block,
-                opts=child,
-            )
-            # No egress rule: endpoint network interfaces only answer connections (security groups are
-            # stateful), so the group needs none.
-            self.endpoint_security_group = sg
-            for service in args.interface_endpoint_services:
-                slug = service.replace(".", "-")
-                self.interface_endpoints[service] = aws.ec2.VpcEndpoint(
-                    # "-s3" is the gateway endpoint's name; the S3 interface endpoint is "-s3-interface".
-                    f"{name}-{slug}" if service != "s3" else f"{name}-s3-interface",
-                    vpc_id=self.vpc.id,
-                    vpc_endpoint_type="Interface",
-                    service_name=f"com.amazonaws.{ctx.region}.{service}",
-                    private_dns_enabled=True,
-                    # S3 supports both endpoint types: with a gateway endpoint in the VPC, AWS defaults private
-                    # DNS to inbound-resolver queries only, and in-VPC clients would keep resolving S3's public
-                    # addresses (routed to the gateway, outside any NetworkPolicy ipBlock we can write).
-                    dns_options=aws.ec2.VpcEndpointDnsOptionsArgs(
-                        dns_record_ip_type="ipv4", private_dns_only_for_inbound_resolver_endpoint=False
-                    )
-                    if service == "s3"
-                    else None,
-                    policy=None
-                    if service in ENDPOINTS_WITHOUT_POLICY
-                    else endpoint_policy(
-                        ctx.account_id, service=service, region=ctx.region, partition=ctx.partition
-                    ),
-                    subnet_ids=[s.id for s in self.private_subnets],
-                    security_group_ids=[sg.id],
-                    tags={"Name": f"{name}-{slug}"},
-                    opts=child,
-                )
-
         self.flow_log_group: aws.cloudwatch.LogGroup | None = None
         self.flow_log: aws.ec2.FlowLog | None = None
         if args.flow_logs and ctx is not None:
-            self.flow_log_group = aws.cloudwatch.LogGroup(
-                f"{name}-flow-logs",
-                name=f"/aws/vpc/flow-logs/{name}",
-                kms_key_id=args.flow_logs_kms_key_arn,
-                retention_in_days=args.flow_logs_retention_days,
-                deletion_protection_enabled=args.flow_logs_protect,
-                tags={"Name": f"{name}-flow-logs"},
-                opts=child,
-            )
-            role = aws.iam.Role(
-                f"{name}-flow-logs",
-                description=f"VPC flow logs of {name} to its CloudWatch log group",
-                assume_role_policy=json.dumps(
-                    service_trust_policy(
-                        "vpc-flow-logs.amazonaws.com",
-                        source_account=ctx.account_id,
-                        source_arn_pattern=ctx.arn("ec2", "vpc-flow-log/*"),
-                    )
-                ),
-                tags={"Name": f"{name}-flow-logs"},
-                opts=child,
-            )
-            flow_policy = aws.iam.RolePolicy(
-                f"{name}-flow-logs",
-                role=role.id,
-                policy=self.flow_log_group.arn.apply(
-                    lambda arn: json.dumps(
-                        {
-                            "Version": "2012-10-17",
-                            "Statement": [
-                                {
-                                    "Sid": "WriteToTheFlowLogGroupOnly",
-                                    "Effect": "Allow",
-                                    "Action": [
-                                        "logs:CreateLogStream",
-                                        "logs:PutLogEvents",
-                                        "logs:DescribeLogStreams",
-                                    ],
-                                    "Resource": [arn, f"{arn}:*"],
-                                },
-                                {
-                                    # DescribeLogGroups takes no resource ARN: scoped to the group it was
-                                    # never granted. It lists group names only.
-                                    "Sid": "FindTheFlowLogGroup",
-                                    "Effect": "Allow",
-                                    "Action": "logs:DescribeLogGroups",
-                                    "Resource": "*",
-                                },
-                            ],
-                        }
-                    )
-                ),
-                opts=child,
-            )
-            self.flow_log = aws.ec2.FlowLog(
-                f"{name}-flow-logs",
+            self.flow_log_group, self.flow_log = flow_logs(
+                name,
                 vpc_id=self.vpc.id,
-                traffic_type="ALL",
-                log_destination_type="cloud-watch-logs",
-                log_destination=self.flow_log_group.arn,
-                iam_role_arn=role.arn,
-                max_aggregation_interval=args.flow_logs_aggregation_seconds,
-                tags={"Name": f"{name}-flow-logs"},
-                # Deliveries start at once: the role must already be allowed to write.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[flow_policy]),
+                ctx=ctx,
+                kms_key_arn=args.flow_logs_kms_key_arn,
+                retention_days=args.flow_logs_retention_days,
+                aggregation_seconds=args.flow_logs_aggregation_seconds,
+                protect=args.flow_logs_protect,
+                parent=self,
+            )
+        self._outputs(layout)
+
+    # ---- routing ------------------------------------------------------------------------------------
+
+    def _public_routes(self, name: str, igw: aws.ec2.InternetGateway) -> None:
+        """One route table for the public subnets, its default route through the internet gateway."""
+        child = pulumi.ResourceOptions(parent=self)
+        public_rt = aws.ec2.RouteTable(
+            f"{name}-public",
+            vpc_id=self.vpc.id,
+            routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=igw.id)],
+            tags={"Name": f"{name}-public"},
+            opts=child,
+        )
+        for i, subnet in enumerate(self.public_subnets):
+            aws.ec2.RouteTableAssociation(
+                f"{name}-public-{i}", subnet_id=subnet.id, route_table_id=public_rt.id, opts=child
             )
 
+    def _nat_gateways(self, name: str, count: int, igw: aws.ec2.InternetGateway) -> list[aws.ec2.NatGateway]:
+        """``count`` NAT gateways, each with its Elastic IP, in the first ``count`` public subnets."""
+        gateways: list[aws.ec2.NatGateway] = []
+        for i in range(count):
+            eip = aws.ec2.Eip(
+                f"{name}-nat-{i}",
+                domain="vpc",
+                tags={"Name": f"{name}-nat-{i}"},
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            gateways.append(
+                aws.ec2.NatGateway(
+                    f"{name}-nat-{i}",
+                    allocation_id=eip.id,
+                    subnet_id=self.public_subnets[i].id,
+                    tags={"Name": f"{name}-nat-{i}"},
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
+                )
+            )
+        return gateways
+
+    def _private_routes(self, name: str, per_zone: bool) -> list[aws.ec2.RouteTable]:
+        """A route table per private subnet, its default route through the zone's NAT gateway (or the one)."""
+        child = pulumi.ResourceOptions(parent=self)
+        tables: list[aws.ec2.RouteTable] = []
+        for i, subnet in enumerate(self.private_subnets):
+            nat = self.nat_gateways[i if per_zone else 0]
+            rt = aws.ec2.RouteTable(
+                f"{name}-private-{i}",
+                vpc_id=self.vpc.id,
+                routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)],
+                tags={"Name": f"{name}-private-{i}"},
+                opts=child,
+            )
+            tables.append(rt)
+            aws.ec2.RouteTableAssociation(
+                f"{name}-private-{i}", subnet_id=subnet.id, route_table_id=rt.id, opts=child
+            )
+        return tables
+
+    def _database_routes(self, name: str) -> aws.ec2.RouteTable:
+        """One route table for the database subnets, with no route out of the VPC at all."""
+        child = pulumi.ResourceOptions(parent=self)
+        table = aws.ec2.RouteTable(
+            f"{name}-database", vpc_id=self.vpc.id, tags={"Name": f"{name}-database"}, opts=child
+        )
+        for i, subnet in enumerate(self.database_subnets):
+            aws.ec2.RouteTableAssociation(
+                f"{name}-database-{i}", subnet_id=subnet.id, route_table_id=table.id, opts=child
+            )
+        return table
+
+    # ---- VPC endpoints ------------------------------------------------------------------------------
+
+    def _s3_gateway_endpoint(self, name: str, ctx: AwsContext) -> aws.ec2.VpcEndpoint:
+        """The (free) S3 gateway endpoint on the private and database route tables."""
+        return aws.ec2.VpcEndpoint(
+            f"{name}-s3",
+            vpc_id=self.vpc.id,
+            vpc_endpoint_type="Gateway",
+            service_name=f"com.amazonaws.{ctx.region}.s3",
+            route_table_ids=[*(rt.id for rt in self.private_route_tables), self.database_route_table.id],
+            tags={"Name": f"{name}-s3"},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _endpoint_security_group(self, name: str) -> aws.ec2.SecurityGroup:
+        """The interface endpoints' group: HTTPS from the VPC in, and no egress rule (endpoint network
+        interfaces only answer connections, and security groups are stateful)."""
+        child = pulumi.ResourceOptions(parent=self)
+        sg = aws.ec2.SecurityGroup(
+            f"{name}-endpoints",
+            description="Interface VPC endpoints: HTTPS from inside the VPC only",
+            vpc_id=self.vpc.id,
+            tags={"Name": f"{name}-endpoints"},
+            opts=child,
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-endpoints-https",
+            security_group_id=sg.id,
+            description="HTTPS from the VPC",
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            cidr_ipv4=self.vpc.cidr_block,
+            opts=child,
+        )
+        return sg
+
+    def _interface_endpoints(
+        self, name: str, services: Sequence[str], ctx: AwsContext, security_group: aws.ec2.SecurityGroup
+    ) -> dict[str, aws.ec2.VpcEndpoint]:
+        """An interface endpoint per service in the private subnets, private DNS on, behind the endpoint
+        ``security_group``, each with :func:`endpoint_policy` but those in :data:`ENDPOINTS_WITHOUT_POLICY`."""
+        endpoints: dict[str, aws.ec2.VpcEndpoint] = {}
+        for service in services:
+            slug = service.replace(".", "-")
+            endpoints[service] = aws.ec2.VpcEndpoint(
+                # "-s3" is the gateway endpoint's name; the S3 interface endpoint is "-s3-interface".
+                f"{name}-{slug}" if service != "s3" else f"{name}-s3-interface",
+                vpc_id=self.vpc.id,
+                vpc_endpoint_type="Interface",
+                service_name=f"com.amazonaws.{ctx.region}.{service}",
+                private_dns_enabled=True,
+                # S3 supports both endpoint types: with a gateway endpoint in the VPC, AWS defaults private
+                # DNS to inbound-resolver queries only, and in-VPC clients would keep resolving S3's public
+                # addresses (routed to the gateway, outside any NetworkPolicy ipBlock we can write).
+                dns_options=aws.ec2.VpcEndpointDnsOptionsArgs(
+                    dns_record_ip_type="ipv4", private_dns_only_for_inbound_resolver_endpoint=False
+                )
+                if service == "s3"
+                else None,
+                policy=None
+                if service in ENDPOINTS_WITHOUT_POLICY
+                else endpoint_policy(
+                    ctx.account_id, service=service, region=ctx.region, partition=ctx.partition
+                ),
+                subnet_ids=[s.id for s in self.private_subnets],
+                security_group_ids=[security_group.id],
+                tags={"Name": f"{name}-{slug}"},
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        return endpoints
+
+    # ---- outputs ------------------------------------------------------------------------------------
+
+    def _outputs(self, layout: dict[str, list[str]]) -> None:
         self.vpc_id = self.vpc.id
         self.vpc_cidr = self.vpc.cidr_block
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in self.public_subnets])

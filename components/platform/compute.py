@@ -15,8 +15,9 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws_context import AwsContext
-from components.cluster.cluster import KubernetesCluster, KubernetesClusterArgs, NodeGroupSpec, gpu_node_group
+from components.cluster.cluster import KubernetesCluster, KubernetesClusterArgs
 from components.cluster.external_secrets import ExternalSecretsOperator, install_external_secrets
+from components.cluster.node_groups import NodeGroupSpec, gpu_node_group
 from components.container_registry import ContainerRegistry, ContainerRegistryArgs
 from components.deploy_runner import DeployRunner, DeployRunnerArgs
 from components.governance import PROJECT

@@ -14,6 +14,8 @@ from components.artifact_store import (
     ArtifactStore,
     ArtifactStoreArgs,
     access_policy,
+    artifact_bucket_policy,
+    log_bucket_policy,
 )
 from components.aws_context import AwsContext
 from mlops.engine import run_callable
@@ -270,3 +272,38 @@ def test_access_policy_is_plain_data() -> None:
 def test_bucket_name_length(name: str) -> None:
     with pytest.raises(ValueError, match="3 to 63"):
         render(bucket_name=name, log_bucket_name="valid-logs")
+
+
+def test_artifact_bucket_policy_is_tls_then_the_four_encryption_denies() -> None:
+    doc = artifact_bucket_policy(BUCKET_ARN, KEY)
+    assert [s["Sid"] for s in doc["Statement"]] == [
+        "DenyInsecureTransport",
+        "DenyUploadsNotUsingKms",
+        "DenyUploadsWithAnotherKey",
+        "DenyKmsUploadsWithoutKeyId",
+        "DenyCustomerProvidedKeys",
+    ]
+    tls, *uploads = doc["Statement"]
+    assert tls["Resource"] == [BUCKET_ARN, f"{BUCKET_ARN}/*"]
+    assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert all(s["Effect"] == "Deny" and s["Action"] == "s3:PutObject" for s in uploads)
+    assert uploads[1]["Condition"]["StringNotEquals"] == {
+        "s3:x-amz-server-side-encryption-aws-kms-key-id": KEY
+    }
+
+
+def test_log_bucket_policy_admits_log_delivery_under_the_prefix_for_one_source() -> None:
+    logs = f"{BUCKET_ARN}-logs"
+    tls, delivery = log_bucket_policy(logs, BUCKET_ARN, f"{BUCKET}/", "210987654321")["Statement"]
+    assert tls["Sid"] == "DenyInsecureTransport"
+    assert delivery == {
+        "Sid": "AllowS3ServerAccessLogDelivery",
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": f"{logs}/{BUCKET}/*",
+        "Condition": {
+            "ArnLike": {"aws:SourceArn": BUCKET_ARN},
+            "StringEquals": {"aws:SourceAccount": "210987654321"},
+        },
+    }

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from components.aws_context import AwsContext
-from components.cluster.cluster import KubernetesCluster, KubernetesClusterArgs, NodeGroupSpec
+from components.cluster.cluster import KubernetesCluster, KubernetesClusterArgs
+from components.cluster.node_groups import NodeGroupSpec
 from components.deploy_runner import (
     BUILDSPEC_PATH,
     DEPLOY_ROLE_PATH,
@@ -287,3 +288,43 @@ def test_inline_policy_fits_iams_size_limit(graph: Graph) -> None:
     assert total <= 10240, total
     # Long prefixes and bucket names make it longer; leave room for them.
     assert total <= 8000, total
+
+
+def test_deploy_policy_statements_in_order_and_each_named() -> None:
+    doc = deploy_policy(
+        CTX, prefix="mlops-prod", environment="prod", project_name="mlops-prod-deploy", state_bucket="state"
+    )
+    assert [s["Sid"] for s in doc["Statement"]] == [
+        "RegionalPlatformServices",
+        "EksPlatformCluster",
+        "EksCreateAndCatalogue",
+        "PlatformBuckets",
+        "StateBucket",
+        "StateObjects",
+        "BuildSource",
+        "SecretsAndStateKey",
+        "CreateEnvironmentKeys",
+        "ManageEnvironmentKeys",
+        "PlatformKeyAliases",
+        "ListKeys",
+        "RdsManagedMasterSecret",
+        "PlatformSecrets",
+        "PlatformRoles",
+        "AttachPlatformPolicies",
+        "ClusterOidcProvider",
+        "ServiceLinkedRoles",
+        "ThisProject",
+    ]
+    statements = {s["Sid"]: s for s in doc["Statement"]}
+    assert statements["CreateEnvironmentKeys"]["Condition"] == {
+        "StringEquals": {"aws:RequestTag/environment": "prod", "aws:RequestedRegion": "eu-west-1"}
+    }
+    assert statements["BuildSource"]["Resource"] == "arn:aws:s3:::state/deploy-sources/prod/*"
+    assert statements["PlatformRoles"]["Resource"] == statements["AttachPlatformPolicies"]["Resource"]
+    assert statements["PlatformRoles"]["Resource"] == "arn:aws:iam::123456789012:role/mlops-prod-*"
+    assert "iam:AttachRolePolicy" not in statements["PlatformRoles"]["Action"]
+    assert statements["ClusterOidcProvider"]["Resource"] == (
+        "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/*"
+    )
+    for sid in ("RegionalPlatformServices", "EksCreateAndCatalogue", "ListKeys"):
+        assert statements[sid]["Condition"] == {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}

@@ -180,3 +180,64 @@ def test_unprotected_keys_when_the_caller_opts_out() -> None:
 def test_deletion_window_out_of_range(window: int) -> None:
     with pytest.raises(ValueError, match="deletion_window_days"):
         render(KeysArgs(prefix="x", deletion_window_days=window, aws_context=CTX))
+
+
+@pytest.mark.parametrize(
+    ("purpose", "sids"),
+    [
+        ("logs", ["EnableAccountAdministration", "AllowCloudWatchLogsForAccountLogGroups"]),
+        (
+            "data",
+            [
+                "EnableAccountAdministration",
+                "AllowAccountUseThroughDataServices",
+                "AllowGrantsForDataServices",
+                "AllowCloudWatchAlarmsToEncryptedTopics",
+            ],
+        ),
+        (
+            "cluster",
+            [
+                "EnableAccountAdministration",
+                "AllowEksClusterRoleEnvelopeEncryption",
+                "AllowAccountUseThroughEksAndEc2",
+                "AllowAutoScalingToUseTheKeyForNodeVolumes",
+                "AllowAutoScalingGrantsForNodeVolumes",
+            ],
+        ),
+    ],
+)
+def test_each_purpose_is_the_administration_statement_then_its_own_in_order(
+    purpose: str, sids: list[str]
+) -> None:
+    doc = key_policy(purpose, CTX, cluster_role="mlops-prod-eks-cluster")
+    assert doc["Version"] == "2012-10-17"
+    assert doc["Id"] == f"{purpose}-key-policy"
+    assert [s["Sid"] for s in doc["Statement"]] == sids
+    assert doc["Statement"][0] == {
+        "Sid": "EnableAccountAdministration",
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::210987654321:root"},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
+
+
+def test_data_key_grants_need_an_aws_resource_and_a_data_service() -> None:
+    statements = {s["Sid"]: s for s in key_policy("data", CTX)["Statement"]}
+    grants = statements["AllowGrantsForDataServices"]["Condition"]
+    assert grants == {
+        "StringEquals": {
+            "kms:CallerAccount": "210987654321",
+            "kms:ViaService": [
+                "s3.eu-central-1.amazonaws.com",
+                "rds.eu-central-1.amazonaws.com",
+                "secretsmanager.eu-central-1.amazonaws.com",
+                "sns.eu-central-1.amazonaws.com",
+            ],
+        },
+        "Bool": {"kms:GrantIsForAWSResource": "true"},
+    }
+    assert statements["AllowAccountUseThroughDataServices"]["Condition"] == {
+        "StringEquals": grants["StringEquals"]
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from monitoring_support import base_args, render
 
-from components.cluster.cluster import NodeGroupSpec, gpu_node_group
+from components.cluster.node_groups import NodeGroupSpec, gpu_node_group
 from components.monitoring.args import AlertThresholds, check_cluster_cidr, validate, validate_subscriptions
 from components.monitoring.charts import GPU_NODE_LABEL
 

@@ -7,7 +7,13 @@ import json
 import pytest
 from compute_support import policy, render_platform
 
-from components.container_registry import PULL_ACTIONS, ContainerRegistry, ContainerRegistryArgs
+from components.container_registry import (
+    PULL_ACTIONS,
+    ContainerRegistry,
+    ContainerRegistryArgs,
+    lifecycle_policy,
+    pull_policy,
+)
 from mlops.engine import run_callable
 from mlops.graph import Graph
 
@@ -107,3 +113,29 @@ def test_platform_registry_pull_is_the_cluster_node_role(env: str) -> None:
     for lp in g.of_type("aws:ecr/lifecyclePolicy:LifecyclePolicy"):
         tagged = json.loads(lp.inputs["policy"])["rules"][1]["selection"]
         assert tagged["countNumber"] == cfg.registry.keep_tagged_images
+
+
+def test_lifecycle_policy_expires_untagged_first_then_keeps_the_newest_tagged() -> None:
+    untagged, tagged = json.loads(lifecycle_policy(keep_tagged_images=30, untagged_expiry_days=3))["rules"]
+    assert untagged["rulePriority"] == 1
+    assert untagged["selection"] == {
+        "tagStatus": "untagged",
+        "countType": "sinceImagePushed",
+        "countUnit": "days",
+        "countNumber": 3,
+    }
+    assert tagged["rulePriority"] == 2
+    assert tagged["selection"]["countType"] == "imageCountMoreThan"
+    assert tagged["selection"]["countNumber"] == 30
+    assert untagged["action"] == tagged["action"] == {"type": "expire"}
+
+
+def test_pull_policy_names_one_role_and_the_pull_actions_only() -> None:
+    role = "arn:aws:iam::123456789012:role/mlops-prod-eks-nodes"
+    (statement,) = json.loads(pull_policy(role))["Statement"]
+    assert statement == {
+        "Sid": "NodeRolePull",
+        "Effect": "Allow",
+        "Principal": {"AWS": role},
+        "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+    }

@@ -9,11 +9,13 @@ from typing import Any
 import pytest
 
 from components.aws_context import AwsContext
-from components.network.network import INTERFACE_ENDPOINT_SERVICES, Network, NetworkArgs, plan_subnets
+from components.network.endpoints import INTERFACE_ENDPOINT_SERVICES
+from components.network.network import Network, NetworkArgs
+from components.network.subnets import plan_subnets
 from mlops.engine import run_callable
 from mlops.graph import Graph
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 CTX = AwsContext(account_id="210987654321", region="eu-west-1")
 KEY = "arn:aws:kms:eu-west-1:210987654321:key/11111111-2222-4333-8444-555555555555"
 ZONES3 = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]

@@ -9,16 +9,14 @@ from typing import Any
 import pytest
 from compute_support import ADMIN, DEPLOYER, REGION, config, plain, policy, render_platform
 
-from components.cluster.cluster import (
+from components.cluster.access import CLUSTER_ADMIN_POLICY
+from components.cluster.cluster import CONTROL_PLANE_LOG_TYPES, KubernetesCluster, KubernetesClusterArgs
+from components.cluster.node_groups import NodeGroupSpec, gpu_node_group
+from components.cluster.versions import (
     ADDON_VERSIONS,
-    CLUSTER_ADMIN_POLICY,
-    CONTROL_PLANE_LOG_TYPES,
-    KubernetesCluster,
-    KubernetesClusterArgs,
-    NodeGroupSpec,
-    gpu_node_group,
+    DEFAULT_KUBERNETES_VERSION,
+    NVIDIA_DEVICE_PLUGIN_CHART_VERSION,
 )
-from components.cluster.versions import DEFAULT_KUBERNETES_VERSION, NVIDIA_DEVICE_PLUGIN_CHART_VERSION
 from components.keys import cluster_role_name
 from components.platform.config import ConfigError
 from mlops.engine import run_callable

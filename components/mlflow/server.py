@@ -47,7 +47,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 #: MLflow version the image and the end-to-end test run. Keep in step with docker/mlflow/requirements.txt
-#: and the ``e2e`` extra in pyproject.toml (tests/components/test_mlflow_server.py checks all three agree).
+#: and the ``e2e`` extra in pyproject.toml (tests/components/mlflow/test_server.py checks all three agree).
 MLFLOW_VERSION = "3.17.2"
 #: ECR repository the platform's MLflow image is pushed to (must be listed in the registry's repositories).
 IMAGE_REPOSITORY = "mlflow"

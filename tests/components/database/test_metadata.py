@@ -19,7 +19,7 @@ from components.database.metadata import (
 from mlops.engine import run_callable
 from mlops.graph import Graph, Resource
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 CTX = AwsContext(account_id="210987654321", region="eu-west-1")
 KEY = "arn:aws:kms:eu-west-1:210987654321:key/11111111-2222-4333-8444-555555555555"
 NODES_SG = "sg-0123456789abcdef0"

@@ -13,7 +13,7 @@ import pytest
 from components.mlflow import server as ms
 from components.mlflow.server import ServerSpecError, render_auth_config, server_spec
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DOCKER = ROOT / ms.IMAGE_BUILD_CONTEXT
 KMS = "arn:aws:kms:eu-west-1:123456789012:key/0b5c2e9a-1111-2222-3333-444455556666"
 

@@ -13,6 +13,7 @@ from components.aws_context import AwsContext
 from components.database.metadata import (
     MetadataDatabase,
     MetadataDatabaseArgs,
+    db_parameters,
     engine_major,
     parameter_group_family,
 )
@@ -156,6 +157,16 @@ def test_parameter_group_forces_tls_and_logs(graph: Graph) -> None:
     assert params["log_disconnections"]["value"] == "1"
     assert all(p["applyMethod"] == "immediate" for p in params.values())
     assert instance(graph)["parameterGroupName"] == pg.outputs["name"]
+
+
+def test_db_parameters_force_tls_and_log_slow_statements_connections_and_lock_waits() -> None:
+    assert db_parameters(250) == {
+        "rds.force_ssl": "1",
+        "log_min_duration_statement": "250",
+        "log_connections": "1",
+        "log_disconnections": "1",
+        "log_lock_waits": "1",
+    }
 
 
 def test_enhanced_monitoring_role(graph: Graph) -> None:

@@ -13,6 +13,10 @@ credential, which only the pod's metrics exporter checks (:mod:`components.mlflo
 where S3 and STS answer on interface endpoints. The server's image, command,
 arguments and environment come from :func:`components.mlflow.server.server_spec`, the one definition of
 the server shared with the end-to-end test.
+
+This module creates the objects; their contents come from pure helpers beside it: :mod:`.network_policies`,
+:mod:`.workload` (the server's and the migration's pods), :mod:`.secrets` (SecretStore, basic-auth Secret),
+:mod:`.iam` (the artifact policy) and :mod:`.names`.
 """
 
 from __future__ import annotations

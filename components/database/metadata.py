@@ -11,7 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws_context import AwsContext, lookup
-from components.iam import service_trust_policy
+from components.iam import managed_policy_arn, service_trust_policy
 
 POSTGRES_PORT = 5432
 LOG_EXPORTS: tuple[str, ...] = ("postgresql", "upgrade")
@@ -29,6 +29,18 @@ def engine_major(version: str) -> str:
 def parameter_group_family(version: str) -> str:
     """The DB parameter group family of a PostgreSQL version: ``"17.6"`` -> ``"postgres17"``."""
     return f"postgres{engine_major(version)}"
+
+
+def db_parameters(log_min_duration_ms: int) -> dict[str, str]:
+    """The parameter group's settings: TLS only (``rds.force_ssl``), statements slower than
+    ``log_min_duration_ms`` logged, connections, disconnections and lock waits logged."""
+    return {
+        "rds.force_ssl": "1",
+        "log_min_duration_statement": str(log_min_duration_ms),
+        "log_connections": "1",
+        "log_disconnections": "1",
+        "log_lock_waits": "1",
+    }
 
 
 @dataclass(frozen=True)
@@ -110,6 +122,16 @@ class MetadataDatabaseArgs:
     aws_context: AwsContext | None = None
 
 
+def _validate(args: MetadataDatabaseArgs) -> None:
+    if args.monitoring_interval_seconds not in MONITORING_INTERVALS:
+        raise ValueError(f"monitoring_interval_seconds must be one of {list(MONITORING_INTERVALS)}")
+    if args.max_allocated_storage_gib < args.allocated_storage_gib:
+        raise ValueError("max_allocated_storage_gib must be at least allocated_storage_gib")
+    if not 1 <= args.backup_retention_days <= 35:
+        raise ValueError("backup_retention_days must be between 1 and 35")
+    engine_major(args.engine_version)
+
+
 class MetadataDatabase(pulumi.ComponentResource):
     """An RDS PostgreSQL instance in private database subnets: encrypted with a customer key, TLS-only,
     reachable on 5432 from the given security groups only, its master password managed by RDS in Secrets
@@ -124,111 +146,106 @@ class MetadataDatabase(pulumi.ComponentResource):
         self, name: str, args: MetadataDatabaseArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mlops:database:MetadataDatabase", name, None, opts)
-        if args.monitoring_interval_seconds not in MONITORING_INTERVALS:
-            raise ValueError(f"monitoring_interval_seconds must be one of {list(MONITORING_INTERVALS)}")
-        if args.max_allocated_storage_gib < args.allocated_storage_gib:
-            raise ValueError("max_allocated_storage_gib must be at least allocated_storage_gib")
-        if not 1 <= args.backup_retention_days <= 35:
-            raise ValueError("backup_retention_days must be between 1 and 35")
-        major = engine_major(args.engine_version)
-        child = pulumi.ResourceOptions(parent=self)
+        _validate(args)
+        self._subnet_group(name, args)
+        self._security_group(name, args)
+        self._parameter_group(name, args)
+        monitoring_ready = self._monitoring_role(name, args)
+        self._log_groups(name, args)
+        self._instance(name, args, monitoring_ready)
+        self._outputs(args)
 
+    def _subnet_group(self, name: str, args: MetadataDatabaseArgs) -> None:
         self.subnet_group = aws.rds.SubnetGroup(
             f"{name}-subnets",
             description=f"{args.identifier}: isolated database subnets",
             subnet_ids=args.subnet_ids,
             tags={"Name": f"{args.identifier}-subnets"},
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
+    def _security_group(self, name: str, args: MetadataDatabaseArgs) -> None:
+        """The database's security group: one ingress rule per allowed group, no CIDR rule, no egress rule (the
+        database opens no connections; security groups are stateful, so replies need none)."""
         self.security_group = aws.ec2.SecurityGroup(
             f"{name}-sg",
             description=f"{args.identifier}: PostgreSQL from allowed security groups only",
             vpc_id=args.vpc_id,
             tags={"Name": f"{args.identifier}-sg"},
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        # One ingress rule per allowed group, no CIDR rule, no egress rule (the database opens no
-        # connections; security groups are stateful, so replies need none).
-        self.ingress_rules: list[aws.vpc.SecurityGroupIngressRule] = []
-        for i, source in enumerate(args.allowed_security_group_ids):
-            self.ingress_rules.append(
-                aws.vpc.SecurityGroupIngressRule(
-                    f"{name}-sg-ingress-{i}",
-                    security_group_id=self.security_group.id,
-                    description="PostgreSQL from an allowed security group",
-                    ip_protocol="tcp",
-                    from_port=POSTGRES_PORT,
-                    to_port=POSTGRES_PORT,
-                    referenced_security_group_id=source,
-                    opts=child,
-                )
+        self.ingress_rules: list[aws.vpc.SecurityGroupIngressRule] = [
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-sg-ingress-{i}",
+                security_group_id=self.security_group.id,
+                description="PostgreSQL from an allowed security group",
+                ip_protocol="tcp",
+                from_port=POSTGRES_PORT,
+                to_port=POSTGRES_PORT,
+                referenced_security_group_id=source,
+                opts=pulumi.ResourceOptions(parent=self),
             )
+            for i, source in enumerate(args.allowed_security_group_ids)
+        ]
 
+    def _parameter_group(self, name: str, args: MetadataDatabaseArgs) -> None:
         self.parameter_group = aws.rds.ParameterGroup(
             f"{name}-params",
             family=parameter_group_family(args.engine_version),
             description=f"{args.identifier}: TLS only, connection and slow-statement logging",
             parameters=[
-                aws.rds.ParameterGroupParameterArgs(
-                    name="rds.force_ssl", value="1", apply_method="immediate"
-                ),
-                aws.rds.ParameterGroupParameterArgs(
-                    name="log_min_duration_statement",
-                    value=str(args.log_min_duration_ms),
-                    apply_method="immediate",
-                ),
-                aws.rds.ParameterGroupParameterArgs(
-                    name="log_connections", value="1", apply_method="immediate"
-                ),
-                aws.rds.ParameterGroupParameterArgs(
-                    name="log_disconnections", value="1", apply_method="immediate"
-                ),
-                aws.rds.ParameterGroupParameterArgs(
-                    name="log_lock_waits", value="1", apply_method="immediate"
-                ),
+                aws.rds.ParameterGroupParameterArgs(name=key, value=value, apply_method="immediate")
+                for key, value in db_parameters(args.log_min_duration_ms).items()
             ],
             tags={"Name": f"{args.identifier}-params"},
             # A new family (major upgrade) needs a new group while the instance still uses the old one.
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=False),
         )
 
+    def _monitoring_role(self, name: str, args: MetadataDatabaseArgs) -> list[pulumi.Resource]:
+        """Enhanced Monitoring's role (none when it is off); returns what the instance must wait for."""
         self.monitoring_role: aws.iam.Role | None = None
-        monitoring_ready: list[pulumi.Resource] = []
-        if args.monitoring_interval_seconds > 0:
-            ctx = args.aws_context or lookup(self)
-            self.monitoring_role = aws.iam.Role(
+        if args.monitoring_interval_seconds <= 0:
+            return []
+        ctx = args.aws_context or lookup(self)
+        self.monitoring_role = aws.iam.Role(
+            f"{name}-monitoring",
+            description=f"RDS Enhanced Monitoring of {args.identifier}",
+            assume_role_policy=json.dumps(
+                service_trust_policy("monitoring.rds.amazonaws.com", source_account=ctx.account_id)
+            ),
+            tags={"Name": f"{args.identifier}-monitoring"},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        # RDS checks the role's permissions when the instance is created: attach the policy first.
+        return [
+            aws.iam.RolePolicyAttachment(
                 f"{name}-monitoring",
-                description=f"RDS Enhanced Monitoring of {args.identifier}",
-                assume_role_policy=json.dumps(
-                    service_trust_policy("monitoring.rds.amazonaws.com", source_account=ctx.account_id)
-                ),
-                tags={"Name": f"{args.identifier}-monitoring"},
-                opts=child,
+                role=self.monitoring_role.name,
+                policy_arn=managed_policy_arn("service-role/AmazonRDSEnhancedMonitoringRole", ctx.partition),
+                opts=pulumi.ResourceOptions(parent=self),
             )
-            # RDS checks the role's permissions when the instance is created: attach the policy first.
-            monitoring_ready.append(
-                aws.iam.RolePolicyAttachment(
-                    f"{name}-monitoring",
-                    role=self.monitoring_role.name,
-                    policy_arn=f"arn:{ctx.partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
-                    opts=child,
-                )
-            )
+        ]
 
-        # RDS creates missing log groups itself, with no retention and no customer key; create them first.
+    def _log_groups(self, name: str, args: MetadataDatabaseArgs) -> None:
+        """RDS creates missing log groups itself, with no retention and no customer key; create them first."""
         self.log_groups: dict[str, aws.cloudwatch.LogGroup] = {}
-        if args.log_groups:
-            for export in LOG_EXPORTS:
-                self.log_groups[export] = aws.cloudwatch.LogGroup(
-                    f"{name}-{export}",
-                    name=f"/aws/rds/instance/{args.identifier}/{export}",
-                    retention_in_days=args.log_retention_days,
-                    kms_key_id=args.log_kms_key_arn,
-                    tags={"Name": f"{args.identifier}-{export}"},
-                    opts=child,
-                )
+        if not args.log_groups:
+            return
+        for export in LOG_EXPORTS:
+            self.log_groups[export] = aws.cloudwatch.LogGroup(
+                f"{name}-{export}",
+                name=f"/aws/rds/instance/{args.identifier}/{export}",
+                retention_in_days=args.log_retention_days,
+                kms_key_id=args.log_kms_key_arn,
+                tags={"Name": f"{args.identifier}-{export}"},
+                opts=pulumi.ResourceOptions(parent=self),
+            )
 
+    def _instance(
+        self, name: str, args: MetadataDatabaseArgs, monitoring_ready: Sequence[pulumi.Resource]
+    ) -> None:
+        major = engine_major(args.engine_version)
         self.instance = aws.rds.Instance(
             f"{name}-instance",
             identifier=args.identifier,
@@ -281,6 +298,7 @@ class MetadataDatabase(pulumi.ComponentResource):
             ),
         )
 
+    def _outputs(self, args: MetadataDatabaseArgs) -> None:
         self.endpoint: pulumi.Output[str] = self.instance.endpoint
         self.address: pulumi.Output[str] = self.instance.address
         self.port: pulumi.Output[int] = self.instance.port

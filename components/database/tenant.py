@@ -21,158 +21,50 @@ and the application's pods (and its External Secrets role) cannot read it.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.aliases import component_options
-from components.database import tenant_job as db_tenant_job
+from components.cluster.external_secrets import ESO_SECRETS_API
+from components.database.iam import job_policy, read_policy
+from components.database.secrets import SECRET_KEYS, credentials_spec
+from components.database.workload import (
+    JOB_SCRIPT_KEY,
+    JOB_SCRIPT_MOUNT,
+    JOB_SCRIPT_SOURCE,
+    content_hash,
+    job_command,
+    job_env,
+    job_pod_spec,
+)
 from components.iam import service_account_role
-from components.kubernetes import cidr_egress, dns_egress, restricted_container, restricted_pod
+from components.kubernetes import RESTRICTED_NAMESPACE_LABELS, cidr_egress, dns_egress, selector
 
-ESO_SECRETS_API = "external-secrets.io/v1"
-#: Where the job's program is mounted in the pod.
-JOB_SCRIPT_MOUNT = "/etc/db-tenant"
-JOB_SCRIPT_KEY = "db_tenant_job.py"
-JOB_SCRIPT_SOURCE = Path(db_tenant_job.__file__)
-#: Keys of the synced Kubernetes Secret (those of the tenant secret's JSON, plus the service file).
-SECRET_KEYS = ("username", "password")
+# The tenant's pure parts live in components.database.iam, .secrets and .workload; these names stay importable
+# from here (the end-to-end test and ``mlops local`` run the job with job_command and job_env).
+__all__ = [
+    "JOB_SCRIPT_KEY",
+    "JOB_SCRIPT_MOUNT",
+    "JOB_SCRIPT_SOURCE",
+    "SECRET_KEYS",
+    "DatabaseAdminNamespace",
+    "DatabaseAdminNamespaceArgs",
+    "DatabaseTenant",
+    "DatabaseTenantArgs",
+    "check_identifier",
+    "job_command",
+    "job_env",
+    "job_policy",
+    "read_policy",
+]
+
 #: PostgreSQL identifiers the tenant accepts (lowercase: no quoting surprises in psql or service files).
 _IDENTIFIER = r"^[a-z_][a-z0-9_]{0,62}$"
-
-RESTRICTED_NAMESPACE_LABELS = {
-    "pod-security.kubernetes.io/enforce": "restricted",
-    "pod-security.kubernetes.io/audit": "restricted",
-    "pod-security.kubernetes.io/warn": "restricted",
-}
-
-
-def job_command(mode: str, *, script_path: str = f"{JOB_SCRIPT_MOUNT}/{JOB_SCRIPT_KEY}") -> list[str]:
-    """The tenant job's argv (``ensure`` for the one-off Job, ``rotate`` for the CronJob); the end-to-end test runs
-    it with ``script_path`` pointing at this repository's copy of the same file."""
-    if mode not in db_tenant_job.MODES:
-        raise ValueError(f"mode {mode!r} is not one of {db_tenant_job.MODES}")
-    # -P: nothing is imported from the program's own directory (a mounted ConfigMap, or this package).
-    return ["python", "-P", script_path, mode]
-
-
-def job_env(
-    *,
-    host: str,
-    port: int,
-    database: str,
-    role: str,
-    master_secret_id: str,
-    tenant_secret_id: str,
-    region: str,
-    ca_bundle_path: str,
-    maintenance_database: str = "postgres",
-) -> dict[str, str]:
-    """The tenant job's environment: libpq's connection and TLS settings and the tenant's names; no secret."""
-    return {
-        "PGHOST": host,
-        "PGPORT": str(port),
-        "PGSSLMODE": "verify-full",
-        "PGSSLROOTCERT": ca_bundle_path,
-        "PGCONNECT_TIMEOUT": "10",
-        "TENANT_DATABASE": database,
-        "TENANT_ROLE": role,
-        "TENANT_MAINTENANCE_DATABASE": maintenance_database,
-        "TENANT_MASTER_SECRET_ID": master_secret_id,
-        "TENANT_SECRET_ID": tenant_secret_id,
-        "AWS_REGION": region,
-        "AWS_DEFAULT_REGION": region,
-        "HOME": "/tmp",
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
-
-
-def job_policy(
-    *, master_secret_arn: str, master_key_arn: str, tenant_secret_arn: str, tenant_key_arn: str, region: str
-) -> str:
-    """The tenant job's role: read the master secret, read and write the tenant secret, each key through Secrets
-    Manager only."""
-    via = {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}}
-    statements = [
-        {
-            "Sid": "ReadMasterSecret",
-            "Effect": "Allow",
-            "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-            "Resource": master_secret_arn,
-        },
-        {
-            "Sid": "WriteTenantSecret",
-            "Effect": "Allow",
-            "Action": [
-                "secretsmanager:GetSecretValue",
-                "secretsmanager:DescribeSecret",
-                "secretsmanager:PutSecretValue",
-            ],
-            "Resource": tenant_secret_arn,
-        },
-    ]
-    if master_key_arn == tenant_key_arn:
-        statements.append(
-            {
-                "Sid": "SecretKeys",
-                "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-                "Resource": tenant_key_arn,
-                "Condition": via,
-            }
-        )
-    else:
-        statements += [
-            {
-                "Sid": "MasterSecretKey",
-                "Effect": "Allow",
-                "Action": "kms:Decrypt",
-                "Resource": master_key_arn,
-                "Condition": via,
-            },
-            {
-                "Sid": "TenantSecretKey",
-                "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-                "Resource": tenant_key_arn,
-                "Condition": via,
-            },
-        ]
-    return json.dumps({"Version": "2012-10-17", "Statement": statements})
-
-
-def read_policy(secret_arns: Sequence[str], key_arn: str, region: str) -> str:
-    """Read exactly these Secrets Manager secrets (External Secrets' role), decrypting through Secrets Manager."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "ReadTenantSecrets",
-                    "Effect": "Allow",
-                    "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                    "Resource": list(secret_arns) if len(secret_arns) > 1 else secret_arns[0],
-                },
-                {
-                    "Sid": "DecryptTenantSecrets",
-                    "Effect": "Allow",
-                    "Action": "kms:Decrypt",
-                    "Resource": key_arn,
-                    "Condition": {
-                        "StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}
-                    },
-                },
-            ],
-        }
-    )
 
 
 @dataclass(frozen=True)
@@ -215,7 +107,7 @@ class DatabaseAdminNamespace(pulumi.ComponentResource):
             f"{name}-default-deny",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="default-deny", namespace=args.name),
             spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(), policy_types=["Ingress", "Egress"]
+                pod_selector=selector(), policy_types=["Ingress", "Egress"]
             ),
             opts=in_ns,
         )
@@ -223,7 +115,7 @@ class DatabaseAdminNamespace(pulumi.ComponentResource):
             f"{name}-egress",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="tenant-job-egress", namespace=args.name),
             spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(),
+                pod_selector=selector(),
                 policy_types=["Egress"],
                 egress=[
                     dns_egress(),
@@ -315,10 +207,6 @@ def check_identifier(tenant: str, what: str, value: str) -> str:
     return value
 
 
-def _hash(*parts: object) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:8]
-
-
 class DatabaseTenant(pulumi.ComponentResource):
     """A database, its role, its Secrets Manager secret, the job that creates them, the CronJob that rotates the
     password, and the ExternalSecret that syncs the credentials into the tenant's namespace.
@@ -332,11 +220,9 @@ class DatabaseTenant(pulumi.ComponentResource):
     ) -> None:
         TOKEN = "mlops:database:DatabaseTenant"
         super().__init__(TOKEN, name, None, component_options(TOKEN, opts))
-
         check_identifier(args.tenant, "role", args.role)
         if not 7 <= args.recovery_window_days <= 30:
             raise ValueError("recovery_window_days must be between 7 and 30")
-        child = pulumi.ResourceOptions(parent=self)
         labels = {
             "app.kubernetes.io/name": "database-tenant",
             "app.kubernetes.io/instance": args.tenant,
@@ -345,7 +231,25 @@ class DatabaseTenant(pulumi.ComponentResource):
         }
         sa_name = f"{args.tenant}-db-tenant"
 
-        # ---- the tenant secret (no value: the job writes it) and the roles reading it --------------------
+        self._secret(name, args)
+        self._job_role(name, args, sa_name)
+        service_account = self._service_account(name, args, sa_name, labels)
+        source = JOB_SCRIPT_SOURCE.read_text()
+        script = self._script(name, args, sa_name, labels, source)
+        env = self._job_env(args)
+        self._job(name, args, sa_name, labels, source, env, script, service_account)
+        self._rotation(name, args, sa_name, labels, env, script)
+        self._external_secret(name, args, labels)
+
+        self.secret_arn: pulumi.Output[str] = self.secret.arn
+        self.job_role_arn: pulumi.Output[str] = self.job_role.arn
+        self.job_name: pulumi.Output[str] = self.job.metadata.name
+        self.register_outputs(
+            {"secret_arn": self.secret_arn, "job_role_arn": self.job_role_arn, "job_name": self.job_name}
+        )
+
+    def _secret(self, name: str, args: DatabaseTenantArgs) -> None:
+        """The tenant secret: no value (the job writes it), the tenant's customer key."""
         self.secret = aws.secretsmanager.Secret(
             f"{name}-secret",
             name=args.secret_name,
@@ -353,8 +257,12 @@ class DatabaseTenant(pulumi.ComponentResource):
             "rotated by its CronJob",
             kms_key_id=args.secret_key_arn,
             recovery_window_in_days=args.recovery_window_days,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
+
+    def _job_role(self, name: str, args: DatabaseTenantArgs, sa_name: str) -> None:
+        """The job's role (IRSA: the master secret and the tenant secret), and the policy the tenant namespace's
+        External Secrets role needs (:attr:`read_policy`)."""
         self.job_role = service_account_role(
             f"{name}-job",
             oidc_provider_arn=args.oidc_provider_arn,
@@ -362,7 +270,7 @@ class DatabaseTenant(pulumi.ComponentResource):
             namespace=args.admin_namespace,
             service_account=sa_name,
             description=f"Database tenant job {args.tenant}: the master secret and the tenant secret only",
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         aws.iam.RolePolicy(
             f"{name}-job",
@@ -378,15 +286,20 @@ class DatabaseTenant(pulumi.ComponentResource):
                     region=args.region,
                 )
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.read_policy: pulumi.Output[str] = pulumi.Output.all(self.secret.arn, args.secret_key_arn).apply(
             lambda a: read_policy([a[0]], a[1], args.region)
         )
 
-        # ---- the job's service account, program, Job and CronJob ---------------------------------------
-        in_admin = pulumi.ResourceOptions(parent=self, depends_on=list(args.admin_depends_on))
-        service_account = k8s.core.v1.ServiceAccount(
+    def _in_admin(self, args: DatabaseTenantArgs) -> pulumi.ResourceOptions:
+        """The options of the objects in the admin namespace: after what it waits for."""
+        return pulumi.ResourceOptions(parent=self, depends_on=list(args.admin_depends_on))
+
+    def _service_account(
+        self, name: str, args: DatabaseTenantArgs, sa_name: str, labels: Mapping[str, str]
+    ) -> k8s.core.v1.ServiceAccount:
+        return k8s.core.v1.ServiceAccount(
             f"{name}-job",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=sa_name,
@@ -394,19 +307,25 @@ class DatabaseTenant(pulumi.ComponentResource):
                 labels=labels,
                 annotations={"eks.amazonaws.com/role-arn": self.job_role.arn},
             ),
-            opts=in_admin,
+            opts=self._in_admin(args),
         )
-        source = JOB_SCRIPT_SOURCE.read_text()
-        script = k8s.core.v1.ConfigMap(
+
+    def _script(
+        self, name: str, args: DatabaseTenantArgs, sa_name: str, labels: Mapping[str, str], source: str
+    ) -> k8s.core.v1.ConfigMap:
+        """The job's program (components.database.tenant_job) in an immutable ConfigMap named by its hash."""
+        return k8s.core.v1.ConfigMap(
             f"{name}-script",
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=f"{sa_name}-{_hash(source)}", namespace=args.admin_namespace, labels=labels
+                name=f"{sa_name}-{content_hash(source)}", namespace=args.admin_namespace, labels=labels
             ),
             data={JOB_SCRIPT_KEY: source},
             immutable=True,
-            opts=in_admin,
+            opts=self._in_admin(args),
         )
-        env = pulumi.Output.all(
+
+    def _job_env(self, args: DatabaseTenantArgs) -> pulumi.Output[dict[str, str]]:
+        return pulumi.Output.all(
             args.db_host, args.db_port, args.master_secret_arn, self.secret.arn, args.database
         ).apply(
             lambda a: job_env(
@@ -421,51 +340,39 @@ class DatabaseTenant(pulumi.ComponentResource):
             )
         )
 
-        def pod(mode: str) -> k8s.core.v1.PodSpecArgs:
-            return k8s.core.v1.PodSpecArgs(
-                service_account_name=sa_name,
-                restart_policy="Never",
-                enable_service_links=False,
-                node_selector=dict(args.node_selector or {}) or None,
-                security_context=restricted_pod(args.run_as_user),
-                containers=[
-                    k8s.core.v1.ContainerArgs(
-                        name="tenant",
-                        image=args.image,
-                        image_pull_policy="IfNotPresent",
-                        command=job_command(mode),
-                        env=env.apply(
-                            lambda e: [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in e.items()]
-                        ),
-                        resources=k8s.core.v1.ResourceRequirementsArgs(
-                            requests={"cpu": "50m", "memory": "128Mi", "ephemeral-storage": "64Mi"},
-                            limits={"cpu": "500m", "memory": "256Mi", "ephemeral-storage": "256Mi"},
-                        ),
-                        security_context=restricted_container(args.run_as_user),
-                        volume_mounts=[
-                            k8s.core.v1.VolumeMountArgs(
-                                name="program", mount_path=JOB_SCRIPT_MOUNT, read_only=True
-                            ),
-                            k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
-                        ],
-                    )
-                ],
-                volumes=[
-                    k8s.core.v1.VolumeArgs(
-                        name="program",
-                        config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
-                            name=script.metadata.name, default_mode=0o444
-                        ),
-                    ),
-                    k8s.core.v1.VolumeArgs(
-                        name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi")
-                    ),
-                ],
-            )
+    @staticmethod
+    def _pod(
+        mode: str,
+        args: DatabaseTenantArgs,
+        sa_name: str,
+        env: pulumi.Output[dict[str, str]],
+        script: k8s.core.v1.ConfigMap,
+    ) -> k8s.core.v1.PodSpecArgs:
+        return job_pod_spec(
+            mode,
+            service_account=sa_name,
+            image=args.image,
+            env=env,
+            script_config_map=script.metadata.name,
+            run_as_user=args.run_as_user,
+            node_selector=args.node_selector,
+        )
 
+    def _job(
+        self,
+        name: str,
+        args: DatabaseTenantArgs,
+        sa_name: str,
+        labels: Mapping[str, str],
+        source: str,
+        env: pulumi.Output[dict[str, str]],
+        script: k8s.core.v1.ConfigMap,
+        service_account: k8s.core.v1.ServiceAccount,
+    ) -> None:
+        """The one-off Job (``ensure``) that creates or corrects the role and the database and sets the password."""
         # Job specs are immutable: the name carries a hash of what the pod runs, so a new image, program or
         # setting is a new Job (created before the old one is deleted), never an update the API server refuses.
-        job_hash = pulumi.Output.all(args.image, env).apply(lambda a: _hash(a[0], a[1], source))
+        job_hash = pulumi.Output.all(args.image, env).apply(lambda a: content_hash(a[0], a[1], source))
         self.job = k8s.batch.v1.Job(
             f"{name}-ensure",
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -478,7 +385,8 @@ class DatabaseTenant(pulumi.ComponentResource):
                 backoff_limit=6,
                 active_deadline_seconds=1800,
                 template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels), spec=pod("ensure")
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                    spec=self._pod("ensure", args, sa_name, env, script),
                 ),
             ),
             opts=pulumi.ResourceOptions(
@@ -487,6 +395,17 @@ class DatabaseTenant(pulumi.ComponentResource):
                 custom_timeouts=pulumi.CustomTimeouts(create="30m", update="30m"),
             ),
         )
+
+    def _rotation(
+        self,
+        name: str,
+        args: DatabaseTenantArgs,
+        sa_name: str,
+        labels: Mapping[str, str],
+        env: pulumi.Output[dict[str, str]],
+        script: k8s.core.v1.ConfigMap,
+    ) -> None:
+        """The CronJob (``rotate``): every run sets a new password, with the same program."""
         self.rotation = k8s.batch.v1.CronJob(
             f"{name}-rotate",
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -505,7 +424,8 @@ class DatabaseTenant(pulumi.ComponentResource):
                         backoff_limit=3,
                         active_deadline_seconds=1800,
                         template=k8s.core.v1.PodTemplateSpecArgs(
-                            metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels), spec=pod("rotate")
+                            metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                            spec=self._pod("rotate", args, sa_name, env, script),
                         ),
                     ),
                 ),
@@ -513,7 +433,8 @@ class DatabaseTenant(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.admin_depends_on, self.job]),
         )
 
-        # ---- the credentials in the tenant's namespace -------------------------------------------------
+    def _external_secret(self, name: str, args: DatabaseTenantArgs, labels: Mapping[str, str]) -> None:
+        """The credentials in the tenant's namespace (components.database.secrets)."""
         self.external_secret = k8s.apiextensions.CustomResource(
             f"{name}-credentials",
             api_version=ESO_SECRETS_API,
@@ -521,31 +442,14 @@ class DatabaseTenant(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=args.k8s_secret_name, namespace=args.namespace, labels=labels
             ),
-            spec={
-                "refreshInterval": args.refresh_interval,
-                "secretStoreRef": {"name": args.secret_store, "kind": "SecretStore"},
-                "target": {
-                    "name": args.k8s_secret_name,
-                    "creationPolicy": "Owner",
-                    "deletionPolicy": "Retain",
-                    "template": {
-                        "engineVersion": "v2",
-                        "mergePolicy": "Merge",
-                        "data": {args.service_file_key: args.service_file_template},
-                    },
-                },
-                "data": [
-                    {"secretKey": key, "remoteRef": {"key": self.secret.arn, "property": key}}
-                    for key in SECRET_KEYS
-                ],
-            },
+            spec=credentials_spec(
+                secret_arn=self.secret.arn,
+                secret_store=args.secret_store,
+                k8s_secret_name=args.k8s_secret_name,
+                service_file_key=args.service_file_key,
+                service_file_template=args.service_file_template,
+                refresh_interval=args.refresh_interval,
+            ),
             # After the Job: the secret has no value before it ran (External Secrets would only retry).
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.tenant_depends_on, self.job]),
-        )
-
-        self.secret_arn: pulumi.Output[str] = self.secret.arn
-        self.job_role_arn: pulumi.Output[str] = self.job_role.arn
-        self.job_name: pulumi.Output[str] = self.job.metadata.name
-        self.register_outputs(
-            {"secret_arn": self.secret_arn, "job_role_arn": self.job_role_arn, "job_name": self.job_name}
         )

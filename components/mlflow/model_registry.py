@@ -13,14 +13,15 @@ credential, which only the pod's metrics exporter checks (:mod:`components.mlflo
 where S3 and STS answer on interface endpoints. The server's image, command,
 arguments and environment come from :func:`components.mlflow.server.server_spec`, the one definition of
 the server shared with the end-to-end test.
+
+This module creates the objects; their contents come from pure helpers beside it: :mod:`.network_policies`,
+:mod:`.workload` (the server's and the migration's pods), :mod:`.secrets` (SecretStore, basic-auth Secret),
+:mod:`.iam` (the artifact policy) and :mod:`.names`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
-import json
-import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -37,98 +38,76 @@ from components.database.tenant import (
     DatabaseTenantArgs,
 )
 from components.iam import service_account_role
-from components.kubernetes import cidr_egress, dns_egress, restricted_container, restricted_pod
+from components.kubernetes import RESTRICTED_NAMESPACE_LABELS
+from components.mlflow.iam import artifact_policy
 from components.mlflow.metrics import (
-    CREDENTIALS_MOUNT,
     METRICS_PASSWORD_GENERATOR,
     METRICS_PORT,
     METRICS_PORT_NAME,
     METRICS_SECRET,
-    PASSWORD_SHA256_KEY,
-    SHARED_TMP_MOUNT,
-    USERNAME_KEY,
     credential_secret_spec,
-    exporter_spec,
     password_generator_spec,
 )
+from components.mlflow.names import (
+    AUTH_SECRET,
+    DB_ROLE,
+    DB_SECRET,
+    MIGRATE_SA,
+    SECRET_STORE,
+    SECRETS_SA,
+    SERVER_SA,
+    SERVICE_NAME,
+)
+from components.mlflow.network_policies import (
+    default_deny_spec,
+    migration_egress_spec,
+    server_egress_spec,
+    server_ingress_spec,
+)
+from components.mlflow.secrets import (
+    AUTH_GENERATORS,
+    auth_external_secret_spec,
+    auth_generator_name,
+    auth_password_spec,
+    secret_store_spec,
+)
 from components.mlflow.server import (
-    AUTH_ADMIN_USERNAME,
     AUTH_CONFIG_PATH,
-    AUTH_FLASK_SECRET_KEY,
     DB_SERVICE_FILE_KEY,
-    DB_SERVICE_MOUNT,
     IMAGE_UID,
     PLATFORM_DB_CREDENTIALS,
+    PORT,
     RDS_CA_BUNDLE_PATH,
+    MigrationSpec,
     MlflowServerSpec,
     migration_spec,
-    render_auth_config,
     render_pg_service,
     server_spec,
     service_hosts,
 )
+from components.mlflow.workload import (
+    ServerResources,
+    migration_job_name,
+    migration_labels,
+    migration_pod_spec,
+    server_labels,
+    server_pod_spec,
+    server_selector,
+)
 
-SERVICE_NAME = "mlflow"
-SERVER_SA = "mlflow"
-SECRETS_SA = "mlflow-secrets"
-DB_SECRET = "mlflow-db"
-AUTH_SECRET = "mlflow-auth"
-SECRET_STORE = "aws-secrets-manager"
-MIGRATE_SA = "mlflow-migrate"
-#: The database tenant's role (the database is ``db_name``).
-DB_ROLE = "mlflow"
-
-
-def artifact_policy(bucket_arn: str, prefix: str, data_key_arn: str, region: str) -> str:
-    """Read/write on ``<bucket>/<prefix>/*`` only, listing only under that prefix, and the bucket key
-    only through S3."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "ArtifactObjects",
-                    "Effect": "Allow",
-                    "Action": [
-                        "s3:GetObject",
-                        "s3:PutObject",
-                        "s3:DeleteObject",
-                        "s3:AbortMultipartUpload",
-                        "s3:ListMultipartUploadParts",
-                    ],
-                    "Resource": f"{bucket_arn}/{prefix}/*",
-                },
-                {
-                    "Sid": "ArtifactListing",
-                    "Effect": "Allow",
-                    "Action": "s3:ListBucket",
-                    "Resource": bucket_arn,
-                    "Condition": {"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}},
-                },
-                {
-                    "Sid": "ArtifactKey",
-                    "Effect": "Allow",
-                    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-                    "Resource": data_key_arn,
-                    "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
-                },
-            ],
-        }
-    )
-
-
-def backend_store_uri(spec: MlflowServerSpec) -> str:
-    """The backend-store URI the server is started with (its ``--backend-store-uri`` argument or the
-    ``MLFLOW_BACKEND_STORE_URI`` variable); the basic-auth app uses the same database."""
-    args = list(spec.args)
-    if "--backend-store-uri" in args and args.index("--backend-store-uri") + 1 < len(args):
-        return args[args.index("--backend-store-uri") + 1]
-    for arg in args:
-        if arg.startswith("--backend-store-uri="):
-            return arg.split("=", 1)[1]
-    if "MLFLOW_BACKEND_STORE_URI" in spec.env:
-        return spec.env["MLFLOW_BACKEND_STORE_URI"]
-    raise ValueError("the MLflow server spec names no backend store URI")
+__all__ = [
+    "AUTH_SECRET",
+    "DB_ROLE",
+    "DB_SECRET",
+    "MIGRATE_SA",
+    "SECRETS_SA",
+    "SECRET_STORE",
+    "SERVER_SA",
+    "SERVICE_NAME",
+    "ModelRegistry",
+    "ModelRegistryArgs",
+    "artifact_policy",
+]
 
 
 @dataclass(frozen=True)
@@ -222,6 +201,15 @@ class ModelRegistryArgs:
     default_permission: str = "NO_PERMISSIONS"
 
 
+def _validate(args: ModelRegistryArgs) -> None:
+    if not args.database_cidrs:
+        raise ValueError("ModelRegistry needs the database subnets' CIDRs for its egress policy")
+    if ipaddress.ip_network(args.vpc_cidr, strict=True).num_addresses > 2**16:
+        raise ValueError(f"vpc_cidr {args.vpc_cidr} is wider than a VPC (/16 at most)")
+    if args.replicas < 1:
+        raise ValueError("ModelRegistry needs at least one replica")
+
+
 class ModelRegistry(pulumi.ComponentResource):
     """MLflow (tracking server and model registry) with PostgreSQL over TLS, artifacts proxied to S3 under
     one prefix, basic authentication, Prometheus metrics, and default-deny networking.
@@ -235,31 +223,47 @@ class ModelRegistry(pulumi.ComponentResource):
     ) -> None:
         TOKEN = "mlops:mlflow:ModelRegistry"
         super().__init__(TOKEN, name, None, component_options(TOKEN, opts))
-        if not args.database_cidrs:
-            raise ValueError("ModelRegistry needs the database subnets' CIDRs for its egress policy")
-        if ipaddress.ip_network(args.vpc_cidr, strict=True).num_addresses > 2**16:
-            raise ValueError(f"vpc_cidr {args.vpc_cidr} is wider than a VPC (/16 at most)")
-        if args.replicas < 1:
-            raise ValueError("ModelRegistry needs at least one replica")
-        child = pulumi.ResourceOptions(parent=self)
-        ns = args.namespace
-        labels = {
-            "app.kubernetes.io/name": "mlflow",
-            "app.kubernetes.io/instance": name,
-            "app.kubernetes.io/component": "tracking-server",
-            "app.kubernetes.io/part-of": "mlops-platform",
-        }
-        selector = {"app.kubernetes.io/name": "mlflow", "app.kubernetes.io/instance": name}
+        _validate(args)
+        labels = server_labels(name)
+        # The External Secrets Operator is a cluster add-on (components.cluster.external_secrets).
+        operator: list[pulumi.Resource] = [args.external_secrets] if args.external_secrets else []
 
-        # ---- AWS roles (IRSA) -----------------------------------------------------------------------
+        self._roles(name, args)
+        self._namespace(name, args)
+        self._network_policies(name, args)
+        self._service_accounts(name, args, labels)
+        self.spec: pulumi.Output[MlflowServerSpec] = self._server_spec(args)
+        store = self._secret_store(name, args, operator)
+        self._database_tenant(name, args, store, operator)
+        auth_path = self.spec.apply(lambda s: s.env.get("MLFLOW_AUTH_CONFIG_PATH", AUTH_CONFIG_PATH))
+        self._auth_secret(name, args, labels, auth_path, operator)
+        self._metrics_credential(name, args, labels, operator)
+        migration = self._migration(name, args, labels)
+        self._server(name, args, labels, auth_path, migration)
+        self._service(name, args, labels)
+        self._outputs()
+
+    def _child(self) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self)
+
+    def _in_namespace(self) -> pulumi.ResourceOptions:
+        """The options of the objects in MLflow's namespace: after the namespace."""
+        return pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
+
+    def _crd(self, operator: Sequence[pulumi.Resource]) -> pulumi.ResourceOptions:
+        """The options of External Secrets objects: after the namespace and the operator."""
+        return pulumi.ResourceOptions(parent=self, depends_on=[self.namespace, *operator])
+
+    def _roles(self, name: str, args: ModelRegistryArgs) -> None:
+        """AWS roles (IRSA): the server's (artifacts under one prefix) and the SecretStore's."""
         self.server_role = service_account_role(
             f"{name}-server",
             oidc_provider_arn=args.oidc_provider_arn,
             oidc_issuer_url=args.oidc_issuer_url,
-            namespace=ns,
+            namespace=args.namespace,
             service_account=SERVER_SA,
             description="MLflow server: artifacts under one prefix",
-            opts=child,
+            opts=self._child(),
         )
         aws.iam.RolePolicy(
             f"{name}-server-artifacts",
@@ -267,125 +271,85 @@ class ModelRegistry(pulumi.ComponentResource):
             policy=pulumi.Output.all(args.artifact_bucket_arn, args.artifact_key_arn).apply(
                 lambda a: artifact_policy(a[0], args.artifact_prefix, a[1], args.region)
             ),
-            opts=child,
+            opts=self._child(),
         )
         self.secrets_role = service_account_role(
             f"{name}-secrets",
             oidc_provider_arn=args.oidc_provider_arn,
             oidc_issuer_url=args.oidc_issuer_url,
-            namespace=ns,
+            namespace=args.namespace,
             service_account=SECRETS_SA,
             description="External Secrets: the MLflow database tenant secret only",
-            opts=child,
+            opts=self._child(),
         )
 
-        # The External Secrets Operator is a cluster add-on (components.cluster.external_secrets).
-        operator: list[pulumi.Resource] = [args.external_secrets] if args.external_secrets else []
-
-        # ---- namespace and network policies ---------------------------------------------------------
+    def _namespace(self, name: str, args: ModelRegistryArgs) -> None:
         self.namespace = k8s.core.v1.Namespace(
             f"{name}-ns",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=ns,
-                labels={
-                    "pod-security.kubernetes.io/enforce": "restricted",
-                    "pod-security.kubernetes.io/audit": "restricted",
-                    "pod-security.kubernetes.io/warn": "restricted",
-                },
-            ),
-            opts=child,
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=args.namespace, labels=RESTRICTED_NAMESPACE_LABELS),
+            opts=self._child(),
         )
-        in_ns = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
+
+    def _network_policies(self, name: str, args: ModelRegistryArgs) -> None:
+        """Default-deny, then the server's ingress and egress (components.mlflow.network_policies)."""
+        ns = args.namespace
+        selector = server_selector(name)
         k8s.networking.v1.NetworkPolicy(
             f"{name}-default-deny",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="default-deny", namespace=ns),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(), policy_types=["Ingress", "Egress"]
-            ),
-            opts=in_ns,
+            spec=default_deny_spec(),
+            opts=self._in_namespace(),
         )
-        client_key, client_value = args.client_namespace_label
-        http = [k8s.networking.v1.NetworkPolicyPortArgs(port=5000, protocol="TCP")]
         k8s.networking.v1.NetworkPolicy(
             f"{name}-allow-clients",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="mlflow-ingress", namespace=ns),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
-                policy_types=["Ingress"],
-                ingress=[
-                    # Prometheus reaches the metrics exporter only, never MLflow's API.
-                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                        from_=[
-                            k8s.networking.v1.NetworkPolicyPeerArgs(
-                                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                                    match_labels={"kubernetes.io/metadata.name": args.monitoring_namespace}
-                                ),
-                                pod_selector=k8s.meta.v1.LabelSelectorArgs(
-                                    match_labels={"app.kubernetes.io/name": "prometheus"}
-                                ),
-                            )
-                        ],
-                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=METRICS_PORT, protocol="TCP")],
-                    ),
-                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                        from_=[
-                            k8s.networking.v1.NetworkPolicyPeerArgs(
-                                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                                    match_labels={client_key: client_value}
-                                )
-                            )
-                        ],
-                        ports=http,
-                    ),
-                ],
+            spec=server_ingress_spec(
+                selector,
+                monitoring_namespace=args.monitoring_namespace,
+                client_namespace_label=args.client_namespace_label,
             ),
-            opts=in_ns,
+            opts=self._in_namespace(),
         )
         k8s.networking.v1.NetworkPolicy(
             f"{name}-allow-egress",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="mlflow-egress", namespace=ns),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
-                policy_types=["Egress"],
-                egress=[
-                    dns_egress(),
-                    cidr_egress(args.database_cidrs, args.db_port),
-                    # S3 and STS (IRSA token exchange) through their interface endpoints in the VPC; nothing
-                    # outside the VPC (an ipBlock cannot name the S3 prefix list the gateway endpoint uses).
-                    cidr_egress([args.vpc_cidr], 443),
-                ],
+            spec=server_egress_spec(
+                selector, database_cidrs=args.database_cidrs, db_port=args.db_port, vpc_cidr=args.vpc_cidr
             ),
-            opts=in_ns,
+            opts=self._in_namespace(),
         )
 
-        # ---- service accounts -----------------------------------------------------------------------
+    def _service_accounts(self, name: str, args: ModelRegistryArgs, labels: Mapping[str, str]) -> None:
+        """The server's and the SecretStore's service accounts, each annotated with its role."""
         self.server_service_account = k8s.core.v1.ServiceAccount(
             f"{name}-server",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=SERVER_SA,
-                namespace=ns,
+                namespace=args.namespace,
                 labels=labels,
                 annotations={"eks.amazonaws.com/role-arn": self.server_role.arn},
             ),
             # Left at the default: reports disagree on whether EKS's IRSA webhook injects the web-identity
             # token into pods that opt out of the service-account token, and this account has no RBAC
             # binding, so its Kubernetes API token grants nothing.
-            opts=in_ns,
+            opts=self._in_namespace(),
         )
         self.secrets_service_account = k8s.core.v1.ServiceAccount(
             f"{name}-secrets",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=SECRETS_SA,
-                namespace=ns,
+                namespace=args.namespace,
                 labels=labels,
                 annotations={"eks.amazonaws.com/role-arn": self.secrets_role.arn},
             ),
             automount_service_account_token=False,
-            opts=in_ns,
+            opts=self._in_namespace(),
         )
 
-        # ---- the server's definition (one place: components.mlflow.server) -------------------------
-        self.spec: pulumi.Output[MlflowServerSpec] = pulumi.Output.all(
+    @staticmethod
+    def _server_spec(args: ModelRegistryArgs) -> pulumi.Output[MlflowServerSpec]:
+        """The server's definition (one place: components.mlflow.server)."""
+        return pulumi.Output.all(
             args.db_host,
             args.db_port,
             args.db_name,
@@ -405,7 +369,7 @@ class ModelRegistry(pulumi.ComponentResource):
                 region=args.region,
                 workers=args.workers,
                 # Clients address the Service by name; MLflow accepts only localhost and private IPs otherwise.
-                allowed_hosts=service_hosts(service=SERVICE_NAME, namespace=ns),
+                allowed_hosts=service_hosts(service=SERVICE_NAME, namespace=args.namespace),
                 # Uploads name the bucket key, so a bucket policy requiring SSE-KMS does not refuse them.
                 artifact_kms_key_arn=a[5],
                 # libpq reads the credentials from a service file at every new connection, so the password
@@ -414,28 +378,30 @@ class ModelRegistry(pulumi.ComponentResource):
             )
         )
 
-        # ---- secrets: the RDS-managed secret, synced; the auth secrets, generated in-cluster ---------
-        crd_opts = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace, *operator])
-        store = k8s.apiextensions.CustomResource(
+    def _secret_store(
+        self, name: str, args: ModelRegistryArgs, operator: Sequence[pulumi.Resource]
+    ) -> k8s.apiextensions.CustomResource:
+        """The SecretStore on Secrets Manager, authenticated as the secrets service account."""
+        return k8s.apiextensions.CustomResource(
             f"{name}-store",
             api_version=ESO_SECRETS_API,
             kind="SecretStore",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=SECRET_STORE, namespace=ns),
-            spec={
-                "provider": {
-                    "aws": {
-                        "service": "SecretsManager",
-                        "region": args.region,
-                        "auth": {"jwt": {"serviceAccountRef": {"name": SECRETS_SA}}},
-                    }
-                }
-            },
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=SECRET_STORE, namespace=args.namespace),
+            spec=secret_store_spec(region=args.region, service_account=SECRETS_SA),
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[self.namespace, self.secrets_service_account, *operator]
             ),
         )
-        # MLflow's own database role and database (not the RDS master user): created by the tenant job, its
-        # password generated in the job's pod, kept in Secrets Manager and synced here with a libpq service file.
+
+    def _database_tenant(
+        self,
+        name: str,
+        args: ModelRegistryArgs,
+        store: pulumi.Resource,
+        operator: Sequence[pulumi.Resource],
+    ) -> None:
+        """MLflow's own database role and database (not the RDS master user): created by the tenant job, its
+        password generated in the job's pod, kept in Secrets Manager and synced here with a libpq service file."""
         admin_ready: list[pulumi.Resource] = []
         if args.create_db_admin_namespace:
             admin_ready.append(
@@ -451,7 +417,7 @@ class ModelRegistry(pulumi.ComponentResource):
                             else args.db_admin_https_cidrs
                         ),
                     ),
-                    opts=child,
+                    opts=self._child(),
                 )
             )
         self.database_tenant = DatabaseTenant(
@@ -460,7 +426,7 @@ class ModelRegistry(pulumi.ComponentResource):
                 tenant=SERVICE_NAME,
                 database=args.db_name,
                 role=args.db_role,
-                namespace=ns,
+                namespace=args.namespace,
                 admin_namespace=args.db_admin_namespace,
                 db_host=args.db_host,
                 db_port=args.db_port,
@@ -484,91 +450,71 @@ class ModelRegistry(pulumi.ComponentResource):
                 admin_depends_on=admin_ready,
                 tenant_depends_on=[store, *operator],
             ),
-            opts=child,
+            opts=self._child(),
         )
         aws.iam.RolePolicy(
             f"{name}-secrets-read",
             role=self.secrets_role.id,
             policy=self.database_tenant.read_policy,
-            opts=child,
+            opts=self._child(),
         )
         self.db_secret = self.database_tenant.external_secret
-        generators = {}
-        for key, length in (("admin_password", 32), ("flask_secret_key", 64)):
-            generators[key] = k8s.apiextensions.CustomResource(
+
+    def _auth_secret(
+        self,
+        name: str,
+        args: ModelRegistryArgs,
+        labels: Mapping[str, str],
+        auth_path: pulumi.Output[str],
+        operator: Sequence[pulumi.Resource],
+    ) -> None:
+        """MLflow's basic-auth admin password and Flask secret key, generated in the cluster, and the Secret
+        with the auth config rendered from them (components.mlflow.secrets)."""
+        generators = {
+            key: k8s.apiextensions.CustomResource(
                 f"{name}-{key.replace('_', '-')}",
                 api_version=ESO_GENERATORS_API,
                 kind="Password",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=f"mlflow-{key.replace('_', '-')}", namespace=ns),
-                # Letters and digits only: the value lands in an INI file and HTTP basic auth.
-                spec={
-                    "length": length,
-                    "digits": length // 4,
-                    "symbols": 0,
-                    "noUpper": False,
-                    "allowRepeat": True,
-                },
-                opts=crd_opts,
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=auth_generator_name(key), namespace=args.namespace),
+                spec=auth_password_spec(length),
+                opts=self._crd(operator),
             )
-        auth_path = self.spec.apply(lambda s: s.env.get("MLFLOW_AUTH_CONFIG_PATH", AUTH_CONFIG_PATH))
+            for key, length in AUTH_GENERATORS
+        }
         self.auth_secret = k8s.apiextensions.CustomResource(
             f"{name}-auth",
             api_version=ESO_SECRETS_API,
             kind="ExternalSecret",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=AUTH_SECRET, namespace=ns, labels=labels),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=AUTH_SECRET, namespace=args.namespace, labels=labels),
             spec=pulumi.Output.all(self.spec, auth_path).apply(
-                lambda a: {
-                    # Generated once: MLflow reads the admin password only when it first creates the admin user,
-                    # so regenerating it (ESO's default refresh policy re-runs the generators whenever this spec
-                    # or its labels change) would leave a Secret that no longer matches the database.
-                    "refreshPolicy": "CreatedOnce",
-                    "refreshInterval": "0s",
-                    "target": {
-                        "name": AUTH_SECRET,
-                        "creationPolicy": "Owner",
-                        "deletionPolicy": "Retain",
-                        "template": {
-                            "engineVersion": "v2",
-                            "data": {
-                                # The server's own ini renderer; ESO fills in the generated password.
-                                posixpath.basename(a[1]): render_auth_config(
-                                    admin_username=AUTH_ADMIN_USERNAME,
-                                    admin_password="{{ .admin_password }}",
-                                    database_uri=backend_store_uri(a[0]),
-                                    default_permission=args.default_permission,
-                                ),
-                                "admin-username": AUTH_ADMIN_USERNAME,
-                                "admin-password": "{{ .admin_password }}",
-                                AUTH_FLASK_SECRET_KEY: "{{ .flask_secret_key }}",
-                            },
-                        },
-                    },
-                    "dataFrom": [
-                        {
-                            "sourceRef": {
-                                "generatorRef": {
-                                    "apiVersion": ESO_GENERATORS_API,
-                                    "kind": "Password",
-                                    "name": f"mlflow-{key.replace('_', '-')}",
-                                }
-                            },
-                            "rewrite": [{"regexp": {"source": "^password$", "target": key}}],
-                        }
-                        for key in generators
-                    ],
-                }
+                lambda a: auth_external_secret_spec(
+                    a[0],
+                    a[1],
+                    secret_name=AUTH_SECRET,
+                    generators_api=ESO_GENERATORS_API,
+                    generator_keys=list(generators),
+                    default_permission=args.default_permission,
+                )
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*generators.values(), *operator]),
         )
 
-        # ---- the scrape credential: generated in-cluster, rotated by ESO (components.mlflow.metrics) ---
+    def _metrics_credential(
+        self,
+        name: str,
+        args: ModelRegistryArgs,
+        labels: Mapping[str, str],
+        operator: Sequence[pulumi.Resource],
+    ) -> None:
+        """The scrape credential: generated in-cluster, rotated by ESO (components.mlflow.metrics)."""
+        ns = args.namespace
         metrics_generator = k8s.apiextensions.CustomResource(
             f"{name}-metrics-password",
             api_version=ESO_GENERATORS_API,
             kind="Password",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=METRICS_PASSWORD_GENERATOR, namespace=ns),
             spec=password_generator_spec(),
-            opts=crd_opts,
+            opts=self._crd(operator),
         )
         self.metrics_secret = k8s.apiextensions.CustomResource(
             f"{name}-metrics",
@@ -579,80 +525,34 @@ class ModelRegistry(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[metrics_generator, *operator]),
         )
 
-        # ---- schema migration: a Job the Deployment waits for -------------------------------------------
-        # `mlflow db upgrade` (and the auth app's migrations) run once per image, not in three replicas at once.
+    def _migration(
+        self, name: str, args: ModelRegistryArgs, labels: Mapping[str, str]
+    ) -> pulumi.Output[MigrationSpec]:
+        """The schema migration: a Job the Deployment waits for. ``mlflow db upgrade`` (and the auth app's
+        migrations) run once per image, not in every replica at once."""
+        ns = args.namespace
         migration = self.spec.apply(migration_spec)
-        # Not the server's selector labels: the Service, the PDB and the server's policies must not pick them up.
-        migrate_labels = {
-            **labels,
-            "app.kubernetes.io/name": "mlflow-schema-migration",
-            "app.kubernetes.io/component": "schema-migration",
-        }
-        migration_security = restricted_container(args.run_as_user)
-        db_mount = k8s.core.v1.VolumeMountArgs(name="db", mount_path=DB_SERVICE_MOUNT, read_only=True)
-        db_volume = k8s.core.v1.VolumeArgs(
-            name="db",
-            secret=k8s.core.v1.SecretVolumeSourceArgs(
-                secret_name=DB_SECRET,
-                default_mode=0o440,
-                items=[k8s.core.v1.KeyToPathArgs(key=DB_SERVICE_FILE_KEY, path=DB_SERVICE_FILE_KEY)],
-            ),
-        )
-
-        def migration_container(step: str, argv: list[str], env: dict[str, str]) -> k8s.core.v1.ContainerArgs:
-            return k8s.core.v1.ContainerArgs(
-                name=step,
-                image=spec_image,
-                image_pull_policy="IfNotPresent",
-                command=argv[:1],
-                args=argv[1:],
-                env=[k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in env.items()],
-                resources=k8s.core.v1.ResourceRequirementsArgs(
-                    requests={"cpu": "100m", "memory": "512Mi", "ephemeral-storage": "64Mi"},
-                    limits={"cpu": "1", "memory": "1Gi", "ephemeral-storage": "512Mi"},
-                ),
-                security_context=migration_security,
-                volume_mounts=[db_mount, k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
-            )
-
-        spec_image = self.spec.apply(lambda s: s.image)
+        image = self.spec.apply(lambda s: s.image)
+        job_labels = migration_labels(labels)
         self.migrate_service_account = k8s.core.v1.ServiceAccount(
             f"{name}-migrate",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=MIGRATE_SA, namespace=ns, labels=labels),
             automount_service_account_token=False,
-            opts=in_ns,
+            opts=self._in_namespace(),
         )
         k8s.networking.v1.NetworkPolicy(
             f"{name}-migrate-egress",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="mlflow-migrate-egress", namespace=ns),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(
-                    match_labels={"app.kubernetes.io/component": "schema-migration"}
-                ),
-                policy_types=["Egress"],
-                egress=[
-                    dns_egress(),
-                    cidr_egress(args.database_cidrs, args.db_port),
-                ],
-            ),
-            opts=in_ns,
-        )
-        # Job specs are immutable: the name carries a hash of the image and the commands, so a new image is a new
-        # Job (created, awaited, then the old one deleted), never an update the API server refuses.
-        migration_name = pulumi.Output.all(spec_image, migration).apply(
-            lambda a: (
-                "mlflow-db-upgrade-"
-                + hashlib.sha256(
-                    json.dumps([a[0], a[1].steps, a[1].env], sort_keys=True).encode()
-                ).hexdigest()[:8]
-            )
+            spec=migration_egress_spec(database_cidrs=args.database_cidrs, db_port=args.db_port),
+            opts=self._in_namespace(),
         )
         self.migration_job = k8s.batch.v1.Job(
             f"{name}-db-upgrade",
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=migration_name,
+                # A new image is a new Job (Job specs are immutable: components.mlflow.workload).
+                name=pulumi.Output.all(image, migration).apply(lambda a: migration_job_name(a[0], a[1])),
                 namespace=ns,
-                labels=migrate_labels,
+                labels=job_labels,
                 # The first deployment (await_rollout False): the image is pushed after this update, so the Job
                 # cannot finish in it; the server's init container waits for the schema instead.
                 annotations=None if args.await_rollout else {"pulumi.com/skipAwait": "true"},
@@ -661,26 +561,9 @@ class ModelRegistry(pulumi.ComponentResource):
                 backoff_limit=4,
                 active_deadline_seconds=3600,
                 template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=migrate_labels),
-                    spec=k8s.core.v1.PodSpecArgs(
-                        service_account_name=MIGRATE_SA,
-                        automount_service_account_token=False,
-                        restart_policy="Never",
-                        enable_service_links=False,
-                        node_selector=dict(args.node_selector) or None,
-                        security_context=restricted_pod(args.run_as_user),
-                        init_containers=migration.apply(
-                            lambda m: [migration_container(step, argv, m.env) for step, argv in m.steps[:-1]]
-                        ),
-                        containers=migration.apply(
-                            lambda m: [migration_container(m.steps[-1][0], m.steps[-1][1], m.env)]
-                        ),
-                        volumes=[
-                            db_volume,
-                            k8s.core.v1.VolumeArgs(
-                                name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="512Mi")
-                            ),
-                        ],
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=job_labels),
+                    spec=migration_pod_spec(
+                        migration, image=image, run_as_user=args.run_as_user, node_selector=args.node_selector
                     ),
                 ),
             ),
@@ -690,75 +573,23 @@ class ModelRegistry(pulumi.ComponentResource):
                 custom_timeouts=pulumi.CustomTimeouts(create="60m", update="60m"),
             ),
         )
+        return migration
 
-        # ---- Deployment, Service, PodDisruptionBudget -----------------------------------------------
-        spec_out = self.spec
-
-        def env_vars(spec: MlflowServerSpec, path: str) -> list[k8s.core.v1.EnvVarArgs]:
-            env = [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in spec.env.items()]
-            if "MLFLOW_AUTH_CONFIG_PATH" not in spec.env:
-                env.append(k8s.core.v1.EnvVarArgs(name="MLFLOW_AUTH_CONFIG_PATH", value=path))
-            env += [
-                k8s.core.v1.EnvVarArgs(
-                    name=k,
-                    value_from=k8s.core.v1.EnvVarSourceArgs(
-                        secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=s, key=key)
-                    ),
-                )
-                for k, (s, key) in spec.secret_env.items()
-            ]
-            return env
-
-        def probe(period: int, failures: int) -> k8s.core.v1.ProbeArgs:
-            return k8s.core.v1.ProbeArgs(
-                http_get=k8s.core.v1.HTTPGetActionArgs(
-                    path=spec_out.apply(lambda s: s.health_path), port="http"
-                ),
-                timeout_seconds=5,
-                period_seconds=period,
-                failure_threshold=failures,
-            )
-
-        auth_file = auth_path.apply(posixpath.basename)
-        container = k8s.core.v1.ContainerArgs(
-            name="mlflow",
-            image=spec_out.apply(lambda s: s.image),
-            image_pull_policy="IfNotPresent",
-            command=spec_out.apply(lambda s: s.command),
-            args=spec_out.apply(lambda s: s.args),
-            env=pulumi.Output.all(spec_out, auth_path).apply(lambda a: env_vars(a[0], a[1])),
-            ports=[
-                k8s.core.v1.ContainerPortArgs(
-                    name="http", container_port=spec_out.apply(lambda s: s.port), protocol="TCP"
-                )
-            ],
-            # The schema is migrated before (the Job; the init container waits for it); start-up still loads
-            # the app and opens the first connections: allow it five minutes on a loaded node.
-            startup_probe=probe(10, 30),
-            liveness_probe=probe(20, 3),
-            readiness_probe=probe(10, 3),
-            resources=k8s.core.v1.ResourceRequirementsArgs(
-                requests={"cpu": args.cpu_request, "memory": args.memory_request, "ephemeral-storage": "1Gi"},
-                limits={
-                    "cpu": args.cpu_limit,
-                    "memory": args.memory_limit,
-                    "ephemeral-storage": args.tmp_size_limit,
-                },
-            ),
-            security_context=restricted_container(args.run_as_user),
-            volume_mounts=[
-                k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
-                k8s.core.v1.VolumeMountArgs(
-                    name="auth", mount_path=auth_path.apply(posixpath.dirname), read_only=True
-                ),
-                k8s.core.v1.VolumeMountArgs(name="db", mount_path=DB_SERVICE_MOUNT, read_only=True),
-            ],
-        )
+    def _server(
+        self,
+        name: str,
+        args: ModelRegistryArgs,
+        labels: Mapping[str, str],
+        auth_path: pulumi.Output[str],
+        migration: pulumi.Output[MigrationSpec],
+    ) -> None:
+        """The Deployment: rolling updates one replica at a time, after its secrets and the migration Job."""
+        selector = server_selector(name)
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-server",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=SERVICE_NAME,
-                namespace=ns,
+                namespace=args.namespace,
                 labels=labels,
                 # Only for a first deployment whose image is not in the new repository yet (await_rollout).
                 annotations=None if args.await_rollout else {"pulumi.com/skipAwait": "true"},
@@ -773,67 +604,20 @@ class ModelRegistry(pulumi.ComponentResource):
                 ),
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                    spec=k8s.core.v1.PodSpecArgs(
-                        service_account_name=SERVER_SA,
-                        enable_service_links=False,
-                        security_context=restricted_pod(args.run_as_user),
-                        node_selector=dict(args.node_selector) or None,
-                        topology_spread_constraints=[
-                            k8s.core.v1.TopologySpreadConstraintArgs(
-                                max_skew=1,
-                                topology_key=key,
-                                when_unsatisfiable="ScheduleAnyway",
-                                label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
-                            )
-                            for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
-                        ],
-                        termination_grace_period_seconds=30,
-                        # No replica starts on an empty or old schema (nor migrates it): wait for the Job.
-                        init_containers=[
-                            migration.apply(lambda m: migration_container("wait-for-schema", m.gate, m.env))
-                        ],
-                        containers=[container, self._metrics_exporter(args, spec_out)],
-                        volumes=[
-                            k8s.core.v1.VolumeArgs(
-                                name="tmp",
-                                empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(
-                                    size_limit=args.tmp_size_limit
-                                ),
-                            ),
-                            k8s.core.v1.VolumeArgs(
-                                name="auth",
-                                secret=k8s.core.v1.SecretVolumeSourceArgs(
-                                    secret_name=AUTH_SECRET,
-                                    default_mode=0o440,
-                                    items=[k8s.core.v1.KeyToPathArgs(key=auth_file, path=auth_file)],
-                                ),
-                            ),
-                            # Only the user name and the password's hash: the exporter never holds the password.
-                            k8s.core.v1.VolumeArgs(
-                                name="metrics-auth",
-                                secret=k8s.core.v1.SecretVolumeSourceArgs(
-                                    secret_name=METRICS_SECRET,
-                                    default_mode=0o440,
-                                    items=[
-                                        k8s.core.v1.KeyToPathArgs(key=k, path=k)
-                                        for k in (USERNAME_KEY, PASSWORD_SHA256_KEY)
-                                    ],
-                                ),
-                            ),
-                            # A Secret volume without subPath: the kubelet refreshes the file after rotation.
-                            k8s.core.v1.VolumeArgs(
-                                name="db",
-                                secret=k8s.core.v1.SecretVolumeSourceArgs(
-                                    secret_name=DB_SECRET,
-                                    default_mode=0o440,
-                                    items=[
-                                        k8s.core.v1.KeyToPathArgs(
-                                            key=DB_SERVICE_FILE_KEY, path=DB_SERVICE_FILE_KEY
-                                        )
-                                    ],
-                                ),
-                            ),
-                        ],
+                    spec=server_pod_spec(
+                        self.spec,
+                        auth_path,
+                        migration,
+                        selector=selector,
+                        resources=ServerResources(
+                            cpu_request=args.cpu_request,
+                            cpu_limit=args.cpu_limit,
+                            memory_request=args.memory_request,
+                            memory_limit=args.memory_limit,
+                            tmp_size_limit=args.tmp_size_limit,
+                        ),
+                        run_as_user=args.run_as_user,
+                        node_selector=args.node_selector,
                     ),
                 ),
             ),
@@ -848,6 +632,11 @@ class ModelRegistry(pulumi.ComponentResource):
                 ],
             ),
         )
+
+    def _service(self, name: str, args: ModelRegistryArgs, labels: Mapping[str, str]) -> None:
+        """The Service (the API and the exporter's port) and the PodDisruptionBudget."""
+        ns = args.namespace
+        selector = server_selector(name)
         self.service = k8s.core.v1.Service(
             f"{name}-service",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=SERVICE_NAME, namespace=ns, labels=labels),
@@ -855,7 +644,7 @@ class ModelRegistry(pulumi.ComponentResource):
                 type="ClusterIP",
                 selector=selector,
                 ports=[
-                    k8s.core.v1.ServicePortArgs(name="http", port=5000, target_port="http", protocol="TCP"),
+                    k8s.core.v1.ServicePortArgs(name="http", port=PORT, target_port="http", protocol="TCP"),
                     k8s.core.v1.ServicePortArgs(
                         name=METRICS_PORT_NAME,
                         port=METRICS_PORT,
@@ -864,7 +653,7 @@ class ModelRegistry(pulumi.ComponentResource):
                     ),
                 ],
             ),
-            opts=in_ns,
+            opts=self._in_namespace(),
         )
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",
@@ -873,9 +662,10 @@ class ModelRegistry(pulumi.ComponentResource):
             spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
                 max_unavailable=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector)
             ),
-            opts=in_ns,
+            opts=self._in_namespace(),
         )
 
+    def _outputs(self) -> None:
         self.namespace_name: pulumi.Output[str] = self.namespace.metadata.name
         self.service_name: pulumi.Output[str] = self.service.metadata.name
         self.url: pulumi.Output[str] = pulumi.Output.concat(
@@ -899,49 +689,4 @@ class ModelRegistry(pulumi.ComponentResource):
                 "service_account_role_arn": self.service_account_role_arn,
                 "secrets_role_arn": self.secrets_role_arn,
             }
-        )
-
-    @staticmethod
-    def _metrics_exporter(
-        args: ModelRegistryArgs, spec: pulumi.Output[MlflowServerSpec]
-    ) -> k8s.core.v1.ContainerArgs:
-        """The pod's second container: MLflow's metrics behind the scrape credential (components.mlflow.metrics)."""
-        exporter = spec.apply(lambda s: exporter_spec(image=s.image))
-
-        def probe(period: int) -> k8s.core.v1.ProbeArgs:
-            return k8s.core.v1.ProbeArgs(
-                http_get=k8s.core.v1.HTTPGetActionArgs(
-                    path=exporter.apply(lambda e: e.health_path), port=METRICS_PORT_NAME
-                ),
-                timeout_seconds=3,
-                period_seconds=period,
-                failure_threshold=3,
-            )
-
-        return k8s.core.v1.ContainerArgs(
-            name="metrics",
-            image=exporter.apply(lambda e: e.image),
-            image_pull_policy="IfNotPresent",
-            command=exporter.apply(lambda e: e.command),
-            args=exporter.apply(lambda e: e.args),
-            env=exporter.apply(lambda e: [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in e.env.items()]),
-            ports=[
-                k8s.core.v1.ContainerPortArgs(
-                    name=METRICS_PORT_NAME, container_port=METRICS_PORT, protocol="TCP"
-                )
-            ],
-            liveness_probe=probe(20),
-            readiness_probe=probe(10),
-            resources=k8s.core.v1.ResourceRequirementsArgs(
-                requests={"cpu": "10m", "memory": "64Mi", "ephemeral-storage": "16Mi"},
-                limits={"cpu": "200m", "memory": "128Mi", "ephemeral-storage": "64Mi"},
-            ),
-            security_context=restricted_container(args.run_as_user),
-            volume_mounts=[
-                # MLflow's prometheus_client multiprocess files live on the pod's /tmp emptyDir.
-                k8s.core.v1.VolumeMountArgs(name="tmp", mount_path=SHARED_TMP_MOUNT, read_only=True),
-                k8s.core.v1.VolumeMountArgs(
-                    name="metrics-auth", mount_path=CREDENTIALS_MOUNT, read_only=True
-                ),
-            ],
         )

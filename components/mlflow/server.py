@@ -46,8 +46,10 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from components.validation import AWS_REGION
+
 #: MLflow version the image and the end-to-end test run. Keep in step with docker/mlflow/requirements.txt
-#: and the ``e2e`` extra in pyproject.toml (tests/components/test_mlflow_server.py checks all three agree).
+#: and the ``e2e`` extra in pyproject.toml (tests/components/mlflow/test_server.py checks all three agree).
 MLFLOW_VERSION = "3.17.2"
 #: ECR repository the platform's MLflow image is pushed to (must be listed in the registry's repositories).
 IMAGE_REPOSITORY = "mlflow"
@@ -121,7 +123,6 @@ _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 _DB_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 _SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _ALLOWED_HOST = re.compile(r"^[A-Za-z0-9*.:\[\]-]+$")
 
@@ -233,7 +234,7 @@ def server_spec(
         ca_bundle_path: The CA bundle libpq verifies the server with (``PGSSLROOTCERT``); the image's RDS bundle.
     """
     _check(bool(image.strip()) and not image.endswith(":latest"), "image must be a pinned reference")
-    _check(_REGION.match(region) is not None, f"region {region!r} is not an AWS region")
+    _check(AWS_REGION.match(region) is not None, f"region {region!r} is not an AWS region")
     _check(1 <= workers <= 32, f"workers {workers} must be between 1 and 32")
     for name in (db_secret_name, auth_secret_name):
         _check(_SECRET_NAME.match(name) is not None, f"{name!r} is not a Kubernetes Secret name")
@@ -382,10 +383,14 @@ def migration_spec(spec: MlflowServerSpec) -> MigrationSpec:
 
 
 def backend_store_uri_of(spec: MlflowServerSpec) -> str:
-    """The backend-store URI a server spec runs with (its ``--backend-store-uri`` argument)."""
+    """The backend-store URI a server spec runs with (its ``--backend-store-uri`` argument, or the
+    ``MLFLOW_BACKEND_STORE_URI`` variable); the migration job and the basic-auth app use the same database."""
     args = list(spec.args)
     if "--backend-store-uri" in args and args.index("--backend-store-uri") + 1 < len(args):
         return args[args.index("--backend-store-uri") + 1]
+    for arg in args:
+        if arg.startswith("--backend-store-uri="):
+            return arg.split("=", 1)[1]
     if "MLFLOW_BACKEND_STORE_URI" in spec.env:
         return spec.env["MLFLOW_BACKEND_STORE_URI"]
     raise ServerSpecError("the MLflow server spec names no backend store URI")

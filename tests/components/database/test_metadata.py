@@ -13,13 +13,14 @@ from components.aws_context import AwsContext
 from components.database.metadata import (
     MetadataDatabase,
     MetadataDatabaseArgs,
+    db_parameters,
     engine_major,
     parameter_group_family,
 )
 from mlops.engine import run_callable
 from mlops.graph import Graph, Resource
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 CTX = AwsContext(account_id="210987654321", region="eu-west-1")
 KEY = "arn:aws:kms:eu-west-1:210987654321:key/11111111-2222-4333-8444-555555555555"
 NODES_SG = "sg-0123456789abcdef0"
@@ -156,6 +157,16 @@ def test_parameter_group_forces_tls_and_logs(graph: Graph) -> None:
     assert params["log_disconnections"]["value"] == "1"
     assert all(p["applyMethod"] == "immediate" for p in params.values())
     assert instance(graph)["parameterGroupName"] == pg.outputs["name"]
+
+
+def test_db_parameters_force_tls_and_log_slow_statements_connections_and_lock_waits() -> None:
+    assert db_parameters(250) == {
+        "rds.force_ssl": "1",
+        "log_min_duration_statement": "250",
+        "log_connections": "1",
+        "log_disconnections": "1",
+        "log_lock_waits": "1",
+    }
 
 
 def test_enhanced_monitoring_role(graph: Graph) -> None:

@@ -707,34 +707,6 @@ def test_server_verifies_the_database_certificate(graph: Graph) -> None:
     assert uri.endswith("?sslmode=verify-full")
 
 
-def test_tenant_job_policy_grants_each_key_only_what_its_secret_needs() -> None:
-    from components.database.tenant import job_policy, read_policy
-
-    other_key = DATA_KEY.replace("11111111", "99999999")
-    doc = json.loads(
-        job_policy(
-            master_secret_arn=SECRET_ARN,
-            master_key_arn=other_key,
-            tenant_secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:t-AbCdEf",
-            tenant_key_arn=DATA_KEY,
-            region=REGION,
-        )
-    )
-    by_sid = {s["Sid"]: s for s in doc["Statement"]}
-    assert by_sid["MasterSecretKey"] == {
-        "Sid": "MasterSecretKey",
-        "Effect": "Allow",
-        "Action": "kms:Decrypt",  # read only: the job never writes the master secret
-        "Resource": other_key,
-        "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com"}},
-    }
-    assert by_sid["TenantSecretKey"]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
-    assert by_sid["TenantSecretKey"]["Resource"] == DATA_KEY
-    read = json.loads(read_policy(["arn:a", "arn:b"], DATA_KEY, REGION))["Statement"][0]
-    assert read["Resource"] == ["arn:a", "arn:b"]
-    assert "secretsmanager:PutSecretValue" not in read["Action"]
-
-
 def test_db_admin_https_egress_can_be_narrowed_to_the_vpc() -> None:
     graph = render(db_admin_https_cidrs=["10.10.0.0/16"])
     egress = graph.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "mr-db-admin-egress").inputs["spec"][

@@ -13,7 +13,7 @@ import pytest
 from components.mlflow import server as ms
 from components.mlflow.server import ServerSpecError, render_auth_config, server_spec
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DOCKER = ROOT / ms.IMAGE_BUILD_CONTEXT
 KMS = "arn:aws:kms:eu-west-1:123456789012:key/0b5c2e9a-1111-2222-3333-444455556666"
 
@@ -360,3 +360,42 @@ def test_pg_service_file() -> None:
     for bad in ("", "two\nlines", " padded"):
         with pytest.raises(ServerSpecError, match="password"):
             ms.render_pg_service(user="mlflow", password=bad)
+
+
+def test_backend_store_uri_of_reads_every_form_the_server_accepts() -> None:
+    spec = _spec()
+    uri = "postgresql+psycopg2://mlops-prod-db.abcdefghijkl.eu-west-1.rds.amazonaws.com:5432/mlflow?sslmode=verify-full"
+    assert ms.backend_store_uri_of(spec) == uri
+    joined = ms.MlflowServerSpec(
+        image=spec.image,
+        command=spec.command,
+        args=["server", f"--backend-store-uri={uri}"],
+        env={},
+        secret_env={},
+    )
+    assert ms.backend_store_uri_of(joined) == uri
+    by_env = ms.MlflowServerSpec(
+        image=spec.image,
+        command=spec.command,
+        args=["server"],
+        env={"MLFLOW_BACKEND_STORE_URI": uri},
+        secret_env={},
+    )
+    assert ms.backend_store_uri_of(by_env) == uri
+    with pytest.raises(ServerSpecError, match="names no backend store URI"):
+        ms.backend_store_uri_of(
+            ms.MlflowServerSpec(
+                image=spec.image, command=spec.command, args=["server"], env={}, secret_env={}
+            )
+        )
+
+
+@pytest.mark.parametrize("region", ["us-gov-west-1", "cn-north-1", "ap-southeast-3"])
+def test_region_is_any_partitions_region_code(region: str) -> None:
+    assert _spec(region=region).env["AWS_REGION"] == region
+
+
+@pytest.mark.parametrize("region", ["EU-west-1", "eu-west", "eu_west_1"])
+def test_region_that_is_no_region_code_is_refused(region: str) -> None:
+    with pytest.raises(ServerSpecError, match=f"region {region!r} is not an AWS region"):
+        _spec(region=region)

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-SCRIPT = Path(__file__).resolve().parents[2] / "docker" / "mlflow" / "fetch_rds_ca.py"
+SCRIPT = Path(__file__).resolve().parents[3] / "docker" / "mlflow" / "fetch_rds_ca.py"
 
 
 @pytest.fixture(scope="module")

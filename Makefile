@@ -58,7 +58,7 @@ verify: $(STAMP) helm
 # shipped stacks pin into CHARTS_DIR/<chart>-<version>; then `make test CHARTS=DIR` with MLOPS_CHARTS=DIR.
 CHARTS_DIR ?= $(HOME)/.cache/mlops/charts
 charts: $(STAMP) helm
-	$(PY) -m mlops.verify.helm --pull-charts $(CHARTS_DIR)
+	$(PY) -m mlops_platform.mlops.verify.helm --pull-charts $(CHARTS_DIR)
 
 test: lint lint-workflows typecheck unit verify
 

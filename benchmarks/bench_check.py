@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT / "tests" / "support"))  # the policy test kit
 
 from policytest import POLICY_PACK, Checker  # noqa: E402
 
-from mlops.analyzer import pack_process  # noqa: E402
-from mlops.graph import Graph  # noqa: E402
+from mlops_platform.mlops.analyzer import pack_process  # noqa: E402
+from mlops_platform.mlops.graph import Graph  # noqa: E402
 
 
 def synthetic(n: int) -> Graph:

@@ -31,7 +31,7 @@ def run_once(stack: str, charts: str | None, layers: list[str]) -> tuple[float, 
     mlops = ROOT / ".venv" / "bin" / "mlops"
     command = [str(mlops) if mlops.exists() else sys.executable, "verify", stack, "--format", "json"]
     if not mlops.exists():
-        command[1:1] = ["-m", "mlops.cli"]
+        command[1:1] = ["-m", "mlops_platform.mlops.cli"]
     if charts:
         command += ["--charts", charts]
     for layer in layers:

@@ -2,7 +2,7 @@
 
 Import what you need from the package itself::
 
-    from components import ArtifactStore, ArtifactStoreArgs, PlatformOutputs
+    from mlops_platform.components import ArtifactStore, ArtifactStoreArgs, PlatformOutputs
 
 The public API is the one block of re-exports below, ``from <module> import <Name> as <Name>``: type checkers
 and IDEs read it as written; at run time it is not executed but read (:func:`_exports`), and each name is
@@ -24,37 +24,39 @@ except PackageNotFoundError:  # pragma: no cover - imported from a source tree t
     __version__ = "0.0.0+unknown"
 
 if TYPE_CHECKING:  # THE public API, one name a line: pyright reads it, the run time reads it (_exports)
-    from components.artifact_store import ArtifactStore as ArtifactStore
-    from components.artifact_store import ArtifactStoreArgs as ArtifactStoreArgs
-    from components.cluster.cluster import KubernetesCluster as KubernetesCluster
-    from components.cluster.cluster import KubernetesClusterArgs as KubernetesClusterArgs
-    from components.container_registry import ContainerRegistry as ContainerRegistry
-    from components.container_registry import ContainerRegistryArgs as ContainerRegistryArgs
-    from components.database.metadata import MetadataDatabase as MetadataDatabase
-    from components.database.metadata import MetadataDatabaseArgs as MetadataDatabaseArgs
-    from components.deploy_runner import DeployRunner as DeployRunner
-    from components.deploy_runner import DeployRunnerArgs as DeployRunnerArgs
-    from components.governance import DATA_CLASSIFICATIONS as DATA_CLASSIFICATIONS
-    from components.governance import ENVIRONMENTS as ENVIRONMENTS
-    from components.iam import irsa_trust_policy as irsa_trust_policy
-    from components.keys import Keys as Keys
-    from components.keys import KeysArgs as KeysArgs
-    from components.kubernetes import pod_security_labels as pod_security_labels
-    from components.mlflow.model_registry import ModelRegistry as ModelRegistry
-    from components.mlflow.model_registry import ModelRegistryArgs as ModelRegistryArgs
-    from components.monitoring.model_monitoring import ModelMonitoring as ModelMonitoring
-    from components.monitoring.model_monitoring import ModelMonitoringArgs as ModelMonitoringArgs
-    from components.monitoring.monitoring import Monitoring as Monitoring
-    from components.monitoring.monitoring import MonitoringArgs as MonitoringArgs
-    from components.network.network import Network as Network
-    from components.network.network import NetworkArgs as NetworkArgs
-    from components.platform.config import ConfigError as ConfigError
-    from components.platform.config import PlatformConfig as PlatformConfig
-    from components.platform.outputs import OUTPUTS_VERSION as OUTPUTS_VERSION
-    from components.platform.outputs import PlatformContractError as PlatformContractError
-    from components.platform.outputs import PlatformOutputs as PlatformOutputs
-    from components.platform.outputs import export_platform_outputs as export_platform_outputs
-    from components.platform.platform import MlopsPlatform as MlopsPlatform
+    from mlops_platform.components.artifact_store import ArtifactStore as ArtifactStore
+    from mlops_platform.components.artifact_store import ArtifactStoreArgs as ArtifactStoreArgs
+    from mlops_platform.components.cluster.cluster import KubernetesCluster as KubernetesCluster
+    from mlops_platform.components.cluster.cluster import KubernetesClusterArgs as KubernetesClusterArgs
+    from mlops_platform.components.container_registry import ContainerRegistry as ContainerRegistry
+    from mlops_platform.components.container_registry import ContainerRegistryArgs as ContainerRegistryArgs
+    from mlops_platform.components.database.metadata import MetadataDatabase as MetadataDatabase
+    from mlops_platform.components.database.metadata import MetadataDatabaseArgs as MetadataDatabaseArgs
+    from mlops_platform.components.deploy_runner import DeployRunner as DeployRunner
+    from mlops_platform.components.deploy_runner import DeployRunnerArgs as DeployRunnerArgs
+    from mlops_platform.components.governance import DATA_CLASSIFICATIONS as DATA_CLASSIFICATIONS
+    from mlops_platform.components.governance import ENVIRONMENTS as ENVIRONMENTS
+    from mlops_platform.components.iam import irsa_trust_policy as irsa_trust_policy
+    from mlops_platform.components.keys import Keys as Keys
+    from mlops_platform.components.keys import KeysArgs as KeysArgs
+    from mlops_platform.components.kubernetes import pod_security_labels as pod_security_labels
+    from mlops_platform.components.mlflow.model_registry import ModelRegistry as ModelRegistry
+    from mlops_platform.components.mlflow.model_registry import ModelRegistryArgs as ModelRegistryArgs
+    from mlops_platform.components.monitoring.model_monitoring import ModelMonitoring as ModelMonitoring
+    from mlops_platform.components.monitoring.model_monitoring import (
+        ModelMonitoringArgs as ModelMonitoringArgs,
+    )
+    from mlops_platform.components.monitoring.monitoring import Monitoring as Monitoring
+    from mlops_platform.components.monitoring.monitoring import MonitoringArgs as MonitoringArgs
+    from mlops_platform.components.network.network import Network as Network
+    from mlops_platform.components.network.network import NetworkArgs as NetworkArgs
+    from mlops_platform.components.platform.config import ConfigError as ConfigError
+    from mlops_platform.components.platform.config import PlatformConfig as PlatformConfig
+    from mlops_platform.components.platform.outputs import OUTPUTS_VERSION as OUTPUTS_VERSION
+    from mlops_platform.components.platform.outputs import PlatformContractError as PlatformContractError
+    from mlops_platform.components.platform.outputs import PlatformOutputs as PlatformOutputs
+    from mlops_platform.components.platform.outputs import export_platform_outputs as export_platform_outputs
+    from mlops_platform.components.platform.platform import MlopsPlatform as MlopsPlatform
 
 
 def _exports(source: str) -> dict[str, str]:

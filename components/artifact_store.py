@@ -10,8 +10,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.aliases import component_options
-from components.aws_context import AwsContext, lookup
+from mlops_platform.components.aliases import component_options
+from mlops_platform.components.aws_context import AwsContext, lookup
 
 ACCESS_LOG_ENCRYPTION = "AES256"
 """Default encryption of the access-log bucket: SSE-S3. Amazon S3 delivers server access logs only to

@@ -27,8 +27,8 @@ from typing import Any, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.aws_context import AwsContext
-from components.iam import service_trust_policy
+from mlops_platform.components.aws_context import AwsContext
+from mlops_platform.components.iam import service_trust_policy
 
 DEPLOY_ROLE_PATH = "/mlops-deploy/"
 """IAM path of every deploy-runner role (the policy pack's deploy-role rules key on it)."""

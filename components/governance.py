@@ -1,7 +1,7 @@
 """The governance facts every part of the project shares, with no dependency: environments, data
 classifications and the tag set every taggable AWS resource carries.
 
-The config schema (components.platform.config) builds its types from these, and the policy pack imports them
+The config schema (mlops_platform.components.platform.config) builds its types from these, and the policy pack imports them
 from here, so a pack loaded by the Pulumi CLI needs neither pydantic nor the schema.
 """
 

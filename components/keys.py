@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.aws_context import AwsContext, lookup
+from mlops_platform.components.aws_context import AwsContext, lookup
 
 PURPOSES: tuple[str, ...] = ("data", "logs", "cluster")
 """The keys :class:`Keys` creates: ``data`` (S3 artifacts, RDS storage, Performance Insights, the RDS master
@@ -56,7 +56,7 @@ class KeysArgs:
 
 
 def cluster_role_name(cluster_name: str) -> str:
-    """The name of the IAM role of an EKS cluster's control plane; :class:`~components.cluster.cluster.KubernetesCluster`
+    """The name of the IAM role of an EKS cluster's control plane; :class:`~mlops_platform.components.cluster.cluster.KubernetesCluster`
     names its role so, and the cluster key's policy grants that name before the role exists."""
     return f"{cluster_name}-cluster"
 

@@ -29,7 +29,7 @@ import grpc
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from mlops.graph import Graph, Resource, Secret, SourcePosition
+from mlops_platform.mlops.graph import Graph, Resource, Secret, SourcePosition
 
 SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"

@@ -22,7 +22,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mlops import REPO_ROOT
+from mlops_platform.mlops import REPO_ROOT
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE = 0, 1, 2
 
@@ -35,9 +35,9 @@ def _fail(lines: Sequence[str]) -> int:
 
 def _render(stack: str, root: Path):
     """Validate the stack's config, then run its program offline. Returns (graph, None) or (None, lines)."""
-    from components.platform.config import PROJECT, ConfigError, build
-    from mlops.engine import ProgramError, run_program
-    from mlops.stackconfig import StackFileError, load_stack
+    from mlops_platform.components.platform.config import PROJECT, ConfigError, build
+    from mlops_platform.mlops.engine import ProgramError, run_program
+    from mlops_platform.mlops.stackconfig import StackFileError, load_stack
 
     try:
         config = load_stack(root, stack)
@@ -62,8 +62,8 @@ def _render(stack: str, root: Path):
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from mlops.layers import restrict, targets
-    from mlops.render import render_tree
+    from mlops_platform.mlops.layers import restrict, targets
+    from mlops_platform.mlops.render import render_tree
 
     if args.format == "urns" and args.layer != "aws":
         return _fail(["mlops plan: --format urns lists the phase-1 targets; it needs --layer aws"])
@@ -82,9 +82,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from mlops.analyzer import AnalyzerError, analyze_with, load_config, pack_process, pack_version
-    from mlops.report import render as render_report
-    from mlops.stackconfig import StackFileError, load_stack
+    from mlops_platform.mlops.analyzer import (
+        AnalyzerError,
+        analyze_with,
+        load_config,
+        pack_process,
+        pack_version,
+    )
+    from mlops_platform.mlops.report import render as render_report
+    from mlops_platform.mlops.stackconfig import StackFileError, load_stack
 
     pack_dir = Path(args.policy_pack)
     config_path = Path(args.config) if args.config else pack_dir / "config" / f"{args.stack}.json"
@@ -130,9 +136,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from mlops.verify import helm as helm_layer
-    from mlops.verify.report import render as render_report
-    from mlops.verify.runner import LAYERS, verify
+    from mlops_platform.mlops.verify import helm as helm_layer
+    from mlops_platform.mlops.verify.report import render as render_report
+    from mlops_platform.mlops.verify.runner import LAYERS, verify
 
     try:
         helm = helm_layer.find_helm()
@@ -163,7 +169,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_policy_config(args: argparse.Namespace) -> int:
-    from mlops import policytools
+    from mlops_platform.mlops import policytools
 
     root = Path(args.root)
     if args.write:
@@ -178,7 +184,7 @@ def cmd_policy_config(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from mlops import schema
+    from mlops_platform.mlops import schema
 
     root = Path(args.root)
     if args.write:
@@ -198,7 +204,7 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
     import boto3
     from botocore.exceptions import BotoCoreError
 
-    from mlops.bootstrap import BootstrapError, Bootstrapper, format_report
+    from mlops_platform.mlops.bootstrap import BootstrapError, Bootstrapper, format_report
 
     session = boto3.Session(profile_name=args.profile) if args.profile else boto3.Session()
     region = args.region or session.region_name
@@ -223,7 +229,7 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
 
 
 def cmd_local(args: argparse.Namespace) -> int:
-    from mlops.local import run
+    from mlops_platform.mlops.local import run
 
     return run(port=args.port, workers=args.workers)
 
@@ -299,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--write", action="store_true")
     schema.set_defaults(func=cmd_schema)
 
-    from mlops.bootstrap import (
+    from mlops_platform.mlops.bootstrap import (
         DEFAULT_ENVIRONMENTS,
         DEFAULT_KEY_ALIAS,
         DEFAULT_NONCURRENT_DAYS,

@@ -4,7 +4,7 @@ The program is executed exactly as the Python language host would run it (``__ma
 project's ``main`` directory, with the stack's config), but every resource registration lands in
 :class:`RecordingMonitor`, which keeps what the Pulumi engine would receive - type, name, parent,
 dependencies, property dependencies, provider, options, inputs and the source position - and lets
-:class:`~mlops.fakecloud.FakeCloud` answer with deterministic outputs.
+:class:`~mlops_platform.mlops.fakecloud.FakeCloud` answer with deterministic outputs.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.sync_await import _sync_await
 
-from mlops.fakecloud import FakeCloud
-from mlops.graph import Graph, Resource, Secret, SourcePosition
-from mlops.stackconfig import StackConfig, load_stack
+from mlops_platform.mlops.fakecloud import FakeCloud
+from mlops_platform.mlops.graph import Graph, Resource, Secret, SourcePosition
+from mlops_platform.mlops.stackconfig import StackConfig, load_stack
 
 ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 
@@ -89,7 +89,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         """An alias as the URN the engine collapses it to (``collapseAliasToUrn``): an alias spec's name, type,
         stack and project default to the resource's own, its parent to the resource's current parent unless
         it names one or says there was none. Aliases a parent hands down are added by
-        :func:`mlops.graph.answering_urns`, as the engine adds them."""
+        :func:`mlops_platform.mlops.graph.answering_urns`, as the engine adds them."""
         if alias.urn:
             return str(alias.urn)
         spec = alias.spec
@@ -260,7 +260,7 @@ def run_program(
     """Run the project's program (``<main>/__main__.py``) for one stack offline and return the graph.
 
     An offline render is a preview (``pulumi.runtime.is_dry_run()`` is True): nothing is created, so the
-    program's real-update guards (components.platform.config.review) warn instead of refusing. ``preview=False``
+    program's real-update guards (mlops_platform.components.platform.config.review) warn instead of refusing. ``preview=False``
     runs it as ``pulumi up`` would."""
     project = config.project
     entry = project.main / "__main__.py"

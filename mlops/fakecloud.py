@@ -71,7 +71,7 @@ class FakeCloud(Mocks):
         if handler is None:
             raise OfflineCallError(
                 f"the offline engine has no answer for data source {args.token!r}; "
-                "add one to mlops.fakecloud.FakeCloud or avoid the call"
+                "add one to mlops_platform.mlops.fakecloud.FakeCloud or avoid the call"
             )
         return handler(args.args), []
 
@@ -135,7 +135,7 @@ class FakeCloud(Mocks):
             name = args.resource_id or args.inputs.get("name", args.name)
             outputs = self.stack_references.get(str(name))
             if outputs is None:
-                from mlops.fakeplatform import is_platform_stack, platform_outputs
+                from mlops_platform.mlops.fakeplatform import is_platform_stack, platform_outputs
 
                 if not is_platform_stack(str(name)):
                     raise OfflineCallError(f"no fake outputs for StackReference {name!r}")

@@ -1,7 +1,7 @@
 """Fake outputs of a platform stack, for rendering consumer projects offline.
 
-A consumer project reads the platform through :meth:`components.platform.outputs.PlatformOutputs.from_stack`, a
-StackReference. Offline there is no backend to read it from, so :class:`~mlops.fakecloud.FakeCloud`
+A consumer project reads the platform through :meth:`mlops_platform.components.platform.outputs.PlatformOutputs.from_stack`, a
+StackReference. Offline there is no backend to read it from, so :class:`~mlops_platform.mlops.fakecloud.FakeCloud`
 answers a reference to any ``<org>/mlops-platform/<env>`` stack with :func:`platform_outputs`: every
 output of the contract, shaped like the real ones and derived from the stack name.
 """
@@ -12,7 +12,7 @@ import hashlib
 import json
 from typing import Any
 
-from components.platform.outputs import CONTRACT_VERSION_EXPORT, EXPORT_NAMES, OUTPUTS_VERSION
+from mlops_platform.components.platform.outputs import CONTRACT_VERSION_EXPORT, EXPORT_NAMES, OUTPUTS_VERSION
 
 PLATFORM_PROJECT = "mlops-platform"
 

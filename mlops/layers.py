@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from mlops.graph import Graph, Resource
+from mlops_platform.mlops.graph import Graph, Resource
 
 ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 KUBERNETES_PROVIDER = "pulumi:providers:kubernetes"

@@ -10,15 +10,15 @@ import json
 import re
 from pathlib import Path
 
-from mlops import REPO_ROOT
+from mlops_platform.mlops import REPO_ROOT
 
 BEGIN, END = "<!-- rules:begin -->", "<!-- rules:end -->"
 _TOKEN = re.compile(r"""__init__\(\s*['"](aws:[A-Za-z0-9/._-]+:[A-Za-z0-9]+)['"]""")
 
 
 def config_files(root: Path = REPO_ROOT) -> dict[Path, str]:
-    from policies.rules._common import ENVIRONMENTS
-    from policies.rules.catalogue import config_for
+    from mlops_platform.policies.rules._common import ENVIRONMENTS
+    from mlops_platform.policies.rules.catalogue import config_for
 
     return {
         root / "policies" / "config" / f"{env}.json": json.dumps(config_for(env), indent=2) + "\n"
@@ -52,7 +52,7 @@ def pulumi_aws_version() -> str:
 
 
 def readme_table() -> str:
-    from policies.rules.catalogue import CATALOGUE
+    from mlops_platform.policies.rules.catalogue import CATALOGUE
 
     rows = [
         "| Rule | Severity | dev / staging / prod | Description | Framework | checkov / prowler |",

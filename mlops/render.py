@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlops.graph import Graph, Resource
+from mlops_platform.mlops.graph import Graph, Resource
 
 
 def render_tree(graph: Graph) -> str:

@@ -6,8 +6,8 @@ import json
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from mlops.analyzer import CheckResult, Violation
-from mlops.graph import SourcePosition
+from mlops_platform.mlops.analyzer import CheckResult, Violation
+from mlops_platform.mlops.graph import SourcePosition
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low")
 _SARIF_LEVEL = {"mandatory": "error", "advisory": "warning"}

@@ -1,8 +1,8 @@
-"""``python -m mlops.support [--today YYYY-MM-DD] [--root DIR]``: every shipped stack's Kubernetes version
-against the EKS support calendar (``components.cluster.versions.SUPPORT_CALENDAR``).
+"""``python -m mlops_platform.mlops.support [--today YYYY-MM-DD] [--root DIR]``: every shipped stack's Kubernetes version
+against the EKS support calendar (``mlops_platform.components.cluster.versions.SUPPORT_CALENDAR``).
 
 Exit 0 when every stack's version stays in standard support for more than
-``components.cluster.versions.SUPPORT_WARNING_DAYS`` days, 1 when a stack is within that window or past the end
+``mlops_platform.components.cluster.versions.SUPPORT_WARNING_DAYS`` days, 1 when a stack is within that window or past the end
 (the scheduled ``support-calendar`` workflow then fails, two months before extended-support billing
 starts), 2 when a stack file cannot be read or validated. The date is today (UTC) unless given.
 """
@@ -15,10 +15,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from components.cluster.versions import SUPPORT_WARNING_DAYS, newest_standard_version, support_status
-from components.platform.config import PROJECT, ConfigError, build
-from mlops import REPO_ROOT
-from mlops.stackconfig import StackFileError, load_project, load_stack
+from mlops_platform.components.cluster.versions import (
+    SUPPORT_WARNING_DAYS,
+    newest_standard_version,
+    support_status,
+)
+from mlops_platform.components.platform.config import PROJECT, ConfigError, build
+from mlops_platform.mlops import REPO_ROOT
+from mlops_platform.mlops.stackconfig import StackFileError, load_project, load_stack
 
 
 def stack_names(root: Path) -> list[str]:
@@ -47,7 +51,7 @@ def check(root: Path, today: dt.date) -> tuple[list[str], list[str]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m mlops.support", description=(__doc__ or "").splitlines()[0]
+        prog="python -m mlops_platform.mlops.support", description=(__doc__ or "").splitlines()[0]
     )
     parser.add_argument("--today", type=dt.date.fromisoformat, help="the date to judge (default: today, UTC)")
     parser.add_argument("--root", default=str(REPO_ROOT), help="the project root (default: this repository)")

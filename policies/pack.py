@@ -1,9 +1,9 @@
-"""The rules as Pulumi CrossGuard policies: each rule of :mod:`policies.rules` becomes a
+"""The rules as Pulumi CrossGuard policies: each rule of :mod:`mlops_platform.policies.rules` becomes a
 ``ResourceValidationPolicy`` or ``StackValidationPolicy`` carrying its metadata, and its check is fed
 plain values (never the SDK's proxies).
 
 ``policies/__main__.py`` builds the pack from :func:`build_policies`; importing this module builds nothing
-and patches nothing (the fast servicer is installed by ``__main__``, see :mod:`policies.fastpath`).
+and patches nothing (the fast servicer is installed by ``__main__``, see :mod:`mlops_platform.policies.fastpath`).
 """
 
 from __future__ import annotations
@@ -24,10 +24,18 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
-from policies.rules import RULES
-from policies.rules._common import UNKNOWN_SEEN, Ctx, Res, Stack, Unknowns, plain, resolve_environment
-from policies.rules._meta import Meta, schema_for
-from policies.rules._registry import ResourceRule, Rule, StackRule
+from mlops_platform.policies.rules import RULES
+from mlops_platform.policies.rules._common import (
+    UNKNOWN_SEEN,
+    Ctx,
+    Res,
+    Stack,
+    Unknowns,
+    plain,
+    resolve_environment,
+)
+from mlops_platform.policies.rules._meta import Meta, schema_for
+from mlops_platform.policies.rules._registry import ResourceRule, Rule, StackRule
 
 PACK_NAME = "mlops-governance"
 PACK_DESCRIPTION = (
@@ -164,7 +172,7 @@ def _common(rule: Rule) -> dict[str, Any]:
 
 def build_policies(rules: list[Rule] | None = None) -> list[Policy]:
     """The pack's policies: one ``ResourceValidationPolicy``/``StackValidationPolicy`` per rule (default: every
-    rule of :data:`policies.rules.RULES`, in order)."""
+    rule of :data:`mlops_platform.policies.rules.RULES`, in order)."""
     policies: list[Policy] = []
     for rule in rules if rules is not None else RULES:
         if isinstance(rule, StackRule):

@@ -2,8 +2,8 @@
 
 import pulumi
 
-from components.platform.config import ConfigError, from_pulumi
-from components.platform.platform import MlopsPlatform
+from mlops_platform.components.platform.config import ConfigError, from_pulumi
+from mlops_platform.components.platform.platform import MlopsPlatform
 
 try:
     config = from_pulumi(source=f"stacks/Pulumi.{pulumi.get_stack()}.yaml")

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from policytest import POLICY_PACK, Checker
 
-from mlops.analyzer import start_pack
-from mlops.engine import render
-from mlops.graph import Graph
+from mlops_platform.mlops.analyzer import start_pack
+from mlops_platform.mlops.engine import render
+from mlops_platform.mlops.graph import Graph
 
 REPO = Path(__file__).resolve().parent.parent
 STACKS = ("dev", "staging", "prod")

@@ -22,7 +22,7 @@ key="deploy-sources/${env_name}/source.zip"
 log_group="/aws/codebuild/${project}"
 
 # MLflow's image must be in the repository phase 1 created before the in-cluster rollout can finish.
-image_tag="$(python -c 'from components.mlflow.server import IMAGE_TAG; print(IMAGE_TAG)')"
+image_tag="$(python -c 'from mlops_platform.components.mlflow.server import IMAGE_TAG; print(IMAGE_TAG)')"
 if ! aws ecr describe-images --repository-name "mlops-${env_name}/mlflow" \
   --image-ids "imageTag=${image_tag}" >/dev/null 2>&1; then
   echo "::error::mlops-${env_name}/mlflow:${image_tag} is not in ECR yet: run the mlflow-image workflow" \

@@ -1,4 +1,4 @@
-"""Who reaches the API of :class:`~components.cluster.cluster.KubernetesCluster` and how: EKS access entries
+"""Who reaches the API of :class:`~mlops_platform.components.cluster.cluster.KubernetesCluster` and how: EKS access entries
 for the admins and the deploy role (no ``aws-auth`` ConfigMap), and the kubeconfig that authenticates with
 ``aws eks get-token``."""
 
@@ -10,12 +10,12 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import cluster_access_policy_arn
+from mlops_platform.components.iam import cluster_access_policy_arn
 
 __all__ = ["CLUSTER_ADMIN_POLICY", "admin_access", "admin_entries", "kubeconfig"]
 
 CLUSTER_ADMIN_POLICY = cluster_access_policy_arn("AmazonEKSClusterAdminPolicy")
-"""AmazonEKSClusterAdminPolicy in the standard partition (see :func:`~components.iam.cluster_access_policy_arn`)."""
+"""AmazonEKSClusterAdminPolicy in the standard partition (see :func:`~mlops_platform.components.iam.cluster_access_policy_arn`)."""
 
 
 def admin_entries(

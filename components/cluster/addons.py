@@ -1,8 +1,8 @@
-"""What :class:`~components.cluster.cluster.KubernetesCluster` installs onto EKS: the core EKS add-ons at
+"""What :class:`~mlops_platform.components.cluster.cluster.KubernetesCluster` installs onto EKS: the core EKS add-ons at
 pinned versions (and the EBS CSI driver's key policy), NVIDIA's device plugin on a GPU group, and the
 default encrypted gp3 StorageClass.
 
-The versions themselves live in :mod:`components.cluster.versions` (no SDK import, so the config schema can
+The versions themselves live in :mod:`mlops_platform.components.cluster.versions` (no SDK import, so the config schema can
 check them); this module turns them into resources.
 """
 
@@ -16,8 +16,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.cluster.node_groups import NODE_GROUP_LABEL, TAINT_EFFECTS, NodeGroupSpec
-from components.cluster.versions import (
+from mlops_platform.components.cluster.node_groups import NODE_GROUP_LABEL, TAINT_EFFECTS, NodeGroupSpec
+from mlops_platform.components.cluster.versions import (
     ADDON_VERSIONS,
     NVIDIA_DEVICE_PLUGIN_CHART,
     NVIDIA_DEVICE_PLUGIN_CHART_VERSION,
@@ -70,7 +70,7 @@ def addon_versions(kubernetes_version: str, overrides: Mapping[str, str] | None 
     if missing:
         raise ValueError(
             f"no pinned add-on versions for Kubernetes {kubernetes_version} ({sorted(missing)}); "
-            f"add a row to components.cluster.versions.ADDON_VERSIONS (known: {sorted(ADDON_VERSIONS)})"
+            f"add a row to mlops_platform.components.cluster.versions.ADDON_VERSIONS (known: {sorted(ADDON_VERSIONS)})"
         )
     return versions
 

@@ -3,13 +3,13 @@
 Workload identity is IRSA (IAM roles for service accounts through the cluster's OIDC provider). Every
 role a pod may assume is trusted for exactly one ``system:serviceaccount:<namespace>:<name>`` subject and
 the ``sts.amazonaws.com`` audience, in the role's own trust policy; see
-:func:`components.iam.irsa_trust_policy` and docs/components-compute.md for why IRSA rather than EKS Pod
+:func:`mlops_platform.components.iam.irsa_trust_policy` and docs/components-compute.md for why IRSA rather than EKS Pod
 Identity.
 
-The component wraps, the modules beside it build: :mod:`~components.cluster.security_groups` (control-plane
-and node groups and their rules), :mod:`~components.cluster.access` (access entries, kubeconfig),
-:mod:`~components.cluster.node_groups` (specs, launch templates, node groups) and
-:mod:`~components.cluster.addons` (core add-ons, NVIDIA's device plugin, the default StorageClass).
+The component wraps, the modules beside it build: :mod:`~mlops_platform.components.cluster.security_groups` (control-plane
+and node groups and their rules), :mod:`~mlops_platform.components.cluster.access` (access entries, kubeconfig),
+:mod:`~mlops_platform.components.cluster.node_groups` (specs, launch templates, node groups) and
+:mod:`~mlops_platform.components.cluster.addons` (core add-ons, NVIDIA's device plugin, the default StorageClass).
 """
 
 from __future__ import annotations
@@ -23,19 +23,19 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.cluster import addons
-from components.cluster.access import admin_access, admin_entries, kubeconfig
-from components.cluster.node_groups import (
+from mlops_platform.components.cluster import addons
+from mlops_platform.components.cluster.access import admin_access, admin_entries, kubeconfig
+from mlops_platform.components.cluster.node_groups import (
     NODE_MANAGED_POLICY_NAMES,
     NodeGroupSpec,
     launch_template,
     node_group,
     node_group_specs,
 )
-from components.cluster.security_groups import cluster_security_groups, is_private_ipv4_cidr
-from components.cluster.versions import DEFAULT_KUBERNETES_VERSION
-from components.iam import managed_policy_arn, service_account_role, service_trust_policy
-from components.keys import cluster_role_name
+from mlops_platform.components.cluster.security_groups import cluster_security_groups, is_private_ipv4_cidr
+from mlops_platform.components.cluster.versions import DEFAULT_KUBERNETES_VERSION
+from mlops_platform.components.iam import managed_policy_arn, service_account_role, service_trust_policy
+from mlops_platform.components.keys import cluster_role_name
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 
@@ -49,8 +49,8 @@ class KubernetesClusterArgs:
         private_subnet_ids: Private subnets for the control-plane ENIs and every node (nodes never get a
             public address).
         secrets_key_arn: KMS key for envelope encryption of Kubernetes Secrets. Its key policy must grant the
-            cluster role (named :func:`~components.keys.cluster_role_name` of the cluster's name) the
-            envelope-encryption actions, as :class:`~components.keys.Keys` does: the role gets no IAM
+            cluster role (named :func:`~mlops_platform.components.keys.cluster_role_name` of the cluster's name) the
+            envelope-encryption actions, as :class:`~mlops_platform.components.keys.Keys` does: the role gets no IAM
             policy for it, so cluster creation never waits on IAM propagation.
         logs_key_arn: KMS key of the control-plane log group (its key policy must admit CloudWatch Logs).
         volume_key_arn: KMS key for node root volumes and the default StorageClass. Its key policy must
@@ -58,12 +58,12 @@ class KubernetesClusterArgs:
         region: The AWS region (used in the kubeconfig's ``aws eks get-token``).
         partition: The AWS partition (``aws``, ``aws-cn``, ``aws-us-gov``) the ARNs of AWS managed IAM
             policies and EKS access policies are built in.
-        kubernetes_version: EKS version; must have a row in :data:`~components.cluster.versions.ADDON_VERSIONS`.
+        kubernetes_version: EKS version; must have a row in :data:`~mlops_platform.components.cluster.versions.ADDON_VERSIONS`.
         system_nodes: The node group for cluster services (CoreDNS, controllers, MLflow).
         workload_nodes: The CPU node group for training and serving workloads.
-        gpu_nodes: The optional GPU node group; pass it through :func:`~components.cluster.node_groups.gpu_node_group`. None: no GPU group.
+        gpu_nodes: The optional GPU node group; pass it through :func:`~mlops_platform.components.cluster.node_groups.gpu_node_group`. None: no GPU group.
             With a GPU group, NVIDIA's device plugin (Helm chart ``nvidia-device-plugin``,
-            :data:`~components.cluster.versions.NVIDIA_DEVICE_PLUGIN_CHART_VERSION`) runs on it in ``kube-system`` so
+            :data:`~mlops_platform.components.cluster.versions.NVIDIA_DEVICE_PLUGIN_CHART_VERSION`) runs on it in ``kube-system`` so
             its nodes advertise ``nvidia.com/gpu``.
         admin_principal_arns: IAM roles or users given AmazonEKSClusterAdminPolicy through access entries.
         deployer_principal_arn: The deploy role, which runs the in-cluster half of ``pulumi up`` (the
@@ -80,7 +80,7 @@ class KubernetesClusterArgs:
         deletion_protection: EKS deletion protection on the cluster.
         storage_reclaim_policy: reclaimPolicy of the default StorageClass; ``Retain`` keeps a volume when
             its claim is deleted.
-        addon_versions: Add-on versions; default: :data:`~components.cluster.versions.ADDON_VERSIONS` for ``kubernetes_version``.
+        addon_versions: Add-on versions; default: :data:`~mlops_platform.components.cluster.versions.ADDON_VERSIONS` for ``kubernetes_version``.
         support_type: EKS upgrade policy. ``STANDARD``: when the version leaves standard support EKS
             upgrades the control plane (no extended-support charges); ``EXTENDED`` keeps it, billed.
     """

@@ -13,8 +13,14 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.kubernetes import RESTRICTED_NAMESPACE_LABELS, cidr_egress, cidrs, dns_egress, ports
-from components.kubernetes import selector as label_selector
+from mlops_platform.components.kubernetes import (
+    RESTRICTED_NAMESPACE_LABELS,
+    cidr_egress,
+    cidrs,
+    dns_egress,
+    ports,
+)
+from mlops_platform.components.kubernetes import selector as label_selector
 
 __all__ = [
     "ESO_CHART",

@@ -1,4 +1,4 @@
-"""Managed node groups of :class:`~components.cluster.cluster.KubernetesCluster`: their spec, the GPU variant,
+"""Managed node groups of :class:`~mlops_platform.components.cluster.cluster.KubernetesCluster`: their spec, the GPU variant,
 and the builders of a group's hardened launch template and of the group itself.
 
 A function builds, the cluster wraps: :func:`launch_template` and :func:`node_group` take plain values (names,
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import managed_policy_arn
+from mlops_platform.components.iam import managed_policy_arn
 
 __all__ = [
     "GPU_TAINT",

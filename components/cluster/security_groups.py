@@ -1,4 +1,4 @@
-"""The security groups of :class:`~components.cluster.cluster.KubernetesCluster`: one for the control-plane
+"""The security groups of :class:`~mlops_platform.components.cluster.cluster.KubernetesCluster`: one for the control-plane
 ENIs, one for the nodes, and every rule between them, declared here (not the EKS-created group)."""
 
 from __future__ import annotations

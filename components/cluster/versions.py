@@ -102,7 +102,10 @@ def support_status(version: str, today: _dt.date) -> tuple[str, str]:
     :data:`SUPPORT_WARNING_DAYS` of the end of standard support), ``extended`` (past it) or ``unknown``."""
     window = SUPPORT_CALENDAR.get(version)
     if window is None:
-        return "unknown", f"Kubernetes {version} has no row in components.cluster.versions.SUPPORT_CALENDAR"
+        return (
+            "unknown",
+            f"Kubernetes {version} has no row in mlops_platform.components.cluster.versions.SUPPORT_CALENDAR",
+        )
     days = (window.end_of_standard - today).days
     newest = newest_standard_version(today)
     move = f"; move to {newest}" if newest and newest != version else ""

@@ -1,1 +1,1 @@
-"""components.database."""
+"""mlops_platform.components.database."""

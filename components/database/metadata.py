@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.aws_context import AwsContext, lookup
-from components.iam import managed_policy_arn, service_trust_policy
+from mlops_platform.components.aws_context import AwsContext, lookup
+from mlops_platform.components.iam import managed_policy_arn, service_trust_policy
 
 POSTGRES_PORT = 5432
 LOG_EXPORTS: tuple[str, ...] = ("postgresql", "upgrade")

@@ -7,7 +7,7 @@ MLflow, and later the pipelines' workflow archive and the notebooks' hub, each g
   role reaches that database;
 * a **Secrets Manager secret** (customer KMS key) with the role's credentials, created by Pulumi *without a value*;
 * a one-off **Job** (``ensure``) and a **CronJob** (``rotate``) in the database-admin namespace that run
-  :mod:`components.database.tenant_job` (shipped in a ConfigMap, run by the MLflow image's Python): they read the RDS
+  :mod:`mlops_platform.components.database.tenant_job` (shipped in a ConfigMap, run by the MLflow image's Python): they read the RDS
   master secret with their own workload identity, create or correct the role and the database, generate the
   password in the pod and write it to the tenant secret; ``ALTER ROLE ... PASSWORD`` commits only after Secrets
   Manager took the new value;
@@ -29,11 +29,11 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.aliases import component_options
-from components.cluster.external_secrets import ESO_SECRETS_API
-from components.database.iam import job_policy, read_policy
-from components.database.secrets import SECRET_KEYS, credentials_spec
-from components.database.workload import (
+from mlops_platform.components.aliases import component_options
+from mlops_platform.components.cluster.external_secrets import ESO_SECRETS_API
+from mlops_platform.components.database.iam import job_policy, read_policy
+from mlops_platform.components.database.secrets import SECRET_KEYS, credentials_spec
+from mlops_platform.components.database.workload import (
     JOB_SCRIPT_KEY,
     JOB_SCRIPT_MOUNT,
     JOB_SCRIPT_SOURCE,
@@ -42,10 +42,15 @@ from components.database.workload import (
     job_env,
     job_pod_spec,
 )
-from components.iam import service_account_role
-from components.kubernetes import RESTRICTED_NAMESPACE_LABELS, cidr_egress, dns_egress, selector
+from mlops_platform.components.iam import service_account_role
+from mlops_platform.components.kubernetes import (
+    RESTRICTED_NAMESPACE_LABELS,
+    cidr_egress,
+    dns_egress,
+    selector,
+)
 
-# The tenant's pure parts live in components.database.iam, .secrets and .workload; these names stay importable
+# The tenant's pure parts live in mlops_platform.components.database.iam, .secrets and .workload; these names stay importable
 # from here (the end-to-end test and ``mlops local`` run the job with job_command and job_env).
 __all__ = [
     "JOB_SCRIPT_KEY",
@@ -156,7 +161,7 @@ class DatabaseTenantArgs:
             ``service_file_key``).
         service_file_key: Key of the libpq service file in that Secret.
         service_file_template: The service file with ``{{ .username }}``/``{{ .password }}`` placeholders (rendered
-            by the caller, e.g. :func:`components.mlflow.server.render_pg_service`).
+            by the caller, e.g. :func:`mlops_platform.components.mlflow.server.render_pg_service`).
         run_as_user: UID/GID of the jobs' container (the image's user).
         rotation_schedule: Cron schedule of the rotation (UTC); every run sets a new password.
         refresh_interval: How often External Secrets re-reads the tenant secret (the longest a rotated password
@@ -313,7 +318,7 @@ class DatabaseTenant(pulumi.ComponentResource):
     def _script(
         self, name: str, args: DatabaseTenantArgs, sa_name: str, labels: Mapping[str, str], source: str
     ) -> k8s.core.v1.ConfigMap:
-        """The job's program (components.database.tenant_job) in an immutable ConfigMap named by its hash."""
+        """The job's program (mlops_platform.components.database.tenant_job) in an immutable ConfigMap named by its hash."""
         return k8s.core.v1.ConfigMap(
             f"{name}-script",
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -434,7 +439,7 @@ class DatabaseTenant(pulumi.ComponentResource):
         )
 
     def _external_secret(self, name: str, args: DatabaseTenantArgs, labels: Mapping[str, str]) -> None:
-        """The credentials in the tenant's namespace (components.database.secrets)."""
+        """The credentials in the tenant's namespace (mlops_platform.components.database.secrets)."""
         self.external_secret = k8s.apiextensions.CustomResource(
             f"{name}-credentials",
             api_version=ESO_SECRETS_API,

@@ -1,4 +1,4 @@
-"""The tenant job's pod as plain Kubernetes specs: the program (:mod:`components.database.tenant_job`, shipped in a
+"""The tenant job's pod as plain Kubernetes specs: the program (:mod:`mlops_platform.components.database.tenant_job`, shipped in a
 ConfigMap), its argv, its environment, and the pod the one-off Job and the rotation CronJob both run.
 
 Nothing here creates a resource; the end-to-end test and ``mlops local`` run the same program with the same argv
@@ -15,8 +15,8 @@ from pathlib import Path
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.database import tenant_job as db_tenant_job
-from components.kubernetes import restricted_container, restricted_pod
+from mlops_platform.components.database import tenant_job as db_tenant_job
+from mlops_platform.components.kubernetes import restricted_container, restricted_pod
 
 __all__ = [
     "JOB_SCRIPT_KEY",

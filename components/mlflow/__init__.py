@@ -1,1 +1,1 @@
-"""components.mlflow."""
+"""mlops_platform.components.mlflow."""

@@ -1,6 +1,6 @@
 """How Prometheus scrapes MLflow, defined once: the exporter container and its own scrape credential.
 
-* **The exporter** (:mod:`components.mlflow.metrics_exporter`, run by :func:`exporter_spec`) is a second
+* **The exporter** (:mod:`mlops_platform.components.mlflow.metrics_exporter`, run by :func:`exporter_spec`) is a second
   container of the MLflow pod, same image, on port :data:`METRICS_PORT`. MLflow's ``/metrics`` stays behind
   MLflow's basic-auth app, where only an admin may read it (the app denies non-admins every route without an
   authorization rule, ``/metrics`` included; tests/e2e/test_mlflow_metrics.py shows the 403).
@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.mlflow.metrics_exporter import PASSWORD_SHA256_FILE, USERNAME_FILE
-from components.mlflow.server import PROMETHEUS_DIR
+from mlops_platform.components.mlflow.metrics_exporter import PASSWORD_SHA256_FILE, USERNAME_FILE
+from mlops_platform.components.mlflow.server import PROMETHEUS_DIR
 
 METRICS_PORT = 9102
 METRICS_PORT_NAME = "metrics"
@@ -62,7 +62,7 @@ class MetricsExporterSpec:
 
 
 def exporter_spec(*, image: str) -> MetricsExporterSpec:
-    """The exporter as the pod runs it: the image's Python running :mod:`components.mlflow.metrics_exporter`'s
+    """The exporter as the pod runs it: the image's Python running :mod:`mlops_platform.components.mlflow.metrics_exporter`'s
     source (the image has prometheus_client, not our packages), reading MLflow's metric files from the
     shared emptyDir and the credential from :data:`CREDENTIALS_MOUNT`."""
     if not image.strip() or image.endswith(":latest"):

@@ -1,17 +1,17 @@
 """ModelRegistry: the MLflow tracking server and model registry on the cluster, as plain Kubernetes objects.
 
-Database credentials never pass through Pulumi: MLflow is a :class:`~components.database.tenant.DatabaseTenant`
+Database credentials never pass through Pulumi: MLflow is a :class:`~mlops_platform.components.database.tenant.DatabaseTenant`
 (its own database and role, not the RDS master user): the tenant job, in the database-admin namespace, is the only
 reader of the RDS master secret; it writes the role's generated password to a Secrets Manager secret, which the
 External Secrets Operator (a pinned Helm release) syncs into the namespace, reading exactly that secret with a
 role only the namespace's secrets service account can assume (IRSA). The schema is migrated by a Job
-(``mlflow db upgrade`` and the auth app's migrations, :func:`components.mlflow.server.migration_spec`) that the
+(``mlflow db upgrade`` and the auth app's migrations, :func:`mlops_platform.components.mlflow.server.migration_spec`) that the
 Deployment waits for; its pods' init container waits until the schema is at the image's head. MLflow's basic-auth admin password and
 Flask secret key are generated in the cluster by ESO's Password generator, and so is Prometheus' own scrape
-credential, which only the pod's metrics exporter checks (:mod:`components.mlflow.metrics`; MLflow's own
+credential, which only the pod's metrics exporter checks (:mod:`mlops_platform.components.mlflow.metrics`; MLflow's own
 ``/metrics`` admits only admins). Egress is closed to DNS, the database subnets and HTTPS to the VPC CIDR,
 where S3 and STS answer on interface endpoints. The server's image, command,
-arguments and environment come from :func:`components.mlflow.server.server_spec`, the one definition of
+arguments and environment come from :func:`mlops_platform.components.mlflow.server.server_spec`, the one definition of
 the server shared with the end-to-end test.
 
 This module creates the objects; their contents come from pure helpers beside it: :mod:`.network_policies`,
@@ -29,18 +29,18 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.aliases import component_options
-from components.cluster.external_secrets import ESO_GENERATORS_API, ESO_SECRETS_API
-from components.database.tenant import (
+from mlops_platform.components.aliases import component_options
+from mlops_platform.components.cluster.external_secrets import ESO_GENERATORS_API, ESO_SECRETS_API
+from mlops_platform.components.database.tenant import (
     DatabaseAdminNamespace,
     DatabaseAdminNamespaceArgs,
     DatabaseTenant,
     DatabaseTenantArgs,
 )
-from components.iam import service_account_role
-from components.kubernetes import RESTRICTED_NAMESPACE_LABELS
-from components.mlflow.iam import artifact_policy
-from components.mlflow.metrics import (
+from mlops_platform.components.iam import service_account_role
+from mlops_platform.components.kubernetes import RESTRICTED_NAMESPACE_LABELS
+from mlops_platform.components.mlflow.iam import artifact_policy
+from mlops_platform.components.mlflow.metrics import (
     METRICS_PASSWORD_GENERATOR,
     METRICS_PORT,
     METRICS_PORT_NAME,
@@ -48,7 +48,7 @@ from components.mlflow.metrics import (
     credential_secret_spec,
     password_generator_spec,
 )
-from components.mlflow.names import (
+from mlops_platform.components.mlflow.names import (
     AUTH_SECRET,
     DB_ROLE,
     DB_SECRET,
@@ -58,20 +58,20 @@ from components.mlflow.names import (
     SERVER_SA,
     SERVICE_NAME,
 )
-from components.mlflow.network_policies import (
+from mlops_platform.components.mlflow.network_policies import (
     default_deny_spec,
     migration_egress_spec,
     server_egress_spec,
     server_ingress_spec,
 )
-from components.mlflow.secrets import (
+from mlops_platform.components.mlflow.secrets import (
     AUTH_GENERATORS,
     auth_external_secret_spec,
     auth_generator_name,
     auth_password_spec,
     secret_store_spec,
 )
-from components.mlflow.server import (
+from mlops_platform.components.mlflow.server import (
     AUTH_CONFIG_PATH,
     DB_SERVICE_FILE_KEY,
     IMAGE_UID,
@@ -85,7 +85,7 @@ from components.mlflow.server import (
     server_spec,
     service_hosts,
 )
-from components.mlflow.workload import (
+from mlops_platform.components.mlflow.workload import (
     ServerResources,
     migration_job_name,
     migration_labels,
@@ -158,7 +158,7 @@ class ModelRegistryArgs:
             VPC's interface endpoints); ``None`` (the default): ``vpc_cidr``, like MLflow's own egress.
         db_rotation_schedule: Cron schedule (UTC) of the MLflow role's password rotation.
         external_secrets: The External Secrets Operator's release (the cluster add-on,
-            :func:`components.cluster.external_secrets.install_external_secrets`) that MLflow's SecretStore,
+            :func:`mlops_platform.components.cluster.external_secrets.install_external_secrets`) that MLflow's SecretStore,
             ExternalSecrets and generators wait for; ``None`` when the cluster already runs the operator.
         default_permission: MLflow basic-auth permission of a new user on others' resources.
     """
@@ -225,7 +225,7 @@ class ModelRegistry(pulumi.ComponentResource):
         super().__init__(TOKEN, name, None, component_options(TOKEN, opts))
         _validate(args)
         labels = server_labels(name)
-        # The External Secrets Operator is a cluster add-on (components.cluster.external_secrets).
+        # The External Secrets Operator is a cluster add-on (mlops_platform.components.cluster.external_secrets).
         operator: list[pulumi.Resource] = [args.external_secrets] if args.external_secrets else []
 
         self._roles(name, args)
@@ -291,7 +291,7 @@ class ModelRegistry(pulumi.ComponentResource):
         )
 
     def _network_policies(self, name: str, args: ModelRegistryArgs) -> None:
-        """Default-deny, then the server's ingress and egress (components.mlflow.network_policies)."""
+        """Default-deny, then the server's ingress and egress (mlops_platform.components.mlflow.network_policies)."""
         ns = args.namespace
         selector = server_selector(name)
         k8s.networking.v1.NetworkPolicy(
@@ -348,7 +348,7 @@ class ModelRegistry(pulumi.ComponentResource):
 
     @staticmethod
     def _server_spec(args: ModelRegistryArgs) -> pulumi.Output[MlflowServerSpec]:
-        """The server's definition (one place: components.mlflow.server)."""
+        """The server's definition (one place: mlops_platform.components.mlflow.server)."""
         return pulumi.Output.all(
             args.db_host,
             args.db_port,
@@ -469,7 +469,7 @@ class ModelRegistry(pulumi.ComponentResource):
         operator: Sequence[pulumi.Resource],
     ) -> None:
         """MLflow's basic-auth admin password and Flask secret key, generated in the cluster, and the Secret
-        with the auth config rendered from them (components.mlflow.secrets)."""
+        with the auth config rendered from them (mlops_platform.components.mlflow.secrets)."""
         generators = {
             key: k8s.apiextensions.CustomResource(
                 f"{name}-{key.replace('_', '-')}",
@@ -506,7 +506,7 @@ class ModelRegistry(pulumi.ComponentResource):
         labels: Mapping[str, str],
         operator: Sequence[pulumi.Resource],
     ) -> None:
-        """The scrape credential: generated in-cluster, rotated by ESO (components.mlflow.metrics)."""
+        """The scrape credential: generated in-cluster, rotated by ESO (mlops_platform.components.mlflow.metrics)."""
         ns = args.namespace
         metrics_generator = k8s.apiextensions.CustomResource(
             f"{name}-metrics-password",
@@ -549,7 +549,7 @@ class ModelRegistry(pulumi.ComponentResource):
         self.migration_job = k8s.batch.v1.Job(
             f"{name}-db-upgrade",
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                # A new image is a new Job (Job specs are immutable: components.mlflow.workload).
+                # A new image is a new Job (Job specs are immutable: mlops_platform.components.mlflow.workload).
                 name=pulumi.Output.all(image, migration).apply(lambda a: migration_job_name(a[0], a[1])),
                 namespace=ns,
                 labels=job_labels,

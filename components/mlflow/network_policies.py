@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.kubernetes import cidr_egress, dns_egress, pods, ports, selector
-from components.mlflow.metrics import METRICS_PORT
-from components.mlflow.server import PORT
+from mlops_platform.components.kubernetes import cidr_egress, dns_egress, pods, ports, selector
+from mlops_platform.components.mlflow.metrics import METRICS_PORT
+from mlops_platform.components.mlflow.server import PORT
 
 __all__ = [
     "MIGRATION_SELECTOR",

@@ -3,7 +3,7 @@ cluster.
 
 The SecretStore reads Secrets Manager with the namespace's secrets service account (IRSA; the database tenant
 secret only). The basic-auth admin password and the Flask secret key come from ESO's Password generators, and the
-ExternalSecret renders the server's own ini file (:func:`components.mlflow.server.render_auth_config`) with the
+ExternalSecret renders the server's own ini file (:func:`mlops_platform.components.mlflow.server.render_auth_config`) with the
 generated password; it is generated once (MLflow reads the admin password only when it creates the admin user).
 """
 
@@ -13,7 +13,7 @@ import posixpath
 from collections.abc import Iterable
 from typing import Any
 
-from components.mlflow.server import (
+from mlops_platform.components.mlflow.server import (
     AUTH_ADMIN_USERNAME,
     AUTH_FLASK_SECRET_KEY,
     MlflowServerSpec,

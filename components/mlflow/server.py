@@ -46,7 +46,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from components.validation import AWS_REGION
+from mlops_platform.components.validation import AWS_REGION
 
 #: MLflow version the image and the end-to-end test run. Keep in step with docker/mlflow/requirements.txt
 #: and the ``e2e`` extra in pyproject.toml (tests/components/mlflow/test_server.py checks all three agree).

@@ -1,9 +1,9 @@
 """The pods of MLflow's namespace as plain Kubernetes specs: the tracking server's pod (server and metrics
 exporter containers, the schema gate in front of them) and the schema migration Job's pod.
 
-Every value comes from the one definition of the server (:func:`components.mlflow.server.server_spec`,
-:func:`components.mlflow.server.migration_spec`) and of the exporter (:func:`components.mlflow.metrics.exporter_spec`);
-the pods run restricted (:mod:`components.kubernetes`). Nothing here creates a resource.
+Every value comes from the one definition of the server (:func:`mlops_platform.components.mlflow.server.server_spec`,
+:func:`mlops_platform.components.mlflow.server.migration_spec`) and of the exporter (:func:`mlops_platform.components.mlflow.metrics.exporter_spec`);
+the pods run restricted (:mod:`mlops_platform.components.kubernetes`). Nothing here creates a resource.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.kubernetes import restricted_container, restricted_pod
-from components.mlflow.metrics import (
+from mlops_platform.components.kubernetes import restricted_container, restricted_pod
+from mlops_platform.components.mlflow.metrics import (
     CREDENTIALS_MOUNT,
     METRICS_PORT,
     METRICS_PORT_NAME,
@@ -28,8 +28,8 @@ from components.mlflow.metrics import (
     USERNAME_KEY,
     exporter_spec,
 )
-from components.mlflow.names import AUTH_SECRET, DB_SECRET, MIGRATE_SA, SERVER_SA
-from components.mlflow.server import (
+from mlops_platform.components.mlflow.names import AUTH_SECRET, DB_SECRET, MIGRATE_SA, SERVER_SA
+from mlops_platform.components.mlflow.server import (
     DB_SERVICE_FILE_KEY,
     DB_SERVICE_MOUNT,
     MigrationSpec,
@@ -252,7 +252,7 @@ def server_container(
 def metrics_exporter_container(
     spec: pulumi.Output[MlflowServerSpec], *, run_as_user: int
 ) -> k8s.core.v1.ContainerArgs:
-    """The pod's second container: MLflow's metrics behind the scrape credential (components.mlflow.metrics)."""
+    """The pod's second container: MLflow's metrics behind the scrape credential (mlops_platform.components.mlflow.metrics)."""
     exporter = spec.apply(lambda s: exporter_spec(image=s.image))
 
     def probe(period: int) -> k8s.core.v1.ProbeArgs:

@@ -12,5 +12,5 @@
     observability.py     ServiceMonitor, PrometheusRule, alert rules, the Dashboard builder
     model_monitoring.py  ModelMonitoring: one served model's rules and dashboard
 
-Building blocks take plain values; the platform's config is wired in by components.platform.monitoring.
+Building blocks take plain values; the platform's config is wired in by mlops_platform.components.platform.monitoring.
 """

@@ -2,7 +2,7 @@
 (RDS), the NAT gateways and the EKS control plane.
 
 Each ``*_alarms`` function is pure: it returns :class:`AlarmSpec` values (a name suffix, a description and the
-``aws.cloudwatch.MetricAlarm`` inputs); :class:`~components.monitoring.monitoring.Monitoring` turns every spec
+``aws.cloudwatch.MetricAlarm`` inputs); :class:`~mlops_platform.components.monitoring.monitoring.Monitoring` turns every spec
 into an alarm that notifies the alert topic on ALARM and on OK.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.monitoring.args import AlertThresholds, MonitoringArgs
+from mlops_platform.components.monitoring.args import AlertThresholds, MonitoringArgs
 
 __all__ = ["AlarmSpec", "cloudwatch_alarms", "eks_alarms", "nat_alarms", "rds_alarms"]
 

@@ -1,7 +1,7 @@
-"""What :class:`~components.monitoring.monitoring.Monitoring` is given: its arguments, the alert thresholds,
+"""What :class:`~mlops_platform.components.monitoring.monitoring.Monitoring` is given: its arguments, the alert thresholds,
 how MLflow is scraped, and the checks that reject a bad value before any resource is declared.
 
-Plain values only: the platform wires its config into these (:mod:`components.platform.monitoring`).
+Plain values only: the platform wires its config into these (:mod:`mlops_platform.components.platform.monitoring`).
 """
 
 from __future__ import annotations
@@ -13,21 +13,21 @@ from dataclasses import dataclass, field, fields
 
 import pulumi
 
-from components.cluster.node_groups import GPU_TAINT, TAINT_EFFECTS
-from components.mlflow.metrics import (
+from mlops_platform.components.cluster.node_groups import GPU_TAINT, TAINT_EFFECTS
+from mlops_platform.components.mlflow.metrics import (
     METRICS_PATH,
     METRICS_PORT_NAME,
     METRICS_SECRET,
     PASSWORD_KEY,
     USERNAME_KEY,
 )
-from components.monitoring.charts import (
+from mlops_platform.components.monitoring.charts import (
     GPU_NODE_LABEL,
     KUBE_PROMETHEUS_STACK_REPOSITORY,
     KUBE_PROMETHEUS_STACK_VERSION,
 )
-from components.monitoring.observability import check_k8s_name
-from components.validation import check_email, check_https_url, check_region
+from mlops_platform.components.monitoring.observability import check_k8s_name
+from mlops_platform.components.validation import check_email, check_https_url, check_region
 
 __all__ = [
     "AlertThresholds",
@@ -87,7 +87,7 @@ class MlflowScrape:
             basic-auth Secret, which must live in the same namespace).
         selector: Labels of MLflow's Service.
         port: Name of the Service port serving ``/metrics``: the MLflow pod's metrics exporter
-            (:mod:`components.mlflow.metrics`). MLflow's own ``/metrics`` is behind its basic-auth app, which
+            (:mod:`mlops_platform.components.mlflow.metrics`). MLflow's own ``/metrics`` is behind its basic-auth app, which
             lets only admins read routes it has no authorization rule for, ``/metrics`` included.
         path: Metrics path.
         basic_auth_secret: Secret in ``namespace`` with the scrape credential (the exporter's, generated and

@@ -39,7 +39,7 @@ DCGM_EXPORTER_RELEASE = "dcgm-exporter"
 DCGM_EXPORTER_PORT = 9400
 
 GPU_NODE_LABEL = ("mlops.platform/accelerator", "nvidia")
-"""The label every GPU node carries, whoever launched it: :func:`components.cluster.node_groups.gpu_node_group` sets
+"""The label every GPU node carries, whoever launched it: :func:`mlops_platform.components.cluster.node_groups.gpu_node_group` sets
 it on the managed GPU group, and a Karpenter GPU NodePool sets it in ``spec.template.metadata.labels``.
 (An AL2023 NVIDIA node does not label itself ``nvidia.com/gpu.present``: that label comes from NVIDIA's
 GPU feature discovery, which the platform does not run.)"""

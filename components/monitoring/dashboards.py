@@ -1,8 +1,8 @@
 """The platform dashboard (:func:`platform_dashboard`, one section builder per row) and what Grafana may read
 from CloudWatch to draw it (:func:`grafana_cloudwatch_policy`).
 
-Dashboards are built with :class:`~components.monitoring.observability.Dashboard` (Grafana's JSON model) and
-reach Grafana as a labelled ConfigMap (:func:`~components.monitoring.observability.dashboard_config_map`).
+Dashboards are built with :class:`~mlops_platform.components.monitoring.observability.Dashboard` (Grafana's JSON model) and
+reach Grafana as a labelled ConfigMap (:func:`~mlops_platform.components.monitoring.observability.dashboard_config_map`).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from components.monitoring.args import AlertThresholds, MonitoringArgs
-from components.monitoring.observability import (
+from mlops_platform.components.monitoring.args import AlertThresholds, MonitoringArgs
+from mlops_platform.components.monitoring.observability import (
     Dashboard,
     cloudwatch_target,
     http_service_panels,

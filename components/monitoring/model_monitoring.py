@@ -30,7 +30,7 @@ from typing import Any
 
 import pulumi
 
-from components.monitoring.observability import (
+from mlops_platform.components.monitoring.observability import (
     Dashboard,
     alert_rule,
     check_k8s_name,

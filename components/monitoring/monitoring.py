@@ -15,11 +15,11 @@ Identity would need ``aws.eks.PodIdentityAssociation`` resources instead; the co
 provides IRSA, so this component uses it.)
 
 The monitoring namespaces deny all traffic by default
-(:func:`~components.monitoring.network_policies.network_policies` opens what each component needs).
+(:func:`~mlops_platform.components.monitoring.network_policies.network_policies` opens what each component needs).
 Prometheus and Alertmanager have no login of their own: they stay behind ClusterIP Services, reached with
 ``kubectl port-forward`` (IAM authentication and RBAC by EKS) and, in the cluster, only by Grafana and each
 other. With a GPU group, NVIDIA's DCGM exporter runs on the GPU nodes
-(:func:`~components.monitoring.values.dcgm_exporter_values`).
+(:func:`~mlops_platform.components.monitoring.values.dcgm_exporter_values`).
 
 Grafana's admin credentials never pass through Pulumi: an External Secrets Operator ``Password``
 generator creates them inside the cluster, once, into the Secret Grafana reads
@@ -33,12 +33,12 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.iam import service_account_role
-from components.kubernetes import pod_security_labels
-from components.monitoring.alarms import cloudwatch_alarms
-from components.monitoring.alerting import alertmanager_publish_policy, topic_policy
-from components.monitoring.args import MonitoringArgs, validate
-from components.monitoring.charts import (
+from mlops_platform.components.iam import service_account_role
+from mlops_platform.components.kubernetes import pod_security_labels
+from mlops_platform.components.monitoring.alarms import cloudwatch_alarms
+from mlops_platform.components.monitoring.alerting import alertmanager_publish_policy, topic_policy
+from mlops_platform.components.monitoring.args import MonitoringArgs, validate
+from mlops_platform.components.monitoring.charts import (
     ALERTMANAGER_SERVICE_ACCOUNT,
     DCGM_EXPORTER_CHART,
     DCGM_EXPORTER_RELEASE,
@@ -50,16 +50,16 @@ from components.monitoring.charts import (
     PLATFORM_DASHBOARD_FOLDER,
     RELEASE_NAME,
 )
-from components.monitoring.dashboards import grafana_cloudwatch_policy, platform_dashboard
-from components.monitoring.network_policies import network_policies
-from components.monitoring.observability import (
+from mlops_platform.components.monitoring.dashboards import grafana_cloudwatch_policy, platform_dashboard
+from mlops_platform.components.monitoring.network_policies import network_policies
+from mlops_platform.components.monitoring.observability import (
     dashboard_config_map,
     prometheus_rule,
     service_monitor,
     to_json,
 )
-from components.monitoring.rules import platform_rules
-from components.monitoring.values import dcgm_exporter_values, helm_values
+from mlops_platform.components.monitoring.rules import platform_rules
+from mlops_platform.components.monitoring.values import dcgm_exporter_values, helm_values
 
 # MonitoringArgs is re-exported: ``components.MonitoringArgs`` resolves it here.
 __all__ = ["Monitoring", "MonitoringArgs"]

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pulumi_kubernetes as k8s
 
-from components.kubernetes import cidrs, dns_egress, pods, ports, selector
-from components.monitoring.args import MonitoringArgs
-from components.monitoring.charts import DCGM_EXPORTER_PORT, RELEASE_NAME
+from mlops_platform.components.kubernetes import cidrs, dns_egress, pods, ports, selector
+from mlops_platform.components.monitoring.args import MonitoringArgs
+from mlops_platform.components.monitoring.charts import DCGM_EXPORTER_PORT, RELEASE_NAME
 
 __all__ = [
     "ALERTMANAGER_POD_LABELS",

@@ -1,6 +1,6 @@
 """The platform's Prometheus alerting rules: one group per concern (MLflow, platform workloads and storage,
 GPU nodes), each a pure function of the thresholds. :func:`platform_rules` assembles the groups the
-arguments call for; :class:`~components.monitoring.monitoring.Monitoring` ships them as one PrometheusRule.
+arguments call for; :class:`~mlops_platform.components.monitoring.monitoring.Monitoring` ships them as one PrometheusRule.
 """
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from components.monitoring.args import AlertThresholds, MonitoringArgs
-from components.monitoring.charts import DCGM_EXPORTER_RELEASE, GPU_NODE_LABEL
-from components.monitoring.observability import alert_rule, check_k8s_name
+from mlops_platform.components.monitoring.args import AlertThresholds, MonitoringArgs
+from mlops_platform.components.monitoring.charts import DCGM_EXPORTER_RELEASE, GPU_NODE_LABEL
+from mlops_platform.components.monitoring.observability import alert_rule, check_k8s_name
 
 __all__ = ["gpu_rules", "mlflow_rules", "platform_rules", "workload_rules"]
 

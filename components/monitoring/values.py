@@ -9,10 +9,10 @@ from typing import Any
 
 import pulumi
 
-from components.cluster.node_groups import TAINT_EFFECTS
-from components.monitoring.alerting import alertmanager_config
-from components.monitoring.args import MonitoringArgs
-from components.monitoring.charts import (
+from mlops_platform.components.cluster.node_groups import TAINT_EFFECTS
+from mlops_platform.components.monitoring.alerting import alertmanager_config
+from mlops_platform.components.monitoring.args import MonitoringArgs
+from mlops_platform.components.monitoring.charts import (
     ALERTMANAGER_SERVICE_ACCOUNT,
     DCGM_EXPORTER_PORT,
     DCGM_EXPORTER_RELEASE,

@@ -1,7 +1,7 @@
-"""components.network: the VPC.
+"""mlops_platform.components.network: the VPC.
 
-* :mod:`~components.network.network`: :class:`Network` and its args (the component).
-* :mod:`~components.network.subnets`: the per-zone subnet layout and the subnets.
-* :mod:`~components.network.flow_logs`: VPC flow logs, their role and policies.
-* :mod:`~components.network.endpoints`: the interface-endpoint catalogue and policies (no SDK import).
+* :mod:`~mlops_platform.components.network.network`: :class:`Network` and its args (the component).
+* :mod:`~mlops_platform.components.network.subnets`: the per-zone subnet layout and the subnets.
+* :mod:`~mlops_platform.components.network.flow_logs`: VPC flow logs, their role and policies.
+* :mod:`~mlops_platform.components.network.endpoints`: the interface-endpoint catalogue and policies (no SDK import).
 """

@@ -1,7 +1,7 @@
 """The VPC interface endpoints a stack may create: what each is for, the default set, and their policy.
 
-A plain module (no Pulumi import) so that the config schema (:mod:`components.platform.config`) validates
-``networkInterfaceEndpointServices`` against the same catalogue :class:`components.network.network.Network` builds from.
+A plain module (no Pulumi import) so that the config schema (:mod:`mlops_platform.components.platform.config`) validates
+``networkInterfaceEndpointServices`` against the same catalogue :class:`mlops_platform.components.network.network.Network` builds from.
 Every interface endpoint is billed per availability zone and hour (about 0.01 USD in most regions, plus a per-GB
 data charge), so the set is chosen per environment profile; docs/components-data.md lists the cost.
 """

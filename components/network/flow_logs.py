@@ -1,4 +1,4 @@
-"""VPC flow logs of :class:`~components.network.network.Network`: every flow (traffic type ALL) to a
+"""VPC flow logs of :class:`~mlops_platform.components.network.network.Network`: every flow (traffic type ALL) to a
 KMS-encrypted CloudWatch log group, written by a role that only the flow-log service of this account may
 assume and that may write to that one group only."""
 
@@ -9,8 +9,8 @@ import json
 import pulumi
 import pulumi_aws as aws
 
-from components.aws_context import AwsContext
-from components.iam import service_trust_policy
+from mlops_platform.components.aws_context import AwsContext
+from mlops_platform.components.iam import service_trust_policy
 
 __all__ = ["flow_log_role_policy", "flow_log_trust_policy", "flow_logs"]
 

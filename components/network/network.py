@@ -1,8 +1,8 @@
 """Network: a VPC across availability zones with public, private and database subnets.
 
-The component wraps, the modules beside it build: :mod:`~components.network.subnets` (the per-zone layout
-and the subnets), :mod:`~components.network.flow_logs` (the flow-log group, role and flow log) and
-:mod:`~components.network.endpoints` (the interface-endpoint catalogue and policies).
+The component wraps, the modules beside it build: :mod:`~mlops_platform.components.network.subnets` (the per-zone layout
+and the subnets), :mod:`~mlops_platform.components.network.flow_logs` (the flow-log group, role and flow log) and
+:mod:`~mlops_platform.components.network.endpoints` (the interface-endpoint catalogue and policies).
 """
 
 from __future__ import annotations
@@ -14,15 +14,15 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.aws_context import AwsContext, lookup
-from components.network.endpoints import (
+from mlops_platform.components.aws_context import AwsContext, lookup
+from mlops_platform.components.network.endpoints import (
     ENDPOINT_SERVICE_PURPOSES,
     ENDPOINTS_WITHOUT_POLICY,
     INTERFACE_ENDPOINT_SERVICES,
     endpoint_policy,
 )
-from components.network.flow_logs import flow_logs
-from components.network.subnets import plan_subnets, zone_subnets
+from mlops_platform.components.network.flow_logs import flow_logs
+from mlops_platform.components.network.subnets import plan_subnets, zone_subnets
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class NetworkArgs:
         cluster_name: When set, subnets carry the EKS load-balancer discovery tags for that cluster.
         flow_logs: VPC flow logs (traffic type ALL) to a CloudWatch log group. On by default.
         flow_logs_kms_key_arn: ARN of the KMS key that encrypts the flow-log group (its key policy must admit
-            the CloudWatch Logs service principal, as :class:`components.keys.Keys`' logs key does).
+            the CloudWatch Logs service principal, as :class:`mlops_platform.components.keys.Keys`' logs key does).
             Required while ``flow_logs`` is on: the component never creates an unencrypted log group.
         flow_logs_retention_days: Retention of the flow-log group, one of CloudWatch's periods.
         flow_logs_aggregation_seconds: Flow-log aggregation interval, 60 or 600 seconds.
@@ -94,7 +94,7 @@ class Network(pulumi.ComponentResource):
     Hardening: the VPC's default security group has no rules, so nothing can rely on it; private and
     database subnets never map public IPs; every flow (ALL traffic) is logged to a KMS-encrypted log group;
     S3 (gateway) and, where enabled, the interface endpoints of
-    :data:`components.network.endpoints.ENDPOINT_SERVICE_PURPOSES` keep AWS API traffic inside the VPC.
+    :data:`mlops_platform.components.network.endpoints.ENDPOINT_SERVICE_PURPOSES` keep AWS API traffic inside the VPC.
 
     Security-group rules are separate ``aws.vpc.SecurityGroupIngressRule``/``EgressRule`` resources (the
     provider's recommended form; one rule per resource, each visible to the policy pack), never inline

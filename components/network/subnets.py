@@ -1,4 +1,4 @@
-"""The subnet layout of :class:`~components.network.network.Network`: how the VPC block is carved per zone,
+"""The subnet layout of :class:`~mlops_platform.components.network.network.Network`: how the VPC block is carved per zone,
 the EKS load-balancer discovery tags, and the builder of one zone's public, private and database subnets."""
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""components.platform."""
+"""mlops_platform.components.platform."""

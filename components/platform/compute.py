@@ -1,4 +1,4 @@
-"""The compute half of :class:`~components.platform.platform.MlopsPlatform`: cluster, registries, model registry.
+"""The compute half of :class:`~mlops_platform.components.platform.platform.MlopsPlatform`: cluster, registries, model registry.
 
 ``MlopsPlatform.__init__`` calls :func:`add_compute` after the network and the data layer (keys, artifact
 store, database) exist; ``stacks/__main__.py`` exports the contract (components/platform/outputs.py). The platform is typed
@@ -14,18 +14,21 @@ from typing import Protocol
 import pulumi
 import pulumi_aws as aws
 
-from components.aws_context import AwsContext
-from components.cluster.cluster import KubernetesCluster, KubernetesClusterArgs
-from components.cluster.external_secrets import ExternalSecretsOperator, install_external_secrets
-from components.cluster.node_groups import NodeGroupSpec, gpu_node_group
-from components.container_registry import ContainerRegistry, ContainerRegistryArgs
-from components.deploy_runner import DeployRunner, DeployRunnerArgs
-from components.governance import PROJECT
-from components.mlflow.model_registry import ModelRegistry, ModelRegistryArgs
-from components.mlflow.server import IMAGE_REPOSITORY as MLFLOW_REPOSITORY
-from components.mlflow.server import IMAGE_TAG as MLFLOW_IMAGE_TAG
-from components.platform.monitoring import eks_default_service_cidr
-from components.platform.settings import NodeGroupSettings, PlatformConfig
+from mlops_platform.components.aws_context import AwsContext
+from mlops_platform.components.cluster.cluster import KubernetesCluster, KubernetesClusterArgs
+from mlops_platform.components.cluster.external_secrets import (
+    ExternalSecretsOperator,
+    install_external_secrets,
+)
+from mlops_platform.components.cluster.node_groups import NodeGroupSpec, gpu_node_group
+from mlops_platform.components.container_registry import ContainerRegistry, ContainerRegistryArgs
+from mlops_platform.components.deploy_runner import DeployRunner, DeployRunnerArgs
+from mlops_platform.components.governance import PROJECT
+from mlops_platform.components.mlflow.model_registry import ModelRegistry, ModelRegistryArgs
+from mlops_platform.components.mlflow.server import IMAGE_REPOSITORY as MLFLOW_REPOSITORY
+from mlops_platform.components.mlflow.server import IMAGE_TAG as MLFLOW_IMAGE_TAG
+from mlops_platform.components.platform.monitoring import eks_default_service_cidr
+from mlops_platform.components.platform.settings import NodeGroupSettings, PlatformConfig
 
 
 class _Keys(Protocol):

@@ -1,20 +1,20 @@
 """The platform's configuration, as one import: the public names of the schema, the profiles and the loader.
 
-``mlops``, the stack program and consumers import from here (``from components.platform.config import
+``mlops``, the stack program and consumers import from here (``from mlops_platform.components.platform.config import
 PlatformConfig, ConfigError, build``). Each name is defined in the module that says what it is:
 
-* :mod:`components.platform.settings`: the schema, one strict pydantic section per concern, and
+* :mod:`mlops_platform.components.platform.settings`: the schema, one strict pydantic section per concern, and
   :class:`PlatformConfig` (edit a setting there, then run ``mlops schema --write``);
-* :mod:`components.platform.profiles`: the environment profiles, every field's default per environment;
-* :mod:`components.platform.loader`: Pulumi config keys (:data:`KEYS`), parsing and validation
+* :mod:`mlops_platform.components.platform.profiles`: the environment profiles, every field's default per environment;
+* :mod:`mlops_platform.components.platform.loader`: Pulumi config keys (:data:`KEYS`), parsing and validation
   (:func:`build`, :class:`ConfigError`), the run's checks (:func:`review`) and :func:`from_pulumi`;
-* :mod:`components.governance`: the project name and the governance values, with no dependency.
+* :mod:`mlops_platform.components.governance`: the project name and the governance values, with no dependency.
 """
 
 from __future__ import annotations
 
-from components.governance import DATA_CLASSIFICATIONS, ENVIRONMENTS, PROJECT
-from components.platform.loader import (
+from mlops_platform.components.governance import DATA_CLASSIFICATIONS, ENVIRONMENTS, PROJECT
+from mlops_platform.components.platform.loader import (
     DOCUMENTATION_ACCOUNT,
     KEYS,
     STRICT_ENVIRONMENTS,
@@ -27,8 +27,8 @@ from components.platform.loader import (
     review,
     support_problems,
 )
-from components.platform.profiles import PROFILES, profile
-from components.platform.settings import (
+from mlops_platform.components.platform.profiles import PROFILES, profile
+from mlops_platform.components.platform.settings import (
     LOG_RETENTION_DAYS,
     RDS_MONITORING_INTERVALS,
     SECTIONS,

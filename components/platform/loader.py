@@ -2,8 +2,8 @@
 
 Values arrive the way Pulumi passes them to a program: strings, with arrays JSON-encoded. :func:`build`
 parses each to exactly its field's type (``"3"`` -> ``3``; ``"3.5"`` for an integer is an error), overlays
-them on the profile of the stack's ``environment`` (:mod:`components.platform.profiles`) and validates the
-result against :class:`~components.platform.settings.PlatformConfig`, naming every problem at once in a
+them on the profile of the stack's ``environment`` (:mod:`mlops_platform.components.platform.profiles`) and validates the
+result against :class:`~mlops_platform.components.platform.settings.PlatformConfig`, naming every problem at once in a
 :class:`ConfigError`. :func:`review` makes the checks that depend on the day and on what the run is (a real
 update refuses placeholders and an out-of-support Kubernetes version in staging and prod);
 :func:`from_pulumi` does both inside a running Pulumi program.
@@ -22,10 +22,10 @@ from typing import Any, Literal, get_origin
 
 from pydantic import ValidationError
 
-from components.cluster.versions import SUPPORT_CALENDAR, support_status
-from components.governance import ENVIRONMENTS, PROJECT
-from components.platform.profiles import profile
-from components.platform.settings import SECTIONS, PlatformConfig, key_for
+from mlops_platform.components.cluster.versions import SUPPORT_CALENDAR, support_status
+from mlops_platform.components.governance import ENVIRONMENTS, PROJECT
+from mlops_platform.components.platform.profiles import profile
+from mlops_platform.components.platform.settings import SECTIONS, PlatformConfig, key_for
 
 # --------------------------------------------------------------------------------------------------
 # Pulumi config keys and parsing
@@ -39,7 +39,7 @@ class KeySpec:
     key: str
     """The key without the ``mlops-platform:`` namespace, e.g. ``databaseInstanceClass``."""
     section: str
-    """The :data:`~components.platform.settings.SECTIONS` entry the key belongs to, e.g. ``database``."""
+    """The :data:`~mlops_platform.components.platform.settings.SECTIONS` entry the key belongs to, e.g. ``database``."""
     field: str
     """The section's field, e.g. ``instance_class``."""
     kind: Literal["string", "integer", "boolean", "array"]
@@ -251,10 +251,10 @@ def support_problems(
     config: PlatformConfig, today: _dt.date, *, namespace: str = PROJECT
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """``(refusals, warnings)`` of the cluster's Kubernetes version against the EKS support calendar
-    (:data:`components.cluster.versions.SUPPORT_CALENDAR`) on ``today``, each ``(key, message)``.
+    (:data:`mlops_platform.components.cluster.versions.SUPPORT_CALENDAR`) on ``today``, each ``(key, message)``.
 
     Past the end of standard support: refused in staging and prod, a warning in dev. Within
-    :data:`components.cluster.versions.SUPPORT_WARNING_DAYS` of it: a warning everywhere."""
+    :data:`mlops_platform.components.cluster.versions.SUPPORT_WARNING_DAYS` of it: a warning everywhere."""
     key = f"{namespace}:{key_for('cluster', 'kubernetes_version')}"
     version = config.cluster.kubernetes_version
     state, message = support_status(version, today)

@@ -1,8 +1,8 @@
-"""Wiring of :class:`~components.monitoring.monitoring.Monitoring` into :class:`~components.platform.platform.MlopsPlatform`.
+"""Wiring of :class:`~mlops_platform.components.monitoring.monitoring.Monitoring` into :class:`~mlops_platform.components.platform.platform.MlopsPlatform`.
 
 ``MlopsPlatform`` calls :func:`add_monitoring` once the cluster, the keys, the database, the network
 and MLflow exist; ``stacks/__main__.py`` exports :func:`monitoring_exports`. This module alone reads the
-platform's config (:func:`alert_thresholds`): :mod:`components.monitoring` takes plain values. The platform
+platform's config (:func:`alert_thresholds`): :mod:`mlops_platform.components.monitoring` takes plain values. The platform
 is typed structurally (:class:`PlatformParts`), so this module names exactly what it reads from it.
 """
 
@@ -16,9 +16,9 @@ from typing import Protocol
 import pulumi
 import pulumi_aws as aws
 
-from components.monitoring.args import AlertThresholds, MlflowScrape, MonitoringArgs
-from components.monitoring.monitoring import Monitoring
-from components.platform.config import MonitoringSettings, PlatformConfig
+from mlops_platform.components.monitoring.args import AlertThresholds, MlflowScrape, MonitoringArgs
+from mlops_platform.components.monitoring.monitoring import Monitoring
+from mlops_platform.components.platform.config import MonitoringSettings, PlatformConfig
 
 
 class _Cluster(Protocol):

@@ -7,17 +7,17 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.artifact_store import ArtifactStore, ArtifactStoreArgs
-from components.aws_context import AwsContext
-from components.database.metadata import MetadataDatabase, MetadataDatabaseArgs
-from components.keys import Keys, KeysArgs
-from components.mlflow.metrics import METRICS_SECRET, PASSWORD_KEY, USERNAME_KEY
-from components.monitoring.monitoring import Monitoring
-from components.network.network import Network, NetworkArgs
-from components.platform.compute import add_compute
-from components.platform.monitoring import add_monitoring, monitoring_exports
-from components.platform.outputs import stack_outputs
-from components.platform.settings import PlatformConfig
+from mlops_platform.components.artifact_store import ArtifactStore, ArtifactStoreArgs
+from mlops_platform.components.aws_context import AwsContext
+from mlops_platform.components.database.metadata import MetadataDatabase, MetadataDatabaseArgs
+from mlops_platform.components.keys import Keys, KeysArgs
+from mlops_platform.components.mlflow.metrics import METRICS_SECRET, PASSWORD_KEY, USERNAME_KEY
+from mlops_platform.components.monitoring.monitoring import Monitoring
+from mlops_platform.components.network.network import Network, NetworkArgs
+from mlops_platform.components.platform.compute import add_compute
+from mlops_platform.components.platform.monitoring import add_monitoring, monitoring_exports
+from mlops_platform.components.platform.outputs import stack_outputs
+from mlops_platform.components.platform.settings import PlatformConfig
 
 
 class MlopsPlatform(pulumi.ComponentResource):
@@ -27,8 +27,8 @@ class MlopsPlatform(pulumi.ComponentResource):
     governance tag set, so no resource can be created untagged.
 
     ``outputs`` holds every output of the platform's stack by export name, declared here once: the versioned
-    contract (:class:`~components.platform.outputs.PlatformOutputs`, ``contractVersion`` included), then the
-    operational outputs beyond it (monitoring's from :func:`~components.platform.monitoring.monitoring_exports`).
+    contract (:class:`~mlops_platform.components.platform.outputs.PlatformOutputs`, ``contractVersion`` included), then the
+    operational outputs beyond it (monitoring's from :func:`~mlops_platform.components.platform.monitoring.monitoring_exports`).
     ``stacks/__main__.py`` exports each.
     """
 
@@ -198,7 +198,7 @@ class MlopsPlatform(pulumi.ComponentResource):
         """kube-prometheus-stack, platform rules and dashboards, CloudWatch alarms, the SNS topic.
 
         Prometheus scrapes MLflow's metrics exporter with its own in-cluster generated, rotated credential
-        (components.mlflow.metrics), never MLflow's admin; Grafana's admin password is generated through the
+        (mlops_platform.components.mlflow.metrics), never MLflow's admin; Grafana's admin password is generated through the
         External Secrets Operator."""
         return add_monitoring(
             self,
@@ -210,7 +210,7 @@ class MlopsPlatform(pulumi.ComponentResource):
 
     def _contract(self) -> dict[str, pulumi.Input[Any]]:
         """The values of the versioned outputs contract, by field of
-        :class:`~components.platform.outputs.PlatformOutputs` (docs/outputs.md)."""
+        :class:`~mlops_platform.components.platform.outputs.PlatformOutputs` (docs/outputs.md)."""
         network, keys, artifacts, database = self.network, self.keys, self.artifacts, self.database
         cluster, registry, mlflow = self.cluster, self.registry, self.model_registry
         return {
@@ -239,7 +239,7 @@ class MlopsPlatform(pulumi.ComponentResource):
 
     def _operational_outputs(self) -> dict[str, pulumi.Input[Any]]:
         """Outputs beyond the contract, by export name (not versioned; handy for operators and dashboards).
-        Monitoring's come from :func:`~components.platform.monitoring.monitoring_exports`."""
+        Monitoring's come from :func:`~mlops_platform.components.platform.monitoring.monitoring_exports`."""
         network, artifacts, database = self.network, self.artifacts, self.database
         cluster, registry, mlflow = self.cluster, self.registry, self.model_registry
         return {

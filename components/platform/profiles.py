@@ -1,8 +1,8 @@
 """The environment profiles: the one place where environments differ.
 
-:func:`profile` gives every field of every section of :class:`~components.platform.settings.PlatformConfig`
+:func:`profile` gives every field of every section of :class:`~mlops_platform.components.platform.settings.PlatformConfig`
 its default for one environment (the settings all environments share, overlaid with the environment's own);
-a stack file sets only what differs. The loader (:func:`components.platform.loader.build`) overlays the stack's
+a stack file sets only what differs. The loader (:func:`mlops_platform.components.platform.loader.build`) overlays the stack's
 values on them.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.cluster.versions import DEFAULT_KUBERNETES_VERSION
-from components.network.endpoints import INTERFACE_ENDPOINT_SERVICES, REQUIRED_ENDPOINTS
-from components.platform.settings import SECTIONS
+from mlops_platform.components.cluster.versions import DEFAULT_KUBERNETES_VERSION
+from mlops_platform.components.network.endpoints import INTERFACE_ENDPOINT_SERVICES, REQUIRED_ENDPOINTS
+from mlops_platform.components.platform.settings import SECTIONS
 
 # What every environment shares.
 _COMMON: dict[str, dict[str, Any]] = {

@@ -6,8 +6,8 @@ Every setting a stack can change is a field here. A Pulumi config key is derived
 is a scalar or an array, so every key is declared with its type in ``Pulumi.yaml`` (generated from this
 schema by ``mlops schema``; a test fails when the two drift).
 
-The environment profiles (:mod:`components.platform.profiles`) give every field its default; the loader
-(:mod:`components.platform.loader`) parses a stack's values and validates them against this model.
+The environment profiles (:mod:`mlops_platform.components.platform.profiles`) give every field its default; the loader
+(:mod:`mlops_platform.components.platform.loader`) parses a stack's values and validates them against this model.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from typing import ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from components.cluster.versions import ADDON_VERSIONS
-from components.governance import DATA_CLASSIFICATIONS, ENVIRONMENTS
-from components.network.endpoints import ENDPOINT_SERVICE_PURPOSES, REQUIRED_ENDPOINTS
-from components.validation import check_email, check_https_url, check_region
+from mlops_platform.components.cluster.versions import ADDON_VERSIONS
+from mlops_platform.components.governance import DATA_CLASSIFICATIONS, ENVIRONMENTS
+from mlops_platform.components.network.endpoints import ENDPOINT_SERVICE_PURPOSES, REQUIRED_ENDPOINTS
+from mlops_platform.components.validation import check_email, check_https_url, check_region
 
 Environment = Literal["dev", "staging", "prod"]
 DataClassification = Literal["public", "internal", "confidential", "restricted"]

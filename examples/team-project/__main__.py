@@ -20,7 +20,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components import (
+from mlops_platform.components import (
     DATA_CLASSIFICATIONS,
     ENVIRONMENTS,
     ArtifactStore,

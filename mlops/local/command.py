@@ -1,6 +1,6 @@
 """``mlops local``: the platform's MLflow server on this machine, until Ctrl-C.
 
-Starts what the end-to-end test starts (:func:`mlops.local.platform.local_platform`): PostgreSQL with TLS (a CA
+Starts what the end-to-end test starts (:func:`mlops_platform.mlops.local.platform.local_platform`): PostgreSQL with TLS (a CA
 made for the run), an S3 and Secrets Manager server (moto) with the artifact bucket, the database tenant job
 and the schema migration, and the MLflow server with the platform's command, arguments and environment. Prints
 the URL and the credentials file, then waits. SIGINT or SIGTERM stops all three and removes every temporary
@@ -16,8 +16,8 @@ import time
 from types import FrameType
 from typing import TextIO
 
-from mlops.local.platform import LocalPlatform, local_platform
-from mlops.local.processes import LocalPlatformError
+from mlops_platform.mlops.local.platform import LocalPlatform, local_platform
+from mlops_platform.mlops.local.processes import LocalPlatformError
 
 #: What ``mlops local`` needs beyond the core install (the e2e extra).
 EXTRA_MODULES = ("mlflow", "psycopg2", "moto.server")

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from components.mlflow.server import AUTH_CONFIG_PATH, PROMETHEUS_DIR, MlflowServerSpec
-from mlops.local.processes import LOOPBACK, LocalPlatformError, replace_option
-from mlops.local.s3 import FAKE_AWS_ACCESS_KEY_ID, FAKE_AWS_SECRET_ACCESS_KEY
+from mlops_platform.components.mlflow.server import AUTH_CONFIG_PATH, PROMETHEUS_DIR, MlflowServerSpec
+from mlops_platform.mlops.local.processes import LOOPBACK, LocalPlatformError, replace_option
+from mlops_platform.mlops.local.s3 import FAKE_AWS_ACCESS_KEY_ID, FAKE_AWS_SECRET_ACCESS_KEY
 
 #: The variables :func:`materialize` adds for moto; they are never part of the server spec.
 MOTO_ONLY_ENV = ("MLFLOW_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")

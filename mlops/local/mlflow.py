@@ -1,5 +1,5 @@
 """The MLflow server, locally, with the command, arguments and environment the platform's Deployment runs
-(:func:`components.mlflow.server.server_spec`), after the migration Job's commands."""
+(:func:`mlops_platform.components.mlflow.server.server_spec`), after the migration Job's commands."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from components.mlflow.server import (
+from mlops_platform.components.mlflow.server import (
     AUTH_ADMIN_USERNAME,
     AUTH_CONFIG_KEY,
     AUTH_CONFIG_PATH,
@@ -34,9 +34,9 @@ from components.mlflow.server import (
     server_spec,
     service_hosts,
 )
-from mlops.local.materialize import LocalSecrets, Materialized, materialize
-from mlops.local.postgres import PostgresServer
-from mlops.local.processes import (
+from mlops_platform.mlops.local.materialize import LocalSecrets, Materialized, materialize
+from mlops_platform.mlops.local.postgres import PostgresServer
+from mlops_platform.mlops.local.processes import (
     LOOPBACK,
     LocalPlatformError,
     Process,
@@ -46,7 +46,7 @@ from mlops.local.processes import (
     run_step,
     venv_path,
 )
-from mlops.local.s3 import S3Server
+from mlops_platform.mlops.local.s3 import S3Server
 
 DB_SECRET_NAME = "mlflow-db"
 AUTH_SECRET_NAME = "mlflow-auth"

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from components.mlflow.server import PLATFORM_DB_CREDENTIALS
-from mlops.local.mlflow import MlflowServer, local_spec, start_mlflow
-from mlops.local.postgres import PostgresServer, start_postgres
-from mlops.local.processes import StepRun, make_root
-from mlops.local.s3 import S3Server, start_s3
-from mlops.local.tenant import create_database_secrets, ensure_tenant
+from mlops_platform.components.mlflow.server import PLATFORM_DB_CREDENTIALS
+from mlops_platform.mlops.local.mlflow import MlflowServer, local_spec, start_mlflow
+from mlops_platform.mlops.local.postgres import PostgresServer, start_postgres
+from mlops_platform.mlops.local.processes import StepRun, make_root
+from mlops_platform.mlops.local.s3 import S3Server, start_s3
+from mlops_platform.mlops.local.tenant import create_database_secrets, ensure_tenant
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """A throwaway PostgreSQL cluster that stands in for RDS: TLS on, password logins over ``hostssl`` only.
 
 Like RDS, it has a master user that is not a superuser (``CREATEDB CREATEROLE``) owning the instance's
-database; the MLflow role is the database tenant job's to create (:mod:`mlops.local.tenant`).
+database; the MLflow role is the database tenant job's to create (:mod:`mlops_platform.mlops.local.tenant`).
 """
 
 from __future__ import annotations
@@ -16,12 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops.local.processes import LOOPBACK, LocalPlatformError, Process, free_port, random_password
-from mlops.local.tls import LocalCA
+from mlops_platform.mlops.local.processes import (
+    LOOPBACK,
+    LocalPlatformError,
+    Process,
+    free_port,
+    random_password,
+)
+from mlops_platform.mlops.local.tls import LocalCA
 
 DB_NAME = "mlflow"
 DB_USER = "mlflow"
-#: The stand-in of the RDS master user (components.database.metadata.MetadataDatabaseArgs.master_username).
+#: The stand-in of the RDS master user (mlops_platform.components.database.metadata.MetadataDatabaseArgs.master_username).
 MASTER_USER = "mlflow_admin"
 SUPERUSER = "postgres"
 UNPRIVILEGED_USER = "nobody"
@@ -201,7 +207,7 @@ def start_postgres(root: Path, *, timeout: float = 60.0) -> PostgresServer:
     """initdb a cluster under ``root/pg``, start it with TLS (a certificate for 127.0.0.1 and localhost from a CA
     made for the run) on a free loopback port, and create what RDS creates: a master user that is not a
     superuser (``CREATEDB CREATEROLE``, like ``rds_superuser``) and the ``mlflow`` database it owns. The
-    MLflow role is the tenant job's to create (:func:`mlops.local.tenant.run_tenant_job`). Stop it with
+    MLflow role is the tenant job's to create (:func:`mlops_platform.mlops.local.tenant.run_tenant_job`). Stop it with
     :meth:`PostgresServer.stop`."""
     bin_dir = find_postgres_bin()
     uid, gid = _run_as()

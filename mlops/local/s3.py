@@ -7,7 +7,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from mlops.local.processes import LOOPBACK, free_port
+from mlops_platform.mlops.local.processes import LOOPBACK, free_port
 
 BUCKET = "mlops-local-artifacts"
 REGION = "eu-west-1"

@@ -1,6 +1,6 @@
 """The database tenant, locally: the secrets RDS and Pulumi create, and the tenant Job's own command.
 
-The tenant job (:mod:`components.database.tenant`) creates the MLflow role, hands it the database and writes
+The tenant job (:mod:`mlops_platform.components.database.tenant`) creates the MLflow role, hands it the database and writes
 its generated password to the tenant secret; reading that secret back stands in for what External Secrets
 syncs into the namespace.
 """
@@ -11,11 +11,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from components.database.tenant import JOB_SCRIPT_SOURCE, job_command, job_env
-from components.mlflow.server import RDS_CA_BUNDLE_PATH
-from mlops.local.postgres import PostgresServer
-from mlops.local.processes import LocalPlatformError, StepRun, run_step, venv_path
-from mlops.local.s3 import FAKE_AWS_ACCESS_KEY_ID, FAKE_AWS_SECRET_ACCESS_KEY, S3Server
+from mlops_platform.components.database.tenant import JOB_SCRIPT_SOURCE, job_command, job_env
+from mlops_platform.components.mlflow.server import RDS_CA_BUNDLE_PATH
+from mlops_platform.mlops.local.postgres import PostgresServer
+from mlops_platform.mlops.local.processes import LocalPlatformError, StepRun, run_step, venv_path
+from mlops_platform.mlops.local.s3 import FAKE_AWS_ACCESS_KEY_ID, FAKE_AWS_SECRET_ACCESS_KEY, S3Server
 
 MASTER_SECRET_NAME = "rds!db-local"
 TENANT_SECRET_NAME = "mlops-local/database/mlflow"

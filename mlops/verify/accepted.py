@@ -13,8 +13,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from components.deploy_runner import REGIONAL_SERVICES
-from mlops.verify.model import Finding
+from mlops_platform.components.deploy_runner import REGIONAL_SERVICES
+from mlops_platform.mlops.verify.model import Finding
 
 
 @dataclass(frozen=True)

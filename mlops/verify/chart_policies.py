@@ -15,7 +15,7 @@ sent again).
 Only the pack's Kubernetes rules count here (the AWS rules do not apply to these objects and the stack
 rules of other services would see a partial stack). Every violation (advisory ones included: the same
 objects are mandatory in staging and prod) is a finding located at the release, ``object`` naming the chart
-object. Exemptions a chart needs are entries of :mod:`mlops.verify.accepted`, each with its reason.
+object. Exemptions a chart needs are entries of :mod:`mlops_platform.mlops.verify.accepted`, each with its reason.
 
 Why not ``kubernetes:helm.sh/v4:Chart``: a v4 Chart is a remote component (the provider renders it and
 registers the children), which the offline engine cannot see into, and DESIGN.md asks for no remote
@@ -29,12 +29,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mlops.analyzer import AnalyzerError, CheckResult, analyze_with, load_config, pack_process
-from mlops.graph import Graph, Resource
-from mlops.verify.model import Finding, Manifest, RenderedRelease, VerifyContext
-from policies.rules import kubernetes as k8s_rules
-from policies.rules import rules_in
-from policies.rules.kubernetes import WORKLOADS
+from mlops_platform.mlops.analyzer import AnalyzerError, CheckResult, analyze_with, load_config, pack_process
+from mlops_platform.mlops.graph import Graph, Resource
+from mlops_platform.mlops.verify.model import Finding, Manifest, RenderedRelease, VerifyContext
+from mlops_platform.policies.rules import kubernetes as k8s_rules
+from mlops_platform.policies.rules import rules_in
+from mlops_platform.policies.rules.kubernetes import WORKLOADS
 
 LAYER = "policy"
 PACK_FAILED = "pack-failed"

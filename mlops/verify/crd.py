@@ -37,9 +37,17 @@ import celpy.celtypes
 import jsonschema
 from celpy.adapter import json_to_cel
 
-from mlops.verify import kube_schema
-from mlops.verify.model import Finding, Manifest, VerifyContext
-from mlops.verify.objects import Unknown, crds_of, describe, fmt_path, manifests_of, placeholder, scrub
+from mlops_platform.mlops.verify import kube_schema
+from mlops_platform.mlops.verify.model import Finding, Manifest, VerifyContext
+from mlops_platform.mlops.verify.objects import (
+    Unknown,
+    crds_of,
+    describe,
+    fmt_path,
+    manifests_of,
+    placeholder,
+    scrub,
+)
 
 LAYER = "crd"
 

@@ -37,9 +37,9 @@ from typing import Any
 
 import yaml
 
-from mlops import REPO_ROOT
-from mlops.graph import Graph, Resource, Secret
-from mlops.verify.model import Finding, Manifest, RenderedRelease, VerifyContext
+from mlops_platform.mlops import REPO_ROOT
+from mlops_platform.mlops.graph import Graph, Resource, Secret
+from mlops_platform.mlops.verify.model import Finding, Manifest, RenderedRelease, VerifyContext
 
 LAYER = "helm"
 HELM_ENV = "MLOPS_HELM"
@@ -749,14 +749,14 @@ def pull_pinned(graphs: Iterable[Graph], target: Path, helm: Helm) -> list[Path]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m mlops.verify.helm --pull-charts DIR [STACK...]`` (``make charts``): exit 0, or 2."""
+    """``python -m mlops_platform.mlops.verify.helm --pull-charts DIR [STACK...]`` (``make charts``): exit 0, or 2."""
     import argparse
     import sys
 
-    from mlops.engine import render as render_stack
+    from mlops_platform.mlops.engine import render as render_stack
 
     parser = argparse.ArgumentParser(
-        prog="python -m mlops.verify.helm",
+        prog="python -m mlops_platform.mlops.verify.helm",
         description="helm pull every chart version the stacks pin into DIR/<chart>-<version>",
     )
     parser.add_argument("--pull-charts", metavar="DIR", required=True, type=Path)

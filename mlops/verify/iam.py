@@ -33,8 +33,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from mlops.graph import Graph, Resource, reveal
-from mlops.verify.model import Finding, VerifyContext
+from mlops_platform.mlops.graph import Graph, Resource, reveal
+from mlops_platform.mlops.verify.model import Finding, VerifyContext
 
 LAYER = "iam"
 

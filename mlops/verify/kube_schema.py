@@ -25,8 +25,15 @@ import kubernetes_validate.utils as kv
 from packaging.version import Version
 from referencing import Registry, Resource
 
-from mlops.verify.model import Finding, Manifest, VerifyContext
-from mlops.verify.objects import describe, fill_unknowns, fmt_path, has_unknowns, manifests_of, scrub
+from mlops_platform.mlops.verify.model import Finding, Manifest, VerifyContext
+from mlops_platform.mlops.verify.objects import (
+    describe,
+    fill_unknowns,
+    fmt_path,
+    has_unknowns,
+    manifests_of,
+    scrub,
+)
 
 LAYER = "schema"
 

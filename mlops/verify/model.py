@@ -2,7 +2,7 @@
 
 The layers (helm render and values keys, Kubernetes and CRD schemas, API-server semantics, IAM lint, the
 policy pack over chart manifests) each take a :class:`VerifyContext` and return :class:`Finding` objects;
-``mlops.verify.runner`` runs them in order and applies the accepted-findings list.
+``mlops_platform.mlops.verify.runner`` runs them in order and applies the accepted-findings list.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops.graph import Graph, Resource, SourcePosition
+from mlops_platform.mlops.graph import Graph, Resource, SourcePosition
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ class VerifyContext:
 
     def plain_manifests(self) -> list[Manifest]:
         """Every Kubernetes object the platform creates itself (kubernetes:* resources, not Helm releases)."""
-        from mlops.verify.objects import platform_manifests
+        from mlops_platform.mlops.verify.objects import platform_manifests
 
         return platform_manifests(self.graph)
 

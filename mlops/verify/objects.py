@@ -1,13 +1,13 @@
 """The Kubernetes objects the platform creates itself, as the Kubernetes provider would send them.
 
 Every ``kubernetes:*`` custom resource of the graph except Helm releases/charts, providers, patches and
-lists becomes one :class:`~mlops.verify.model.Manifest`: ``apiVersion`` and ``kind`` (from the inputs, or
+lists becomes one :class:`~mlops_platform.mlops.verify.model.Manifest`: ``apiVersion`` and ``kind`` (from the inputs, or
 from the resource type), the metadata and every other top-level field the resource passes (``spec``,
 ``data``, ``stringData``, ``rules``, ``roleRef``, ``subjects``, ...).
 
 - An auto-named object gets the name the provider gives it: the ``metadata.name`` the (mocked) provider
   answered with, or the Pulumi name plus an 8-character suffix (the provider's own auto-naming scheme).
-- Secrets (:class:`mlops.graph.Secret`) are revealed: the schema must judge the value the cluster gets.
+- Secrets (:class:`mlops_platform.mlops.graph.Secret`) are revealed: the schema must judge the value the cluster gets.
   Messages that quote a value go through :func:`scrub`, which replaces every secret string of the
   resource, so no finding ever prints one.
 - Values unknown at preview (``"@unknown"``) become :class:`Unknown` markers; each validating layer
@@ -22,8 +22,8 @@ import hashlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from mlops.graph import Graph, Resource, Secret
-from mlops.verify.model import Manifest, VerifyContext
+from mlops_platform.mlops.graph import Graph, Resource, Secret
+from mlops_platform.mlops.verify.model import Manifest, VerifyContext
 
 UNKNOWN = "@unknown"
 

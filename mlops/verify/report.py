@@ -10,9 +10,9 @@ import json
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from mlops.report import sarif_locations
-from mlops.verify.model import Finding
-from mlops.verify.runner import VerifyResult
+from mlops_platform.mlops.report import sarif_locations
+from mlops_platform.mlops.verify.model import Finding
+from mlops_platform.mlops.verify.runner import VerifyResult
 
 TOOL = "mlops verify"
 HELP = "The layers and their checks: docs/verify.md in this repository."

@@ -11,21 +11,21 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from components.cluster.versions import DEFAULT_KUBERNETES_VERSION
-from mlops import REPO_ROOT
-from mlops.graph import Graph
-from mlops.stackconfig import StackFileError, load_project
-from mlops.verify import accepted as accepted_list
-from mlops.verify import helm as helm_layer
-from mlops.verify.model import Finding, VerifyContext
+from mlops_platform.components.cluster.versions import DEFAULT_KUBERNETES_VERSION
+from mlops_platform.mlops import REPO_ROOT
+from mlops_platform.mlops.graph import Graph
+from mlops_platform.mlops.stackconfig import StackFileError, load_project
+from mlops_platform.mlops.verify import accepted as accepted_list
+from mlops_platform.mlops.verify import helm as helm_layer
+from mlops_platform.mlops.verify.model import Finding, VerifyContext
 
 LAYERS: tuple[str, ...] = (
-    "mlops.verify.values",
-    "mlops.verify.kube_schema",
-    "mlops.verify.crd",
-    "mlops.verify.semantics",
-    "mlops.verify.iam",
-    "mlops.verify.chart_policies",
+    "mlops_platform.mlops.verify.values",
+    "mlops_platform.mlops.verify.kube_schema",
+    "mlops_platform.mlops.verify.crd",
+    "mlops_platform.mlops.verify.semantics",
+    "mlops_platform.mlops.verify.iam",
+    "mlops_platform.mlops.verify.chart_policies",
 )
 """The layers after helm, in order (each a module with ``check(ctx)`` and a ``LAYER`` name)."""
 
@@ -94,7 +94,7 @@ def verify(
 ) -> VerifyResult:
     """Render the graph's releases with ``helm``, run every layer, split off the accepted findings.
 
-    Raises :class:`~mlops.verify.helm.VerifyError` when verification cannot run (a chart directory that
+    Raises :class:`~mlops_platform.mlops.verify.helm.VerifyError` when verification cannot run (a chart directory that
     does not exist, a layer that is not installed).
     """
     modules = [_load(name) for name in layers]

@@ -34,7 +34,7 @@ Checks (the ``check`` of each finding):
   (DNS-1123 subdomain/label, IANA service name, CronJob names of at most 52 characters); ``duplicate-key``:
   a ConfigMap key in both ``data`` and ``binaryData``; ``invalid-label``: a label key or value that is not a valid label (63 characters, ...).
 
-Values unknown at preview (:class:`mlops.verify.objects.Unknown`) are never judged.
+Values unknown at preview (:class:`mlops_platform.mlops.verify.objects.Unknown`) are never judged.
 """
 
 from __future__ import annotations
@@ -45,9 +45,9 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeGuard
 
-from mlops.verify import kube_schema
-from mlops.verify.model import Finding, Manifest, VerifyContext
-from mlops.verify.objects import Unknown, crds_of, describe, manifests_of, scrub
+from mlops_platform.mlops.verify import kube_schema
+from mlops_platform.mlops.verify.model import Finding, Manifest, VerifyContext
+from mlops_platform.mlops.verify.objects import Unknown, crds_of, describe, manifests_of, scrub
 
 LAYER = "semantics"
 

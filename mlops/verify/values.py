@@ -19,8 +19,8 @@ from typing import Any
 from jsonschema import Draft7Validator
 from jsonschema.validators import validator_for
 
-from mlops.verify.helm import ChartTree, load_chart
-from mlops.verify.model import Finding, RenderedRelease, VerifyContext
+from mlops_platform.mlops.verify.helm import ChartTree, load_chart
+from mlops_platform.mlops.verify.model import Finding, RenderedRelease, VerifyContext
 
 LAYER = "values"
 

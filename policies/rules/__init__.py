@@ -1,7 +1,7 @@
 """The mlops-governance rules: one module per service, each rule's check and metadata declared together.
 
 Importing this package imports every rule module, which registers its rules
-(:mod:`policies.rules._registry`); it patches nothing and builds no Pulumi policy (:mod:`policies.pack`
+(:mod:`mlops_platform.policies.rules._registry`); it patches nothing and builds no Pulumi policy (:mod:`mlops_platform.policies.pack`
 does, and ``policies/__main__.py`` installs the fast servicer). :data:`RULES` is the pack's order:
 the modules in the order of :data:`SERVICES`, the rules of each in the order they are defined.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from policies.rules import (
+from mlops_platform.policies.rules import (
     codebuild,
     ecr,
     eks,
@@ -28,7 +28,7 @@ from policies.rules import (
     stack,
     tagging,
 )
-from policies.rules._registry import Rule, rules_in
+from mlops_platform.policies.rules._registry import Rule, rules_in
 
 __all__ = ["RULES", "SERVICES", "Rule", "rules_in"]
 

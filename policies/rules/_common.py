@@ -3,7 +3,7 @@
 The check functions receive plain Python values (never the SDK's proxies), so they are easy to read and
 test: :class:`Res` is one resource, :class:`Stack` every resource of the stack, :class:`Ctx` the rule's
 config and the resolved environment. Rules are declared, metadata included, with the decorators of
-:mod:`policies.rules._registry`.
+:mod:`mlops_platform.policies.rules._registry`.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-# One source of truth: components.governance (no dependency) defines the environments and the governance tag set
+# One source of truth: mlops_platform.components.governance (no dependency) defines the environments and the governance tag set
 # (re-exported for the rule modules and their metadata).
-from components.governance import DATA_CLASSIFICATIONS as DATA_CLASSIFICATIONS
-from components.governance import ENVIRONMENTS as ENVIRONMENTS
-from components.governance import GOVERNANCE_TAG_KEYS as GOVERNANCE_TAG_KEYS
+from mlops_platform.components.governance import DATA_CLASSIFICATIONS as DATA_CLASSIFICATIONS
+from mlops_platform.components.governance import ENVIRONMENTS as ENVIRONMENTS
+from mlops_platform.components.governance import GOVERNANCE_TAG_KEYS as GOVERNANCE_TAG_KEYS
 
 UNKNOWN_VALUES = frozenset(
     {

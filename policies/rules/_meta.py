@@ -1,8 +1,8 @@
 """What a rule declares about itself besides its check: :class:`Meta` and its configurable :class:`Prop`.
 
-Each rule module passes these to :func:`policies.rules._registry.resource_rule` /
-:func:`~policies.rules._registry.stack_rule` on the check itself (checkov's "metadata beside the check");
-:mod:`policies.rules.catalogue` assembles them for the generated configs and the README table.
+Each rule module passes these to :func:`mlops_platform.policies.rules._registry.resource_rule` /
+:func:`~mlops_platform.policies.rules._registry.stack_rule` on the check itself (checkov's "metadata beside the check");
+:mod:`mlops_platform.policies.rules.catalogue` assembles them for the generated configs and the README table.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from policies.rules._common import ENVIRONMENTS
+from mlops_platform.policies.rules._common import ENVIRONMENTS
 
 M, A = "mandatory", "advisory"
 STRICT: tuple[str, ...] = tuple(M for _ in ENVIRONMENTS)

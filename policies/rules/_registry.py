@@ -10,10 +10,10 @@
     )
     def rotation(res: Res, ctx: Ctx) -> Iterator[str]: ...
 
-Importing a rule module registers its rules, in the order they are defined; :data:`policies.rules.RULES`
-takes them module by module in the order of :data:`policies.rules.SERVICES`, so the pack's policy order
+Importing a rule module registers its rules, in the order they are defined; :data:`mlops_platform.policies.rules.RULES`
+takes them module by module in the order of :data:`mlops_platform.policies.rules.SERVICES`, so the pack's policy order
 never depends on which module happened to be imported first. Registering only records: nothing here
-touches pulumi-policy (the pack is built by :mod:`policies.pack`).
+touches pulumi-policy (the pack is built by :mod:`mlops_platform.policies.pack`).
 
 A resource check is ``check(res: Res, ctx: Ctx) -> Iterable[str]`` (one message per violation);
 a stack check is ``check(stack: Stack, ctx: Ctx) -> Iterable[tuple[str, str]]`` (message, URN).
@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from policies.rules._common import Ctx, Res, Stack
-from policies.rules._meta import STRICT, Meta, Prop
+from mlops_platform.policies.rules._common import Ctx, Res, Stack
+from mlops_platform.policies.rules._meta import STRICT, Meta, Prop
 
 ResourceCheck = Callable[[Res, Ctx], Iterable[str]]
 StackCheck = Callable[[Stack, Ctx], Iterable[tuple[str, str]]]
@@ -42,7 +42,7 @@ class ResourceRule:
     prefix: str | None = None
     """When set, the rule applies to every type starting with it (e.g. ``aws:``), ``types`` excepted."""
     module: str = ""
-    """The module that declared the rule (``policies.rules.kms``)."""
+    """The module that declared the rule (``mlops_platform.policies.rules.kms``)."""
 
     def applies(self, type_: str) -> bool:
         if type_ in self.types:

@@ -1,19 +1,19 @@
 """The rule catalogue, assembled from the rules: every rule's metadata, in the pack's order.
 
-Each rule declares its metadata on its check (:mod:`policies.rules._registry`); this module only gathers
+Each rule declares its metadata on its check (:mod:`mlops_platform.policies.rules._registry`); this module only gathers
 it for what is derived from it: the generated ``policies/config/<env>.json`` files, the README table
-(:mod:`mlops.policytools`) and the policies of the pack (:mod:`policies.pack`).
+(:mod:`mlops_platform.mlops.policytools`) and the policies of the pack (:mod:`mlops_platform.policies.pack`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from policies.rules import RULES
-from policies.rules._meta import Meta
+from mlops_platform.policies.rules import RULES
+from mlops_platform.policies.rules._meta import Meta
 
 CATALOGUE: dict[str, Meta] = {rule.name: rule.meta for rule in RULES}
-"""Every rule's metadata by name, in the order of :data:`policies.rules.RULES`."""
+"""Every rule's metadata by name, in the order of :data:`mlops_platform.policies.rules.RULES`."""
 
 
 def config_for(env: str) -> dict[str, dict[str, Any]]:

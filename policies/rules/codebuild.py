@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-from policies.rules._common import Ctx, Res, Stack, as_list, statements, truthy
-from policies.rules._meta import STR_LIST, Prop
-from policies.rules._registry import resource_rule, stack_rule
+from mlops_platform.policies.rules._common import Ctx, Res, Stack, as_list, statements, truthy
+from mlops_platform.policies.rules._meta import STR_LIST, Prop
+from mlops_platform.policies.rules._registry import resource_rule, stack_rule
 
 PROJECT = "aws:codebuild/project:Project"
 ROLE = "aws:iam/role:Role"

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from policies.rules._common import Ctx, Res, Stack, as_list, public_allow_statements, sid, truthy
-from policies.rules._meta import RELAXED_DEV, cis_eks
-from policies.rules._registry import resource_rule, stack_rule
+from mlops_platform.policies.rules._common import (
+    Ctx,
+    Res,
+    Stack,
+    as_list,
+    public_allow_statements,
+    sid,
+    truthy,
+)
+from mlops_platform.policies.rules._meta import RELAXED_DEV, cis_eks
+from mlops_platform.policies.rules._registry import resource_rule, stack_rule
 
 REPOSITORY = "aws:ecr/repository:Repository"
 LIFECYCLE = "aws:ecr/lifecyclePolicy:LifecyclePolicy"

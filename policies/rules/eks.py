@@ -6,9 +6,9 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterator
 
-from policies.rules._common import Ctx, Res, Stack, as_list, truthy
-from policies.rules._meta import RELAXED_DEV, STR_LIST, Prop, cis_aws, cis_eks
-from policies.rules._registry import resource_rule, stack_rule
+from mlops_platform.policies.rules._common import Ctx, Res, Stack, as_list, truthy
+from mlops_platform.policies.rules._meta import RELAXED_DEV, STR_LIST, Prop, cis_aws, cis_eks
+from mlops_platform.policies.rules._registry import resource_rule, stack_rule
 
 INSTANCE_TYPES = {
     "dev": [

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from policies.rules._common import Ctx, Res
-from policies.rules._registry import resource_rule
+from mlops_platform.policies.rules._common import Ctx, Res
+from mlops_platform.policies.rules._registry import resource_rule
 
 EXTERNAL_SECRET = "kubernetes:external-secrets.io/v1:ExternalSecret"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from policies.rules._common import Ctx, Res
-from policies.rules._meta import STR_LIST, Prop
-from policies.rules._registry import resource_rule
+from mlops_platform.policies.rules._common import Ctx, Res
+from mlops_platform.policies.rules._meta import STR_LIST, Prop
+from mlops_platform.policies.rules._registry import resource_rule
 
 ALLOWED_HELM_REPOSITORIES = [
     "https://prometheus-community.github.io/helm-charts",

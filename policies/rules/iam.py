@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from policies.rules._common import (
+from mlops_platform.policies.rules._common import (
     Ctx,
     Res,
     actions,
@@ -19,8 +19,8 @@ from policies.rules._common import (
     sid,
     statements,
 )
-from policies.rules._meta import STR_LIST, Prop, cis_aws, cis_eks
-from policies.rules._registry import resource_rule
+from mlops_platform.policies.rules._meta import STR_LIST, Prop, cis_aws, cis_eks
+from mlops_platform.policies.rules._registry import resource_rule
 
 ROLE = "aws:iam/role:Role"
 IDENTITY_POLICY_TYPES = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from policies.rules._common import (
+from mlops_platform.policies.rules._common import (
     Ctx,
     Res,
     as_list,
@@ -17,8 +17,8 @@ from policies.rules._common import (
     statements,
     truthy,
 )
-from policies.rules._meta import NON_NEGATIVE_INT, Prop, cis_aws
-from policies.rules._registry import resource_rule
+from mlops_platform.policies.rules._meta import NON_NEGATIVE_INT, Prop, cis_aws
+from mlops_platform.policies.rules._registry import resource_rule
 
 KEY = "aws:kms/key:Key"
 

@@ -8,9 +8,9 @@ import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
-from policies.rules._common import Ctx, Res, Stack, as_list, truthy
-from policies.rules._meta import RELAXED_DEV, STR_LIST, Prop, cis_eks
-from policies.rules._registry import resource_rule, stack_rule
+from mlops_platform.policies.rules._common import Ctx, Res, Stack, as_list, truthy
+from mlops_platform.policies.rules._meta import RELAXED_DEV, STR_LIST, Prop, cis_eks
+from mlops_platform.policies.rules._registry import resource_rule, stack_rule
 
 ALLOWED_REGISTRIES = [
     "*.dkr.ecr.*.amazonaws.com/*",
@@ -586,7 +586,7 @@ def _postgres_settings(c: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
     severity="high",
     remediation=(
         "Use sslmode=verify-full and point PGSSLROOTCERT at the RDS CA bundle the image ships "
-        "(components.mlflow.server.RDS_CA_BUNDLE_PATH)."
+        "(mlops_platform.components.mlflow.server.RDS_CA_BUNDLE_PATH)."
     ),
 )
 def postgres_tls_verified(res: Res, ctx: Ctx) -> Iterator[str]:

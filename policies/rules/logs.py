@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from policies.rules._common import Ctx, Res
-from policies.rules._meta import NON_NEGATIVE_INT, RELAXED_DEV, Prop
-from policies.rules._registry import resource_rule
+from mlops_platform.policies.rules._common import Ctx, Res
+from mlops_platform.policies.rules._meta import NON_NEGATIVE_INT, RELAXED_DEV, Prop
+from mlops_platform.policies.rules._registry import resource_rule
 
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from policies.rules._common import (
+from mlops_platform.policies.rules._common import (
     Ctx,
     Res,
     Stack,
@@ -18,8 +18,8 @@ from policies.rules._common import (
     sid,
     truthy,
 )
-from policies.rules._meta import RELAXED_DEV, STR_LIST, Prop, cis_aws
-from policies.rules._registry import resource_rule, stack_rule
+from mlops_platform.policies.rules._meta import RELAXED_DEV, STR_LIST, Prop, cis_aws
+from mlops_platform.policies.rules._registry import resource_rule, stack_rule
 
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from policies.rules._common import Ctx, Res, Stack, as_list, bool_setting, truthy
-from policies.rules._meta import NON_NEGATIVE_INT, RELAXED_DEV, Prop, cis_aws
-from policies.rules._registry import resource_rule, stack_rule
+from mlops_platform.policies.rules._common import Ctx, Res, Stack, as_list, bool_setting, truthy
+from mlops_platform.policies.rules._meta import NON_NEGATIVE_INT, RELAXED_DEV, Prop, cis_aws
+from mlops_platform.policies.rules._registry import resource_rule, stack_rule
 
 INSTANCE = "aws:rds/instance:Instance"
 PARAMETER_GROUP = "aws:rds/parameterGroup:ParameterGroup"

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from policies.rules._common import Ctx, Res, Stack, as_list, public_allow_statements, sid, statements, truthy
-from policies.rules._meta import RELAXED_DEV, cis_aws
-from policies.rules._registry import resource_rule, stack_rule
+from mlops_platform.policies.rules._common import (
+    Ctx,
+    Res,
+    Stack,
+    as_list,
+    public_allow_statements,
+    sid,
+    statements,
+    truthy,
+)
+from mlops_platform.policies.rules._meta import RELAXED_DEV, cis_aws
+from mlops_platform.policies.rules._registry import resource_rule, stack_rule
 
 BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 PAB_TYPES = ("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from policies.rules._common import Ctx, Res, public_allow_statements, sid
-from policies.rules._registry import resource_rule
+from mlops_platform.policies.rules._common import Ctx, Res, public_allow_statements, sid
+from mlops_platform.policies.rules._registry import resource_rule
 
 TOPIC = "aws:sns/topic:Topic"
 TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"

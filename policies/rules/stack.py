@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from policies.rules._common import Ctx, Res, Stack, resolve_environment
-from policies.rules._registry import stack_rule
+from mlops_platform.policies.rules._common import Ctx, Res, Stack, resolve_environment
+from mlops_platform.policies.rules._registry import stack_rule
 
 STATEFUL_TYPES = (
     "aws:s3/bucket:Bucket",

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
-from policies.rules._common import DATA_CLASSIFICATIONS, GOVERNANCE_TAG_KEYS, Ctx, Res
-from policies.rules._meta import STR_LIST, Prop
-from policies.rules._registry import resource_rule
+from mlops_platform.policies.rules._common import DATA_CLASSIFICATIONS, GOVERNANCE_TAG_KEYS, Ctx, Res
+from mlops_platform.policies.rules._meta import STR_LIST, Prop
+from mlops_platform.policies.rules._registry import resource_rule
 
 TAGGABLE_FILE = Path(__file__).with_name("aws_taggable_types.txt")
 

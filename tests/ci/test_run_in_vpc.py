@@ -21,8 +21,8 @@ from typing import Any
 import boto3
 import pytest
 
-from components.deploy_runner import source_key
-from components.mlflow.server import IMAGE_TAG
+from mlops_platform.components.deploy_runner import source_key
+from mlops_platform.components.mlflow.server import IMAGE_TAG
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / ".ci" / "deploy" / "run-in-vpc.sh"

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from mlops import REPO_ROOT
+from mlops_platform.mlops import REPO_ROOT
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 ENVIRONMENTS = sorted(p.name.split(".")[1] for p in (REPO_ROOT / "stacks").glob("Pulumi.*.yaml"))
@@ -224,7 +224,7 @@ def test_phase_two_script_and_buildspec() -> None:
     result = subprocess.run(["bash", "-n", str(REPO_ROOT / ".ci" / "deploy" / "run-in-vpc.sh")])
     assert result.returncode == 0
 
-    from components.deploy_runner import BUILDSPEC_PATH, SOURCE_PREFIX
+    from mlops_platform.components.deploy_runner import BUILDSPEC_PATH, SOURCE_PREFIX
 
     assert SOURCE_PREFIX == "deploy-sources"
     spec = yaml.safe_load((REPO_ROOT / BUILDSPEC_PATH).read_text(encoding="utf-8"))
@@ -250,7 +250,7 @@ def test_mlflow_image_is_pinned_scanned_and_pushed_only_with_credentials() -> No
     doc = load("mlflow-image.yml")
     build = doc["jobs"]["build"]
     text = (WORKFLOWS / "mlflow-image.yml").read_text(encoding="utf-8")
-    assert "from components.mlflow.server import" in text and "IMAGE_TAG" in text
+    assert "from mlops_platform.components.mlflow.server import" in text and "IMAGE_TAG" in text
     assert any("import os, boto3, psycopg2, mlflow" in str(s.get("run", "")) for s in steps(build))
     push = doc["jobs"]["push"]
     assert "vars.PULUMI_BACKEND_URL != ''" in push["if"] and "pull_request" in push["if"]
@@ -273,7 +273,7 @@ def test_support_calendar_runs_weekly_and_on_demand_without_credentials() -> Non
     assert not uses(job, "aws-actions/configure-aws-credentials")
     runs = [s.get("run", "") for s in steps(job)]
     # Today's date (no --today): the job is the one place the calendar meets the real clock.
-    assert any(r.strip() == "python -m mlops.support" for r in runs)
+    assert any(r.strip() == "python -m mlops_platform.mlops.support" for r in runs)
     assert uses(job, "./.github/actions/setup")
 
 

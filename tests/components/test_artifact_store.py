@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.artifact_store import (
+from mlops_platform.components.artifact_store import (
     ACCESS_LOG_ENCRYPTION,
     ArtifactStore,
     ArtifactStoreArgs,
@@ -17,9 +17,9 @@ from components.artifact_store import (
     artifact_bucket_policy,
     log_bucket_policy,
 )
-from components.aws_context import AwsContext
-from mlops.engine import run_callable
-from mlops.graph import Graph, Resource
+from mlops_platform.components.aws_context import AwsContext
+from mlops_platform.mlops.engine import run_callable
+from mlops_platform.mlops.graph import Graph, Resource
 
 REPO = Path(__file__).resolve().parents[2]
 CTX = AwsContext(account_id="210987654321", region="eu-west-1")

@@ -7,15 +7,15 @@ import json
 import pytest
 from compute_support import policy, render_platform
 
-from components.container_registry import (
+from mlops_platform.components.container_registry import (
     PULL_ACTIONS,
     ContainerRegistry,
     ContainerRegistryArgs,
     lifecycle_policy,
     pull_policy,
 )
-from mlops.engine import run_callable
-from mlops.graph import Graph
+from mlops_platform.mlops.engine import run_callable
+from mlops_platform.mlops.graph import Graph
 
 KEY = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-4333-8444-555555555555"
 NODE_ROLE = "arn:aws:iam::123456789012:role/c1-nodes"

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from components.aws_context import AwsContext
-from components.cluster.cluster import KubernetesCluster, KubernetesClusterArgs
-from components.cluster.node_groups import NodeGroupSpec
-from components.deploy_runner import (
+from mlops_platform.components.aws_context import AwsContext
+from mlops_platform.components.cluster.cluster import KubernetesCluster, KubernetesClusterArgs
+from mlops_platform.components.cluster.node_groups import NodeGroupSpec
+from mlops_platform.components.deploy_runner import (
     BUILDSPEC_PATH,
     DEPLOY_ROLE_PATH,
     DeployRunner,
@@ -19,9 +19,9 @@ from components.deploy_runner import (
     deploy_policy,
     source_key,
 )
-from mlops.engine import run_callable
-from mlops.graph import Graph, reveal
-from policies.rules.iam import is_wildcard_resource
+from mlops_platform.mlops.engine import run_callable
+from mlops_platform.mlops.graph import Graph, reveal
+from mlops_platform.policies.rules.iam import is_wildcard_resource
 
 CTX = AwsContext(account_id="123456789012", region="eu-west-1")
 LOGS_KEY = "arn:aws:kms:eu-west-1:123456789012:key/logs"
@@ -232,7 +232,7 @@ def test_cluster_deployer_entry_takes_an_output_role_arn() -> None:
     ],
 )
 def test_bad_deploy_keys_name_the_key(key: str, value: str, message: str) -> None:
-    from components.platform.config import ConfigError, build
+    from mlops_platform.components.platform.config import ConfigError, build
 
     values = {
         "mlops-platform:environment": "prod",
@@ -248,8 +248,8 @@ def test_bad_deploy_keys_name_the_key(key: str, value: str, message: str) -> Non
 
 
 def test_deploy_defaults_and_state_bucket_override() -> None:
-    from components.platform.compute import state_bucket_name
-    from components.platform.config import build
+    from mlops_platform.components.platform.compute import state_bucket_name
+    from mlops_platform.components.platform.config import build
 
     values = {
         "mlops-platform:environment": "dev",
@@ -267,9 +267,9 @@ def test_deploy_defaults_and_state_bucket_override() -> None:
 
 
 def test_default_state_bucket_is_the_one_bootstrap_creates() -> None:
-    from components.platform.compute import state_bucket_name
-    from components.platform.config import build
-    from mlops.bootstrap import default_bucket_name
+    from mlops_platform.components.platform.compute import state_bucket_name
+    from mlops_platform.components.platform.config import build
+    from mlops_platform.mlops.bootstrap import default_bucket_name
 
     values = {
         "mlops-platform:environment": "staging",

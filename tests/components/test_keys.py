@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from components.aws_context import AwsContext
-from components.keys import PURPOSES, Keys, KeysArgs, key_policy
-from mlops.engine import run_callable
-from mlops.fakecloud import ACCOUNT_ID, FakeCloud
-from mlops.graph import Graph
+from mlops_platform.components.aws_context import AwsContext
+from mlops_platform.components.keys import PURPOSES, Keys, KeysArgs, key_policy
+from mlops_platform.mlops.engine import run_callable
+from mlops_platform.mlops.fakecloud import ACCOUNT_ID, FakeCloud
+from mlops_platform.mlops.graph import Graph
 
 REPO = Path(__file__).resolve().parents[2]
 CTX = AwsContext(account_id="210987654321", region="eu-central-1")

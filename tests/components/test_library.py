@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-import components
-from mlops import REPO_ROOT
+from mlops_platform import components
+from mlops_platform.mlops import REPO_ROOT
 
 
 def test_version_is_the_distribution_version() -> None:
@@ -28,7 +28,9 @@ def test_changelog_has_an_entry_for_this_version() -> None:
     changelog = (REPO_ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
     assert "Keep a Changelog" in changelog
     assert re.search(
-        rf"^## \[{re.escape(components.__version__)}\] - \d{{4}}-\d{{2}}-\d{{2}}$", changelog, re.M
+        rf"^## \[{re.escape(components.__version__)}\] - \d{{4}}-\d{{2}}-\d{{2}}$",
+        changelog,
+        re.M,
     )
 
 
@@ -45,7 +47,10 @@ def _public_block() -> list[ast.ImportFrom]:
 
 def test_all_is_the_version_and_the_one_block_of_re_exports() -> None:
     statements = _public_block()
-    assert components.__all__ == ["__version__", *(a.name for s in statements for a in s.names)]
+    assert components.__all__ == [
+        "__version__",
+        *(a.name for s in statements for a in s.names),
+    ]
     assert len(set(components.__all__)) == len(components.__all__)
     assert {a.name: s.module for s in statements for a in s.names} == components._EXPORTS
 
@@ -53,13 +58,13 @@ def test_all_is_the_version_and_the_one_block_of_re_exports() -> None:
 @pytest.mark.parametrize(
     ("line", "error"),
     [
-        ("from components.keys import Keys", "write `Keys as Keys`"),
-        ("from components.keys import Keys as K", "write `Keys as Keys`"),
-        ("import components.keys", "not `from <module> import ...`"),
+        ("from mlops_platform.components.keys import Keys", "write `Keys as Keys`"),
+        ("from mlops_platform.components.keys import Keys as K", "write `Keys as Keys`"),
+        ("import mlops_platform.components.keys", "not `from <module> import ...`"),
     ],
 )
 def test_a_block_line_of_another_form_is_an_import_error(line: str, error: str) -> None:
-    source = f"if TYPE_CHECKING:\n    from components.iam import irsa_trust_policy as irsa_trust_policy\n    {line}\n"
+    source = f"if TYPE_CHECKING:\n    from mlops_platform.components.iam import irsa_trust_policy as irsa_trust_policy\n    {line}\n"
     with pytest.raises(ImportError, match=re.escape(error)):
         components._exports(source)
 
@@ -107,6 +112,6 @@ def test_every_argument_is_documented(args_class: type) -> None:
 def test_library_docs_use_public_names_only() -> None:
     text = (REPO_ROOT / "docs" / "library.md").read_text(encoding="utf-8")
     assert f"@v{components.__version__}" in text
-    for imported in re.findall(r"^from components import (.+)$", text, re.M):
+    for imported in re.findall(r"^from mlops_platform.components import (.+)$", text, re.M):
         for name in (n.strip(" ()") for n in imported.split(",")):
             assert name in components.__all__, name

@@ -1,8 +1,8 @@
-"""components.kubernetes: the shared NetworkPolicy building blocks render what the API expects."""
+"""mlops_platform.components.kubernetes: the shared NetworkPolicy building blocks render what the API expects."""
 
 from __future__ import annotations
 
-from components import kubernetes as netpol
+from mlops_platform.components import kubernetes as netpol
 
 
 def _plain(args: object) -> object:

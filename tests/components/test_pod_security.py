@@ -1,11 +1,11 @@
-"""components.kubernetes: the restricted security contexts every pod of the platform's own runs with."""
+"""mlops_platform.components.kubernetes: the restricted security contexts every pod of the platform's own runs with."""
 
 from __future__ import annotations
 
 from pulumi.runtime.rpc import serialize_property
 from pulumi.runtime.sync_await import _sync_await
 
-from components.kubernetes import restricted_container, restricted_pod
+from mlops_platform.components.kubernetes import restricted_container, restricted_pod
 
 
 def _plain(args: object) -> object:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from mlops.engine import run_callable
-from mlops.fakecloud import FakeCloud
-from mlops.graph import Graph
+from mlops_platform.mlops.engine import run_callable
+from mlops_platform.mlops.fakecloud import FakeCloud
+from mlops_platform.mlops.graph import Graph
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "components-data.md"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mlops.engine import run_callable
-from mlops.graph import Graph
+from mlops_platform.mlops.engine import run_callable
+from mlops_platform.mlops.graph import Graph
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from mlops.engine import render
-from mlops.graph import reveal
+from mlops_platform.mlops.engine import render
+from mlops_platform.mlops.graph import reveal
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]

@@ -1,8 +1,8 @@
 """End to end: the MLflow server as the platform deploys it, against a real PostgreSQL (TLS) and an S3 server.
 
 The trio is started by mlops/local/ - the same code `mlops local` runs - with the command, arguments
-and environment of components.mlflow.server.server_spec(), substituting only hosts, ports, credentials and
-volume paths (see mlops.local.materialize; MLFLOW_S3_ENDPOINT_URL and fake AWS keys are added only
+and environment of mlops_platform.components.mlflow.server.server_spec(), substituting only hosts, ports, credentials and
+volume paths (see mlops_platform.mlops.local.materialize; MLFLOW_S3_ENDPOINT_URL and fake AWS keys are added only
 because moto stands in for S3 and workload identity). Then a user does with the MLflow client what users
 do, and the database and the bucket are checked directly.
 """
@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 from local_kit import run_tenant_job
 
-from components.database.tenant import JOB_SCRIPT_SOURCE, job_command
-from components.mlflow.server import (
+from mlops_platform.components.database.tenant import JOB_SCRIPT_SOURCE, job_command
+from mlops_platform.components.mlflow.server import (
     DB_SERVICE_FILE_PATH,
     PLATFORM_DB_CREDENTIALS,
     PROMETHEUS_DIR,
@@ -32,11 +32,11 @@ from components.mlflow.server import (
     migration_spec,
     server_spec,
 )
-from mlops.local import LocalPlatform, local_platform
-from mlops.local.materialize import MOTO_ONLY_ENV
-from mlops.local.processes import LOOPBACK, make_root
-from mlops.local.tenant import TENANT_SECRET_NAME, read_tenant_secret, tenant_job_env
-from mlops.local.tls import LocalCA
+from mlops_platform.mlops.local import LocalPlatform, local_platform
+from mlops_platform.mlops.local.materialize import MOTO_ONLY_ENV
+from mlops_platform.mlops.local.processes import LOOPBACK, make_root
+from mlops_platform.mlops.local.tenant import TENANT_SECRET_NAME, read_tenant_secret, tenant_job_env
+from mlops_platform.mlops.local.tls import LocalCA
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 

@@ -3,7 +3,7 @@
 Shows why the platform scrapes a metrics exporter and not MLflow's own /metrics: MLflow's basic-auth app
 refuses /metrics to every non-admin user (fail-closed on routes without an authorization rule), so a
 scrape user with no permissions cannot read it - only an admin could. The exporter
-(components.mlflow.metrics_exporter, started with exactly the command and arguments the pod runs) serves
+(mlops_platform.components.mlflow.metrics_exporter, started with exactly the command and arguments the pod runs) serves
 the same metric files to the scrape credential alone, and follows a rotated credential at once.
 """
 
@@ -18,9 +18,9 @@ from collections.abc import Iterator
 import pytest
 from local_kit import MetricsExporter, start_metrics_exporter
 
-from components.mlflow.metrics import exporter_spec
-from mlops.local import LocalPlatform, local_platform
-from mlops.local.processes import LOOPBACK, make_root, random_password
+from mlops_platform.components.mlflow.metrics import exporter_spec
+from mlops_platform.mlops.local import LocalPlatform, local_platform
+from mlops_platform.mlops.local.processes import LOOPBACK, make_root, random_password
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 

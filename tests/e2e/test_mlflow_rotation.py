@@ -21,7 +21,7 @@ import urllib.request
 import pytest
 from local_kit import drop_server_connections, rotate_db_password
 
-from mlops.local import LocalPlatform, local_platform
+from mlops_platform.mlops.local import LocalPlatform, local_platform
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 

@@ -1,4 +1,4 @@
-"""examples/team-project is what a team copies: it imports the public API (``from components import ...``) only."""
+"""examples/team-project is what a team copies: it imports the public API (``from mlops_platform.components import ...``) only."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 
-import components
-from mlops import REPO_ROOT
+from mlops_platform import components
+from mlops_platform.mlops import REPO_ROOT
 
 EXAMPLE = REPO_ROOT / "examples" / "team-project"
+PUBLIC = "mlops_platform.components"
+# The import names before 0.2.0: a copy of an old example would import these.
+OLD_NAMES = {"components", "mlops", "policies"}
 
 
 def non_public_imports(source: str) -> list[str]:
@@ -19,10 +22,16 @@ def non_public_imports(source: str) -> list[str]:
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             found += [
-                f"{node.lineno}: import {a.name}" for a in node.names if a.name.startswith("components.")
+                f"{node.lineno}: import {a.name}"
+                for a in node.names
+                if a.name.startswith(f"{PUBLIC}.") or a.name.split(".")[0] in OLD_NAMES
             ]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "components":
-            if node.module != "components":
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and (node.module.startswith(PUBLIC) or node.module.split(".")[0] in OLD_NAMES)
+        ):
+            if node.module != PUBLIC:
                 found.append(f"{node.lineno}: from {node.module} import ...")
             else:
                 found += [
@@ -40,14 +49,16 @@ def test_example_imports_public_names_only(path: Path) -> None:
 
 def test_the_check_catches_module_paths_and_private_names() -> None:
     source = (
-        "import components.iam\n"
-        "from components.iam import irsa_trust_policy\n"
-        "from components import ArtifactStore, _EXPORTS\n"
-        "from components.platform import config\n"
+        "import mlops_platform.components.iam\n"
+        "from mlops_platform.components.iam import irsa_trust_policy\n"
+        "from mlops_platform.components import ArtifactStore, _EXPORTS\n"
+        "from mlops_platform.components.platform import config\n"
+        "from components import ArtifactStore\n"
     )
     assert non_public_imports(source) == [
-        "1: import components.iam",
-        "2: from components.iam import ...",
+        "1: import mlops_platform.components.iam",
+        "2: from mlops_platform.components.iam import ...",
         "3: _EXPORTS is not public",
-        "4: from components.platform import ...",
+        "4: from mlops_platform.components.platform import ...",
+        "5: from components import ...",
     ]

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from policytest import Checker
 
-from mlops import REPO_ROOT
-from mlops.engine import run_program
-from mlops.fakecloud import FakeCloud
-from mlops.fakeplatform import platform_outputs
-from mlops.graph import Graph, Secret
-from mlops.stackconfig import load_stack
+from mlops_platform.mlops import REPO_ROOT
+from mlops_platform.mlops.engine import run_program
+from mlops_platform.mlops.fakecloud import FakeCloud
+from mlops_platform.mlops.fakeplatform import platform_outputs
+from mlops_platform.mlops.graph import Graph, Secret
+from mlops_platform.mlops.stackconfig import load_stack
 
 EXAMPLE = REPO_ROOT / "examples" / "team-project"
 PLATFORM = {"dev": "organization/mlops-platform/dev", "prod": "organization/mlops-platform/prod"}
@@ -164,7 +164,7 @@ def test_refuses_governance_values_the_platform_does_not_know(key: str, value: s
 def test_mlops_plan_renders_the_example_with_the_built_in_fake_platform(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from mlops.cli import main
+    from mlops_platform.mlops.cli import main
 
     assert main(["--root", str(EXAMPLE), "plan", "dev"]) == 0
     out = capsys.readouterr().out

@@ -9,8 +9,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from mlops.bootstrap import DELETE_SID, TLS_SID, BootstrapError, Bootstrapper
-from mlops.cli import main
+from mlops_platform.mlops.bootstrap import DELETE_SID, TLS_SID, BootstrapError, Bootstrapper
+from mlops_platform.mlops.cli import main
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's account

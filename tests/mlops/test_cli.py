@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from mlops import schema
-from mlops.cli import main
+from mlops_platform.mlops import schema
+from mlops_platform.mlops.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*args: str, root: Path = REPO) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "mlops.cli", "--root", str(root), *args],
+        [sys.executable, "-m", "mlops_platform.mlops.cli", "--root", str(root), *args],
         capture_output=True,
         text=True,
         timeout=300,
@@ -168,7 +168,7 @@ def test_pulumi_yaml_config_block_matches_the_schema() -> None:
 def test_stack_files_set_only_known_keys() -> None:
     import yaml
 
-    from components.platform.config import KEYS
+    from mlops_platform.components.platform.config import KEYS
 
     for path in sorted((REPO / "stacks").glob("Pulumi.*.yaml")):
         keys = yaml.safe_load(path.read_text())["config"]
@@ -193,8 +193,8 @@ def test_the_type_check_pulumi_runs_before_the_program_passes() -> None:
 
 
 def test_plan_layer_aws_urns_is_the_phase_one_target_list(capsys: pytest.CaptureFixture[str]) -> None:
-    from mlops.engine import render
-    from mlops.layers import targets
+    from mlops_platform.mlops.engine import render
+    from mlops_platform.mlops.layers import targets
 
     assert main(["plan", "dev", "--layer", "aws", "--format", "urns"]) == 0
     lines = capsys.readouterr().out.splitlines()

@@ -10,9 +10,9 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from mlops.engine import run_callable
-from mlops.fakecloud import OfflineCallError
-from mlops.graph import Secret
+from mlops_platform.mlops.engine import run_callable
+from mlops_platform.mlops.fakecloud import OfflineCallError
+from mlops_platform.mlops.graph import Secret
 
 HERE = Path(__file__).resolve()
 REPO = HERE.parents[2]

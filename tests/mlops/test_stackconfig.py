@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pulumi
 
-from mlops.engine import run_callable
-from mlops.stackconfig import SECRET_PLACEHOLDER, load_stack
+from mlops_platform.mlops.engine import run_callable
+from mlops_platform.mlops.stackconfig import SECRET_PLACEHOLDER, load_stack
 
 
 def write_project(root: Path, stack_yaml: str) -> None:

@@ -8,11 +8,11 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from mlops import REPO_ROOT
-from mlops.analyzer import CheckResult, PolicyMeta, Violation
-from mlops.cli import main
-from mlops.graph import SourcePosition
-from mlops.report import render, to_json, to_sarif
+from mlops_platform.mlops import REPO_ROOT
+from mlops_platform.mlops.analyzer import CheckResult, PolicyMeta, Violation
+from mlops_platform.mlops.cli import main
+from mlops_platform.mlops.graph import SourcePosition
+from mlops_platform.mlops.report import render, to_json, to_sarif
 
 
 def _result() -> CheckResult:

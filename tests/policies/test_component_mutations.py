@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from policytest import Checker, Mutation, assert_mutation_caught, drop_input, select_like, set_input
 
-from mlops.graph import Graph
+from mlops_platform.mlops.graph import Graph
 
 PAB = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"

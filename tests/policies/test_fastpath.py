@@ -9,8 +9,8 @@ import sys
 from policybaseline import baseline
 from policytest import POLICY_PACK, Checker, mutated, select, set_input
 
-from mlops import REPO_ROOT
-from mlops.analyzer import start_pack
+from mlops_platform.mlops import REPO_ROOT
+from mlops_platform.mlops.analyzer import start_pack
 
 
 def _diagnostics(checker: Checker) -> list[tuple[str, str, str, str]]:
@@ -63,9 +63,13 @@ def _probe(*modules: str, env: dict[str, str] | None = None) -> str:
 
 
 def test_importing_the_rules_and_the_pack_patches_nothing() -> None:
-    assert _probe("policies.rules") == "True pulumi_policy.policy"
+    assert _probe("mlops_platform.policies.rules") == "True pulumi_policy.policy"
     assert (
-        _probe("policies.rules.catalogue", "policies.pack", "policies.fastpath")
+        _probe(
+            "mlops_platform.policies.rules.catalogue",
+            "mlops_platform.policies.pack",
+            "mlops_platform.policies.fastpath",
+        )
         == "True pulumi_policy.policy"
     )
 
@@ -73,7 +77,7 @@ def test_importing_the_rules_and_the_pack_patches_nothing() -> None:
 def test_install_swaps_in_the_fast_servicer_unless_opted_out() -> None:
     from pulumi_policy import policy as sdk
 
-    from policies import fastpath
+    from mlops_platform.policies import fastpath
 
     sdk_servicer = sdk._PolicyAnalyzerServicer
     try:
@@ -101,7 +105,7 @@ print(sdk._PolicyAnalyzerServicer.__module__, built)
 
 def test_main_installs_the_fast_servicer_before_it_builds_the_pack() -> None:
     """``policies/__main__.py`` as the CLI runs it (PolicyPack replaced so that no server starts)."""
-    from policies.rules import RULES
+    from mlops_platform.policies.rules import RULES
 
     result = subprocess.run(
         [sys.executable, "-c", _MAIN_PROBE, str(REPO_ROOT / "policies" / "__main__.py")],
@@ -111,4 +115,4 @@ def test_main_installs_the_fast_servicer_before_it_builds_the_pack() -> None:
         text=True,
         check=True,
     )
-    assert result.stdout.strip() == f"policies.fastpath [('mlops-governance', {len(RULES)})]"
+    assert result.stdout.strip() == f"mlops_platform.policies.fastpath [('mlops-governance', {len(RULES)})]"

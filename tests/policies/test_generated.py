@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from mlops import REPO_ROOT, policytools
-from policies.pack import build_policies
-from policies.rules import RULES
-from policies.rules.catalogue import CATALOGUE
+from mlops_platform.mlops import REPO_ROOT, policytools
+from mlops_platform.policies.pack import build_policies
+from mlops_platform.policies.rules import RULES
+from mlops_platform.policies.rules.catalogue import CATALOGUE
 
 
 def test_generated_files_are_up_to_date() -> None:

@@ -48,7 +48,7 @@ def test_dev_makes_relaxed_rules_advisory(checker: Checker) -> None:
 
 
 def test_secret_inputs_reach_the_pack_wrapped_and_are_not_reported(checker: Checker) -> None:
-    from mlops.graph import Secret
+    from mlops_platform.mlops.graph import Secret
 
     db = next(r for r in baseline().resources if r.type == "aws:rds/instance:Instance")
     db.inputs["password"] = Secret("s3cr3t-value")
@@ -58,7 +58,7 @@ def test_secret_inputs_reach_the_pack_wrapped_and_are_not_reported(checker: Chec
 
 
 def test_secret_values_are_scrubbed_from_any_message(checker: Checker) -> None:
-    from mlops.graph import Secret
+    from mlops_platform.mlops.graph import Secret
 
     # A rule that quotes a value (the canned ACL) never reveals it when the value is a secret.
     bucket = resource("aws:s3/bucket:Bucket", "b", {"bucket": "b", "acl": Secret("public-read")})
@@ -96,7 +96,7 @@ def test_concurrent_requests_do_not_mix_resources(checker: Checker) -> None:
     # The pack serves Analyze calls on several threads; pipelined requests must give the sequential verdicts.
     from policytest import config_for, graph_of
 
-    from mlops.analyzer import analyze_with
+    from mlops_platform.mlops.analyzer import analyze_with
 
     prod, dev = aws_provider("prod", name="prod"), aws_provider("dev", name="dev")
     template = next(r for r in baseline().resources if r.type == "aws:rds/instance:Instance")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from policytest import Checker, assert_mutation_caught, select, set_input
 
-from mlops.graph import Graph
+from mlops_platform.mlops.graph import Graph
 
 
 @pytest.mark.parametrize("env", ["dev", "staging"])

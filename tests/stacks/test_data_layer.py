@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from components.platform.config import profile
-from mlops.engine import render
-from mlops.graph import Graph, Resource
+from mlops_platform.components.platform.config import profile
+from mlops_platform.mlops.engine import render
+from mlops_platform.mlops.graph import Graph, Resource
 
 REPO = Path(__file__).resolve().parents[2]
 STACKS = ("dev", "staging", "prod")

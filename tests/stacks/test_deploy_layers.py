@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from mlops.engine import render
-from mlops.graph import Graph, Resource, reveal
-from mlops.layers import (
+from mlops_platform.mlops.engine import render
+from mlops_platform.mlops.graph import Graph, Resource, reveal
+from mlops_platform.mlops.layers import (
     KUBERNETES_PROVIDER,
     cluster_layer_urns,
     implicitly_targeted,

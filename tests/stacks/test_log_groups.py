@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from components.platform.config import LOG_RETENTION_DAYS, PROFILES
-from mlops.engine import render
-from mlops.graph import reveal
+from mlops_platform.components.platform.config import LOG_RETENTION_DAYS, PROFILES
+from mlops_platform.mlops.engine import render
+from mlops_platform.mlops.graph import reveal
 
 REPO = Path(__file__).resolve().parents[2]
 

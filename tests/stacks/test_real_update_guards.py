@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops.engine import render
+from mlops_platform.mlops.engine import render
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -50,7 +50,11 @@ def test_a_real_update_of_dev_goes_ahead_with_warnings(caplog: pytest.LogCapture
 def test_offline_warnings_reach_stderr() -> None:
     # `mlops plan prod` as a user runs it: the warnings on stderr, the plan alone on stdout.
     result = subprocess.run(
-        [sys.executable, "-c", "from mlops.cli import main; raise SystemExit(main(['plan', 'prod']))"],
+        [
+            sys.executable,
+            "-c",
+            "from mlops_platform.mlops.cli import main; raise SystemExit(main(['plan', 'prod']))",
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,

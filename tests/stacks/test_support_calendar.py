@@ -1,4 +1,4 @@
-"""The scheduled support-calendar check (``python -m mlops.support``) over the shipped stacks, with the
+"""The scheduled support-calendar check (``python -m mlops_platform.mlops.support``) over the shipped stacks, with the
 date injected: it passes while every stack's Kubernetes version has more than 60 days of EKS standard
 support left and fails from 60 days before the end."""
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from components.cluster import versions
-from mlops import support
+from mlops_platform.components.cluster import versions
+from mlops_platform.mlops import support
 
 REPO = Path(__file__).resolve().parents[2]
 STACKS = ["dev", "prod", "staging"]

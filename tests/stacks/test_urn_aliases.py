@@ -3,7 +3,7 @@
 ``tests/stacks/urns/<stack>.txt`` lists the engine URN of every resource the shipped stacks registered
 before components/ moved into sub-packages (0.1.0 and what main added since, commit 98b5c60). The engine
 matches a new registration against the old state by its URN and its aliases, a parent's aliases carried
-down to each child (:func:`mlops.graph.answering_urns`); a URN nothing answers would be a delete plus a
+down to each child (:func:`mlops_platform.mlops.graph.answering_urns`); a URN nothing answers would be a delete plus a
 create, so each old URN must be answered by exactly one resource of the same kind."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from mlops.engine import render
-from mlops.graph import Graph, answering_urns
+from mlops_platform.mlops.engine import render
+from mlops_platform.mlops.graph import Graph, answering_urns
 
 REPO = Path(__file__).resolve().parents[2]
 STACKS = ("dev", "staging", "prod")
@@ -81,7 +81,7 @@ def test_the_renames_are_the_ones_listed() -> None:
 
 def test_without_the_aliases_old_urns_go_unanswered(monkeypatch: pytest.MonkeyPatch) -> None:
     """The check can fail: with no type aliases, the renamed components' resources would be replaced."""
-    from components import aliases
+    from mlops_platform.components import aliases
 
     monkeypatch.setattr(aliases, "TYPE_ALIASES", {})
     answered = mapping(render("dev", REPO))

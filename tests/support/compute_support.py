@@ -1,7 +1,7 @@
 """Shared rendering helpers for the compute components' tests.
 
-``render_platform(env)`` renders the real :class:`~components.platform.platform.MlopsPlatform` for an environment and
-returns the compute wiring (:func:`components.platform.compute.add_compute`) on top of the real network and
+``render_platform(env)`` renders the real :class:`~mlops_platform.components.platform.platform.MlopsPlatform` for an environment and
+returns the compute wiring (:func:`mlops_platform.components.platform.compute.add_compute`) on top of the real network and
 data layer.
 """
 
@@ -11,11 +11,11 @@ import functools
 import json
 from typing import Any
 
-from components.platform.compute import Compute
-from components.platform.config import PlatformConfig, build
-from components.platform.platform import MlopsPlatform
-from mlops.engine import run_callable
-from mlops.graph import Graph, Resource, reveal
+from mlops_platform.components.platform.compute import Compute
+from mlops_platform.components.platform.config import PlatformConfig, build
+from mlops_platform.components.platform.platform import MlopsPlatform
+from mlops_platform.mlops.engine import run_callable
+from mlops_platform.mlops.graph import Graph, Resource, reveal
 
 REGION = "eu-west-1"
 ADMIN = "arn:aws:iam::123456789012:role/platform-admins"

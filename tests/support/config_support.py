@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from components.platform.config import ConfigError, PlatformConfig, build
+from mlops_platform.components.platform.config import ConfigError, PlatformConfig, build
 
 SOURCE = "stacks/Pulumi.test.yaml"
 

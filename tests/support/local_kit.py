@@ -1,4 +1,4 @@
-"""What the end-to-end tests do to the local platform (mlops.local) beyond what ``mlops local`` does.
+"""What the end-to-end tests do to the local platform (mlops_platform.mlops.local) beyond what ``mlops local`` does.
 
 Rotate the database password as the tenant's CronJob does, drop the server's sessions as a failover would,
 run the tenant job with a changed environment, and start the MLflow pod's metrics exporter next to the server.
@@ -15,18 +15,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.mlflow.metrics import (
+from mlops_platform.components.mlflow.metrics import (
     CREDENTIALS_MOUNT,
     METRICS_PORT,
     PASSWORD_SHA256_KEY,
     USERNAME_KEY,
     exporter_spec,
 )
-from components.mlflow.server import DB_SERVICE_FILE_PATH, render_pg_service
-from mlops.local.mlflow import MlflowServer
-from mlops.local.platform import LocalPlatform
-from mlops.local.postgres import PostgresServer
-from mlops.local.processes import (
+from mlops_platform.components.mlflow.server import DB_SERVICE_FILE_PATH, render_pg_service
+from mlops_platform.mlops.local.mlflow import MlflowServer
+from mlops_platform.mlops.local.platform import LocalPlatform
+from mlops_platform.mlops.local.postgres import PostgresServer
+from mlops_platform.mlops.local.processes import (
     LOOPBACK,
     LocalPlatformError,
     Process,
@@ -35,8 +35,8 @@ from mlops.local.processes import (
     replace_option,
     venv_path,
 )
-from mlops.local.s3 import S3Server
-from mlops.local.tenant import ensure_tenant, local_job_env, run_job, tenant_job_env
+from mlops_platform.mlops.local.s3 import S3Server
+from mlops_platform.mlops.local.tenant import ensure_tenant, local_job_env, run_job, tenant_job_env
 
 # --------------------------------------------------------------------------------------------- the database
 
@@ -78,7 +78,7 @@ def run_tenant_job(
     env_overrides: Mapping[str, str] | None = None,
     ca_file: Path | None = None,
 ) -> StepRun:
-    """:func:`mlops.local.tenant.run_tenant_job` with ``env_overrides`` on the rendered environment (another
+    """:func:`mlops_platform.mlops.local.tenant.run_tenant_job` with ``env_overrides`` on the rendered environment (another
     tenant, another TLS mode) and the CA bundle ``ca_file`` instead of the database's CA."""
     env = {
         **tenant_job_env(pg, s3),
@@ -93,7 +93,7 @@ def run_tenant_job(
 
 @dataclass
 class MetricsExporter:
-    """The MLflow pod's metrics exporter (components.mlflow.metrics), next to the local server."""
+    """The MLflow pod's metrics exporter (mlops_platform.components.mlflow.metrics), next to the local server."""
 
     url: str
     credentials_dir: Path
@@ -149,7 +149,7 @@ def _wait_until_healthy(exporter: MetricsExporter, health_path: str, timeout: fl
 def start_metrics_exporter(
     root: Path, *, mlflow: MlflowServer, username: str, password: str, timeout: float = 30.0
 ) -> MetricsExporter:
-    """Start :func:`components.mlflow.metrics.exporter_spec` against ``mlflow``'s metric files; replaced, as for
+    """Start :func:`mlops_platform.components.mlflow.metrics.exporter_spec` against ``mlflow``'s metric files; replaced, as for
     the server: the bind address and port, the two mounted directories (the shared emptyDir, the Secret)."""
     spec = exporter_spec(image=mlflow.spec.image)
     port = free_port()

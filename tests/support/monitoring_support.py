@@ -14,11 +14,11 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.monitoring.args import MlflowScrape, MonitoringArgs
-from components.monitoring.monitoring import Monitoring
-from components.platform.config import PlatformConfig, build
-from mlops.engine import run_callable
-from mlops.graph import Graph, Resource, reveal
+from mlops_platform.components.monitoring.args import MlflowScrape, MonitoringArgs
+from mlops_platform.components.monitoring.monitoring import Monitoring
+from mlops_platform.components.platform.config import PlatformConfig, build
+from mlops_platform.mlops.engine import run_callable
+from mlops_platform.mlops.graph import Graph, Resource, reveal
 
 REPO = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"

@@ -10,7 +10,7 @@ import json
 
 from policytest import aws_provider, graph_of, k8s_provider, resource
 
-from mlops.graph import Graph, Resource
+from mlops_platform.mlops.graph import Graph, Resource
 
 ACCOUNT = "123456789012"
 KEY_ARN = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"

@@ -21,8 +21,8 @@ from typing import Any
 from policybaseline import baseline, doc
 from policytest import Checker, Mutation, Selector, assert_mutation_caught, select, set_input
 
-from policies.rules import rules_in
-from policies.rules.catalogue import CATALOGUE
+from mlops_platform.policies.rules import rules_in
+from mlops_platform.policies.rules.catalogue import CATALOGUE
 
 Case = tuple[str, Selector, Mutation | None, dict[str, Any]]
 CASE_FIELDS = ("rule", "selector", "mutation", "options")

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops import REPO_ROOT
-from mlops.analyzer import CheckResult, analyze_with
-from mlops.graph import Graph, Resource, SourcePosition
+from mlops_platform.mlops import REPO_ROOT
+from mlops_platform.mlops.analyzer import CheckResult, analyze_with
+from mlops_platform.mlops.graph import Graph, Resource, SourcePosition
 
 POLICY_PACK = REPO_ROOT / "policies"
 GOVERNANCE = {

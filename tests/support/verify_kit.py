@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
-from mlops import REPO_ROOT
-from mlops.graph import Graph, Resource, SourcePosition
-from mlops.verify.helm import CHARTS_ENV, Helm, VerifyError, find_helm
+from mlops_platform.mlops import REPO_ROOT
+from mlops_platform.mlops.graph import Graph, Resource, SourcePosition
+from mlops_platform.mlops.verify.helm import CHARTS_ENV, Helm, VerifyError, find_helm
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 CLUSTER = "aws:eks/cluster:Cluster"

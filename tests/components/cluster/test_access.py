@@ -1,10 +1,10 @@
-"""components.cluster.access: who gets an admin access entry, and the kubeconfig."""
+"""mlops_platform.components.cluster.access: who gets an admin access entry, and the kubeconfig."""
 
 from __future__ import annotations
 
 import json
 
-from components.cluster.access import CLUSTER_ADMIN_POLICY, admin_entries, kubeconfig
+from mlops_platform.components.cluster.access import CLUSTER_ADMIN_POLICY, admin_entries, kubeconfig
 
 A = "arn:aws:iam::123456789012:role/platform-admins"
 B = "arn:aws:iam::123456789012:role/oncall"

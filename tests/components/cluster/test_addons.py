@@ -1,4 +1,4 @@
-"""components.cluster.addons: the add-on version table, the EBS CSI key policy, the device plugin values."""
+"""mlops_platform.components.cluster.addons: the add-on version table, the EBS CSI key policy, the device plugin values."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from components.cluster.addons import (
+from mlops_platform.components.cluster.addons import (
     CORE_ADDONS,
     DEFAULT_STORAGE_CLASS,
     DEVICE_PLUGIN_SECURITY,
@@ -17,8 +17,8 @@ from components.cluster.addons import (
     device_plugin_values,
     ebs_csi_kms_policy,
 )
-from components.cluster.node_groups import NodeGroupSpec, gpu_node_group
-from components.cluster.versions import ADDON_VERSIONS, DEFAULT_KUBERNETES_VERSION
+from mlops_platform.components.cluster.node_groups import NodeGroupSpec, gpu_node_group
+from mlops_platform.components.cluster.versions import ADDON_VERSIONS, DEFAULT_KUBERNETES_VERSION
 
 KEY = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-4333-8444-555555555555"
 

@@ -9,18 +9,22 @@ from typing import Any
 import pytest
 from compute_support import ADMIN, DEPLOYER, REGION, config, plain, policy, render_platform
 
-from components.cluster.access import CLUSTER_ADMIN_POLICY
-from components.cluster.cluster import CONTROL_PLANE_LOG_TYPES, KubernetesCluster, KubernetesClusterArgs
-from components.cluster.node_groups import NodeGroupSpec, gpu_node_group
-from components.cluster.versions import (
+from mlops_platform.components.cluster.access import CLUSTER_ADMIN_POLICY
+from mlops_platform.components.cluster.cluster import (
+    CONTROL_PLANE_LOG_TYPES,
+    KubernetesCluster,
+    KubernetesClusterArgs,
+)
+from mlops_platform.components.cluster.node_groups import NodeGroupSpec, gpu_node_group
+from mlops_platform.components.cluster.versions import (
     ADDON_VERSIONS,
     DEFAULT_KUBERNETES_VERSION,
     NVIDIA_DEVICE_PLUGIN_CHART_VERSION,
 )
-from components.keys import cluster_role_name
-from components.platform.config import ConfigError
-from mlops.engine import run_callable
-from mlops.graph import Graph, Resource, Secret
+from mlops_platform.components.keys import cluster_role_name
+from mlops_platform.components.platform.config import ConfigError
+from mlops_platform.mlops.engine import run_callable
+from mlops_platform.mlops.graph import Graph, Resource, Secret
 
 KEY = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-4333-8444-555555555555"
 LOGS_KEY = "arn:aws:kms:eu-west-1:123456789012:key/66666666-2222-4333-8444-555555555555"
@@ -111,7 +115,7 @@ def test_secrets_encryption_and_all_control_plane_logs(graph: Graph) -> None:
 
 
 def test_cluster_role_is_named_and_gets_no_iam_kms_policy_to_wait_for(graph: Graph) -> None:
-    # The secrets key's policy grants the role by name (components.keys); an inline IAM policy would be a
+    # The secrets key's policy grants the role by name (mlops_platform.components.keys); an inline IAM policy would be a
     # second grant whose propagation CreateCluster could race (terraform-provider-aws#49247).
     role = graph.one("aws:iam/role:Role", "c1-cluster")
     assert role.inputs["name"] == cluster_role_name("c1") == "c1-cluster"
@@ -480,8 +484,8 @@ def test_api_access_cidrs_must_be_private_networks(cidr: str) -> None:
 
 def test_platform_admits_the_configured_private_networks_to_the_api() -> None:
     """clusterApiAccessCidrs reaches the control-plane security group (and only 443)."""
-    from components.platform.platform import MlopsPlatform
-    from mlops.engine import run_callable
+    from mlops_platform.components.platform.platform import MlopsPlatform
+    from mlops_platform.mlops.engine import run_callable
 
     cfg = config("prod", clusterApiAccessCidrs='["10.200.0.0/16"]')
     graph = run_callable(lambda: MlopsPlatform("mlops", cfg), config={"aws:region": REGION})

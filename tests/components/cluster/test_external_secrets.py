@@ -10,13 +10,13 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.cluster.external_secrets import (
+from mlops_platform.components.cluster.external_secrets import (
     ESO_CHART_VERSION,
     ESO_REPOSITORY,
     install_external_secrets,
 )
-from mlops.engine import run_callable
-from mlops.graph import Graph
+from mlops_platform.mlops.engine import run_callable
+from mlops_platform.mlops.graph import Graph
 
 VPC_CIDR = "10.10.0.0/16"
 

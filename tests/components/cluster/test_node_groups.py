@@ -1,10 +1,10 @@
-"""components.cluster.node_groups: the group specs, the GPU variant and the builders' values."""
+"""mlops_platform.components.cluster.node_groups: the group specs, the GPU variant and the builders' values."""
 
 from __future__ import annotations
 
 import pytest
 
-from components.cluster.node_groups import (
+from mlops_platform.components.cluster.node_groups import (
     GPU_TAINT,
     LAUNCH_TEMPLATE_TAGGED_RESOURCES,
     NODE_GROUP_LABEL,

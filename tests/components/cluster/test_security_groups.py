@@ -1,10 +1,13 @@
-"""components.cluster.security_groups: the private-range check and the control plane's port table."""
+"""mlops_platform.components.cluster.security_groups: the private-range check and the control plane's port table."""
 
 from __future__ import annotations
 
 import pytest
 
-from components.cluster.security_groups import CONTROL_PLANE_TO_NODE_PORTS, is_private_ipv4_cidr
+from mlops_platform.components.cluster.security_groups import (
+    CONTROL_PLANE_TO_NODE_PORTS,
+    is_private_ipv4_cidr,
+)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""components.database.iam: the tenant job reads the master secret and writes its own; External Secrets only reads."""
+"""mlops_platform.components.database.iam: the tenant job reads the master secret and writes its own; External Secrets only reads."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from components.database.iam import job_policy, read_policy
+from mlops_platform.components.database.iam import job_policy, read_policy
 
 REGION = "eu-west-1"
 MASTER = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0123-abcdef"

@@ -9,16 +9,16 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.aws_context import AwsContext
-from components.database.metadata import (
+from mlops_platform.components.aws_context import AwsContext
+from mlops_platform.components.database.metadata import (
     MetadataDatabase,
     MetadataDatabaseArgs,
     db_parameters,
     engine_major,
     parameter_group_family,
 )
-from mlops.engine import run_callable
-from mlops.graph import Graph, Resource
+from mlops_platform.mlops.engine import run_callable
+from mlops_platform.mlops.graph import Graph, Resource
 
 REPO = Path(__file__).resolve().parents[3]
 CTX = AwsContext(account_id="210987654321", region="eu-west-1")

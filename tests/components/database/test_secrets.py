@@ -1,8 +1,8 @@
-"""components.database.secrets: the tenant's credentials synced into its namespace, with a libpq service file."""
+"""mlops_platform.components.database.secrets: the tenant's credentials synced into its namespace, with a libpq service file."""
 
 from __future__ import annotations
 
-from components.database.secrets import SECRET_KEYS, credentials_spec
+from mlops_platform.components.database.secrets import SECRET_KEYS, credentials_spec
 
 ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:mlops/database/mlflow-AbCdEf"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.database.tenant import (
+from mlops_platform.components.database.tenant import (
     JOB_SCRIPT_KEY,
     JOB_SCRIPT_SOURCE,
     DatabaseAdminNamespace,
@@ -18,8 +18,8 @@ from components.database.tenant import (
     check_identifier,
     job_command,
 )
-from mlops.engine import run_callable
-from mlops.graph import Graph
+from mlops_platform.mlops.engine import run_callable
+from mlops_platform.mlops.graph import Graph
 
 REGION = "eu-west-1"
 ISSUER = "oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF0123456789"

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from components.database import tenant_job as job
+from mlops_platform.components.database import tenant_job as job
 
 SECRET = "mlops-dev-mlflow/database/mlflow"
 

@@ -1,4 +1,4 @@
-"""components.database.workload: the tenant job's argv, environment and pod, as the API server receives them."""
+"""mlops_platform.components.database.workload: the tenant job's argv, environment and pod, as the API server receives them."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pulumi
 import pytest
 from plain_args import plain
 
-from components.database import tenant_job
-from components.database.workload import (
+from mlops_platform.components.database import tenant_job
+from mlops_platform.components.database.workload import (
     JOB_SCRIPT_KEY,
     JOB_SCRIPT_MOUNT,
     JOB_SCRIPT_SOURCE,

@@ -1,10 +1,10 @@
-"""components.mlflow.iam: the server's artifact policy reaches one prefix of one bucket, and its key through S3."""
+"""mlops_platform.components.mlflow.iam: the server's artifact policy reaches one prefix of one bucket, and its key through S3."""
 
 from __future__ import annotations
 
 import json
 
-from components.mlflow.iam import artifact_policy
+from mlops_platform.components.mlflow.iam import artifact_policy
 
 BUCKET_ARN = "arn:aws:s3:::mlops-dev-artifacts"
 KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-4333-8444-555555555555"

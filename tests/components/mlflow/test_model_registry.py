@@ -10,22 +10,22 @@ import pulumi
 import pytest
 from compute_support import REGION, policy, render_platform
 
-from components.cluster.external_secrets import install_external_secrets
-from components.mlflow.model_registry import (
+from mlops_platform.components.cluster.external_secrets import install_external_secrets
+from mlops_platform.components.mlflow.model_registry import (
     AUTH_SECRET,
     DB_SECRET,
     ModelRegistry,
     ModelRegistryArgs,
 )
-from components.mlflow.server import (
+from mlops_platform.components.mlflow.server import (
     IMAGE_UID,
     RDS_CA_BUNDLE_PATH,
     migration_spec,
     server_spec,
     service_hosts,
 )
-from mlops.engine import run_callable
-from mlops.graph import Graph, Resource
+from mlops_platform.mlops.engine import run_callable
+from mlops_platform.mlops.graph import Graph, Resource
 
 ISSUER = "oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF0123456789"
 OIDC_ARN = f"arn:aws:iam::123456789012:oidc-provider/{ISSUER}"
@@ -465,7 +465,7 @@ def test_rollout_is_awaited_unless_the_first_deployment_opts_out() -> None:
     assert deployment(graph).inputs["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true"}
 
 
-# ---- the scrape credential and the metrics exporter (components.mlflow.metrics) ---------------------------
+# ---- the scrape credential and the metrics exporter (mlops_platform.components.mlflow.metrics) ---------------------------
 
 
 def exporter(g: Graph) -> dict[str, Any]:
@@ -505,7 +505,7 @@ def test_only_the_exporter_mounts_the_scrape_credential_and_only_its_hash(graph:
 
 
 def test_exporter_runs_the_exporter_module_hardened(graph: Graph) -> None:
-    from components.mlflow.metrics import exporter_spec
+    from mlops_platform.components.mlflow.metrics import exporter_spec
 
     c, server = exporter(graph), container(graph)
     expected = exporter_spec(image=server["image"])
@@ -549,7 +549,7 @@ def test_platform_scrapes_the_exporter_with_the_scrape_credential_never_the_admi
 
 
 def test_tenant_job_is_the_only_holder_of_the_master_secret(graph: Graph) -> None:
-    from components.database.tenant import JOB_SCRIPT_KEY, JOB_SCRIPT_SOURCE, job_command
+    from mlops_platform.components.database.tenant import JOB_SCRIPT_KEY, JOB_SCRIPT_SOURCE, job_command
 
     job = graph.one("kubernetes:batch/v1:Job", "mr-db-tenant-ensure")
     assert job.inputs["metadata"]["namespace"] == "db-admin"
@@ -590,7 +590,7 @@ def test_tenant_job_is_the_only_holder_of_the_master_secret(graph: Graph) -> Non
 
 
 def test_tenant_password_rotates_with_the_same_program(graph: Graph) -> None:
-    from components.database.tenant import job_command
+    from mlops_platform.components.database.tenant import job_command
 
     cron = graph.one("kubernetes:batch/v1:CronJob", "mr-db-tenant-rotate")
     job = graph.one("kubernetes:batch/v1:Job", "mr-db-tenant-ensure")
@@ -622,7 +622,7 @@ def test_db_admin_namespace_is_default_deny_with_narrow_egress(graph: Graph) -> 
 
 
 def test_tenant_refuses_a_role_name_postgres_would_quote() -> None:
-    from components.database.tenant import check_identifier
+    from mlops_platform.components.database.tenant import check_identifier
 
     with pytest.raises(ValueError, match="role 'MLflow-Admin'"):
         check_identifier("mlflow", "role", "MLflow-Admin")

@@ -1,10 +1,10 @@
-"""components.mlflow.network_policies: MLflow's namespace is default-deny with narrow allows, as the API sees them."""
+"""mlops_platform.components.mlflow.network_policies: MLflow's namespace is default-deny with narrow allows, as the API sees them."""
 
 from __future__ import annotations
 
 from plain_args import plain
 
-from components.mlflow.network_policies import (
+from mlops_platform.components.mlflow.network_policies import (
     default_deny_spec,
     migration_egress_spec,
     server_egress_spec,

@@ -1,4 +1,4 @@
-"""components.mlflow.secrets: the SecretStore and the basic-auth Secret generated in the cluster, never in Pulumi."""
+"""mlops_platform.components.mlflow.secrets: the SecretStore and the basic-auth Secret generated in the cluster, never in Pulumi."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ import configparser
 
 import pytest
 
-from components.mlflow.secrets import (
+from mlops_platform.components.mlflow.secrets import (
     AUTH_GENERATORS,
     auth_external_secret_spec,
     auth_generator_name,
     auth_password_spec,
     secret_store_spec,
 )
-from components.mlflow.server import AUTH_CONFIG_PATH, ServerSpecError, server_spec
+from mlops_platform.components.mlflow.server import AUTH_CONFIG_PATH, ServerSpecError, server_spec
 
 GENERATORS_API = "generators.external-secrets.io/v1alpha1"
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from components.mlflow import server as ms
-from components.mlflow.server import ServerSpecError, render_auth_config, server_spec
+from mlops_platform.components.mlflow import server as ms
+from mlops_platform.components.mlflow.server import ServerSpecError, render_auth_config, server_spec
 
 ROOT = Path(__file__).resolve().parents[3]
 DOCKER = ROOT / ms.IMAGE_BUILD_CONTEXT

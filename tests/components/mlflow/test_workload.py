@@ -1,4 +1,4 @@
-"""components.mlflow.workload: the server's pod and the migration Job's pod, as the API server receives them."""
+"""mlops_platform.components.mlflow.workload: the server's pod and the migration Job's pod, as the API server receives them."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pulumi
 import pytest
 from plain_args import plain
 
-from components.mlflow.server import AUTH_CONFIG_PATH, migration_spec, server_spec
-from components.mlflow.workload import (
+from mlops_platform.components.mlflow.server import AUTH_CONFIG_PATH, migration_spec, server_spec
+from mlops_platform.components.mlflow.workload import (
     ServerResources,
     db_volume,
     metrics_exporter_container,

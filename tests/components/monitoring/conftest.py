@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from monitoring_support import base_args, render
 
-from mlops.graph import Graph
+from mlops_platform.mlops.graph import Graph
 
 
 @pytest.fixture(scope="session")

@@ -1,14 +1,14 @@
-"""components.monitoring.alarms: the CloudWatch alarm specs and the alarms the component declares from them."""
+"""mlops_platform.components.monitoring.alarms: the CloudWatch alarm specs and the alarms the component declares from them."""
 
 from __future__ import annotations
 
 import pytest
 from monitoring_support import ALARM, base_args, inputs, platform_config, render
 
-from components.monitoring.alarms import cloudwatch_alarms, eks_alarms, nat_alarms, rds_alarms
-from components.monitoring.args import AlertThresholds
-from components.platform.monitoring import alert_thresholds
-from mlops.graph import Graph
+from mlops_platform.components.monitoring.alarms import cloudwatch_alarms, eks_alarms, nat_alarms, rds_alarms
+from mlops_platform.components.monitoring.args import AlertThresholds
+from mlops_platform.components.platform.monitoring import alert_thresholds
+from mlops_platform.mlops.graph import Graph
 
 
 def test_alarm_thresholds_come_from_the_profile() -> None:

@@ -1,4 +1,4 @@
-"""components.monitoring.alerting: Alertmanager's routing, the topic policy, Alertmanager's publish policy."""
+"""mlops_platform.components.monitoring.alerting: Alertmanager's routing, the topic policy, Alertmanager's publish policy."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import json
 import pytest
 from monitoring_support import ACCOUNT, KEY_ARN, PROVIDER_ARN, base_args, render, topic_arn, values
 
-from components.monitoring.alerting import (
+from mlops_platform.components.monitoring.alerting import (
     alertmanager_config,
     alertmanager_publish_policy,
     arn_parts,
     topic_policy,
 )
-from mlops.graph import Graph
+from mlops_platform.mlops.graph import Graph
 
 
 def test_alertmanager_routes_by_severity_to_sns_and_never_to_null(graph: Graph) -> None:

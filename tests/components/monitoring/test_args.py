@@ -1,13 +1,18 @@
-"""components.monitoring.args: what Monitoring refuses before it declares anything."""
+"""mlops_platform.components.monitoring.args: what Monitoring refuses before it declares anything."""
 
 from __future__ import annotations
 
 import pytest
 from monitoring_support import base_args, render
 
-from components.cluster.node_groups import NodeGroupSpec, gpu_node_group
-from components.monitoring.args import AlertThresholds, check_cluster_cidr, validate, validate_subscriptions
-from components.monitoring.charts import GPU_NODE_LABEL
+from mlops_platform.components.cluster.node_groups import NodeGroupSpec, gpu_node_group
+from mlops_platform.components.monitoring.args import (
+    AlertThresholds,
+    check_cluster_cidr,
+    validate,
+    validate_subscriptions,
+)
+from mlops_platform.components.monitoring.charts import GPU_NODE_LABEL
 
 
 def test_unpinned_chart_or_plain_http_repository_is_rejected() -> None:

@@ -1,4 +1,4 @@
-"""components.monitoring.dashboards: the platform dashboard and Grafana's CloudWatch policy."""
+"""mlops_platform.components.monitoring.dashboards: the platform dashboard and Grafana's CloudWatch policy."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import json
 import promql_parser
 from monitoring_support import base_args, rendered_dashboard
 
-from components.monitoring.dashboards import (
+from mlops_platform.components.monitoring.dashboards import (
     GRAFANA_CLOUDWATCH_ACTIONS,
     grafana_cloudwatch_policy,
     platform_dashboard,
 )
-from components.monitoring.observability import validate_dashboard
-from mlops.graph import Graph
+from mlops_platform.components.monitoring.observability import validate_dashboard
+from mlops_platform.mlops.graph import Graph
 
 
 def test_platform_dashboard_is_valid_grafana_json(graph: Graph) -> None:

@@ -1,5 +1,5 @@
-"""Building blocks know no platform config: importing every module of components.monitoring loads neither the
-platform's pydantic settings (components.platform.config) nor pydantic itself."""
+"""Building blocks know no platform config: importing every module of mlops_platform.components.monitoring loads neither the
+platform's pydantic settings (mlops_platform.components.platform.config) nor pydantic itself."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
 MODULES = sorted(
-    f"components.monitoring.{p.stem}"
+    f"mlops_platform.components.monitoring.{p.stem}"
     for p in (REPO / "components" / "monitoring").glob("*.py")
     if p.stem != "__init__"
 )
@@ -38,7 +38,7 @@ def test_importing_monitoring_loads_no_platform_config() -> None:
         "import importlib, json, sys\n"
         f"for name in {MODULES!r}:\n"
         "    importlib.import_module(name)\n"
-        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('pydantic', 'components.platform')))))\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('pydantic', 'mlops_platform.components.platform')))))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run(
@@ -46,7 +46,7 @@ def test_importing_monitoring_loads_no_platform_config() -> None:
     )
     assert json.loads(done.stdout) == []
     # The check can see a leak: the wiring does load the config.
-    code = "import sys, components.platform.monitoring; print('components.platform.config' in sys.modules)"
+    code = "import sys, mlops_platform.components.platform.monitoring; print('mlops_platform.components.platform.config' in sys.modules)"
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True
     )

@@ -13,10 +13,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
-from components.monitoring.model_monitoring import ModelMonitoring, ModelMonitoringArgs
-from components.monitoring.observability import validate_dashboard
-from mlops.engine import run_callable
-from mlops.graph import Graph, reveal
+from mlops_platform.components.monitoring.model_monitoring import ModelMonitoring, ModelMonitoringArgs
+from mlops_platform.components.monitoring.observability import validate_dashboard
+from mlops_platform.mlops.engine import run_callable
+from mlops_platform.mlops.graph import Graph, reveal
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -28,16 +28,16 @@ from monitoring_support import (
     walk,
 )
 
-from components.monitoring.args import MlflowScrape
-from components.monitoring.charts import (
+from mlops_platform.components.monitoring.args import MlflowScrape
+from mlops_platform.components.monitoring.charts import (
     DCGM_EXPORTER_VERSION,
     KUBE_PROMETHEUS_STACK_REPOSITORY,
     KUBE_PROMETHEUS_STACK_VERSION,
 )
-from components.monitoring.monitoring import Monitoring
-from components.platform.monitoring import monitoring_exports
-from mlops.engine import run_callable
-from mlops.graph import Graph
+from mlops_platform.components.monitoring.monitoring import Monitoring
+from mlops_platform.components.platform.monitoring import monitoring_exports
+from mlops_platform.mlops.engine import run_callable
+from mlops_platform.mlops.graph import Graph
 
 
 def test_release_is_pinned_to_chart_version_and_repository(graph: Graph) -> None:
@@ -203,7 +203,7 @@ def test_mlflow_without_auth_and_without_mlflow() -> None:
     graph = render(base_args(mlflow=MlflowScrape(basic_auth_secret=None)))
     (endpoint,) = inputs(graph.one(SERVICE_MONITOR))["spec"]["endpoints"]
     assert "basicAuth" not in endpoint
-    # By default the scrape authenticates with the exporter's own credential (components.mlflow.metrics).
+    # By default the scrape authenticates with the exporter's own credential (mlops_platform.components.mlflow.metrics).
     graph = render(base_args(mlflow=MlflowScrape()))
     (endpoint,) = inputs(graph.one(SERVICE_MONITOR))["spec"]["endpoints"]
     assert endpoint["basicAuth"]["username"] == {"name": "mlflow-metrics", "key": "username"}

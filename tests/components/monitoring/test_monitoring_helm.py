@@ -22,7 +22,7 @@ import pulumi_kubernetes as k8s
 import pytest
 import yaml
 
-from components.monitoring.charts import (
+from mlops_platform.components.monitoring.charts import (
     DCGM_EXPORTER_CHART,
     DCGM_EXPORTER_PORT,
     DCGM_EXPORTER_VERSION,
@@ -31,8 +31,8 @@ from components.monitoring.charts import (
     KUBE_PROMETHEUS_STACK_VERSION,
     RELEASE_NAME,
 )
-from components.monitoring.model_monitoring import ModelMonitoring, ModelMonitoringArgs
-from components.monitoring.network_policies import (
+from mlops_platform.components.monitoring.model_monitoring import ModelMonitoring, ModelMonitoringArgs
+from mlops_platform.components.monitoring.network_policies import (
     ALERTMANAGER_POD_LABELS,
     GRAFANA_POD_LABELS,
     KUBE_STATE_METRICS_NAME,
@@ -40,8 +40,8 @@ from components.monitoring.network_policies import (
     OPERATOR_POD_LABELS,
     PROMETHEUS_POD_LABELS,
 )
-from mlops.engine import run_callable
-from mlops.graph import Graph, reveal
+from mlops_platform.mlops.engine import run_callable
+from mlops_platform.mlops.graph import Graph, reveal
 
 REPO = Path(__file__).resolve().parents[3]
 RELEASE = "kubernetes:helm.sh/v3:Release"

@@ -1,4 +1,4 @@
-"""components.monitoring.network_policies: who may reach whom, evaluated with Kubernetes' NetworkPolicy
+"""mlops_platform.components.monitoring.network_policies: who may reach whom, evaluated with Kubernetes' NetworkPolicy
 semantics on the rendered policies."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from typing import Any
 
 from monitoring_support import NETWORK_POLICY, base_args, inputs, release, render
 
-from components.monitoring.network_policies import (
+from mlops_platform.components.monitoring.network_policies import (
     ALERTMANAGER_POD_LABELS,
     OPERATOR_NAME_LABEL,
     PROMETHEUS_POD_LABELS,
 )
-from mlops.graph import Graph
+from mlops_platform.mlops.graph import Graph
 
 
 def _policies(graph: Graph) -> list[dict[str, Any]]:

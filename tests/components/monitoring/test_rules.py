@@ -1,4 +1,4 @@
-"""components.monitoring.rules: the platform's alerting rules, parsed, and evaluated against samples (which
+"""mlops_platform.components.monitoring.rules: the platform's alerting rules, parsed, and evaluated against samples (which
 situations fire)."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import pytest
 from monitoring_support import RULE, base_args, release, render, rendered_dashboard, rules_by_alert
 from promql_eval import evaluate
 
-from components.monitoring.args import AlertThresholds, MonitoringArgs
-from components.monitoring.rules import gpu_rules, mlflow_rules, platform_rules, workload_rules
-from mlops.graph import Graph
+from mlops_platform.components.monitoring.args import AlertThresholds, MonitoringArgs
+from mlops_platform.components.monitoring.rules import gpu_rules, mlflow_rules, platform_rules, workload_rules
+from mlops_platform.mlops.graph import Graph
 
 
 def test_platform_rules_present_and_valid_promql(graph: Graph) -> None:

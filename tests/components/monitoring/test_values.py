@@ -1,4 +1,4 @@
-"""components.monitoring.values: the kube-prometheus-stack values, as the release receives them and as the
+"""mlops_platform.components.monitoring.values: the kube-prometheus-stack values, as the release receives them and as the
 pure builders return them."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import json
 
 from monitoring_support import base_args, render, values, walk
 
-from components.monitoring.alerting import alertmanager_config
-from components.monitoring.values import (
+from mlops_platform.components.monitoring.alerting import alertmanager_config
+from mlops_platform.components.monitoring.values import (
     dcgm_exporter_values,
     helm_values,
     open_selectors,
@@ -16,7 +16,7 @@ from components.monitoring.values import (
     pod_security,
     retention_size_gb,
 )
-from mlops.graph import Graph
+from mlops_platform.mlops.graph import Graph
 
 
 def test_prometheus_retention_and_storage_on_the_storage_class(graph: Graph) -> None:

@@ -1,4 +1,4 @@
-"""components.network.endpoints: the catalogue of interface endpoints and their policy."""
+"""mlops_platform.components.network.endpoints: the catalogue of interface endpoints and their policy."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from components.network.endpoints import (
+from mlops_platform.components.network.endpoints import (
     ENDPOINT_SERVICE_PURPOSES,
     ENDPOINTS_WITHOUT_POLICY,
     INTERFACE_ENDPOINT_SERVICES,

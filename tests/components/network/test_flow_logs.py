@@ -1,11 +1,11 @@
-"""components.network.flow_logs: the delivery role's trust and its write-to-one-group policy."""
+"""mlops_platform.components.network.flow_logs: the delivery role's trust and its write-to-one-group policy."""
 
 from __future__ import annotations
 
 import json
 
-from components.aws_context import AwsContext
-from components.network.flow_logs import flow_log_role_policy, flow_log_trust_policy
+from mlops_platform.components.aws_context import AwsContext
+from mlops_platform.components.network.flow_logs import flow_log_role_policy, flow_log_trust_policy
 
 CTX = AwsContext(account_id="210987654321", region="eu-west-1")
 GROUP = "arn:aws:logs:eu-west-1:210987654321:log-group:/aws/vpc/flow-logs/net"

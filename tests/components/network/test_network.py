@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from components.aws_context import AwsContext
-from components.network.endpoints import INTERFACE_ENDPOINT_SERVICES
-from components.network.network import Network, NetworkArgs
-from components.network.subnets import plan_subnets
-from mlops.engine import run_callable
-from mlops.graph import Graph
+from mlops_platform.components.aws_context import AwsContext
+from mlops_platform.components.network.endpoints import INTERFACE_ENDPOINT_SERVICES
+from mlops_platform.components.network.network import Network, NetworkArgs
+from mlops_platform.components.network.subnets import plan_subnets
+from mlops_platform.mlops.engine import run_callable
+from mlops_platform.mlops.graph import Graph
 
 REPO = Path(__file__).resolve().parents[3]
 CTX = AwsContext(account_id="210987654321", region="eu-west-1")

@@ -1,4 +1,4 @@
-"""components.network.subnets: the per-zone layout of the VPC block and the discovery tags."""
+"""mlops_platform.components.network.subnets: the per-zone layout of the VPC block and the discovery tags."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from components.network.subnets import TIERS, lb_tags, plan_subnets
+from mlops_platform.components.network.subnets import TIERS, lb_tags, plan_subnets
 
 
 def test_a_16_split_into_private_eighths_and_public_and_database_sixty_fourths() -> None:

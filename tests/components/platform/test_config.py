@@ -1,12 +1,12 @@
-"""components.platform.config: the one import of the configuration's public names, each the very object
+"""mlops_platform.components.platform.config: the one import of the configuration's public names, each the very object
 its defining module (settings, profiles, loader, governance) holds."""
 
 from __future__ import annotations
 
 import pytest
 
-from components import governance
-from components.platform import config, loader, profiles, settings
+from mlops_platform.components import governance
+from mlops_platform.components.platform import config, loader, profiles, settings
 
 HOMES = (settings, profiles, loader, governance)
 

@@ -14,8 +14,8 @@ from config_support import BASE, SOURCE, make, problems
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.cluster import versions
-from components.platform.loader import (
+from mlops_platform.components.cluster import versions
+from mlops_platform.components.platform.loader import (
     KEYS,
     ConfigError,
     build,
@@ -24,7 +24,7 @@ from components.platform.loader import (
     review,
     support_problems,
 )
-from components.platform.settings import PlatformConfig
+from mlops_platform.components.platform.settings import PlatformConfig
 
 ADMINS = "mlops-platform:clusterAdminPrincipalArns"
 

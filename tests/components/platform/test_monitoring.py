@@ -1,4 +1,4 @@
-"""components.platform.monitoring: the platform's config wired into Monitoring (thresholds from the
+"""mlops_platform.components.platform.monitoring: the platform's config wired into Monitoring (thresholds from the
 profile, the VPC and service CIDRs, MLflow's namespace) and the stack outputs."""
 
 from __future__ import annotations
@@ -22,16 +22,16 @@ from monitoring_support import (
     values,
 )
 
-from components.monitoring.args import AlertThresholds
-from components.platform.config import ConfigError, build
-from components.platform.monitoring import (
+from mlops_platform.components.monitoring.args import AlertThresholds
+from mlops_platform.components.platform.config import ConfigError, build
+from mlops_platform.components.platform.monitoring import (
     PlatformParts,
     add_monitoring,
     alert_thresholds,
     eks_default_service_cidr,
     monitoring_exports,
 )
-from mlops.engine import run_callable
+from mlops_platform.mlops.engine import run_callable
 
 
 def test_stack_config_with_plain_http_endpoint_is_rejected() -> None:

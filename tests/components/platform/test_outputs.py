@@ -9,8 +9,8 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.platform import outputs as contract
-from components.platform.outputs import (
+from mlops_platform.components.platform import outputs as contract
+from mlops_platform.components.platform.outputs import (
     CONTRACT_VERSION_EXPORT,
     EXPORT_NAMES,
     OUTPUTS_VERSION,
@@ -20,10 +20,10 @@ from components.platform.outputs import (
     export_platform_outputs,
     stack_outputs,
 )
-from mlops.engine import run_callable
-from mlops.fakecloud import FakeCloud
-from mlops.fakeplatform import platform_outputs
-from mlops.graph import Secret
+from mlops_platform.mlops.engine import run_callable
+from mlops_platform.mlops.fakecloud import FakeCloud
+from mlops_platform.mlops.fakeplatform import platform_outputs
+from mlops_platform.mlops.graph import Secret
 
 STACK = "acme/mlops-platform/prod"
 REQUIRED_FIELDS = {
@@ -182,7 +182,7 @@ def test_fake_cloud_answers_any_platform_stack_with_the_contract() -> None:
 def test_docs_table_is_generated_from_the_contract() -> None:
     text = contract.DOCS_PATH.read_text(encoding="utf-8")
     assert text == contract.render_docs(text), (
-        "docs/outputs.md is stale: run `python -m components.platform.outputs --write`"
+        "docs/outputs.md is stale: run `python -m mlops_platform.components.platform.outputs --write`"
     )
     for export in EXPORT_NAMES.values():
         assert f"| `{export}` |" in text
@@ -191,8 +191,8 @@ def test_docs_table_is_generated_from_the_contract() -> None:
 
 def test_platform_stack_exports_the_whole_contract() -> None:
     """The platform's own program (stacks/__main__.py) exports the contract MlopsPlatform declares."""
-    from mlops import REPO_ROOT
-    from mlops.engine import render
+    from mlops_platform.mlops import REPO_ROOT
+    from mlops_platform.mlops.engine import render
 
     graph = render("dev", REPO_ROOT)
     assert set(EXPORT_NAMES.values()) <= set(graph.outputs)

@@ -7,11 +7,11 @@ from typing import Any
 import pulumi
 from compute_support import REGION, config
 
-from components.platform.monitoring import monitoring_exports
-from components.platform.outputs import EXPORT_NAMES
-from components.platform.platform import MlopsPlatform
-from mlops.engine import run_callable
-from mlops.graph import Secret
+from mlops_platform.components.platform.monitoring import monitoring_exports
+from mlops_platform.components.platform.outputs import EXPORT_NAMES
+from mlops_platform.components.platform.platform import MlopsPlatform
+from mlops_platform.mlops.engine import run_callable
+from mlops_platform.mlops.graph import Secret
 
 OPERATIONAL = [
     "vpcCidr",

@@ -8,9 +8,9 @@ import json
 import pytest
 from config_support import make
 
-from components.governance import ENVIRONMENTS
-from components.platform.profiles import PROFILES, profile
-from components.platform.settings import SECTIONS, PlatformConfig
+from mlops_platform.components.governance import ENVIRONMENTS
+from mlops_platform.components.platform.profiles import PROFILES, profile
+from mlops_platform.components.platform.settings import SECTIONS, PlatformConfig
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

@@ -8,9 +8,9 @@ import json
 import pytest
 from config_support import SOURCE, make, problems
 
-from components.governance import GOVERNANCE_TAG_KEYS
-from components.platform.loader import ConfigError
-from components.platform.settings import SECTIONS, PlatformConfig, key_for
+from mlops_platform.components.governance import GOVERNANCE_TAG_KEYS
+from mlops_platform.components.platform.loader import ConfigError
+from mlops_platform.components.platform.settings import SECTIONS, PlatformConfig, key_for
 
 
 def test_governance_tags_come_from_config() -> None:

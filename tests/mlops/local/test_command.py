@@ -1,4 +1,4 @@
-"""mlops.local.command without starting anything: what ``mlops local`` says when the e2e extra is missing."""
+"""mlops_platform.mlops.local.command without starting anything: what ``mlops local`` says when the e2e extra is missing."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from mlops.local import command
+from mlops_platform.mlops.local import command
 
 
 def test_a_missing_extra_is_named_and_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -20,10 +20,10 @@ def test_a_missing_extra_is_named_and_exits_2(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_the_cli_runs_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    import mlops.local
-    from mlops.cli import main
+    import mlops_platform.mlops.local
+    from mlops_platform.mlops.cli import main
 
     calls: list[dict[str, object]] = []
-    monkeypatch.setattr(mlops.local, "run", lambda **kw: calls.append(kw) or 0)
+    monkeypatch.setattr(mlops_platform.mlops.local, "run", lambda **kw: calls.append(kw) or 0)
     assert main(["local", "--port", "0", "--workers", "1"]) == 0
     assert calls == [{"port": 0, "workers": 1}]

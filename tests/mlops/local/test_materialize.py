@@ -1,4 +1,4 @@
-"""mlops.local.materialize without starting anything: how a server spec becomes a local command line."""
+"""mlops_platform.mlops.local.materialize without starting anything: how a server spec becomes a local command line."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from components.mlflow.server import (
+from mlops_platform.components.mlflow.server import (
     AUTH_CONFIG_KEY,
     AUTH_CONFIG_PATH,
     AUTH_FLASK_SECRET_KEY,
@@ -17,9 +17,9 @@ from components.mlflow.server import (
     render_pg_service,
     server_spec,
 )
-from mlops.local.materialize import MOTO_ONLY_ENV, LocalSecrets, materialize
-from mlops.local.mlflow import FILE_MOUNTS
-from mlops.local.processes import LocalPlatformError
+from mlops_platform.mlops.local.materialize import MOTO_ONLY_ENV, LocalSecrets, materialize
+from mlops_platform.mlops.local.mlflow import FILE_MOUNTS
+from mlops_platform.mlops.local.processes import LocalPlatformError
 
 SECRETS = LocalSecrets(
     {

@@ -1,4 +1,4 @@
-"""mlops.local.postgres without starting a server: where the binaries are found."""
+"""mlops_platform.mlops.local.postgres without starting a server: where the binaries are found."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops.local.postgres import find_postgres_bin
+from mlops_platform.mlops.local.postgres import find_postgres_bin
 
 
 def test_postgres_binaries_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,4 @@
-"""mlops.local.processes: passwords, ports, one-shot steps and the option replacement the specs go through."""
+"""mlops_platform.mlops.local.processes: passwords, ports, one-shot steps and the option replacement the specs go through."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops.local.processes import (
+from mlops_platform.mlops.local.processes import (
     LOOPBACK,
     URI_SPECIAL,
     LocalPlatformError,

@@ -1,13 +1,13 @@
-"""mlops.local.tenant without a database: what the tenant job's local environment replaces and adds."""
+"""mlops_platform.mlops.local.tenant without a database: what the tenant job's local environment replaces and adds."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, cast
 
-from components.mlflow.server import RDS_CA_BUNDLE_PATH
-from mlops.local.s3 import FAKE_AWS_ACCESS_KEY_ID, S3Server
-from mlops.local.tenant import local_job_env
+from mlops_platform.components.mlflow.server import RDS_CA_BUNDLE_PATH
+from mlops_platform.mlops.local.s3 import FAKE_AWS_ACCESS_KEY_ID, S3Server
+from mlops_platform.mlops.local.tenant import local_job_env
 
 
 def test_local_job_env_replaces_the_ca_bundle_and_home_and_adds_moto(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""mlops.local.tls: the run's CA and the database server's certificate it signs."""
+"""mlops_platform.mlops.local.tls: the run's CA and the database server's certificate it signs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from mlops.local.tls import LocalCA
+from mlops_platform.mlops.local.tls import LocalCA
 
 
 def test_server_certificate_names_the_hosts_and_is_signed_by_the_ca(tmp_path: Path) -> None:

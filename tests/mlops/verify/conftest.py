@@ -1,5 +1,5 @@
 """Fixtures of the verify tests: the shipped stacks rendered offline, and their Helm releases rendered by
-the helm layer itself (:func:`mlops.verify.helm.render`, the real helm from ``make helm``, the charts from
+the helm layer itself (:func:`mlops_platform.mlops.verify.helm.render`, the real helm from ``make helm``, the charts from
 ``../shared/charts``). A missing helm or chart directory fails the test (CI installs both); nothing skips."""
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from verify_kit import graph_of, project_helm, shared_charts
 
-from mlops import REPO_ROOT
-from mlops.engine import render
-from mlops.graph import Graph, Resource
-from mlops.verify import helm as helm_layer
-from mlops.verify import runner
-from mlops.verify.model import Finding, RenderedRelease, VerifyContext
-from mlops.verify.runner import VerifyResult
+from mlops_platform.mlops import REPO_ROOT
+from mlops_platform.mlops.engine import render
+from mlops_platform.mlops.graph import Graph, Resource
+from mlops_platform.mlops.verify import helm as helm_layer
+from mlops_platform.mlops.verify import runner
+from mlops_platform.mlops.verify.model import Finding, RenderedRelease, VerifyContext
+from mlops_platform.mlops.verify.runner import VerifyResult
 
 
 @functools.cache

@@ -12,8 +12,8 @@ import re
 
 import pytest
 
-from mlops.verify import accepted
-from mlops.verify.model import Finding
+from mlops_platform.mlops.verify import accepted
+from mlops_platform.mlops.verify.model import Finding
 
 LAYERS = {"helm", "values", "schema", "crd", "semantics", "iam", "policy"}
 STACKS = ("dev", "staging", "prod")
@@ -132,7 +132,7 @@ def _regional(actions: list[str]) -> Finding:
 
 
 def test_the_regional_resource_star_entry_is_the_exact_statement_deploy_runner_builds():
-    from components.deploy_runner import REGIONAL_SERVICES
+    from mlops_platform.components.deploy_runner import REGIONAL_SERVICES
 
     built = [f"{s}:*" for s in REGIONAL_SERVICES]
     kept, _ = accepted.apply([_regional(built)])

@@ -6,9 +6,9 @@ import copy
 
 import pytest
 
-from mlops.graph import Graph, Resource, SourcePosition
-from mlops.verify import accepted, chart_policies
-from mlops.verify.model import Manifest, RenderedRelease, VerifyContext
+from mlops_platform.mlops.graph import Graph, Resource, SourcePosition
+from mlops_platform.mlops.verify import accepted, chart_policies
+from mlops_platform.mlops.verify.model import Manifest, RenderedRelease, VerifyContext
 
 STACK_URN = "urn:pulumi:prod::mlops-platform::"
 PROVIDER = f"{STACK_URN}pulumi:providers:kubernetes::k8s"

@@ -14,18 +14,18 @@ import pytest
 import yaml
 from verify_kit import graph_of, make_chart, project_helm, release, shared_charts
 
-from mlops import cli
-from mlops.verify.model import Finding
+from mlops_platform.mlops import cli
+from mlops_platform.mlops.verify.model import Finding
 
 REPO = Path(__file__).resolve().parents[3]
-VALUES = "mlops.verify.values"
+VALUES = "mlops_platform.mlops.verify.values"
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     import os
 
     return subprocess.run(
-        [sys.executable, "-m", "mlops.cli", *args],
+        [sys.executable, "-m", "mlops_platform.mlops.cli", *args],
         capture_output=True,
         text=True,
         timeout=600,

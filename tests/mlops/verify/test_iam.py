@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from mlops.graph import Graph, Resource, SourcePosition
-from mlops.verify import accepted, iam
-from mlops.verify.model import VerifyContext
+from mlops_platform.mlops.graph import Graph, Resource, SourcePosition
+from mlops_platform.mlops.verify import accepted, iam
+from mlops_platform.mlops.verify.model import VerifyContext
 
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 
@@ -286,7 +286,7 @@ def test_setuptools_is_pinned_past_its_cves_and_still_ships_pkg_resources() -> N
     from packaging.specifiers import SpecifierSet
     from packaging.version import Version
 
-    from mlops import REPO_ROOT
+    from mlops_platform.mlops import REPO_ROOT
 
     constraints = (REPO_ROOT / "constraints.txt").read_text(encoding="utf-8")
     (pin,) = _re.findall(r"^setuptools==(\S+)$", constraints, _re.M)

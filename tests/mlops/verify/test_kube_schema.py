@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mlops.graph import Graph, Resource, SourcePosition
-from mlops.verify import kube_schema
-from mlops.verify.model import Manifest, RenderedRelease, VerifyContext
+from mlops_platform.mlops.graph import Graph, Resource, SourcePosition
+from mlops_platform.mlops.verify import kube_schema
+from mlops_platform.mlops.verify.model import Manifest, RenderedRelease, VerifyContext
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 

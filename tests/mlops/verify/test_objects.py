@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from mlops.graph import Graph, Resource, Secret, SourcePosition
-from mlops.verify import kube_schema, semantics
-from mlops.verify.model import VerifyContext
-from mlops.verify.objects import (
+from mlops_platform.mlops.graph import Graph, Resource, Secret, SourcePosition
+from mlops_platform.mlops.verify import kube_schema, semantics
+from mlops_platform.mlops.verify.model import VerifyContext
+from mlops_platform.mlops.verify.objects import (
     Unknown,
     api_version_of,
     fill_unknowns,

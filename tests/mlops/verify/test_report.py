@@ -7,11 +7,11 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from mlops.graph import SourcePosition
-from mlops.verify.accepted import Accepted
-from mlops.verify.model import Finding
-from mlops.verify.report import render, to_json, to_sarif, to_text
-from mlops.verify.runner import VerifyResult
+from mlops_platform.mlops.graph import SourcePosition
+from mlops_platform.mlops.verify.accepted import Accepted
+from mlops_platform.mlops.verify.model import Finding
+from mlops_platform.mlops.verify.report import render, to_json, to_sarif, to_text
+from mlops_platform.mlops.verify.runner import VerifyResult
 
 URN = "urn:pulumi:dev::mlops-platform::kubernetes:helm.sh/v3:Release::kps"
 RELEASE = "kubernetes:helm.sh/v3:Release"

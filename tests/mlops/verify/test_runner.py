@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from verify_kit import RELEASE, graph_of, make_chart, project_helm, release, shared_charts
 
-from mlops.verify import helm, runner
-from mlops.verify.accepted import Accepted
-from mlops.verify.model import Finding, VerifyContext
+from mlops_platform.mlops.verify import helm, runner
+from mlops_platform.mlops.verify.accepted import Accepted
+from mlops_platform.mlops.verify.model import Finding, VerifyContext
 
 
 @pytest.fixture
@@ -32,12 +32,12 @@ def spy_layer(monkeypatch: pytest.MonkeyPatch) -> list[VerifyContext]:
 
 def test_the_default_layers_are_every_layer_of_the_issue() -> None:
     assert runner.LAYERS == (
-        "mlops.verify.values",
-        "mlops.verify.kube_schema",
-        "mlops.verify.crd",
-        "mlops.verify.semantics",
-        "mlops.verify.iam",
-        "mlops.verify.chart_policies",
+        "mlops_platform.mlops.verify.values",
+        "mlops_platform.mlops.verify.kube_schema",
+        "mlops_platform.mlops.verify.crd",
+        "mlops_platform.mlops.verify.semantics",
+        "mlops_platform.mlops.verify.iam",
+        "mlops_platform.mlops.verify.chart_policies",
     )
 
 
@@ -49,7 +49,7 @@ def test_helm_runs_first_and_every_layer_is_timed(tmp_path: Path, spy_layer: lis
         "test",
         charts_dir=str(tmp_path),
         helm=project_helm(),
-        layers=["mlops.verify.values", "spy_layer"],
+        layers=["mlops_platform.mlops.verify.values", "spy_layer"],
     )
     (ctx,) = spy_layer
     assert ctx.kube_version == "1.33" and len(ctx.releases) == 1 and ctx.releases[0].chart_dir is not None
@@ -70,7 +70,7 @@ def test_accepted_findings_are_split_off_with_their_reason(tmp_path: Path) -> No
         "test",
         charts_dir=str(tmp_path),
         helm=project_helm(),
-        layers=["mlops.verify.values"],
+        layers=["mlops_platform.mlops.verify.values"],
         accepted=[entry],
     )
     assert [f.path for f in result.findings] == ["values.other"]
@@ -109,7 +109,7 @@ def test_a_layer_that_could_not_run_makes_the_run_incomplete(
 
 
 def test_the_layers_name_their_could_not_run_checks_as_the_runner_does() -> None:
-    from mlops.verify import chart_policies, crd, kube_schema, semantics
+    from mlops_platform.mlops.verify import chart_policies, crd, kube_schema, semantics
 
     assert (chart_policies.LAYER, chart_policies.PACK_FAILED) in runner.INCOMPLETE_CHECKS
     for module in (kube_schema, crd, semantics):
@@ -118,8 +118,14 @@ def test_the_layers_name_their_could_not_run_checks_as_the_runner_does() -> None
 
 
 def test_a_layer_that_is_not_installed_cannot_run() -> None:
-    with pytest.raises(helm.VerifyError, match=r"verify layer mlops\.verify\.nope is not installed"):
-        runner.verify(graph_of(), "test", charts_dir=None, helm=project_helm(), layers=["mlops.verify.nope"])
+    with pytest.raises(helm.VerifyError, match=r"verify layer mlops_platform\.mlops\.verify\.nope is not installed"):
+        runner.verify(
+            graph_of(),
+            "test",
+            charts_dir=None,
+            helm=project_helm(),
+            layers=["mlops_platform.mlops.verify.nope"],
+        )
 
 
 def test_the_shipped_stacks_have_no_helm_or_values_findings(stacks) -> None:
@@ -127,7 +133,7 @@ def test_the_shipped_stacks_have_no_helm_or_values_findings(stacks) -> None:
     charts = str(shared_charts())
     for env, graph in stacks.items():
         result = runner.verify(
-            graph, env, charts_dir=charts, helm=project_helm(), layers=["mlops.verify.values"]
+            graph, env, charts_dir=charts, helm=project_helm(), layers=["mlops_platform.mlops.verify.values"]
         )
         assert [f"{f.source} {f.message}" for f in result.findings] == [], env
         assert result.releases == len(graph.of_type(RELEASE)) and result.releases >= 2, env

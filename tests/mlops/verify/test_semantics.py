@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from mlops.graph import Resource, SourcePosition
-from mlops.verify import semantics
-from mlops.verify.model import Manifest, RenderedRelease, VerifyContext
+from mlops_platform.mlops.graph import Resource, SourcePosition
+from mlops_platform.mlops.verify import semantics
+from mlops_platform.mlops.verify.model import Manifest, RenderedRelease, VerifyContext
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
@@ -258,7 +258,7 @@ def test_chart_objects_land_in_the_release_namespace():
         obj={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}, resource=release
     )
     rendered = RenderedRelease(release, "c", "1", "", "r", "tools", {}, None, [manifest])
-    from mlops.graph import Graph
+    from mlops_platform.mlops.graph import Graph
 
     ctx = VerifyContext(graph=Graph("p", "t", [release]), stack="t", kube_version="1.34", releases=[rendered])
     found = semantics.check(ctx)
@@ -285,7 +285,7 @@ def test_kube_prometheus_stack_pdb_block_as_monitoring_renders_it(chart_release,
         "crds": {"enabled": False},
     }
     rendered = chart_release(release, "kube-prometheus-stack-88.5.3", values, "monitoring")
-    from mlops.graph import Graph
+    from mlops_platform.mlops.graph import Graph
 
     ctx = VerifyContext(graph=Graph("p", "t", [release]), stack="t", kube_version="1.34", releases=[rendered])
     findings = semantics.check(ctx)
@@ -389,7 +389,7 @@ def test_job_selector_without_manual_selector():
         },
         source=SourcePosition("components/job.py", 3),
     )
-    from mlops.graph import Graph
+    from mlops_platform.mlops.graph import Graph
 
     ctx = VerifyContext(graph=Graph("p", "t", [job]), stack="t", kube_version="1.34")
     assert [(f.check, str(f.source)) for f in semantics.check(ctx)] == [
@@ -417,7 +417,7 @@ def test_an_object_that_does_not_wait_for_its_namespace(stack_ctx):
 
 
 def _scoped_ctx(scope: str, namespace: str | None) -> tuple[VerifyContext, Resource]:
-    from mlops.graph import Graph
+    from mlops_platform.mlops.graph import Graph
 
     crd_obj = {
         "apiVersion": "apiextensions.k8s.io/v1",

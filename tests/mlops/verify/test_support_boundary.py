@@ -7,7 +7,7 @@ from pathlib import Path
 
 import verify_kit
 
-from mlops import REPO_ROOT
+from mlops_platform.mlops import REPO_ROOT
 
 
 def _imported_modules(path: Path) -> set[str]:
@@ -28,6 +28,6 @@ def test_the_kit_is_under_tests_and_no_product_module_imports_it():
         str(path.relative_to(REPO_ROOT))
         for package in ("mlops", "components", "policies")
         for path in (REPO_ROOT / package).rglob("*.py")
-        if {"verify_kit", "mlops.verify.testkit"} & _imported_modules(path)
+        if {"verify_kit", "mlops_platform.mlops.verify.testkit"} & _imported_modules(path)
     )
     assert offenders == []

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from verify_kit import graph_of, make_chart, release, shared_charts
 
-from mlops.verify import values as layer
-from mlops.verify.helm import load_chart
-from mlops.verify.model import Finding, RenderedRelease, VerifyContext
+from mlops_platform.mlops.verify import values as layer
+from mlops_platform.mlops.verify.helm import load_chart
+from mlops_platform.mlops.verify.model import Finding, RenderedRelease, VerifyContext
 
 
 def _check(

@@ -22,8 +22,8 @@ from policycases import (
 )
 from policytest import Checker, Mutation, Selector, assert_mutation_caught, drop_input, select_like, set_input
 
-from mlops.graph import Graph
-from policies.rules import codebuild
+from mlops_platform.mlops.graph import Graph
+from mlops_platform.policies.rules import codebuild
 
 CASES: list[Case] = [
     ("codebuild-in-vpc", CODEBUILD, drop_input("vpcConfig"), {}),
@@ -186,7 +186,7 @@ def test_shipped_runner_is_clean(checker: Checker, stacks: dict[str, Graph]) -> 
 def test_phase_one_alone_passes_the_policy_pack(checker: Checker, stacks: dict[str, Graph], env: str) -> None:
     """Phase 1 runs the pack over the AWS layer only (skipped creates are not in its snapshot): no stack
     rule may need a cluster-layer resource, or phase 1 fails before phase 2 could create it."""
-    from mlops.layers import restrict
+    from mlops_platform.mlops.layers import restrict
 
     result = checker.run(restrict(stacks[env], "aws"), env)
     assert not result.mandatory, [(v.policy, v.name, v.message) for v in result.mandatory]

@@ -18,7 +18,7 @@ from policycases import (
 )
 from policytest import Checker, Mutation, Selector, select, set_input
 
-from policies.rules import ecr
+from mlops_platform.policies.rules import ecr
 
 CASES: list[Case] = [
     ("ecr-immutable-tags", REPO, set_input("imageTagMutability", "MUTABLE"), {}),

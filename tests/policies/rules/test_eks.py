@@ -21,7 +21,7 @@ from policycases import (
 )
 from policytest import Checker, Mutation, Selector, aws_provider, drop_input, select, set_input
 
-from policies.rules import eks
+from mlops_platform.policies.rules import eks
 
 CASES: list[Case] = [
     ("eks-private-endpoint", CLUSTER, set_input("vpcConfig.endpointPublicAccess", True), {}),

@@ -9,7 +9,7 @@ import pytest
 from policycases import CASE_FIELDS, Case, assert_case_caught, case_ids, case_rules, rule_names
 from policytest import Checker, Mutation, Selector, select, set_input
 
-from policies.rules import external_secrets
+from mlops_platform.policies.rules import external_secrets
 
 CASES: list[Case] = [
     (

@@ -9,7 +9,7 @@ import pytest
 from policycases import CASE_FIELDS, HELM, Case, assert_case_caught, case_ids, case_rules, rule_names
 from policytest import Checker, Mutation, Selector, set_input
 
-from policies.rules import helm
+from mlops_platform.policies.rules import helm
 
 CASES: list[Case] = [
     ("helm-chart-version-pinned", HELM, set_input("version", "^77.0.0"), {}),

@@ -30,7 +30,7 @@ from policytest import (
     set_input,
 )
 
-from policies.rules import iam
+from mlops_platform.policies.rules import iam
 
 CASES: list[Case] = [
     (
@@ -286,7 +286,7 @@ def test_managed_policies_attached_by_arn_are_not_inline_documents(checker: Chec
 
 def test_sensitive_read_can_be_exempted_by_config(checker: Checker) -> None:
 
-    from mlops.analyzer import analyze_with
+    from mlops_platform.mlops.analyzer import analyze_with
 
     policy = resource("aws:iam/policy:Policy", "p", {"policy": doc(_allow("kms:Decrypt", "*"))})
     graph = graph_of([aws_provider("prod"), policy])

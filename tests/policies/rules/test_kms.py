@@ -19,7 +19,7 @@ from policycases import (
 )
 from policytest import Checker, Mutation, Selector, aws_provider, resource, set_input
 
-from policies.rules import kms
+from mlops_platform.policies.rules import kms
 
 CASES: list[Case] = [
     ("kms-key-rotation", KEY, set_input("enableKeyRotation", False), {}),

@@ -21,7 +21,7 @@ from policycases import (
 )
 from policytest import Checker, Mutation, Selector, aws_provider, drop_input, resource, select, set_input
 
-from policies.rules import kubernetes
+from mlops_platform.policies.rules import kubernetes
 
 CASES: list[Case] = [
     ("k8s-no-privileged", DEPLOYMENT, set_input(f"{C0}.securityContext.privileged", True), {}),
@@ -131,7 +131,7 @@ def test_cpu_limit_can_be_waived_by_config(checker: Checker) -> None:
     assert checker.run([dep], "prod").by_policy("k8s-resources")
     from policytest import config_for, graph_of
 
-    from mlops.analyzer import analyze_with
+    from mlops_platform.mlops.analyzer import analyze_with
 
     config = config_for("prod")
     config["k8s-resources"]["requireCpuLimits"] = False
@@ -303,8 +303,8 @@ def test_monitoring_isolation_violations(checker: Checker) -> None:
 
 def test_postgres_tls_rule_reads_uris_env_and_ca_bundle() -> None:
     """verify-full in the URI with a CA bundle passes; PGSSLMODE below verify-full or no CA bundle does not."""
-    from policies.rules._common import Ctx, Res
-    from policies.rules.kubernetes import postgres_tls_verified
+    from mlops_platform.policies.rules._common import Ctx, Res
+    from mlops_platform.policies.rules.kubernetes import postgres_tls_verified
 
     def messages(c: dict[str, Any]) -> list[str]:
         res = Res(

@@ -9,7 +9,7 @@ import pytest
 from policycases import CASE_FIELDS, LOG_GROUP, Case, assert_case_caught, case_ids, case_rules, rule_names
 from policytest import Checker, Mutation, Selector, drop_input
 
-from policies.rules import logs
+from mlops_platform.policies.rules import logs
 
 CASES: list[Case] = [
     ("logs-retention", LOG_GROUP, drop_input("retentionInDays"), {}),

@@ -10,7 +10,7 @@ from policybaseline import ACCOUNT, doc
 from policycases import CASE_FIELDS, Case, assert_case_caught, case_ids, case_rules, rule_names
 from policytest import Checker, Mutation, Selector, aws_provider, drop_input, resource, select, set_input
 
-from policies.rules import network
+from mlops_platform.policies.rules import network
 
 CASES: list[Case] = [
     (

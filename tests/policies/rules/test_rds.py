@@ -9,7 +9,7 @@ import pytest
 from policycases import CASE_FIELDS, DB, Case, assert_case_caught, case_ids, case_rules, rule_names
 from policytest import Checker, Mutation, Selector, drop_input, select, set_input
 
-from policies.rules import rds
+from mlops_platform.policies.rules import rds
 
 CASES: list[Case] = [
     ("rds-not-public", DB, set_input("publiclyAccessible", True), {}),

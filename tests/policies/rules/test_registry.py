@@ -8,10 +8,16 @@ from pathlib import Path
 
 import pytest
 
-import policies.rules as rules_pkg
-from policies.rules import RULES, SERVICES, kms, rules_in
-from policies.rules._meta import RELAXED_DEV, STRICT, Meta, Prop
-from policies.rules._registry import ResourceRule, StackRule, register, resource_rule, stack_rule
+import mlops_platform.policies.rules as rules_pkg
+from mlops_platform.policies.rules import RULES, SERVICES, kms, rules_in
+from mlops_platform.policies.rules._meta import RELAXED_DEV, STRICT, Meta, Prop
+from mlops_platform.policies.rules._registry import (
+    ResourceRule,
+    StackRule,
+    register,
+    resource_rule,
+    stack_rule,
+)
 
 RULES_DIR = Path(rules_pkg.__file__).parent
 TESTS_DIR = Path(__file__).parent
@@ -44,7 +50,7 @@ def test_every_rule_carries_its_metadata() -> None:
     for rule in RULES:
         assert isinstance(rule.meta, Meta), rule.name
         assert rule.meta.description and rule.meta.remediation, rule.name
-        assert rule.module.startswith("policies.rules."), rule.name
+        assert rule.module.startswith("mlops_platform.policies.rules."), rule.name
         assert rule.check.__module__ == rule.module, rule.name
 
 

@@ -18,7 +18,7 @@ from policycases import (
 )
 from policytest import Checker, Mutation, Selector, select, set_input
 
-from policies.rules import s3
+from mlops_platform.policies.rules import s3
 
 CASES: list[Case] = [
     (

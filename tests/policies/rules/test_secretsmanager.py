@@ -9,7 +9,7 @@ import pytest
 from policycases import CASE_FIELDS, Case, assert_case_caught, case_ids, case_rules, rule_names
 from policytest import Checker, Mutation, Selector, drop_input, select
 
-from policies.rules import secretsmanager
+from mlops_platform.policies.rules import secretsmanager
 
 CASES: list[Case] = [
     ("secretsmanager-cmk", select("aws:secretsmanager/secret:Secret"), drop_input("kmsKeyId"), {}),

@@ -18,7 +18,7 @@ from policycases import (
 )
 from policytest import Checker, Mutation, Selector, drop_input, select, set_input
 
-from policies.rules import sns
+from mlops_platform.policies.rules import sns
 
 CASES: list[Case] = [
     ("sns-kms-encryption", TOPIC, drop_input("kmsMasterKeyId"), {}),

@@ -19,7 +19,7 @@ from policycases import (
 )
 from policytest import Checker, Mutation, Selector, resource, select
 
-from policies.rules import stack
+from mlops_platform.policies.rules import stack
 
 CASES: list[Case] = [
     ("stack-stateful-protected", DB, None, {"protect": False}),

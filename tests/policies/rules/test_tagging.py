@@ -18,7 +18,7 @@ from policycases import (
 )
 from policytest import Checker, Mutation, Selector
 
-from policies.rules import tagging
+from mlops_platform.policies.rules import tagging
 
 CASES: list[Case] = [
     ("aws-governance-tags", PROVIDER, tags(owner=""), {}),

@@ -90,7 +90,7 @@ def test_the_product_holds_no_test_kit() -> None:
 
 
 def test_the_policy_pack_loads_without_the_config_schema() -> None:
-    """The pack imports governance facts from components.governance, never pydantic or the schema."""
+    """The pack imports governance facts from mlops_platform.components.governance, never pydantic or the schema."""
     code = (
         "import sys, mlops_platform.policies.rules; "
         "bad = [m for m in sys.modules if m == 'pydantic' or m.startswith('mlops_platform.components.platform')]; "

@@ -118,7 +118,9 @@ def test_the_layers_name_their_could_not_run_checks_as_the_runner_does() -> None
 
 
 def test_a_layer_that_is_not_installed_cannot_run() -> None:
-    with pytest.raises(helm.VerifyError, match=r"verify layer mlops_platform\.mlops\.verify\.nope is not installed"):
+    with pytest.raises(
+        helm.VerifyError, match=r"verify layer mlops_platform\.mlops\.verify\.nope is not installed"
+    ):
         runner.verify(
             graph_of(),
             "test",

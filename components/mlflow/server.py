@@ -8,7 +8,7 @@ it, and nothing else may restate any of it:
 * the ModelRegistry component, which turns :func:`server_spec` into the container of its Kubernetes
   Deployment (``secret_env`` becomes ``valueFrom.secretKeyRef``; the auth Secret is mounted at
   :data:`AUTH_CONFIG_MOUNT`);
-* the end-to-end test and ``mlops local`` (``mlops/localstack.py``), which start the very same command
+* the end-to-end test and ``mlops local`` (``mlops/local/``), which start the very same command
   against a real PostgreSQL with TLS and an S3 server, substituting only hosts, ports and credentials.
 
 Design decisions (see docs/mlflow.md for the long form):

@@ -21,8 +21,8 @@ from mlops_platform.mlops import REPO_ROOT
 
 MAIN = """
 import pulumi
-from mlops_platform.components import naming                      # the consumer's own package
-from mlops_platform.components.naming import bucket_name
+from components import naming                      # the consumer's own package
+from components.naming import bucket_name
 
 from mlops_platform.components import ArtifactStore, ArtifactStoreArgs, Keys, KeysArgs
 
@@ -41,7 +41,7 @@ from mlops_platform.mlops.engine import run_program
 from mlops_platform.mlops.stackconfig import load_stack
 
 graph = run_program(load_stack(Path(sys.argv[1]), "dev"), root=Path(sys.argv[1]))
-from mlops_platform import components
+import components
 print(json.dumps({
     "types": sorted({r.type for r in graph.resources}),
     "outputs": graph.outputs,

@@ -40,7 +40,11 @@ def check(root: Path, today: dt.date) -> tuple[list[str], list[str]]:
     for name in stack_names(root):
         stack = load_stack(root, name)
         config = build(
-            stack.values, region=stack.values.get("aws:region"), source=stack.relpath, namespace=PROJECT
+            stack.values,
+            region=stack.values.get("aws:region"),
+            source=stack.relpath,
+            namespace=PROJECT,
+            stack=name,
         )
         version = config.cluster.kubernetes_version
         state, message = support_status(version, today)

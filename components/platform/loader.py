@@ -25,7 +25,13 @@ from pydantic import ValidationError
 from mlops_platform.components.cluster.versions import SUPPORT_CALENDAR, support_status
 from mlops_platform.components.governance import ENVIRONMENTS, PROJECT
 from mlops_platform.components.platform.profiles import profile
-from mlops_platform.components.platform.settings import SECTIONS, PlatformConfig, key_for
+from mlops_platform.components.platform.settings import (
+    FLOOR_ERROR,
+    SECTIONS,
+    PlatformConfig,
+    floor_problems,
+    key_for,
+)
 
 # --------------------------------------------------------------------------------------------------
 # Pulumi config keys and parsing
@@ -47,7 +53,7 @@ class KeySpec:
     description: str
     """The field's description (also Pulumi.yaml's)."""
     required: bool
-    """Whether a stack must set it (the governance keys); every other key has a profile default."""
+    """Whether a stack must set it (the governance keys but notEnvironment); every other key has a default."""
 
 
 def _kind(annotation: Any) -> Literal["string", "integer", "boolean", "array"]:
@@ -77,7 +83,7 @@ def key_specs() -> list[KeySpec]:
                     field=name,
                     kind=_kind(info.annotation),
                     description=info.description or "",
-                    required=section == "governance",
+                    required=section == "governance" and info.is_required(),
                 )
             )
     return specs
@@ -188,6 +194,8 @@ def _validation_problems(exc: ValidationError, prefix: str) -> list[tuple[str, s
     section-wide rule, ``environment`` for a rule across sections."""
     problems: list[tuple[str, str]] = []
     for err in exc.errors():
+        if err["type"] == FLOOR_ERROR:
+            continue  # build reports each floor violation under its own key
         loc = [str(p) for p in err["loc"]]
         if loc and loc[0] == "region":
             problems.append(("aws:region", _message(err)))
@@ -201,6 +209,49 @@ def _validation_problems(exc: ValidationError, prefix: str) -> list[tuple[str, s
     return problems
 
 
+def _stack_problems(
+    parsed: Mapping[str, Any], environment: str, stack: str | None, prefix: str
+) -> list[tuple[str, str]]:
+    """A stack named like an environment (dev, staging, prod) declares that environment, or names itself in
+    ``notEnvironment`` to state that it is not that environment; ``notEnvironment`` names no other stack."""
+    if stack is None:
+        return []
+    opt_key = key_for("governance", "not_environment")
+    opt_out = parsed.get(opt_key, "")
+    named = stack if stack in ENVIRONMENTS else None
+    problems: list[tuple[str, str]] = []
+    if opt_out in ENVIRONMENTS:  # any other value is refused by the field's own check
+        if opt_out != stack:
+            allowed = (
+                f"empty, or {stack!r} (this stack's name) to state that it is not the {stack} environment"
+                if named
+                else "empty: only a stack named dev, staging or prod may state that it is not that environment"
+            )
+            problems.append(
+                (
+                    f"{prefix}{opt_key}",
+                    f"{opt_out!r} does not name this stack ({stack!r}); allowed: {allowed}",
+                )
+            )
+        elif environment == stack:
+            problems.append(
+                (
+                    f"{prefix}{opt_key}",
+                    f"{opt_out!r} states that this stack is not the {stack} environment, but "
+                    f"{prefix}environment is {environment!r}; allowed here: empty",
+                )
+            )
+    if named and environment != named and opt_out != named:
+        problems.append(
+            (
+                f"{prefix}environment",
+                f"{environment!r} in the stack named {named!r}; allowed: {named!r}, or set "
+                f"{prefix}{opt_key}: {named} to state that this stack is not the {named} environment",
+            )
+        )
+    return problems
+
+
 def build(
     values: Mapping[str, Any],
     *,
@@ -208,12 +259,16 @@ def build(
     source: str,
     namespace: str = PROJECT,
     today: _dt.date | None = None,
+    stack: str | None = None,
 ) -> PlatformConfig:
     """Validate a stack's config (``{"mlops-platform:owner": "...", "aws:region": "..."}``) and overlay it
-    on its environment profile. Raises :class:`ConfigError` naming every problem at once.
+    on its environment profile. Raises :class:`ConfigError` naming every problem at once, each setting below
+    its environment's floor (:data:`~mlops_platform.components.platform.settings.FLOORS`) under its own key.
 
-    With ``today`` the Kubernetes version is also checked against the EKS support calendar on that date: in
-    staging and prod a version past its end of standard support is refused (:func:`support_problems`)."""
+    With ``stack`` (the stack's name) a stack named dev, staging or prod must declare that environment or
+    name itself in ``notEnvironment``. With ``today`` the Kubernetes version is also checked against the EKS
+    support calendar on that date: in staging and prod a version past its end of standard support is
+    refused (:func:`support_problems`)."""
     prefix = f"{namespace}:"
     parsed, problems = _read(values, prefix)
     if region is None:
@@ -227,10 +282,20 @@ def build(
         # Without a profile nothing else can be checked meaningfully.
         raise ConfigError(source, problems)
 
+    problems.extend(_stack_problems(parsed, environment, stack, prefix))
+    data = _overlay(parsed, environment, region)
+    floor = [(f"{prefix}{key}", message) for key, message in floor_problems(environment, data)]
     try:
-        config = PlatformConfig.model_validate(_overlay(parsed, environment, region))
+        config = PlatformConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(source, problems + _validation_problems(exc, prefix)) from None
+        # One line per key: what is reported above is not repeated (a missing key is not also pydantic's
+        # "Field required"), and every floor violation is reported whatever else is wrong, unless its key
+        # already has a problem of its own.
+        reported = {key for key, _ in problems}
+        problems.extend(p for p in _validation_problems(exc, prefix) if p[0] not in reported)
+        reported.update(key for key, _ in problems)
+        problems.extend(p for p in floor if p[0] not in reported)
+        raise ConfigError(source, problems) from None
     if today is not None:
         refused, _ = support_problems(config, today, namespace=namespace)
         problems.extend(refused)
@@ -379,7 +444,7 @@ def from_pulumi(source: str = "stack config", *, today: _dt.date | None = None) 
         if k.startswith(f"{PROJECT}:") and k not in values:
             values[k] = pulumi.runtime.config.get_config(k)
     region = pulumi.Config("aws").get("region")
-    config = build(values, region=region, source=source)
+    config = build(values, region=region, source=source, stack=pulumi.get_stack())
     day = today or _dt.datetime.now(_dt.timezone.utc).date()
     for line in review(config, source=source, today=day, real_update=not pulumi.runtime.is_dry_run()):
         pulumi.log.warn(line)

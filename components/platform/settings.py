@@ -13,10 +13,14 @@ The environment profiles (:mod:`mlops_platform.components.platform.profiles`) gi
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
-from typing import ClassVar, Literal, get_args
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from mlops_platform.components.cluster.versions import ADDON_VERSIONS
 from mlops_platform.components.governance import DATA_CLASSIFICATIONS, ENVIRONMENTS
@@ -25,8 +29,10 @@ from mlops_platform.components.validation import check_email, check_https_url, c
 
 Environment = Literal["dev", "staging", "prod"]
 DataClassification = Literal["public", "internal", "confidential", "restricted"]
+NotEnvironment = Literal["", "dev", "staging", "prod"]
 # The dependency-free module is the source; these types spell the same values for pydantic and pyright.
 assert get_args(Environment) == ENVIRONMENTS and get_args(DataClassification) == DATA_CLASSIFICATIONS
+assert get_args(NotEnvironment) == ("", *ENVIRONMENTS)
 
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (
@@ -91,6 +97,14 @@ class Governance(_Section):
     cost_center: str = Field(pattern=_TAG_VALUE, description="Cost center billed; the `cost-center` tag.")
     data_classification: DataClassification = Field(
         description="Highest classification of data the platform holds; the `data-classification` tag."
+    )
+    not_environment: NotEnvironment = Field(
+        default="",
+        description=(
+            "Optional. A stack named dev, staging or prod must declare that environment, unless this key names "
+            "the stack to state that it is not that environment (stack prod, environment dev: notEnvironment: "
+            "prod). Empty by default."
+        ),
     )
 
 
@@ -477,6 +491,69 @@ def key_for(section: str, field: str) -> str:
     return prefix + camel[:1].upper() + camel[1:] if prefix else camel
 
 
+@dataclass(frozen=True)
+class Floor:
+    """One setting an environment may not be configured below: what the policy pack enforces as mandatory
+    there. The profiles meet their environment's floor; a stack file that sets a key below it is refused."""
+
+    section: str
+    field: str
+    rule: Literal["true", "false", "empty", "at least"]
+    minimum: int = 0
+    """The least value allowed, for ``rule="at least"``."""
+    why: str = ""
+
+    @property
+    def key(self) -> str:
+        return key_for(self.section, self.field)
+
+    @property
+    def requirement(self) -> str:
+        text = f"at least {self.minimum}" if self.rule == "at least" else self.rule
+        return f"must be {text}" + (f" ({self.why})" if self.why else "")
+
+    def holds(self, value: Any) -> bool | None:
+        """Whether ``value`` meets the floor; None when it is not of the field's type (its own check says so)."""
+        if self.rule in ("true", "false"):
+            return value is (self.rule == "true") if isinstance(value, bool) else None
+        if self.rule == "empty":
+            return not value if isinstance(value, list) else None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value >= self.minimum
+        return None
+
+
+FLOORS: dict[str, tuple[Floor, ...]] = {
+    "prod": (
+        Floor("cluster", "public_access_cidrs", "empty", why="a private API endpoint only"),
+        Floor("artifacts", "force_destroy", "false"),
+        Floor("database", "deletion_protection", "true"),
+        Floor("database", "multi_az", "true"),
+        Floor("database", "backup_retention_days", "at least", 14),
+        Floor("protection", "stateful_resources", "true"),
+        Floor("kms", "deletion_window_days", "at least", 14),
+        Floor("mlflow", "replicas", "at least", 2),
+    ),
+}
+"""Each environment's floor (dev and staging have none)."""
+
+FLOOR_ERROR = "environment_floor"
+"""The pydantic error type of :class:`PlatformConfig`'s floor check."""
+
+
+def floor_problems(environment: str, sections: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """``(key, message)`` for each setting below ``environment``'s floor, one each in :data:`FLOORS` order.
+    ``sections`` maps section -> field -> value (parsed values or a validated config's); a value that is
+    absent or not of its field's type is left to the field's own check."""
+    problems: list[tuple[str, str]] = []
+    for floor in FLOORS.get(environment, ()):
+        value = sections.get(floor.section, {}).get(floor.field)
+        if floor.holds(value) is False:
+            shown = json.dumps(value, default=str)
+            problems.append((floor.key, f"{shown} is below {environment}'s floor: {floor.requirement}"))
+    return problems
+
+
 class PlatformConfig(BaseModel):
     """Everything one stack of the platform is built from (profile defaults + the stack's own keys)."""
 
@@ -525,29 +602,12 @@ class PlatformConfig(BaseModel):
         }
 
     @model_validator(mode="after")
-    def _prod_guardrails(self) -> PlatformConfig:
-        # Prod may not be configured below the floor the policy pack enforces as mandatory.
-        if self.environment != "prod":
-            return self
-        problems: list[tuple[str, str]] = []
-        if self.cluster.public_access_cidrs:
-            problems.append(
-                (key_for("cluster", "public_access_cidrs"), "must be empty in prod (private endpoint)")
-            )
-        if self.artifacts.force_destroy:
-            problems.append((key_for("artifacts", "force_destroy"), "must be false in prod"))
-        if not self.database.deletion_protection:
-            problems.append((key_for("database", "deletion_protection"), "must be true in prod"))
-        if not self.database.multi_az:
-            problems.append((key_for("database", "multi_az"), "must be true in prod"))
-        if self.database.backup_retention_days < 14:
-            problems.append((key_for("database", "backup_retention_days"), "must be at least 14 in prod"))
-        if not self.protection.stateful_resources:
-            problems.append((key_for("protection", "stateful_resources"), "must be true in prod"))
-        if self.kms.deletion_window_days < 14:
-            problems.append((key_for("kms", "deletion_window_days"), "must be at least 14 in prod"))
-        if self.mlflow.replicas < 2:
-            problems.append((key_for("mlflow", "replicas"), "must be at least 2 in prod"))
+    def _environment_floor(self) -> PlatformConfig:
+        # No environment may be configured below its floor. The loader reports each violation under its own
+        # key (and skips this error, FLOOR_ERROR); this guards a config validated directly.
+        sections = {section: getattr(self, section).model_dump() for section in SECTIONS}
+        problems = floor_problems(self.environment, sections)
         if problems:
-            raise ValueError("; ".join(f"{k} {why}" for k, why in problems))
+            lines = "; ".join(f"{key}: {message}" for key, message in problems)
+            raise PydanticCustomError(FLOOR_ERROR, "{lines}", {"lines": lines})
         return self

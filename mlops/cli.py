@@ -91,11 +91,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     )
     from mlops_platform.mlops.report import render as render_report
     from mlops_platform.mlops.stackconfig import StackFileError, load_stack
+    from mlops_platform.mlops.stackenv import StackEnvironmentError, stack_environment
 
     pack_dir = Path(args.policy_pack)
-    config_path = Path(args.config) if args.config else pack_dir / "config" / f"{args.stack}.json"
+    # --config overrides; otherwise the stack's own environment (key or tags, docs/library.md) picks it.
+    config_path = Path(args.config) if args.config else None
     try:
-        policy_config = load_config(config_path)
+        policy_config = load_config(config_path) if config_path is not None else {}
     except AnalyzerError as err:
         return _fail([str(err)])
     try:
@@ -103,13 +105,19 @@ def cmd_check(args: argparse.Namespace) -> int:
         stack_values, secret_keys = dict(stack_file.values), list(stack_file.secret_keys)
         stack_relpath: str | None = stack_file.relpath
     except StackFileError:
-        stack_values, secret_keys, stack_relpath = {}, [], None
+        stack_file, stack_values, secret_keys, stack_relpath = None, {}, [], None
     try:
         # The pack boots while the stack renders; it is stopped whatever happens.
         with pack_process(pack_dir) as pack:
             graph, problems = _render(args.stack, Path(args.root))
-            if graph is None:
+            if graph is None or stack_file is None:
                 return _fail(problems or ["unknown error"])
+            if config_path is None:
+                try:
+                    config_path = pack_dir / "config" / f"{stack_environment(stack_file, graph)}.json"
+                except StackEnvironmentError as err:
+                    return _fail(err.problems)
+                policy_config = load_config(config_path)
             result = analyze_with(
                 pack.connect(),
                 graph,
@@ -260,10 +268,16 @@ def build_parser() -> argparse.ArgumentParser:
     plan.set_defaults(func=cmd_plan)
 
     check = sub.add_parser("check", help="run the policy pack over a stack offline (analyzer protocol)")
-    check.add_argument("stack", help="stack name: dev, staging or prod (stacks/Pulumi.<stack>.yaml)")
+    check.add_argument(
+        "stack", help="stack name: Pulumi.<stack>.yaml in the project's stack config directory"
+    )
     check.add_argument("--format", choices=["text", "json", "sarif", "junit"], default="text")
     check.add_argument("--output", help="write the report to FILE instead of stdout")
-    check.add_argument("--config", help="policy pack config (default: <policy-pack>/config/<stack>.json)")
+    check.add_argument(
+        "--config",
+        help="policy pack config (default: <policy-pack>/config/<environment>.json, the environment from the "
+        "stack's <project>:environment key or `environment` tag, the strictest if they differ)",
+    )
     check.add_argument("--policy-pack", default=str(REPO_ROOT / "policies"), help="the policy pack directory")
     check.set_defaults(func=cmd_check)
 

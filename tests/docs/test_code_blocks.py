@@ -300,7 +300,7 @@ def test_the_names_issue_13_found_are_refused(stack_output_names: set[str]) -> N
         "doc.md:7: `clusterCertificateAuthority` is not an output of the platform stack",
         "doc.md:7: `oidcIssuerUrl` is not an output of the platform stack",
         "doc.md:9: `mlflowMetricsPath` is not an output of the platform stack",
-        "doc.md:11: `pulumi stack output grafanaPassword`: no such output",
+        "doc.md:12: `pulumi stack output grafanaPassword`: no such output",
     ]
 
 

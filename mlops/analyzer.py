@@ -336,6 +336,8 @@ def load_config(path: Path) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise AnalyzerError(f"{path}: policy pack config not found") from None
+    except OSError as err:
+        raise AnalyzerError(f"{path}: policy pack config cannot be read ({err.strerror or err})") from None
     except ValueError as err:
         raise AnalyzerError(f"{path}: not valid JSON ({err})") from None
     if not isinstance(data, dict):

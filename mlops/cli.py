@@ -33,6 +33,76 @@ def _fail(lines: Sequence[str]) -> int:
     return EXIT_USAGE
 
 
+_OUTPUT_ALLOWED = "give a file path in an existing, writable directory"
+_PACK_FILES = ("PulumiPolicy.yaml", "__main__.py")
+
+
+def _output_problem(command: str, output: str) -> str | None:
+    """Why the report cannot be written to ``output`` (None: it can), found before any analysis runs.
+
+    The file is opened for appending, so a path only the kernel refuses (``/proc/...``, a read-only
+    file system) is caught too, also as root; a file this probe created is removed again."""
+    prefix = f"mlops {command}: --output {output!r}"
+    if not output.strip():
+        return f"{prefix}: empty; {_OUTPUT_ALLOWED}"
+    path = Path(output)
+    try:
+        if path.is_dir():
+            return f"{prefix}: is a directory; {_OUTPUT_ALLOWED}"
+        ancestor = next((p for p in path.parents if p.exists()), Path("."))
+        if not ancestor.is_dir():
+            return f"{prefix}: {str(ancestor)!r} is a file, not a directory; {_OUTPUT_ALLOWED}"
+        if ancestor != path.parent:
+            return f"{prefix}: the directory {str(path.parent)!r} does not exist; {_OUTPUT_ALLOWED}"
+        existed = path.exists() or path.is_symlink()
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as err:
+        return f"{prefix}: cannot be created or written ({err.strerror or err}); {_OUTPUT_ALLOWED}"
+    if not existed:
+        path.unlink(missing_ok=True)
+    return None
+
+
+def _pack_problem(command: str, pack: str) -> str | None:
+    """Why ``pack`` is not a policy pack directory (None: it is one)."""
+    prefix = f"mlops {command}: --policy-pack {pack!r}"
+    allowed = (
+        "give a policy pack directory, one holding PulumiPolicy.yaml and __main__.py (leave --policy-pack "
+        "out for the pack this package ships)"
+    )
+    path = Path(pack)
+    if not path.exists():
+        return f"{prefix}: no such directory; {allowed}"
+    if not path.is_dir():
+        return f"{prefix}: is a file, not a directory; {allowed}"
+    missing = [name for name in _PACK_FILES if not (path / name).is_file()]
+    if missing:
+        return f"{prefix}: not a policy pack (no {' and no '.join(missing)}); {allowed}"
+    return None
+
+
+def _preflight(args: argparse.Namespace) -> list[str]:
+    """Problems with the command line's paths, one line each, before anything is rendered or analysed."""
+    problems = []
+    output = getattr(args, "output", None)
+    if output is not None:
+        problems.append(_output_problem(args.command, output))
+    pack = getattr(args, "policy_pack", None)
+    if pack is not None:
+        problems.append(_pack_problem(args.command, pack))
+    return [p for p in problems if p]
+
+
+def _write_report(command: str, output: str, text: str) -> str | None:
+    """Write the report; the reason as one line if the file system refuses it after all (a full disk)."""
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as err:
+        return f"mlops {command}: --output {output!r}: cannot be written ({err.strerror or err})"
+    return None
+
+
 def _render(stack: str, root: Path):
     """Validate the stack's config, then run its program offline. Returns (graph, None) or (None, lines)."""
     from mlops_platform.components.platform.config import PROJECT, ConfigError, build
@@ -132,7 +202,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         return _fail([str(err)])
     text = render_report(result, args.format)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        if problem := _write_report("check", args.output, text):
+            return _fail([problem])
         print(
             f"wrote {args.output}: {len(result.mandatory)} mandatory, {len(result.advisory)} advisory "
             f"violation(s)",
@@ -161,7 +232,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return _fail([f"mlops verify: {err}"])
     text = render_report(result, args.format)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        if problem := _write_report("verify", args.output, text):
+            return _fail([problem])
         print(
             f"wrote {args.output}: {len(result.findings)} finding(s), {len(result.accepted)} accepted",
             file=sys.stderr,
@@ -368,6 +440,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    problems = _preflight(args)
+    if problems:
+        return _fail(problems)
     return int(args.func(args))
 
 

@@ -51,8 +51,22 @@ def _read_yaml(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise StackFileError(f"{path}: file not found") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise StackFileError(
+            f"{path} (line {line}): not UTF-8 text (byte {exc.object[exc.start]:#04x}); Pulumi reads "
+            "project and stack files as UTF-8, so save it in that encoding"
+        ) from None
+    except OSError as exc:
+        raise StackFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     try:
         return yaml.safe_load(text)
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        char = chr(exc.character) if isinstance(exc.character, int) else exc.character
+        raise StackFileError(
+            f"{path} (line {line}): not valid YAML: the character {char!r} is not allowed in a YAML file"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""

@@ -215,3 +215,184 @@ def test_plan_cluster_layer_json_is_what_only_the_runner_creates(capsys: pytest.
     assert "kubernetes:helm.sh/v3:Release" in types and "pulumi:providers:kubernetes" in types
     assert "aws:eks/cluster:Cluster" not in types and "aws:codebuild/project:Project" not in types
     assert doc["summary"]["resources"] == len(doc["resources"])
+
+
+# --- the command line's own paths: refused up front, one line, exit 2 (never a traceback and exit 1) --------
+
+
+@pytest.fixture
+def no_analysis(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Records every render and pack start; a path refused up front leaves it empty."""
+    import mlops_platform.mlops.analyzer as analyzer
+    import mlops_platform.mlops.cli as cli
+
+    calls: list[str] = []
+
+    def render(stack: str, root: Path):
+        calls.append(f"render {stack}")
+        return None, ["rendered"]
+
+    def pack_process(pack_dir: Path):
+        calls.append(f"pack {pack_dir}")
+        raise AssertionError("the pack must not start")
+
+    monkeypatch.setattr(cli, "_render", render)
+    monkeypatch.setattr(analyzer, "pack_process", pack_process)
+    return calls
+
+
+def _bad_outputs(tmp: Path) -> dict[str, tuple[str, str]]:
+    """--output values no one can write to, also as root, with what the line must say."""
+    (tmp / "a-file").write_text("x")
+    (tmp / "a-dir").mkdir()
+    return {
+        "missing directory": (
+            str(tmp / "missing" / "r.json"),
+            f"the directory {str(tmp / 'missing')!r} does not exist",
+        ),
+        "a directory": (str(tmp / "a-dir"), "is a directory"),
+        "under a regular file": (
+            str(tmp / "a-file" / "r.json"),
+            f"{str(tmp / 'a-file')!r} is a file, not a directory",
+        ),
+        "deeper under a regular file": (
+            str(tmp / "a-file" / "x" / "r.json"),
+            f"{str(tmp / 'a-file')!r} is a file, not a directory",
+        ),
+        "where the kernel refuses a file": ("/proc/mlops-report.json", "cannot be created or written"),
+        "empty": ("", "empty"),
+    }
+
+
+@pytest.mark.parametrize("command", ["check", "verify"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing directory",
+        "a directory",
+        "under a regular file",
+        "deeper under a regular file",
+        "where the kernel refuses a file",
+        "empty",
+    ],
+)
+def test_an_unwritable_output_is_refused_before_any_analysis(
+    command: str, case: str, tmp_path: Path, no_analysis: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    output, expected = _bad_outputs(tmp_path)[case]
+    assert main([command, "dev", "--output", output]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Traceback" not in captured.err
+    assert captured.err.splitlines() == [captured.err.strip()], "one line"
+    assert captured.err.startswith(f"mlops {command}: --output {output!r}: {expected}"), captured.err
+    assert "existing, writable directory" in captured.err, "says what is allowed"
+    assert no_analysis == [], "nothing rendered, no pack started"
+
+
+def test_the_output_probe_creates_nothing_and_truncates_nothing(
+    tmp_path: Path, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The up-front check opens the file for appending: a new file is removed again, an old one untouched
+    (here the stack is broken, so no report follows)."""
+    edit_stack(project, "dev", **{"mlops-platform__networkZoneCount": "three"})
+    fresh, old = tmp_path / "fresh.json", tmp_path / "old.json"
+    old.write_text("previous report")
+    for output in (fresh, old):
+        assert main(["--root", str(project), "check", "dev", "--output", str(output)]) == 2
+        assert "networkZoneCount" in capsys.readouterr().err
+    assert not fresh.exists() and old.read_text() == "previous report"
+
+
+def test_a_report_the_disk_refuses_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """/dev/full opens but refuses every write (ENOSPC): found only when the report is written."""
+    assert main(["check", "dev", "--format", "json", "--output", "/dev/full"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Traceback" not in captured.err
+    assert (
+        captured.err.strip()
+        == "mlops check: --output '/dev/full': cannot be written (No space left on device)"
+    )
+
+
+def _packs(tmp: Path) -> dict[str, tuple[str, str]]:
+    only_main, only_yaml = tmp / "only-main", tmp / "only-yaml"
+    for d in (only_main, only_yaml, tmp / "empty"):
+        (d / "config").mkdir(parents=True)
+        (d / "config" / "dev.json").write_text("{}")
+    (only_main / "__main__.py").write_text("")
+    (only_yaml / "PulumiPolicy.yaml").write_text("runtime: python\n")
+    (tmp / "a-file").write_text("")
+    return {
+        "no such directory": (str(tmp / "nowhere"), "no such directory"),
+        "a file": (str(tmp / "a-file"), "is a file, not a directory"),
+        "an empty directory": (
+            str(tmp / "empty"),
+            "not a policy pack (no PulumiPolicy.yaml and no __main__.py)",
+        ),
+        "no PulumiPolicy.yaml": (str(only_main), "not a policy pack (no PulumiPolicy.yaml)"),
+        "no __main__.py": (str(only_yaml), "not a policy pack (no __main__.py)"),
+    }
+
+
+@pytest.mark.parametrize(
+    "case", ["no such directory", "a file", "an empty directory", "no PulumiPolicy.yaml", "no __main__.py"]
+)
+def test_a_policy_pack_dir_that_is_not_a_pack_says_so(
+    case: str, tmp_path: Path, no_analysis: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    pack, expected = _packs(tmp_path)[case]
+    assert main(["check", "dev", "--policy-pack", pack]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Traceback" not in captured.err
+    assert captured.err.strip() == (
+        f"mlops check: --policy-pack {pack!r}: {expected}; give a policy pack directory, one holding "
+        "PulumiPolicy.yaml and __main__.py (leave --policy-pack out for the pack this package ships)"
+    )
+    assert "config not found" not in captured.err
+    assert no_analysis == []
+
+
+def test_output_and_pack_problems_are_reported_together(
+    tmp_path: Path, no_analysis: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", "dev", "--output", str(tmp_path), "--policy-pack", str(tmp_path)]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(": ", 2)[1].split()[0] for line in lines] == ["--output", "--policy-pack"]
+
+
+def test_a_policy_config_that_is_a_directory_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", "dev", "--config", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"{tmp_path}: policy pack config cannot be read (Is a directory)"
+
+
+@pytest.mark.parametrize("command", ["plan", "check"])
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("stack file in Latin-1", "stacks/Pulumi.dev.yaml (line 2): not UTF-8 text (byte 0xe9)"),
+        ("Pulumi.yaml in Latin-1", "Pulumi.yaml (line 1): not UTF-8 text (byte 0xe9)"),
+        ("control character", "stacks/Pulumi.dev.yaml (line 3): not valid YAML: the character '\\x01'"),
+        ("stack file is a directory", "stacks/Pulumi.dev.yaml: cannot be read (Is a directory)"),
+    ],
+)
+def test_unreadable_project_files_are_one_line_naming_the_file(
+    command: str, case: str, expected: str, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack = project / "stacks" / "Pulumi.dev.yaml"
+    if case == "stack file in Latin-1":
+        stack.write_bytes(b"config:\n  mlops-platform:owner: \xe9quipe\n")
+    elif case == "Pulumi.yaml in Latin-1":
+        (project / "Pulumi.yaml").write_bytes(b"# \xe9\n" + (project / "Pulumi.yaml").read_bytes())
+    elif case == "control character":
+        stack.write_text("config:\n  aws:region: eu-west-1\n  mlops-platform:owner: a\x01b\n")
+    else:
+        stack.unlink()
+        stack.mkdir()
+    assert main(["--root", str(project), command, "dev"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Traceback" not in captured.err
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{project.resolve()}/{expected}"), lines

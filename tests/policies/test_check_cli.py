@@ -130,6 +130,7 @@ def test_cli_pack_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[st
     pack = tmp_path / "pack"
     (pack / "config").mkdir(parents=True)
     (pack / "config" / "dev.json").write_text("{}")
+    (pack / "PulumiPolicy.yaml").write_text("runtime: python\n")
     (pack / "__main__.py").write_text("raise SystemExit('broken pack')\n")
     assert main(["check", "dev", "--policy-pack", str(pack)]) == 2
     assert "broken pack" in capsys.readouterr().err

@@ -92,9 +92,13 @@ def resolve_platform_stack(name: str, *, project: str) -> StackName:
     (``dev``, ``acme/dev``) refers to a stack of that project, as it does under the Pulumi CLI."""
     ref = parse_stack_name(name, project=project)
     if ref.project != PLATFORM_PROJECT:
-        implied = (
-            " (a name without a project refers to the program's own project)" if name.count("/") < 2 else ""
-        )
+        implied = ""
+        if name.count("/") == 1:
+            implied = (
+                " (two parts are <org>/<stack>: a name without a project refers to the program's own project)"
+            )
+        elif "/" not in name:
+            implied = " (a name without a project refers to the program's own project)"
         raise StackReferenceError(
             f"StackReference {name!r} names stack {ref.stack!r} of project {ref.project!r}{implied}; offline, only "
             f"the platform's stacks are answered: <org>/{PLATFORM_PROJECT}/<environment>, the environment one "

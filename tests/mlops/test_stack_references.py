@@ -119,8 +119,10 @@ def test_the_short_forms_answer_what_the_fully_qualified_name_does() -> None:
         (
             "team-project",
             "acme/prod",
-            "names stack 'prod' of project 'team-project' (a name without a project",
+            "names stack 'prod' of project 'team-project' (two parts are <org>/<stack>: a name without a project",
         ),
+        # Not <project>/<stack>: Pulumi reads two parts as the organization and the stack.
+        ("team-project", "mlops-platform/dev", "names stack 'dev' of project 'team-project' (two parts are"),
         ("team-project", "acme/data-platform/prod", "names stack 'prod' of project 'data-platform';"),
         (
             "team-project",

@@ -12,6 +12,8 @@ mlops schema [--check|--write]          keep Pulumi.yaml's typed config block in
 mlops policy-config [--check|--write]   keep policies/config/*.json and the rules table in step
 mlops bootstrap --region R [--dry-run]  create the S3 state backend and the secrets KMS key (boto3)
 mlops local [--port N] [--workers N]    the platform's MLflow with PostgreSQL and S3 on this machine
+
+plan, check and verify report a program that raises at its file:line; --traceback prints the whole traceback.
 """
 
 from __future__ import annotations
@@ -103,10 +105,15 @@ def _write_report(command: str, output: str, text: str) -> str | None:
     return None
 
 
-def _render(stack: str, root: Path):
-    """Validate the stack's config, then run its program offline. Returns (graph, None) or (None, lines)."""
+def _render(stack: str, root: Path, *, show_traceback: bool = False):
+    """Validate the stack's config, then run its program offline. Returns (graph, None) or (None, lines).
+
+    A program that raises is reported on one line at its own file:line (``--traceback``: the whole
+    traceback first, on stderr)."""
+    import traceback
+
     from mlops_platform.components.platform.config import PROJECT, ConfigError, build
-    from mlops_platform.mlops.engine import ProgramError, run_program
+    from mlops_platform.mlops.engine import ProgramError, describe_failure, run_program
     from mlops_platform.mlops.stackconfig import StackFileError, load_stack
 
     try:
@@ -128,7 +135,14 @@ def _render(stack: str, root: Path):
         cause = err.__cause__
         if isinstance(cause, ConfigError):
             return None, cause.lines()
-        return None, [f"{config.relpath}: the program failed offline: {type(err).__name__}: {err}"]
+        if show_traceback:
+            sys.stderr.write("".join(traceback.format_exception(err)))
+        return None, [describe_failure(err, config)]
+
+
+_TRACEBACK_HELP = (
+    "when the program raises, print its whole traceback (default: one line at the program's file:line)"
+)
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -137,7 +151,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     if args.format == "urns" and args.layer != "aws":
         return _fail(["mlops plan: --format urns lists the phase-1 targets; it needs --layer aws"])
-    graph, problems = _render(args.stack, Path(args.root))
+    graph, problems = _render(args.stack, Path(args.root), show_traceback=args.traceback)
     if graph is None:
         return _fail(problems or ["unknown error"])
     if args.format == "urns":
@@ -179,7 +193,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     try:
         # The pack boots while the stack renders; it is stopped whatever happens.
         with pack_process(pack_dir) as pack:
-            graph, problems = _render(args.stack, Path(args.root))
+            graph, problems = _render(args.stack, Path(args.root), show_traceback=args.traceback)
             if graph is None or stack_file is None:
                 return _fail(problems or ["unknown error"])
             if config_path is None:
@@ -223,7 +237,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         helm = helm_layer.find_helm()
     except helm_layer.VerifyError as err:
         return _fail([f"mlops verify: {err}"])
-    graph, problems = _render(args.stack, Path(args.root))
+    graph, problems = _render(args.stack, Path(args.root), show_traceback=args.traceback)
     if graph is None:
         return _fail(problems or ["unknown error"])
     try:
@@ -337,6 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="all",
         help="aws: what phase 1 creates from outside the VPC; cluster: what only the in-VPC runner can create",
     )
+    plan.add_argument("--traceback", action="store_true", help=_TRACEBACK_HELP)
     plan.set_defaults(func=cmd_plan)
 
     check = sub.add_parser("check", help="run the policy pack over a stack offline (analyzer protocol)")
@@ -351,6 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
         "stack's <project>:environment key or `environment` tag, the strictest if they differ)",
     )
     check.add_argument("--policy-pack", default=str(REPO_ROOT / "policies"), help="the policy pack directory")
+    check.add_argument("--traceback", action="store_true", help=_TRACEBACK_HELP)
     check.set_defaults(func=cmd_check)
 
     verify = sub.add_parser(
@@ -375,6 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MODULE",
         help="run only this layer module after helm (repeatable; default: every layer)",
     )
+    verify.add_argument("--traceback", action="store_true", help=_TRACEBACK_HELP)
     verify.set_defaults(func=cmd_verify)
 
     pconf = sub.add_parser(

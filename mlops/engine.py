@@ -13,6 +13,7 @@ import contextlib
 import os
 import runpy
 import sys
+import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.sync_await import _sync_await
 
-from mlops_platform.mlops.fakecloud import FakeCloud
+from mlops_platform.mlops.fakecloud import DEFAULT_REGION, FakeCloud
 from mlops_platform.mlops.graph import Graph, Resource, Secret, SourcePosition
 from mlops_platform.mlops.stackconfig import StackConfig, load_stack
 
@@ -39,6 +40,65 @@ _UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 class ProgramError(Exception):
     """The program failed while it ran offline; the message says where."""
+
+
+def _offline_target(ref: Any) -> str | None:
+    target = getattr(ref, "_mlops_offline_target", None)
+    return target if isinstance(target, str) else None
+
+
+@contextlib.contextmanager
+def _stack_references(cloud: FakeCloud) -> Iterator[None]:
+    """While a program runs offline, a StackReference is checked where the program creates or reads it.
+
+    The fake cloud answers a StackReference asynchronously, and ``get_output`` of a name the stack does not
+    export is None in the SDK; here the reference's name is resolved when it is constructed and an output
+    name checked when it is read, so an error is raised at the program's own line (and reported there, see
+    :func:`describe_failure`), never as a None that fails much later."""
+    cls = pulumi.StackReference
+    originals = {
+        name: cls.__dict__[name]
+        for name in ("__init__", "get_output", "require_output", "get_output_details")
+    }
+    init, get_output, require_output, get_output_details = originals.values()
+
+    def checked_init(self: Any, name: str, stack_name: str | None = None, opts: Any = None) -> None:
+        target = stack_name if stack_name is not None else name
+        if isinstance(target, str):
+            cloud.stack_reference_outputs(target, project=pulumi.get_project())
+            self._mlops_offline_target = target
+        init(self, name, stack_name, opts)
+
+    def check(self: Any, output: Any) -> None:
+        target = _offline_target(self)
+        if target is not None and isinstance(output, str):
+            cloud.check_stack_output(target, output, project=pulumi.get_project())
+
+    def checked_get_output(self: Any, name: Any) -> Any:
+        check(self, name)
+        return get_output(self, name)
+
+    def checked_require_output(self: Any, name: Any) -> Any:
+        check(self, name)
+        return require_output(self, name)
+
+    async def checked_get_output_details(self: Any, name: str) -> Any:
+        check(self, name)
+        return await get_output_details(self, name)
+
+    replacements = {
+        "__init__": checked_init,
+        "get_output": checked_get_output,
+        "require_output": checked_require_output,
+        "get_output_details": checked_get_output_details,
+    }
+    for name, replacement in replacements.items():
+        setattr(cls, name, replacement)
+    try:
+        yield
+    finally:
+        for name, original in originals.items():
+            setattr(cls, name, original)
 
 
 def decode(value: Any) -> Any:
@@ -182,10 +242,38 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
+_VENDORED = frozenset({"site-packages", "dist-packages", ".venv", "venv"})
+"""Path parts of installed code: frames and modules there are never the program's own."""
+
+
+def _imported_from(main: Path, before: set[str]) -> list[str]:
+    """The modules imported since ``before`` from files under ``main``: the program's own (never this
+    distribution's, nor an installed package's)."""
+    main = main.resolve()
+    ours = Path(__file__).resolve().parents[1]
+    found = []
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if name in before or not file:
+            continue
+        path = Path(file).resolve()
+        if not path.is_relative_to(main) or any(
+            path.is_relative_to(ours / pkg) for pkg in ("components", "mlops", "policies")
+        ):
+            continue
+        if not _VENDORED.intersection(path.relative_to(main).parts):
+            found.append(name)
+    return found
+
+
 @contextlib.contextmanager
 def _program_context(main: Path | None) -> Iterator[None]:
+    """The program runs in its ``main`` directory with it first on ``sys.path``, as under the language host;
+    the modules it imported from there are forgotten afterwards, so the next render (another project's
+    ``helpers.py``, or this one edited) imports its own code, not a stale copy."""
     old_cwd = os.getcwd()
     old_path = list(sys.path)
+    before = set(sys.modules)
     if main is not None:
         os.chdir(main)
         sys.path.insert(0, str(main))
@@ -194,6 +282,9 @@ def _program_context(main: Path | None) -> Iterator[None]:
     finally:
         os.chdir(old_cwd)
         sys.path[:] = old_path
+        if main is not None:
+            for name in _imported_from(main, before):
+                del sys.modules[name]
 
 
 def _resolve(value: Any) -> Any:
@@ -221,7 +312,7 @@ def run_callable(
     to run a project's ``__main__.py``. ``preview`` is what ``pulumi.runtime.is_dry_run()`` answers the
     program: True as under ``pulumi preview``, False as under ``pulumi up``."""
     values = dict(config or {})
-    cloud = mocks or FakeCloud(region=values.get("aws:region", "eu-west-1"))
+    cloud = mocks or FakeCloud(region=values.get("aws:region", DEFAULT_REGION))
     monitor = RecordingMonitor(cloud, (root or Path.cwd()).resolve())
 
     pulumi_settings.ROOT.set(None)
@@ -234,7 +325,7 @@ def run_callable(
     ambient.outputs.clear()
 
     error: BaseException | None = None
-    with _program_context(cwd):
+    with _program_context(cwd), _stack_references(cloud):
         try:
             _sync_await(pulumi.runtime.stack.run_pulumi_func(program))
         except BaseException as exc:  # noqa: BLE001 - re-raised once the runtime is settled
@@ -266,6 +357,15 @@ def run_program(
     entry = project.main / "__main__.py"
     if not entry.exists():
         raise ProgramError(f"{entry}: the project's program entry point is missing")
+    if mocks is None:
+        # The region the AWS provider would use: the stack's aws:region, else the environment's. None is
+        # passed on as None, so nothing read from a platform stack is made up for a region never chosen.
+        region = (
+            config.values.get("aws:region")
+            or os.environ.get("AWS_REGION")
+            or os.environ.get("AWS_DEFAULT_REGION")
+        )
+        mocks = FakeCloud(region=region)
     return run_callable(
         lambda: runpy.run_path(str(entry), run_name="__main__"),
         project=project.name,
@@ -277,6 +377,68 @@ def run_program(
         cwd=project.main,
         preview=preview,
     )
+
+
+def _not_the_program(root: Path) -> list[Path]:
+    """Code of this distribution that is not the program being rendered: the offline machinery
+    (``mlops_platform.mlops``) always, the components and policies too unless ``root`` is this repository
+    (there they are the platform program's own code). Resolved: in this repository ``mlops_platform/``
+    links to the top-level folders."""
+    from mlops_platform.mlops import REPO_ROOT
+
+    base = Path(__file__).resolve().parents[1]
+    if root == REPO_ROOT.resolve():
+        return [base / "mlops"]
+    return [base / name for name in ("components", "mlops", "policies")]
+
+
+def failure_position(error: BaseException, root: Path) -> SourcePosition | None:
+    """The program's own line an exception comes from: the last traceback frame inside the project ``root``.
+
+    Frames in installed packages (``site-packages``, a virtualenv) do not count, nor this distribution's
+    (see :func:`_not_the_program`). An exception without such a frame is looked up in its cause, then its
+    context."""
+    root = root.resolve()
+    own = _not_the_program(root)
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        found: SourcePosition | None = None
+        for frame in traceback.extract_tb(current.__traceback__):
+            path = Path(frame.filename).resolve()
+            if not path.is_relative_to(root) or any(path.is_relative_to(p) for p in own):
+                continue
+            rel = path.relative_to(root)
+            if _VENDORED.intersection(rel.parts):
+                continue
+            found = SourcePosition(file=rel.as_posix(), line=frame.lineno or 0)
+        if found is not None:
+            return found
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def describe_failure(error: BaseException, config: StackConfig) -> str:
+    """One line for an exception the program raised offline: the project's file:line it comes from, then
+    the error. A :class:`pulumi.RunError` (the SDK's "report this without a traceback") or a refused
+    StackReference is its message; anything else is its type and message."""
+    from mlops_platform.mlops.fakeplatform import StackReferenceError
+
+    project = config.project
+    position = failure_position(error, project.root)
+    if position is not None:
+        where = f"{position.file}:{position.line}"
+    else:
+        entry = project.main / "__main__.py"
+        where = (
+            entry.relative_to(project.root).as_posix() if entry.is_relative_to(project.root) else str(entry)
+        )
+    message = "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    if isinstance(error, pulumi.RunError | StackReferenceError):
+        return f"{where}: {message or type(error).__name__}"
+    text = f"{type(error).__name__}: {message}" if message else type(error).__name__
+    return f"{where}: the program failed offline: {text} (--traceback prints the whole traceback)"
 
 
 def render(stack: str, root: Path, *, mocks: FakeCloud | None = None, preview: bool = True) -> Graph:

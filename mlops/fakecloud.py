@@ -13,10 +13,12 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
+import pulumi
 from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
 
 ACCOUNT_ID = "123456789012"
 PARTITION = "aws"
+DEFAULT_REGION = "eu-west-1"
 
 
 class OfflineCallError(Exception):
@@ -49,12 +51,15 @@ class FakeCloud(Mocks):
 
     def __init__(
         self,
-        region: str = "eu-west-1",
+        region: str | None = DEFAULT_REGION,
         *,
         stack_references: dict[str, dict[str, Any]] | None = None,
         account_id: str = ACCOUNT_ID,
     ) -> None:
-        self.region = region
+        # ``region=None``: the program configured none. Its own resources' ARNs still need one, but a
+        # platform stack's outputs are never answered for a region made up here.
+        self.configured_region = region
+        self.region = region or DEFAULT_REGION
         self.account_id = account_id
         self.stack_references = stack_references or {}
         self._calls: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
@@ -129,19 +134,42 @@ class FakeCloud(Mocks):
             "reverseDnsPrefix": "com.amazonaws",
         }
 
+    # ---- stack references -------------------------------------------------------------------------
+    def stack_reference_outputs(self, name: str, *, project: str) -> dict[str, Any]:
+        """The outputs a StackReference to ``name`` from a program of ``project`` reads.
+
+        A stack given to the constructor answers with its outputs; any other name must resolve (as the
+        Pulumi CLI resolves it) to a stack of the platform project named after an environment, and answers
+        with the whole outputs contract. Anything else raises
+        :class:`~mlops_platform.mlops.fakeplatform.StackReferenceError`."""
+        from mlops_platform.mlops import fakeplatform
+
+        if name in self.stack_references:
+            return self.stack_references[name]
+        ref = fakeplatform.resolve_platform_stack(name, project=project)
+        if self.configured_region is None:
+            raise fakeplatform.StackReferenceError(
+                f"StackReference {name!r}: the platform stack's region is not known offline; it is taken to be "
+                "this stack's, and neither aws:region nor AWS_REGION is set"
+            )
+        return fakeplatform.platform_outputs(str(ref), region=self.region, account_id=self.account_id)
+
+    def check_stack_output(self, name: str, output: str, *, project: str) -> None:
+        """Refuse reading ``output`` from the StackReference to ``name`` when its stack has no such output."""
+        from mlops_platform.mlops import fakeplatform
+
+        outputs = self.stack_reference_outputs(name, project=project)
+        if output not in outputs:
+            raise fakeplatform.unknown_output(
+                name, output, outputs, contract=name not in self.stack_references
+            )
+
     # ---- resources --------------------------------------------------------------------------------
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         if args.typ == "pulumi:pulumi:StackReference":
-            name = args.resource_id or args.inputs.get("name", args.name)
-            outputs = self.stack_references.get(str(name))
-            if outputs is None:
-                from mlops_platform.mlops.fakeplatform import is_platform_stack, platform_outputs
-
-                if not is_platform_stack(str(name)):
-                    raise OfflineCallError(f"no fake outputs for StackReference {name!r}")
-                # A consumer of the platform: answer with the whole outputs contract.
-                outputs = platform_outputs(str(name), region=self.region, account_id=self.account_id)
-            return str(name), {"name": name, "outputs": outputs, "secretOutputNames": []}
+            name = str(args.resource_id or args.inputs.get("name", args.name))
+            outputs = self.stack_reference_outputs(name, project=pulumi.get_project())
+            return name, {"name": name, "outputs": outputs, "secretOutputNames": []}
         if args.custom is False and not args.typ.startswith("pulumi:providers:"):
             return None, {}
         seed = f"{args.typ}::{args.name}"

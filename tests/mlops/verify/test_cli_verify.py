@@ -58,7 +58,7 @@ def planted(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     charts = tmp_path / "charts"
     make_chart(charts, "app", "1.0.0", values={"service": {"port": 80}})
     graph = graph_of(release("app", "app", "1.0.0", {"service": {"prot": 81}}, line=33))
-    monkeypatch.setattr(cli, "_render", lambda stack, root: (graph, None))
+    monkeypatch.setattr(cli, "_render", lambda stack, root, **_: (graph, None))
     monkeypatch.setenv("MLOPS_HELM", str(project_helm().path))
     return charts
 

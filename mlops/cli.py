@@ -45,7 +45,12 @@ def _render(stack: str, root: Path):
         return None, [str(err)]
     if config.project.name == PROJECT:
         try:
-            build(config.values, region=config.values.get("aws:region"), source=config.relpath)
+            build(
+                config.values,
+                region=config.values.get("aws:region"),
+                source=config.relpath,
+                secret_keys=config.secret_keys,
+            )
         except ConfigError as err:
             return None, err.lines()
     try:

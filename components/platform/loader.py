@@ -164,7 +164,8 @@ def _message(err: Mapping[str, Any]) -> str:
     if index is not None:
         msg = f"item {index + 1}: {msg}"
     value = err.get("input")
-    if isinstance(value, str | int | float | list) and repr(value) not in msg:
+    shown = [repr(v) for v in value] if isinstance(value, list) else [repr(value)]
+    if isinstance(value, str | int | float | list) and not any(r in msg for r in [repr(value), *shown]):
         msg = f"{msg}, got {value!r}"
     return msg
 

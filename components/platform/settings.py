@@ -16,7 +16,7 @@ import ipaddress
 import re
 from typing import ClassVar, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from mlops_platform.components.cluster.versions import ADDON_VERSIONS
 from mlops_platform.components.governance import DATA_CLASSIFICATIONS, ENVIRONMENTS
@@ -250,30 +250,25 @@ class DatabaseSettings(_Section):
 
     @field_validator("maintenance_window")
     @classmethod
-    def _maintenance_window(cls, value: str) -> str:
-        _window(value, weekly=True)
+    def _maintenance_window(cls, value: str, info: ValidationInfo) -> str:
+        start, end = _window(value, weekly=True)
+        backup = info.data.get("backup_window")  # validated before (declared first); absent if it failed
+        if backup is None:
+            return value
+        # RDS refuses a backup window that overlaps the maintenance window (CreateDBInstance
+        # PreferredBackupWindow: "Must not conflict with the preferred maintenance window").
+        daily = _window(backup, weekly=False)
+        if any(_overlap((daily[0] + d * _DAY, daily[1] + d * _DAY), (start, end)) for d in range(7)):
+            raise ValueError(
+                f"{value!r} overlaps {key_for('database', 'backup_window')} {backup!r}, which runs every "
+                "day; RDS needs the two windows apart: move one of them"
+            )
         return value
 
     @model_validator(mode="after")
     def _storage(self) -> DatabaseSettings:
         if self.max_allocated_storage_gib < self.allocated_storage_gib:
             raise ValueError("maxAllocatedStorageGib must be at least allocatedStorageGib")
-        return self
-
-    @model_validator(mode="after")
-    def _windows_apart(self) -> DatabaseSettings:
-        # RDS refuses a backup window that overlaps the maintenance window (CreateDBInstance
-        # PreferredBackupWindow: "Must not conflict with the preferred maintenance window").
-        start, end = _window(self.maintenance_window, weekly=True)
-        daily = _window(self.backup_window, weekly=False)
-        for day in range(7):
-            b_start, b_end = daily[0] + day * _DAY, daily[1] + day * _DAY
-            if _overlap((b_start, b_end), (start, end)):
-                raise ValueError(
-                    f"{key_for('database', 'backup_window')} {self.backup_window!r} overlaps "
-                    f"{key_for('database', 'maintenance_window')} {self.maintenance_window!r}; RDS needs "
-                    "them apart: move one of them"
-                )
         return self
 
 
@@ -360,7 +355,7 @@ class ClusterSettings(_Section):
     def _version(cls, value: str) -> str:
         if value not in ADDON_VERSIONS:
             raise ValueError(
-                f"no pinned add-on versions for Kubernetes {value}; supported: {sorted(ADDON_VERSIONS)}"
+                f"no pinned add-on versions for Kubernetes {value!r}; supported: {sorted(ADDON_VERSIONS)}"
             )
         return value
 

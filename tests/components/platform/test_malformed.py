@@ -86,7 +86,7 @@ CASES: list[tuple[str, str, list[tuple[str, ...]]]] = [
     (
         "backup-overlaps-maintenance",
         stack(f"{NS}:databaseBackupWindow: 03:30-04:30"),  # the profile's maintenance: sun:04:00-sun:05:00
-        [(f"{NS}:databaseBackupWindow", "'03:30-04:30'", "'sun:04:00-sun:05:00'", "overlaps")],
+        [(f"{NS}:databaseMaintenanceWindow:", "'03:30-04:30'", "'sun:04:00-sun:05:00'", "overlaps")],
     ),
     (
         "backup-overlaps-maintenance-over-midnight",
@@ -94,7 +94,14 @@ CASES: list[tuple[str, str, list[tuple[str, ...]]]] = [
             f"{NS}:databaseBackupWindow: 23:30-00:30",
             f"{NS}:databaseMaintenanceWindow: mon:00:00-mon:01:00",
         ),
-        [("databaseBackupWindow", "'23:30-00:30'", "'mon:00:00-mon:01:00'", "overlaps")],
+        [
+            (
+                f"{NS}:databaseMaintenanceWindow:",
+                "'23:30-00:30'",
+                "'mon:00:00-mon:01:00'",
+                "databaseBackupWindow",
+            )
+        ],
     ),
     (
         "gpu-group-without-gpu",

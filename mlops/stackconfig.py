@@ -64,17 +64,19 @@ class StackConfig:
             return str(self.path)
 
 
-def _compose(path: Path) -> yaml.Node | None:
+def _compose(path: Path, shown: Path | str | None = None) -> yaml.Node | None:
+    """The file's YAML node tree; errors name it as ``shown`` (default: ``path``)."""
+    shown = path if shown is None else shown
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise StackFileError(f"{path}: file not found") from None
+        raise StackFileError(f"{shown}: file not found") from None
     try:
         return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise StackFileError(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        raise StackFileError(f"{shown}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
 
 
 def _read_yaml(path: Path) -> Any:
@@ -139,7 +141,7 @@ def _value(node: yaml.Node) -> Any:
     return _scalar(node)
 
 
-def _duplicates(node: yaml.Node | None, path: Path) -> list[str]:
+def _duplicates(node: yaml.Node | None, path: Path | str) -> list[str]:
     """A line for every key written twice in one mapping (go-yaml refuses them; PyYAML keeps the last)."""
     if isinstance(node, yaml.SequenceNode):
         return [line for item in node.value for line in _duplicates(item, path)]
@@ -206,7 +208,7 @@ def _strip_secure(node: yaml.Node, *, found: list[bool]) -> Any:
     return _value(node)
 
 
-def _top_level_problems(doc: yaml.MappingNode, path: Path, project: ProjectInfo) -> list[str]:
+def _top_level_problems(doc: yaml.MappingNode, path: Path | str, project: ProjectInfo) -> list[str]:
     """A line for each top-level key that is not a stack file key, saying what it looks like."""
     lines: list[str] = []
     allowed = ", ".join(f"`{k}:`" for k in STACK_FILE_KEYS)
@@ -234,6 +236,14 @@ def _top_level_problems(doc: yaml.MappingNode, path: Path, project: ProjectInfo)
     return lines
 
 
+def _shown(path: Path, root: Path) -> str:
+    """``path`` as the messages name it: relative to the project, like the config errors' lines."""
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
 def load_stack(root: Path, stack: str) -> StackConfig:
     project = load_project(root)
     path = project.stack_config_dir / f"Pulumi.{stack}.yaml"
@@ -242,17 +252,18 @@ def load_stack(root: Path, stack: str) -> StackConfig:
         raise StackFileError(
             f"{path}: no such stack file; stacks in this project: {', '.join(known) or 'none'}"
         )
-    doc = _compose(path)
+    shown = _shown(path, project.root)
+    doc = _compose(path, shown)
     if doc is None or _is_null(doc):
         doc = yaml.MappingNode("tag:yaml.org,2002:map", [])
     if not isinstance(doc, yaml.MappingNode):
-        raise StackFileError(f"{path}: expected a mapping with a `config:` key")
-    problems = _duplicates(doc, path) + _top_level_problems(doc, path, project)
+        raise StackFileError(f"{shown}: expected a mapping with a `config:` key")
+    problems = _duplicates(doc, shown) + _top_level_problems(doc, shown, project)
     raw: yaml.Node | None = next((v for k, v in doc.value if _value(k) == "config"), None)
     if raw is None or _is_null(raw):
         raw = yaml.MappingNode("tag:yaml.org,2002:map", [])
     if not isinstance(raw, yaml.MappingNode):
-        raise StackFileError(*problems, f"{path}: `config` must be a mapping of keys to values")
+        raise StackFileError(*problems, f"{shown}: `config` must be a mapping of keys to values")
 
     values: dict[str, str] = {}
     secret_keys: list[str] = []
@@ -269,14 +280,14 @@ def load_stack(root: Path, stack: str) -> StackConfig:
         if full in written and written[full][0] != key:
             first, first_line = written[full]
             problems.append(
-                f"{path} (line {line}): {key!r} and {first!r} (line {first_line}) are the same key "
+                f"{shown} (line {line}): {key!r} and {first!r} (line {first_line}) are the same key "
                 f"{full}; write it once"
             )
         written.setdefault(full, (key, line))
         if _is_null(node):
-            shown = f"{node.value!r} is" if node.value else "nothing after the colon is"
+            null = f"{node.value!r} is" if node.value else "nothing after the colon is"
             problems.append(
-                f"{path} (line {line}): {full}: has no value ({shown} YAML for null); write the "
+                f"{shown} (line {line}): {full}: has no value ({null} YAML for null); write the "
                 "value (quoted if you mean that text), or delete the line to keep the default"
             )
             continue

@@ -232,9 +232,24 @@ def test_malformed_stack_is_refused_with_one_line_per_problem(
         hits = [line for line in lines if all(f in line for f in fragments)]
         assert hits, (fragments, lines)
     for line in lines:
-        assert "Pulumi.dev.yaml" in line
+        assert line.startswith("stacks/Pulumi.dev.yaml"), line  # relative to the project, as every error
         assert "Traceback" not in line and "^" not in line and "Field required" not in line
         assert "Input should" not in line and "placeholder" not in line
+
+
+@pytest.mark.parametrize("case", ["secure-owner", "misspelt-config", "backup-overlaps-maintenance"])
+def test_check_refuses_them_the_same_way(
+    project: Path, case: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`mlops check` validates the stack before analysing it: the same lines, exit 2, no report."""
+    text, expected = next(c[1:] for c in CASES if c[0] == case)
+    (project / "stacks" / "Pulumi.dev.yaml").write_text(text)
+    code = main(["--root", str(project), "check", "dev", "--policy-pack", str(REPO / "policies")])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    (fragments,) = expected
+    assert len(lines) == 1 and all(f in lines[0] for f in fragments), lines
 
 
 def test_well_formed_edges_are_accepted(project: Path, capsys: pytest.CaptureFixture[str]) -> None:

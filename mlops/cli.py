@@ -122,7 +122,13 @@ def _render(stack: str, root: Path, *, show_traceback: bool = False):
         return None, [str(err)]
     if config.project.name == PROJECT:
         try:
-            build(config.values, region=config.values.get("aws:region"), source=config.relpath, stack=stack)
+            build(
+                config.values,
+                region=config.values.get("aws:region"),
+                source=config.relpath,
+                secret_keys=config.secret_keys,
+                stack=stack,
+            )
         except ConfigError as err:
             return None, err.lines()
     try:

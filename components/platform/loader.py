@@ -12,6 +12,7 @@ update refuses placeholders and an out-of-support Kubernetes version in staging 
 from __future__ import annotations
 
 import datetime as _dt
+import difflib
 import json
 import re
 import types
@@ -27,6 +28,7 @@ from mlops_platform.components.governance import ENVIRONMENTS, PROJECT
 from mlops_platform.components.platform.profiles import profile
 from mlops_platform.components.platform.settings import (
     FLOOR_ERROR,
+    PATTERN_WORDS,
     SECTIONS,
     PlatformConfig,
     floor_problems,
@@ -109,6 +111,8 @@ _INT = re.compile(r"^-?\d+$")
 
 def _parse(spec: KeySpec, raw: Any) -> Any:
     """Parse one value as Pulumi hands it to a program (a string; arrays JSON-encoded)."""
+    if raw is None:
+        raise ValueError("has no value; set one (a YAML `~` or an empty value is null, not text)")
     if not isinstance(raw, str):
         raw = (
             json.dumps(raw)
@@ -125,42 +129,98 @@ def _parse(spec: KeySpec, raw: Any) -> Any:
         return int(raw)
     if spec.kind == "boolean":
         if raw not in ("true", "false"):
-            raise ValueError(f"must be true or false, got {raw!r}")
+            raise ValueError(f"must be true or false (lowercase), got {raw!r}")
         return raw == "true"
     try:
         value = json.loads(raw)
     except json.JSONDecodeError:
-        raise ValueError(f"must be a list, got {raw!r}") from None
+        raise ValueError(f"must be a list (a YAML sequence such as [a, b]), got {raw!r}") from None
     if not isinstance(value, list):
-        raise ValueError(f"must be a list, got {raw!r}")
+        raise ValueError(f"must be a list (a YAML sequence such as [a, b]), got {raw!r}")
     return value
 
 
+_TYPE_WORDS = {
+    "string_type": "text (quote it in YAML)",
+    "int_type": "a whole number",
+    "bool_type": "true or false",
+    "list_type": "a list",
+}
+
+
 def _message(err: Mapping[str, Any]) -> str:
+    """A pydantic error in words: what is allowed and the value received (repr, so ``'x '`` shows)."""
     msg = str(err.get("msg", "invalid value"))
     msg = msg.removeprefix("Value error, ")
     ctx = err.get("ctx") or {}
-    if err.get("type") == "literal_error" and "expected" in ctx:
+    kind = str(err.get("type"))
+    if kind == "literal_error" and "expected" in ctx:
         msg = f"must be one of {ctx['expected']}"
-    elif err.get("type") == "string_pattern_mismatch":
-        msg = f"does not match the allowed pattern {ctx.get('pattern')}"
+    elif kind == "string_pattern_mismatch":
+        pattern = str(ctx.get("pattern"))
+        msg = f"must be {PATTERN_WORDS.get(pattern, f'text matching {pattern}')}"
+    elif kind == "greater_than_equal":
+        msg = f"must be at least {ctx.get('ge')}"
+    elif kind == "less_than_equal":
+        msg = f"must be at most {ctx.get('le')}"
+    elif kind == "too_short":
+        msg = f"must list at least {ctx.get('min_length')} item(s)"
+    elif kind in _TYPE_WORDS:
+        msg = f"must be {_TYPE_WORDS[kind]}"
+    index = next((p for p in err.get("loc", ())[2:] if isinstance(p, int)), None)
+    if index is not None:
+        msg = f"item {index + 1}: {msg}"
+    value = err.get("input")
+    shown = [repr(v) for v in value] if isinstance(value, list) else [repr(value)]
+    if isinstance(value, str | int | float | list) and not any(r in msg for r in [repr(value), *shown]):
+        msg = f"{msg}, got {value!r}"
     return msg
 
 
-def _read(values: Mapping[str, Any], prefix: str) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+# Namespaces a stack of the platform may set besides its own (providers, Pulumi itself).
+_OTHER_NAMESPACES = ("aws", "kubernetes", "pulumi", "random", "tls", "command")
+
+
+def _read(
+    values: Mapping[str, Any], prefix: str, secret_keys: typing.Collection[str] = ()
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """The project's keys of ``values`` parsed to their fields' types (by key without ``prefix``), and a
-    problem for each unknown key, each value that does not parse and each required key that is absent."""
+    problem for each unknown key, each key in a misspelt namespace, each secret (no key holds one), each
+    value that does not parse and each required key that is absent."""
     problems: list[tuple[str, str]] = []
     parsed: dict[str, Any] = {}
     for full_key, raw in values.items():
-        if not isinstance(full_key, str) or not full_key.startswith(prefix):
+        if not isinstance(full_key, str):
+            continue
+        if not full_key.startswith(prefix):
+            namespace = full_key.split(":", 1)[0]
+            if namespace not in _OTHER_NAMESPACES and difflib.get_close_matches(
+                namespace, [prefix[:-1]], n=1, cutoff=0.75
+            ):
+                problems.append(
+                    (full_key, f"namespace {namespace!r} is not the project's: did you mean {prefix}?")
+                )
             continue
         key = full_key[len(prefix) :]
         spec = KEYS.get(key)
         if spec is None:
             close = [k for k in KEYS if k.lower().startswith(key[:4].lower())][:5]
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            if key == prefix[:-1]:
+                close = []
+                hint = f" (keys are written {prefix}owner, not nested under {prefix[:-1]}:)"
+            else:
+                hint = f" (did you mean {', '.join(close)}?)" if close else ""
             problems.append((full_key, f"unknown key{hint}; allowed keys are listed in Pulumi.yaml"))
+            continue
+        if full_key in secret_keys:
+            problems.append(
+                (
+                    full_key,
+                    "is a secret (`secure:`), but no key of the platform holds one: each is plain "
+                    f"configuration (this one: {spec.description.rstrip('.')}); set it in clear text, "
+                    f"`pulumi config set {key} <value>` without --secret",
+                )
+            )
             continue
         try:
             parsed[key] = _parse(spec, raw)
@@ -197,6 +257,10 @@ def _validation_problems(exc: ValidationError, prefix: str) -> list[tuple[str, s
         if err["type"] == FLOOR_ERROR:
             continue  # build reports each floor violation under its own key
         loc = [str(p) for p in err["loc"]]
+        if err["type"] == "missing" and len(loc) >= 2 and loc[0] in SECTIONS:
+            spec = KEYS.get(key_for(loc[0], loc[1]))
+            if spec is not None and spec.required:
+                continue  # _read reported it, with what to set
         if loc and loc[0] == "region":
             problems.append(("aws:region", _message(err)))
         elif len(loc) >= 2 and loc[0] in SECTIONS and loc[1] in SECTIONS[loc[0]].model_fields:
@@ -260,23 +324,29 @@ def build(
     namespace: str = PROJECT,
     today: _dt.date | None = None,
     stack: str | None = None,
+    secret_keys: typing.Collection[str] = (),
 ) -> PlatformConfig:
     """Validate a stack's config (``{"mlops-platform:owner": "...", "aws:region": "..."}``) and overlay it
     on its environment profile. Raises :class:`ConfigError` naming every problem at once, each setting below
     its environment's floor (:data:`~mlops_platform.components.platform.settings.FLOORS`) under its own key.
+    ``secret_keys`` are the keys set as secrets (``secure:``); none of the platform's may be one.
 
     With ``stack`` (the stack's name) a stack named dev, staging or prod must declare that environment or
     name itself in ``notEnvironment``. With ``today`` the Kubernetes version is also checked against the EKS
     support calendar on that date: in staging and prod a version past its end of standard support is
     refused (:func:`support_problems`)."""
     prefix = f"{namespace}:"
-    parsed, problems = _read(values, prefix)
+    parsed, problems = _read(values, prefix, secret_keys)
     if region is None:
         problems.append(("aws:region", "is required, e.g. eu-west-1"))
+    elif "aws:region" in secret_keys:
+        problems.append(
+            ("aws:region", "is a secret (`secure:`); set the region in clear text, e.g. eu-west-1")
+        )
 
     environment = parsed.get("environment")
     if environment is not None and environment not in ENVIRONMENTS:
-        problems.append((f"{prefix}environment", f"must be one of {list(ENVIRONMENTS)}"))
+        problems.append((f"{prefix}environment", f"must be one of {list(ENVIRONMENTS)}, got {environment!r}"))
         environment = None
     if environment is None:
         # Without a profile nothing else can be checked meaningfully.
@@ -444,7 +514,11 @@ def from_pulumi(source: str = "stack config", *, today: _dt.date | None = None) 
         if k.startswith(f"{PROJECT}:") and k not in values:
             values[k] = pulumi.runtime.config.get_config(k)
     region = pulumi.Config("aws").get("region")
-    config = build(values, region=region, source=source, stack=pulumi.get_stack())
+    secret_env = pulumi.runtime.config.get_config_secret_keys_env()
+    secrets = [
+        k for k in [*values, "aws:region"] if pulumi.runtime.config.is_config_secret(k) or k in secret_env
+    ]
+    config = build(values, region=region, source=source, secret_keys=secrets, stack=pulumi.get_stack())
     day = today or _dt.datetime.now(_dt.timezone.utc).date()
     for line in review(config, source=source, today=day, real_update=not pulumi.runtime.is_dry_run()):
         pulumi.log.warn(line)

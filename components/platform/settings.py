@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from mlops_platform.components.cluster.versions import ADDON_VERSIONS
@@ -68,6 +68,50 @@ _IAM_PRINCIPAL_ARN = r"^arn:aws(?:-[a-z]+)*:iam::\d{12}:(?:role|user)/(?:[!-.0-~
 _ASSUMED_ROLE_ARN = r"^arn:(aws(?:-[a-z]+)*):sts::(\d{12}):assumed-role/([\w+=,.@-]+)/.+$"
 _REPO_NAME = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$"
 _INSTANCE_TYPE = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"
+_ENGINE_VERSION = r"^\d{2}\.\d{1,2}$"
+_DB_INSTANCE_CLASS = r"^db\.[a-z0-9]+\.[a-z0-9]+$"
+_DB_NAME = r"^[a-z][a-z0-9_]{0,62}$"
+_KUBERNETES_VERSION = r"^1\.\d{2}$"
+_STATE_BUCKET = r"^$|^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+_RUNNER_IMAGE = r"^[a-z0-9][a-z0-9./_-]*(:[A-Za-z0-9._-]+|@sha256:[a-f0-9]{64})$"
+
+PATTERN_WORDS: dict[str, str] = {
+    _TAG_VALUE: "1 to 128 characters: a letter or digit, then letters, digits, spaces and _ . : / = + @ -",
+    _ENGINE_VERSION: "a PostgreSQL major.minor version such as 17.6 (two-digit major)",
+    _DB_INSTANCE_CLASS: "an RDS instance class such as db.m6g.large (db.<family>.<size>, lowercase)",
+    _DB_NAME: "1 to 63 characters: a lowercase letter, then lowercase letters, digits and _",
+    _KUBERNETES_VERSION: "a Kubernetes minor version such as 1.33 (quote it in YAML lists)",
+    _STATE_BUCKET: (
+        "empty (bootstrap's default name) or an S3 bucket name: 3 to 63 characters, lowercase letters, digits, "
+        ". and -, beginning and ending with a letter or digit"
+    ),
+    _RUNNER_IMAGE: (
+        "an image reference in lowercase with a version tag (repo/name:1.2) or a digest (repo/name@sha256:<64 hex>)"
+    ),
+}
+"""What each field pattern allows, in words: the loader says this, never the regular expression."""
+
+# The EC2 instance families with NVIDIA GPUs that the EKS AL2023_x86_64_NVIDIA AMI (the GPU group's, see
+# components/cluster/node_groups.py) runs on: x86_64 only, so not g5g or p6e-gb200 (Graviton/Grace), and not
+# g4ad (AMD GPUs), inf*/trn* (Neuron) or dl1 (Gaudi). Source: the AWS "Accelerated computing instances"
+# table, https://docs.aws.amazon.com/ec2/latest/instancetypes/ac.html (families with an NVIDIA GPU).
+NVIDIA_GPU_FAMILIES = (
+    "g4dn",
+    "g5",
+    "g6",
+    "g6e",
+    "g6f",
+    "gr6",
+    "gr6f",
+    "p3",
+    "p3dn",
+    "p4d",
+    "p4de",
+    "p5",
+    "p5e",
+    "p5en",
+    "p6-b200",
+)
 
 
 class _Section(BaseModel):
@@ -192,17 +236,14 @@ class ArtifactSettings(_Section):
 
 class DatabaseSettings(_Section):
     key_prefix: ClassVar[str] = "database"
-    engine_version: str = Field(pattern=r"^\d{2}\.\d{1,2}$", description="RDS PostgreSQL version, e.g. 17.6.")
-    instance_class: str = Field(pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$", description="RDS instance class.")
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$", description="Database name (MLflow backend store).")
+    engine_version: str = Field(pattern=_ENGINE_VERSION, description="RDS PostgreSQL version, e.g. 17.6.")
+    instance_class: str = Field(pattern=_DB_INSTANCE_CLASS, description="RDS instance class.")
+    name: str = Field(pattern=_DB_NAME, description="Database name (MLflow backend store).")
     allocated_storage_gib: int = Field(ge=20, le=65536, description="Initial allocated storage in GiB.")
     max_allocated_storage_gib: int = Field(ge=20, le=65536, description="Storage autoscaling ceiling in GiB.")
     backup_retention_days: int = Field(ge=1, le=35, description="Automated backup retention in days.")
-    backup_window: str = Field(pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$", description="Daily backup window (UTC).")
-    maintenance_window: str = Field(
-        pattern=r"^(mon|tue|wed|thu|fri|sat|sun):\d{2}:\d{2}-(mon|tue|wed|thu|fri|sat|sun):\d{2}:\d{2}$",
-        description="Weekly maintenance window (UTC).",
-    )
+    backup_window: str = Field(description="Daily backup window (UTC).")
+    maintenance_window: str = Field(description="Weekly maintenance window (UTC).")
     multi_az: bool = Field(description="Multi-AZ standby.")
     deletion_protection: bool = Field(description="RDS deletion protection.")
     performance_insights: bool = Field(description="Performance Insights, encrypted with the data key.")
@@ -215,6 +256,29 @@ class DatabaseSettings(_Section):
             raise ValueError(f"must be one of {list(RDS_MONITORING_INTERVALS)}")
         return value
 
+    @field_validator("backup_window")
+    @classmethod
+    def _backup_window(cls, value: str) -> str:
+        _window(value, weekly=False)
+        return value
+
+    @field_validator("maintenance_window")
+    @classmethod
+    def _maintenance_window(cls, value: str, info: ValidationInfo) -> str:
+        start, end = _window(value, weekly=True)
+        backup = info.data.get("backup_window")  # validated before (declared first); absent if it failed
+        if backup is None:
+            return value
+        # RDS refuses a backup window that overlaps the maintenance window (CreateDBInstance
+        # PreferredBackupWindow: "Must not conflict with the preferred maintenance window").
+        daily = _window(backup, weekly=False)
+        if any(_overlap((daily[0] + d * _DAY, daily[1] + d * _DAY), (start, end)) for d in range(7)):
+            raise ValueError(
+                f"{value!r} overlaps {key_for('database', 'backup_window')} {backup!r}, which runs every "
+                "day; RDS needs the two windows apart: move one of them"
+            )
+        return value
+
     @model_validator(mode="after")
     def _storage(self) -> DatabaseSettings:
         if self.max_allocated_storage_gib < self.allocated_storage_gib:
@@ -222,10 +286,62 @@ class DatabaseSettings(_Section):
         return self
 
 
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAY, _WEEK = 24 * 60, 7 * 24 * 60
+_TIME = r"([0-9]{2}):([0-9]{2})"
+
+
+def _window(value: str, *, weekly: bool) -> tuple[int, int]:
+    """``(start, end)`` in minutes (of the week if ``weekly``, else of the day), end past start when it wraps.
+    RDS's formats: ``hh24:mi-hh24:mi`` (backup) and ``ddd:hh24:mi-ddd:hh24:mi`` (maintenance), UTC, at least
+    30 minutes long (backup windows at most 24 hours)."""
+    day = r"(mon|tue|wed|thu|fri|sat|sun):" if weekly else ""
+    form = "ddd:hh:mm-ddd:hh:mm, e.g. sun:04:00-sun:05:00" if weekly else "hh:mm-hh:mm, e.g. 02:00-03:00"
+    m = re.match(f"^{day}{_TIME}-{day}{_TIME}$", value)
+    if not m:
+        days = "; ddd is mon, tue, wed, thu, fri, sat or sun" if weekly else ""
+        raise ValueError(f"must be a UTC window {form}{days}; got {value!r}")
+    parts = list(m.groups())
+    points = []
+    while parts:
+        d = _DAYS.index(parts.pop(0)) if weekly else 0
+        hour, minute = int(parts.pop(0)), int(parts.pop(0))
+        if hour > 23 or minute > 59:
+            raise ValueError(
+                f"must be a UTC window {form} with hours 00 to 23 and minutes 00 to 59; got {value!r}"
+            )
+        points.append(d * _DAY + hour * 60 + minute)
+    start, end = points
+    period = _WEEK if weekly else _DAY
+    if end <= start:
+        end += period
+    if end - start < 30:
+        raise ValueError(f"must be at least 30 minutes long (RDS's minimum); got {value!r}")
+    return start, end
+
+
+def _overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Whether two windows in minutes of the week (each possibly past the week's end) share a minute."""
+    return any(a[0] < b[1] + shift and b[0] + shift < a[1] for shift in (-_WEEK, 0, _WEEK))
+
+
+def _no_overlaps(cidrs: list[str]) -> list[str]:
+    for i, first in enumerate(cidrs):
+        for second in cidrs[i + 1 :]:
+            a, b = ipaddress.ip_network(first), ipaddress.ip_network(second)
+            if a.overlaps(b):
+                what = "is listed twice" if a == b else f"and {second!r} overlap"
+                raise ValueError(
+                    f"{first!r} {what}; list each address range once (a wider block already covers the "
+                    "narrower one)"
+                )
+    return cidrs
+
+
 class ClusterSettings(_Section):
     key_prefix: ClassVar[str] = "cluster"
     kubernetes_version: str = Field(
-        pattern=r"^1\.\d{2}$",
+        pattern=_KUBERNETES_VERSION,
         description=(
             "EKS Kubernetes version, e.g. 1.36: one with pinned add-ons and support dates in components/cluster/versions.py. "
             "A real update of staging or prod refuses a version past its end of EKS standard support."
@@ -253,7 +369,7 @@ class ClusterSettings(_Section):
     def _version(cls, value: str) -> str:
         if value not in ADDON_VERSIONS:
             raise ValueError(
-                f"no pinned add-on versions for Kubernetes {value}; supported: {sorted(ADDON_VERSIONS)}"
+                f"no pinned add-on versions for Kubernetes {value!r}; supported: {sorted(ADDON_VERSIONS)}"
             )
         return value
 
@@ -281,7 +397,7 @@ class ClusterSettings(_Section):
     @field_validator("api_access_cidrs")
     @classmethod
     def _private_cidrs(cls, value: list[str]) -> list[str]:
-        return [_check_cidr(c, private=True, min_prefix=8, max_prefix=32) for c in value]
+        return _no_overlaps([_check_cidr(c, private=True, min_prefix=8, max_prefix=32) for c in value])
 
     @field_validator("public_access_cidrs")
     @classmethod
@@ -290,7 +406,7 @@ class ClusterSettings(_Section):
         for c in out:
             if ipaddress.ip_network(c).prefixlen < 16:
                 raise ValueError(f"{c} is too wide for an API endpoint allow-list (at most /16)")
-        return out
+        return _no_overlaps(out)
 
 
 class NodeGroupSettings(_Section):
@@ -326,6 +442,17 @@ class WorkloadNodes(NodeGroupSettings):
 class GpuNodes(NodeGroupSettings):
     key_prefix: ClassVar[str] = "gpuNodes"
     enabled: bool = Field(description="Create the GPU node group (tainted nvidia.com/gpu=true:NoSchedule).")
+
+    @field_validator("instance_types")
+    @classmethod
+    def _gpus(cls, value: list[str]) -> list[str]:
+        for t in value:
+            if t.split(".")[0] not in NVIDIA_GPU_FAMILIES:
+                raise ValueError(
+                    f"{t!r} has no NVIDIA GPU; the GPU group runs the EKS NVIDIA AMI (x86_64) on an instance "
+                    f"type of the families {', '.join(NVIDIA_GPU_FAMILIES)}, e.g. g5.xlarge"
+                )
+        return value
 
 
 class RegistrySettings(_Section):
@@ -433,14 +560,14 @@ class MonitoringSettings(_Section):
 class DeploySettings(_Section):
     key_prefix: ClassVar[str] = "deploy"
     state_bucket: str = Field(
-        pattern=r"^$|^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        pattern=_STATE_BUCKET,
         description=(
             "Pulumi state bucket (`mlops bootstrap`); the deploy runner reads its build input and the state "
             "there. Empty: bootstrap's default name, <account>-<region>-pulumi-state."
         ),
     )
     runner_image: str = Field(
-        pattern=r"^[a-z0-9][a-z0-9./_-]*(:[A-Za-z0-9._-]+|@sha256:[a-f0-9]{64})$",
+        pattern=_RUNNER_IMAGE,
         description=(
             "Deploy runner (CodeBuild) image: a curated image with its version tag, or an ECR image by digest."
         ),

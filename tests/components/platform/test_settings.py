@@ -27,7 +27,7 @@ def test_governance_tags_come_from_config() -> None:
 @pytest.mark.parametrize(
     ("key", "value", "expect"),
     [
-        ("mlops-platform:networkZoneCount", "9", "less than or equal to 4"),
+        ("mlops-platform:networkZoneCount", "9", "must be at most 4, got 9"),
         ("mlops-platform:dataClassification", "secret", "must be one of"),
         ("mlops-platform:networkNatGateways", "two", "must be one of"),
         ("mlops-platform:logsRetentionDays", "42", "retention periods"),

@@ -6,7 +6,9 @@
   (:func:`current`).
 - ``Configure``: the SDK accepts any property in a rule's policy config and ignores the ones it does not
   know, so ``"minimumDay": 365`` silently leaves the rule at its default. :class:`PackServicer` refuses the
-  whole config instead, naming the rule, the property and the properties it takes (:func:`config_problems`).
+  whole config instead, naming the rule, the property and the properties it takes, and a value its
+  property's schema refuses (the Pulumi CLI checks those too; the offline engine sends the file as it is)
+  (:func:`config_problems`).
 
 Importing this module patches nothing; :func:`mlops_platform.policies.fastpath.install` (called by
 ``policies/__main__.py``) installs this servicer or its fast subclass.
@@ -22,6 +24,8 @@ from typing import Any
 
 import grpc
 from google.protobuf import json_format
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
 from pulumi_policy import policy as sdk
 
 from mlops_platform.components.governance import PROJECT as PLATFORM_NAMESPACE
@@ -76,24 +80,30 @@ def remember(project: str, stack: str, config: Mapping[str, str], tags: Mapping[
 
 
 def config_problems(
-    policy_config: Mapping[str, Mapping[str, Any]], properties: Mapping[str, Iterable[str]]
+    policy_config: Mapping[str, Mapping[str, Any]], schemas: Mapping[str, Mapping[str, Mapping[str, Any]]]
 ) -> list[str]:
-    """One line per policy of ``policy_config`` that the pack does not have and per property a rule does not
-    take (``properties``: each policy's config-schema properties), with the names it would accept."""
+    """One line per policy of ``policy_config`` that the pack does not have, per property a rule does not
+    take (with the names it would accept) and per value its property's JSON schema refuses (``schemas``:
+    each policy's config-schema properties)."""
     problems: list[str] = []
     for name in sorted(policy_config):
         if name == ALL:
             continue
-        if name not in properties:
-            problems.append(f"{name!r} is not a policy of this pack{_hint(name, properties)}")
+        if name not in schemas:
+            problems.append(f"{name!r} is not a policy of this pack{_hint(name, schemas)}")
             continue
-        known = list(properties[name])
-        for prop in sorted(policy_config[name] or {}):
+        known = schemas[name]
+        for prop, value in sorted((policy_config[name] or {}).items()):
             if prop not in known:
                 problems.append(
                     f"{name}: unknown property {prop!r}{_hint(prop, known)}; the rule takes "
                     f"{', '.join(['enforcementLevel', *known])}"
                 )
+                continue
+            error = best_match(Draft202012Validator(dict(known[prop])).iter_errors(value))
+            if error is not None:
+                where = "".join(f"[{p!r}]" for p in error.absolute_path)
+                problems.append(f"{name}: {prop}{where}: {error.message}")
     return problems
 
 
@@ -102,11 +112,23 @@ def _hint(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _schema_properties(policies: Iterable[Any]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
+def _as_written(value: Any) -> Any:
+    """Protobuf's ``Struct`` carries every number as a double: ``365`` arrives as ``365.0``. Whole numbers
+    become ints again, so messages echo what the file says."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _as_written(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_written(v) for v in value]
+    return value
+
+
+def _schema_properties(policies: Iterable[Any]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
     for policy in policies:
         schema = getattr(policy, "config_schema", None)
-        out[policy.name] = list((schema.properties or {}) if schema is not None else {})
+        out[policy.name] = dict((schema.properties or {}) if schema is not None else {})
     return out
 
 
@@ -114,7 +136,9 @@ class PackServicer(sdk._PolicyAnalyzerServicer):
     """pulumi-policy's servicer that refuses unknown config properties and records the stack's config."""
 
     def Configure(self, request: Any, context: Any) -> Any:
-        given = {k: json_format.MessageToDict(v.properties) for k, v in request.policyConfig.items()}
+        given = {
+            k: _as_written(json_format.MessageToDict(v.properties)) for k, v in request.policyConfig.items()
+        }
         problems = config_problems(given, _schema_properties(self._PolicyAnalyzerServicer__policies))  # type: ignore[attr-defined]
         if problems:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "\n".join(problems))

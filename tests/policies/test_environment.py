@@ -446,7 +446,11 @@ def _no_pack(pack_dir: Path) -> Any:
 
 
 def test_config_problems_name_the_rule_the_property_and_the_known_ones() -> None:
-    known = {"logs-retention": ["environment", "minimumDays"], "rds-not-public": ["environment"]}
+    environment = {"type": "string", "enum": ["dev", "staging", "prod"]}
+    known = {
+        "logs-retention": {"environment": environment, "minimumDays": {"type": "integer", "minimum": 0}},
+        "rds-not-public": {"environment": environment},
+    }
     assert config_problems({"logs-retention": {"minimumDays": 30, "environment": "dev"}}, known) == []
     assert config_problems({"all": {}, "rds-not-public": {}}, known) == []
     assert config_problems(
@@ -457,6 +461,29 @@ def test_config_problems_name_the_rule_the_property_and_the_known_ones() -> None
         "logs-retention: unknown property 'retention'; the rule takes enforcementLevel, environment, minimumDays",
         "'rds-not-publik' is not a policy of this pack (did you mean 'rds-not-public'?)",
     ]
+
+
+@pytest.mark.parametrize(
+    ("entry", "line"),
+    [
+        ({"minimumDays": "365"}, "logs-retention: minimumDays: '365' is not of type 'integer'"),
+        ({"minimumDays": -1}, "logs-retention: minimumDays: -1 is less than the minimum of 0"),
+        ({"minimumDays": 1.5}, "logs-retention: minimumDays: 1.5 is not of type 'integer'"),
+        ({"environment": "qa"}, "logs-retention: environment: 'qa' is not one of ['dev', 'staging', 'prod']"),
+        (
+            {"environment": "prod "},
+            "logs-retention: environment: 'prod ' is not one of ['dev', 'staging', 'prod']",
+        ),
+    ],
+)
+def test_the_pack_refuses_a_value_its_schema_refuses(
+    checker: Checker, entry: dict[str, Any], line: str
+) -> None:
+    config = config_for("prod")
+    config["logs-retention"].update(entry)
+    with pytest.raises(AnalyzerError) as err:
+        analyze_with(checker.stub, Graph(PROJECT, "s", []), config=config, config_source="prod.json")
+    assert str(err.value).splitlines() == [f"prod.json: {line}"]
 
 
 def test_the_pack_refuses_an_unknown_property(checker: Checker) -> None:

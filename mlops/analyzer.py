@@ -2,8 +2,8 @@
 
 The pack is started as the CLI starts it (``python __main__.py`` in the pack's directory); it prints the
 port of its analyzer server on stdout. The offline engine's graph is then sent through the protocol:
-``GetAnalyzerInfo``, ``Configure`` (the ``--policy-pack-config`` document), ``ConfigureStack``,
-``Analyze`` for every resource (with its provider, options, parent, dependencies) and ``AnalyzeStack``
+``GetAnalyzerInfo``, ``Configure`` (the ``--policy-pack-config`` document), ``ConfigureStack`` (the
+stack's config and tags, as the engine sends them: :func:`engine_stack_tags`), ``Analyze`` for every resource (with its provider, options, parent, dependencies) and ``AnalyzeStack``
 once. The subprocess is always stopped, whatever happens.
 
 Secret values are sent wrapped in Pulumi's secret signature, as the engine sends them; they are never
@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +30,7 @@ from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from mlops_platform.mlops.graph import Graph, Resource, Secret, SourcePosition
+from mlops_platform.mlops.stackconfig import StackConfig
 
 SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
@@ -345,6 +346,52 @@ def load_config(path: Path) -> dict[str, Any]:
     return data
 
 
+PULUMI_TAGS_KEY = "pulumi:tags"
+"""The stack config key whose object the Pulumi CLI adds to the stack's tags."""
+
+
+def engine_stack_tags(stack_file: StackConfig) -> dict[str, str]:
+    """The stack tags the Pulumi CLI gives a stack from its files (``GetEnvironmentTagsForCurrentStack``), which
+    the engine then sends in ``ConfigureStack``: ``pulumi:project``, ``pulumi:runtime`` and
+    ``pulumi:description`` from Pulumi.yaml, and each entry of the stack config's ``pulumi:tags`` object.
+    Tags set on the backend alone (``pulumi stack tag set``) and the git metadata tags have no file offline."""
+    import yaml
+
+    project_path = stack_file.project.root / "Pulumi.yaml"
+    try:
+        doc = yaml.safe_load(project_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        raise AnalyzerError(f"{project_path}: cannot be read for the stack's tags ({err})") from None
+    doc = doc if isinstance(doc, dict) else {}
+    runtime = doc.get("runtime")
+    tags = {"pulumi:project": stack_file.project.name}
+    if runtime is not None:
+        tags["pulumi:runtime"] = str(runtime.get("name", "") if isinstance(runtime, dict) else runtime)
+    if doc.get("description") is not None:
+        tags["pulumi:description"] = str(doc["description"])
+    raw = stack_file.values.get(PULUMI_TAGS_KEY)
+    if raw is None:
+        return tags
+    try:
+        given: Any = json.loads(raw)
+    except ValueError:
+        given = raw
+    if not isinstance(given, dict):
+        raise AnalyzerError(
+            f"{stack_file.relpath}: {PULUMI_TAGS_KEY}: {raw!r} is not an object of tag names to strings"
+        )
+    bad = [
+        f"{stack_file.relpath}: {PULUMI_TAGS_KEY}.{name}: {json.dumps(value)} is not a string "
+        "(a stack tag's value is text)"
+        for name, value in given.items()
+        if not isinstance(value, str)
+    ]
+    if bad:
+        raise AnalyzerError("\n".join(bad))
+    tags.update({str(name): str(value) for name, value in given.items()})
+    return tags
+
+
 def _configure_request(
     config: dict[str, Any], policies: dict[str, PolicyMeta], source: str
 ) -> analyzer_pb2.ConfigureAnalyzerRequest:
@@ -428,6 +475,7 @@ def analyze(
     config_source: str = "policy config",
     stack_config: dict[str, str] | None = None,
     secret_keys: list[str] | None = None,
+    stack_tags: Mapping[str, str] | None = None,
     window: int = 64,
 ) -> CheckResult:
     """Run the pack in ``pack_dir`` over ``graph``; see the module docstring."""
@@ -439,6 +487,7 @@ def analyze(
             config_source=config_source,
             stack_config=stack_config,
             secret_keys=secret_keys,
+            stack_tags=stack_tags,
             window=window,
         )
     result.pack_version = pack_version(pack_dir) or result.pack_version
@@ -453,13 +502,31 @@ def analyze_with(
     config_source: str = "policy config",
     stack_config: dict[str, str] | None = None,
     secret_keys: list[str] | None = None,
+    stack_tags: Mapping[str, str] | None = None,
     window: int = 64,
 ) -> CheckResult:
-    """Like :func:`analyze`, on an already started pack (tests start it once per session)."""
+    """Like :func:`analyze`, on an already started pack (tests start it once per session).
+
+    ``stack_config`` and ``stack_tags`` go to ``ConfigureStack`` as the engine sends them: every config
+    value as its string (secret values, which cannot be decrypted offline, left out and their keys listed)
+    and the stack's tags (:func:`engine_stack_tags`; by default only ``pulumi:project``)."""
     try:
         info = stub.GetAnalyzerInfo(empty_pb2.Empty())
         policies = _policy_meta(info)
-        stub.Configure(_configure_request(config or {}, policies, config_source))
+        request = _configure_request(config or {}, policies, config_source)
+    except grpc.RpcError as err:
+        raise AnalyzerError(f"the policy pack failed to start the analysis: {_rpc_detail(err)}") from None
+    try:
+        stub.Configure(request)
+    except grpc.RpcError as err:
+        if err.code() == grpc.StatusCode.INVALID_ARGUMENT:  # type: ignore[attr-defined]
+            # The pack refused the config: one line per problem, each naming the file.
+            raise AnalyzerError(
+                "\n".join(f"{config_source}: {line}" for line in _rpc_detail(err).splitlines() if line)
+            ) from None
+        raise AnalyzerError(f"the policy pack failed to start the analysis: {_rpc_detail(err)}") from None
+    tags = {"pulumi:project": graph.project} if stack_tags is None else dict(stack_tags)
+    try:
         stub.ConfigureStack(
             analyzer_pb2.AnalyzerStackConfigureRequest(
                 stack=graph.stack,
@@ -468,6 +535,7 @@ def analyze_with(
                 dry_run=True,
                 config={k: v for k, v in (stack_config or {}).items() if k not in (secret_keys or [])},
                 config_secret_keys=list(secret_keys or []),
+                tags=tags,
             )
         )
     except grpc.RpcError as err:

@@ -175,6 +175,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from mlops_platform.mlops.analyzer import (
         AnalyzerError,
         analyze_with,
+        engine_stack_tags,
         load_config,
         pack_process,
         pack_version,
@@ -194,8 +195,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         stack_file = load_stack(Path(args.root), args.stack)
         stack_values, secret_keys = dict(stack_file.values), list(stack_file.secret_keys)
         stack_relpath: str | None = stack_file.relpath
+        stack_tags: dict[str, str] | None = engine_stack_tags(stack_file)
     except StackFileError:
-        stack_file, stack_values, secret_keys, stack_relpath = None, {}, [], None
+        stack_file, stack_values, secret_keys, stack_relpath, stack_tags = None, {}, [], None, None
+    except AnalyzerError as err:
+        return _fail([str(err)])
     try:
         # The pack boots while the stack renders; it is stopped whatever happens.
         with pack_process(pack_dir) as pack:
@@ -215,6 +219,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                 config_source=str(config_path),
                 stack_config=stack_values,
                 secret_keys=secret_keys,
+                stack_tags=stack_tags,
             )
         result.pack_version = pack_version(pack_dir) or result.pack_version
         result.stack_file = stack_relpath

@@ -8,8 +8,9 @@ everything else (enforcement levels, config, not-applicable and unknown-value ha
 is the SDK's own code path, kept line for line. A test runs the same graphs through the SDK's servicer
 (``MLOPS_POLICY_FASTPATH=0``) and this one and requires identical diagnostics.
 
-``policies/__main__.py`` installs it (:func:`install`) before it builds the pack; nothing else does, so
-importing the rules or the pack leaves pulumi-policy as it is.
+It extends the pack's servicer (:class:`mlops_platform.policies.servicer.PackServicer`: config checks and
+the stack's config). ``policies/__main__.py`` installs one of the two (:func:`install`) before it builds the
+pack; nothing else does, so importing the rules or the pack leaves pulumi-policy as it is.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from pulumi_policy import policy as sdk
 from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
-_Base: Any = sdk._PolicyAnalyzerServicer
+from mlops_platform.policies.servicer import PackServicer
+
+_Base: Any = PackServicer
 
 
 class FastAnalyzerServicer(_Base):
@@ -155,6 +158,7 @@ class FastAnalyzerServicer(_Base):
 
 
 def install() -> None:
-    """Make ``PolicyPack`` serve with :class:`FastAnalyzerServicer` (opt out: ``MLOPS_POLICY_FASTPATH=0``)."""
-    if os.environ.get("MLOPS_POLICY_FASTPATH", "1") != "0":
-        sdk._PolicyAnalyzerServicer = FastAnalyzerServicer
+    """Make ``PolicyPack`` serve with :class:`FastAnalyzerServicer`, or with the pack's servicer on the SDK's
+    code path when opted out (``MLOPS_POLICY_FASTPATH=0``)."""
+    fast = os.environ.get("MLOPS_POLICY_FASTPATH", "1") != "0"
+    sdk._PolicyAnalyzerServicer = FastAnalyzerServicer if fast else PackServicer

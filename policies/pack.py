@@ -26,6 +26,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
 from mlops_platform.policies.rules import RULES
 from mlops_platform.policies.rules._common import (
+    ENVIRONMENTS,
     UNKNOWN_SEEN,
     Ctx,
     Res,
@@ -36,6 +37,7 @@ from mlops_platform.policies.rules._common import (
 )
 from mlops_platform.policies.rules._meta import Meta, schema_for
 from mlops_platform.policies.rules._registry import ResourceRule, Rule, StackRule
+from mlops_platform.policies.servicer import current as current_stack
 
 PACK_NAME = "mlops-governance"
 PACK_DESCRIPTION = (
@@ -70,7 +72,15 @@ def _report_all(found: list[tuple[str, str | None]], report: ReportViolation) ->
         report(message, urn)
 
 
+def _defaults(meta: Meta) -> dict[str, dict[str, Any]]:
+    """The rule's properties for each environment, from the catalogue: what a check reads for a property
+    the policy config does not set (``pulumi preview --policy-pack policies`` without a config file)."""
+    return {env: {key: prop.for_env(env) for key, prop in meta.props.items()} for env in ENVIRONMENTS}
+
+
 def _resource_validate(rule: ResourceRule):
+    defaults = _defaults(rule.meta)
+
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         if not rule.applies(args.resource_type):
             return
@@ -88,7 +98,9 @@ def _resource_validate(rule: ResourceRule):
             parent=args.opts.parent,
         )
         config = dict(args.get_config() or {})
-        ctx = Ctx(config, resolve_environment(res.all_tags, config), dict(args.stack_tags))
+        stack_env = current_stack().environment
+        env = resolve_environment(res.all_tags, config, stack_env)
+        ctx = Ctx(config, env, dict(args.stack_tags), defaults[env], stack_env)
         UNKNOWN_SEEN.path = None
         _report_all([(message, None) for message in rule.check(res, ctx)], report)
 
@@ -135,9 +147,13 @@ def _stack_of(resources: list[Any]) -> Stack:
 
 
 def _stack_validate(rule: StackRule):
+    defaults = _defaults(rule.meta)
+
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         config = dict(args.get_config() or {})
-        ctx = Ctx(config, str(config.get("environment") or "prod"), dict(args.stack_tags))
+        stack_env = current_stack().environment
+        env = resolve_environment({}, config, stack_env)
+        ctx = Ctx(config, env, dict(args.stack_tags), defaults[env], stack_env)
         UNKNOWN_SEEN.path = None
         _report_all([(message, urn) for message, urn in rule.check(_stack_of(args.resources), ctx)], report)
 

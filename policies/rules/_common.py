@@ -136,27 +136,61 @@ def resource_tags(props: Mapping[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in tags.items() if isinstance(v, str | int | float | bool)}
 
 
+_NO_DEFAULT: Any = object()
+
+
 @dataclass
 class Ctx:
-    """What a check knows besides the resource: the policy's config and the resolved environment."""
+    """What a check knows besides the resource: the policy's config, the resolved environment and the
+    rule's properties for that environment (the catalogue's values, used where the config sets none)."""
 
     config: dict[str, Any]
     environment: str
     stack_tags: dict[str, str] = field(default_factory=dict)
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    """The rule's own properties (:class:`~mlops_platform.policies.rules._meta.Prop`) for ``environment``."""
+    stack_environment: str | None = None
+    """The stack's environment as the engine sent it (``ConfigureStack``), if it did."""
 
     @property
     def prod(self) -> bool:
         return self.environment == "prod"
 
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.config.get(key, default)
+    def get(self, key: str, default: Any = _NO_DEFAULT) -> Any:
+        """The policy config's value of ``key``, else the rule's catalogue value for the environment (so a
+        run without ``--policy-pack-config`` judges prod by prod's values, never by the weakest ones)."""
+        value = self.config.get(key)
+        if value is not None:
+            return value
+        if key in self.defaults:
+            return self.defaults[key]
+        if default is _NO_DEFAULT:
+            raise KeyError(f"{key!r} is neither in the policy config nor a property of the rule")
+        return default
+
+    def environment_of(self, res: Res) -> str:
+        """The environment a stack rule judges ``res`` by (see :func:`resolve_environment`)."""
+        return resolve_environment(res.all_tags, self.config, self.stack_environment)
 
 
-def resolve_environment(tags: Mapping[str, str], config: Mapping[str, Any]) -> str:
-    """The resource's ``environment`` tag (own or provider default), else the policy config's
-    ``environment``; an unknown environment is treated as prod (the strictest)."""
-    env = tags.get("environment") or config.get("environment") or "prod"
-    return env if env in ENVIRONMENTS else "prod"
+def stricter(*environments: str | None) -> str | None:
+    """The strictest of ``environments`` in the order of ``ENVIRONMENTS`` (dev < staging < prod). Empty
+    values are skipped; a value that is not an environment counts as prod. ``None`` when none is given."""
+    last = len(ENVIRONMENTS) - 1
+    ranks = [ENVIRONMENTS.index(e) if e in ENVIRONMENTS else last for e in environments if e]
+    return ENVIRONMENTS[max(ranks)] if ranks else None
+
+
+def resolve_environment(
+    tags: Mapping[str, str], config: Mapping[str, Any], stack_environment: str | None = None
+) -> str:
+    """The environment a rule judges a resource by: the strictest of the resource's ``environment`` tag
+    (own or provider default), the stack's environment (``ConfigureStack``) and the policy config's
+    ``environment``. So an ``environment: dev`` tag in a prod stack relaxes nothing, and a prod tag in a
+    dev stack is judged as prod; prod when none is known."""
+    configured = config.get("environment")
+    configured = configured if isinstance(configured, str) else None
+    return stricter(tags.get("environment"), stack_environment, configured) or "prod"
 
 
 class _SeenUnknown(threading.local):

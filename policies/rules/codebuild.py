@@ -110,7 +110,7 @@ def _group_referenced(project: Res, groups: list[Res]) -> bool:
     props={"maxTimeoutMinutes": Prop({"type": "integer", "minimum": 5, "maximum": 2160}, 240)},
 )
 def timeout(res: Res, ctx: Ctx) -> Iterator[str]:
-    limit = int(ctx.get("maxTimeoutMinutes", 240))
+    limit = int(ctx.get("maxTimeoutMinutes"))
     minutes = res.get("buildTimeout")
     if not isinstance(minutes, int | float) or minutes > limit:
         yield f"buildTimeout is {minutes if minutes is not None else 'unset (60)'}; set it explicitly, at most {limit}"
@@ -162,7 +162,7 @@ def pinned_image(res: Res, ctx: Ctx) -> Iterator[str]:
     props={"deployRolePaths": Prop(STR_LIST, ["/mlops-deploy/"])},
 )
 def deploy_role_trust(res: Res, ctx: Ctx) -> Iterator[str]:
-    paths = ctx.get("deployRolePaths", DEFAULT_DEPLOY_ROLE_PATHS)
+    paths = ctx.get("deployRolePaths")
     if res.get("path") not in paths:
         return
     stmts = [s for s in statements(res.get("assumeRolePolicy")) if s.get("Effect") == "Allow"]

@@ -171,7 +171,7 @@ def control_plane_logging(res: Res, ctx: Ctx) -> Iterator[str]:
     props={"supportedVersions": Prop(STR_LIST, ["1.35", "1.36"])},
 )
 def supported_version(res: Res, ctx: Ctx) -> Iterator[str]:
-    supported = [str(v) for v in ctx.get("supportedVersions", ["1.35", "1.36"])]
+    supported = [str(v) for v in ctx.get("supportedVersions")]
     version = res.get("version")
     if not version:
         yield "version is not pinned (EKS would pick its current default)"
@@ -288,7 +288,7 @@ def _instance_types(res: Res) -> list[str]:
 def approved_instance_types(res: Res, ctx: Ctx) -> Iterator[str]:
     # Without a policy config (a bare `pulumi preview --policy-pack policies`), INSTANCE_TYPES' list for
     # the resource's environment applies: the same list policies/config/<env>.json carries.
-    allowed = [str(p) for p in ctx.get("allowedInstanceTypes", INSTANCE_TYPES[ctx.environment])]
+    allowed = [str(p) for p in ctx.get("allowedInstanceTypes")]
     for t in _instance_types(res):
         if not any(fnmatch.fnmatchcase(t, p) for p in allowed):
             yield f"instance type {t} is not approved for {ctx.environment} ({', '.join(allowed)})"

@@ -62,7 +62,7 @@ def version_pinned(res: Res, ctx: Ctx) -> Iterator[str]:
     },
 )
 def repository_allowed(res: Res, ctx: Ctx) -> Iterator[str]:
-    allowed = [str(r).rstrip("/") for r in ctx.get("allowedRepositories", ALLOWED_HELM_REPOSITORIES)]
+    allowed = [str(r).rstrip("/") for r in ctx.get("allowedRepositories")]
     repo = repository(res).rstrip("/")
     if not repo:
         yield f"chart {res.get('chart')!r} names no repository (a local path or a repo alias cannot be pinned)"

@@ -171,8 +171,8 @@ def no_wildcard_action(res: Res, ctx: Ctx) -> Iterator[str]:
     },
 )
 def no_wildcard_resource_write(res: Res, ctx: Ctx) -> Iterator[str]:
-    exempt = {a.lower() for a in ctx.get("allowedActions", DEFAULT_WILDCARD_RESOURCE_ACTIONS)}
-    if res.type == ROLE and res.get("path") in ctx.get("exemptRolePaths", []):
+    exempt = {a.lower() for a in ctx.get("allowedActions")}
+    if res.type == ROLE and res.get("path") in ctx.get("exemptRolePaths"):
         # The deploy runner's role (iam-deploy-role-trust pins who may assume a role on such a path).
         return
     for label, doc in identity_documents(res):

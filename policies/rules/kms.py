@@ -48,7 +48,7 @@ def rotation(res: Res, ctx: Ctx) -> Iterator[str]:
     props={"minimumDays": Prop(NON_NEGATIVE_INT, 7), "minimumDaysProd": Prop(NON_NEGATIVE_INT, 14)},
 )
 def deletion_window(res: Res, ctx: Ctx) -> Iterator[str]:
-    minimum = int(ctx.get("minimumDaysProd", 14) if ctx.prod else ctx.get("minimumDays", 7))
+    minimum = int(ctx.get("minimumDaysProd") if ctx.prod else ctx.get("minimumDays"))
     days = res.get("deletionWindowInDays")
     days = 30 if days is None else int(days)  # AWS's default waiting period is 30 days
     if days < minimum:

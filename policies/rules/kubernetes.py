@@ -192,7 +192,7 @@ def resources(res: Res, ctx: Ctx) -> Iterator[str]:
         found = c.get("resources")
         r: dict[str, Any] = found if isinstance(found, dict) else {}
         wanted = [("requests", "cpu"), ("requests", "memory"), ("limits", "memory")]
-        if ctx.get("requireCpuLimits", True):
+        if ctx.get("requireCpuLimits"):
             wanted.append(("limits", "cpu"))
         missing = [f"{kind}.{what}" for kind, what in wanted if not (r.get(kind) or {}).get(what)]
         if missing:
@@ -247,7 +247,7 @@ def image_pinned(res: Res, ctx: Ctx) -> Iterator[str]:
     },
 )
 def allowed_registries(res: Res, ctx: Ctx) -> Iterator[str]:
-    allowed = [str(p) for p in ctx.get("allowedRegistries", ALLOWED_REGISTRIES)]
+    allowed = [str(p) for p in ctx.get("allowedRegistries")]
     for c in containers(res):
         image = str(c.get("image") or "")
         if not image:
@@ -362,7 +362,7 @@ def internal_lb(res: Res, ctx: Ctx) -> Iterator[str]:
     annotations = res.path("metadata", "annotations", default={}) or {}
     if any(str(annotations.get(k, "")).lower() == v for k, v in INTERNAL_ANNOTATIONS.items()):
         return
-    allowed = [str(n) for n in ctx.get("allowedPublicServices", [])]
+    allowed = [str(n) for n in ctx.get("allowedPublicServices")]
     if f"{namespace_of(res)}/{res.path('metadata', 'name') or res.name}" in allowed:
         return
     yield "a LoadBalancer Service without the internal scheme annotation gets an internet-facing load balancer"
@@ -447,7 +447,7 @@ def _open_egress(policy: Res) -> Iterator[str]:
 def namespace_egress_restricted(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
     """Namespaces this stack runs workloads in deny egress by default, and no NetworkPolicy opens egress to
     the internet (0.0.0.0/0, ::/0, or a rule without destinations) unless allow-listed."""
-    allowed = {str(n) for n in ctx.get("allowedOpenEgress", [])}
+    allowed = {str(n) for n in ctx.get("allowedOpenEgress")}
     with_workloads = {namespace_of(r) for r in stack.of_type(*WORKLOADS)}
     policies = stack.of_type(NETWORK_POLICY)
     denied = {namespace_of(p) for p in policies if _is_default_deny_egress(p)}

@@ -24,11 +24,11 @@ LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 )
 def log_retention(res: Res, ctx: Ctx) -> Iterator[str]:
     days = res.get("retentionInDays")
-    minimum = int(ctx.get("minimumDays", 1))
+    minimum = int(ctx.get("minimumDays"))
     if not days:
         yield "retentionInDays is not set, so logs are kept (and billed) forever"
     elif int(days) < minimum:
-        yield f"retentionInDays is {days}; at least {minimum} required in {ctx.environment}"
+        yield f"retentionInDays is {int(days)}; at least {minimum} required in {ctx.environment}"
 
 
 @resource_rule(

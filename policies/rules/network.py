@@ -71,7 +71,7 @@ def _findings(rule: dict[str, Any], open_sources: list[str], ports: list[int]) -
     props={"restrictedPorts": Prop({"type": "array", "items": {"type": "integer"}}, [22, 3389, 5432, 3306])},
 )
 def no_open_ingress(res: Res, ctx: Ctx) -> Iterator[str]:
-    ports = [int(p) for p in ctx.get("restrictedPorts", DEFAULT_PORTS)]
+    ports = [int(p) for p in ctx.get("restrictedPorts")]
     rules: list[dict[str, Any]] = []
     if res.type in (SECURITY_GROUP, DEFAULT_SG):
         rules = [r for r in as_list(res.get("ingress")) if isinstance(r, dict)]
@@ -114,7 +114,7 @@ def private_subnet_public_ip(res: Res, ctx: Ctx) -> Iterator[str]:
     public = tags.get("kubernetes.io/role/elb") == "1" or tags.get("tier") == "public"
     if not public:
         yield "a private subnet maps public IPs on launch"
-    elif not ctx.get("allowPublicSubnets", False):
+    elif not ctx.get("allowPublicSubnets"):
         yield (
             "a public subnet maps public IPs on launch (load balancers and NAT gateways get their own "
             "addresses; set allowPublicSubnets to permit it)"
@@ -193,7 +193,7 @@ def endpoint_policy(res: Res, ctx: Ctx) -> Iterator[str]:
         return
     service = str(res.get("serviceName") or "")
     suffix = service.split(".", 3)[-1] if service.count(".") >= 3 else service
-    if suffix in {str(s) for s in ctx.get("endpointsWithoutPolicy", ["sts"])}:
+    if suffix in {str(s) for s in ctx.get("endpointsWithoutPolicy")}:
         return
     document = res.get("policy")
     if not document:

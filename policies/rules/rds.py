@@ -64,7 +64,7 @@ def encrypted(res: Res, ctx: Ctx) -> Iterator[str]:
 def backups(res: Res, ctx: Ctx) -> Iterator[str]:
     if _is_replica(res) and res.get("replicateSourceDb"):
         return
-    minimum = int(ctx.get("minimumDaysProd", 14) if ctx.prod else ctx.get("minimumDays", 7))
+    minimum = int(ctx.get("minimumDaysProd") if ctx.prod else ctx.get("minimumDays"))
     raw = res.get("backupRetentionPeriod")
     try:
         days = int(float(raw)) if raw is not None else 0
@@ -210,7 +210,7 @@ def auto_minor(res: Res, ctx: Ctx) -> Iterator[str]:
     props={"allowedEngines": Prop({"type": "object"}, {"postgres": ["16", "17"]})},
 )
 def approved_engine(res: Res, ctx: Ctx) -> Iterator[str]:
-    allowed: dict = ctx.get("allowedEngines", {"postgres": ["16", "17"]})
+    allowed: dict = ctx.get("allowedEngines")
     engine = str(res.get("engine") or "")
     version = str(res.get("engineVersion") or "")
     if engine not in allowed:

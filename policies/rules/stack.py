@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mlops_platform.policies.rules._common import Ctx, Res, Stack, resolve_environment
+from mlops_platform.policies.rules._common import Ctx, Res, Stack
 from mlops_platform.policies.rules._registry import stack_rule
 
 STATEFUL_TYPES = (
@@ -34,8 +34,7 @@ def _is_component(r: Res, kind: str) -> bool:
 )
 def stateful_protected(stack: Stack, ctx: Ctx) -> Iterator[tuple[str, str]]:
     for r in stack.of_type(*STATEFUL_TYPES):
-        env = resolve_environment(r.all_tags, ctx.config)
-        if env == "prod" and not r.protect:
+        if ctx.environment_of(r) == "prod" and not r.protect:
             yield f"{r.type.rsplit(':', 1)[-1]} {r.name!r} is not protected (protect=True) in prod", r.urn
 
 

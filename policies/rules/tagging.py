@@ -43,7 +43,7 @@ def governance_tags(res: Res, ctx: Ctx) -> Iterator[str]:
     if not _taggable(res):
         return
     tags = res.all_tags
-    required = list(ctx.get("requiredTags", GOVERNANCE_TAG_KEYS))
+    required = list(ctx.get("requiredTags"))
     missing = [k for k in required if not tags.get(k)]
     if missing:
         yield (
@@ -64,6 +64,6 @@ def data_classification(res: Res, ctx: Ctx) -> Iterator[str]:
     if not _taggable(res):
         return
     value = res.all_tags.get("data-classification")
-    allowed = list(ctx.get("allowedValues", DATA_CLASSIFICATIONS))
+    allowed = list(ctx.get("allowedValues"))
     if value is not None and value not in allowed:
         yield f"data-classification {value!r} is not one of {', '.join(allowed)}"

@@ -182,3 +182,29 @@ def test_all_key_sets_the_default_level(tmp_path: Path) -> None:
     assert main([*common, "--config", str(path), "--output", str(out)]) == 0
     data = json.loads(out.read_text())
     assert data["summary"]["mandatory"] == 0 and data["summary"]["advisory"] > 0
+
+
+def test_without_policy_properties_staging_is_judged_by_stagings_values(tmp_path: Path) -> None:
+    # A policy config that sets no property (as a bare `pulumi preview --policy-pack policies`): the log
+    # groups' 14 days are judged by staging's 30 from the catalogue, not by the weakest value (1 day).
+    import shutil
+
+    import yaml
+
+    root = tmp_path / "project"
+    root.mkdir()
+    shutil.copy(REPO_ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
+    shutil.copytree(REPO_ROOT / "stacks", root / "stacks", ignore=shutil.ignore_patterns("__pycache__"))
+    path = root / "stacks" / "Pulumi.staging.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["config"]["mlops-platform:logsRetentionDays"] = 14
+    path.write_text(yaml.safe_dump(doc))
+    empty = tmp_path / "empty.json"
+    empty.write_text("{}")
+    out = tmp_path / "o.json"
+    common = ["--root", str(root), "check", "staging", "--format", "json", "--output", str(out)]
+    assert main([*common, "--config", str(empty)]) == 1
+    messages = {
+        v["message"] for v in json.loads(out.read_text())["violations"] if v["policy"] == "logs-retention"
+    }
+    assert messages == {"retentionInDays is 14; at least 30 required in staging"}

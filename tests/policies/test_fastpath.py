@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from policybaseline import baseline
-from policytest import POLICY_PACK, Checker, mutated, select, set_input
+from policytest import NO_POLICY_CONFIG, POLICY_PACK, Checker, mutated, select, set_input, stack_environment
 
 from mlops_platform.mlops import REPO_ROOT
 from mlops_platform.mlops.analyzer import start_pack
@@ -24,6 +24,12 @@ def _diagnostics(checker: Checker) -> list[tuple[str, str, str, str]]:
     for env in ("dev", "prod"):
         result = checker.run(graph, env)
         out += [(v.policy, v.enforcement, v.urn, v.message) for v in result.violations]
+    # Dev-tagged resources in a prod stack, without a policy config: the stack's environment from ConfigureStack.
+    dev, _ = mutated(
+        baseline("dev"), select("aws:cloudwatch/logGroup:LogGroup"), set_input("retentionInDays", 30)
+    )
+    result = checker.run(dev, config=NO_POLICY_CONFIG, stack_config=stack_environment("prod"))
+    out += [(v.policy, v.enforcement, v.urn, v.message) for v in result.violations]
     return sorted(out)
 
 
@@ -37,6 +43,7 @@ def test_fast_servicer_matches_the_sdk(checker: Checker) -> None:
         del os.environ["MLOPS_POLICY_FASTPATH"]
     assert fast == slow
     assert {p for p, *_ in fast} >= {"rds-not-public", "net-vpc-flow-logs", "k8s-no-default-namespace"}
+    assert any("required in prod" in m for p, _, _, m in fast if p == "logs-retention")
 
 
 _PROBE = """
@@ -68,6 +75,7 @@ def test_importing_the_rules_and_the_pack_patches_nothing() -> None:
         _probe(
             "mlops_platform.policies.rules.catalogue",
             "mlops_platform.policies.pack",
+            "mlops_platform.policies.servicer",
             "mlops_platform.policies.fastpath",
         )
         == "True pulumi_policy.policy"
@@ -77,13 +85,16 @@ def test_importing_the_rules_and_the_pack_patches_nothing() -> None:
 def test_install_swaps_in_the_fast_servicer_unless_opted_out() -> None:
     from pulumi_policy import policy as sdk
 
-    from mlops_platform.policies import fastpath
+    from mlops_platform.policies import fastpath, servicer
 
     sdk_servicer = sdk._PolicyAnalyzerServicer
     try:
+        # Opted out: the SDK's code path, with the pack's config checks and stack config on top.
         os.environ["MLOPS_POLICY_FASTPATH"] = "0"
         fastpath.install()
-        assert sdk._PolicyAnalyzerServicer is sdk_servicer
+        assert sdk._PolicyAnalyzerServicer is servicer.PackServicer
+        assert servicer.PackServicer.__bases__ == (sdk_servicer,)
+        assert issubclass(fastpath.FastAnalyzerServicer, servicer.PackServicer)
         del os.environ["MLOPS_POLICY_FASTPATH"]
         fastpath.install()
         assert sdk._PolicyAnalyzerServicer is fastpath.FastAnalyzerServicer

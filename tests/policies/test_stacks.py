@@ -24,6 +24,31 @@ def test_prod_stack_has_no_violation_at_all(checker: Checker, stacks: dict[str, 
     assert result.undetermined == []
 
 
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_shipped_stack_is_clean_without_a_policy_config(
+    checker: Checker, stacks: dict[str, Graph], env: str
+) -> None:
+    # A bare `pulumi preview --policy-pack policies`: the stack file's config and tags reach the pack in
+    # ConfigureStack, and every property takes the catalogue's value for the stack's environment.
+    from policytest import NO_POLICY_CONFIG
+
+    from mlops_platform.mlops import REPO_ROOT
+    from mlops_platform.mlops.analyzer import analyze_with, engine_stack_tags
+    from mlops_platform.mlops.stackconfig import load_stack
+
+    stack_file = load_stack(REPO_ROOT, env)
+    result = analyze_with(
+        checker.stub,
+        stacks[env],
+        config=NO_POLICY_CONFIG,
+        stack_config=dict(stack_file.values),
+        secret_keys=list(stack_file.secret_keys),
+        stack_tags=engine_stack_tags(stack_file),
+    )
+    assert result.violations == [], [(v.policy, v.name, v.message) for v in result.violations]
+    assert result.undetermined == []
+
+
 def test_every_aws_resource_of_the_stack_is_tagged_through_the_provider(
     checker: Checker, stacks: dict[str, Graph]
 ) -> None:

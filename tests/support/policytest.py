@@ -109,15 +109,42 @@ def config_for(env: str) -> dict[str, Any]:
     return json.loads((POLICY_PACK / "config" / f"{env}.json").read_text(encoding="utf-8"))
 
 
+NO_POLICY_CONFIG: dict[str, Any] = {}
+"""``Checker.run(..., config=NO_POLICY_CONFIG)``: no ``--policy-pack-config`` at all, as a bare
+``pulumi preview --policy-pack policies`` runs the pack."""
+
+
+def stack_environment(env: str, namespace: str = "mlops-platform") -> dict[str, str]:
+    """The stack config ``ConfigureStack`` carries for a stack declaring ``environment: <env>``."""
+    return {f"{namespace}:environment": env}
+
+
 @dataclass
 class Checker:
     """Runs graphs through an already started pack (start it once per test session)."""
 
     stub: Any
 
-    def run(self, resources: Iterable[Resource] | Graph, env: str = "prod") -> CheckResult:
+    def run(
+        self,
+        resources: Iterable[Resource] | Graph,
+        env: str = "prod",
+        *,
+        config: dict[str, Any] | None = None,
+        stack_config: dict[str, str] | None = None,
+        stack_tags: dict[str, str] | None = None,
+    ) -> CheckResult:
+        """Analyze with ``policies/config/<env>.json`` (or ``config``: :data:`NO_POLICY_CONFIG` for none);
+        ``stack_config`` and ``stack_tags`` go to ``ConfigureStack`` as the engine sends them."""
         graph = resources if isinstance(resources, Graph) else graph_of(resources)
-        return analyze_with(self.stub, graph, config=config_for(env), config_source=f"{env}.json")
+        return analyze_with(
+            self.stub,
+            graph,
+            config=config_for(env) if config is None else config,
+            config_source=f"{env}.json" if config is None else "policy config",
+            stack_config=stack_config,
+            stack_tags=stack_tags,
+        )
 
 
 Selector = Callable[[Resource], bool]

@@ -225,10 +225,10 @@ def test_cluster_deployer_entry_takes_an_output_role_arn() -> None:
     ("key", "value", "message"),
     [
         ("deployRunnerImage", "aws/codebuild/amazonlinux-x86_64-standard:latest", "not :latest"),
-        ("deployRunnerImage", "aws/codebuild/amazonlinux-x86_64-standard", "pattern"),
-        ("deployRunnerTimeoutMinutes", "600", "less than or equal to 480"),
+        ("deployRunnerImage", "aws/codebuild/amazonlinux-x86_64-standard", "must be an image reference"),
+        ("deployRunnerTimeoutMinutes", "600", "must be at most 480, got 600"),
         ("deployRunnerComputeType", "BUILD_GENERAL1_2XLARGE", "must be one of"),
-        ("deployStateBucket", "Not_A_Bucket", "pattern"),
+        ("deployStateBucket", "Not_A_Bucket", "an S3 bucket name"),
     ],
 )
 def test_bad_deploy_keys_name_the_key(key: str, value: str, message: str) -> None:

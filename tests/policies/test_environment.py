@@ -410,7 +410,7 @@ def test_check_sends_the_stack_files_config_and_tags(
         raise AnalyzerError("recorded")
 
     graph = Graph(project="mlops-platform", stack="prod", resources=[])
-    monkeypatch.setattr(cli, "_render", lambda stack, root: (graph, None))
+    monkeypatch.setattr(cli, "_render", lambda stack, root, **_: (graph, None))
     monkeypatch.setattr(analyzer, "analyze_with", record)
     monkeypatch.setattr(analyzer, "pack_process", _no_pack)
     assert cli.main(["check", "prod"]) == 2

@@ -75,7 +75,7 @@ def test_every_public_name_resolves(name: str) -> None:
 
 
 def test_unknown_names_raise_attribute_error() -> None:
-    with pytest.raises(AttributeError, match="module 'mlops_platform.components' has no attribute 'Nope'"):
+    with pytest.raises(AttributeError, match=r"module 'mlops_platform\.components' has no attribute 'Nope'"):
         _ = components.Nope  # type: ignore[attr-defined]
 
 

@@ -7,10 +7,20 @@ argument name).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from urllib.parse import urlparse
 
-__all__ = ["AWS_REGION", "EMAIL", "check_email", "check_https_url", "check_region"]
+__all__ = [
+    "AWS_REGION",
+    "EMAIL",
+    "SHARED_ADDRESS_SPACE",
+    "check_email",
+    "check_https_url",
+    "check_region",
+    "is_private_ipv4",
+    "is_private_ipv4_cidr",
+]
 
 AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 """An AWS region code in any partition: ``eu-west-1``, ``us-gov-west-1``, ``cn-north-1``, ``us-isob-east-1``."""
@@ -41,3 +51,23 @@ def check_https_url(value: str) -> str:
     if parsed.username or parsed.password:
         raise ValueError(f"{value!r} must not embed credentials (they would sit in state)")
     return value
+
+
+SHARED_ADDRESS_SPACE = ipaddress.IPv4Network("100.64.0.0/10")
+"""RFC 6598's shared address space, which VPCs may use (EKS pods on custom networking often do)."""
+
+
+def is_private_ipv4(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    """Whether ``network`` is an IPv4 block in a private range (RFC 1918) or the shared address space."""
+    return isinstance(network, ipaddress.IPv4Network) and (
+        network.is_private or network.subnet_of(SHARED_ADDRESS_SPACE)
+    )
+
+
+def is_private_ipv4_cidr(cidr: str) -> bool:
+    """Whether ``cidr`` is written as a strict IPv4 block (no host bits) in a private range."""
+    try:
+        network = ipaddress.ip_network(cidr, strict=True)
+    except ValueError:
+        return False
+    return is_private_ipv4(network)

@@ -32,10 +32,11 @@ from mlops_platform.components.cluster.node_groups import (
     node_group,
     node_group_specs,
 )
-from mlops_platform.components.cluster.security_groups import cluster_security_groups, is_private_ipv4_cidr
+from mlops_platform.components.cluster.security_groups import cluster_security_groups
 from mlops_platform.components.cluster.versions import DEFAULT_KUBERNETES_VERSION
 from mlops_platform.components.iam import managed_policy_arn, service_account_role, service_trust_policy
 from mlops_platform.components.keys import cluster_role_name
+from mlops_platform.components.validation import is_private_ipv4_cidr
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 

@@ -3,13 +3,12 @@ ENIs, one for the nodes, and every rule between them, declared here (not the EKS
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 
 import pulumi
 import pulumi_aws as aws
 
-__all__ = ["CONTROL_PLANE_TO_NODE_PORTS", "cluster_security_groups", "is_private_ipv4_cidr"]
+__all__ = ["CONTROL_PLANE_TO_NODE_PORTS", "cluster_security_groups"]
 
 CONTROL_PLANE_TO_NODE_PORTS = (
     ("443", 443, 443, "API server to webhooks on 443"),
@@ -18,17 +17,6 @@ CONTROL_PLANE_TO_NODE_PORTS = (
 )
 """``(label, from port, to port, why)`` of each TCP range the API server opens to the nodes: an egress rule
 on the control-plane group and the matching ingress rule on the node group."""
-
-
-def is_private_ipv4_cidr(cidr: str) -> bool:
-    """Whether ``cidr`` is a strict IPv4 block in a private range (RFC 1918 or 100.64.0.0/10)."""
-    try:
-        network = ipaddress.ip_network(cidr, strict=True)
-    except ValueError:
-        return False
-    return isinstance(network, ipaddress.IPv4Network) and (
-        network.is_private or network.subnet_of(ipaddress.IPv4Network("100.64.0.0/10"))
-    )
 
 
 def cluster_security_groups(

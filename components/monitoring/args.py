@@ -27,7 +27,7 @@ from mlops_platform.components.monitoring.charts import (
     KUBE_PROMETHEUS_STACK_VERSION,
 )
 from mlops_platform.components.monitoring.observability import check_k8s_name
-from mlops_platform.components.validation import check_email, check_https_url, check_region
+from mlops_platform.components.validation import check_email, check_https_url, check_region, is_private_ipv4
 
 __all__ = [
     "AlertThresholds",
@@ -37,8 +37,6 @@ __all__ = [
     "validate",
     "validate_subscriptions",
 ]
-
-_CGNAT = ipaddress.IPv4Network("100.64.0.0/10")
 
 
 @dataclass(frozen=True)
@@ -217,9 +215,7 @@ def check_cluster_cidr(cidr: str) -> str:
         network = ipaddress.ip_network(cidr, strict=True)
     except ValueError:
         raise ValueError(f"cluster CIDR {cidr!r} is not a CIDR block") from None
-    if not isinstance(network, ipaddress.IPv4Network) or not (
-        network.is_private or network.subnet_of(_CGNAT)
-    ):
+    if not is_private_ipv4(network):
         raise ValueError(f"cluster CIDR {cidr!r} is not a private range")
     return cidr
 

@@ -1,13 +1,12 @@
-"""mlops_platform.components.cluster.security_groups: the private-range check and the control plane's port table."""
+"""mlops_platform.components.cluster.security_groups: the control plane's port table; and the private-range check
+the cluster's API CIDRs go through (mlops_platform.components.validation, shared with monitoring's)."""
 
 from __future__ import annotations
 
 import pytest
 
-from mlops_platform.components.cluster.security_groups import (
-    CONTROL_PLANE_TO_NODE_PORTS,
-    is_private_ipv4_cidr,
-)
+from mlops_platform.components.cluster.security_groups import CONTROL_PLANE_TO_NODE_PORTS
+from mlops_platform.components.validation import is_private_ipv4_cidr
 
 
 @pytest.mark.parametrize(

@@ -46,8 +46,9 @@ def lifecycle_policy(keep_tagged_images: int, untagged_expiry_days: int) -> str:
     )
 
 
-def pull_policy(puller_role_arn: str) -> str:
-    """A repository policy that lets exactly one role pull images, and nothing else."""
+def pull_policy(puller_role_arn: str | Sequence[str]) -> str:
+    """A repository policy that lets exactly the given role(s) pull images, and nothing else."""
+    principals = [puller_role_arn] if isinstance(puller_role_arn, str) else list(puller_role_arn)
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -55,7 +56,7 @@ def pull_policy(puller_role_arn: str) -> str:
                 {
                     "Sid": "NodeRolePull",
                     "Effect": "Allow",
-                    "Principal": {"AWS": puller_role_arn},
+                    "Principal": {"AWS": principals[0] if len(principals) == 1 else principals},
                     "Action": list(PULL_ACTIONS),
                 }
             ],
@@ -70,7 +71,8 @@ class ContainerRegistryArgs:
     Attributes:
         repositories: Repository names (lowercase; e.g. ``training``, ``serving``, ``mlflow``).
         kms_key_arn: Customer-managed KMS key that encrypts the images.
-        puller_role_arn: The only principal the repository policies grant pull to (the cluster's node role).
+        puller_role_arn: The principal the repository policies grant pull to (the cluster's node role).
+        additional_puller_role_arns: More roles granted pull, and nothing else (Karpenter's node role).
         name_prefix: Prefix of every repository name, e.g. ``mlops-prod/`` gives ``mlops-prod/training``.
         keep_tagged_images: Tagged images kept per repository (older ones expire).
         untagged_expiry_days: Days after which untagged images expire.
@@ -81,6 +83,7 @@ class ContainerRegistryArgs:
     repositories: Sequence[str]
     kms_key_arn: pulumi.Input[str]
     puller_role_arn: pulumi.Input[str]
+    additional_puller_role_arns: Sequence[pulumi.Input[str]] = ()
     name_prefix: str = ""
     keep_tagged_images: int = 100
     untagged_expiry_days: int = 7
@@ -90,7 +93,7 @@ class ContainerRegistryArgs:
 
 class ContainerRegistry(pulumi.ComponentResource):
     """Private ECR repositories: immutable tags, scan on push, KMS encryption, a lifecycle policy and a
-    repository policy granting pull to one role only. Deleting a repository that holds images fails
+    repository policy granting pull to the node roles only. Deleting a repository that holds images fails
     (no ``force_delete``).
 
     Outputs: ``repository_urls`` and ``repository_arns`` (name -> value), ``repositories`` (the resources).
@@ -131,7 +134,9 @@ class ContainerRegistry(pulumi.ComponentResource):
             aws.ecr.RepositoryPolicy(
                 f"{name}-{repo}",
                 repository=r.name,
-                policy=pulumi.Output.from_input(args.puller_role_arn).apply(pull_policy),
+                policy=pulumi.Output.all(args.puller_role_arn, *args.additional_puller_role_arns).apply(
+                    pull_policy
+                ),
                 opts=child,
             )
             self.repositories[repo] = r

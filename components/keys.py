@@ -45,6 +45,9 @@ class KeysArgs:
         cluster_role_name: Name of the EKS cluster role that the cluster key's policy grants directly (see
             :func:`key_policy`). Default: :func:`cluster_role_name` of ``<prefix>-eks``, the cluster
             ``add_compute`` creates.
+        interruption_queue_name: Karpenter's interruption queue, whose messages EventBridge encrypts with the
+            cluster key (see :func:`key_policy`). Default: :func:`interruption_queue_name` of ``<prefix>-eks``;
+            ``""``: none (a cluster without Karpenter).
     """
 
     prefix: str
@@ -53,12 +56,19 @@ class KeysArgs:
     protect: bool = True
     aws_context: AwsContext | None = None
     cluster_role_name: str | None = None
+    interruption_queue_name: str | None = None
 
 
 def cluster_role_name(cluster_name: str) -> str:
     """The name of the IAM role of an EKS cluster's control plane; :class:`~mlops_platform.components.cluster.cluster.KubernetesCluster`
     names its role so, and the cluster key's policy grants that name before the role exists."""
     return f"{cluster_name}-cluster"
+
+
+def interruption_queue_name(cluster_name: str) -> str:
+    """The name of Karpenter's interruption queue of an EKS cluster; the cluster key's policy lets EventBridge
+    encrypt messages for exactly that queue, before the queue exists."""
+    return f"{cluster_name}-karpenter"
 
 
 def _root_statement(ctx: AwsContext) -> dict[str, Any]:
@@ -144,11 +154,14 @@ def _data_statements(ctx: AwsContext) -> list[dict[str, Any]]:
     ]
 
 
-def _cluster_statements(ctx: AwsContext, cluster_role: str | None) -> list[dict[str, Any]]:
+def _cluster_statements(
+    ctx: AwsContext, cluster_role: str | None, interruption_queue: str | None
+) -> list[dict[str, Any]]:
     if not cluster_role:
         raise ValueError("the cluster key policy needs the EKS cluster role's name (cluster_role=...)")
     return [
         _cluster_role_statement(ctx, cluster_role),
+        *([_eventbridge_statement(ctx, interruption_queue)] if interruption_queue else []),
         # EKS envelope encryption of Kubernetes Secrets (the cluster role, through EKS), and the EBS volumes
         # of the nodes and of the default StorageClass (the EBS CSI driver's role, through EC2).
         {
@@ -190,6 +203,20 @@ def _cluster_role_statement(ctx: AwsContext, cluster_role: str) -> dict[str, Any
     }
 
 
+def _eventbridge_statement(ctx: AwsContext, queue: str) -> dict[str, Any]:
+    # EventBridge delivers Spot interruption warnings and the other node events to Karpenter's queue, which is
+    # encrypted with this key; SQS uses the key on the sender's behalf, so the service principal needs these
+    # two actions. The encryption context SQS passes names the queue: this queue only, in this account.
+    return {
+        "Sid": "AllowEventBridgeToKarpenterInterruptionQueue",
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+        "Resource": "*",
+        "Condition": {"StringEquals": {"kms:EncryptionContext:aws:sqs:arn": ctx.arn("sqs", queue)}},
+    }
+
+
 def _autoscaling_statements(ctx: AwsContext) -> list[dict[str, Any]]:
     # Managed node groups launch through Auto Scaling, whose service-linked role encrypts the nodes' root
     # volumes; without these two statements nodes with encrypted volumes never start. The role must
@@ -217,19 +244,22 @@ def _autoscaling_statements(ctx: AwsContext) -> list[dict[str, Any]]:
     ]
 
 
-def key_policy(purpose: str, ctx: AwsContext, *, cluster_role: str | None = None) -> dict[str, Any]:
+def key_policy(
+    purpose: str, ctx: AwsContext, *, cluster_role: str | None = None, interruption_queue: str | None = None
+) -> dict[str, Any]:
     """The key policy of one purpose's key, as a dict (``json.dumps`` it): the account's administration
     statement, then the purpose's own statements.
 
     ``cluster_role`` (required for ``cluster``) is the EKS cluster role's name: the key policy grants it
     the envelope-encryption actions itself, so EKS's check of the key at CreateCluster does not depend on
-    an IAM policy that is seconds old (hashicorp/terraform-provider-aws#49247)."""
+    an IAM policy that is seconds old (hashicorp/terraform-provider-aws#49247). ``interruption_queue`` (for
+    ``cluster``) names Karpenter's interruption queue, whose messages EventBridge encrypts with the key."""
     if purpose == "logs":
         statements = _logs_statements(ctx)
     elif purpose == "data":
         statements = _data_statements(ctx)
     elif purpose == "cluster":
-        statements = _cluster_statements(ctx, cluster_role)
+        statements = _cluster_statements(ctx, cluster_role, interruption_queue)
     else:
         raise ValueError(f"unknown key purpose {purpose!r}; expected one of {list(PURPOSES)}")
     return {
@@ -255,6 +285,10 @@ class Keys(pulumi.ComponentResource):
             raise ValueError("rotation_period_days must be between 90 and 2560")
         self.context = args.aws_context or lookup(self)
         self.cluster_role_name = args.cluster_role_name or cluster_role_name(f"{args.prefix}-eks")
+        queue = args.interruption_queue_name
+        self.interruption_queue_name = (
+            interruption_queue_name(f"{args.prefix}-eks") if queue is None else queue
+        )
         stateful = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
 
         self.keys: dict[str, aws.kms.Key] = {}
@@ -270,7 +304,14 @@ class Keys(pulumi.ComponentResource):
                 deletion_window_in_days=args.deletion_window_days,
                 multi_region=False,
                 bypass_policy_lockout_safety_check=False,
-                policy=json.dumps(key_policy(purpose, self.context, cluster_role=self.cluster_role_name)),
+                policy=json.dumps(
+                    key_policy(
+                        purpose,
+                        self.context,
+                        cluster_role=self.cluster_role_name,
+                        interruption_queue=self.interruption_queue_name or None,
+                    )
+                ),
                 tags={"Name": f"{args.prefix}-{purpose}", "purpose": purpose},
                 opts=stateful,
             )

@@ -16,7 +16,12 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from mlops_platform.components.cluster.node_groups import NODE_GROUP_LABEL, TAINT_EFFECTS, NodeGroupSpec
+from mlops_platform.components.cluster.node_groups import (
+    GPU_NODE_LABEL,
+    GPU_TAINT,
+    TAINT_EFFECTS,
+    NodeGroupSpec,
+)
 from mlops_platform.components.cluster.versions import (
     ADDON_VERSIONS,
     NVIDIA_DEVICE_PLUGIN_CHART,
@@ -128,24 +133,27 @@ def addon(
     )
 
 
-def device_plugin_values(gpu_nodes: NodeGroupSpec, group: str = "gpu") -> dict[str, Any]:
-    """Helm values of NVIDIA's device plugin: on the GPU group only, tolerating its taints, bounded."""
+def device_plugin_values(gpu_nodes: NodeGroupSpec | None = None) -> dict[str, Any]:
+    """Helm values of NVIDIA's device plugin: on every GPU node (:data:`GPU_NODE_LABEL`: the managed GPU
+    group's and a Karpenter GPU pool's), tolerating the GPU taint (and the group's other taints), bounded."""
+    key, value = GPU_NODE_LABEL
+    taints = [GPU_TAINT, *(gpu_nodes.taints if gpu_nodes is not None else ())]
     return {
-        # Exactly the GPU group, whatever else its nodes are labelled (replaces the chart's default
-        # NFD-label affinity, which would also match GPU nodes outside this group).
-        "nodeSelector": {NODE_GROUP_LABEL: group},
+        # Exactly the platform's GPU nodes, whatever else they are labelled (replaces the chart's default
+        # NFD-label affinity, which would also match GPU nodes the platform does not manage).
+        "nodeSelector": {key: value},
         "affinity": {
             "nodeAffinity": {
                 "requiredDuringSchedulingIgnoredDuringExecution": {
                     "nodeSelectorTerms": [
-                        {"matchExpressions": [{"key": NODE_GROUP_LABEL, "operator": "In", "values": [group]}]}
+                        {"matchExpressions": [{"key": key, "operator": "In", "values": [value]}]}
                     ]
                 }
             }
         },
         "tolerations": [
-            {"key": key, "operator": "Equal", "value": value, "effect": TAINT_EFFECTS[effect]}
-            for key, value, effect in dict.fromkeys(gpu_nodes.taints)
+            {"key": k, "operator": "Equal", "value": v, "effect": TAINT_EFFECTS[effect]}
+            for k, v, effect in dict.fromkeys(taints)
         ],
         "resources": DEVICE_PLUGIN_RESOURCES,
         # Replaces the chart's default (escalation off, ALL dropped) as a whole, adding a read-only root
@@ -159,9 +167,9 @@ def device_plugin_values(gpu_nodes: NodeGroupSpec, group: str = "gpu") -> dict[s
 
 
 def device_plugin_release(
-    name: str, gpu_nodes: NodeGroupSpec, opts: pulumi.ResourceOptions
+    name: str, gpu_nodes: NodeGroupSpec | None, opts: pulumi.ResourceOptions
 ) -> k8s.helm.v3.Release:
-    """NVIDIA's device plugin (pinned chart) in ``kube-system``, on the GPU group.
+    """NVIDIA's device plugin (pinned chart) in ``kube-system``, on the GPU nodes.
 
     The AL2023 NVIDIA AMI has the driver and container toolkit, not the device plugin: without it GPU nodes
     never advertise ``nvidia.com/gpu`` and no GPU pod schedules."""

@@ -25,6 +25,12 @@ import pulumi_kubernetes as k8s
 
 from mlops_platform.components.cluster import addons
 from mlops_platform.components.cluster.access import admin_access, admin_entries, kubeconfig
+from mlops_platform.components.cluster.karpenter import (
+    ClusterRefs,
+    Karpenter,
+    KarpenterSpec,
+    install_karpenter,
+)
 from mlops_platform.components.cluster.node_groups import (
     NODE_MANAGED_POLICY_NAMES,
     NodeGroupSpec,
@@ -60,12 +66,20 @@ class KubernetesClusterArgs:
         partition: The AWS partition (``aws``, ``aws-cn``, ``aws-us-gov``) the ARNs of AWS managed IAM
             policies and EKS access policies are built in.
         kubernetes_version: EKS version; must have a row in :data:`~mlops_platform.components.cluster.versions.ADDON_VERSIONS`.
-        system_nodes: The node group for cluster services (CoreDNS, controllers, MLflow).
-        workload_nodes: The CPU node group for training and serving workloads.
-        gpu_nodes: The optional GPU node group; pass it through :func:`~mlops_platform.components.cluster.node_groups.gpu_node_group`. None: no GPU group.
-            With a GPU group, NVIDIA's device plugin (Helm chart ``nvidia-device-plugin``,
-            :data:`~mlops_platform.components.cluster.versions.NVIDIA_DEVICE_PLUGIN_CHART_VERSION`) runs on it in ``kube-system`` so
-            its nodes advertise ``nvidia.com/gpu``.
+        system_nodes: The node group for cluster services (CoreDNS, controllers, Karpenter, MLflow): small,
+            fixed, never managed by Karpenter.
+        workload_nodes: An optional fixed CPU node group for workloads. None (the platform's default with
+            Karpenter): workloads get Karpenter nodes.
+        gpu_nodes: The optional fixed GPU node group; pass it through :func:`~mlops_platform.components.cluster.node_groups.gpu_node_group`. None: no GPU group.
+            With a GPU group or a Karpenter GPU pool, NVIDIA's device plugin (Helm chart ``nvidia-device-plugin``,
+            :data:`~mlops_platform.components.cluster.versions.NVIDIA_DEVICE_PLUGIN_CHART_VERSION`) runs on every
+            GPU node (``mlops.platform/accelerator=nvidia``) in ``kube-system`` so they advertise ``nvidia.com/gpu``.
+        karpenter: Karpenter (:mod:`~mlops_platform.components.cluster.karpenter`): its controller on the system
+            group, its IAM and interruption queue, a node class and a node pool per pool. None: no Karpenter.
+        vpc_cidr: The VPC's CIDR: where the AWS API endpoints answer Karpenter's controller (its egress is closed
+            to it). Required with ``karpenter``.
+        cluster_cidrs: The API server's endpoint ENIs' and the Service range's CIDRs (the ``kubernetes``
+            Service): the controller's API egress. Empty: ``vpc_cidr``.
         admin_principal_arns: IAM roles or users given AmazonEKSClusterAdminPolicy through access entries.
         deployer_principal_arn: The deploy role, which runs the in-cluster half of ``pulumi up`` (the
             platform passes its in-VPC deploy runner's role, components/deploy_runner.py); gets an admin
@@ -93,8 +107,11 @@ class KubernetesClusterArgs:
     volume_key_arn: pulumi.Input[str]
     region: str
     system_nodes: NodeGroupSpec
-    workload_nodes: NodeGroupSpec
+    workload_nodes: NodeGroupSpec | None = None
     gpu_nodes: NodeGroupSpec | None = None
+    karpenter: KarpenterSpec | None = None
+    vpc_cidr: str | None = None
+    cluster_cidrs: Sequence[str] = ()
     kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
     admin_principal_arns: Sequence[str] = ()
     deployer_principal_arn: pulumi.Input[str] | None = None
@@ -112,6 +129,8 @@ def _check_network(args: KubernetesClusterArgs) -> None:
     """Refuse an empty subnet list and an ``api_access_cidrs`` entry outside the private ranges."""
     if isinstance(args.private_subnet_ids, Sequence) and not args.private_subnet_ids:
         raise ValueError("KubernetesCluster needs private subnets")
+    if args.karpenter is not None and not args.vpc_cidr:
+        raise ValueError("KubernetesCluster with karpenter needs vpc_cidr (the controller's AWS API egress)")
     for cidr in args.api_access_cidrs:
         if not is_private_ipv4_cidr(cidr):
             raise ValueError(
@@ -122,15 +141,16 @@ def _check_network(args: KubernetesClusterArgs) -> None:
 
 class KubernetesCluster(pulumi.ComponentResource):
     """An EKS cluster with private endpoint, encrypted secrets, full control-plane audit logs, IRSA,
-    managed node groups on hardened launch templates (no cluster autoscaler: Pulumi owns each group's
-    desired size), pinned core add-ons, NVIDIA's device plugin on a GPU group, a default encrypted gp3
-    StorageClass and a Kubernetes provider for everything deployed onto it.
+    managed node groups on hardened launch templates (Pulumi owns each group's desired size), Karpenter for
+    elastic CPU and GPU capacity, pinned core add-ons, NVIDIA's device plugin on the GPU nodes, a default
+    encrypted gp3 StorageClass and a Kubernetes provider for everything deployed onto it.
 
     Outputs: ``cluster_name``, ``cluster_arn``, ``endpoint``, ``certificate_authority``,
     ``oidc_provider_arn``, ``oidc_issuer_url``, ``node_role_arn``, ``node_role_name``,
     ``node_security_group_id``, ``control_plane_security_group_id``, ``kubeconfig`` (secret),
     ``storage_class_name``; ``provider`` is the :class:`pulumi_kubernetes.Provider`; ``device_plugin`` the
-    NVIDIA device plugin's Helm release (None without a GPU group).
+    NVIDIA device plugin's Helm release (None without GPU nodes); ``karpenter`` what
+    :func:`~mlops_platform.components.cluster.karpenter.install_karpenter` created (None without it).
     """
 
     def __init__(
@@ -195,8 +215,12 @@ class KubernetesCluster(pulumi.ComponentResource):
             name, args.region, depends_on=[*self.admin_associations, coredns, system_nodes]
         )
         on_cluster = pulumi.ResourceOptions(parent=self, provider=self.provider)
+        self.karpenter: Karpenter | None = None
+        if args.karpenter is not None:
+            self.karpenter = self._karpenter(name, args, args.karpenter, on_cluster)
         self.device_plugin: k8s.helm.v3.Release | None = None
-        if args.gpu_nodes is not None:
+        gpu_pool = args.karpenter is not None and any(p.gpu for p in args.karpenter.pools)
+        if args.gpu_nodes is not None or gpu_pool:
             self.device_plugin = addons.device_plugin_release(
                 f"{name}-nvidia-device-plugin", args.gpu_nodes, on_cluster
             )
@@ -412,6 +436,26 @@ class KubernetesCluster(pulumi.ComponentResource):
             role=role,
             config=config,
             depends_on=depends_on,
+        )
+
+    def _karpenter(
+        self, name: str, args: KubernetesClusterArgs, spec: KarpenterSpec, on_cluster: pulumi.ResourceOptions
+    ) -> Karpenter:
+        """Karpenter, once the system nodes run (its controller's only home)."""
+        refs = ClusterRefs(
+            cluster_name=name,
+            eks_cluster_name=self.cluster.name,
+            cluster_arn=self.cluster.arn,
+            oidc_provider_arn=self.oidc_provider_arn,
+            oidc_issuer_url=self.oidc_issuer_url,
+            volume_key_arn=args.volume_key_arn,
+            region=args.region,
+            partition=args.partition,
+            vpc_cidr=args.vpc_cidr or "",
+            cluster_cidrs=list(args.cluster_cidrs) or [args.vpc_cidr or ""],
+        )
+        return install_karpenter(
+            f"{name}-karpenter", spec, refs, opts=pulumi.ResourceOptions(parent=self), on_cluster=on_cluster
         )
 
     # ---- Kubernetes provider and outputs ------------------------------------------------------------

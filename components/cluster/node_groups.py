@@ -16,6 +16,7 @@ import pulumi_aws as aws
 from mlops_platform.components.iam import managed_policy_arn
 
 __all__ = [
+    "GPU_NODE_LABEL",
     "GPU_TAINT",
     "LAUNCH_TEMPLATE_TAGGED_RESOURCES",
     "MAX_UNAVAILABLE_PERCENTAGE",
@@ -39,6 +40,9 @@ NODE_MANAGED_POLICY_NAMES = (
 NODE_MANAGED_POLICIES = tuple(managed_policy_arn(n) for n in NODE_MANAGED_POLICY_NAMES)
 """The node role's managed policies in the standard partition."""
 GPU_TAINT = ("nvidia.com/gpu", "true", "NO_SCHEDULE")
+GPU_NODE_LABEL = ("mlops.platform/accelerator", "nvidia")
+"""The label every GPU node of the platform carries, a managed group's or a Karpenter pool's: NVIDIA's device
+plugin and the DCGM exporter select GPU nodes by it."""
 NODE_GROUP_LABEL = "mlops.platform/node-group"
 # Node-group taint effects (EKS API spelling) as Kubernetes spells them in tolerations.
 TAINT_EFFECTS = {
@@ -89,17 +93,19 @@ def gpu_node_group(spec: NodeGroupSpec) -> NodeGroupSpec:
         desired_size=spec.desired_size,
         disk_size_gib=spec.disk_size_gib,
         ami_type="AL2023_x86_64_NVIDIA",
-        labels={"nvidia.com/gpu.present": "true", "mlops.platform/accelerator": "nvidia", **spec.labels},
+        labels={"nvidia.com/gpu.present": "true", GPU_NODE_LABEL[0]: GPU_NODE_LABEL[1], **spec.labels},
         taints=[GPU_TAINT, *spec.taints],
         capacity_type=spec.capacity_type,
     )
 
 
 def node_group_specs(
-    system: NodeGroupSpec, workload: NodeGroupSpec, gpu: NodeGroupSpec | None = None
+    system: NodeGroupSpec, workload: NodeGroupSpec | None = None, gpu: NodeGroupSpec | None = None
 ) -> dict[str, NodeGroupSpec]:
-    """The cluster's groups by name, in creation order: ``system``, ``workload`` and, if given, ``gpu``."""
-    groups = {"system": system, "workload": workload}
+    """The cluster's groups by name, in creation order: ``system`` and, if given, ``workload`` and ``gpu``."""
+    groups = {"system": system}
+    if workload is not None:
+        groups["workload"] = workload
     if gpu is not None:
         groups["gpu"] = gpu
     return groups

@@ -43,7 +43,12 @@ def cluster_security_groups(
         f"{name}-nodes",
         description=f"EKS nodes of {cluster_name}",
         vpc_id=vpc_id,
-        tags={"Name": f"{cluster_name}-nodes", f"kubernetes.io/cluster/{cluster_name}": "owned"},
+        # karpenter.sh/discovery: Karpenter's node classes select this group (and the private subnets) by it.
+        tags={
+            "Name": f"{cluster_name}-nodes",
+            f"kubernetes.io/cluster/{cluster_name}": "owned",
+            "karpenter.sh/discovery": cluster_name,
+        },
         opts=opts,
     )
     _rules(name, control_plane.id, nodes.id, api_access_cidrs, opts)

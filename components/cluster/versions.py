@@ -52,6 +52,12 @@ KARPENTER_VERSION = "1.14.1"
 matrix (aws/karpenter-provider-aws, website/content/en/v1.14/upgrading/compatibility.md) lists Kubernetes
 1.30 to 1.36: :data:`DEFAULT_KUBERNETES_VERSION` may not move past :data:`KARPENTER_MAX_KUBERNETES`."""
 KARPENTER_MAX_KUBERNETES = "1.36"
+KARPENTER_AMI_ALIAS = "al2023@v20260930"
+"""The node classes' default AMI alias: the EKS AL2023 release v20260930 (awslabs/amazon-eks-ami), one that has
+images for Kubernetes 1.36 (public configurations pin it with Karpenter 1.14.1). A dated release, reviewed and
+moved deliberately: ``@latest`` would roll every node to whatever AWS published last. Check the newest release
+(``aws ssm get-parameters-by-path --path /aws/service/eks/optimized-ami/1.36/amazon-linux-2023/``) before a first
+deploy (docs/operations.md)."""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ __all__ = [
     "ENDPOINTS_WITHOUT_POLICY",
     "ENDPOINT_SERVICE_PURPOSES",
     "INTERFACE_ENDPOINT_SERVICES",
+    "KARPENTER_ENDPOINTS",
     "REQUIRED_ENDPOINTS",
     "ecr_layer_bucket_arn",
     "endpoint_policy",
@@ -33,10 +34,17 @@ ENDPOINT_SERVICE_PURPOSES: dict[str, str] = {
     "sns": "SNS for Alertmanager's receiver: the monitoring namespace's egress is closed to the VPC",
     "monitoring": "CloudWatch metrics for Grafana's CloudWatch data source: the monitoring namespace's egress "
     "is closed to the VPC",
+    "ec2": "EC2 for Karpenter's controller (fleets, instances, launch templates, subnet and security-group "
+    "discovery; its egress is closed to the VPC) and the VPC CNI's IP address management",
+    "ssm": "SSM Parameter Store for Karpenter's AMI alias (the EKS AMI release's image IDs)",
+    "sqs": "SQS for Karpenter's interruption queue (Spot warnings, rebalance, health events)",
+    "eks": "EKS for Karpenter's DescribeCluster (the API endpoint and the Service CIDR its nodes are given)",
 }
-"""Interface endpoints a stack may create (``networkInterfaceEndpointServices``), each with who uses it.
-Karpenter, when it comes, needs ``ec2``, ``ssm``, ``sqs`` and ``eks`` as well; nothing uses them today, so
-they are not offered yet (every interface endpoint is billed per zone-hour)."""
+"""Interface endpoints a stack may create (``networkInterfaceEndpointServices``), each with who uses it."""
+
+KARPENTER_ENDPOINTS: tuple[str, ...] = ("ec2", "ssm", "sqs", "eks", "sts")
+"""What Karpenter's controller needs (its NetworkPolicy admits HTTPS to the VPC CIDR only): EC2, SSM (the AMI
+alias), SQS (the interruption queue), EKS (DescribeCluster) and STS (IRSA). Required with ``karpenterEnabled``."""
 
 INTERFACE_ENDPOINT_SERVICES: tuple[str, ...] = (
     "s3",
@@ -47,6 +55,10 @@ INTERFACE_ENDPOINT_SERVICES: tuple[str, ...] = (
     "ecr.api",
     "ecr.dkr",
     "logs",
+    "ec2",
+    "ssm",
+    "sqs",
+    "eks",
 )
 """The full set: what the platform's workloads and controllers call today, so that MLflow's egress can be
 closed to the VPC (``s3``, ``sts``, ``sns``, ``monitoring``) and the controllers do not depend on NAT for AWS APIs."""

@@ -20,6 +20,7 @@ from mlops_platform.components.cluster.external_secrets import (
     ExternalSecretsOperator,
     install_external_secrets,
 )
+from mlops_platform.components.cluster.karpenter import KarpenterSpec, NodePoolSpec
 from mlops_platform.components.cluster.node_groups import NodeGroupSpec, gpu_node_group
 from mlops_platform.components.container_registry import ContainerRegistry, ContainerRegistryArgs
 from mlops_platform.components.deploy_runner import DeployRunner, DeployRunnerArgs
@@ -28,7 +29,12 @@ from mlops_platform.components.mlflow.model_registry import ModelRegistry, Model
 from mlops_platform.components.mlflow.server import IMAGE_REPOSITORY as MLFLOW_REPOSITORY
 from mlops_platform.components.mlflow.server import IMAGE_TAG as MLFLOW_IMAGE_TAG
 from mlops_platform.components.platform.monitoring import eks_default_service_cidr
-from mlops_platform.components.platform.settings import NodeGroupSettings, PlatformConfig
+from mlops_platform.components.platform.settings import (
+    GeneralPool,
+    GpuPool,
+    NodeGroupSettings,
+    PlatformConfig,
+)
 
 
 class _Keys(Protocol):
@@ -104,6 +110,44 @@ def node_group(settings: NodeGroupSettings) -> NodeGroupSpec:
         max_size=settings.max_size,
         desired_size=settings.desired_size,
         disk_size_gib=settings.disk_size_gib,
+    )
+
+
+def _pool(
+    name: str, settings: GeneralPool | GpuPool, *, architectures: list[str], gpu_limit: int
+) -> NodePoolSpec:
+    return NodePoolSpec(
+        name=name,
+        instance_families=list(settings.instance_families),
+        capacity_types=list(settings.capacity_types),
+        architectures=architectures,
+        cpu_limit=settings.cpu_limit,
+        memory_limit_gib=settings.memory_limit_gib,
+        gpu_limit=gpu_limit,
+        consolidation_policy=settings.consolidation_policy,
+        consolidate_after=settings.consolidate_after,
+        expire_after=settings.expire_after,
+        disruption_budget=settings.disruption_budget,
+        disk_size_gib=settings.disk_size_gib,
+        expected_nodes=settings.expected_nodes,
+    )
+
+
+def karpenter_spec(config: PlatformConfig) -> KarpenterSpec | None:
+    """Karpenter from the ``karpenter*``, ``generalPool*`` and ``gpuPool*`` keys; None when it is off."""
+    if not config.karpenter.enabled:
+        return None
+    general = config.general_pool
+    pools = [_pool("general", general, architectures=list(general.architectures), gpu_limit=0)]
+    if config.gpu_pool.enabled:
+        gpu = config.gpu_pool
+        # The EKS AL2023 NVIDIA AMI is x86_64 only (NVIDIA_GPU_FAMILIES are all x86_64 families).
+        pools.append(_pool("gpu", gpu, architectures=["amd64"], gpu_limit=gpu.gpu_limit))
+    return KarpenterSpec(
+        ami_alias=config.karpenter.ami_alias,
+        pools=pools,
+        node_tags=config.governance_tags,
+        controller_replicas=config.karpenter.controller_replicas,
     )
 
 
@@ -183,8 +227,11 @@ def _cluster(
             region=config.region,
             kubernetes_version=config.cluster.kubernetes_version,
             system_nodes=node_group(config.system_nodes),
-            workload_nodes=node_group(config.workload_nodes),
+            workload_nodes=node_group(config.workload_nodes) if config.workload_nodes.enabled else None,
             gpu_nodes=gpu_node_group(node_group(config.gpu_nodes)) if config.gpu_nodes.enabled else None,
+            karpenter=karpenter_spec(config),
+            vpc_cidr=config.network.vpc_cidr,
+            cluster_cidrs=[config.network.vpc_cidr, eks_default_service_cidr(config.network.vpc_cidr)],
             admin_principal_arns=list(config.cluster.admin_principal_arns),
             deployer_principal_arn=runner.role_arn,
             public_access_cidrs=list(config.cluster.public_access_cidrs),
@@ -240,6 +287,7 @@ def _registry(
             name_prefix=f"{config.name}/",
             kms_key_arn=platform.keys.data_key_arn,
             puller_role_arn=cluster.node_role_arn,
+            additional_puller_role_arns=[cluster.karpenter.node_role.arn] if cluster.karpenter else [],
             keep_tagged_images=config.registry.keep_tagged_images,
             untagged_expiry_days=config.registry.untagged_expiry_days,
             protect=config.protection.stateful_resources,

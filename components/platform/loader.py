@@ -33,6 +33,7 @@ from mlops_platform.components.platform.settings import (
     PlatformConfig,
     floor_problems,
     key_for,
+    requirement_problems,
 )
 
 # --------------------------------------------------------------------------------------------------
@@ -354,7 +355,10 @@ def build(
 
     problems.extend(_stack_problems(parsed, environment, stack, prefix))
     data = _overlay(parsed, environment, region)
-    floor = [(f"{prefix}{key}", message) for key, message in floor_problems(environment, data)]
+    floor = [
+        (f"{prefix}{key}", message)
+        for key, message in floor_problems(environment, data) + requirement_problems(data)
+    ]
     try:
         config = PlatformConfig.model_validate(data)
     except ValidationError as exc:

@@ -127,7 +127,7 @@ def add_monitoring(
             prometheus_replicas=m.prometheus_replicas,
             alertmanager_replicas=m.alertmanager_replicas,
             thresholds=alert_thresholds(m),
-            gpu_enabled=config.gpu_nodes.enabled,
+            gpu_enabled=config.gpu_nodes.enabled or (config.karpenter.enabled and config.gpu_pool.enabled),
             # Nodes and the API server's ENIs live in the VPC; the API server's ClusterIP in the service range.
             cluster_cidrs=[config.network.vpc_cidr, eks_default_service_cidr(config.network.vpc_cidr)],
             mlflow=MlflowScrape(

@@ -114,6 +114,8 @@ class MlopsPlatform(pulumi.ComponentResource):
                 deletion_window_days=config.kms.deletion_window_days,
                 protect=config.protection.stateful_resources,
                 aws_context=self.aws_context,
+                # Karpenter's interruption queue is encrypted with the cluster key (None: the default name).
+                interruption_queue_name=None if config.karpenter.enabled else "",
             ),
             opts=self._child(),
         )

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlops_platform.components.cluster.versions import DEFAULT_KUBERNETES_VERSION
-from mlops_platform.components.network.endpoints import INTERFACE_ENDPOINT_SERVICES, REQUIRED_ENDPOINTS
+from mlops_platform.components.cluster.versions import DEFAULT_KUBERNETES_VERSION, KARPENTER_AMI_ALIAS
+from mlops_platform.components.network.endpoints import (
+    INTERFACE_ENDPOINT_SERVICES,
+    KARPENTER_ENDPOINTS,
+    REQUIRED_ENDPOINTS,
+)
 from mlops_platform.components.platform.settings import SECTIONS
 
 # What every environment shares.
@@ -27,6 +31,21 @@ _COMMON: dict[str, dict[str, Any]] = {
         "admin_principal_arns": [],
         "public_access_cidrs": [],
         "api_access_cidrs": [],
+    },
+    "karpenter": {"enabled": True, "ami_alias": KARPENTER_AMI_ALIAS},
+    "general_pool": {
+        "instance_families": ["m6i", "m7i", "c6i", "c7i", "r6i", "r7i"],
+        "architectures": ["amd64"],
+        "consolidation_policy": "WhenEmptyOrUnderutilized",
+        "expire_after": "720h",
+        "disruption_budget": "10%",
+    },
+    "gpu_pool": {
+        "capacity_types": ["on-demand"],
+        "consolidation_policy": "WhenEmpty",
+        "consolidate_after": "15m",
+        "expire_after": "720h",
+        "disruption_budget": "1",
     },
     "registry": {"repositories": ["mlflow", "training", "serving"]},
     "mlflow": {"await_rollout": True},
@@ -46,9 +65,10 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "vpc_cidr": "10.10.0.0/16",
             "zone_count": 2,
             "nat_gateways": "single",
-            # Only what MLflow's closed egress needs (2 endpoints x 2 zones); the rest goes through the NAT.
+            # Only what the closed egress of MLflow, monitoring, the tenant jobs and Karpenter needs (x 2 zones);
+            # the rest (image pulls, log shipping) goes through the NAT.
             "interface_endpoints": True,
-            "interface_endpoint_services": list(REQUIRED_ENDPOINTS),
+            "interface_endpoint_services": list(dict.fromkeys([*REQUIRED_ENDPOINTS, *KARPENTER_ENDPOINTS])),
         },
         "kms": {"deletion_window_days": 7},
         "logs": {"retention_days": 30},
@@ -72,6 +92,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "disk_size_gib": 50,
         },
         "workload_nodes": {
+            "enabled": False,
             "instance_types": ["m6i.xlarge"],
             "min_size": 0,
             "max_size": 4,
@@ -84,6 +105,24 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "min_size": 0,
             "max_size": 1,
             "desired_size": 0,
+            "disk_size_gib": 200,
+        },
+        "karpenter": {"controller_replicas": 1},
+        "general_pool": {
+            "capacity_types": ["spot", "on-demand"],
+            "cpu_limit": 32,
+            "memory_limit_gib": 128,
+            "expected_nodes": 1,
+            "consolidate_after": "1m",
+            "disk_size_gib": 100,
+        },
+        "gpu_pool": {
+            "enabled": False,
+            "instance_families": ["g5", "g6"],
+            "cpu_limit": 16,
+            "memory_limit_gib": 64,
+            "gpu_limit": 2,
+            "expected_nodes": 0,
             "disk_size_gib": 200,
         },
         "registry": {"keep_tagged_images": 30, "untagged_expiry_days": 7},
@@ -139,6 +178,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "disk_size_gib": 50,
         },
         "workload_nodes": {
+            "enabled": False,
             "instance_types": ["m6i.xlarge", "m6i.2xlarge"],
             "min_size": 1,
             "max_size": 6,
@@ -151,6 +191,24 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "min_size": 0,
             "max_size": 2,
             "desired_size": 0,
+            "disk_size_gib": 200,
+        },
+        "karpenter": {"controller_replicas": 2},
+        "general_pool": {
+            "capacity_types": ["spot", "on-demand"],
+            "cpu_limit": 64,
+            "memory_limit_gib": 256,
+            "expected_nodes": 2,
+            "consolidate_after": "5m",
+            "disk_size_gib": 100,
+        },
+        "gpu_pool": {
+            "enabled": True,
+            "instance_families": ["g5", "g6"],
+            "cpu_limit": 32,
+            "memory_limit_gib": 128,
+            "gpu_limit": 4,
+            "expected_nodes": 0,
             "disk_size_gib": 200,
         },
         "registry": {"keep_tagged_images": 50, "untagged_expiry_days": 7},
@@ -206,6 +264,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "disk_size_gib": 50,
         },
         "workload_nodes": {
+            "enabled": False,
             "instance_types": ["m6i.2xlarge", "m6i.4xlarge"],
             "min_size": 2,
             "max_size": 20,
@@ -213,11 +272,29 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "disk_size_gib": 200,
         },
         "gpu_nodes": {
-            "enabled": True,
+            "enabled": False,
             "instance_types": ["g5.2xlarge"],
             "min_size": 0,
             "max_size": 4,
             "desired_size": 1,
+            "disk_size_gib": 300,
+        },
+        "karpenter": {"controller_replicas": 2},
+        "general_pool": {
+            "capacity_types": ["on-demand"],
+            "cpu_limit": 256,
+            "memory_limit_gib": 1024,
+            "expected_nodes": 3,
+            "consolidate_after": "10m",
+            "disk_size_gib": 200,
+        },
+        "gpu_pool": {
+            "enabled": True,
+            "instance_families": ["g5", "g6", "g6e"],
+            "cpu_limit": 192,
+            "memory_limit_gib": 768,
+            "gpu_limit": 16,
+            "expected_nodes": 1,
             "disk_size_gib": 300,
         },
         "registry": {"keep_tagged_images": 100, "untagged_expiry_days": 3},

@@ -25,7 +25,41 @@ from pydantic_core import PydanticCustomError
 from mlops_platform.components.cluster.versions import ADDON_VERSIONS
 from mlops_platform.components.governance import DATA_CLASSIFICATIONS, ENVIRONMENTS
 from mlops_platform.components.network.endpoints import ENDPOINT_SERVICE_PURPOSES, REQUIRED_ENDPOINTS
+from mlops_platform.components.platform.node_settings import (
+    COMPUTE_PATTERN_WORDS,
+    NVIDIA_GPU_FAMILIES,
+    GeneralPool,
+    GpuNodes,
+    GpuPool,
+    KarpenterSettings,
+    NodeGroupSettings,
+    NodePoolSettings,
+    SystemNodes,
+    WorkloadNodes,
+    compute_requirements,
+)
+from mlops_platform.components.platform.section import Section as _Section
 from mlops_platform.components.validation import check_email, check_https_url, check_region
+
+__all__ = [
+    "FLOORS",
+    "FLOOR_ERROR",
+    "NVIDIA_GPU_FAMILIES",
+    "PATTERN_WORDS",
+    "SECTIONS",
+    "Floor",
+    "GeneralPool",
+    "GpuNodes",
+    "GpuPool",
+    "KarpenterSettings",
+    "NodeGroupSettings",
+    "NodePoolSettings",
+    "PlatformConfig",
+    "SystemNodes",
+    "WorkloadNodes",
+    "floor_problems",
+    "key_for",
+]
 
 Environment = Literal["dev", "staging", "prod"]
 DataClassification = Literal["public", "internal", "confidential", "restricted"]
@@ -67,7 +101,6 @@ _TAG_VALUE = r"^[A-Za-z0-9][A-Za-z0-9 _.:/=+@-]{0,127}$"
 _IAM_PRINCIPAL_ARN = r"^arn:aws(?:-[a-z]+)*:iam::\d{12}:(?:role|user)/(?:[!-.0-~]+/)*[\w+=,.@-]{1,64}$"
 _ASSUMED_ROLE_ARN = r"^arn:(aws(?:-[a-z]+)*):sts::(\d{12}):assumed-role/([\w+=,.@-]+)/.+$"
 _REPO_NAME = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$"
-_INSTANCE_TYPE = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"
 _ENGINE_VERSION = r"^\d{2}\.\d{1,2}$"
 _DB_INSTANCE_CLASS = r"^db\.[a-z0-9]+\.[a-z0-9]+$"
 _DB_NAME = r"^[a-z][a-z0-9_]{0,62}$"
@@ -88,35 +121,9 @@ PATTERN_WORDS: dict[str, str] = {
     _RUNNER_IMAGE: (
         "an image reference in lowercase with a version tag (repo/name:1.2) or a digest (repo/name@sha256:<64 hex>)"
     ),
+    **COMPUTE_PATTERN_WORDS,
 }
 """What each field pattern allows, in words: the loader says this, never the regular expression."""
-
-# The EC2 instance families with NVIDIA GPUs that the EKS AL2023_x86_64_NVIDIA AMI (the GPU group's, see
-# components/cluster/node_groups.py) runs on: x86_64 only, so not g5g or p6e-gb200 (Graviton/Grace), and not
-# g4ad (AMD GPUs), inf*/trn* (Neuron) or dl1 (Gaudi). Source: the AWS "Accelerated computing instances"
-# table, https://docs.aws.amazon.com/ec2/latest/instancetypes/ac.html (families with an NVIDIA GPU).
-NVIDIA_GPU_FAMILIES = (
-    "g4dn",
-    "g5",
-    "g6",
-    "g6e",
-    "g6f",
-    "gr6",
-    "gr6f",
-    "p3",
-    "p3dn",
-    "p4d",
-    "p4de",
-    "p5",
-    "p5e",
-    "p5en",
-    "p6-b200",
-)
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-    key_prefix: ClassVar[str] = ""
 
 
 def _check_cidr(value: str, *, private: bool, min_prefix: int, max_prefix: int) -> str:
@@ -409,52 +416,6 @@ class ClusterSettings(_Section):
         return _no_overlaps(out)
 
 
-class NodeGroupSettings(_Section):
-    instance_types: list[str] = Field(min_length=1, description="EC2 instance types.")
-    min_size: int = Field(ge=0, le=100, description="Minimum node count.")
-    max_size: int = Field(ge=1, le=100, description="Maximum node count.")
-    desired_size: int = Field(ge=0, le=100, description="Initial node count.")
-    disk_size_gib: int = Field(ge=20, le=2000, description="Encrypted gp3 root volume size in GiB.")
-
-    @field_validator("instance_types")
-    @classmethod
-    def _types(cls, value: list[str]) -> list[str]:
-        for t in value:
-            if not re.match(_INSTANCE_TYPE, t):
-                raise ValueError(f"{t!r} is not an EC2 instance type such as m6i.large")
-        return value
-
-    @model_validator(mode="after")
-    def _sizes(self) -> NodeGroupSettings:
-        if not self.min_size <= self.desired_size <= self.max_size:
-            raise ValueError("sizes must satisfy minSize <= desiredSize <= maxSize")
-        return self
-
-
-class SystemNodes(NodeGroupSettings):
-    key_prefix: ClassVar[str] = "systemNodes"
-
-
-class WorkloadNodes(NodeGroupSettings):
-    key_prefix: ClassVar[str] = "workloadNodes"
-
-
-class GpuNodes(NodeGroupSettings):
-    key_prefix: ClassVar[str] = "gpuNodes"
-    enabled: bool = Field(description="Create the GPU node group (tainted nvidia.com/gpu=true:NoSchedule).")
-
-    @field_validator("instance_types")
-    @classmethod
-    def _gpus(cls, value: list[str]) -> list[str]:
-        for t in value:
-            if t.split(".")[0] not in NVIDIA_GPU_FAMILIES:
-                raise ValueError(
-                    f"{t!r} has no NVIDIA GPU; the GPU group runs the EKS NVIDIA AMI (x86_64) on an instance "
-                    f"type of the families {', '.join(NVIDIA_GPU_FAMILIES)}, e.g. g5.xlarge"
-                )
-        return value
-
-
 class RegistrySettings(_Section):
     key_prefix: ClassVar[str] = "registry"
     repositories: list[str] = Field(min_length=1, description="ECR repositories to create.")
@@ -599,6 +560,9 @@ SECTIONS: dict[str, type[_Section]] = {
     "system_nodes": SystemNodes,
     "workload_nodes": WorkloadNodes,
     "gpu_nodes": GpuNodes,
+    "karpenter": KarpenterSettings,
+    "general_pool": GeneralPool,
+    "gpu_pool": GpuPool,
     "registry": RegistrySettings,
     "mlflow": MlflowSettings,
     "monitoring": MonitoringSettings,
@@ -625,7 +589,7 @@ class Floor:
 
     section: str
     field: str
-    rule: Literal["true", "false", "empty", "at least"]
+    rule: Literal["true", "false", "empty", "at least", "pinned"]
     minimum: int = 0
     """The least value allowed, for ``rule="at least"``."""
     why: str = ""
@@ -645,13 +609,20 @@ class Floor:
             return value is (self.rule == "true") if isinstance(value, bool) else None
         if self.rule == "empty":
             return not value if isinstance(value, list) else None
+        if self.rule == "pinned":
+            return not value.endswith("@latest") if isinstance(value, str) else None
         if isinstance(value, int) and not isinstance(value, bool):
             return value >= self.minimum
         return None
 
 
+_PINNED_AMI = Floor(
+    "karpenter", "ami_alias", "pinned", why="a dated AMI release such as al2023@v20260930, never @latest"
+)
 FLOORS: dict[str, tuple[Floor, ...]] = {
+    "staging": (_PINNED_AMI,),
     "prod": (
+        _PINNED_AMI,
         Floor("cluster", "public_access_cidrs", "empty", why="a private API endpoint only"),
         Floor("artifacts", "force_destroy", "false"),
         Floor("database", "deletion_protection", "true"),
@@ -662,10 +633,16 @@ FLOORS: dict[str, tuple[Floor, ...]] = {
         Floor("mlflow", "replicas", "at least", 2),
     ),
 }
-"""Each environment's floor (dev and staging have none)."""
+"""Each environment's floor (dev has none)."""
 
 FLOOR_ERROR = "environment_floor"
 """The pydantic error type of :class:`PlatformConfig`'s floor check."""
+
+
+def requirement_problems(sections: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """``(key, message)`` for each requirement across sections that ``sections`` (section -> field -> value)
+    does not meet (:func:`~mlops_platform.components.platform.node_settings.compute_requirements`)."""
+    return [(key_for(section, name), message) for (section, name), message in compute_requirements(sections)]
 
 
 def floor_problems(environment: str, sections: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str]]:
@@ -698,6 +675,9 @@ class PlatformConfig(BaseModel):
     system_nodes: SystemNodes
     workload_nodes: WorkloadNodes
     gpu_nodes: GpuNodes
+    karpenter: KarpenterSettings
+    general_pool: GeneralPool
+    gpu_pool: GpuPool
     registry: RegistrySettings
     mlflow: MlflowSettings
     monitoring: MonitoringSettings
@@ -733,7 +713,7 @@ class PlatformConfig(BaseModel):
         # No environment may be configured below its floor. The loader reports each violation under its own
         # key (and skips this error, FLOOR_ERROR); this guards a config validated directly.
         sections = {section: getattr(self, section).model_dump() for section in SECTIONS}
-        problems = floor_problems(self.environment, sections)
+        problems = floor_problems(self.environment, sections) + requirement_problems(sections)
         if problems:
             lines = "; ".join(f"{key}: {message}" for key, message in problems)
             raise PydanticCustomError(FLOOR_ERROR, "{lines}", {"lines": lines})

@@ -104,6 +104,25 @@ ACCEPTED: tuple[Accepted, ...] = (
     ),
     Accepted(
         "iam",
+        "RESOURCE_MISMATCH",
+        r"^\S+-karpenter-controller policy Statement\[\d+\] statement \d+ \((LaunchFromImagesSubnetsAndSecurityGroups|"
+        r"LaunchFromOwnLaunchTemplates|CreateTaggedNodes)\): MEDIUM No resources match for the given action",
+        "A launch (ec2:RunInstances, ec2:CreateFleet) is authorized per resource it touches, each against the "
+        "statements that name that resource type: Karpenter's controller gets the referenced images, snapshots, "
+        "subnets and security groups in one statement, its own launch templates in one with their ownership "
+        "tags, and what it creates (fleets, instances, volumes, interfaces) in one with request-tag conditions, "
+        "as Karpenter's reference policy does. parliament wants every resource type of the action in each statement.",
+    ),
+    Accepted(
+        "iam",
+        "RESOURCE_MISMATCH",
+        r"^\S+-karpenter-controller policy Statement\[\d+\] statement \d+ \(ReadAmiAliasParameters\): MEDIUM No "
+        r"resources match for the given action: \[\{\"action\": \"ssm:GetParameter\"",
+        "The EKS AMI parameters are AWS public parameters, whose ARNs have no account "
+        "(arn:<partition>:ssm:<region>::parameter/aws/service/...); parliament's format wants an account field.",
+    ),
+    Accepted(
+        "iam",
         "MISMATCHED_TYPE",
         r"^\S+-logs policy Statement\[1\] statement 1 \(AllowCloudWatchLogsForAccountLogGroups\): .*ArnLike "
         r"requires a value of type Arn but given String",

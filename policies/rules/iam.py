@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from mlops_platform.policies.rules._common import (
@@ -101,6 +101,39 @@ def is_sensitive_read(action: str) -> bool:
     return any(fnmatch.fnmatchcase(s.lower(), pattern) for s in SENSITIVE_READS)
 
 
+_TAG_CONDITION = re.compile(r"^aws:(ResourceTag|RequestTag)/.+$", re.IGNORECASE)
+_LAUNCH_ACTIONS = frozenset({"ec2:runinstances", "ec2:createfleet"})
+_LAUNCH_REFERENCES = frozenset(
+    {"image", "snapshot", "subnet", "security-group", "capacity-reservation", "placement-group"}
+)
+
+
+def is_tag_scoped(stmt: Mapping[str, Any]) -> bool:
+    """Whether the statement is scoped by tags (attribute-based): a ``StringEquals`` on an
+    ``aws:ResourceTag/<key>`` or ``aws:RequestTag/<key>`` with exact values (no wildcard). Resources whose IDs
+    cannot be known in advance (the instances an autoscaler launches) are scoped this way: only what carries the
+    owner's tag, or is created with it, qualifies."""
+    equals = (stmt.get("Condition") or {}).get("StringEquals") or {}
+    if not isinstance(equals, Mapping):
+        return False
+    for key, value in equals.items():
+        values = [str(v) for v in as_list(value)]
+        if _TAG_CONDITION.match(str(key)) and values and not any("*" in v or "?" in v for v in values):
+            return True
+    return False
+
+
+def is_launch_reference(stmt: Mapping[str, Any], resource: str) -> bool:
+    """Whether ``resource`` is one a launch only references: ``ec2:RunInstances``/``ec2:CreateFleet`` on images,
+    snapshots, subnets and security groups (and capacity reservations, placement groups) writes nothing to
+    them; what a launch creates (instances, volumes, interfaces) is authorized on its own ARNs."""
+    acts = {a.lower() for a in actions(stmt)}
+    if not acts or not acts <= _LAUNCH_ACTIONS:
+        return False
+    parts = resource.split(":", 5)
+    return len(parts) == 6 and parts[2] == "ec2" and parts[5].split("/", 1)[0] in _LAUNCH_REFERENCES
+
+
 def is_wildcard_resource(resource: str) -> bool:
     """``*``, or an ARN whose resource part is only a wildcard (possibly after a resource type):
     ``arn:aws:s3:::*``, ``arn:aws:s3:::*/*``, ``arn:aws:iam::*:role/*``, ``arn:*:logs:*:*:log-group:*``.
@@ -177,7 +210,11 @@ def no_wildcard_resource_write(res: Res, ctx: Ctx) -> Iterator[str]:
         return
     for label, doc in identity_documents(res):
         for stmt in _allows(doc):
-            wild = [r for r in resources_of(stmt) if is_wildcard_resource(r)]
+            if is_tag_scoped(stmt):
+                continue
+            wild = [
+                r for r in resources_of(stmt) if is_wildcard_resource(r) and not is_launch_reference(stmt, r)
+            ]
             if not wild:
                 continue
             risky = [

@@ -55,6 +55,9 @@ CLUSTER_SCOPED = {
     "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration",
     "kubernetes:scheduling.k8s.io/v1:PriorityClass",
     "kubernetes:node.k8s.io/v1:RuntimeClass",
+    # Karpenter's (karpenter-crd: both CRDs are scope Cluster).
+    "kubernetes:karpenter.sh/v1:NodePool",
+    "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass",
 }
 
 

@@ -622,7 +622,6 @@ _PINNED_AMI = Floor(
 FLOORS: dict[str, tuple[Floor, ...]] = {
     "staging": (_PINNED_AMI,),
     "prod": (
-        _PINNED_AMI,
         Floor("cluster", "public_access_cidrs", "empty", why="a private API endpoint only"),
         Floor("artifacts", "force_destroy", "false"),
         Floor("database", "deletion_protection", "true"),
@@ -631,6 +630,7 @@ FLOORS: dict[str, tuple[Floor, ...]] = {
         Floor("protection", "stateful_resources", "true"),
         Floor("kms", "deletion_window_days", "at least", 14),
         Floor("mlflow", "replicas", "at least", 2),
+        _PINNED_AMI,
     ),
 }
 """Each environment's floor (dev has none)."""

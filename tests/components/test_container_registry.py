@@ -100,16 +100,20 @@ def test_duplicate_names_are_refused() -> None:
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
-def test_platform_registry_pull_is_the_cluster_node_role(env: str) -> None:
+def test_platform_registry_pull_is_the_node_roles(env: str) -> None:
+    """The managed nodes' role and Karpenter's nodes' role pull, nothing else."""
     g, cfg = render_platform(env)
     node_role = g.one("aws:iam/role:Role", f"{cfg.name}-eks-nodes")
+    karpenter_nodes = g.one("aws:iam/role:Role", f"{cfg.name}-eks-karpenter-nodes")
     repos = g.of_type("aws:ecr/repository:Repository")
     assert sorted(r.inputs["name"] for r in repos) == sorted(
         f"{cfg.name}/{n}" for n in cfg.registry.repositories
     )
     assert all(r.protect == cfg.protection.stateful_resources for r in repos)
     for p in g.of_type("aws:ecr/repositoryPolicy:RepositoryPolicy"):
-        assert policy(p)["Statement"][0]["Principal"] == {"AWS": node_role.outputs["arn"]}
+        assert policy(p)["Statement"][0]["Principal"] == {
+            "AWS": [node_role.outputs["arn"], karpenter_nodes.outputs["arn"]]
+        }
     for lp in g.of_type("aws:ecr/lifecyclePolicy:LifecyclePolicy"):
         tagged = json.loads(lp.inputs["policy"])["rules"][1]["selection"]
         assert tagged["countNumber"] == cfg.registry.keep_tagged_images

@@ -1,5 +1,9 @@
 """A stack deployed before the 0.2.0 restructure updates in place: every URN it holds is answered.
 
+Rendered as docs/operations.md says a deployed stack takes 0.3.0 (Karpenter): with ``workloadNodesEnabled`` and,
+where 0.2.0 had one, ``gpuNodesEnabled`` set true, so the fixed groups stay until their nodes are drained. What
+is new then is Karpenter's and what a GPU pool brings to a stack that had no GPU group, nothing else.
+
 ``tests/stacks/urns/<stack>.txt`` lists the engine URN of every resource the shipped stacks registered
 before components/ moved into sub-packages (0.1.0 and what main added since, commit 98b5c60). The engine
 matches a new registration against the old state by its URN and its aliases, a parent's aliases carried
@@ -12,11 +16,38 @@ from pathlib import Path
 
 import pytest
 
-from mlops_platform.mlops.engine import render
+from mlops_platform.mlops.engine import render, run_program
 from mlops_platform.mlops.graph import Graph, answering_urns
+from mlops_platform.mlops.stackconfig import load_stack
 
 REPO = Path(__file__).resolve().parents[2]
 STACKS = ("dev", "staging", "prod")
+GPU_GROUP_IN_0_2 = {"dev": False, "staging": False, "prod": True}
+"""Whether the 0.2.0 profile of each shipped stack had the fixed GPU group."""
+NEW_IN_0_3 = ("-karpenter", "-nvidia-device-plugin", "-dcgm-exporter")
+"""Names of what 0.3.0 adds: Karpenter's resources, and NVIDIA's device plugin and DCGM exporter where a GPU
+pool comes to a stack that had no GPU group (staging)."""
+NEW_ENDPOINTS = ("ec2", "ssm", "sqs", "eks")
+"""The interface endpoints Karpenter's closed egress adds (components/network/endpoints.py KARPENTER_ENDPOINTS)."""
+
+
+def new_in_0_3(urn: str) -> bool:
+    name = urn.rsplit("::", 1)[-1]
+    if urn_type(urn) == "aws:ec2/vpcEndpoint:VpcEndpoint":
+        return name.rsplit("-", 1)[-1] in NEW_ENDPOINTS
+    return any(tag in name for tag in NEW_IN_0_3)
+
+
+@pytest.fixture(scope="module")
+def upgraded() -> dict[str, Graph]:
+    """Each shipped stack as the upgrade keeps it: the fixed groups of 0.2.0 still on."""
+    graphs = {}
+    for stack in STACKS:
+        config = load_stack(REPO, stack)
+        config.values["mlops-platform:workloadNodesEnabled"] = "true"
+        config.values["mlops-platform:gpuNodesEnabled"] = str(GPU_GROUP_IN_0_2[stack]).lower()
+        graphs[stack] = run_program(config, root=REPO)
+    return graphs
 
 
 def old_urns(stack: str) -> list[str]:
@@ -37,8 +68,8 @@ def mapping(graph: Graph) -> dict[str, list[str]]:
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_every_old_urn_is_answered_by_exactly_one_resource(stack: str, stacks: dict[str, Graph]) -> None:
-    graph = stacks[stack]
+def test_every_old_urn_is_answered_by_exactly_one_resource(stack: str, upgraded: dict[str, Graph]) -> None:
+    graph = upgraded[stack]
     by_urn = graph.by_urn()
     answered = mapping(graph)
     unanswered = [u for u in old_urns(stack) if u not in answered]
@@ -53,11 +84,28 @@ def test_every_old_urn_is_answered_by_exactly_one_resource(stack: str, stacks: d
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_nothing_is_created_beside_what_was_there(stack: str, stacks: dict[str, Graph]) -> None:
-    """The restructure moved resources; it created none: every resource answers for an old URN."""
+def test_nothing_is_created_beside_what_was_there(stack: str, upgraded: dict[str, Graph]) -> None:
+    """The restructure moved resources; it created none: every resource answers for an old URN, but what
+    0.3.0 adds (:data:`NEW_IN_0_3`)."""
     old = set(old_urns(stack))
-    new_only = [new for new, answers in answering_urns(stacks[stack]).items() if not old & set(answers)]
-    assert not new_only, "\n".join(new_only)
+    new_only = [new for new, answers in answering_urns(upgraded[stack]).items() if not old & set(answers)]
+    unexpected = [u for u in new_only if not new_in_0_3(u)]
+    assert not unexpected, "\n".join(unexpected)
+    assert any("karpenter" in u for u in new_only)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_default_drops_only_the_fixed_groups(stack: str, stacks: dict[str, Graph]) -> None:
+    """With the new defaults (no fixed workload or GPU group), what goes is those groups and their launch
+    templates: a stack must set the two keys (docs/operations.md) to keep them until it has drained them."""
+    gone = set(old_urns(stack)) - set(mapping(stacks[stack]))
+    kinds = {(urn_type(u), u.rsplit("::", 1)[-1].rsplit("-", 1)[-1]) for u in gone}
+    groups = {"workload", "gpu"} if GPU_GROUP_IN_0_2[stack] else {"workload"}
+    assert kinds == {
+        (t, g)
+        for t in ("aws:eks/nodeGroup:NodeGroup", "aws:ec2/launchTemplate:LaunchTemplate")
+        for g in groups
+    }
 
 
 def test_the_renames_are_the_ones_listed() -> None:

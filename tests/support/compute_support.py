@@ -35,8 +35,9 @@ def config(env: str, **extra: Any) -> PlatformConfig:
 
 
 @functools.cache
-def render_platform(env: str) -> tuple[Graph, PlatformConfig]:
-    cfg = config(env)
+def render_platform(env: str, **extra: str) -> tuple[Graph, PlatformConfig]:
+    """The platform of ``env`` (with ``extra`` config keys, e.g. ``workloadNodesEnabled="true"``)."""
+    cfg = config(env, **extra)
     holder: dict[str, Compute] = {}
 
     def program() -> None:

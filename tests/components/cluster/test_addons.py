@@ -68,17 +68,21 @@ def test_service_accounts_and_cni_config() -> None:
     assert DEFAULT_STORAGE_CLASS == "gp3-encrypted"
 
 
-def test_device_plugin_values_select_the_group_and_tolerate_each_taint_once() -> None:
+def test_device_plugin_values_select_the_gpu_nodes_and_tolerate_each_taint_once() -> None:
     spec = gpu_node_group(
         NodeGroupSpec(["g5.xlarge"], 0, 1, 0, taints=[("nvidia.com/gpu", "true", "NO_SCHEDULE")])
     )
-    values = device_plugin_values(spec, group="gpu-a")
-    assert values["nodeSelector"] == {"mlops.platform/node-group": "gpu-a"}
+    values = device_plugin_values(spec)
+    # Every GPU node, a managed group's or a Karpenter pool's, carries mlops.platform/accelerator=nvidia.
+    assert values["nodeSelector"] == {"mlops.platform/accelerator": "nvidia"}
     (term,) = values["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
         "nodeSelectorTerms"
     ]
     assert term["matchExpressions"] == [
-        {"key": "mlops.platform/node-group", "operator": "In", "values": ["gpu-a"]}
+        {"key": "mlops.platform/accelerator", "operator": "In", "values": ["nvidia"]}
+    ]
+    assert device_plugin_values()["tolerations"] == [
+        {"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}
     ]
     # The GPU taint twice in the spec (gpu_node_group adds it): one toleration.
     assert values["tolerations"] == [

@@ -228,12 +228,23 @@ def test_no_gpu_group_unless_asked() -> None:
     assert names == {"c1-system", "c1-workload"}
 
 
-@pytest.mark.parametrize(("env", "groups"), [("dev", 2), ("staging", 2), ("prod", 3)])
-def test_node_groups_per_environment(env: str, groups: int) -> None:
+@pytest.mark.parametrize(
+    ("env", "pools"), [("dev", {"general"}), ("staging", {"general", "gpu"}), ("prod", {"general", "gpu"})]
+)
+def test_node_groups_and_pools_per_environment(env: str, pools: set[str]) -> None:
+    """The system group is the only fixed group by default; workloads get Karpenter's pools."""
     g, cfg = render_platform(env)
     found = {r.name.rsplit("-", 1)[1]: r for r in g.of_type("aws:eks/nodeGroup:NodeGroup")}
-    assert len(found) == groups
+    assert set(found) == {"system"}
     assert found["system"].inputs["scalingConfig"]["minSize"] == cfg.system_nodes.min_size
+    names = {r.inputs["metadata"]["name"] for r in g.of_type("kubernetes:karpenter.sh/v1:NodePool")}
+    assert names == pools
+
+
+def test_the_fixed_groups_stay_when_a_stack_keeps_them() -> None:
+    g, cfg = render_platform("prod", workloadNodesEnabled="true", gpuNodesEnabled="true")
+    found = {r.name.rsplit("-", 1)[1]: r for r in g.of_type("aws:eks/nodeGroup:NodeGroup")}
+    assert set(found) == {"system", "workload", "gpu"}
     assert found["workload"].inputs["instanceTypes"] == cfg.workload_nodes.instance_types
 
 
@@ -360,16 +371,16 @@ def test_gpu_group_gets_the_pinned_nvidia_device_plugin_on_the_cluster_provider(
     assert release.inputs["repositoryOpts"] == {"repo": "https://nvidia.github.io/k8s-device-plugin"}
     assert release.inputs["namespace"] == "kube-system"
     values = release.inputs["values"]
-    # Only on the GPU group (the node groups' own label), tolerating exactly its taint.
-    assert values["nodeSelector"] == {"mlops.platform/node-group": "gpu"}
+    # Only on GPU nodes (the label every GPU node of the platform carries), tolerating exactly the taint.
+    assert values["nodeSelector"] == {"mlops.platform/accelerator": "nvidia"}
     (term,) = values["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
         "nodeSelectorTerms"
     ]
     assert term == {
-        "matchExpressions": [{"key": "mlops.platform/node-group", "operator": "In", "values": ["gpu"]}]
+        "matchExpressions": [{"key": "mlops.platform/accelerator", "operator": "In", "values": ["nvidia"]}]
     }
     gpu = graph.one("aws:eks/nodeGroup:NodeGroup", "c1-gpu")
-    assert gpu.inputs["labels"]["mlops.platform/node-group"] == "gpu"
+    assert gpu.inputs["labels"]["mlops.platform/accelerator"] == "nvidia"
     assert values["tolerations"] == [
         {"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}
     ]
@@ -391,15 +402,17 @@ def test_no_device_plugin_without_a_gpu_group() -> None:
     assert not render().of_type("kubernetes:helm.sh/v3:Release")
 
 
-def test_prod_device_plugin_on_its_gpu_group() -> None:
+def test_prod_device_plugin_on_its_gpu_pool() -> None:
     g, _ = render_platform("prod")
     (release,) = [
         r for r in g.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["chart"] == "nvidia-device-plugin"
     ]
     assert release.inputs["version"] == NVIDIA_DEVICE_PLUGIN_CHART_VERSION
-    assert release.inputs["values"]["nodeSelector"] == {"mlops.platform/node-group": "gpu"}
-    (gpu,) = [r for r in g.of_type("aws:eks/nodeGroup:NodeGroup") if r.name.endswith("-gpu")]
-    assert gpu.inputs["labels"]["mlops.platform/node-group"] == "gpu"
+    assert release.inputs["values"]["nodeSelector"] == {"mlops.platform/accelerator": "nvidia"}
+    # prod's GPUs come from the Karpenter pool (no fixed GPU group), whose nodes carry the label.
+    assert not [r for r in g.of_type("aws:eks/nodeGroup:NodeGroup") if r.name.endswith("-gpu")]
+    (pool,) = [r for r in g.of_type("kubernetes:karpenter.sh/v1:NodePool") if r.name.endswith("-gpu-pool")]
+    assert pool.inputs["spec"]["template"]["metadata"]["labels"]["mlops.platform/accelerator"] == "nvidia"
 
 
 def test_pulumi_owns_the_desired_size(graph: Graph) -> None:

@@ -114,6 +114,7 @@ def test_interface_endpoints_private_dns_in_private_subnets(graph: Graph) -> Non
     assert sorted(e.inputs["serviceName"] for e in interface) == sorted(
         f"com.amazonaws.eu-west-1.{s}"
         for s in ("s3", "sts", "sns", "monitoring", "secretsmanager", "ecr.api", "ecr.dkr", "logs")
+        + ("ec2", "ssm", "sqs", "eks")
     )
     assert len(interface) == len(INTERFACE_ENDPOINT_SERVICES)
     private = [graph.one("aws:ec2/subnet:Subnet", f"net-private-{i}").outputs["id"] for i in range(3)]
@@ -265,8 +266,8 @@ def test_endpoint_set_is_chosen_by_the_caller() -> None:
 
 
 def test_unknown_endpoint_service_is_refused() -> None:
-    with pytest.raises(ValueError, match=r"\['ec2'\] are not offered"):
-        render(interface_endpoint_services=("s3", "ec2"))
+    with pytest.raises(ValueError, match=r"\['ec3'\] are not offered"):
+        render(interface_endpoint_services=("s3", "ec3"))
 
 
 def test_s3_endpoint_admits_ecr_layer_downloads_other_endpoints_do_not() -> None:

@@ -48,6 +48,11 @@ BELOW_FLOOR = [
     ("protectionStatefulResources", "false", "false is below prod's floor: must be true"),
     ("kmsDeletionWindowDays", "7", "7 is below prod's floor: must be at least 14"),
     ("mlflowReplicas", "1", "1 is below prod's floor: must be at least 2"),
+    (
+        "karpenterAmiAlias",
+        "al2023@latest",
+        """"al2023@latest" is below prod's floor: must be pinned (a dated AMI release such as al2023@v20260930, never @latest)""",
+    ),
 ]
 ALL_BELOW = {f"{P}{key}": value for key, value, _ in BELOW_FLOOR}
 FLOOR_LINES = [(f"{P}{key}", message) for key, _, message in BELOW_FLOOR]
@@ -71,9 +76,13 @@ def test_each_setting_below_the_floor_is_its_own_line_under_its_own_key(
     key: str, value: str, message: str
 ) -> None:
     assert refused({**PROD, f"{P}{key}": value}) == [(f"{P}{key}", message)]
-    # dev and staging have no floor: the same value is accepted there.
+    # dev has no floor, staging only the pinned AMI: the same value is accepted there.
     for environment in ("dev", "staging"):
-        build({**BASE, f"{P}environment": environment, f"{P}{key}": value}, region="eu-west-1", source=SOURCE)
+        values = {**BASE, f"{P}environment": environment, f"{P}{key}": value}
+        if environment == "staging" and key == "karpenterAmiAlias":
+            assert refused(values) == [(f"{P}{key}", message.replace("prod's", "staging's"))]
+            continue
+        build(values, region="eu-west-1", source=SOURCE)
 
 
 def test_every_violation_at_once_one_line_each_none_under_environment() -> None:

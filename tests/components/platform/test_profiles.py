@@ -49,18 +49,45 @@ def test_stack_values_override_the_profile_and_are_parsed_like_pulumi_passes_the
 
 def test_endpoint_sets_per_profile() -> None:
     dev, staging, prod = (PROFILES[env]["network"]["interface_endpoint_services"] for env in ENVIRONMENTS)
-    # What the closed egress of MLflow, the monitoring namespace and the tenant jobs needs; ECR and logs go
-    # through dev's NAT.
-    assert dev == ["s3", "sts", "sns", "monitoring", "secretsmanager"]
+    # What the closed egress of MLflow, the monitoring namespace, the tenant jobs and Karpenter needs; ECR and
+    # logs go through dev's NAT.
+    assert dev == ["s3", "sts", "sns", "monitoring", "secretsmanager", "ec2", "ssm", "sqs", "eks"]
     assert (
-        staging == prod == ["s3", "sts", "sns", "monitoring", "secretsmanager", "ecr.api", "ecr.dkr", "logs"]
+        staging
+        == prod
+        == [
+            "s3",
+            "sts",
+            "sns",
+            "monitoring",
+            "secretsmanager",
+            "ecr.api",
+            "ecr.dkr",
+            "logs",
+            "ec2",
+            "ssm",
+            "sqs",
+            "eks",
+        ]
     )
-    chosen = ["s3", "sts", "sns", "monitoring", "secretsmanager", "logs"]
+    chosen = ["s3", "sts", "sns", "monitoring", "secretsmanager", "logs", "ec2", "ssm", "sqs", "eks"]
     assert (
         make(
             {"mlops-platform:networkInterfaceEndpointServices": json.dumps(chosen)}
         ).network.interface_endpoint_services
         == chosen
+    )
+    # Without Karpenter its four endpoints may go.
+    without = ["s3", "sts", "sns", "monitoring", "secretsmanager"]
+    assert (
+        make(
+            {
+                "mlops-platform:networkInterfaceEndpointServices": json.dumps(without),
+                "mlops-platform:karpenterEnabled": "false",
+                "mlops-platform:gpuPoolEnabled": "false",
+            }
+        ).network.interface_endpoint_services
+        == without
     )
 
 

@@ -152,7 +152,7 @@ def test_other_principal_arns_are_refused_naming_what_is_allowed(arn: str) -> No
             "missing: ['sns']",
         ),
         (
-            {"mlops-platform:networkInterfaceEndpointServices": json.dumps(["s3", "sts", "ec2"])},
+            {"mlops-platform:networkInterfaceEndpointServices": json.dumps(["s3", "sts", "ec3"])},
             "not offered",
         ),
         ({"mlops-platform:networkInterfaceEndpointServices": json.dumps(["s3", "sts", "s3"])}, "twice"),

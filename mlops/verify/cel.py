@@ -17,6 +17,7 @@ Everything else is evaluated with ``self`` bound to the value at the rule's sche
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -152,7 +153,7 @@ def _is_sorted(items: Any) -> Any:
     values = list(items)
     if len({type(v) for v in values}) > 1:
         return _err("isSorted: elements of different types")
-    return ct.BoolType(all(a <= b for a, b in zip(values, values[1:], strict=False)))
+    return ct.BoolType(all(a <= b for a, b in itertools.pairwise(values)))
 
 
 FUNCTIONS: dict[str, Any] = {
@@ -244,6 +245,15 @@ class Outcome:
     """The evaluation error (the API server rejects an object whose rule fails to evaluate)."""
 
 
+def _describe(error: CELEvalError) -> str:
+    args = error.args
+    text = str(args[0]) if args else str(error)
+    detail = args[2] if len(args) > 2 and isinstance(args[2], tuple) and args[2] else None
+    if detail is not None and str(detail[0]) not in text:
+        text = f"{text}: {detail[0]}"
+    return text[:200]
+
+
 def evaluate(rule: str, value: Any) -> Outcome:
     """``rule`` with ``self`` = value (JSON data)."""
     program = compiled(rule).program
@@ -252,11 +262,11 @@ def evaluate(rule: str, value: Any) -> Outcome:
     try:
         result = program.evaluate({"self": json_to_cel(value)})
     except CELEvalError as ex:
-        return Outcome(False, str(ex.args[0]) if ex.args else str(ex))
+        return Outcome(False, _describe(ex))
     except Exception as ex:  # noqa: BLE001 - a failure of cel-python itself, not of the rule: not judged
         return Outcome(None, f"{type(ex).__name__}: {ex}")
     if isinstance(result, CELEvalError):
-        return Outcome(False, str(result.args[0]) if result.args else str(result))
+        return Outcome(False, _describe(result))
     if isinstance(result, ct.BoolType):
         return Outcome(bool(result))
     return Outcome(False, f"the rule gives {type(result).__name__}, not a bool")

@@ -168,7 +168,7 @@ def _found(findings: list[Finding], resource: Resource) -> list[tuple[str, str]]
 
 @pytest.mark.parametrize("chart_form", ["repositoryOpts", "oci-reference"])
 def test_the_platform_node_class_and_pool_pass(plan, chart_form):
-    ctx, node_class, node_pool = plan(chart_form=chart_form)
+    ctx, _, _ = plan(chart_form=chart_form)
     crds = {m.obj["metadata"]["name"] for m in ctx.chart_manifests() if m.kind == "CustomResourceDefinition"}
     assert {"ec2nodeclasses.karpenter.k8s.aws", "nodepools.karpenter.sh"} <= crds
     assert crd.check(ctx) == []

@@ -64,13 +64,13 @@ def _find(text: Any, pattern: Any) -> Any:
         match = re2.search(_string(pattern, "find"), _string(text, "find"))
     except re2.error as ex:
         return _err(f"invalid regex: {ex}")
-    return ct.StringType(match.group(0) if match else "")
+    return ct.StringType(str(match.group(0)) if match else "")
 
 
 def _find_all(text: Any, pattern: Any, limit: Any = None) -> Any:
     """Kubernetes regex library: every non-overlapping match (at most ``limit`` when >= 0)."""
     try:
-        found = [m.group(0) for m in re2.finditer(_string(pattern, "findAll"), _string(text, "findAll"))]
+        found = [str(m.group(0)) for m in re2.finditer(_string(pattern, "findAll"), _string(text, "findAll"))]
     except re2.error as ex:
         return _err(f"invalid regex: {ex}")
     if limit is not None and int(limit) >= 0:
@@ -150,7 +150,7 @@ def _is_sorted(items: Any) -> Any:
     """Kubernetes lists library ``isSorted``: elements of one comparable type, in non-decreasing order."""
     if not isinstance(items, ct.ListType):
         raise TypeError("no such overload: isSorted")
-    values = list(items)
+    values: list[Any] = list(items)
     if len({type(v) for v in values}) > 1:
         return _err("isSorted: elements of different types")
     return ct.BoolType(all(a <= b for a, b in itertools.pairwise(values)))

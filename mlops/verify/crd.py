@@ -14,11 +14,12 @@ required, ... exactly as jsonschema does; OpenAPI 3.0's boolean ``exclusiveMinim
 - ``x-kubernetes-list-type: set`` / ``map``: duplicate items / keys are errors;
 - formats the API server checks (date-time, date, duration, byte, uuid, ipv4, ipv6, cidr, mac, hostname).
 
-- ``x-kubernetes-validations``: each CEL rule is evaluated with cel-python on the value at its node
-  (``self``), after defaulting; a rule that evaluates to false is a finding. Rules the API server would
-  evaluate with its Kubernetes CEL libraries that cel-python does not have (``quantity()``, ``url()``,
-  ``ip()``, optional fields ``?.``, ...) and transition rules (``oldSelf``) cannot be judged here and
-  are skipped, never reported: only a rule that really evaluates to false is a finding.
+- ``x-kubernetes-validations``: each CEL rule is evaluated (``mlops/verify/cel.py``: cel-python plus the
+  Kubernetes library functions that are exact to provide) on the value at its node (``self``), after
+  defaulting. A rule that evaluates to false, or fails to evaluate (the API server rejects the object then
+  too), is a finding; one that fails only where a value is unknown at preview is not judged. Rules cel-python
+  cannot evaluate (``quantity()``, ``url()``, ``ip()``, optional fields ``?.``, ...) and transition rules
+  (``oldSelf``) are not findings: they are counted and listed (``ctx.cel_rules``) in the report.
 """
 
 from __future__ import annotations
@@ -32,12 +33,9 @@ import json
 import re
 from typing import Any
 
-import celpy
-import celpy.celtypes
 import jsonschema
-from celpy.adapter import json_to_cel
 
-from mlops_platform.mlops.verify import kube_schema
+from mlops_platform.mlops.verify import cel, kube_schema
 from mlops_platform.mlops.verify.model import Finding, Manifest, VerifyContext
 from mlops_platform.mlops.verify.objects import (
     Unknown,
@@ -218,39 +216,44 @@ def validator_for(crd: dict[str, Any], version: str) -> tuple[jsonschema.Draft4V
 # --- the API server's preparation: prune nulls, default, unknown placeholders, list types -------------
 
 
+def _second_placeholder(node: dict[str, Any]) -> Any:
+    """Another value of the node's type than :func:`placeholder` gives: a rule that fails with both
+    does not depend on what the unknown value will be."""
+    first = placeholder(node, _identity)
+    options = [v for v in node.get("enum") or [] if v is not None and v != first]
+    if options:
+        return copy.deepcopy(options[0])
+    if isinstance(first, bool):
+        return not first
+    if isinstance(first, int):
+        return first + 1
+    if isinstance(first, str):
+        return first + "-2"
+    return first
+
+
 class _Prepared:
-    def __init__(self) -> None:
+    def __init__(self, *, second: bool = False) -> None:
+        self.second = second
+        """Fill unknown values with :func:`_second_placeholder`."""
         self.metas: list[tuple[list[Any], Any]] = []
         self.errors: list[tuple[list[Any], str, str]] = []
         self.rules: list[tuple[list[Any], Any, list[dict[str, Any]]]] = []
+        self.unknowns: list[list[Any]] = []
+        """Where a value unknown at preview got a placeholder."""
+
+    def has_unknown_under(self, path: list[Any]) -> bool:
+        return any(u[: len(path)] == path for u in self.unknowns)
 
 
-_CEL = celpy.Environment()
-
-
-@functools.lru_cache(maxsize=2048)
-def _program(rule: str) -> Any:
-    """The compiled CEL rule, or None when cel-python cannot parse it (Kubernetes-only syntax)."""
-    try:
-        return _CEL.program(_CEL.compile(rule))
-    except Exception:  # noqa: BLE001 - any parse failure means "cannot judge here"
-        return None
+_RULE_WIDTH = 120
+"""How much of a rule's text a finding quotes (Karpenter's label rules list 28 labels)."""
 
 
 def rule_holds(rule: str, value: Any) -> bool | None:
-    """True/False when cel-python can evaluate ``rule`` with ``self`` = value; None when it cannot."""
-    if "oldSelf" in rule:
-        return None
-    program = _program(rule)
-    if program is None:
-        return None
-    try:
-        result = program.evaluate({"self": json_to_cel(value)})
-    except Exception:  # noqa: BLE001 - a missing Kubernetes CEL function: cannot judge
-        return None
-    if isinstance(result, celpy.celtypes.BoolType):
-        return bool(result)
-    return None
+    """True/False when the rule can be evaluated here with ``self`` = value (an evaluation error is False,
+    as the API server rejects the object then); None when it cannot (:func:`cel.unsupported`)."""
+    return cel.evaluate(rule, value).holds
 
 
 def prepare(
@@ -260,7 +263,8 @@ def prepare(
     if node is None:
         return value
     if isinstance(value, Unknown):
-        return placeholder(node, _identity)
+        out.unknowns.append(path)
+        return _second_placeholder(node) if out.second else placeholder(node, _identity)
     result = _prepare(value, node, path, out, root=root)
     rules = node.get("x-kubernetes-validations")
     if isinstance(rules, list) and rules:
@@ -335,14 +339,33 @@ def validate(
         found.append((_check_id(error), fmt_path(list(error.absolute_path)), error.message))
     for path, check_id, message in prepared.errors:
         found.append((check_id, fmt_path(path), message))
+    second: dict[str, Any] | None = None
     for path, value, rules in prepared.rules:
         for rule in rules:
             text = str(rule.get("rule") or "")
-            if text and rule_holds(text, value) is False:
-                reason = rule.get("message") or f"the rule {text!r} does not hold"
-                found.append(
-                    ("validation-rule", fmt_path(path), f"{reason} (x-kubernetes-validations: {text})")
+            outcome = cel.evaluate(text, value) if text else cel.Outcome(None)
+            quoted = text if len(text) <= _RULE_WIDTH else text[: _RULE_WIDTH - 3] + "..."
+            if outcome.holds is not False:
+                continue  # holds, or not evaluated here
+            if prepared.has_unknown_under(path):
+                # judged a placeholder of a value unknown at preview: a finding only if it fails with another
+                if path in prepared.unknowns:
+                    continue
+                if second is None:
+                    again = _Prepared(second=True)
+                    prepare(manifest.obj, raw, [], again, root=True)
+                    second = {fmt_path(p): v for p, v, _ in again.rules}
+                if cel.evaluate(text, second.get(fmt_path(path))).holds is not False:
+                    continue
+            if outcome.error:
+                message = (
+                    f"the rule fails to evaluate ({outcome.error}), so the API server rejects the object "
+                    f"(x-kubernetes-validations: {quoted})"
                 )
+            else:
+                reason = rule.get("message") or f"the rule {text!r} does not hold"
+                message = f"{reason} (x-kubernetes-validations: {quoted})"
+            found.append(("validation-rule", fmt_path(path), message))
     meta_validator = kube_schema.object_meta_validator(kube_schema.schema_version(kube_version))
     for path, meta in prepared.metas:
         for error in meta_validator.iter_errors(meta):
@@ -371,6 +394,7 @@ def check(ctx: VerifyContext) -> list[Finding]:
     manifests = manifests_of(ctx)
     crds = index(crds_of(manifests))
     validators: dict[tuple[str, str, str], tuple[jsonschema.Draft4Validator, dict[str, Any]]] = {}
+    in_use: dict[tuple[str, str], list[cel.Rule]] = {}
     findings: list[Finding] = []
     for manifest in manifests:
         if not manifest.api_version or kube_schema.is_builtin_group(manifest.api_version, ctx.kube_version):
@@ -406,5 +430,9 @@ def check(ctx: VerifyContext) -> list[Finding]:
         key = (group, manifest.kind, version)
         if key not in validators:
             validators[key] = validator_for(crd, version)
+        crd_name = str((crd.get("metadata") or {}).get("name", ""))
+        if (crd_name, version) not in in_use:
+            in_use[(crd_name, version)] = cel.rules_of(crd, version)
         findings.extend(validate(manifest, crd, version, ctx.kube_version, validators[key]))
+    ctx.cel_rules = cel.Coverage([r for key in sorted(in_use) for r in in_use[key]])
     return findings

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_platform.mlops.graph import Graph, Resource, SourcePosition
+
+if TYPE_CHECKING:
+    from mlops_platform.mlops.verify.cel import Coverage
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,8 @@ class VerifyContext:
     """The cluster's Kubernetes version as ``MAJOR.MINOR`` (from the EKS cluster of the graph)."""
     releases: list[RenderedRelease] = field(default_factory=list)
     """Filled by the helm layer before the other layers run."""
+    cel_rules: Coverage | None = None
+    """Filled by the crd layer: the CEL rules of the CRDs in use, evaluated or not (and why not)."""
 
     def plain_manifests(self) -> list[Manifest]:
         """Every Kubernetes object the platform creates itself (kubernetes:* resources, not Helm releases)."""

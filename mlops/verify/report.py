@@ -62,6 +62,7 @@ def to_json(result: VerifyResult) -> dict[str, Any]:
         "accepted": [
             {"finding": f.to_json(), "reason": entry.reason} for f, entry in _sorted_accepted(result)
         ],
+        "celRules": None if result.cel_rules is None else result.cel_rules.to_json(),
     }
 
 
@@ -98,6 +99,9 @@ def to_text(result: VerifyResult) -> str:
             lines.append(f"  [{f.layer}/{f.check}] {_where(f)}")
             lines += _describe(f)
             lines.append(f"      accepted: {entry.reason}")
+    if result.cel_rules is not None:
+        lines.append("")
+        lines += result.cel_rules.lines()
     lines.append("")
     timing = ", ".join(f"{layer} {result.timings.get(layer, 0.0):.2f}s" for layer in result.layers)
     lines.append(f"layers: {timing}")
@@ -153,7 +157,11 @@ def to_sarif(result: VerifyResult) -> dict[str, Any]:
                 "tool": {"driver": {"name": TOOL, "rules": rules}},
                 "originalUriBaseIds": {"%SRCROOT%": {"uri": "./"}},
                 "results": results,
-                "properties": {"stack": result.stack, "summary": summary(result)},
+                "properties": {
+                    "stack": result.stack,
+                    "summary": summary(result),
+                    **({"celRules": result.cel_rules.to_json()} if result.cel_rules is not None else {}),
+                },
             }
         ],
     }

@@ -16,6 +16,7 @@ from mlops_platform.mlops import REPO_ROOT
 from mlops_platform.mlops.graph import Graph
 from mlops_platform.mlops.stackconfig import StackFileError, load_project
 from mlops_platform.mlops.verify import accepted as accepted_list
+from mlops_platform.mlops.verify import cel
 from mlops_platform.mlops.verify import helm as helm_layer
 from mlops_platform.mlops.verify.model import Finding, VerifyContext
 
@@ -58,6 +59,9 @@ class VerifyResult:
     """Seconds per layer (``helm`` included)."""
     stack_file: str | None = None
     """The stack's config file, relative to the project: where a finding without a source is located."""
+    cel_rules: cel.Coverage | None = None
+    """The CEL rules of the CRDs in use: how many were evaluated, and those that were not (and why). Informative:
+    a rule not evaluated is not a finding. None when the crd layer did not run."""
 
     @property
     def incomplete(self) -> list[Finding]:
@@ -127,6 +131,7 @@ def verify(
         accepted=taken,
         timings=timings,
         stack_file=stack_file or _stack_file(stack),
+        cel_rules=ctx.cel_rules,
     )
 
 

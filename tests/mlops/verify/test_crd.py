@@ -188,7 +188,7 @@ def test_cel_rules_that_evaluate_to_false_are_findings():
     found = crd.validate(_widget({"size": 1, "count": 11}), _widget_crd(), "v1", "1.34")
     assert [(f.check, f.path) for f in found] == [("validation-rule", "spec")]
     assert "count is at most 10" in found[0].message
-    # the Kubernetes-only quantity() rule and the oldSelf rule are skipped, never reported
+    # the Kubernetes-only quantity() rule and the oldSelf rule are not evaluated: listed in ctx.cel_rules, not findings
     assert crd.rule_holds("quantity('1').isInteger()", {}) is None
     assert crd.rule_holds("self.mode == oldSelf.mode", {"mode": "a"}) is None
     assert crd.rule_holds("self.mode == 'a'", {"mode": "a"}) is True

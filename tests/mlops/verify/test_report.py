@@ -158,3 +158,31 @@ def test_sarif_locates_a_finding_without_a_source_at_the_stack_file(result: Veri
     location = pack["locations"][0]["physicalLocation"]
     assert location["artifactLocation"]["uri"] == "stacks/Pulumi.dev.yaml"
     assert location["region"]["startLine"] == 1
+
+
+def test_the_cel_rules_not_evaluated_are_listed_in_text_json_and_sarif() -> None:
+    """Informative: the count and the rules cel-python could not evaluate, with the reason; not findings."""
+    from mlops_platform.mlops.verify.cel import Coverage, Rule
+
+    coverage = Coverage(
+        [
+            Rule("nodepools.karpenter.sh", "v1", "spec", "has(self.replicas) == has(oldSelf.replicas)", ""),
+            Rule("nodepools.karpenter.sh", "v1", "spec.limits", "self.all(x, x != '')", ""),
+        ]
+    )
+    clean = VerifyResult(
+        "dev", "1.34", "helm (v4.1.4)", "dir", 2, ["helm", "crd"], [], [], {"helm": 1.0}, cel_rules=coverage
+    )
+    text = to_text(clean)
+    assert "CEL rules of the CRDs in use: 2; evaluated with cel-python: 1; not evaluated: 1" in text
+    assert (
+        "  nodepools.karpenter.sh v1 spec: 'has(self.replicas) == has(oldSelf.replicas)': transition rule"
+        in text
+    )
+    assert text.rstrip().endswith("passed: 0 finding(s), 0 accepted")
+    doc = to_json(clean)
+    assert doc["celRules"]["rules"] == 2 and doc["celRules"]["evaluated"] == 1
+    assert [r["path"] for r in doc["celRules"]["notEvaluated"]] == ["spec"]
+    assert to_sarif(clean)["runs"][0]["properties"]["celRules"] == doc["celRules"]
+    without = VerifyResult("dev", "1.34", "helm (v4.1.4)", "dir", 2, ["helm"], [], [], {"helm": 1.0})
+    assert to_json(without)["celRules"] is None and "CEL rules" not in to_text(without)

@@ -31,6 +31,7 @@ from mlops_platform.components.validation import check_email, check_https_url, c
 
 __all__ = [
     "AlertThresholds",
+    "KarpenterThresholds",
     "MlflowScrape",
     "MonitoringArgs",
     "check_cluster_cidr",
@@ -74,6 +75,25 @@ class AlertThresholds:
     mlflow_p95_latency_ms: int = 2000
     volume_free_percent: int = 10
     gpu_idle_percent: int = 10
+
+
+@dataclass(frozen=True)
+class KarpenterThresholds:
+    """Thresholds of the Karpenter alerts (the platform's profiles do not set them: these defaults hold
+    everywhere unless a caller passes others).
+
+    Attributes:
+        nodepool_limit_percent: Share of a NodePool's limit (per resource: CPU, memory, GPUs) in use above
+            which the pool counts as nearly full: pods that need a new node will soon stay pending.
+        launch_failures: Failed instance launches (CreateFleet offerings) of one capacity type and reason
+            within 30 minutes above which launching counts as failing.
+        interruption_latency_seconds: Average time an interruption message waits on the queue before
+            Karpenter handles it; a Spot warning gives two minutes in all.
+    """
+
+    nodepool_limit_percent: int = 90
+    launch_failures: int = 10
+    interruption_latency_seconds: int = 60
 
 
 @dataclass(frozen=True)
@@ -135,6 +155,10 @@ class MonitoringArgs:
         gpu_enabled: The cluster has a GPU node group: installs NVIDIA's DCGM exporter on the GPU nodes
             (chart ``dcgm-exporter`` :data:`DCGM_EXPORTER_VERSION`, in ``node_exporter_namespace``, with its
             ServiceMonitor) and adds the GPU rules and dashboard panels that read its metrics.
+        karpenter_enabled: The cluster runs Karpenter (its chart's ServiceMonitor, job ``karpenter``): adds
+            the Karpenter rules (controller down, NodePool near its limit, cloud-provider errors, failing
+            launches, interruption messages not handled) and a dashboard row.
+        karpenter_thresholds: Thresholds of the Karpenter alerts.
         gpu_node_selector: Node labels the DCGM exporter is scheduled by: every GPU node, managed group or
             Karpenter pool, must carry them (default :data:`GPU_NODE_LABEL`).
         gpu_tolerations: Taints of the GPU nodes the exporter tolerates, ``(key, value, effect)`` with the EKS
@@ -180,6 +204,8 @@ class MonitoringArgs:
     alertmanager_replicas: int = 2
     thresholds: AlertThresholds = AlertThresholds()
     gpu_enabled: bool = False
+    karpenter_enabled: bool = False
+    karpenter_thresholds: KarpenterThresholds = KarpenterThresholds()
     mlflow: MlflowScrape | None = MlflowScrape()
     platform_namespaces: Sequence[str] = ("kube-system",)
     chart_version: str = KUBE_PROMETHEUS_STACK_VERSION
@@ -261,6 +287,11 @@ def _check_sizes(args: MonitoringArgs) -> None:
     for f in fields(args.thresholds):
         if getattr(args.thresholds, f.name) <= 0:
             raise ValueError(f"threshold {f.name} must be positive")
+    for f in fields(args.karpenter_thresholds):
+        if getattr(args.karpenter_thresholds, f.name) <= 0:
+            raise ValueError(f"Karpenter threshold {f.name} must be positive")
+    if args.karpenter_thresholds.nodepool_limit_percent > 100:
+        raise ValueError("Karpenter threshold nodepool_limit_percent must be at most 100")
 
 
 def validate(args: MonitoringArgs) -> None:

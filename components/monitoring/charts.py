@@ -15,6 +15,7 @@ __all__ = [
     "GPU_NODE_LABEL",
     "GRAFANA_ADMIN_SECRET",
     "GRAFANA_SERVICE_ACCOUNT",
+    "KARPENTER_JOB",
     "KUBE_PROMETHEUS_STACK_CHART",
     "KUBE_PROMETHEUS_STACK_REPOSITORY",
     "KUBE_PROMETHEUS_STACK_VERSION",
@@ -43,6 +44,12 @@ GPU_NODE_LABEL = ("mlops.platform/accelerator", "nvidia")
 it on the managed GPU group, and a Karpenter GPU NodePool sets it in ``spec.template.metadata.labels``.
 (An AL2023 NVIDIA node does not label itself ``nvidia.com/gpu.present``: that label comes from NVIDIA's
 GPU feature discovery, which the platform does not run.)"""
+
+KARPENTER_JOB = "karpenter"
+"""Not installed by Monitoring, but scraped: the ``job`` label of Karpenter's series: its chart's ServiceMonitor (``serviceMonitor.enabled``) sets no
+``jobLabel``, so Prometheus names the job after the Service, ``karpenter`` for a release ``karpenter`` of
+the chart ``karpenter`` (port ``http-metrics``, 8080). Our Prometheus selects ServiceMonitors of every
+namespace with any labels, so the chart's is picked up as it is."""
 
 RELEASE_NAME = "kube-prometheus-stack"
 GRAFANA_ADMIN_SECRET = "grafana-admin"

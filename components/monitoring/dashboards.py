@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mlops_platform.components.monitoring.args import AlertThresholds, MonitoringArgs
+from mlops_platform.components.monitoring.args import AlertThresholds, KarpenterThresholds, MonitoringArgs
+from mlops_platform.components.monitoring.charts import KARPENTER_JOB
 from mlops_platform.components.monitoring.observability import (
     Dashboard,
     cloudwatch_target,
@@ -116,6 +117,47 @@ def _gpu_section(d: Dashboard) -> None:
     )
 
 
+def _karpenter_section(d: Dashboard, t: KarpenterThresholds) -> None:
+    # Metric names: see the Karpenter comment in rules.py (Karpenter's v1.14 metrics reference).
+    sel = f'job="{KARPENTER_JOB}"'
+    d.row("Karpenter")
+    d.panel(
+        "timeseries",
+        "NodePool usage of its limits",
+        [
+            prom_target(
+                f"100 * max by (nodepool, resource_type) (karpenter_nodepools_usage{{{sel}}}) "
+                f"/ max by (nodepool, resource_type) (karpenter_nodepools_limit{{{sel}}})",
+                "{{nodepool}} {{resource_type}}",
+            ),
+        ],
+        unit="percent",
+        max_value=100,
+        thresholds=[(None, "green"), (t.nodepool_limit_percent, "red")],
+    )
+    d.panel(
+        "timeseries",
+        "Nodes launched, launch failures and interruption messages (per hour)",
+        [
+            prom_target(
+                f"sum by (nodepool) (increase(karpenter_nodes_created_total{{{sel}}}[1h]))",
+                "launched {{nodepool}}",
+            ),
+            prom_target(
+                "sum by (capacity_type, reason) "
+                f"(increase(karpenter_cloudprovider_instance_launch_failures_total{{{sel}}}[1h]))",
+                "failed {{capacity_type}} {{reason}}",
+                ref_id="B",
+            ),
+            prom_target(
+                f"sum by (message_type) (increase(karpenter_interruption_received_messages_total{{{sel}}}[1h]))",
+                "interruption {{message_type}}",
+                ref_id="C",
+            ),
+        ],
+    )
+
+
 def _database_section(d: Dashboard, t: AlertThresholds, database_identifier: str) -> None:
     dims = {"DBInstanceIdentifier": database_identifier}
     d.row("Database (CloudWatch)")
@@ -150,13 +192,16 @@ def _database_section(d: Dashboard, t: AlertThresholds, database_identifier: str
 
 
 def platform_dashboard(args: MonitoringArgs, database_identifier: str | None) -> dict[str, Any]:
-    """The platform dashboard: MLflow traffic, errors and latency; nodes (and GPUs); the database."""
+    """The platform dashboard: MLflow traffic, errors and latency; nodes (and GPUs, and Karpenter's pools
+    and launches); the database."""
     d = Dashboard("mlops-platform", "MLOps platform", tags=["mlops", "platform"])
     if args.mlflow is not None:
         _mlflow_section(d, args.thresholds)
     _node_section(d)
     if args.gpu_enabled:
         _gpu_section(d)
+    if args.karpenter_enabled:
+        _karpenter_section(d, args.karpenter_thresholds)
     if database_identifier is not None:
         _database_section(d, args.thresholds, database_identifier)
     return d.build()

@@ -34,7 +34,8 @@ NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 
 
 def base_args(**overrides: Any) -> MonitoringArgs:
-    """Every feature on: a database, two NAT gateways, both subscription kinds, GPUs, MLflow with auth."""
+    """Every feature on: a database, two NAT gateways, both subscription kinds, GPUs, Karpenter, MLflow with
+    auth."""
     args = MonitoringArgs(
         cluster_name="mlops-test-eks",
         region="eu-west-1",
@@ -52,6 +53,7 @@ def base_args(**overrides: Any) -> MonitoringArgs:
         prometheus_replicas=2,
         alertmanager_replicas=3,
         gpu_enabled=True,
+        karpenter_enabled=True,
         mlflow=MlflowScrape(basic_auth_secret="mlflow-metrics-credentials"),
     )
     return dataclasses.replace(args, **overrides)

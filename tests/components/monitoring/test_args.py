@@ -8,6 +8,7 @@ from monitoring_support import base_args, render
 from mlops_platform.components.cluster.node_groups import NodeGroupSpec, gpu_node_group
 from mlops_platform.components.monitoring.args import (
     AlertThresholds,
+    KarpenterThresholds,
     check_cluster_cidr,
     validate,
     validate_subscriptions,
@@ -95,6 +96,12 @@ def test_sizes_names_and_thresholds_are_bounded() -> None:
     with pytest.raises(ValueError) as err:
         validate(base_args(thresholds=AlertThresholds(rds_cpu_percent=0)))
     assert str(err.value) == "threshold rds_cpu_percent must be positive"
+    with pytest.raises(ValueError) as err:
+        validate(base_args(karpenter_thresholds=KarpenterThresholds(nodepool_limit_percent=101)))
+    assert str(err.value) == "Karpenter threshold nodepool_limit_percent must be at most 100"
+    with pytest.raises(ValueError) as err:
+        validate(base_args(karpenter_thresholds=KarpenterThresholds(launch_failures=0)))
+    assert str(err.value) == "Karpenter threshold launch_failures must be positive"
     with pytest.raises(ValueError, match="node-exporter needs its own"):
         validate(base_args(node_exporter_namespace="monitoring"))
     with pytest.raises(ValueError, match="platform namespace 'Kube_System' is not a valid Kubernetes name"):

@@ -26,6 +26,7 @@ def test_platform_dashboard_is_valid_grafana_json(graph: Graph) -> None:
         "Latency",
         "CPU utilisation by node",
         "GPU utilisation",
+        "NodePool usage of its limits",
         "Database connections",
         "Free storage",
     } <= titles
@@ -51,9 +52,9 @@ def _rows(dashboard: dict[str, object]) -> list[str]:
 
 def test_rows_follow_the_arguments() -> None:
     full = platform_dashboard(base_args(), "mlops-test-db")
-    assert _rows(full) == ["MLflow tracking server", "Nodes", "GPUs", "Database (CloudWatch)"]
+    assert _rows(full) == ["MLflow tracking server", "Nodes", "GPUs", "Karpenter", "Database (CloudWatch)"]
     assert validate_dashboard(full) == []
-    bare = platform_dashboard(base_args(mlflow=None, gpu_enabled=False), None)
+    bare = platform_dashboard(base_args(mlflow=None, gpu_enabled=False, karpenter_enabled=False), None)
     assert _rows(bare) == ["Nodes"]
     assert [p["title"] for p in bare["panels"]] == [
         "Nodes",
@@ -82,3 +83,26 @@ def test_grafana_reads_cloudwatch_metrics_and_nothing_else() -> None:
     }
     assert not [a for a in GRAFANA_CLOUDWATCH_ACTIONS if a.startswith("logs:")]  # no log contents
     assert all(a.split(":")[1].startswith(("Describe", "List", "Get")) for a in GRAFANA_CLOUDWATCH_ACTIONS)
+
+
+def test_karpenter_row_reads_its_pools_launches_and_queue() -> None:
+    dashboard = platform_dashboard(base_args(), None)
+    (usage,) = [p for p in dashboard["panels"] if p["title"] == "NodePool usage of its limits"]
+    assert usage["fieldConfig"]["defaults"]["thresholds"]["steps"][-1] == {"value": 90, "color": "red"}
+    (usage_target,) = usage["targets"]
+    assert (
+        "karpenter_nodepools_usage" in usage_target["expr"]
+        and "karpenter_nodepools_limit" in usage_target["expr"]
+    )
+    exprs = [
+        t["expr"] for p in dashboard["panels"] for t in p.get("targets", []) if "karpenter_" in t["expr"]
+    ]
+    assert len(exprs) == 4
+    for expr in exprs:
+        promql_parser.parse(expr)
+        assert 'job="karpenter"' in expr
+    assert not [
+        p
+        for p in platform_dashboard(base_args(karpenter_enabled=False), None)["panels"]
+        if "karpenter" in json.dumps(p)
+    ]

@@ -9,7 +9,9 @@ the repository. Both missing is a failure with the reason, never a skip.
 from __future__ import annotations
 
 import copy
+import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -21,6 +23,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 import yaml
+from monitoring_support import base_args
 
 from mlops_platform.components.monitoring.charts import (
     DCGM_EXPORTER_CHART,
@@ -31,6 +34,7 @@ from mlops_platform.components.monitoring.charts import (
     KUBE_PROMETHEUS_STACK_VERSION,
     RELEASE_NAME,
 )
+from mlops_platform.components.monitoring.dashboards import platform_dashboard
 from mlops_platform.components.monitoring.model_monitoring import ModelMonitoring, ModelMonitoringArgs
 from mlops_platform.components.monitoring.network_policies import (
     ALERTMANAGER_POD_LABELS,
@@ -40,6 +44,7 @@ from mlops_platform.components.monitoring.network_policies import (
     OPERATOR_POD_LABELS,
     PROMETHEUS_POD_LABELS,
 )
+from mlops_platform.components.monitoring.rules import gpu_rules
 from mlops_platform.mlops.engine import run_callable
 from mlops_platform.mlops.graph import Graph, reveal
 
@@ -469,3 +474,66 @@ def test_dcgm_service_monitor_is_picked_up_and_labels_the_node(
 
 def test_no_dcgm_exporter_without_a_gpu_group(stacks: dict[str, Graph]) -> None:
     assert not [r for r in stacks["dev"].of_type(RELEASE) if reveal(r.inputs)["chart"] == DCGM_EXPORTER_CHART]
+
+
+def _default_counters(manifests: list[dict[str, Any]]) -> set[str]:
+    """The DCGM fields the exporter reads: the counters file its ``-f`` argument names, which the chart
+    mounts from its ``exporter-metrics-config-map`` (the chart's default list unless ``customMetrics``)."""
+    (ds,) = of_kind(manifests, "DaemonSet")
+    spec = ds["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    args = container.get("args", [])
+    counters_file = args[args.index("-f") + 1]
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == counters_file]
+    (volume,) = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+    (cm,) = [
+        c for c in of_kind(manifests, "ConfigMap") if c["metadata"]["name"] == volume["configMap"]["name"]
+    ]
+    (item,) = [i for i in volume["configMap"]["items"] if i["path"] == mount["subPath"]]
+    fields = set()
+    for line in cm["data"][item["key"]].splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            fields.add(line.split(",")[0].strip())
+    return fields
+
+
+def test_gpu_rules_and_panels_read_only_metrics_the_exporter_exports(
+    dcgm_manifests: list[dict[str, Any]],
+) -> None:
+    exported = _default_counters(dcgm_manifests)
+    assert {"DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED"} <= exported
+    assert "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL" not in exported  # commented out in the chart's default list
+    args = base_args()
+    texts = [json.dumps(gpu_rules(args.thresholds)), json.dumps(platform_dashboard(args, None))]
+    referenced = {m for text in texts for m in re.findall(r"\bDCGM_FI_[A-Z0-9_]+", text)}
+    assert referenced, "the GPU rules and panels read no DCGM metric"
+    assert referenced <= exported, f"not exported by default: {sorted(referenced - exported)}"
+
+
+def test_karpenter_gpu_pool_nodes_run_the_exporter(
+    stacks: dict[str, Graph], dcgm_manifests: list[dict[str, Any]]
+) -> None:
+    """Every GPU NodePool a shipped stack renders (taint or limit on nvidia.com/gpu) gets the DaemonSet."""
+    (ds,) = of_kind(dcgm_manifests, "DaemonSet")
+    pod = ds["spec"]["template"]["spec"]
+    pools = [
+        reveal(r.inputs)
+        for graph in stacks.values()
+        for r in graph.of_type("kubernetes:karpenter.sh/v1:NodePool")
+        if "nvidia.com/gpu" in json.dumps(reveal(r.inputs)["spec"])
+    ]
+    if not pools:
+        pytest.skip("no stack renders a GPU NodePool yet")
+    for pool in pools:
+        template = pool["spec"]["template"]
+        labels = template["metadata"]["labels"]
+        assert all(labels.get(k) == v for k, v in pod["nodeSelector"].items()), pool["metadata"]
+        for taint in template["spec"].get("taints", []):
+            if taint["effect"] in ("NoSchedule", "NoExecute"):
+                assert any(
+                    t["key"] == taint["key"]
+                    and t["operator"] == "Exists"
+                    and t.get("effect") in (None, taint["effect"])
+                    for t in pod["tolerations"]
+                ), (pool["metadata"], taint)

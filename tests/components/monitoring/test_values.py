@@ -4,6 +4,7 @@ pure builders return them."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from monitoring_support import base_args, render, values, walk
 
@@ -199,3 +200,69 @@ def test_dcgm_tolerates_each_gpu_taint_once_by_key_and_effect() -> None:
     ]
     assert v["service"] == {"enable": True, "type": "ClusterIP", "port": 9400}
     assert v["kubernetes"]["rbac"] == {"create": False}
+
+
+# The GPU NodePool's node template as issue 14 specifies it (docs/components-compute.md, "Karpenter"):
+# the labels and taint every node Karpenter launches for the pool carries.
+KARPENTER_GPU_TEMPLATE: dict[str, Any] = {
+    "metadata": {
+        "labels": {
+            "mlops.platform/node-pool": "gpu",
+            "nvidia.com/gpu.present": "true",
+            "mlops.platform/accelerator": "nvidia",
+        }
+    },
+    "spec": {"taints": [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}]},
+}
+
+
+def _tolerates(toleration: dict[str, str], taint: dict[str, str]) -> bool:
+    """Kubernetes' rule: same key (or none with Exists), same effect (or none), and Exists or an equal value."""
+    if toleration.get("key", "") not in ("", taint["key"]):
+        return False
+    if toleration.get("effect", "") not in ("", taint["effect"]):
+        return False
+    if toleration.get("operator", "Equal") == "Exists":
+        return True
+    return toleration.get("value", "") == taint.get("value", "")
+
+
+def _schedulable(values: dict[str, Any], template: dict[str, Any]) -> bool:
+    """A pod with the exporter's node selector and tolerations fits a node made from ``template``."""
+    labels = template["metadata"]["labels"]
+    selected = all(labels.get(k) == v for k, v in values["nodeSelector"].items())
+    repelled = [
+        t
+        for t in template["spec"]["taints"]
+        if t["effect"] in ("NoSchedule", "NoExecute")
+        and not any(_tolerates(tol, t) for tol in values["tolerations"])
+    ]
+    return selected and not repelled
+
+
+def test_dcgm_exporter_runs_on_the_karpenter_gpu_pool_nodes() -> None:
+    v = dcgm_exporter_values(base_args())
+    assert _schedulable(v, KARPENTER_GPU_TEMPLATE)
+    # Tolerated by key: a pool tainting nvidia.com/gpu with another value, or none, is still covered.
+    for value in ("false", ""):
+        other = {
+            **KARPENTER_GPU_TEMPLATE,
+            "spec": {"taints": [{"key": "nvidia.com/gpu", "value": value, "effect": "NoSchedule"}]},
+        }
+        assert _schedulable(v, other)
+    # The check itself can fail: a pool without the accelerator label, or with another NoSchedule taint.
+    unlabelled = {
+        **KARPENTER_GPU_TEMPLATE,
+        "metadata": {"labels": {"mlops.platform/node-pool": "gpu", "nvidia.com/gpu.present": "true"}},
+    }
+    assert not _schedulable(v, unlabelled)
+    tainted = {
+        **KARPENTER_GPU_TEMPLATE,
+        "spec": {
+            "taints": [
+                *KARPENTER_GPU_TEMPLATE["spec"]["taints"],
+                {"key": "team", "value": "a", "effect": "NoSchedule"},
+            ]
+        },
+    }
+    assert not _schedulable(v, tainted)

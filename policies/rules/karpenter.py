@@ -152,9 +152,7 @@ def _selects_gpu(req: Mapping[str, Any]) -> bool:
             return True
         if op == "Lt":
             return any((n := _number(v)) is not None and n > 1 for v in values) or key in GPU_DETAILS
-    if key == GPU_MANUFACTURER and op == "Exists":
-        return True
-    return False
+    return key == GPU_MANUFACTURER and op == "Exists"
 
 
 def is_gpu_pool(res: Res) -> bool:
@@ -189,7 +187,9 @@ def nodepool_limits(res: Res, ctx: Ctx) -> Iterator[str]:
 
 def _tainted_for_gpus(res: Res) -> bool:
     taints = [t for t in as_list(_pool_spec(res).get("taints")) if isinstance(t, Mapping)]
-    return any(t.get("key") == GPU_RESOURCE and t.get("effect") in ("NoSchedule", "NoExecute") for t in taints)
+    return any(
+        t.get("key") == GPU_RESOURCE and t.get("effect") in ("NoSchedule", "NoExecute") for t in taints
+    )
 
 
 @resource_rule(
@@ -321,7 +321,9 @@ def node_class_imdsv2(res: Res, ctx: Ctx) -> Iterator[str]:
     prowler=("ec2_ebs_default_encryption",),
 )
 def node_class_encrypted_volumes(res: Res, ctx: Ctx) -> Iterator[str]:
-    mappings = [m for m in as_list(_node_class_spec(res).get("blockDeviceMappings")) if isinstance(m, Mapping)]
+    mappings = [
+        m for m in as_list(_node_class_spec(res).get("blockDeviceMappings")) if isinstance(m, Mapping)
+    ]
     if not mappings:
         yield "no blockDeviceMappings: the root volume's encryption is left to the AMI and account defaults"
     for m in mappings:

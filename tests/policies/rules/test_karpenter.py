@@ -112,7 +112,10 @@ def karpenter_objects() -> list[Resource]:
         resource(NODE_CLASS, "general-class", node_class("general", "200Gi"), provider=k8s),
         resource(NODE_CLASS, "gpu-class", node_class("gpu", "300Gi"), provider=k8s),
         resource(
-            NODE_POOL, "general-pool", node_pool("general", ["m6i", "m7i", "c6i", "c7i", "r6i", "r7i"]), provider=k8s
+            NODE_POOL,
+            "general-pool",
+            node_pool("general", ["m6i", "m7i", "c6i", "c7i", "r6i", "r7i"]),
+            provider=k8s,
         ),
         resource(NODE_POOL, "gpu-pool", node_pool("gpu", ["g5", "g6", "g6e"], gpu=True), provider=k8s),
     ]
@@ -158,7 +161,7 @@ def set_limit(key: str, value: Any = None) -> Mutation:
 def add_family(family: str) -> Mutation:
     def mutate(inputs: dict[str, Any]) -> None:
         for req in inputs["spec"]["template"]["spec"]["requirements"]:
-            if req["key"] == FAMILY:
+            if req["key"] == FAMILY and family not in req["values"]:
                 req["values"] = [*req["values"], family]
 
     return mutate
@@ -169,14 +172,24 @@ CASES: list[Case] = [
     ("karpenter-gpu-pool-tainted", GPU_POOL, set_input("spec.template.spec.taints", []), {}),
     ("karpenter-gpu-pool-gpu-limit", GPU_POOL, set_limit("nvidia.com/gpu"), {}),
     ("karpenter-nodepool-instance-families", GENERAL_POOL, add_family("x2iedn"), {}),
-    ("karpenter-ec2nodeclass-imdsv2", GENERAL_CLASS, set_input("spec.metadataOptions.httpTokens", "optional"), {}),
+    (
+        "karpenter-ec2nodeclass-imdsv2",
+        GENERAL_CLASS,
+        set_input("spec.metadataOptions.httpTokens", "optional"),
+        {},
+    ),
     (
         "karpenter-ec2nodeclass-encrypted-volumes",
         GENERAL_CLASS,
         set_input("spec.blockDeviceMappings.0.ebs.encrypted", False),
         {},
     ),
-    ("karpenter-ami-pinned", GENERAL_CLASS, set_input("spec.amiSelectorTerms", [{"alias": "al2023@latest"}]), {}),
+    (
+        "karpenter-ami-pinned",
+        GENERAL_CLASS,
+        set_input("spec.amiSelectorTerms", [{"alias": "al2023@latest"}]),
+        {},
+    ),
 ]
 
 
@@ -353,10 +366,14 @@ def test_unbounded_families_are_caught(checker: Checker, req: dict[str, Any] | N
 
 def test_instance_type_requirement_bounds_the_families(checker: Checker) -> None:
     allowed = _pool(
-        with_family_requirement(requirement("node.kubernetes.io/instance-type", "In", ["m7i.large", "g6.xlarge"]))
+        with_family_requirement(
+            requirement("node.kubernetes.io/instance-type", "In", ["m7i.large", "g6.xlarge"])
+        )
     )
     assert _hits(checker, "karpenter-nodepool-instance-families", allowed) == []
-    refused = _pool(with_family_requirement(requirement("node.kubernetes.io/instance-type", "In", ["x2iedn.xlarge"])))
+    refused = _pool(
+        with_family_requirement(requirement("node.kubernetes.io/instance-type", "In", ["x2iedn.xlarge"]))
+    )
     assert _hits(checker, "karpenter-nodepool-instance-families", refused)
 
 
@@ -427,7 +444,10 @@ def test_a_second_unencrypted_volume_is_caught(checker: Checker) -> None:
 def test_latest_alias_is_advisory_in_dev_and_mandatory_in_staging_and_prod(checker: Checker) -> None:
     latest = _class(set_input("spec.amiSelectorTerms", [{"alias": "al2023@latest"}]))
     levels = {
-        env: [v.enforcement for v in checker.run([k8s_provider(), latest], env).by_policy("karpenter-ami-pinned")]
+        env: [
+            v.enforcement
+            for v in checker.run([k8s_provider(), latest], env).by_policy("karpenter-ami-pinned")
+        ]
         for env in ("dev", "staging", "prod")
     }
     assert levels == {"dev": ["advisory"], "staging": ["mandatory"], "prod": ["mandatory"]}

@@ -19,7 +19,6 @@ from policytest import (
     drop_input,
     resource,
     select,
-    set_input,
 )
 
 from mlops_platform.mlops.graph import Graph, Resource
@@ -160,7 +159,13 @@ def test_customer_key_alias_passes(checker: Checker) -> None:
 
 
 def test_queue_policy_on_the_queue_itself_is_judged(checker: Checker) -> None:
-    public = {"Sid": "Anyone", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sqs:*", "Resource": "*"}
+    public = {
+        "Sid": "Anyone",
+        "Effect": "Allow",
+        "Principal": {"AWS": "*"},
+        "Action": "sqs:*",
+        "Resource": "*",
+    }
     queue = _queue({"kmsMasterKeyId": KEY_ARN, "policy": doc(public)})
     assert _messages(checker, "sqs-no-public-policy", queue)
     unpinned = {k: v for k, v in EVENTS_SEND.items() if k != "Condition"}
@@ -182,7 +187,9 @@ def test_public_statement_pinned_to_the_account_passes(checker: Checker) -> None
 
 SOURCE_PINNED = {
     "SourceArn of the rules": {"ArnEquals": {"aws:SourceArn": RULE_ARNS}},
-    "SourceArn of the account's rules": {"ArnLike": {"aws:SourceArn": f"arn:aws:events:eu-west-1:{ACCOUNT}:rule/*"}},
+    "SourceArn of the account's rules": {
+        "ArnLike": {"aws:SourceArn": f"arn:aws:events:eu-west-1:{ACCOUNT}:rule/*"}
+    },
     "SourceAccount": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
 }
 SOURCE_NOT_PINNED = {
@@ -216,7 +223,12 @@ def test_service_principal_not_pinned(checker: Checker, condition: dict[str, Any
 
 
 def test_deny_statements_need_no_source(checker: Checker) -> None:
-    deny = {"Effect": "Deny", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:*", "Resource": "*"}
+    deny = {
+        "Effect": "Deny",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sqs:*",
+        "Resource": "*",
+    }
     policy = resource(sqs.QUEUE_POLICY, "p", {"queueUrl": "q", "policy": doc(deny)})
     assert _messages(checker, "sqs-service-principal-source", policy) == []
     assert _messages(checker, "sqs-no-public-policy", policy) == []

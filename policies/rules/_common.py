@@ -452,6 +452,20 @@ def has_pinning_condition(stmt: Mapping[str, Any]) -> bool:
     """Whether a condition restricts the statement to known callers: a pinning key (account, organization,
     ARN, VPC endpoint) under a positive operator with only literal values. ``kms:ViaService`` alone does not
     pin (it only names the service a caller of *any* account goes through)."""
+    return _pinned_by(stmt, _PINNING_CONDITION_KEYS)
+
+
+_SOURCE_KEYS = frozenset({"aws:sourcearn", "aws:sourceaccount", "aws:sourceowner"})
+
+
+def has_source_condition(stmt: Mapping[str, Any]) -> bool:
+    """Whether a condition pins the resource a service principal acts for (``aws:SourceArn``,
+    ``aws:SourceAccount``, ``aws:SourceOwner``) to literal values under a positive operator: the guard
+    against a confused deputy when a service such as EventBridge is granted access."""
+    return _pinned_by(stmt, _SOURCE_KEYS)
+
+
+def _pinned_by(stmt: Mapping[str, Any], keys: frozenset[str]) -> bool:
     cond = stmt.get("Condition")
     if not isinstance(cond, Mapping):
         return False
@@ -464,7 +478,7 @@ def has_pinning_condition(stmt: Mapping[str, Any]) -> bool:
         for k, val in body.items():
             key = str(k).lower()
             values = as_list(val)
-            if key in _PINNING_CONDITION_KEYS and values and all(_pins(key, v) for v in values):
+            if key in keys and values and all(_pins(key, v) for v in values):
                 return True
     return False
 

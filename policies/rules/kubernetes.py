@@ -55,8 +55,10 @@ CLUSTER_SCOPED = {
     "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration",
     "kubernetes:scheduling.k8s.io/v1:PriorityClass",
     "kubernetes:node.k8s.io/v1:RuntimeClass",
-    # Karpenter's (karpenter-crd: both CRDs are scope Cluster).
+    # Karpenter's custom resources (karpenter-crd): all cluster-scoped.
     "kubernetes:karpenter.sh/v1:NodePool",
+    "kubernetes:karpenter.sh/v1:NodeClaim",
+    "kubernetes:karpenter.sh/v1alpha1:NodeOverlay",
     "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass",
 }
 

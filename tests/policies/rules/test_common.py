@@ -1,5 +1,5 @@
 """Precision of the caller-pinning conditions of policies/rules/_common.py (principal '*' in key, bucket,
-topic and repository policies), driven through the real analyzer protocol. The wildcard-resource rule for
+topic, repository and queue policies), driven through the real analyzer protocol. The wildcard-resource rule for
 identity policies: test_iam.py; service principals in key policies: test_kms.py."""
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ PUBLIC_POLICY_RULES = {
     "aws:s3/bucketPolicy:BucketPolicy": "s3-no-public-policy",
     "aws:sns/topicPolicy:TopicPolicy": "sns-no-public-policy",
     "aws:ecr/repositoryPolicy:RepositoryPolicy": "ecr-no-public-policy",
+    "aws:sqs/queuePolicy:QueuePolicy": "sqs-no-public-policy",
+    "aws:sqs/queue:Queue": "sqs-no-public-policy",
 }
 
 

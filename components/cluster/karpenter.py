@@ -427,7 +427,11 @@ def _node_identity(
         )
         for policy in NODE_MANAGED_POLICY_NAMES
     ]
-    profile = aws.iam.InstanceProfile(f"{name}-nodes", role=role.name, opts=parent)
+    # Named: the node classes name it, and a name known at preview lets the pack judge them before the first
+    # deploy (an auto-name is unknown until the profile exists).
+    profile = aws.iam.InstanceProfile(
+        f"{name}-nodes", name=f"{refs.cluster_name}-karpenter-nodes", role=role.name, opts=parent
+    )
     entry = aws.eks.AccessEntry(
         f"{name}-nodes",
         cluster_name=refs.eks_cluster_name,

@@ -41,8 +41,10 @@ NODE_MANAGED_POLICIES = tuple(managed_policy_arn(n) for n in NODE_MANAGED_POLICY
 """The node role's managed policies in the standard partition."""
 GPU_TAINT = ("nvidia.com/gpu", "true", "NO_SCHEDULE")
 GPU_NODE_LABEL = ("mlops.platform/accelerator", "nvidia")
-"""The label every GPU node of the platform carries, a managed group's or a Karpenter pool's: NVIDIA's device
-plugin and the DCGM exporter select GPU nodes by it."""
+"""The label every GPU node of the platform carries, whoever launched it: :func:`gpu_node_group` sets it on the
+managed GPU group, a Karpenter GPU pool in its NodePool's ``spec.template.metadata.labels``. NVIDIA's device
+plugin and the DCGM exporter select GPU nodes by it. (An AL2023 NVIDIA node does not label itself
+``nvidia.com/gpu.present``: that label comes from NVIDIA's GPU feature discovery, which the platform does not run.)"""
 NODE_GROUP_LABEL = "mlops.platform/node-group"
 # Node-group taint effects (EKS API spelling) as Kubernetes spells them in tolerations.
 TAINT_EFFECTS = {

@@ -5,6 +5,8 @@ One home for the constants the values, the NetworkPolicies, the rules and the co
 
 from __future__ import annotations
 
+from mlops_platform.components.cluster.node_groups import GPU_NODE_LABEL
+
 __all__ = [
     "ALERTMANAGER_SERVICE_ACCOUNT",
     "DCGM_EXPORTER_CHART",
@@ -38,12 +40,6 @@ exporter 4.8.2, image ``nvcr.io/nvidia/k8s/dcgm-exporter:4.5.3-4.8.2-distroless`
 DCGM_EXPORTER_REPOSITORY = "https://nvidia.github.io/dcgm-exporter/helm-charts"
 DCGM_EXPORTER_RELEASE = "dcgm-exporter"
 DCGM_EXPORTER_PORT = 9400
-
-GPU_NODE_LABEL = ("mlops.platform/accelerator", "nvidia")
-"""The label every GPU node carries, whoever launched it: :func:`mlops_platform.components.cluster.node_groups.gpu_node_group` sets
-it on the managed GPU group, and a Karpenter GPU NodePool sets it in ``spec.template.metadata.labels``.
-(An AL2023 NVIDIA node does not label itself ``nvidia.com/gpu.present``: that label comes from NVIDIA's
-GPU feature discovery, which the platform does not run.)"""
 
 KARPENTER_JOB = "karpenter"
 """Not installed by Monitoring, but scraped: the ``job`` label of Karpenter's series: its chart's ServiceMonitor (``serviceMonitor.enabled``) sets no

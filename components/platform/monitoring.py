@@ -128,6 +128,7 @@ def add_monitoring(
             alertmanager_replicas=m.alertmanager_replicas,
             thresholds=alert_thresholds(m),
             gpu_enabled=config.gpu_nodes.enabled or (config.karpenter.enabled and config.gpu_pool.enabled),
+            karpenter_enabled=config.karpenter.enabled,
             # Nodes and the API server's ENIs live in the VPC; the API server's ClusterIP in the service range.
             cluster_cidrs=[config.network.vpc_cidr, eks_default_service_cidr(config.network.vpc_cidr)],
             mlflow=MlflowScrape(

@@ -3,18 +3,12 @@
 Each entry flips one setting a component applies (in a copy of the rendered stack) and names the rule
 that must catch it. An entry whose resource type is not in the stack yet (its component has not landed)
 is skipped; once the whole platform is in the stack (registry and monitoring components included),
-every entry must apply, so renamed resources fail loudly instead of being skipped. Entries marked
-``new_type`` (resources of a component still landing: Karpenter's NodePools, EC2NodeClasses and
-interruption queue, issue 14) are exempt from that only while the stack has no resource of their type at all.
+every entry must apply, so renamed resources fail loudly instead of being skipped.
 """
 
 from __future__ import annotations
 
-import copy
-import importlib.util
 import json
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -109,8 +103,7 @@ def add_instance_family(family: str) -> Mutation:
 
 # (setting, resource type, name fragments, mutation, rule, options); options: remove=True drops the resources,
 # protect=False clears protect, optional=True for resources only some configurations create (e.g. alert
-# subscriptions exist only when the stack lists e-mail or HTTPS endpoints), new_type=True for resources of a
-# component still landing (see the module docstring).
+# subscriptions exist only when the stack lists e-mail or HTTPS endpoints).
 CASES: list[tuple[str, str, tuple[str, ...], Mutation | None, str, dict[str, Any]]] = [
     # ArtifactStore
     (
@@ -371,7 +364,15 @@ CASES: list[tuple[str, str, tuple[str, ...], Mutation | None, str, dict[str, Any
         "eks-approved-instance-types",
         {},
     ),
-    ("GPU nodes tainted", NODE_GROUP, ("gpu",), set_input("taints", []), "eks-gpu-nodes-tainted", {}),
+    # The fixed GPU group exists only in a stack that keeps it (gpuNodesEnabled); prod's GPUs are the pool's.
+    (
+        "GPU nodes tainted",
+        NODE_GROUP,
+        ("gpu",),
+        set_input("taints", []),
+        "eks-gpu-nodes-tainted",
+        {"optional": True},
+    ),
     (
         "workload identity scoped to one service account",
         ROLE,
@@ -631,7 +632,7 @@ CASES: list[tuple[str, str, tuple[str, ...], Mutation | None, str, dict[str, Any
         (),
         drop_limit("cpu"),
         "karpenter-nodepool-limits",
-        {"new_type": True},
+        {},
     ),
     (
         "node pools limit memory",
@@ -639,7 +640,7 @@ CASES: list[tuple[str, str, tuple[str, ...], Mutation | None, str, dict[str, Any
         (),
         drop_limit("memory"),
         "karpenter-nodepool-limits",
-        {"new_type": True},
+        {},
     ),
     (
         "GPU pool tainted",
@@ -647,7 +648,7 @@ CASES: list[tuple[str, str, tuple[str, ...], Mutation | None, str, dict[str, Any
         ("gpu",),
         set_input("spec.template.spec.taints", []),
         "karpenter-gpu-pool-tainted",
-        {"new_type": True},
+        {},
     ),
     (
         "GPU pool limits GPUs",
@@ -655,7 +656,7 @@ CASES: list[tuple[str, str, tuple[str, ...], Mutation | None, str, dict[str, Any
         ("gpu",),
         drop_limit("nvidia.com/gpu"),
         "karpenter-gpu-pool-gpu-limit",
-        {"new_type": True},
+        {},
     ),
     (
         "node pools' instance families allow-listed",
@@ -663,7 +664,7 @@ CASES: list[tuple[str, str, tuple[str, ...], Mutation | None, str, dict[str, Any
         (),
         add_instance_family("x2iedn"),
         "karpenter-nodepool-instance-families",
-        {"new_type": True},
+        {},
     ),
     (
         "node classes require IMDSv2",
@@ -671,7 +672,7 @@ CASES: list[tuple[str, str, tuple[str, ...], Mutation | None, str, dict[str, Any
         (),
         set_input("spec.metadataOptions.httpTokens", "optional"),
         "karpenter-ec2nodeclass-imdsv2",
-        {"new_type": True},
+        {},
     ),
     (
         "node classes' hop limit 1",
@@ -679,7 +680,7 @@ CASES: list[tuple[str, str, tuple[str, ...], Mutation | None, str, dict[str, Any
         (),
         set_input("spec.metadataOptions.httpPutResponseHopLimit", 2),
         "karpenter-ec2nodeclass-imdsv2",
-        {"new_type": True},
+        {},
     ),
     (
         "node classes encrypt the root volume",
@@ -687,7 +688,7 @@ CASES: list[tuple[str, str, tuple[str, ...], Mutation | None, str, dict[str, Any
         (),
         set_input("spec.blockDeviceMappings.0.ebs.encrypted", False),
         "karpenter-ec2nodeclass-encrypted-volumes",
-        {"new_type": True},
+        {},
     ),
     (
         "node classes pin the AMI alias",
@@ -695,7 +696,7 @@ CASES: list[tuple[str, str, tuple[str, ...], Mutation | None, str, dict[str, Any
         (),
         set_input("spec.amiSelectorTerms", [{"alias": "al2023@latest"}]),
         "karpenter-ami-pinned",
-        {"new_type": True},
+        {},
     ),
     (
         "interruption queue encrypted",
@@ -703,7 +704,7 @@ CASES: list[tuple[str, str, tuple[str, ...], Mutation | None, str, dict[str, Any
         (),
         drop_input("kmsMasterKeyId"),
         "sqs-encrypted",
-        {"new_type": True},
+        {},
     ),
     (
         "interruption queue with the customer key",
@@ -711,7 +712,7 @@ CASES: list[tuple[str, str, tuple[str, ...], Mutation | None, str, dict[str, Any
         (),
         drop_input("kmsMasterKeyId"),
         "sqs-kms-encryption",
-        {"new_type": True},
+        {},
     ),
     (
         "interruption queue policy not public",
@@ -719,7 +720,7 @@ CASES: list[tuple[str, str, tuple[str, ...], Mutation | None, str, dict[str, Any
         (),
         public_statement,
         "sqs-no-public-policy",
-        {"new_type": True},
+        {},
     ),
     (
         "only this account's EventBridge rules send to the interruption queue",
@@ -727,7 +728,7 @@ CASES: list[tuple[str, str, tuple[str, ...], Mutation | None, str, dict[str, Any
         (),
         unpinned_service_statements,
         "sqs-service-principal-source",
-        {"new_type": True},
+        {},
     ),
 ]
 
@@ -764,40 +765,9 @@ def test_every_case_applies_to_the_full_platform(stacks: dict[str, Graph]) -> No
     graph = stacks["prod"]
     if not _full_platform(graph):
         pytest.skip("the prod stack does not compose the whole platform yet")
-    types = {r.type for r in graph.resources}
     missing = [
         c[0]
         for c in CASES
-        if not c[5].get("optional")
-        and not (c[5].get("new_type") and c[1] not in types)
-        and not any(select_like(c[1], *c[2])(r) for r in graph.resources)
+        if not c[5].get("optional") and not any(select_like(c[1], *c[2])(r) for r in graph.resources)
     ]
     assert missing == [], f"mutation cases whose resources are not in the prod stack (renamed?): {missing}"
-
-
-def _rule_tests(name: str) -> ModuleType:
-    """A rule test module of tests/policies/rules (its builders of the shapes a component renders)."""
-    path = Path(__file__).parent / "rules" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"_shapes_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-NEW_TYPE_CASES = [c for c in CASES if c[5].get("new_type")]
-
-
-@pytest.mark.parametrize("case", NEW_TYPE_CASES, ids=[c[0] for c in NEW_TYPE_CASES])
-def test_new_type_case_fits_the_shapes_its_component_will_render(
-    checker: Checker, stacks: dict[str, Graph], case: tuple
-) -> None:
-    """Until its component lands, a ``new_type`` entry runs on the prod stack plus the objects of issue 14's
-    SPEC (as the rule tests build them), so its mutation and names are right when the component arrives."""
-    graph = stacks["prod"]
-    if any(r.type == case[1] for r in graph.resources):
-        pytest.skip(f"the stack renders {case[1]}: test_component_setting_flipped_is_caught covers the entry")
-    graph = copy.deepcopy(graph)
-    graph.resources.extend(_rule_tests("test_karpenter").karpenter_objects())
-    graph.resources.extend(_rule_tests("test_sqs").sqs_objects())
-    run_case(checker, graph, case)

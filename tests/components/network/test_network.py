@@ -113,8 +113,20 @@ def test_interface_endpoints_private_dns_in_private_subnets(graph: Graph) -> Non
     ]
     assert sorted(e.inputs["serviceName"] for e in interface) == sorted(
         f"com.amazonaws.eu-west-1.{s}"
-        for s in ("s3", "sts", "sns", "monitoring", "secretsmanager", "ecr.api", "ecr.dkr", "logs")
-        + ("ec2", "ssm", "sqs", "eks")
+        for s in (
+            "s3",
+            "sts",
+            "sns",
+            "monitoring",
+            "secretsmanager",
+            "ecr.api",
+            "ecr.dkr",
+            "logs",
+            "ec2",
+            "ssm",
+            "sqs",
+            "eks",
+        )
     )
     assert len(interface) == len(INTERFACE_ENDPOINT_SERVICES)
     private = [graph.one("aws:ec2/subnet:Subnet", f"net-private-{i}").outputs["id"] for i in range(3)]

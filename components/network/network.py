@@ -35,7 +35,8 @@ class NetworkArgs:
         availability_zones: The zones to span, in order; at least two, at most four.
         nat_gateways: ``"single"`` (one NAT gateway in the first zone) or ``"per-zone"`` (one per zone, so a
             zone outage does not cut the others off).
-        cluster_name: When set, subnets carry the EKS load-balancer discovery tags for that cluster.
+        cluster_name: When set, subnets carry the EKS load-balancer discovery tags for that cluster, and the
+            private subnets ``karpenter.sh/discovery=<cluster_name>`` (where Karpenter launches nodes).
         flow_logs: VPC flow logs (traffic type ALL) to a CloudWatch log group. On by default.
         flow_logs_kms_key_arn: ARN of the KMS key that encrypts the flow-log group (its key policy must admit
             the CloudWatch Logs service principal, as :class:`mlops_platform.components.keys.Keys`' logs key does).

@@ -79,6 +79,8 @@ def zone_subnets(
                     "Name": f"{name}-private-{i}",
                     "tier": "private",
                     **lb_tags("internal-elb", cluster_name),
+                    # Karpenter's node classes launch into the subnets carrying this tag: the private ones.
+                    **({"karpenter.sh/discovery": cluster_name} if cluster_name else {}),
                 },
                 opts=opts,
             )

@@ -140,3 +140,30 @@ def test_the_shipped_stacks_have_no_helm_or_values_findings(stacks) -> None:
         assert [f"{f.source} {f.message}" for f in result.findings] == [], env
         assert result.releases == len(graph.of_type(RELEASE)) and result.releases >= 2, env
         assert result.kube_version == graph.one("aws:eks/cluster:Cluster").inputs["version"]
+
+
+def test_prod_karpenter_objects_are_validated_with_their_crds_cel_rules(stacks) -> None:
+    """prod's NodePools and EC2NodeClasses are validated against the karpenter-crd 1.14.1 CRDs the platform
+    installs, CEL rules included: 71 of the 74 rules of those two CRDs are evaluated (the other three are
+    transition rules, which a create cannot break), and none fails."""
+    graph = stacks["prod"]
+    assert {r.inputs["kind"] for r in graph.resources if r.type.startswith("kubernetes:karpenter.")} == {
+        "NodePool",
+        "EC2NodeClass",
+    }
+    result = runner.verify(
+        graph,
+        "prod",
+        charts_dir=str(shared_charts()),
+        helm=project_helm(),
+        layers=["mlops_platform.mlops.verify.crd"],
+    )
+    assert [f"{f.source} {f.message}" for f in result.findings] == []
+    assert result.cel_rules is not None
+    assert {"ec2nodeclasses.karpenter.k8s.aws", "nodepools.karpenter.sh"} <= {
+        r.crd for r in result.cel_rules.rules
+    }
+    karpenter = [r for r in result.cel_rules.rules if r.crd.endswith(("karpenter.k8s.aws", "karpenter.sh"))]
+    assert len(karpenter) == 74
+    assert len([r for r in karpenter if r.reason is None]) == 71
+    assert all("oldSelf" in r.rule for r in karpenter if r.reason is not None)

@@ -183,6 +183,42 @@ PLATFORM_ROLE_ACTIONS = (
 )
 """What the runner may do on the platform's roles (``role/<prefix>-*``); attaching is granted apart, for the
 platform's managed policies only."""
+INSTANCE_PROFILE_ACTIONS = (
+    "iam:CreateInstanceProfile",
+    "iam:DeleteInstanceProfile",
+    "iam:GetInstanceProfile",
+    "iam:AddRoleToInstanceProfile",
+    "iam:RemoveRoleFromInstanceProfile",
+    "iam:TagInstanceProfile",
+    "iam:UntagInstanceProfile",
+)
+"""What the runner may do on the platform's instance profiles (``instance-profile/<prefix>-*``: Karpenter's
+nodes')."""
+QUEUE_ACTIONS = (
+    "sqs:CreateQueue",
+    "sqs:DeleteQueue",
+    "sqs:GetQueueAttributes",
+    "sqs:SetQueueAttributes",
+    "sqs:GetQueueUrl",
+    "sqs:ListQueueTags",
+    "sqs:TagQueue",
+    "sqs:UntagQueue",
+)
+"""What the runner may do on the platform's queues (``<prefix>-*``: Karpenter's interruption queue)."""
+EVENT_RULE_ACTIONS = (
+    "events:PutRule",
+    "events:DeleteRule",
+    "events:DescribeRule",
+    "events:EnableRule",
+    "events:DisableRule",
+    "events:PutTargets",
+    "events:RemoveTargets",
+    "events:ListTargetsByRule",
+    "events:ListTagsForResource",
+    "events:TagResource",
+    "events:UntagResource",
+)
+"""What the runner may do on the platform's EventBridge rules (``rule/<prefix>-*``: those feeding the queue)."""
 OIDC_PROVIDER_ACTIONS = (
     "iam:CreateOpenIDConnectProvider",
     "iam:DeleteOpenIDConnectProvider",
@@ -364,6 +400,12 @@ def _iam_statements(ctx: AwsContext, *, prefix: str, managed_policies: Sequence[
     return [
         {"Sid": "PlatformRoles", "Effect": "Allow", "Action": list(PLATFORM_ROLE_ACTIONS), "Resource": roles},
         {
+            "Sid": "PlatformInstanceProfiles",
+            "Effect": "Allow",
+            "Action": list(INSTANCE_PROFILE_ACTIONS),
+            "Resource": f"arn:{p}:iam::{acct}:instance-profile/{prefix}-*",
+        },
+        {
             "Sid": "AttachPlatformPolicies",
             "Effect": "Allow",
             "Action": ["iam:AttachRolePolicy"],
@@ -386,6 +428,24 @@ def _iam_statements(ctx: AwsContext, *, prefix: str, managed_policies: Sequence[
             "Action": ["iam:CreateServiceLinkedRole"],
             "Resource": f"arn:{p}:iam::{acct}:role/aws-service-role/*",
             "Condition": {"StringEquals": {"iam:AWSServiceName": list(SERVICE_LINKED_ROLES)}},
+        },
+    ]
+
+
+def _event_statements(ctx: AwsContext, prefix: str) -> list[dict[str, Any]]:
+    """Karpenter's interruption queue and the EventBridge rules that feed it, of the platform's names only."""
+    return [
+        {
+            "Sid": "PlatformQueues",
+            "Effect": "Allow",
+            "Action": list(QUEUE_ACTIONS),
+            "Resource": ctx.arn("sqs", f"{prefix}-*"),
+        },
+        {
+            "Sid": "PlatformEventRules",
+            "Effect": "Allow",
+            "Action": list(EVENT_RULE_ACTIONS),
+            "Resource": ctx.arn("events", f"rule/{prefix}-*"),
         },
     ]
 
@@ -413,6 +473,7 @@ def deploy_policy(
             ),
             *_secret_statements(ctx, prefix),
             *_iam_statements(ctx, prefix=prefix, managed_policies=managed_policies),
+            *_event_statements(ctx, prefix),
             {
                 # Read only: changes to the runner itself are applied by phase 1 (the GitHub deploy role).
                 "Sid": "ThisProject",

@@ -65,10 +65,11 @@ class Report:
     bucket: Resource
     dry_run: bool
     autoscaling_role: Resource | None = None
+    spot_role: Resource | None = None
 
     @property
     def resources(self) -> list[Resource]:
-        return [r for r in (self.key, self.bucket, self.autoscaling_role) if r is not None]
+        return [r for r in (self.key, self.bucket, self.autoscaling_role, self.spot_role) if r is not None]
 
     @property
     def ok(self) -> bool:
@@ -76,6 +77,7 @@ class Report:
 
 
 AUTOSCALING_ROLE = "AWSServiceRoleForAutoScaling"
+SPOT_ROLE = "AWSServiceRoleForEC2Spot"
 
 
 def default_bucket_name(account: str, region: str) -> str:
@@ -164,7 +166,8 @@ class Bootstrapper:
         try:
             key = self._key(dry_run)
             state = self._state_bucket(bucket, key.arn, dry_run)
-            autoscaling = self._autoscaling_role(dry_run)
+            autoscaling = self._service_linked_role(AUTOSCALING_ROLE, "autoscaling.amazonaws.com", dry_run)
+            spot = self._service_linked_role(SPOT_ROLE, "spot.amazonaws.com", dry_run)
         except ClientError as err:
             raise BootstrapError(f"AWS refused {err.operation_name}: {err}") from None
         return Report(
@@ -174,25 +177,29 @@ class Bootstrapper:
             bucket=state,
             dry_run=dry_run,
             autoscaling_role=autoscaling,
+            spot_role=spot,
         )
 
-    # ---- Auto Scaling service-linked role ---------------------------------------------------------
-    def _autoscaling_role(self, dry_run: bool) -> Resource:
-        """The platform's cluster key policy names AWSServiceRoleForAutoScaling (it encrypts the nodes' root
-        volumes), and KMS rejects a key policy naming a role that does not exist. An account that never
-        used Auto Scaling lacks it, so create it here; it is AWS-managed and changes nothing else."""
-        res = Resource("service-linked role", AUTOSCALING_ROLE)
-        try:
-            role = self.iam.get_role(RoleName=AUTOSCALING_ROLE)["Role"]
-            res.arn = role["Arn"]
+    # ---- service-linked roles ----------------------------------------------------------------------
+    def _service_linked_role(self, name: str, service: str, dry_run: bool) -> Resource:
+        """A service-linked role the platform needs before its first deploy, created if the account lacks it
+        (AWS-managed; it changes nothing else):
+
+        - AWSServiceRoleForAutoScaling: the cluster key policy names it (it encrypts the managed nodes' root
+          volumes), and KMS rejects a key policy naming a role that does not exist;
+        - AWSServiceRoleForEC2Spot: EC2 launches Spot capacity through it, and Karpenter's controller may not
+          create it (an account that never requested Spot lacks it, and Karpenter's Spot launches fail)."""
+        res = Resource("service-linked role", name)
+        # Found by its path, which AWS derives from the service (the name is AWS's to choose).
+        path = f"/aws-service-role/{service}/"
+        existing = self.iam.list_roles(PathPrefix=path).get("Roles", [])
+        if existing:
+            res.arn = existing[0]["Arn"]
             return res
-        except ClientError as err:
-            if _code(err) != "NoSuchEntity":
-                raise
         if dry_run:
             res.status = "would create"
             return res
-        created = self.iam.create_service_linked_role(AWSServiceName="autoscaling.amazonaws.com")
+        created = self.iam.create_service_linked_role(AWSServiceName=service)
         res.arn = created["Role"]["Arn"]
         res.status = "created"
         return res

@@ -310,9 +310,12 @@ def test_deploy_policy_statements_in_order_and_each_named() -> None:
         "RdsManagedMasterSecret",
         "PlatformSecrets",
         "PlatformRoles",
+        "PlatformInstanceProfiles",
         "AttachPlatformPolicies",
         "ClusterOidcProvider",
         "ServiceLinkedRoles",
+        "PlatformQueues",
+        "PlatformEventRules",
         "ThisProject",
     ]
     statements = {s["Sid"]: s for s in doc["Statement"]}
@@ -323,8 +326,46 @@ def test_deploy_policy_statements_in_order_and_each_named() -> None:
     assert statements["PlatformRoles"]["Resource"] == statements["AttachPlatformPolicies"]["Resource"]
     assert statements["PlatformRoles"]["Resource"] == "arn:aws:iam::123456789012:role/mlops-prod-*"
     assert "iam:AttachRolePolicy" not in statements["PlatformRoles"]["Action"]
+    assert statements["PlatformInstanceProfiles"]["Resource"] == (
+        "arn:aws:iam::123456789012:instance-profile/mlops-prod-*"
+    )
+    assert statements["PlatformQueues"]["Resource"] == "arn:aws:sqs:eu-west-1:123456789012:mlops-prod-*"
+    assert (
+        statements["PlatformEventRules"]["Resource"]
+        == "arn:aws:events:eu-west-1:123456789012:rule/mlops-prod-*"
+    )
     assert statements["ClusterOidcProvider"]["Resource"] == (
         "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/*"
     )
     for sid in ("RegionalPlatformServices", "EksCreateAndCatalogue", "ListKeys"):
         assert statements[sid]["Condition"] == {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}
+
+
+# The IAM service of each Pulumi AWS module whose name differs from it.
+_IAM_SERVICE = {
+    "vpc": "ec2",
+    "cloudwatch/eventRule": "events",
+    "cloudwatch/eventTarget": "events",
+    "cloudwatch/logGroup": "logs",
+}
+
+
+def test_the_deploy_role_may_manage_every_aws_service_prod_creates(stacks: dict[str, Graph]) -> None:
+    """Every AWS resource type of the rendered prod stack belongs to a service the deploy policy grants
+    actions of (a new kind of resource, such as Karpenter's queue, needs its grant before it can deploy)."""
+    doc = deploy_policy(
+        CTX, prefix="mlops-prod", environment="prod", project_name="mlops-prod-deploy", state_bucket="state"
+    )
+    granted = {
+        a.split(":", 1)[0]
+        for s in doc["Statement"]
+        for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    }
+    needed = set()
+    for r in stacks["prod"].resources:
+        if not r.type.startswith("aws:") or r.type.startswith("aws:index/"):
+            continue
+        module = r.type.split(":")[1]
+        needed.add(_IAM_SERVICE.get(module, _IAM_SERVICE.get(module.split("/")[0], module.split("/")[0])))
+    assert needed - granted == set()
+    assert {"sqs", "events", "iam", "eks"} <= needed

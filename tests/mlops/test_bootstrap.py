@@ -196,21 +196,30 @@ def test_noncurrent_days_must_be_positive(capsys: pytest.CaptureFixture[str]) ->
     assert "--noncurrent-days must be between 1 and 36500" in err
 
 
-def test_creates_the_auto_scaling_service_linked_role_once(capsys: pytest.CaptureFixture[str]) -> None:
-    """The cluster key's policy names AWSServiceRoleForAutoScaling; KMS refuses a policy naming a missing role."""
+@pytest.mark.parametrize(
+    ("role_name", "service"),
+    [
+        ("AWSServiceRoleForAutoScaling", "autoscaling.amazonaws.com"),
+        ("AWSServiceRoleForEC2Spot", "spot.amazonaws.com"),
+    ],
+)
+def test_creates_each_service_linked_role_once(
+    capsys: pytest.CaptureFixture[str], role_name: str, service: str
+) -> None:
+    """The cluster key's policy names AWSServiceRoleForAutoScaling (KMS refuses a policy naming a missing
+    role); Karpenter's Spot launches need AWSServiceRoleForEC2Spot, which its controller may not create."""
     iam = boto3.client("iam", region_name=REGION)
     code, out, err = _boot(capsys, "--dry-run")
     assert code == 0, err
-    assert "service-linked role AWSServiceRoleForAutoScaling: would create" in out
-    with pytest.raises(iam.exceptions.NoSuchEntityException):
-        iam.get_role(RoleName="AWSServiceRoleForAutoScaling")
+    assert f"service-linked role {role_name}: would create" in out
+    assert not iam.list_roles(PathPrefix=f"/aws-service-role/{service}/")["Roles"]
 
     code, out, err = _boot(capsys)
     assert code == 0, err
-    assert "service-linked role AWSServiceRoleForAutoScaling: created" in out
-    role = iam.get_role(RoleName="AWSServiceRoleForAutoScaling")["Role"]
-    assert role["Path"] == "/aws-service-role/autoscaling.amazonaws.com/"
+    assert f"service-linked role {role_name}: created" in out
+    (role,) = iam.list_roles(PathPrefix=f"/aws-service-role/{service}/")["Roles"]
+    assert role["Path"] == f"/aws-service-role/{service}/"
 
     code, out, err = _boot(capsys)
     assert code == 0, err
-    assert "service-linked role AWSServiceRoleForAutoScaling: unchanged" in out
+    assert f"service-linked role {role_name}: unchanged" in out

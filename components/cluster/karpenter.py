@@ -264,7 +264,12 @@ def node_pool_spec(pool: NodePoolSpec) -> dict[str, Any]:
 
 
 def controller_values(
-    *, cluster_name: str, queue_name: pulumi.Input[str], role_arn: pulumi.Input[str], replicas: int
+    *,
+    cluster_name: str,
+    queue_name: pulumi.Input[str],
+    role_arn: pulumi.Input[str],
+    replicas: int,
+    region: str,
 ) -> dict[str, Any]:
     """Chart values of the controller: on the system group only (never on a node it manages), bounded,
     restricted, its interruption queue and IRSA role, no Pricing API, scraped by our Prometheus."""
@@ -314,6 +319,9 @@ def controller_values(
                 "limits": {"cpu": "1", "memory": "1Gi"},
             },
             "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+            # The region from the environment: the node's metadata service, where the SDK would look, is one
+            # hop further than pods may reach (hop limit 1).
+            "env": [{"name": "AWS_REGION", "value": region}],
         },
         "settings": {
             "clusterName": cluster_name,
@@ -582,6 +590,7 @@ def install_karpenter(
             queue_name=queue.name,
             role_arn=controller_role.arn,
             replicas=spec.controller_replicas,
+            region=refs.region,
         ),
         opts=after(crds, controller_policy_resource, *node_access),
     )

@@ -28,6 +28,9 @@ if TYPE_CHECKING:  # THE public API, one name a line: pyright reads it, the run 
     from mlops_platform.components.artifact_store import ArtifactStoreArgs as ArtifactStoreArgs
     from mlops_platform.components.cluster.cluster import KubernetesCluster as KubernetesCluster
     from mlops_platform.components.cluster.cluster import KubernetesClusterArgs as KubernetesClusterArgs
+    from mlops_platform.components.cluster.karpenter import KarpenterSpec as KarpenterSpec
+    from mlops_platform.components.cluster.karpenter import NodePoolSpec as NodePoolSpec
+    from mlops_platform.components.cluster.node_groups import NodeGroupSpec as NodeGroupSpec
     from mlops_platform.components.container_registry import ContainerRegistry as ContainerRegistry
     from mlops_platform.components.container_registry import ContainerRegistryArgs as ContainerRegistryArgs
     from mlops_platform.components.database.metadata import MetadataDatabase as MetadataDatabase

@@ -121,3 +121,34 @@ def cidr_egress(
 ) -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
     """Egress to the CIDR ``blocks`` on the TCP ports ``numbers``."""
     return k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=cidrs(blocks), ports=ports(*numbers))
+
+
+API_SERVER_PORT = 443
+
+
+def controller_baseline_policies(
+    cluster_cidrs: Sequence[str],
+) -> list[tuple[str, k8s.networking.v1.NetworkPolicySpecArgs]]:
+    """``(name, spec)`` of the three NetworkPolicies every controller namespace of the platform starts from:
+    ``default-deny`` (all ingress and egress of every pod), ``allow-dns`` (CoreDNS) and ``allow-api-server``
+    (HTTPS to the API server's endpoint ENIs and the ``kubernetes`` Service, ``cluster_cidrs``)."""
+    V1 = k8s.networking.v1
+    everything = selector()
+    return [
+        (
+            "default-deny",
+            V1.NetworkPolicySpecArgs(pod_selector=everything, policy_types=["Ingress", "Egress"]),
+        ),
+        (
+            "allow-dns",
+            V1.NetworkPolicySpecArgs(pod_selector=everything, policy_types=["Egress"], egress=[dns_egress()]),
+        ),
+        (
+            "allow-api-server",
+            V1.NetworkPolicySpecArgs(
+                pod_selector=everything,
+                policy_types=["Egress"],
+                egress=[cidr_egress(cluster_cidrs, API_SERVER_PORT)],
+            ),
+        ),
+    ]

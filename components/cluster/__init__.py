@@ -7,5 +7,8 @@
 * :mod:`~mlops_platform.components.cluster.access`: admin access entries and the kubeconfig.
 * :mod:`~mlops_platform.components.cluster.security_groups`: the control-plane and node security groups and their rules.
 * :mod:`~mlops_platform.components.cluster.versions`: pinned versions and the EKS support calendar (no SDK import).
+* :mod:`~mlops_platform.components.cluster.instance_families`: the NVIDIA GPU families (no import at all).
+* :mod:`~mlops_platform.components.cluster.karpenter`: Karpenter, its node classes and pools
+  (:mod:`~mlops_platform.components.cluster.karpenter_iam`: its IAM documents).
 * :mod:`~mlops_platform.components.cluster.external_secrets`: the External Secrets Operator add-on.
 """

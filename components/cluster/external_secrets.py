@@ -17,7 +17,7 @@ from mlops_platform.components.kubernetes import (
     RESTRICTED_NAMESPACE_LABELS,
     cidr_egress,
     cidrs,
-    dns_egress,
+    controller_baseline_policies,
     ports,
 )
 from mlops_platform.components.kubernetes import selector as label_selector
@@ -43,7 +43,6 @@ ESO_WEBHOOK_PORT = 10250
 """The ESO webhook's container port (the chart's ``webhook.port``); the API server calls it there."""
 ESO_WEBHOOK_POD_LABELS = {"app.kubernetes.io/name": "external-secrets-webhook"}
 ESO_CONTROLLER_POD_LABELS = {"app.kubernetes.io/name": "external-secrets"}
-API_SERVER_PORT = 443
 _OPERATOR_SECURITY = {
     "allowPrivilegeEscalation": False,
     "readOnlyRootFilesystem": True,
@@ -100,25 +99,8 @@ def operator_network_policies(
     the webhook's port from the control plane. Nothing scrapes the operator (the chart's ServiceMonitor
     is off), so no metrics ingress. Kubelet probes from the pod's own node are always admitted."""
     V1 = k8s.networking.v1
-    everything = label_selector()
-    dns = dns_egress()
     return [
-        (
-            "default-deny",
-            V1.NetworkPolicySpecArgs(pod_selector=everything, policy_types=["Ingress", "Egress"]),
-        ),
-        (
-            "allow-dns",
-            V1.NetworkPolicySpecArgs(pod_selector=everything, policy_types=["Egress"], egress=[dns]),
-        ),
-        (
-            "allow-api-server",
-            V1.NetworkPolicySpecArgs(
-                pod_selector=everything,
-                policy_types=["Egress"],
-                egress=[cidr_egress(cluster_cidrs, API_SERVER_PORT)],
-            ),
-        ),
+        *controller_baseline_policies(cluster_cidrs),
         (
             "controller-aws-apis",
             V1.NetworkPolicySpecArgs(

@@ -45,7 +45,7 @@ from mlops_platform.components.keys import interruption_queue_name
 from mlops_platform.components.kubernetes import (
     RESTRICTED_NAMESPACE_LABELS,
     cidr_egress,
-    dns_egress,
+    controller_baseline_policies,
     pods,
     ports,
 )
@@ -88,7 +88,6 @@ METRICS_PORT = 8080
 MONITORING_NAMESPACE = "monitoring"
 PROMETHEUS_POD_LABELS = {"app.kubernetes.io/name": "prometheus"}
 CONTROLLER_POD_LABELS = {"app.kubernetes.io/name": "karpenter"}
-API_SERVER_PORT = 443
 INTERRUPTION_EVENTS: dict[str, tuple[str, str]] = {
     "spot-interruption": ("aws.ec2", "EC2 Spot Instance Interruption Warning"),
     "rebalance": ("aws.ec2", "EC2 Instance Rebalance Recommendation"),
@@ -341,24 +340,8 @@ def controller_network_policies(
     (its endpoint ENIs and the ``kubernetes`` Service), HTTPS to the VPC (the AWS API endpoints; never the
     internet) and Prometheus' scrapes of the metrics port. Kubelet probes from the node are always admitted."""
     V1 = k8s.networking.v1
-    everything = label_selector()
     return [
-        (
-            "default-deny",
-            V1.NetworkPolicySpecArgs(pod_selector=everything, policy_types=["Ingress", "Egress"]),
-        ),
-        (
-            "allow-dns",
-            V1.NetworkPolicySpecArgs(pod_selector=everything, policy_types=["Egress"], egress=[dns_egress()]),
-        ),
-        (
-            "allow-api-server",
-            V1.NetworkPolicySpecArgs(
-                pod_selector=everything,
-                policy_types=["Egress"],
-                egress=[cidr_egress(cluster_cidrs, API_SERVER_PORT)],
-            ),
-        ),
+        *controller_baseline_policies(cluster_cidrs),
         (
             "controller-aws-apis",
             V1.NetworkPolicySpecArgs(

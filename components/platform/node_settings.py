@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from mlops_platform.components.cluster.instance_families import NVIDIA_GPU_FAMILIES
 from mlops_platform.components.network.endpoints import KARPENTER_ENDPOINTS
 from mlops_platform.components.platform.section import Section
 
@@ -30,28 +31,6 @@ COMPUTE_PATTERN_WORDS: dict[str, str] = {
     BUDGET: "a node count such as 1, or a share of the pool's nodes such as 10%",
 }
 """What the compute fields' patterns allow, in words (merged into the schema's ``PATTERN_WORDS``)."""
-
-# The EC2 instance families with NVIDIA GPUs that the EKS AL2023_x86_64_NVIDIA AMI (the GPU group's, see
-# components/cluster/node_groups.py) runs on: x86_64 only, so not g5g or p6e-gb200 (Graviton/Grace), and not
-# g4ad (AMD GPUs), inf*/trn* (Neuron) or dl1 (Gaudi). Source: the AWS "Accelerated computing instances"
-# table, https://docs.aws.amazon.com/ec2/latest/instancetypes/ac.html (families with an NVIDIA GPU).
-NVIDIA_GPU_FAMILIES = (
-    "g4dn",
-    "g5",
-    "g6",
-    "g6e",
-    "g6f",
-    "gr6",
-    "gr6f",
-    "p3",
-    "p3dn",
-    "p4d",
-    "p4de",
-    "p5",
-    "p5e",
-    "p5en",
-    "p6-b200",
-)
 
 
 class NodeGroupSettings(Section):

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from mlops_platform.components.cluster.instance_families import NVIDIA_GPU_FAMILIES
 from mlops_platform.policies.rules._common import Ctx, Res, as_list, truthy
 from mlops_platform.policies.rules._meta import RELAXED_DEV, STR_LIST, Prop
 from mlops_platform.policies.rules._registry import resource_rule
@@ -29,27 +30,6 @@ CATEGORY = "karpenter.k8s.aws/instance-category"
 GPU_COUNT = "karpenter.k8s.aws/instance-gpu-count"
 GPU_MANUFACTURER = "karpenter.k8s.aws/instance-gpu-manufacturer"
 GPU_DETAILS = ("karpenter.k8s.aws/instance-gpu-name", "karpenter.k8s.aws/instance-gpu-memory")
-
-NVIDIA_GPU_FAMILIES: tuple[str, ...] = (
-    "g4dn",
-    "g5",
-    "g6",
-    "g6e",
-    "g6f",
-    "gr6",
-    "gr6f",
-    "p3",
-    "p3dn",
-    "p4d",
-    "p4de",
-    "p5",
-    "p5e",
-    "p5en",
-    "p6-b200",
-)
-"""The NVIDIA GPU families the platform allows: a copy of
-``mlops_platform.components.platform.settings.NVIDIA_GPU_FAMILIES`` (the pack imports neither pydantic nor the
-components; tests/policies/rules/test_karpenter.py asserts the two agree)."""
 
 GENERAL_FAMILIES: tuple[str, ...] = (
     "m5",

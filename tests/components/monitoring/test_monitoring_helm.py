@@ -1,8 +1,8 @@
 """Monitoring's Helm releases rendered by the real helm from the pinned charts, with exactly the values the
 shipped dev and prod stacks pass: what the API server would receive on the first ``pulumi up``.
 
-helm comes from ``MLOPS_HELM`` (default during development: /work/tools/helm-bin), then ``PATH`` (the
-Makefile installs it before pytest). Charts come from ``MLOPS_CHARTS``, else ``../shared/charts`` beside
+helm comes from ``MLOPS_HELM``, then the repository's pinned helm (``.ci/helm/bin/helm``, which ``make helm``
+installs before pytest), then ``PATH``. Charts come from ``MLOPS_CHARTS``, else ``../shared/charts`` beside
 the repository. Both missing is a failure with the reason, never a skip.
 """
 
@@ -47,6 +47,7 @@ from mlops_platform.components.monitoring.network_policies import (
 from mlops_platform.components.monitoring.rules import gpu_rules
 from mlops_platform.mlops.engine import run_callable
 from mlops_platform.mlops.graph import Graph, reveal
+from mlops_platform.mlops.verify.helm import LOCAL_HELM
 
 REPO = Path(__file__).resolve().parents[3]
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -58,13 +59,14 @@ def _executable(path: str | None) -> bool:
 
 
 def helm_binary() -> str:
-    """``MLOPS_HELM`` when set (it must then be an executable), else the development binary, else PATH."""
+    """``MLOPS_HELM`` when set (it must then be an executable), else the pinned helm ``make helm`` installs,
+    else PATH."""
     configured = os.environ.get("MLOPS_HELM")
     if configured:
         if not _executable(configured):
             pytest.fail(f"MLOPS_HELM={configured!r} is not an executable helm binary", pytrace=False)
         return configured
-    for candidate in ("/work/tools/helm-bin", shutil.which("helm")):
+    for candidate in (str(LOCAL_HELM), shutil.which("helm")):
         if candidate and _executable(candidate):
             return candidate
     pytest.fail(

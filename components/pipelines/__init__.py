@@ -1,0 +1,1 @@
+"""Pipelines on the platform: Argo Workflows, the pipelines namespace and the reference training pipeline."""

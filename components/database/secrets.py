@@ -24,20 +24,19 @@ def credentials_spec(
     refresh_interval: str,
 ) -> dict[str, Any]:
     """Sync :data:`SECRET_KEYS` of the Secrets Manager secret ``secret_arn`` through the SecretStore
-    ``secret_store`` into ``k8s_secret_name``, with ``service_file_template`` rendered at ``service_file_key``."""
+    ``secret_store`` into ``k8s_secret_name``, with ``service_file_template`` rendered at ``service_file_key``
+    (an empty key: the two keys only)."""
+    target: dict[str, Any] = {"name": k8s_secret_name, "creationPolicy": "Owner", "deletionPolicy": "Retain"}
+    if service_file_key:
+        target["template"] = {
+            "engineVersion": "v2",
+            "mergePolicy": "Merge",
+            "data": {service_file_key: service_file_template},
+        }
     return {
         "refreshInterval": refresh_interval,
         "secretStoreRef": {"name": secret_store, "kind": "SecretStore"},
-        "target": {
-            "name": k8s_secret_name,
-            "creationPolicy": "Owner",
-            "deletionPolicy": "Retain",
-            "template": {
-                "engineVersion": "v2",
-                "mergePolicy": "Merge",
-                "data": {service_file_key: service_file_template},
-            },
-        },
+        "target": target,
         "data": [
             {"secretKey": key, "remoteRef": {"key": secret_arn, "property": key}} for key in SECRET_KEYS
         ],

@@ -159,7 +159,8 @@ class DatabaseTenantArgs:
             (its role gets :attr:`DatabaseTenant.read_policy`).
         k8s_secret_name: Name of the synced Kubernetes Secret (keys ``username``, ``password`` and
             ``service_file_key``).
-        service_file_key: Key of the libpq service file in that Secret.
+        service_file_key: Key of the libpq service file in that Secret (empty: no service file, for a client
+            that reads ``username`` and ``password`` itself, like Argo's workflow archive).
         service_file_template: The service file with ``{{ .username }}``/``{{ .password }}`` placeholders (rendered
             by the caller, e.g. :func:`mlops_platform.components.mlflow.server.render_pg_service`).
         run_as_user: UID/GID of the jobs' container (the image's user).
@@ -193,9 +194,9 @@ class DatabaseTenantArgs:
     ca_bundle_path: str
     secret_store: str
     k8s_secret_name: str
-    service_file_key: str
-    service_file_template: str
     run_as_user: int
+    service_file_key: str = ""
+    service_file_template: str = ""
     admin_depends_on: Sequence[pulumi.Resource] = ()
     tenant_depends_on: Sequence[pulumi.Resource] = ()
     rotation_schedule: str = "17 3 1 * *"

@@ -420,6 +420,8 @@ class ModelRegistry(pulumi.ComponentResource):
                     opts=self._child(),
                 )
             )
+        #: What other tenants' objects in the admin namespace wait for (the namespace, when created here).
+        self.db_admin_ready: list[pulumi.Resource] = admin_ready
         self.database_tenant = DatabaseTenant(
             f"{name}-db-tenant",
             DatabaseTenantArgs(

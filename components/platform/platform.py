@@ -17,6 +17,7 @@ from mlops_platform.components.network.network import Network, NetworkArgs
 from mlops_platform.components.platform.compute import add_compute
 from mlops_platform.components.platform.monitoring import add_monitoring, monitoring_exports
 from mlops_platform.components.platform.outputs import stack_outputs
+from mlops_platform.components.platform.pipelines import add_pipelines
 from mlops_platform.components.platform.settings import PlatformConfig
 
 
@@ -57,6 +58,8 @@ class MlopsPlatform(pulumi.ComponentResource):
         self.k8s_provider = self.cluster.provider
         self.registry = self.compute.registry
         self.model_registry = self.compute.model_registry
+        # Pipelines: Argo Workflows, the pipelines namespace, the reference pipeline (pipelinesEnabled).
+        self.pipelines = add_pipelines(self, config, self.compute)
 
         self.monitoring = self._monitoring()
 

@@ -49,6 +49,13 @@ _COMMON: dict[str, dict[str, Any]] = {
     },
     "registry": {"repositories": ["mlflow", "training", "serving"]},
     "mlflow": {"await_rollout": True},
+    "pipelines": {
+        "enabled": True,
+        "deadline_hours": 6,
+        "retrain_schedule": "",
+        "step_image_tag": "1.0.0",
+        "train_on_gpu": False,
+    },
     "monitoring": {"alert_emails": [], "alert_https_endpoints": []},
     "artifacts": {"force_destroy": False, "object_lock_days": 30},
     "deploy": {
@@ -127,6 +134,12 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         },
         "registry": {"keep_tagged_images": 30, "untagged_expiry_days": 7},
         "mlflow": {"replicas": 1},
+        "pipelines": {
+            "controller_replicas": 1,
+            "server_replicas": 1,
+            "workflow_ttl_hours": 24,
+            "archive_ttl_days": 14,
+        },
         "monitoring": {
             "prometheus_retention_days": 7,
             "prometheus_storage_gib": 20,
@@ -213,6 +226,12 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         },
         "registry": {"keep_tagged_images": 50, "untagged_expiry_days": 7},
         "mlflow": {"replicas": 2},
+        "pipelines": {
+            "controller_replicas": 2,
+            "server_replicas": 2,
+            "workflow_ttl_hours": 48,
+            "archive_ttl_days": 90,
+        },
         "monitoring": {
             "prometheus_retention_days": 15,
             "prometheus_storage_gib": 50,
@@ -299,6 +318,12 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         },
         "registry": {"keep_tagged_images": 100, "untagged_expiry_days": 3},
         "mlflow": {"replicas": 3},
+        "pipelines": {
+            "controller_replicas": 2,
+            "server_replicas": 2,
+            "workflow_ttl_hours": 72,
+            "archive_ttl_days": 400,
+        },
         "monitoring": {
             "prometheus_retention_days": 30,
             "prometheus_storage_gib": 100,

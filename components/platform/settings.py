@@ -38,6 +38,11 @@ from mlops_platform.components.platform.node_settings import (
     WorkloadNodes,
     compute_requirements,
 )
+from mlops_platform.components.platform.pipeline_settings import (
+    PIPELINE_PATTERN_WORDS,
+    PipelineSettings,
+    pipeline_requirements,
+)
 from mlops_platform.components.platform.section import Section as _Section
 from mlops_platform.components.validation import check_email, check_https_url, check_region
 
@@ -122,6 +127,7 @@ PATTERN_WORDS: dict[str, str] = {
         "an image reference in lowercase with a version tag (repo/name:1.2) or a digest (repo/name@sha256:<64 hex>)"
     ),
     **COMPUTE_PATTERN_WORDS,
+    **PIPELINE_PATTERN_WORDS,
 }
 """What each field pattern allows, in words: the loader says this, never the regular expression."""
 
@@ -565,6 +571,7 @@ SECTIONS: dict[str, type[_Section]] = {
     "gpu_pool": GpuPool,
     "registry": RegistrySettings,
     "mlflow": MlflowSettings,
+    "pipelines": PipelineSettings,
     "monitoring": MonitoringSettings,
     "deploy": DeploySettings,
 }
@@ -641,8 +648,10 @@ FLOOR_ERROR = "environment_floor"
 
 def requirement_problems(sections: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str]]:
     """``(key, message)`` for each requirement across sections that ``sections`` (section -> field -> value)
-    does not meet (:func:`~mlops_platform.components.platform.node_settings.compute_requirements`)."""
-    return [(key_for(section, name), message) for (section, name), message in compute_requirements(sections)]
+    does not meet (:func:`~mlops_platform.components.platform.node_settings.compute_requirements`,
+    :func:`~mlops_platform.components.platform.pipeline_settings.pipeline_requirements`)."""
+    problems = compute_requirements(sections) + pipeline_requirements(sections)
+    return [(key_for(section, name), message) for (section, name), message in problems]
 
 
 def floor_problems(environment: str, sections: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str]]:
@@ -680,6 +689,7 @@ class PlatformConfig(BaseModel):
     gpu_pool: GpuPool
     registry: RegistrySettings
     mlflow: MlflowSettings
+    pipelines: PipelineSettings
     monitoring: MonitoringSettings
     deploy: DeploySettings
 

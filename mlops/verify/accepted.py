@@ -233,6 +233,15 @@ ACCEPTED: tuple[Accepted, ...] = (
     ),
     Accepted(
         "policy",
+        "k8s-probes",
+        r"^\S+-pipelines-argo apps/v1 Deployment argo/argo-workflows-workflow-controller .*: "
+        r"container 'controller' lacks readinessProbe",
+        "Argo's workflow controller serves no traffic (a leader-elected reconciler, no Service behind it but "
+        "metrics), so readiness gates nothing; the chart has no readiness value, and its liveness probe "
+        "(/healthz on 6060) is on.",
+    ),
+    Accepted(
+        "policy",
         "k8s-allowed-registries",
         _DEVICE_PLUGIN
         + r".*: container 'nvidia-device-plugin-ctr' image 'nvcr\.io/nvidia/k8s-device-plugin:v\d+\.\d+\.\d+' "

@@ -18,6 +18,7 @@ ALLOWED_HELM_REPOSITORIES = [
     "https://nvidia.github.io/k8s-device-plugin",
     "https://nvidia.github.io/dcgm-exporter/helm-charts",
     "https://charts.jetstack.io",
+    "https://argoproj.github.io/argo-helm",
     "oci://public.ecr.aws/",
 ]
 """Chart repositories Helm releases may use (the default of `helm-repository-allowed`)."""

@@ -20,7 +20,7 @@ from mlops_platform.components.platform.compute import Compute, PlatformLike
 from mlops_platform.components.platform.monitoring import eks_default_service_cidr
 from mlops_platform.components.platform.settings import PlatformConfig
 
-__all__ = ["STEP_IMAGE_REPOSITORY", "add_pipelines", "step_image"]
+__all__ = ["STEP_IMAGE_REPOSITORY", "add_pipelines", "pipelines_exports", "step_image"]
 
 #: The ECR repository of the pipeline step image (docker/pipeline).
 STEP_IMAGE_REPOSITORY = "training"
@@ -89,3 +89,16 @@ def add_pipelines(
             depends_on=[compute.database_ingress],
         ),
     )
+
+
+def pipelines_exports(pipelines: Pipelines | None) -> dict[str, pulumi.Input[Any]]:
+    """The pipelines' operational outputs by export name (none when pipelines are off)."""
+    if pipelines is None:
+        return {}
+    return {
+        "argoNamespace": pipelines.namespace_name,
+        "argoServerService": pipelines.server_service,
+        "pipelinesNamespace": pipelines.workflow_namespace_name,
+        "pipelinesServiceAccount": pipelines.workflow_service_account,
+        "pipelinesWorkflowRoleArn": pipelines.workflow_role_arn,
+    }

@@ -17,7 +17,7 @@ from mlops_platform.components.network.network import Network, NetworkArgs
 from mlops_platform.components.platform.compute import add_compute
 from mlops_platform.components.platform.monitoring import add_monitoring, monitoring_exports
 from mlops_platform.components.platform.outputs import stack_outputs
-from mlops_platform.components.platform.pipelines import add_pipelines
+from mlops_platform.components.platform.pipelines import add_pipelines, pipelines_exports
 from mlops_platform.components.platform.settings import PlatformConfig
 
 
@@ -64,7 +64,12 @@ class MlopsPlatform(pulumi.ComponentResource):
         self.monitoring = self._monitoring()
 
         self.outputs: dict[str, pulumi.Input[Any]] = stack_outputs(
-            self._contract(), {**self._operational_outputs(), **monitoring_exports(self.monitoring)}
+            self._contract(),
+            {
+                **self._operational_outputs(),
+                **monitoring_exports(self.monitoring),
+                **pipelines_exports(self.pipelines),
+            },
         )
 
         self.register_outputs(

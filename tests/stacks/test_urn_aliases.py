@@ -27,6 +27,8 @@ GPU_GROUP_IN_0_2 = {"dev": False, "staging": False, "prod": True}
 NEW_IN_0_3 = ("-karpenter", "-nvidia-device-plugin", "-dcgm-exporter")
 """Names of what 0.3.0 adds: Karpenter's resources, and NVIDIA's device plugin and DCGM exporter where a GPU
 pool comes to a stack that had no GPU group (staging)."""
+NEW_IN_0_4 = ("-pipelines",)
+"""Names of what 0.4.0 adds: the pipelines (Argo Workflows, the pipelines namespace, the archive's tenant)."""
 NEW_ENDPOINTS = ("ec2", "ssm", "sqs", "eks")
 """The interface endpoints Karpenter's closed egress adds (components/network/endpoints.py KARPENTER_ENDPOINTS)."""
 
@@ -35,7 +37,7 @@ def new_in_0_3(urn: str) -> bool:
     name = urn.rsplit("::", 1)[-1]
     if urn_type(urn) == "aws:ec2/vpcEndpoint:VpcEndpoint":
         return name.rsplit("-", 1)[-1] in NEW_ENDPOINTS
-    return any(tag in name for tag in NEW_IN_0_3)
+    return any(tag in name for tag in NEW_IN_0_3 + NEW_IN_0_4)
 
 
 @pytest.fixture(scope="module")

@@ -31,8 +31,13 @@ OPERATIONAL = [
     "alertmanagerUrl",
     "grafanaUrl",
     "grafanaAdminSecret",
+    "argoNamespace",
+    "argoServerService",
+    "pipelinesNamespace",
+    "pipelinesServiceAccount",
+    "pipelinesWorkflowRoleArn",
 ]
-"""The outputs beyond the contract, in export order (monitoring's last, from monitoring_exports)."""
+"""The outputs beyond the contract, in export order (then monitoring_exports', then pipelines_exports')."""
 
 
 def test_outputs_are_the_contract_then_the_operational_outputs() -> None:
@@ -53,3 +58,5 @@ def test_outputs_are_the_contract_then_the_operational_outputs() -> None:
     assert graph.outputs["environment"] == "dev" and graph.outputs["contractVersion"] == "1"
     assert isinstance(graph.outputs["kubeconfig"], Secret)
     assert graph.outputs["mlflowNamespace"] == "mlflow"
+    assert graph.outputs["pipelinesNamespace"] == "pipelines"
+    assert graph.outputs["argoServerService"] == "argo-workflows-server.argo.svc.cluster.local:2746"

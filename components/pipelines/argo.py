@@ -168,7 +168,8 @@ def _archive(spec: ArgoValuesSpec) -> dict[str, Any]:
     return {
         "archive": True,
         "archiveTTL": spec.archive_ttl,
-        "nodeStatusOffLoad": True,
+        # Workflow status stays in the cluster: a database outage delays archiving, never a running workflow.
+        "nodeStatusOffLoad": False,
         "connectionPool": {"maxIdleConns": 10, "maxOpenConns": 20, "connMaxLifetime": "300s"},
         "postgresql": {
             "host": spec.db_host,

@@ -28,6 +28,7 @@ import pulumi_kubernetes as k8s
 
 from mlops_platform.components.aliases import component_options
 from mlops_platform.components.cluster.external_secrets import ESO_SECRETS_API
+from mlops_platform.components.database.rollout_restart import RolloutRestart, RolloutRestartArgs
 from mlops_platform.components.database.tenant import DatabaseTenant, DatabaseTenantArgs
 from mlops_platform.components.iam import service_account_role
 from mlops_platform.components.kubernetes import (
@@ -42,6 +43,7 @@ from mlops_platform.components.pipelines.argo import (
     ARGO_CHART,
     ARGO_CHART_VERSION,
     ARGO_REPOSITORY,
+    CONTROLLER_SA,
     RELEASE_NAME,
     SERVER_PORT,
     SERVER_SA,
@@ -107,6 +109,10 @@ class PipelinesArgs:
         active_deadline_seconds: The controller's default workflow deadline.
         ttl_seconds: How long finished workflows stay in the cluster.
         archive_ttl: How long the archive keeps them.
+        archive_rotation_schedule: Cron schedule (UTC) of the archive role's password rotation.
+        archive_restart_schedule: When the controller and the server restart after it (they read the password
+            only at start, argoproj/argo-workflows#7575): a little after the rotation, once External Secrets
+            synced the new password (its refresh interval is a minute).
         monitoring_namespace: Whose Prometheus scrapes the controller.
         chart_version: The argo-workflows chart version.
         workflow_templates: Manifests (``apiVersion``, ``kind``, ``metadata``, ``spec``) of the Argo objects to
@@ -146,6 +152,8 @@ class PipelinesArgs:
     active_deadline_seconds: int = 6 * 3600
     ttl_seconds: int = 24 * 3600
     archive_ttl: str = "30d"
+    archive_rotation_schedule: str = "17 3 1 * *"
+    archive_restart_schedule: str = "32 3 1 * *"
     monitoring_namespace: str = "monitoring"
     chart_version: str = ARGO_CHART_VERSION
     workflow_templates: Sequence[pulumi.Input[Mapping[str, Any]]] = ()
@@ -212,6 +220,7 @@ class Pipelines(pulumi.ComponentResource):
         self._workflow_namespace(name)
         archive = self._archive(name)
         self._release(name, archive)
+        self._restart_after_rotation(name)
         self.templates = [self._template(name, manifest) for manifest in args.workflow_templates]
         self._outputs()
 
@@ -390,6 +399,7 @@ class Pipelines(pulumi.ComponentResource):
                 secret_store=_SECRET_STORE,
                 k8s_secret_name=ARCHIVE_SECRET,
                 run_as_user=args.tenant_image_uid,
+                rotation_schedule=args.archive_rotation_schedule,
                 await_job=args.await_job,
                 node_selector=args.node_selector,
                 admin_depends_on=list(args.db_admin_depends_on),
@@ -445,6 +455,26 @@ class Pipelines(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[self.namespace, self.workflow_ns, archive.external_secret]
             ),
+        )
+
+    def _restart_after_rotation(self, name: str) -> None:
+        """The controller and the server read the archive's password once: restart them after its rotation.
+        The Deployments are named by the chart: the controller's ``<release>-workflow-controller`` (as its
+        service account), the server's ``<release>-server``."""
+        args = self._args
+        RolloutRestart(
+            f"{name}-archive-restart",
+            RolloutRestartArgs(
+                name="archive-password-restart",
+                namespace=args.namespace,
+                deployments=[CONTROLLER_SA, SERVER_SA],
+                schedule=args.archive_restart_schedule,
+                image=args.tenant_image,
+                run_as_user=args.tenant_image_uid,
+                node_selector=args.node_selector,
+                depends_on=[self.namespace, self.release],
+            ),
+            opts=self._child(),
         )
 
     def _template(

@@ -512,6 +512,31 @@ def _controller_role(
     return role, policy
 
 
+def _release_args(
+    chart: str,
+    spec: KarpenterSpec,
+    ns: k8s.core.v1.Namespace,
+    *,
+    skip_crds: bool = False,
+    values: Mapping[str, Any] | None = None,
+) -> k8s.helm.v3.ReleaseArgs:
+    """A release of the chart ``chart`` (also the release's name), as both Karpenter releases are made: the
+    chart by its full OCI reference, with no ``repository_opts`` (pulumi-kubernetes cannot pull from an
+    ``oci://`` repository URL there at ``up``: pulumi/pulumi-kubernetes#2158), the pinned version, our
+    namespace, atomic installs."""
+    return k8s.helm.v3.ReleaseArgs(
+        name=chart,
+        chart=f"{KARPENTER_REPOSITORY}/{chart}",
+        version=spec.chart_version,
+        namespace=ns.metadata.name,
+        create_namespace=False,
+        skip_crds=skip_crds,
+        atomic=True,
+        cleanup_on_fail=True,
+        values=dict(values) if values is not None else None,
+    )
+
+
 def install_karpenter(
     name: str,
     spec: KarpenterSpec,
@@ -545,36 +570,17 @@ def install_karpenter(
             spec=policy_spec,
             opts=after(ns),
         )
-    crds = k8s.helm.v3.Release(
-        f"{name}-crd",
-        name="karpenter-crd",
-        chart="karpenter-crd",
-        version=spec.chart_version,
-        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=KARPENTER_REPOSITORY),
-        namespace=ns.metadata.name,
-        create_namespace=False,
-        atomic=True,
-        cleanup_on_fail=True,
-        opts=on_cluster,
+    crds = k8s.helm.v3.Release(f"{name}-crd", _release_args("karpenter-crd", spec, ns), opts=on_cluster)
+    values = controller_values(
+        cluster_name=refs.cluster_name,
+        queue_name=queue.name,
+        role_arn=controller_role.arn,
+        replicas=spec.controller_replicas,
+        region=refs.region,
     )
     release = k8s.helm.v3.Release(
         name,
-        name="karpenter",
-        chart="karpenter",
-        version=spec.chart_version,
-        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=KARPENTER_REPOSITORY),
-        namespace=ns.metadata.name,
-        create_namespace=False,
-        skip_crds=True,
-        atomic=True,
-        cleanup_on_fail=True,
-        values=controller_values(
-            cluster_name=refs.cluster_name,
-            queue_name=queue.name,
-            role_arn=controller_role.arn,
-            replicas=spec.controller_replicas,
-            region=refs.region,
-        ),
+        _release_args("karpenter", spec, ns, skip_crds=True, values=values),
         opts=after(crds, controller_policy_resource, *node_access),
     )
     node_classes: dict[str, k8s.apiextensions.CustomResource] = {}
@@ -593,7 +599,8 @@ def install_karpenter(
                 volume_key_arn=refs.volume_key_arn,
                 tags=spec.node_tags,
             ),
-            opts=after(crds),
+            # After the controller, so deleted before it: its finalizer needs the controller running.
+            opts=after(crds, release),
         )
         node_pools[pool.name] = k8s.apiextensions.CustomResource(
             f"{name}-{pool.name}-pool",
@@ -603,7 +610,8 @@ def install_karpenter(
                 name=pool.name, annotations={EXPECTED_NODES_ANNOTATION: str(pool.expected_nodes)}
             ),
             spec=node_pool_spec(pool),
-            # Once the controller runs, a pending pod gets a node; the class must exist first.
+            # Once the controller runs, a pending pod gets a node; the class must exist first. Deleted before
+            # the controller, which drains and terminates the pool's nodes (the NodePool's finalizer).
             opts=after(crds, node_classes[pool.name], release),
         )
     return Karpenter(

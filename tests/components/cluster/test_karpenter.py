@@ -4,11 +4,15 @@ node classes and pools from config, and the config checks around them."""
 from __future__ import annotations
 
 import json
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 from compute_support import config, render_platform
 from config_support import problems
+from verify_kit import shared_charts
 
 from mlops_platform.components.aws_context import AwsContext
 from mlops_platform.components.cluster.karpenter import (
@@ -20,6 +24,7 @@ from mlops_platform.components.cluster.karpenter import (
 from mlops_platform.components.cluster.karpenter_iam import controller_policy, queue_policy
 from mlops_platform.components.keys import interruption_queue_name, key_policy
 from mlops_platform.mlops.graph import Graph, Resource, reveal
+from mlops_platform.mlops.verify import helm as helm_layer
 
 NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
 NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
@@ -31,7 +36,9 @@ def statements(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def by_chart(g: Graph, chart: str) -> Resource:
-    (release,) = [r for r in g.of_type(RELEASE) if r.inputs["chart"] == chart]
+    """The release of the chart named ``chart`` (the last segment of its reference: an OCI chart is named by
+    its full reference)."""
+    (release,) = [r for r in g.of_type(RELEASE) if r.inputs["chart"].rsplit("/", 1)[-1] == chart]
     return release
 
 
@@ -225,7 +232,12 @@ def test_controller_runs_on_the_system_group_with_its_queue_and_role(prod: Graph
     release = by_chart(prod, "karpenter")
     crds = by_chart(prod, "karpenter-crd")
     assert release.inputs["version"] == crds.inputs["version"] == "1.14.1"
-    assert release.inputs["repositoryOpts"] == {"repo": "oci://public.ecr.aws/karpenter"}
+    # The OCI charts by their full reference, never an oci:// URL in repositoryOpts (which pulumi-kubernetes
+    # cannot pull from at `up`: pulumi/pulumi-kubernetes#2158).
+    assert release.inputs["chart"] == "oci://public.ecr.aws/karpenter/karpenter"
+    assert crds.inputs["chart"] == "oci://public.ecr.aws/karpenter/karpenter-crd"
+    assert "repositoryOpts" not in release.inputs and "repositoryOpts" not in crds.inputs
+    assert (release.inputs["name"], crds.inputs["name"]) == ("karpenter", "karpenter-crd")
     assert release.inputs["skipCrds"] is True
     values = reveal(release.inputs["values"])
     assert values["nodeSelector"]["mlops.platform/node-group"] == "system"
@@ -245,8 +257,46 @@ def test_controller_runs_on_the_system_group_with_its_queue_and_role(prod: Graph
     assert values["replicas"] == 2
     # The controller starts after its permissions, the nodes' access entry and the CRDs.
     assert crds.urn in release.dependencies
+    # The node classes and pools come after the controller, so they are deleted before it: their finalizers
+    # (draining and terminating the nodes) need the controller running.
+    for custom in [*prod.of_type(NODE_CLASS), *prod.of_type(NODE_POOL)]:
+        assert release.urn in custom.dependencies, custom.name
     namespace = prod.one("kubernetes:core/v1:Namespace", "mlops-prod-eks-karpenter")
     assert namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+@dataclass(frozen=True)
+class RecordingHelm(helm_layer.Helm):
+    """A helm that records what it is asked to pull and pulls nothing."""
+
+    calls: list[list[str]] = field(default_factory=list)
+
+    def run(self, args: list[str], *, timeout: float = 0) -> subprocess.CompletedProcess[str]:
+        self.calls.append(args)
+        return subprocess.CompletedProcess(args, 1, "", "offline")
+
+
+def test_verify_and_make_charts_find_the_oci_charts(prod: Graph, tmp_path: Path) -> None:
+    specs = {
+        s.chart: s for s in helm_layer.release_specs(prod) if s.repository == "oci://public.ecr.aws/karpenter"
+    }
+    assert set(specs) == {"karpenter", "karpenter-crd"}
+    # `mlops verify` renders each from ../shared/charts/<chart>-<version> ...
+    local = helm_layer.LocalCharts(shared_charts())
+    for chart, spec in specs.items():
+        assert local.locate(spec.chart, spec.version, spec.repository).name == f"{chart}-1.14.1"
+    # ... and `make charts` (--pull-charts) pulls the OCI reference itself.
+    recording = RecordingHelm(Path("helm"), "v4.0.0")
+    with pytest.raises(helm_layer.ChartNotFound):
+        helm_layer.PulledCharts(recording, tmp_path).locate(
+            "karpenter", "1.14.1", specs["karpenter"].repository
+        )
+    assert recording.calls[0][:4] == [
+        "pull",
+        "oci://public.ecr.aws/karpenter/karpenter",
+        "--version",
+        "1.14.1",
+    ]
 
 
 def test_interruption_queue_is_encrypted_and_fed_by_five_rules(prod: Graph) -> None:

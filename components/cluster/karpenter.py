@@ -8,9 +8,10 @@ its ``karpenter*``, ``generalPool*`` and ``gpuPool*`` keys into a :class:`Karpen
 
 What differs from Karpenter's reference installation (its getting-started CloudFormation template, v1.14):
 
-- The instance profile is ours (``spec.instanceProfile``), so the controller gets no IAM write action at all:
-  no ``iam:CreateInstanceProfile``/``AddRoleToInstanceProfile``/``DeleteInstanceProfile``, only
-  ``iam:PassRole`` of the one node role to EC2 and ``iam:GetInstanceProfile`` of the one profile.
+- The instance profile is ours (``spec.instanceProfile``), so the controller gets no instance-profile action at
+  all (no ``iam:CreateInstanceProfile``/``AddRoleToInstanceProfile``/``DeleteInstanceProfile``, nor the
+  ``iam:GetInstanceProfile``/``ListInstanceProfiles`` that only its own profiles' clean-up calls, which
+  ``isolatedVPC`` turns off), only ``iam:PassRole`` of the one node role to EC2.
 - ``settings.isolatedVPC``: the controller never calls the Pricing API (it has no VPC endpoint in most
   regions); it uses the on-demand prices compiled into the release, and Spot prices from
   ``ec2:DescribeSpotPriceHistory``. Its egress is closed to the VPC (ec2, ssm, sqs, eks and sts endpoints).
@@ -474,7 +475,6 @@ def _controller_role(
     name: str,
     refs: ClusterRefs,
     node_role: aws.iam.Role,
-    profile: aws.iam.InstanceProfile,
     queue: aws.sqs.Queue,
     namespace: str,
     parent: pulumi.ResourceOptions,
@@ -491,9 +491,7 @@ def _controller_role(
     policy = aws.iam.RolePolicy(
         f"{name}-controller",
         role=role.id,
-        policy=pulumi.Output.all(
-            refs.cluster_arn, node_role.arn, profile.arn, queue.arn, refs.volume_key_arn
-        ).apply(
+        policy=pulumi.Output.all(refs.cluster_arn, node_role.arn, queue.arn, refs.volume_key_arn).apply(
             lambda a: json.dumps(
                 controller_policy(
                     cluster_name=refs.cluster_name,
@@ -501,9 +499,8 @@ def _controller_role(
                     region=refs.region,
                     partition=refs.partition,
                     node_role_arn=a[1],
-                    instance_profile_arn=a[2],
-                    queue_arn=a[3],
-                    volume_key_arn=a[4],
+                    queue_arn=a[2],
+                    volume_key_arn=a[3],
                 )
             )
         ),
@@ -552,7 +549,7 @@ def install_karpenter(
     node_role, profile, node_access = _node_identity(name, refs, opts)
     queue = _interruption_queue(name, refs, opts)
     controller_role, controller_policy_resource = _controller_role(
-        name, refs, node_role, profile, queue, spec.namespace, opts
+        name, refs, node_role, queue, spec.namespace, opts
     )
 
     def after(*deps: pulumi.Resource) -> pulumi.ResourceOptions:

@@ -257,9 +257,10 @@ def spot_role_arn(ctx: AwsContext) -> str:
 def _spot_statements(ctx: AwsContext) -> list[dict[str, Any]]:
     # Karpenter (its interruption queue marks it) launches Spot instances through EC2 Fleet, and EC2 creates
     # a Spot instance's encrypted root volume as the Spot service-linked role, which EC2's documentation says
-    # must be allowed the customer key; without these two statements Spot nodes never start. That role is created by EC2 on the
-    # account's first Spot request, maybe after this key, and a key policy may not name a principal that
-    # does not exist; so '*' pinned to the account and to the role's exact ARN, as the cluster role above.
+    # must be allowed the customer key; without these two statements Spot nodes never start. `mlops bootstrap`
+    # creates that role, but a key policy may not name a principal that does not exist yet (a key made before
+    # bootstrap), and a role deleted and recreated would lose a grant that named it (KMS keeps the old role's
+    # ID); so '*' pinned to the account and to the role's exact ARN, as the cluster role above.
     pinned = {
         "StringEquals": {"kms:CallerAccount": ctx.account_id},
         "ArnEquals": {"aws:PrincipalArn": spot_role_arn(ctx)},

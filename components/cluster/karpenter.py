@@ -64,6 +64,7 @@ __all__ = [
     "NodePoolSpec",
     "controller_policy",
     "controller_values",
+    "event_rule_name",
     "install_karpenter",
     "interruption_queue_name",
     "node_class_spec",
@@ -272,7 +273,8 @@ def controller_values(
     region: str,
 ) -> dict[str, Any]:
     """Chart values of the controller: on the system group only (never on a node it manages), bounded,
-    restricted, its interruption queue and IRSA role, no Pricing API, scraped by our Prometheus."""
+    restricted, its interruption queue and IRSA role, no Pricing API; no ServiceMonitor of the chart's
+    (Monitoring's scrapes it)."""
     return {
         "replicas": replicas,
         "serviceAccount": {
@@ -329,7 +331,9 @@ def controller_values(
             "isolatedVPC": True,
             "featureGates": {"nodeRepair": False, "spotToSpotConsolidation": False},
         },
-        "serviceMonitor": {"enabled": True},
+        # Monitoring creates the ServiceMonitor once its CRD exists (kube-prometheus-stack brings it); the
+        # chart's would depend on which of the two releases Helm installed first.
+        "serviceMonitor": {"enabled": False},
         "logLevel": "info",
     }
 
@@ -381,6 +385,13 @@ class Karpenter:
     release: k8s.helm.v3.Release
     node_classes: dict[str, k8s.apiextensions.CustomResource]
     node_pools: dict[str, k8s.apiextensions.CustomResource]
+    namespace: str
+    """The controller's namespace (its Service ``karpenter``, port ``http-metrics``, is scraped there)."""
+    namespace_resource: k8s.core.v1.Namespace
+    event_rules: dict[str, aws.cloudwatch.EventRule]
+    """The EventBridge rules feeding the interruption queue, by :data:`INTERRUPTION_EVENTS` suffix."""
+    event_rule_names: tuple[str, ...]
+    """Their names (:func:`event_rule_name`), known before they exist: what their alarms watch."""
 
 
 @dataclass(frozen=True)
@@ -434,7 +445,15 @@ def _node_identity(
     return role, profile, [*attachments, entry]
 
 
-def _interruption_queue(name: str, refs: ClusterRefs, parent: pulumi.ResourceOptions) -> aws.sqs.Queue:
+def event_rule_name(cluster_name: str, suffix: str) -> str:
+    """The name of the EventBridge rule of ``suffix`` (:data:`INTERRUPTION_EVENTS`): ``<cluster>-karpenter-<suffix>``,
+    so an alarm can name it before it exists."""
+    return f"{cluster_name}-karpenter-{suffix}"
+
+
+def _interruption_queue(
+    name: str, refs: ClusterRefs, parent: pulumi.ResourceOptions
+) -> tuple[aws.sqs.Queue, dict[str, aws.cloudwatch.EventRule]]:
     """The interruption queue (encrypted with the cluster key), its policy and the EventBridge rules feeding it."""
     queue = aws.sqs.Queue(
         f"{name}-interruptions",
@@ -444,10 +463,11 @@ def _interruption_queue(name: str, refs: ClusterRefs, parent: pulumi.ResourceOpt
         kms_data_key_reuse_period_seconds=300,
         opts=parent,
     )
-    rules = []
+    rules: dict[str, aws.cloudwatch.EventRule] = {}
     for suffix, (source, detail_type) in INTERRUPTION_EVENTS.items():
         rule = aws.cloudwatch.EventRule(
             f"{name}-{suffix}",
+            name=event_rule_name(refs.cluster_name, suffix),
             description=f"{detail_type} events for Karpenter of {refs.cluster_name}",
             event_pattern=json.dumps({"source": [source], "detail-type": [detail_type]}),
             opts=parent,
@@ -459,16 +479,16 @@ def _interruption_queue(name: str, refs: ClusterRefs, parent: pulumi.ResourceOpt
             target_id="karpenter-interruption-queue",
             opts=parent,
         )
-        rules.append(rule)
+        rules[suffix] = rule
     aws.sqs.QueuePolicy(
         f"{name}-interruptions",
         queue_url=queue.id,
-        policy=pulumi.Output.all(queue.arn, *[r.arn for r in rules]).apply(
+        policy=pulumi.Output.all(queue.arn, *[r.arn for r in rules.values()]).apply(
             lambda a: json.dumps(queue_policy(a[0], a[1:]))
         ),
         opts=parent,
     )
-    return queue
+    return queue, rules
 
 
 def _controller_role(
@@ -547,7 +567,7 @@ def install_karpenter(
     NetworkPolicies, one EC2NodeClass and NodePool per pool) under ``on_cluster`` (the cluster's provider)."""
     _check(spec)
     node_role, profile, node_access = _node_identity(name, refs, opts)
-    queue = _interruption_queue(name, refs, opts)
+    queue, rules = _interruption_queue(name, refs, opts)
     controller_role, controller_policy_resource = _controller_role(
         name, refs, node_role, queue, spec.namespace, opts
     )
@@ -620,4 +640,8 @@ def install_karpenter(
         release=release,
         node_classes=node_classes,
         node_pools=node_pools,
+        namespace=spec.namespace,
+        namespace_resource=ns,
+        event_rules=rules,
+        event_rule_names=tuple(event_rule_name(refs.cluster_name, suffix) for suffix in rules),
     )

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from compute_support import config, render_platform
 from config_support import problems
-from verify_kit import shared_charts
+from verify_kit import project_helm, shared_charts
 
 from mlops_platform.components.aws_context import AwsContext
 from mlops_platform.components.cluster.karpenter import (
@@ -23,6 +24,7 @@ from mlops_platform.components.cluster.karpenter import (
 )
 from mlops_platform.components.cluster.karpenter_iam import controller_policy, queue_policy
 from mlops_platform.components.keys import interruption_queue_name, key_policy
+from mlops_platform.components.monitoring.network_policies import PROMETHEUS_POD_LABELS
 from mlops_platform.mlops.graph import Graph, Resource, reveal
 from mlops_platform.mlops.verify import helm as helm_layer
 
@@ -245,6 +247,8 @@ def test_controller_runs_on_the_system_group_with_its_queue_and_role(prod: Graph
     assert values["settings"]["interruptionQueue"] == queue.inputs["name"] == "mlops-prod-eks-karpenter"
     assert values["settings"]["clusterName"] == "mlops-prod-eks"
     assert values["settings"]["isolatedVPC"] is True
+    # Monitoring scrapes it (its ServiceMonitor waits for the CRD); the chart's would race the CRD's install.
+    assert values["serviceMonitor"] == {"enabled": False}
     role = prod.one("aws:iam/role:Role", "mlops-prod-eks-karpenter-controller")
     assert values["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"] == role.outputs["arn"]
     trust = json.loads(role.inputs["assumeRolePolicy"])
@@ -303,6 +307,10 @@ def test_interruption_queue_is_encrypted_and_fed_by_five_rules(prod: Graph) -> N
     rules = [r for r in prod.of_type("aws:cloudwatch/eventRule:EventRule") if "karpenter" in r.name]
     patterns = sorted(json.loads(r.inputs["eventPattern"])["detail-type"][0] for r in rules)
     assert patterns == sorted(d for _, d in INTERRUPTION_EVENTS.values())
+    # Named, so their alarms can name them before they exist.
+    assert sorted(r.inputs["name"] for r in rules) == sorted(
+        f"mlops-prod-eks-karpenter-{suffix}" for suffix in INTERRUPTION_EVENTS
+    )
     targets = [r for r in prod.of_type("aws:cloudwatch/eventTarget:EventTarget") if "karpenter" in r.name]
     assert len(targets) == 5 and all(t.inputs["arn"] == queue.outputs["arn"] for t in targets)
     policy = json.loads(prod.one("aws:sqs/queuePolicy:QueuePolicy").inputs["policy"])
@@ -347,3 +355,57 @@ def test_config_refuses_what_karpenter_cannot_run_with() -> None:
     )
     assert any(k.endswith("karpenterAmiAlias") and "staging's floor" in m for k, m in found), found
     assert config("dev", karpenterAmiAlias="al2023@latest").karpenter.ami_alias == "al2023@latest"
+
+
+def test_monitoring_scrapes_the_charts_service_through_the_namespace_policy(prod: Graph) -> None:
+    """Monitoring's ServiceMonitor selects the Service the pinned chart renders for the release ``karpenter``,
+    by the port the controller serves metrics on, which the namespace's policy opens to our Prometheus."""
+    release = by_chart(prod, "karpenter")
+    values = reveal(release.inputs["values"])
+    assert not {"nameOverride", "fullnameOverride", "additionalLabels"} & set(values)
+    done = project_helm().run(
+        [
+            "template",
+            release.inputs["name"],
+            str(shared_charts() / "karpenter-1.14.1"),
+            "--namespace",
+            "karpenter",
+            "--set",
+            "settings.clusterName=mlops-prod-eks",
+        ]
+    )
+    assert done.returncode == 0, done.stderr
+    objects = [o for o in yaml.safe_load_all(done.stdout) if o]
+    (service,) = [o for o in objects if o["kind"] == "Service"]
+    (deployment,) = [o for o in objects if o["kind"] == "Deployment"]
+    assert not [o for o in objects if o["kind"] == "ServiceMonitor"]
+    monitor = reveal(
+        prod.one("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "mlops-prod-karpenter").inputs
+    )
+    assert monitor["metadata"]["namespace"] == service["metadata"]["namespace"] == "karpenter"
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    (endpoint,) = monitor["spec"]["endpoints"]
+    (port,) = [p for p in service["spec"]["ports"] if p["name"] == endpoint["port"]]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    (target,) = [p for p in container["ports"] if p["name"] == port["targetPort"]]
+    # The namespace's ingress policy: our Prometheus pods (in Monitoring's namespace), to that port.
+    policy = reveal(
+        prod.one(
+            "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+            "mlops-prod-eks-karpenter-allow-scrape-from-prometheus",
+        ).inputs
+    )
+    assert policy["metadata"]["namespace"] == "karpenter"
+    (rule,) = policy["spec"]["ingress"]
+    assert [p["port"] for p in rule["ports"]] == [target["containerPort"]] == [8080]
+    (peer,) = rule["from"]
+    assert peer["podSelector"]["matchLabels"].items() <= PROMETHEUS_POD_LABELS.items()
+    assert peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "monitoring"}
+    assert (
+        prod.one("kubernetes:core/v1:Namespace", "mlops-prod-namespace").inputs["metadata"]["name"]
+        == "monitoring"
+    )
+    assert (
+        policy["spec"]["podSelector"]["matchLabels"].items()
+        <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    )

@@ -46,7 +46,8 @@ class KeysArgs:
             :func:`key_policy`). Default: :func:`cluster_role_name` of ``<prefix>-eks``, the cluster
             ``add_compute`` creates.
         interruption_queue_name: Karpenter's interruption queue, whose messages EventBridge encrypts with the
-            cluster key (see :func:`key_policy`). Default: :func:`interruption_queue_name` of ``<prefix>-eks``;
+            cluster key (see :func:`key_policy`); with it, the EC2 Spot service-linked role may use the cluster
+            key for Karpenter's Spot node volumes. Default: :func:`interruption_queue_name` of ``<prefix>-eks``;
             ``""``: none (a cluster without Karpenter).
     """
 
@@ -178,6 +179,7 @@ def _cluster_statements(
             },
         },
         *_autoscaling_statements(ctx),
+        *(_spot_statements(ctx) if interruption_queue else []),
     ]
 
 
@@ -244,6 +246,45 @@ def _autoscaling_statements(ctx: AwsContext) -> list[dict[str, Any]]:
     ]
 
 
+def spot_role_arn(ctx: AwsContext) -> str:
+    """The EC2 Spot service-linked role, which creates the volumes of the Spot instances Karpenter launches."""
+    return (
+        f"arn:{ctx.partition}:iam::{ctx.account_id}:role/aws-service-role/spot.amazonaws.com/"
+        "AWSServiceRoleForEC2Spot"
+    )
+
+
+def _spot_statements(ctx: AwsContext) -> list[dict[str, Any]]:
+    # Karpenter (its interruption queue marks it) launches Spot instances through EC2 Fleet, and EC2 creates
+    # a Spot instance's encrypted root volume as the Spot service-linked role, which EC2's documentation says
+    # must be allowed the customer key; without these two statements Spot nodes never start. `mlops bootstrap`
+    # creates that role, but a key policy may not name a principal that does not exist yet (a key made before
+    # bootstrap), and a role deleted and recreated would lose a grant that named it (KMS keeps the old role's
+    # ID); so '*' pinned to the account and to the role's exact ARN, as the cluster role above.
+    pinned = {
+        "StringEquals": {"kms:CallerAccount": ctx.account_id},
+        "ArnEquals": {"aws:PrincipalArn": spot_role_arn(ctx)},
+    }
+    return [
+        {
+            "Sid": "AllowEc2SpotToUseTheKeyForNodeVolumes",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": USE_ACTIONS,
+            "Resource": "*",
+            "Condition": pinned,
+        },
+        {
+            "Sid": "AllowEc2SpotGrantsForNodeVolumes",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": "kms:CreateGrant",
+            "Resource": "*",
+            "Condition": {**pinned, "Bool": {"kms:GrantIsForAWSResource": "true"}},
+        },
+    ]
+
+
 def key_policy(
     purpose: str, ctx: AwsContext, *, cluster_role: str | None = None, interruption_queue: str | None = None
 ) -> dict[str, Any]:
@@ -253,7 +294,8 @@ def key_policy(
     ``cluster_role`` (required for ``cluster``) is the EKS cluster role's name: the key policy grants it
     the envelope-encryption actions itself, so EKS's check of the key at CreateCluster does not depend on
     an IAM policy that is seconds old (hashicorp/terraform-provider-aws#49247). ``interruption_queue`` (for
-    ``cluster``) names Karpenter's interruption queue, whose messages EventBridge encrypts with the key."""
+    ``cluster``) names Karpenter's interruption queue, whose messages EventBridge encrypts with the key; with
+    it the EC2 Spot service-linked role may also use the key for the volumes of Karpenter's Spot nodes."""
     if purpose == "logs":
         statements = _logs_statements(ctx)
     elif purpose == "data":

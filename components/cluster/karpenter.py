@@ -8,9 +8,10 @@ its ``karpenter*``, ``generalPool*`` and ``gpuPool*`` keys into a :class:`Karpen
 
 What differs from Karpenter's reference installation (its getting-started CloudFormation template, v1.14):
 
-- The instance profile is ours (``spec.instanceProfile``), so the controller gets no IAM write action at all:
-  no ``iam:CreateInstanceProfile``/``AddRoleToInstanceProfile``/``DeleteInstanceProfile``, only
-  ``iam:PassRole`` of the one node role to EC2 and ``iam:GetInstanceProfile`` of the one profile.
+- The instance profile is ours (``spec.instanceProfile``), so the controller gets no instance-profile action at
+  all (no ``iam:CreateInstanceProfile``/``AddRoleToInstanceProfile``/``DeleteInstanceProfile``, nor the
+  ``iam:GetInstanceProfile``/``ListInstanceProfiles`` that only its own profiles' clean-up calls, which
+  ``isolatedVPC`` turns off), only ``iam:PassRole`` of the one node role to EC2.
 - ``settings.isolatedVPC``: the controller never calls the Pricing API (it has no VPC endpoint in most
   regions); it uses the on-demand prices compiled into the release, and Spot prices from
   ``ec2:DescribeSpotPriceHistory``. Its egress is closed to the VPC (ec2, ssm, sqs, eks and sts endpoints).
@@ -63,6 +64,7 @@ __all__ = [
     "NodePoolSpec",
     "controller_policy",
     "controller_values",
+    "event_rule_name",
     "install_karpenter",
     "interruption_queue_name",
     "node_class_spec",
@@ -271,7 +273,8 @@ def controller_values(
     region: str,
 ) -> dict[str, Any]:
     """Chart values of the controller: on the system group only (never on a node it manages), bounded,
-    restricted, its interruption queue and IRSA role, no Pricing API, scraped by our Prometheus."""
+    restricted, its interruption queue and IRSA role, no Pricing API; no ServiceMonitor of the chart's
+    (Monitoring's scrapes it)."""
     return {
         "replicas": replicas,
         "serviceAccount": {
@@ -328,7 +331,9 @@ def controller_values(
             "isolatedVPC": True,
             "featureGates": {"nodeRepair": False, "spotToSpotConsolidation": False},
         },
-        "serviceMonitor": {"enabled": True},
+        # Monitoring creates the ServiceMonitor once its CRD exists (kube-prometheus-stack brings it); the
+        # chart's would depend on which of the two releases Helm installed first.
+        "serviceMonitor": {"enabled": False},
         "logLevel": "info",
     }
 
@@ -380,6 +385,13 @@ class Karpenter:
     release: k8s.helm.v3.Release
     node_classes: dict[str, k8s.apiextensions.CustomResource]
     node_pools: dict[str, k8s.apiextensions.CustomResource]
+    namespace: str
+    """The controller's namespace (its Service ``karpenter``, port ``http-metrics``, is scraped there)."""
+    namespace_resource: k8s.core.v1.Namespace
+    event_rules: dict[str, aws.cloudwatch.EventRule]
+    """The EventBridge rules feeding the interruption queue, by :data:`INTERRUPTION_EVENTS` suffix."""
+    event_rule_names: tuple[str, ...]
+    """Their names (:func:`event_rule_name`), known before they exist: what their alarms watch."""
 
 
 @dataclass(frozen=True)
@@ -433,7 +445,15 @@ def _node_identity(
     return role, profile, [*attachments, entry]
 
 
-def _interruption_queue(name: str, refs: ClusterRefs, parent: pulumi.ResourceOptions) -> aws.sqs.Queue:
+def event_rule_name(cluster_name: str, suffix: str) -> str:
+    """The name of the EventBridge rule of ``suffix`` (:data:`INTERRUPTION_EVENTS`): ``<cluster>-karpenter-<suffix>``,
+    so an alarm can name it before it exists."""
+    return f"{cluster_name}-karpenter-{suffix}"
+
+
+def _interruption_queue(
+    name: str, refs: ClusterRefs, parent: pulumi.ResourceOptions
+) -> tuple[aws.sqs.Queue, dict[str, aws.cloudwatch.EventRule]]:
     """The interruption queue (encrypted with the cluster key), its policy and the EventBridge rules feeding it."""
     queue = aws.sqs.Queue(
         f"{name}-interruptions",
@@ -443,10 +463,11 @@ def _interruption_queue(name: str, refs: ClusterRefs, parent: pulumi.ResourceOpt
         kms_data_key_reuse_period_seconds=300,
         opts=parent,
     )
-    rules = []
+    rules: dict[str, aws.cloudwatch.EventRule] = {}
     for suffix, (source, detail_type) in INTERRUPTION_EVENTS.items():
         rule = aws.cloudwatch.EventRule(
             f"{name}-{suffix}",
+            name=event_rule_name(refs.cluster_name, suffix),
             description=f"{detail_type} events for Karpenter of {refs.cluster_name}",
             event_pattern=json.dumps({"source": [source], "detail-type": [detail_type]}),
             opts=parent,
@@ -458,23 +479,22 @@ def _interruption_queue(name: str, refs: ClusterRefs, parent: pulumi.ResourceOpt
             target_id="karpenter-interruption-queue",
             opts=parent,
         )
-        rules.append(rule)
+        rules[suffix] = rule
     aws.sqs.QueuePolicy(
         f"{name}-interruptions",
         queue_url=queue.id,
-        policy=pulumi.Output.all(queue.arn, *[r.arn for r in rules]).apply(
+        policy=pulumi.Output.all(queue.arn, *[r.arn for r in rules.values()]).apply(
             lambda a: json.dumps(queue_policy(a[0], a[1:]))
         ),
         opts=parent,
     )
-    return queue
+    return queue, rules
 
 
 def _controller_role(
     name: str,
     refs: ClusterRefs,
     node_role: aws.iam.Role,
-    profile: aws.iam.InstanceProfile,
     queue: aws.sqs.Queue,
     namespace: str,
     parent: pulumi.ResourceOptions,
@@ -491,9 +511,7 @@ def _controller_role(
     policy = aws.iam.RolePolicy(
         f"{name}-controller",
         role=role.id,
-        policy=pulumi.Output.all(
-            refs.cluster_arn, node_role.arn, profile.arn, queue.arn, refs.volume_key_arn
-        ).apply(
+        policy=pulumi.Output.all(refs.cluster_arn, node_role.arn, queue.arn, refs.volume_key_arn).apply(
             lambda a: json.dumps(
                 controller_policy(
                     cluster_name=refs.cluster_name,
@@ -501,15 +519,39 @@ def _controller_role(
                     region=refs.region,
                     partition=refs.partition,
                     node_role_arn=a[1],
-                    instance_profile_arn=a[2],
-                    queue_arn=a[3],
-                    volume_key_arn=a[4],
+                    queue_arn=a[2],
+                    volume_key_arn=a[3],
                 )
             )
         ),
         opts=parent,
     )
     return role, policy
+
+
+def _release_args(
+    chart: str,
+    spec: KarpenterSpec,
+    ns: k8s.core.v1.Namespace,
+    *,
+    skip_crds: bool = False,
+    values: Mapping[str, Any] | None = None,
+) -> k8s.helm.v3.ReleaseArgs:
+    """A release of the chart ``chart`` (also the release's name), as both Karpenter releases are made: the
+    chart by its full OCI reference, with no ``repository_opts`` (pulumi-kubernetes cannot pull from an
+    ``oci://`` repository URL there at ``up``: pulumi/pulumi-kubernetes#2158), the pinned version, our
+    namespace, atomic installs."""
+    return k8s.helm.v3.ReleaseArgs(
+        name=chart,
+        chart=f"{KARPENTER_REPOSITORY}/{chart}",
+        version=spec.chart_version,
+        namespace=ns.metadata.name,
+        create_namespace=False,
+        skip_crds=skip_crds,
+        atomic=True,
+        cleanup_on_fail=True,
+        values=dict(values) if values is not None else None,
+    )
 
 
 def install_karpenter(
@@ -525,9 +567,9 @@ def install_karpenter(
     NetworkPolicies, one EC2NodeClass and NodePool per pool) under ``on_cluster`` (the cluster's provider)."""
     _check(spec)
     node_role, profile, node_access = _node_identity(name, refs, opts)
-    queue = _interruption_queue(name, refs, opts)
+    queue, rules = _interruption_queue(name, refs, opts)
     controller_role, controller_policy_resource = _controller_role(
-        name, refs, node_role, profile, queue, spec.namespace, opts
+        name, refs, node_role, queue, spec.namespace, opts
     )
 
     def after(*deps: pulumi.Resource) -> pulumi.ResourceOptions:
@@ -545,36 +587,17 @@ def install_karpenter(
             spec=policy_spec,
             opts=after(ns),
         )
-    crds = k8s.helm.v3.Release(
-        f"{name}-crd",
-        name="karpenter-crd",
-        chart="karpenter-crd",
-        version=spec.chart_version,
-        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=KARPENTER_REPOSITORY),
-        namespace=ns.metadata.name,
-        create_namespace=False,
-        atomic=True,
-        cleanup_on_fail=True,
-        opts=on_cluster,
+    crds = k8s.helm.v3.Release(f"{name}-crd", _release_args("karpenter-crd", spec, ns), opts=on_cluster)
+    values = controller_values(
+        cluster_name=refs.cluster_name,
+        queue_name=queue.name,
+        role_arn=controller_role.arn,
+        replicas=spec.controller_replicas,
+        region=refs.region,
     )
     release = k8s.helm.v3.Release(
         name,
-        name="karpenter",
-        chart="karpenter",
-        version=spec.chart_version,
-        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=KARPENTER_REPOSITORY),
-        namespace=ns.metadata.name,
-        create_namespace=False,
-        skip_crds=True,
-        atomic=True,
-        cleanup_on_fail=True,
-        values=controller_values(
-            cluster_name=refs.cluster_name,
-            queue_name=queue.name,
-            role_arn=controller_role.arn,
-            replicas=spec.controller_replicas,
-            region=refs.region,
-        ),
+        _release_args("karpenter", spec, ns, skip_crds=True, values=values),
         opts=after(crds, controller_policy_resource, *node_access),
     )
     node_classes: dict[str, k8s.apiextensions.CustomResource] = {}
@@ -593,7 +616,8 @@ def install_karpenter(
                 volume_key_arn=refs.volume_key_arn,
                 tags=spec.node_tags,
             ),
-            opts=after(crds),
+            # After the controller, so deleted before it: its finalizer needs the controller running.
+            opts=after(crds, release),
         )
         node_pools[pool.name] = k8s.apiextensions.CustomResource(
             f"{name}-{pool.name}-pool",
@@ -603,7 +627,8 @@ def install_karpenter(
                 name=pool.name, annotations={EXPECTED_NODES_ANNOTATION: str(pool.expected_nodes)}
             ),
             spec=node_pool_spec(pool),
-            # Once the controller runs, a pending pod gets a node; the class must exist first.
+            # Once the controller runs, a pending pod gets a node; the class must exist first. Deleted before
+            # the controller, which drains and terminates the pool's nodes (the NodePool's finalizer).
             opts=after(crds, node_classes[pool.name], release),
         )
     return Karpenter(
@@ -615,4 +640,8 @@ def install_karpenter(
         release=release,
         node_classes=node_classes,
         node_pools=node_pools,
+        namespace=spec.namespace,
+        namespace_resource=ns,
+        event_rules=rules,
+        event_rule_names=tuple(event_rule_name(refs.cluster_name, suffix) for suffix in rules),
     )

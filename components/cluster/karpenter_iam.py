@@ -17,19 +17,24 @@ def controller_policy(
     region: str,
     partition: str,
     node_role_arn: str,
-    instance_profile_arn: str,
     queue_arn: str,
     volume_key_arn: str,
 ) -> dict[str, Any]:
     """The controller's permissions, scoped as Karpenter's reference policy scopes them: what it launches,
     tags and terminates carries ``kubernetes.io/cluster/<cluster>=owned``, ``eks:eks-cluster-name`` and a
     ``karpenter.sh/nodepool`` tag; reads are limited to the region; it passes the node role only, to EC2 only;
-    it reads the interruption queue only; it uses the volume key through EC2 only."""
+    it reads the interruption queue only; it uses the volume key through EC2 only.
+
+    No IAM action but that ``iam:PassRole``: the node classes name our instance profile
+    (``spec.instanceProfile``), so the controller never reads, creates or deletes one (v1.14.1, the node class
+    controller copies the name into its status), and with ``settings.isolatedVPC`` it neither registers the
+    garbage collection of the profiles it would have created (``iam:ListInstanceProfiles``) nor cleans them
+    up when a node class is deleted (``iam:GetInstanceProfile``); IAM has no VPC endpoint anyway."""
     return {
         "Version": "2012-10-17",
         "Statement": [
             *_launch_statements(cluster_name, f"arn:{partition}:ec2:{region}"),
-            *_read_statements(region, partition, cluster_arn, node_role_arn, instance_profile_arn, queue_arn),
+            *_read_statements(region, partition, cluster_arn, node_role_arn, queue_arn),
             *_key_statements(region, volume_key_arn),
         ],
     }
@@ -127,10 +132,9 @@ def _read_statements(
     partition: str,
     cluster_arn: str,
     node_role_arn: str,
-    instance_profile_arn: str,
     queue_arn: str,
 ) -> list[dict[str, Any]]:
-    """Discovery in the region, the AMI parameters, the node role and profile, the cluster and the queue."""
+    """Discovery in the region, the AMI parameters, passing the node role, the cluster and the queue."""
     return [
         {
             "Sid": "ReadInRegion",
@@ -165,20 +169,6 @@ def _read_statements(
             "Condition": {
                 "StringEquals": {"iam:PassedToService": ["ec2.amazonaws.com", "ec2.amazonaws.com.cn"]}
             },
-        },
-        {
-            "Sid": "ReadNodeInstanceProfile",
-            "Effect": "Allow",
-            "Action": "iam:GetInstanceProfile",
-            "Resource": instance_profile_arn,
-        },
-        {
-            # Karpenter's garbage collection of the profiles it would create lists them; a list action has no
-            # resource-level scoping. It creates none here (spec.instanceProfile), so it deletes none.
-            "Sid": "ListInstanceProfiles",
-            "Effect": "Allow",
-            "Action": "iam:ListInstanceProfiles",
-            "Resource": "*",
         },
         {
             "Sid": "DiscoverApiEndpointAndServiceCidr",

@@ -1,5 +1,5 @@
 """CloudWatch alarms of the managed services the platform cannot watch from inside the cluster: the database
-(RDS), the NAT gateways and the EKS control plane.
+(RDS), the NAT gateways, the EKS control plane and the EventBridge rules (Karpenter's interruption events).
 
 Each ``*_alarms`` function is pure: it returns :class:`AlarmSpec` values (a name suffix, a description and the
 ``aws.cloudwatch.MetricAlarm`` inputs); :class:`~mlops_platform.components.monitoring.monitoring.Monitoring` turns every spec
@@ -8,6 +8,7 @@ into an alarm that notifies the alert topic on ALARM and on OK.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +17,7 @@ import pulumi_aws as aws
 
 from mlops_platform.components.monitoring.args import AlertThresholds, MonitoringArgs
 
-__all__ = ["AlarmSpec", "cloudwatch_alarms", "eks_alarms", "nat_alarms", "rds_alarms"]
+__all__ = ["AlarmSpec", "cloudwatch_alarms", "eks_alarms", "event_rule_alarms", "nat_alarms", "rds_alarms"]
 
 
 @dataclass(frozen=True)
@@ -210,8 +211,37 @@ def eks_alarms(cluster_name: pulumi.Input[str], t: AlertThresholds) -> list[Alar
     return [apiserver_5xx, etcd_storage]
 
 
+def event_rule_alarms(rule_names: Sequence[str]) -> list[AlarmSpec]:
+    """One alarm per EventBridge rule: any invocation of its target that failed (``FailedInvocations``, after
+    EventBridge's retries) within 5 minutes. For Karpenter's rules a failed invocation is an interruption
+    warning or health event the queue never got: the node goes without its pods being moved first. No
+    failures reported is no data, which is not breaching."""
+    return [
+        AlarmSpec(
+            f"events-{i}-failed-invocations",
+            f"EventBridge rule {rule} failed to deliver events to its target (for Karpenter's interruption "
+            "queue: a key or queue policy that refuses EventBridge, or a deleted queue); Karpenter does not "
+            "see these interruptions.",
+            {
+                "namespace": "AWS/Events",
+                "metric_name": "FailedInvocations",
+                "dimensions": {"RuleName": rule},
+                "statistic": "Sum",
+                "comparison_operator": "GreaterThanThreshold",
+                "threshold": 0,
+                "period": 300,
+                "evaluation_periods": 1,
+                "datapoints_to_alarm": 1,
+                "treat_missing_data": "notBreaching",
+            },
+        )
+        for i, rule in enumerate(rule_names)
+    ]
+
+
 def cloudwatch_alarms(args: MonitoringArgs) -> list[AlarmSpec]:
-    """Every alarm of ``args``, in order: the database's (if any), each NAT gateway's, the control plane's."""
+    """Every alarm of ``args``, in order: the database's (if any), each NAT gateway's, the control plane's,
+    each EventBridge rule's."""
     t = args.thresholds
     specs: list[AlarmSpec] = []
     if args.database_identifier is not None:
@@ -219,4 +249,5 @@ def cloudwatch_alarms(args: MonitoringArgs) -> list[AlarmSpec]:
     for i, nat in enumerate(args.nat_gateway_ids):
         specs.extend(nat_alarms(i, nat, t))
     specs.extend(eks_alarms(args.cluster_name, t))
+    specs.extend(event_rule_alarms(args.event_rule_names))
     return specs

@@ -155,10 +155,20 @@ class MonitoringArgs:
         gpu_enabled: The cluster has a GPU node group: installs NVIDIA's DCGM exporter on the GPU nodes
             (chart ``dcgm-exporter`` :data:`DCGM_EXPORTER_VERSION`, in ``node_exporter_namespace``, with its
             ServiceMonitor) and adds the GPU rules and dashboard panels that read its metrics.
-        karpenter_enabled: The cluster runs Karpenter (its chart's ServiceMonitor, job ``karpenter``): adds
-            the Karpenter rules (controller down, NodePool near its limit, cloud-provider errors, failing
-            launches, interruption messages not handled) and a dashboard row.
+        karpenter_enabled: The cluster runs Karpenter: adds the Karpenter rules (controller down, NodePool near
+            its limit, cloud-provider errors, failing launches, interruption messages not handled) and a
+            dashboard row, which read the series of job :data:`KARPENTER_JOB` (scraped by the ServiceMonitor
+            of ``karpenter_namespace``).
         karpenter_thresholds: Thresholds of the Karpenter alerts.
+        karpenter_namespace: Karpenter's namespace: Monitoring creates the ServiceMonitor there (after
+            kube-prometheus-stack, which brings its CRD) scraping the controller's Service ``karpenter``
+            (port ``http-metrics``, ``/metrics``) as job :data:`KARPENTER_JOB`. ``None``: none (no Karpenter,
+            or the caller scrapes it).
+        karpenter_depends_on: What the Karpenter ServiceMonitor waits for besides kube-prometheus-stack: the
+            Karpenter namespace.
+        event_rule_names: EventBridge rules to alarm on (one ``events-<i>-failed-invocations`` alarm each:
+            any failed delivery to the rule's target in 5 minutes), e.g. the rules feeding Karpenter's
+            interruption queue; a lost Spot interruption warning means a node dies with its pods.
         gpu_node_selector: Node labels the DCGM exporter is scheduled by: every GPU node, managed group or
             Karpenter pool, must carry them (default :data:`GPU_NODE_LABEL`).
         gpu_tolerations: Taints of the GPU nodes the exporter tolerates, ``(key, value, effect)`` with the EKS
@@ -206,6 +216,9 @@ class MonitoringArgs:
     gpu_enabled: bool = False
     karpenter_enabled: bool = False
     karpenter_thresholds: KarpenterThresholds = KarpenterThresholds()
+    karpenter_namespace: str | None = None
+    karpenter_depends_on: Sequence[pulumi.Resource] = ()
+    event_rule_names: Sequence[str] = ()
     mlflow: MlflowScrape | None = MlflowScrape()
     platform_namespaces: Sequence[str] = ("kube-system",)
     chart_version: str = KUBE_PROMETHEUS_STACK_VERSION
@@ -253,6 +266,10 @@ def _check_names(args: MonitoringArgs) -> None:
         check_k8s_name(args.heartbeat_url_secret, "heartbeat Secret")
     for n in args.platform_namespaces:
         check_k8s_name(n, "platform namespace")
+    if args.karpenter_namespace is not None:
+        check_k8s_name(args.karpenter_namespace, "Karpenter namespace")
+    if len(set(args.event_rule_names)) != len(args.event_rule_names):
+        raise ValueError("event_rule_names must be unique (one alarm each)")
     if args.namespace == args.node_exporter_namespace:
         raise ValueError("node-exporter needs its own (privileged) namespace")
 

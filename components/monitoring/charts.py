@@ -18,6 +18,8 @@ __all__ = [
     "GRAFANA_ADMIN_SECRET",
     "GRAFANA_SERVICE_ACCOUNT",
     "KARPENTER_JOB",
+    "KARPENTER_METRICS_PORT",
+    "KARPENTER_SERVICE_LABELS",
     "KUBE_PROMETHEUS_STACK_CHART",
     "KUBE_PROMETHEUS_STACK_REPOSITORY",
     "KUBE_PROMETHEUS_STACK_VERSION",
@@ -42,10 +44,14 @@ DCGM_EXPORTER_RELEASE = "dcgm-exporter"
 DCGM_EXPORTER_PORT = 9400
 
 KARPENTER_JOB = "karpenter"
-"""Not installed by Monitoring, but scraped: the ``job`` label of Karpenter's series: its chart's ServiceMonitor (``serviceMonitor.enabled``) sets no
-``jobLabel``, so Prometheus names the job after the Service, ``karpenter`` for a release ``karpenter`` of
-the chart ``karpenter`` (port ``http-metrics``, 8080). Our Prometheus selects ServiceMonitors of every
-namespace with any labels, so the chart's is picked up as it is."""
+"""The ``job`` label of Karpenter's series, which the Karpenter rules and dashboard row select. Karpenter is not
+installed by Monitoring, but scraped by it: with ``karpenter_namespace`` Monitoring creates the ServiceMonitor
+``karpenter`` there (the chart's own is off: it would need the CRD before kube-prometheus-stack brings it),
+selecting the controller's Service (``app.kubernetes.io/name`` and ``app.kubernetes.io/instance``
+``karpenter``, port ``http-metrics``, 8080) and relabelling every series to ``job="karpenter"``."""
+KARPENTER_SERVICE_LABELS = {"app.kubernetes.io/name": "karpenter", "app.kubernetes.io/instance": "karpenter"}
+"""The labels of the ``karpenter`` chart's Service for a release ``karpenter`` (its selector labels)."""
+KARPENTER_METRICS_PORT = "http-metrics"
 
 RELEASE_NAME = "kube-prometheus-stack"
 GRAFANA_ADMIN_SECRET = "grafana-admin"

@@ -1,6 +1,6 @@
 """Monitoring: Prometheus, Alertmanager and Grafana on the cluster (kube-prometheus-stack), the
 platform's alerting rules and dashboard, an encrypted SNS alert topic and CloudWatch alarms for the
-managed services (RDS, NAT gateways, the EKS control plane).
+managed services (RDS, NAT gateways, the EKS control plane, EventBridge rules).
 
 Where alerts go::
 
@@ -46,6 +46,9 @@ from mlops_platform.components.monitoring.charts import (
     DCGM_EXPORTER_VERSION,
     GRAFANA_ADMIN_SECRET,
     GRAFANA_SERVICE_ACCOUNT,
+    KARPENTER_JOB,
+    KARPENTER_METRICS_PORT,
+    KARPENTER_SERVICE_LABELS,
     KUBE_PROMETHEUS_STACK_CHART,
     PLATFORM_DASHBOARD_FOLDER,
     RELEASE_NAME,
@@ -109,6 +112,7 @@ class Monitoring(pulumi.ComponentResource):
 
         after_release = pulumi.ResourceOptions(parent=self, depends_on=[self.release])
         self.mlflow_service_monitor = self._mlflow_service_monitor(name, args, after_release)
+        self.karpenter_service_monitor = self._karpenter_service_monitor(name, args)
         self.rules = self._platform_rules(name, args, after_release)
         self.dashboard = self._platform_dashboard(name, args)
         self.alarms = self._alarms(name, args, child)
@@ -351,6 +355,25 @@ class Monitoring(pulumi.ComponentResource):
             else None,
             labels=dict(_PART_OF),
             opts=opts,
+        )
+
+    def _karpenter_service_monitor(
+        self, name: str, args: MonitoringArgs
+    ) -> k8s.apiextensions.CustomResource | None:
+        """The ServiceMonitor scraping Karpenter's controller as job :data:`KARPENTER_JOB`, in its namespace
+        (``None``: no ``karpenter_namespace``), after kube-prometheus-stack (its CRD) and the namespace."""
+        if args.karpenter_namespace is None:
+            return None
+        return service_monitor(
+            f"{name}-karpenter",
+            name="karpenter",
+            namespace=args.karpenter_namespace,
+            selector=KARPENTER_SERVICE_LABELS,
+            port=KARPENTER_METRICS_PORT,
+            path="/metrics",
+            job=KARPENTER_JOB,
+            labels=dict(_PART_OF),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release, *args.karpenter_depends_on]),
         )
 
     def _platform_rules(

@@ -21,6 +21,15 @@ from mlops_platform.components.monitoring.monitoring import Monitoring
 from mlops_platform.components.platform.config import MonitoringSettings, PlatformConfig
 
 
+class _Karpenter(Protocol):
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def namespace_resource(self) -> pulumi.Resource: ...
+    @property
+    def event_rule_names(self) -> Sequence[str]: ...
+
+
 class _Cluster(Protocol):
     @property
     def oidc_provider_arn(self) -> pulumi.Input[str]: ...
@@ -30,6 +39,8 @@ class _Cluster(Protocol):
     def cluster_name(self) -> pulumi.Input[str]: ...
     @property
     def storage_class_name(self) -> pulumi.Input[str]: ...
+    @property
+    def karpenter(self) -> _Karpenter | None: ...  # what install_karpenter created; None without it
 
 
 class _Keys(Protocol):
@@ -106,6 +117,7 @@ def add_monitoring(
             release (Grafana's admin password is generated through it).
     """
     m = config.monitoring
+    karpenter = platform.cluster.karpenter
     owner = parent if parent is not None else platform if isinstance(platform, pulumi.Resource) else None
     return Monitoring(
         config.name,
@@ -129,6 +141,10 @@ def add_monitoring(
             thresholds=alert_thresholds(m),
             gpu_enabled=config.gpu_nodes.enabled or (config.karpenter.enabled and config.gpu_pool.enabled),
             karpenter_enabled=config.karpenter.enabled,
+            # Karpenter's ServiceMonitor (in its namespace) and an alarm on each rule feeding its queue.
+            karpenter_namespace=karpenter.namespace if karpenter is not None else None,
+            karpenter_depends_on=[karpenter.namespace_resource] if karpenter is not None else [],
+            event_rule_names=list(karpenter.event_rule_names) if karpenter is not None else [],
             # Nodes and the API server's ENIs live in the VPC; the API server's ClusterIP in the service range.
             cluster_cidrs=[config.network.vpc_cidr, eks_default_service_cidr(config.network.vpc_cidr)],
             mlflow=MlflowScrape(

@@ -58,7 +58,9 @@ def sqs_encrypted(res: Res, ctx: Ctx) -> Iterator[str]:
     severity="medium",
     remediation=(
         "Set kms_master_key_id to a customer key whose policy lets the senders' service principal "
-        "(events.amazonaws.com for EventBridge) use it for this account (aws:SourceAccount/aws:SourceArn)."
+        "(events.amazonaws.com for EventBridge) use it for this queue only: Condition StringEquals "
+        "kms:EncryptionContext:aws:sqs:arn = the queue's ARN (EventBridge's deliveries carry no "
+        "aws:SourceArn/aws:SourceAccount to pin it by)."
     ),
     enforcement=RELAXED_DEV,
     prowler=("sqs_queues_server_side_encryption_enabled",),

@@ -58,6 +58,21 @@ def test_aliases_name_each_key(graph: Graph) -> None:
         assert by_urn[alias.parent].type == "mlops:keys:Keys"
 
 
+def pinned_to_one_role(statement: dict, account: str) -> bool:
+    """A '*' principal the conditions narrow to one role of ``account``: kms:CallerAccount is the account and
+    aws:PrincipalArn (ArnEquals, no wildcard) is exactly one role ARN of it."""
+    condition = statement.get("Condition", {})
+    arn = condition.get("ArnEquals", {}).get("aws:PrincipalArn")
+    return (
+        statement["Principal"] == {"AWS": "*"}
+        and condition.get("StringEquals", {}).get("kms:CallerAccount") == account
+        and isinstance(arn, str)
+        and "*" not in arn
+        and "?" not in arn
+        and arn.startswith(f"arn:aws:iam::{account}:role/")
+    )
+
+
 def test_every_policy_is_administered_by_the_concrete_account_and_no_wildcard_principal(graph: Graph) -> None:
     for purpose in PURPOSES:
         policy = policy_of(graph, purpose)
@@ -67,9 +82,40 @@ def test_every_policy_is_administered_by_the_concrete_account_and_no_wildcard_pr
         for statement in policy["Statement"]:
             assert statement["Effect"] == "Allow"
             assert statement["Principal"] != "*"
-            if statement.get("Sid") == "AllowEksClusterRoleEnvelopeEncryption":
-                continue  # '*' pinned to one role of the account: see the cluster-key test below
-            assert "*" not in json.dumps(statement["Principal"])
+            if "*" in json.dumps(statement["Principal"]):
+                # '*' only pinned to one role of the account (a role the key may predate): the EKS cluster role,
+                # the EC2 Spot service-linked role; see the cluster-key tests below.
+                assert pinned_to_one_role(statement, "210987654321"), statement["Sid"]
+
+
+def test_an_unpinned_wildcard_principal_is_not_taken_for_a_pinned_one() -> None:
+    spot = "arn:aws:iam::210987654321:role/aws-service-role/spot.amazonaws.com/AWSServiceRoleForEC2Spot"
+    pinned = {
+        "Principal": {"AWS": "*"},
+        "Condition": {
+            "StringEquals": {"kms:CallerAccount": "210987654321"},
+            "ArnEquals": {"aws:PrincipalArn": spot},
+        },
+    }
+    assert pinned_to_one_role(pinned, "210987654321")
+    for unpinned in (
+        {"Principal": {"AWS": "*"}},
+        {**pinned, "Condition": {"StringEquals": {"kms:CallerAccount": "210987654321"}}},
+        {**pinned, "Condition": {"ArnEquals": {"aws:PrincipalArn": spot}}},
+        {
+            **pinned,
+            "Condition": {
+                **pinned["Condition"],
+                "ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::210987654321:role/*"},
+            },
+        },
+        {**pinned, "Condition": {**pinned["Condition"], "ArnEquals": {"aws:PrincipalArn": [spot, spot]}}},
+        {
+            **pinned,
+            "Condition": {**pinned["Condition"], "StringEquals": {"kms:CallerAccount": "111111111111"}},
+        },
+    ):
+        assert not pinned_to_one_role(unpinned, "210987654321"), unpinned
 
 
 def test_logs_key_admits_cloudwatch_logs_for_the_accounts_log_groups_only(graph: Graph) -> None:
@@ -147,6 +193,35 @@ def test_cluster_key_is_used_through_eks_and_ec2_and_by_auto_scaling() -> None:
     grant = statements["AllowAutoScalingGrantsForNodeVolumes"]
     assert grant["Principal"] == {"AWS": slr} and grant["Action"] == "kms:CreateGrant"
     assert grant["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+
+
+def test_cluster_key_lets_the_spot_role_encrypt_node_volumes_only_with_karpenter(graph: Graph) -> None:
+    spot = "arn:aws:iam::210987654321:role/aws-service-role/spot.amazonaws.com/AWSServiceRoleForEC2Spot"
+    pinned = {
+        "StringEquals": {"kms:CallerAccount": "210987654321"},
+        "ArnEquals": {"aws:PrincipalArn": spot},
+    }
+    # The Keys of the graph keep the default interruption queue (Karpenter on).
+    statements = {s["Sid"]: s for s in policy_of(graph, "cluster")["Statement"]}
+    use = statements["AllowEc2SpotToUseTheKeyForNodeVolumes"]
+    assert use["Principal"] == {"AWS": "*"} and use["Condition"] == pinned
+    assert use["Action"] == [
+        "kms:Encrypt",
+        "kms:Decrypt",
+        "kms:ReEncrypt*",
+        "kms:GenerateDataKey*",
+        "kms:DescribeKey",
+    ]
+    grant = statements["AllowEc2SpotGrantsForNodeVolumes"]
+    assert grant["Principal"] == {"AWS": "*"} and grant["Action"] == "kms:CreateGrant"
+    assert grant["Condition"] == {**pinned, "Bool": {"kms:GrantIsForAWSResource": "true"}}
+    # Without Karpenter (no interruption queue) nothing launches Spot nodes: no Spot statement.
+    without = key_policy("cluster", CTX, cluster_role="c")
+    assert not [s for s in without["Statement"] if "Spot" in s["Sid"]]
+    with_queue = key_policy("cluster", CTX, cluster_role="c", interruption_queue="c-karpenter")
+    assert {"AllowEc2SpotToUseTheKeyForNodeVolumes", "AllowEc2SpotGrantsForNodeVolumes"} <= {
+        s["Sid"] for s in with_queue["Statement"]
+    }
 
 
 def test_unknown_purpose_is_rejected() -> None:

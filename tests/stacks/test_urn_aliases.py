@@ -12,6 +12,7 @@ create, so each old URN must be answered by exactly one resource of the same kin
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -25,8 +26,10 @@ STACKS = ("dev", "staging", "prod")
 GPU_GROUP_IN_0_2 = {"dev": False, "staging": False, "prod": True}
 """Whether the 0.2.0 profile of each shipped stack had the fixed GPU group."""
 NEW_IN_0_3 = ("-karpenter", "-nvidia-device-plugin", "-dcgm-exporter")
-"""Names of what 0.3.0 adds: Karpenter's resources, and NVIDIA's device plugin and DCGM exporter where a GPU
-pool comes to a stack that had no GPU group (staging)."""
+"""Names of what 0.3.0 adds: Karpenter's resources (Monitoring's Karpenter ServiceMonitor included), and NVIDIA's
+device plugin and DCGM exporter where a GPU pool comes to a stack that had no GPU group (staging)."""
+NEW_ALARMS_IN_0_3 = re.compile(r"-events-\d+-failed-invocations$")
+"""The CloudWatch alarms on Karpenter's EventBridge rules (one per rule)."""
 NEW_IN_0_4 = ("-pipelines",)
 """Names of what 0.4.0 adds: the pipelines (Argo Workflows, the pipelines namespace, the archive's tenant)."""
 NEW_ENDPOINTS = ("ec2", "ssm", "sqs", "eks")
@@ -37,6 +40,8 @@ def new_in_0_3(urn: str) -> bool:
     name = urn.rsplit("::", 1)[-1]
     if urn_type(urn) == "aws:ec2/vpcEndpoint:VpcEndpoint":
         return name.rsplit("-", 1)[-1] in NEW_ENDPOINTS
+    if urn_type(urn) == "aws:cloudwatch/metricAlarm:MetricAlarm":
+        return bool(NEW_ALARMS_IN_0_3.search(name))
     return any(tag in name for tag in NEW_IN_0_3 + NEW_IN_0_4)
 
 
@@ -138,3 +143,14 @@ def test_without_the_aliases_old_urns_go_unanswered(monkeypatch: pytest.MonkeyPa
     missing = [u for u in old_urns("dev") if u not in answered]
     assert any("mlops:registry:ContainerRegistry$aws:ecr/repository:Repository" in u for u in missing)
     assert any("mlops:artifacts:ArtifactStore$aws:s3/bucket:Bucket" in u for u in missing)
+
+
+def test_the_allowance_names_karpenters_alarms_and_service_monitor_only() -> None:
+    head = "urn:pulumi:prod::mlops-platform::mlops:platform:MlopsPlatform$mlops:monitoring:Monitoring$"
+    alarm = f"{head}aws:cloudwatch/metricAlarm:MetricAlarm::mlops-prod-"
+    monitor = f"{head}kubernetes:monitoring.coreos.com/v1:ServiceMonitor::mlops-prod-"
+    assert new_in_0_3(alarm + "events-4-failed-invocations")
+    assert new_in_0_3(monitor + "karpenter")
+    assert not new_in_0_3(alarm + "rds-cpu-high")
+    assert not new_in_0_3(alarm + "events-failed-invocations-extra")
+    assert not new_in_0_3(monitor + "mlflow")

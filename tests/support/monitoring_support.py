@@ -34,8 +34,8 @@ NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 
 
 def base_args(**overrides: Any) -> MonitoringArgs:
-    """Every feature on: a database, two NAT gateways, both subscription kinds, GPUs, Karpenter, MLflow with
-    auth."""
+    """Every feature on: a database, two NAT gateways, both subscription kinds, GPUs, Karpenter (its
+    ServiceMonitor, two EventBridge rules), MLflow with auth."""
     args = MonitoringArgs(
         cluster_name="mlops-test-eks",
         region="eu-west-1",
@@ -54,6 +54,8 @@ def base_args(**overrides: Any) -> MonitoringArgs:
         alertmanager_replicas=3,
         gpu_enabled=True,
         karpenter_enabled=True,
+        karpenter_namespace="karpenter",
+        event_rule_names=["mlops-test-eks-karpenter-spot-interruption", "mlops-test-eks-karpenter-rebalance"],
         mlflow=MlflowScrape(basic_auth_secret="mlflow-metrics-credentials"),
     )
     return dataclasses.replace(args, **overrides)

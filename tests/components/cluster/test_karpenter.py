@@ -4,11 +4,16 @@ node classes and pools from config, and the config checks around them."""
 from __future__ import annotations
 
 import json
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from compute_support import config, render_platform
 from config_support import problems
+from verify_kit import project_helm, shared_charts
 
 from mlops_platform.components.aws_context import AwsContext
 from mlops_platform.components.cluster.karpenter import (
@@ -19,7 +24,9 @@ from mlops_platform.components.cluster.karpenter import (
 )
 from mlops_platform.components.cluster.karpenter_iam import controller_policy, queue_policy
 from mlops_platform.components.keys import interruption_queue_name, key_policy
+from mlops_platform.components.monitoring.network_policies import PROMETHEUS_POD_LABELS
 from mlops_platform.mlops.graph import Graph, Resource, reveal
+from mlops_platform.mlops.verify import helm as helm_layer
 
 NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
 NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
@@ -31,7 +38,9 @@ def statements(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def by_chart(g: Graph, chart: str) -> Resource:
-    (release,) = [r for r in g.of_type(RELEASE) if r.inputs["chart"] == chart]
+    """The release of the chart named ``chart`` (the last segment of its reference: an OCI chart is named by
+    its full reference)."""
+    (release,) = [r for r in g.of_type(RELEASE) if r.inputs["chart"].rsplit("/", 1)[-1] == chart]
     return release
 
 
@@ -47,7 +56,6 @@ def test_controller_policy_is_scoped_like_the_reference() -> None:
         region="eu-west-1",
         partition="aws",
         node_role_arn="arn:aws:iam::123456789012:role/c1-karpenter-nodes",
-        instance_profile_arn="arn:aws:iam::123456789012:instance-profile/c1-karpenter-nodes",
         queue_arn="arn:aws:sqs:eu-west-1:123456789012:c1-karpenter",
         volume_key_arn="arn:aws:kms:eu-west-1:123456789012:key/k",
     )
@@ -66,12 +74,11 @@ def test_controller_policy_is_scoped_like_the_reference() -> None:
         "karpenter.sh/nodeclaim",
         "Name",
     ]
-    # One role passed, to EC2 only; one profile read; one queue; one cluster; the region only.
+    # One role passed, to EC2 only; one queue; one cluster; the region only.
     assert s["PassNodeRoleToEc2"]["Resource"] == "arn:aws:iam::123456789012:role/c1-karpenter-nodes"
     assert (
         s["PassNodeRoleToEc2"]["Condition"]["StringEquals"]["iam:PassedToService"][0] == "ec2.amazonaws.com"
     )
-    assert s["ReadNodeInstanceProfile"]["Resource"].endswith(":instance-profile/c1-karpenter-nodes")
     assert s["ReadInterruptionQueue"]["Resource"] == "arn:aws:sqs:eu-west-1:123456789012:c1-karpenter"
     assert s["DiscoverApiEndpointAndServiceCidr"]["Resource"].endswith(":cluster/c1")
     assert s["ReadInRegion"]["Condition"] == {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}
@@ -81,12 +88,10 @@ def test_controller_policy_is_scoped_like_the_reference() -> None:
         for st in doc["Statement"]
         for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
     }
-    assert not {
-        a
-        for a in granted
-        if a.startswith("iam:")
-        and a not in {"iam:PassRole", "iam:GetInstanceProfile", "iam:ListInstanceProfiles"}
-    }
+    # No IAM action but PassRole: the profile is ours and named (spec.instanceProfile), and isolatedVPC turns
+    # off the clean-up of the profiles Karpenter would create (its only GetInstanceProfile and
+    # ListInstanceProfiles calls in v1.14.1).
+    assert {a for a in granted if a.startswith("iam:")} == {"iam:PassRole"}
     assert not {a for a in granted if a.startswith(("pricing:", "arc-zonal-shift:"))}
     # The volume key through EC2 only, grants for AWS resources only.
     grant = s["GrantVolumeKeyToEbs"]["Condition"]
@@ -225,7 +230,12 @@ def test_controller_runs_on_the_system_group_with_its_queue_and_role(prod: Graph
     release = by_chart(prod, "karpenter")
     crds = by_chart(prod, "karpenter-crd")
     assert release.inputs["version"] == crds.inputs["version"] == "1.14.1"
-    assert release.inputs["repositoryOpts"] == {"repo": "oci://public.ecr.aws/karpenter"}
+    # The OCI charts by their full reference, never an oci:// URL in repositoryOpts (which pulumi-kubernetes
+    # cannot pull from at `up`: pulumi/pulumi-kubernetes#2158).
+    assert release.inputs["chart"] == "oci://public.ecr.aws/karpenter/karpenter"
+    assert crds.inputs["chart"] == "oci://public.ecr.aws/karpenter/karpenter-crd"
+    assert "repositoryOpts" not in release.inputs and "repositoryOpts" not in crds.inputs
+    assert (release.inputs["name"], crds.inputs["name"]) == ("karpenter", "karpenter-crd")
     assert release.inputs["skipCrds"] is True
     values = reveal(release.inputs["values"])
     assert values["nodeSelector"]["mlops.platform/node-group"] == "system"
@@ -237,6 +247,8 @@ def test_controller_runs_on_the_system_group_with_its_queue_and_role(prod: Graph
     assert values["settings"]["interruptionQueue"] == queue.inputs["name"] == "mlops-prod-eks-karpenter"
     assert values["settings"]["clusterName"] == "mlops-prod-eks"
     assert values["settings"]["isolatedVPC"] is True
+    # Monitoring scrapes it (its ServiceMonitor waits for the CRD); the chart's would race the CRD's install.
+    assert values["serviceMonitor"] == {"enabled": False}
     role = prod.one("aws:iam/role:Role", "mlops-prod-eks-karpenter-controller")
     assert values["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"] == role.outputs["arn"]
     trust = json.loads(role.inputs["assumeRolePolicy"])
@@ -245,8 +257,46 @@ def test_controller_runs_on_the_system_group_with_its_queue_and_role(prod: Graph
     assert values["replicas"] == 2
     # The controller starts after its permissions, the nodes' access entry and the CRDs.
     assert crds.urn in release.dependencies
+    # The node classes and pools come after the controller, so they are deleted before it: their finalizers
+    # (draining and terminating the nodes) need the controller running.
+    for custom in [*prod.of_type(NODE_CLASS), *prod.of_type(NODE_POOL)]:
+        assert release.urn in custom.dependencies, custom.name
     namespace = prod.one("kubernetes:core/v1:Namespace", "mlops-prod-eks-karpenter")
     assert namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+@dataclass(frozen=True)
+class RecordingHelm(helm_layer.Helm):
+    """A helm that records what it is asked to pull and pulls nothing."""
+
+    calls: list[list[str]] = field(default_factory=list)
+
+    def run(self, args: list[str], *, timeout: float = 0) -> subprocess.CompletedProcess[str]:
+        self.calls.append(args)
+        return subprocess.CompletedProcess(args, 1, "", "offline")
+
+
+def test_verify_and_make_charts_find_the_oci_charts(prod: Graph, tmp_path: Path) -> None:
+    specs = {
+        s.chart: s for s in helm_layer.release_specs(prod) if s.repository == "oci://public.ecr.aws/karpenter"
+    }
+    assert set(specs) == {"karpenter", "karpenter-crd"}
+    # `mlops verify` renders each from ../shared/charts/<chart>-<version> ...
+    local = helm_layer.LocalCharts(shared_charts())
+    for chart, spec in specs.items():
+        assert local.locate(spec.chart, spec.version, spec.repository).name == f"{chart}-1.14.1"
+    # ... and `make charts` (--pull-charts) pulls the OCI reference itself.
+    recording = RecordingHelm(Path("helm"), "v4.0.0")
+    with pytest.raises(helm_layer.ChartNotFound):
+        helm_layer.PulledCharts(recording, tmp_path).locate(
+            "karpenter", "1.14.1", specs["karpenter"].repository
+        )
+    assert recording.calls[0][:4] == [
+        "pull",
+        "oci://public.ecr.aws/karpenter/karpenter",
+        "--version",
+        "1.14.1",
+    ]
 
 
 def test_interruption_queue_is_encrypted_and_fed_by_five_rules(prod: Graph) -> None:
@@ -257,6 +307,10 @@ def test_interruption_queue_is_encrypted_and_fed_by_five_rules(prod: Graph) -> N
     rules = [r for r in prod.of_type("aws:cloudwatch/eventRule:EventRule") if "karpenter" in r.name]
     patterns = sorted(json.loads(r.inputs["eventPattern"])["detail-type"][0] for r in rules)
     assert patterns == sorted(d for _, d in INTERRUPTION_EVENTS.values())
+    # Named, so their alarms can name them before they exist.
+    assert sorted(r.inputs["name"] for r in rules) == sorted(
+        f"mlops-prod-eks-karpenter-{suffix}" for suffix in INTERRUPTION_EVENTS
+    )
     targets = [r for r in prod.of_type("aws:cloudwatch/eventTarget:EventTarget") if "karpenter" in r.name]
     assert len(targets) == 5 and all(t.inputs["arn"] == queue.outputs["arn"] for t in targets)
     policy = json.loads(prod.one("aws:sqs/queuePolicy:QueuePolicy").inputs["policy"])
@@ -301,3 +355,57 @@ def test_config_refuses_what_karpenter_cannot_run_with() -> None:
     )
     assert any(k.endswith("karpenterAmiAlias") and "staging's floor" in m for k, m in found), found
     assert config("dev", karpenterAmiAlias="al2023@latest").karpenter.ami_alias == "al2023@latest"
+
+
+def test_monitoring_scrapes_the_charts_service_through_the_namespace_policy(prod: Graph) -> None:
+    """Monitoring's ServiceMonitor selects the Service the pinned chart renders for the release ``karpenter``,
+    by the port the controller serves metrics on, which the namespace's policy opens to our Prometheus."""
+    release = by_chart(prod, "karpenter")
+    values = reveal(release.inputs["values"])
+    assert not {"nameOverride", "fullnameOverride", "additionalLabels"} & set(values)
+    done = project_helm().run(
+        [
+            "template",
+            release.inputs["name"],
+            str(shared_charts() / "karpenter-1.14.1"),
+            "--namespace",
+            "karpenter",
+            "--set",
+            "settings.clusterName=mlops-prod-eks",
+        ]
+    )
+    assert done.returncode == 0, done.stderr
+    objects = [o for o in yaml.safe_load_all(done.stdout) if o]
+    (service,) = [o for o in objects if o["kind"] == "Service"]
+    (deployment,) = [o for o in objects if o["kind"] == "Deployment"]
+    assert not [o for o in objects if o["kind"] == "ServiceMonitor"]
+    monitor = reveal(
+        prod.one("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "mlops-prod-karpenter").inputs
+    )
+    assert monitor["metadata"]["namespace"] == service["metadata"]["namespace"] == "karpenter"
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    (endpoint,) = monitor["spec"]["endpoints"]
+    (port,) = [p for p in service["spec"]["ports"] if p["name"] == endpoint["port"]]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    (target,) = [p for p in container["ports"] if p["name"] == port["targetPort"]]
+    # The namespace's ingress policy: our Prometheus pods (in Monitoring's namespace), to that port.
+    policy = reveal(
+        prod.one(
+            "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+            "mlops-prod-eks-karpenter-allow-scrape-from-prometheus",
+        ).inputs
+    )
+    assert policy["metadata"]["namespace"] == "karpenter"
+    (rule,) = policy["spec"]["ingress"]
+    assert [p["port"] for p in rule["ports"]] == [target["containerPort"]] == [8080]
+    (peer,) = rule["from"]
+    assert peer["podSelector"]["matchLabels"].items() <= PROMETHEUS_POD_LABELS.items()
+    assert peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "monitoring"}
+    assert (
+        prod.one("kubernetes:core/v1:Namespace", "mlops-prod-namespace").inputs["metadata"]["name"]
+        == "monitoring"
+    )
+    assert (
+        policy["spec"]["podSelector"]["matchLabels"].items()
+        <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    )

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 from monitoring_support import ALARM, base_args, inputs, platform_config, render
 
-from mlops_platform.components.monitoring.alarms import cloudwatch_alarms, eks_alarms, nat_alarms, rds_alarms
+from mlops_platform.components.monitoring.alarms import (
+    cloudwatch_alarms,
+    eks_alarms,
+    event_rule_alarms,
+    nat_alarms,
+    rds_alarms,
+)
 from mlops_platform.components.monitoring.args import AlertThresholds
 from mlops_platform.components.platform.monitoring import alert_thresholds
 from mlops_platform.mlops.graph import Graph
@@ -63,6 +69,8 @@ def test_every_alarm_in_order() -> None:
         "nat-1-packets-dropped",
         "eks-apiserver-5xx",
         "eks-etcd-storage-high",
+        "events-0-failed-invocations",
+        "events-1-failed-invocations",
     ]
 
 
@@ -105,3 +113,16 @@ def test_the_component_treats_missing_data_as_missing_unless_the_spec_says(graph
     assert alarms["mon-eks-etcd-storage-high"]["treatMissingData"] == "missing"
     assert alarms["mon-nat-0-packets-dropped"]["treatMissingData"] == "notBreaching"
     assert alarms["mon-rds-cpu-high"]["name"] == "mon-rds-cpu-high"
+
+
+def test_event_rule_alarms_one_per_rule_in_order() -> None:
+    specs = event_rule_alarms(["c-karpenter-spot-interruption", "c-karpenter-rebalance"])
+    assert [s.suffix for s in specs] == ["events-0-failed-invocations", "events-1-failed-invocations"]
+    assert [s.inputs["dimensions"] for s in specs] == [
+        {"RuleName": "c-karpenter-spot-interruption"},
+        {"RuleName": "c-karpenter-rebalance"},
+    ]
+    assert {
+        (s.inputs["namespace"], s.inputs["metric_name"], s.inputs["treat_missing_data"]) for s in specs
+    } == {("AWS/Events", "FailedInvocations", "notBreaching")}
+    assert event_rule_alarms([]) == []

@@ -1,6 +1,6 @@
 """Monitoring under the recording monitor: the releases, workload identity, the encrypted alert topic and
-its subscriptions, the alarms' actions, Grafana's generated admin, MLflow's ServiceMonitor, parents, providers
-and outputs."""
+its subscriptions, the alarms' actions, Grafana's generated admin, MLflow's and Karpenter's ServiceMonitors,
+parents, providers and outputs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 import pulumi
+import pytest
 from monitoring_support import (
     ACCOUNT,
     ALARM,
@@ -31,6 +32,7 @@ from monitoring_support import (
 from mlops_platform.components.monitoring.args import MlflowScrape
 from mlops_platform.components.monitoring.charts import (
     DCGM_EXPORTER_VERSION,
+    KARPENTER_JOB,
     KUBE_PROMETHEUS_STACK_REPOSITORY,
     KUBE_PROMETHEUS_STACK_VERSION,
 )
@@ -173,6 +175,8 @@ def test_every_alarm_notifies_the_topic_on_alarm_and_ok(graph: Graph) -> None:
         "mon-nat-1-packets-dropped",
         "mon-eks-apiserver-5xx",
         "mon-eks-etcd-storage-high",
+        "mon-events-0-failed-invocations",
+        "mon-events-1-failed-invocations",
     }
     for alarm in alarms:
         a = inputs(alarm)
@@ -182,12 +186,57 @@ def test_every_alarm_notifies_the_topic_on_alarm_and_ok(graph: Graph) -> None:
 
 
 def test_without_database_or_nat_no_such_alarms() -> None:
-    graph = render(base_args(database_identifier=None, nat_gateway_ids=[]))
+    graph = render(base_args(database_identifier=None, nat_gateway_ids=[], event_rule_names=[]))
     assert {a.name for a in graph.of_type(ALARM)} == {"mon-eks-apiserver-5xx", "mon-eks-etcd-storage-high"}
 
 
+def test_each_event_rule_alarms_on_any_failed_invocation(graph: Graph) -> None:
+    alarm = inputs(graph.one(ALARM, "mon-events-1-failed-invocations"))
+    assert alarm["name"] == "mon-events-1-failed-invocations"
+    assert (alarm["namespace"], alarm["metricName"], alarm["statistic"]) == (
+        "AWS/Events",
+        "FailedInvocations",
+        "Sum",
+    )
+    assert alarm["dimensions"] == {"RuleName": "mlops-test-eks-karpenter-rebalance"}
+    assert (alarm["comparisonOperator"], alarm["threshold"], alarm["period"]) == (
+        "GreaterThanThreshold",
+        0,
+        300,
+    )
+    assert (alarm["evaluationPeriods"], alarm["datapointsToAlarm"]) == (1, 1)
+    # No failure reported is no data: not an alarm.
+    assert alarm["treatMissingData"] == "notBreaching"
+    assert "mlops-test-eks-karpenter-rebalance" in alarm["alarmDescription"]
+    with pytest.raises(ValueError, match="event_rule_names must be unique"):
+        render(base_args(event_rule_names=["a", "a"]))
+
+
+def test_karpenter_service_monitor_in_its_namespace_after_the_crd(graph: Graph) -> None:
+    resource = graph.one(SERVICE_MONITOR, "mon-karpenter")
+    sm = inputs(resource)
+    assert (sm["metadata"]["name"], sm["metadata"]["namespace"]) == ("karpenter", "karpenter")
+    # The karpenter chart's Service for the release karpenter (its selector labels) ...
+    assert sm["spec"]["selector"] == {
+        "matchLabels": {"app.kubernetes.io/name": "karpenter", "app.kubernetes.io/instance": "karpenter"}
+    }
+    (endpoint,) = sm["spec"]["endpoints"]
+    assert (endpoint["port"], endpoint["path"]) == ("http-metrics", "/metrics")
+    assert "basicAuth" not in endpoint
+    # ... as the job the Karpenter rules select.
+    assert {"action": "replace", "targetLabel": "job", "replacement": KARPENTER_JOB} in endpoint[
+        "relabelings"
+    ]
+    assert rules_by_alert(graph)["KarpenterDown"]["expr"] == 'absent(up{job="karpenter"} == 1)'
+    # Created once kube-prometheus-stack has brought the ServiceMonitor CRD.
+    release = graph.one("kubernetes:helm.sh/v3:Release", "mon-kube-prometheus-stack")
+    assert release.urn in resource.dependencies
+    without = render(base_args(karpenter_namespace=None))
+    assert [r.name for r in without.of_type(SERVICE_MONITOR)] == ["mon-mlflow"]
+
+
 def test_mlflow_service_monitor_with_basic_auth(graph: Graph) -> None:
-    sm = inputs(graph.one(SERVICE_MONITOR))
+    sm = inputs(graph.one(SERVICE_MONITOR, "mon-mlflow"))
     assert sm["metadata"]["namespace"] == "mlflow"
     assert sm["spec"]["selector"] == {"matchLabels": {"app.kubernetes.io/name": "mlflow"}}
     (endpoint,) = sm["spec"]["endpoints"]
@@ -201,14 +250,14 @@ def test_mlflow_service_monitor_with_basic_auth(graph: Graph) -> None:
 
 def test_mlflow_without_auth_and_without_mlflow() -> None:
     graph = render(base_args(mlflow=MlflowScrape(basic_auth_secret=None)))
-    (endpoint,) = inputs(graph.one(SERVICE_MONITOR))["spec"]["endpoints"]
+    (endpoint,) = inputs(graph.one(SERVICE_MONITOR, "mon-mlflow"))["spec"]["endpoints"]
     assert "basicAuth" not in endpoint
     # By default the scrape authenticates with the exporter's own credential (mlops_platform.components.mlflow.metrics).
     graph = render(base_args(mlflow=MlflowScrape()))
-    (endpoint,) = inputs(graph.one(SERVICE_MONITOR))["spec"]["endpoints"]
+    (endpoint,) = inputs(graph.one(SERVICE_MONITOR, "mon-mlflow"))["spec"]["endpoints"]
     assert endpoint["basicAuth"]["username"] == {"name": "mlflow-metrics", "key": "username"}
     graph = render(base_args(mlflow=None))
-    assert not graph.of_type(SERVICE_MONITOR)
+    assert [r.name for r in graph.of_type(SERVICE_MONITOR)] == ["mon-karpenter"]
     assert not any(name.startswith("Mlflow") for name in rules_by_alert(graph))
 
 

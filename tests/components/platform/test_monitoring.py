@@ -16,6 +16,7 @@ from monitoring_support import (
     KEY_ARN,
     PROVIDER_ARN,
     REPO,
+    SERVICE_MONITOR,
     inputs,
     platform_config,
     rules_by_alert,
@@ -54,11 +55,19 @@ def test_profiles_differ_in_thresholds() -> None:
 
 
 @dataclass
+class _Karpenter:
+    namespace: str
+    namespace_resource: pulumi.Resource
+    event_rule_names: list[str]
+
+
+@dataclass
 class _Cluster:
     oidc_provider_arn: pulumi.Output[str]
     oidc_issuer_url: pulumi.Output[str]
     cluster_name: pulumi.Output[str]
     storage_class_name: str
+    karpenter: _Karpenter | None = None
 
 
 @dataclass
@@ -84,7 +93,7 @@ class _Registry:
 class _Platform(pulumi.ComponentResource):
     """Stand-in for MlopsPlatform with the attributes the compute, data and MLflow work provides."""
 
-    def __init__(self) -> None:
+    def __init__(self, karpenter: bool = True) -> None:
         super().__init__("mlops:platform:MlopsPlatform", "mlops")
         self.aws_provider = aws.Provider("aws", region="eu-west-1", opts=pulumi.ResourceOptions(parent=self))
         self.k8s_provider = k8s.Provider("k8s", kubeconfig="{}", opts=pulumi.ResourceOptions(parent=self))
@@ -102,6 +111,17 @@ class _Platform(pulumi.ComponentResource):
             pulumi.Output.from_input(ISSUER),
             pulumi.Output.from_input("mlops-prod-eks"),
             "gp3-encrypted",
+            _Karpenter(
+                "karpenter",
+                k8s.core.v1.Namespace(
+                    "karpenter-ns",
+                    metadata=k8s.meta.v1.ObjectMetaArgs(name="karpenter"),
+                    opts=pulumi.ResourceOptions(parent=self, provider=self.k8s_provider),
+                ),
+                ["mlops-prod-eks-karpenter-spot-interruption", "mlops-prod-eks-karpenter-rebalance"],
+            )
+            if karpenter
+            else None,
         )
         self.keys = _Keys(pulumi.Output.from_input(KEY_ARN))
         self.database = _Database(pulumi.Output.from_input("mlops-prod-db"))
@@ -136,6 +156,31 @@ def test_add_monitoring_wires_the_platform_fromplatform_config() -> None:
     ]
     (sub,) = graph.of_type("aws:sns/topicSubscription:TopicSubscription")
     assert inputs(sub)["endpoint"] == "oncall@example.com"
+
+
+def test_karpenter_is_scraped_and_its_rules_alarmed_only_when_installed() -> None:
+    config = platform_config("prod")
+
+    def program(karpenter: bool) -> None:
+        add_monitoring(_Platform(karpenter), config)
+
+    graph = run_callable(lambda: program(True), root=REPO)
+    monitor = graph.one(SERVICE_MONITOR, "mlops-prod-karpenter")
+    assert inputs(monitor)["metadata"]["namespace"] == "karpenter"
+    namespace = graph.one("kubernetes:core/v1:Namespace", "karpenter-ns")
+    release = graph.one("kubernetes:helm.sh/v3:Release", "mlops-prod-kube-prometheus-stack")
+    assert {namespace.urn, release.urn} <= set(monitor.dependencies)
+    alarms = {a.name: inputs(a) for a in graph.of_type(ALARM) if "-events-" in a.name}
+    assert sorted(alarms) == [
+        "mlops-prod-events-0-failed-invocations",
+        "mlops-prod-events-1-failed-invocations",
+    ]
+    assert alarms["mlops-prod-events-1-failed-invocations"]["dimensions"] == {
+        "RuleName": "mlops-prod-eks-karpenter-rebalance"
+    }
+    without = run_callable(lambda: program(False), root=REPO)
+    assert [m.name for m in without.of_type(SERVICE_MONITOR)] == ["mlops-prod-mlflow"]
+    assert not [a for a in without.of_type(ALARM) if "-events-" in a.name]
 
 
 def test_platform_passes_the_vpc_and_service_cidrs() -> None:

@@ -21,6 +21,8 @@ from policytest import (
     select,
 )
 
+from mlops_platform.components.aws_context import AwsContext
+from mlops_platform.components.keys import key_policy
 from mlops_platform.mlops.graph import Graph, Resource
 from mlops_platform.policies.rules import sqs
 from mlops_platform.policies.rules.catalogue import CATALOGUE
@@ -134,6 +136,23 @@ def test_sse_sqs_alone_is_encrypted_but_not_with_a_customer_key(checker: Checker
     assert [level for level, _ in _messages(checker, "sqs-kms-encryption", queue, "staging")] == ["mandatory"]
     assert CATALOGUE["sqs-kms-encryption"].severity == "medium"
     assert CATALOGUE["sqs-encrypted"].severity == "high"
+
+
+def test_the_key_remediation_names_the_condition_eventbridge_can_be_pinned_by() -> None:
+    """EventBridge's deliveries carry no aws:SourceArn/aws:SourceAccount; the cluster key pins it by the
+    queue's encryption context, and the remediation says so."""
+    remediation = CATALOGUE["sqs-kms-encryption"].remediation
+    assert "kms:EncryptionContext:aws:sqs:arn" in remediation
+    assert "events.amazonaws.com" in remediation
+    ctx = AwsContext(account_id=ACCOUNT, region="eu-west-1")
+    (stmt,) = [
+        s
+        for s in key_policy("cluster", ctx, cluster_role="c", interruption_queue="mlops-prod-eks-karpenter")[
+            "Statement"
+        ]
+        if s.get("Principal") == {"Service": "events.amazonaws.com"}
+    ]
+    assert stmt["Condition"] == {"StringEquals": {"kms:EncryptionContext:aws:sqs:arn": QUEUE_ARN}}
 
 
 @pytest.mark.parametrize(

@@ -55,7 +55,8 @@ verify: $(STAMP) helm
 	MLOPS_CHARTS=$(CHARTS) $(VENV)/bin/mlops verify prod
 
 # A CI without ../shared/charts (a user's GitHub runner has the network): helm pulls every chart version the
-# shipped stacks pin into CHARTS_DIR/<chart>-<version>; then `make test CHARTS=DIR` with MLOPS_CHARTS=DIR.
+# shipped stacks pin into CHARTS_DIR/<chart>-<version>, and the CRD bundles their custom resources need
+# (mlops/verify/crd_bundles.py, sha256-pinned); then `make test CHARTS=DIR` with MLOPS_CHARTS=DIR.
 CHARTS_DIR ?= $(HOME)/.cache/mlops/charts
 charts: $(STAMP) helm
 	$(PY) -m mlops_platform.mlops.verify.helm --pull-charts $(CHARTS_DIR)

@@ -12,7 +12,7 @@ Namespaces and NetworkPolicies, so that ``k8s-namespace-default-deny`` sees the 
 namespaces the platform creates (the platform's own workloads are ``mlops check``'s business and are not
 sent again).
 
-Only the pack's Kubernetes rules count here (the AWS rules do not apply to these objects and the stack
+Only the pack's Kubernetes rules (and its Argo Workflows rules) count here (the AWS rules do not apply to these objects and the stack
 rules of other services would see a partial stack). Every violation (advisory ones included: the same
 objects are mandatory in staging and prod) is a finding located at the release, ``object`` naming the chart
 object. Exemptions a chart needs are entries of :mod:`mlops_platform.mlops.verify.accepted`, each with its reason.
@@ -32,6 +32,7 @@ from typing import Any
 from mlops_platform.mlops.analyzer import AnalyzerError, CheckResult, analyze_with, load_config, pack_process
 from mlops_platform.mlops.graph import Graph, Resource
 from mlops_platform.mlops.verify.model import Finding, Manifest, RenderedRelease, VerifyContext
+from mlops_platform.policies.rules import argo_workloads as argo_rules
 from mlops_platform.policies.rules import kubernetes as k8s_rules
 from mlops_platform.policies.rules import rules_in
 from mlops_platform.policies.rules.kubernetes import WORKLOADS
@@ -75,8 +76,9 @@ CLUSTER_SCOPED_KINDS = frozenset(
 
 
 def kubernetes_rules() -> frozenset[str]:
-    """The names of the pack's Kubernetes rules (policies/rules/kubernetes.py)."""
-    return frozenset(rule.name for rule in rules_in(k8s_rules))
+    """The names of the pack's Kubernetes rules (policies/rules/kubernetes.py, and argo_workloads.py for the
+    Argo Workflows objects a chart may render)."""
+    return frozenset(rule.name for rule in rules_in(k8s_rules, argo_rules))
 
 
 def type_token(obj: dict[str, Any]) -> str:

@@ -1,7 +1,9 @@
 """Layer "crd": every custom resource validated against the openAPIV3Schema of its CRD's served version.
 
 The CRDs are the ones the platform installs (``ctx.crds()``: rendered by its pinned charts with
-``--include-crds``, or its own). A CRD schema is a Kubernetes *structural* schema; it is turned into JSON
+``--include-crds``, or its own). Where a chart installs CRDs that validate nothing (argo-workflows'
+minimal CRDs), the full CRDs of a bundle (:mod:`mlops_platform.mlops.verify.crd_bundles`, found beside the
+charts) replace them; a bundle that cannot be had is the finding ``crd-bundle-missing`` (INCOMPLETE). A CRD schema is a Kubernetes *structural* schema; it is turned into JSON
 Schema with the API server's semantics, then judged by jsonschema (enum, pattern, min/max, lengths,
 required, ... exactly as jsonschema does; OpenAPI 3.0's boolean ``exclusiveMinimum`` via Draft 4):
 
@@ -35,7 +37,7 @@ from typing import Any
 
 import jsonschema
 
-from mlops_platform.mlops.verify import cel, kube_schema
+from mlops_platform.mlops.verify import cel, crd_bundles, kube_schema
 from mlops_platform.mlops.verify.model import Finding, Manifest, VerifyContext
 from mlops_platform.mlops.verify.objects import (
     Unknown,
@@ -392,10 +394,9 @@ def check(ctx: VerifyContext) -> list[Finding]:
     except kube_schema.UnsupportedVersion as err:
         return [Finding(layer=LAYER, check="unsupported-kube-version", message=str(err))]
     manifests = manifests_of(ctx)
-    crds = index(crds_of(manifests))
+    crds, findings = _with_bundles(ctx, manifests, index(crds_of(manifests)))
     validators: dict[tuple[str, str, str], tuple[jsonschema.Draft4Validator, dict[str, Any]]] = {}
     in_use: dict[tuple[str, str], list[cel.Rule]] = {}
-    findings: list[Finding] = []
     for manifest in manifests:
         if not manifest.api_version or kube_schema.is_builtin_group(manifest.api_version, ctx.kube_version):
             continue
@@ -436,3 +437,41 @@ def check(ctx: VerifyContext) -> list[Finding]:
         findings.extend(validate(manifest, crd, version, ctx.kube_version, validators[key]))
     ctx.cel_rules = cel.Coverage([r for key in sorted(in_use) for r in in_use[key]])
     return findings
+
+
+def _custom(manifests: list[Manifest], kube_version: str) -> list[Manifest]:
+    return [
+        m
+        for m in manifests
+        if m.api_version and not kube_schema.is_builtin_group(m.api_version, kube_version)
+    ]
+
+
+def _with_bundles(
+    ctx: VerifyContext, manifests: list[Manifest], crds: dict[tuple[str, str], dict[str, Any]]
+) -> tuple[dict[tuple[str, str], dict[str, Any]], list[Finding]]:
+    """The installed CRDs with those of a bundle's group replaced by the bundle's full CRDs
+    (:mod:`mlops_platform.mlops.verify.crd_bundles`), and a ``crd-bundle-missing`` finding per bundle that
+    could not be had (its custom resources are then validated against the chart's CRDs)."""
+    custom = _custom(manifests, ctx.kube_version)
+    wanted = [(kube_schema.split_api_version(m.api_version)[0], m.kind) for m in custom]
+    replaced, missing = crd_bundles.overrides(
+        crds, wanted, ctx.charts_root, ctx.charts_root if ctx.pull_bundles else None
+    )
+    findings: list[Finding] = []
+    for directory, why in missing.items():
+        bundle = next(b for b in crd_bundles.BUNDLES if b.directory == directory)
+        users = [m for m in custom if m.api_version.startswith(f"{bundle.group}/")]
+        where = str(ctx.charts_root) if ctx.charts_root else "the charts directory"
+        findings.append(
+            Finding.at(
+                users[0].resource if users else None,
+                LAYER,
+                "crd-bundle-missing",
+                f"{why}: the {len(users)} {bundle.group} object(s) are validated against the CRDs the charts "
+                f"install ({', '.join(bundle.charts) or 'minimal'}), which accept almost anything; "
+                f"{bundle.how_to_get(where)}",
+                object=users[0].ref() if users else "",
+            )
+        )
+    return replaced, findings

@@ -749,11 +749,13 @@ def pull_pinned(graphs: Iterable[Graph], target: Path, helm: Helm) -> list[Path]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m mlops_platform.mlops.verify.helm --pull-charts DIR [STACK...]`` (``make charts``): exit 0, or 2."""
+    """``python -m mlops_platform.mlops.verify.helm --pull-charts DIR [STACK...]`` (``make charts``): the pinned
+    charts and the CRD bundles the stacks need (:mod:`mlops_platform.mlops.verify.crd_bundles`); exit 0, or 2."""
     import argparse
     import sys
 
     from mlops_platform.mlops.engine import render as render_stack
+    from mlops_platform.mlops.verify import crd_bundles
 
     parser = argparse.ArgumentParser(
         prog="python -m mlops_platform.mlops.verify.helm",
@@ -766,7 +768,8 @@ def main(argv: list[str] | None = None) -> int:
         helm = find_helm()
         graphs = [render_stack(stack, REPO_ROOT) for stack in args.stacks]
         charts = pull_pinned(graphs, args.pull_charts, helm)
-    except (VerifyError, ChartNotFound) as err:
+        charts += crd_bundles.pull_needed(graphs, args.pull_charts)  # full CRDs the charts do not ship
+    except (VerifyError, ChartNotFound, crd_bundles.BundleError) as err:
         print(f"mlops charts: {err}", file=sys.stderr)
         return 2
     for chart in charts:

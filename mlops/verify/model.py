@@ -122,6 +122,11 @@ class VerifyContext:
     """Filled by the helm layer before the other layers run."""
     cel_rules: Coverage | None = None
     """Filled by the crd layer: the CEL rules of the CRDs in use, evaluated or not (and why not)."""
+    charts_root: Path | None = None
+    """The charts directory (``--charts``/``MLOPS_CHARTS``, or the pull cache): where CRD bundles are found
+    (:mod:`mlops_platform.mlops.verify.crd_bundles`)."""
+    pull_bundles: bool = False
+    """Charts are pulled (no charts directory): a missing CRD bundle is downloaded into ``charts_root``."""
 
     def plain_manifests(self) -> list[Manifest]:
         """Every Kubernetes object the platform creates itself (kubernetes:* resources, not Helm releases)."""

@@ -36,6 +36,7 @@ INCOMPLETE_CHECKS = frozenset(
         ("policy", "pack-failed"),  # the policy pack could not run over the chart manifests
         ("schema", "unsupported-kube-version"),  # no OpenAPI schema for the cluster's version
         ("crd", "unsupported-kube-version"),
+        ("crd", "crd-bundle-missing"),  # custom resources validated against a chart's minimal CRDs only
         ("semantics", "unsupported-kube-version"),
     }
 )
@@ -106,6 +107,10 @@ def verify(
     ctx = VerifyContext(
         graph=graph, stack=stack, kube_version=helm_layer.kube_version(graph, DEFAULT_KUBERNETES_VERSION)
     )
+    if isinstance(source, helm_layer.LocalCharts):
+        ctx.charts_root = source.root
+    elif isinstance(source, helm_layer.PulledCharts):
+        ctx.charts_root, ctx.pull_bundles = source.cache, True
     timings: dict[str, float] = {}
     started = time.perf_counter()
     findings = helm_layer.render(ctx, helm, source)

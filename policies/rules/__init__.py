@@ -11,6 +11,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from mlops_platform.policies.rules import (
+    argo_workloads,
     codebuild,
     ecr,
     eks,
@@ -51,6 +52,7 @@ SERVICES: tuple[ModuleType, ...] = (
     iam,
     network,
     kubernetes,
+    argo_workloads,
     helm,
     stack,
 )

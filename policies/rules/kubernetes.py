@@ -1,4 +1,9 @@
-"""Kubernetes workloads (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Pod) and Services."""
+"""Kubernetes workloads (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Pod; Argo Workflows'
+Workflow, WorkflowTemplate, ClusterWorkflowTemplate and CronWorkflow) and Services.
+
+The pod rules judge every pod a resource runs (:func:`pods`): a workload's pod template, or one pseudo pod
+per Argo template that has a container (:mod:`mlops_platform.policies.rules._argo`); an Argo pod's messages
+start with the template they come from (``templates[train].container``)."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
+from mlops_platform.policies.rules import _argo
 from mlops_platform.policies.rules._common import Ctx, Res, Stack, as_list, truthy
 from mlops_platform.policies.rules._meta import RELAXED_DEV, STR_LIST, Prop, cis_eks
 from mlops_platform.policies.rules._registry import resource_rule, stack_rule
@@ -34,7 +40,7 @@ POD_TEMPLATE_KINDS = {
     "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
     "kubernetes:core/v1:Pod": ("spec",),
 }
-WORKLOADS = tuple(POD_TEMPLATE_KINDS)
+WORKLOADS = (*POD_TEMPLATE_KINDS, *_argo.KINDS)
 LONG_RUNNING = (
     "kubernetes:apps/v1:Deployment",
     "kubernetes:apps/v1:StatefulSet",
@@ -63,15 +69,26 @@ CLUSTER_SCOPED = {
 }
 
 
-def pod_spec(res: Res) -> dict[str, Any]:
-    spec = res.path(*POD_TEMPLATE_KINDS[res.type], default={})
-    return spec if isinstance(spec, dict) else {}
+def pods(res: Res) -> list[tuple[str, dict[str, Any]]]:
+    """``(where, pod spec)`` of every pod the resource runs: ``""`` and its pod template for a workload, one
+    pseudo pod per template with a container for an Argo object (``where`` = ``templates[<name>]``)."""
+    if _argo.is_argo(res):
+        return [(p.where, p.spec) for p in _argo.pods(res)]
+    spec = res.path(*POD_TEMPLATE_KINDS[res.type], default={}) if res.type in POD_TEMPLATE_KINDS else {}
+    return [("", spec if isinstance(spec, dict) else {})]
+
+
+def pod_containers(spec: dict[str, Any], *, init: bool = True) -> list[dict[str, Any]]:
+    keys = ("initContainers", "containers") if init else ("containers",)
+    return [c for k in keys for c in as_list(spec.get(k)) if isinstance(c, dict)]
 
 
 def containers(res: Res, *, init: bool = True) -> list[dict[str, Any]]:
-    spec = pod_spec(res)
-    keys = ("initContainers", "containers") if init else ("containers",)
-    return [c for k in keys for c in as_list(spec.get(k)) if isinstance(c, dict)]
+    return [c for _, spec in pods(res) for c in pod_containers(spec, init=init)]
+
+
+def _at(where: str) -> str:
+    return f"{where}: " if where else ""
 
 
 def _sc(c: dict[str, Any]) -> dict[str, Any]:
@@ -123,15 +140,16 @@ def no_escalation(res: Res, ctx: Ctx) -> Iterator[str]:
     checkov=("CKV_K8S_23", "CKV_K8S_40"),
 )
 def non_root(res: Res, ctx: Ctx) -> Iterator[str]:
-    pod_sc = pod_spec(res).get("securityContext") or {}
-    for c in containers(res):
-        sc = _sc(c)
-        non_root_flag = sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot"))
-        uid = sc.get("runAsUser", pod_sc.get("runAsUser"))
-        if uid is not None and int(uid) == 0:
-            yield f"{_name(c)} runs as UID 0"
-        elif non_root_flag is not True:
-            yield f"{_name(c)} does not set runAsNonRoot=true"
+    for _, spec in pods(res):
+        pod_sc = spec.get("securityContext") or {}
+        for c in pod_containers(spec):
+            sc = _sc(c)
+            non_root_flag = sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot"))
+            uid = sc.get("runAsUser", pod_sc.get("runAsUser"))
+            if uid is not None and int(uid) == 0:
+                yield f"{_name(c)} runs as UID 0"
+            elif non_root_flag is not True:
+                yield f"{_name(c)} does not set runAsNonRoot=true"
 
 
 @resource_rule(
@@ -144,10 +162,10 @@ def non_root(res: Res, ctx: Ctx) -> Iterator[str]:
     checkov=("CKV_K8S_19", "CKV_K8S_17", "CKV_K8S_18"),
 )
 def no_host_namespaces(res: Res, ctx: Ctx) -> Iterator[str]:
-    spec = pod_spec(res)
-    for key in ("hostNetwork", "hostPID", "hostIPC"):
-        if truthy(spec.get(key)):
-            yield f"the pod shares the node's namespace ({key})"
+    for where, spec in pods(res):
+        for key in ("hostNetwork", "hostPID", "hostIPC"):
+            if truthy(spec.get(key)):
+                yield f"{_at(where)}the pod shares the node's namespace ({key})"
 
 
 @resource_rule(
@@ -159,9 +177,10 @@ def no_host_namespaces(res: Res, ctx: Ctx) -> Iterator[str]:
     checkov=("CKV_K8S_27",),
 )
 def no_host_path(res: Res, ctx: Ctx) -> Iterator[str]:
-    for v in as_list(pod_spec(res).get("volumes")):
-        if isinstance(v, dict) and v.get("hostPath"):
-            yield f"volume {v.get('name', '?')!r} mounts a hostPath"
+    for where, spec in pods(res):
+        for v in as_list(spec.get("volumes")):
+            if isinstance(v, dict) and v.get("hostPath"):
+                yield f"{_at(where)}volume {v.get('name', '?')!r} mounts a hostPath"
 
 
 @resource_rule(

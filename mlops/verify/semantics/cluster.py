@@ -13,6 +13,8 @@ from mlops_platform.mlops.verify.model import Finding, Manifest, VerifyContext
 from mlops_platform.mlops.verify.objects import Unknown, crds_of, manifests_of
 from mlops_platform.mlops.verify.semantics.formats import map_selector_matches, selector_matches
 from mlops_platform.mlops.verify.semantics.walk import LAYER, Out, containers, declared_ports, pod_spec
+from mlops_platform.policies.rules import _argo
+from mlops_platform.policies.rules._common import Res
 
 DEFAULT_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 RELEASE_TYPES = ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart")
@@ -332,9 +334,43 @@ class OperatorObjects:
     pod_labels: Callable[[str], dict[str, str]]
     """The labels the operator gives each pod it creates for the resource named so (plus the resource's
     ``spec.podMetadata.labels``)."""
-    service_labels: dict[str, str]
-    """The labels of the governing Service it creates (``<kind>-operated``)."""
+    service_labels: dict[str, str] | None
+    """The labels of the governing Service it creates (``<kind>-operated``); None: it creates none."""
     reason: str
+    pods_of: Callable[[dict[str, Any], str], list[dict[str, str]]] | None = None
+    """When set, the label sets of the pods it creates for the object (named so), instead of one pod with
+    :attr:`pod_labels` and ``spec.podMetadata.labels``."""
+
+
+_ARGO_WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
+
+
+def _argo_pods(obj: dict[str, Any], name: str) -> list[dict[str, str]]:
+    """The labels of the pods the Argo controller creates for a Workflow (or a run of a WorkflowTemplate or
+    CronWorkflow): the workflow's ``podMetadata.labels``, each template's ``metadata.labels`` over them, and
+    the controller's own labels (the workflow's name, generated for a run, and ``completed``)."""
+    res = Res(f"kubernetes:{obj.get('apiVersion')}:{obj.get('kind')}", name, "", obj)
+    wf = _argo.workflow_spec(res)
+    pod_metadata = wf.get("podMetadata") if isinstance(wf.get("podMetadata"), dict) else {}
+    base = dict((pod_metadata or {}).get("labels") or {})
+    out: list[dict[str, str]] = []
+    for pod in _argo.pods(res):
+        meta = pod.template.get("metadata") if isinstance(pod.template.get("metadata"), dict) else {}
+        labels = {**base, **((meta or {}).get("labels") or {})}
+        out.append({**labels, _ARGO_WORKFLOW_LABEL: name, "workflows.argoproj.io/completed": "false"})
+    return out
+
+
+def _argo_objects(kind: str) -> OperatorObjects:
+    return OperatorObjects(
+        "argoproj.io",
+        kind,
+        lambda name: {_ARGO_WORKFLOW_LABEL: name},
+        None,
+        f"the Argo Workflows controller runs each template of a {kind} that has a container as a pod it "
+        "creates, labelled with the workflow's podMetadata, the template's metadata and its own labels",
+        _argo_pods,
+    )
 
 
 OPERATOR_OBJECTS: tuple[OperatorObjects, ...] = (
@@ -366,6 +402,11 @@ OPERATOR_OBJECTS: tuple[OperatorObjects, ...] = (
         "the prometheus-operator runs each Alertmanager as a StatefulSet alertmanager-<name> it creates, "
         "with these pod labels, and the governing Service alertmanager-operated",
     ),
+    # Argo Workflows: a ClusterWorkflowTemplate's pods run in the namespace of whichever Workflow uses it
+    # (unknown here), so it adds no pod.
+    _argo_objects("Workflow"),
+    _argo_objects("WorkflowTemplate"),
+    _argo_objects("CronWorkflow"),
 )
 """The operators of the platform whose pods and Services no manifest renders: a selector may select them."""
 
@@ -382,9 +423,13 @@ def _operator_objects(
             if (group, manifest.kind) != (made.group, made.kind) or not manifest.name:
                 continue
             namespace = effective_namespace(ctx, manifest)
-            extra = ((manifest.obj.get("spec") or {}).get("podMetadata") or {}).get("labels") or {}
-            pods.append((namespace, {**extra, **made.pod_labels(manifest.name)}))
-            services.append((namespace, dict(made.service_labels)))
+            if made.pods_of is not None:
+                pods.extend((namespace, labels) for labels in made.pods_of(manifest.obj, manifest.name))
+            else:
+                extra = ((manifest.obj.get("spec") or {}).get("podMetadata") or {}).get("labels") or {}
+                pods.append((namespace, {**extra, **made.pod_labels(manifest.name)}))
+            if made.service_labels is not None:
+                services.append((namespace, dict(made.service_labels)))
     return pods, services
 
 

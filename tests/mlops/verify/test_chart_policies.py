@@ -187,6 +187,37 @@ def test_a_chart_container_without_limits_is_a_finding():
     assert "limits.memory, limits.cpu" in finding.message
 
 
+def test_an_argo_workflow_template_a_chart_renders_is_judged_too():
+    """A chart's WorkflowTemplate: its template pods by the pod rules, the workflow by the Argo rules."""
+    resource = _release()
+    container = copy.deepcopy(_compliant_pod_spec()["containers"][0])
+    container["securityContext"]["runAsNonRoot"] = True
+    template = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "WorkflowTemplate",
+        "metadata": {"name": "nightly"},
+        "spec": {
+            "entrypoint": "run",
+            "serviceAccountName": "runner",
+            "ttlStrategy": {"secondsAfterCompletion": 3600},
+            "podGC": {"strategy": "OnPodCompletion"},
+            "templates": [
+                {"name": "run", "container": {**container, "securityContext": {"privileged": True}}}
+            ],
+        },
+    }
+    found = {(f.check, f.message) for f in _check(_platform(), _rendered(resource, template))}
+    assert (
+        "argo-active-deadline",
+        "mandatory: spec.activeDeadlineSeconds is not set to a positive number "
+        "of seconds (example/templates/x.yaml)",
+    ) in found
+    assert (
+        "k8s-no-privileged",
+        "mandatory: container 'templates[run].container' runs privileged (example/templates/x.yaml)",
+    ) in found
+
+
 def test_the_stack_config_sets_the_enforcement():
     resource = _release()
     bare = _deployment()

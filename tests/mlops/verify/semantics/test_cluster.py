@@ -3,7 +3,7 @@ others): one planted defect per check, each found at the resource that made it (
 
 from __future__ import annotations
 
-from mlops_platform.mlops.graph import Resource, SourcePosition
+from mlops_platform.mlops.graph import Graph, Resource, SourcePosition
 from mlops_platform.mlops.verify import semantics
 from mlops_platform.mlops.verify.model import Manifest, RenderedRelease, VerifyContext
 from mlops_platform.mlops.verify.semantics import cluster
@@ -264,3 +264,89 @@ def test_nothing_selects_nothing_while_a_release_is_not_rendered(planted, at):
         )
     )
     assert at(semantics.check(ctx), "selects-nothing", svc) == []
+
+
+# ---- the pods the Argo Workflows controller creates --------------------------------------------------------
+
+
+def _plain(type_: str, name: str, inputs: dict, line: int) -> Resource:
+    return Resource(
+        urn=f"urn:pulumi:test::p::{type_}::{name}",
+        type=type_,
+        name=name,
+        custom=True,
+        inputs=inputs,
+        source=SourcePosition("components/planted.py", line),
+    )
+
+
+def _argo_ctx(kind: str, selector: dict) -> tuple[VerifyContext, Resource]:
+    workflow = {
+        "podMetadata": {"labels": {"app.kubernetes.io/part-of": "training"}},
+        "templates": [
+            {"name": "main", "dag": {"tasks": [{"name": "t", "template": "train"}]}},
+            {
+                "name": "train",
+                "metadata": {"labels": {"mlops.platform/step": "train"}},
+                "container": {"image": "x"},
+            },
+        ],
+    }
+    spec = {"schedules": ["0 3 * * *"], "workflowSpec": workflow} if kind == "CronWorkflow" else workflow
+    argo = _plain(
+        f"kubernetes:argoproj.io/v1alpha1:{kind}",
+        "train",
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": kind,
+            "metadata": {"name": "train", "namespace": "pipelines"},
+            "spec": spec,
+        },
+        2,
+    )
+    namespace = _plain("kubernetes:core/v1:Namespace", "ns", {"metadata": {"name": "pipelines"}}, 1)
+    policy = _plain(
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        "allow-train-egress",
+        {
+            "metadata": {"name": "allow-train-egress", "namespace": "pipelines"},
+            "spec": {
+                "podSelector": selector,
+                "policyTypes": ["Egress"],
+                "egress": [{"ports": [{"port": 443}]}],
+            },
+        },
+        3,
+    )
+    graph = Graph(project="p", stack="test", resources=[namespace, argo, policy])
+    return VerifyContext(graph=graph, stack="test", kube_version="1.34"), policy
+
+
+def test_the_pods_argo_creates_for_a_workflow_are_selectable(at):
+    """A NetworkPolicy for a pipeline's pods selects what the Argo controller will label them with (the
+    workflow's podMetadata, the template's metadata, its own labels); a label no pod gets is a finding."""
+    for kind in ("Workflow", "WorkflowTemplate", "CronWorkflow"):
+        for selector in (
+            {"matchLabels": {"app.kubernetes.io/part-of": "training", "mlops.platform/step": "train"}},
+            {"matchExpressions": [{"key": "workflows.argoproj.io/workflow", "operator": "Exists"}]},
+        ):
+            ctx, policy = _argo_ctx(kind, selector)
+            assert at(semantics.check(ctx), "selects-nothing", policy) == [], (kind, selector)
+        ctx, policy = _argo_ctx(kind, {"matchLabels": {"mlops.platform/step": "evaluate"}})
+        (found,) = at(semantics.check(ctx), "selects-nothing", policy)
+        assert "namespace 'pipelines'" in found.message
+    # The dag template runs no pod: only the train template's pod is made.
+    ctx, _ = _argo_ctx("WorkflowTemplate", {})
+    made, services = cluster._operator_objects(ctx, semantics.manifests_of(ctx))
+    assert made == [
+        (
+            "pipelines",
+            {
+                "app.kubernetes.io/part-of": "training",
+                "mlops.platform/step": "train",
+                "workflows.argoproj.io/workflow": "train",
+                "workflows.argoproj.io/completed": "false",
+            },
+        )
+    ]
+    assert services == []  # Argo creates no Service for a workflow

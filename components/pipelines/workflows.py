@@ -31,6 +31,7 @@ from mlops_platform.components.cluster.external_secrets import ESO_SECRETS_API
 from mlops_platform.components.database.rollout_restart import RolloutRestart, RolloutRestartArgs
 from mlops_platform.components.database.tenant import DatabaseTenant, DatabaseTenantArgs
 from mlops_platform.components.iam import service_account_role
+from mlops_platform.components.monitoring.observability import prometheus_rule, service_monitor
 from mlops_platform.components.kubernetes import (
     RESTRICTED_NAMESPACE_LABELS,
     cidr_egress,
@@ -43,6 +44,7 @@ from mlops_platform.components.pipelines.argo import (
     ARGO_CHART,
     ARGO_CHART_VERSION,
     ARGO_REPOSITORY,
+    CONTROLLER_POD_LABELS,
     CONTROLLER_SA,
     RELEASE_NAME,
     SERVER_PORT,
@@ -55,6 +57,7 @@ from mlops_platform.components.pipelines.iam import artifact_policy, artifact_re
 
 __all__ = [
     "ARGO_API_VERSION",
+    "ARGO_JOB",
     "EXECUTOR_RULES",
     "WORKFLOW_SA",
     "Pipelines",
@@ -64,6 +67,8 @@ __all__ = [
 
 ARGO_API_VERSION = "argoproj.io/v1alpha1"
 WORKFLOW_SA = "pipeline-runner"
+#: The Prometheus job of the controller's metrics (every series relabelled to it).
+ARGO_JOB = "argo-workflows"
 _SECRETS_SA = "argo-secrets"
 _SECRET_STORE = "argo-secrets"
 #: What Argo's emissary executor does with the API (v3.4 and later): report outputs as WorkflowTaskResults.
@@ -115,6 +120,8 @@ class PipelinesArgs:
             synced the new password (its refresh interval is a minute).
         monitoring_namespace: Whose Prometheus scrapes the controller.
         chart_version: The argo-workflows chart version.
+        prometheus: The kube-prometheus-stack release (it brings the ServiceMonitor and PrometheusRule CRDs):
+            given, the controller is scraped as job :data:`ARGO_JOB` and alerted on when none is up.
         workflow_templates: Manifests (``apiVersion``, ``kind``, ``metadata``, ``spec``) of the Argo objects to
             install in the workflow namespace: WorkflowTemplates, CronWorkflows.
         await_job: Wait for the tenant job during ``pulumi up`` (False before the image is pushed).
@@ -157,6 +164,7 @@ class PipelinesArgs:
     monitoring_namespace: str = "monitoring"
     chart_version: str = ARGO_CHART_VERSION
     workflow_templates: Sequence[pulumi.Input[Mapping[str, Any]]] = ()
+    prometheus: pulumi.Resource | None = None
     await_job: bool = True
 
 
@@ -221,6 +229,7 @@ class Pipelines(pulumi.ComponentResource):
         archive = self._archive(name)
         self._release(name, archive)
         self._restart_after_rotation(name)
+        self._monitoring(name)
         self.templates = [self._template(name, manifest) for manifest in args.workflow_templates]
         self._outputs()
 
@@ -455,6 +464,53 @@ class Pipelines(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[self.namespace, self.workflow_ns, archive.external_secret]
             ),
+        )
+
+    def _monitoring(self, name: str) -> None:
+        """The controller's metrics scraped as :data:`ARGO_JOB`, and an alert when no controller is up (workflows
+        then neither start nor advance); after kube-prometheus-stack, which brings the CRDs."""
+        args = self._args
+        if args.prometheus is None:
+            return
+        after = pulumi.ResourceOptions(parent=self, depends_on=[self.release, args.prometheus])
+        labels = {"app.kubernetes.io/part-of": "mlops-platform"}
+        service_monitor(
+            f"{name}-controller-metrics",
+            name="argo-workflows-controller",
+            namespace=args.namespace,
+            selector=CONTROLLER_POD_LABELS,
+            port="metrics",
+            path="/metrics",
+            job=ARGO_JOB,
+            labels=labels,
+            opts=after,
+        )
+        prometheus_rule(
+            f"{name}-rules",
+            name="argo-workflows",
+            namespace=args.namespace,
+            groups=[
+                {
+                    "name": "argo-workflows",
+                    "rules": [
+                        {
+                            "alert": "ArgoWorkflowsControllerDown",
+                            "expr": f'absent(up{{job="{ARGO_JOB}"}} == 1)',
+                            "for": "10m",
+                            "labels": {"severity": "critical"},
+                            "annotations": {
+                                "summary": "No Argo Workflows controller is up",
+                                "description": "Prometheus has scraped no Argo workflow controller for 10 minutes: "
+                                f"workflows in {args.workflow_namespace} neither start nor advance. "
+                                f"kubectl -n {args.namespace} get pods; kubectl -n {args.namespace} logs "
+                                f"deploy/{CONTROLLER_SA}.",
+                            },
+                        }
+                    ],
+                }
+            ],
+            labels=labels,
+            opts=after,
         )
 
     def _restart_after_rotation(self, name: str) -> None:

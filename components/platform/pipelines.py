@@ -39,6 +39,7 @@ def add_pipelines(
     compute: Compute,
     *,
     workflow_templates: Sequence[pulumi.Input[Mapping[str, Any]]] = (),
+    prometheus: pulumi.Resource | None = None,
 ) -> Pipelines | None:
     """Argo Workflows and the pipelines namespace as children of ``platform``; None when pipelines are off."""
     if not config.pipelines.enabled:
@@ -81,6 +82,7 @@ def add_pipelines(
             ttl_seconds=settings.workflow_ttl_hours * 3600,
             archive_ttl=f"{settings.archive_ttl_days}d",
             workflow_templates=workflow_templates,
+            prometheus=prometheus,
             await_job=config.mlflow.await_rollout,
         ),
         opts=pulumi.ResourceOptions(

@@ -58,10 +58,11 @@ class MlopsPlatform(pulumi.ComponentResource):
         self.k8s_provider = self.cluster.provider
         self.registry = self.compute.registry
         self.model_registry = self.compute.model_registry
-        # Pipelines: Argo Workflows, the pipelines namespace, the reference pipeline (pipelinesEnabled).
-        self.pipelines = add_pipelines(self, config, self.compute)
 
         self.monitoring = self._monitoring()
+        # Pipelines: Argo Workflows, the pipelines namespace, the reference pipeline (pipelinesEnabled),
+        # scraped by the monitoring stack's Prometheus.
+        self.pipelines = add_pipelines(self, config, self.compute, prometheus=self.monitoring.release)
 
         self.outputs: dict[str, pulumi.Input[Any]] = stack_outputs(
             self._contract(),

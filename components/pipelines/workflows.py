@@ -31,7 +31,6 @@ from mlops_platform.components.cluster.external_secrets import ESO_SECRETS_API
 from mlops_platform.components.database.rollout_restart import RolloutRestart, RolloutRestartArgs
 from mlops_platform.components.database.tenant import DatabaseTenant, DatabaseTenantArgs
 from mlops_platform.components.iam import service_account_role
-from mlops_platform.components.monitoring.observability import prometheus_rule, service_monitor
 from mlops_platform.components.kubernetes import (
     RESTRICTED_NAMESPACE_LABELS,
     cidr_egress,
@@ -39,6 +38,7 @@ from mlops_platform.components.kubernetes import (
     ports,
     selector,
 )
+from mlops_platform.components.monitoring.observability import prometheus_rule, service_monitor
 from mlops_platform.components.pipelines.argo import (
     ARCHIVE_SECRET,
     ARGO_CHART,

@@ -140,3 +140,18 @@ def test_config_refuses_a_bad_schedule_and_a_registry_without_the_training_repos
             "mlops-platform:pipelinesEnabled": "false",
         }
     )
+
+
+def test_prometheus_scrapes_the_controller_and_alerts_when_none_is_up(prod: Graph) -> None:
+    monitor = named(
+        prod, "kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "mlops-prod-pipelines-controller-metrics"
+    )
+    spec = plain(monitor, "spec")
+    assert spec["selector"]["matchLabels"] == {"app.kubernetes.io/name": "argo-workflows-workflow-controller"}
+    assert spec["endpoints"][0]["port"] == "metrics"
+    release = named(prod, RELEASE, "mlops-prod-kube-prometheus-stack")
+    assert release.urn in monitor.dependencies
+    rule = named(prod, "kubernetes:monitoring.coreos.com/v1:PrometheusRule", "mlops-prod-pipelines-rules")
+    (alert,) = plain(rule, "spec")["groups"][0]["rules"]
+    assert alert["alert"] == "ArgoWorkflowsControllerDown"
+    assert alert["expr"] == 'absent(up{job="argo-workflows"} == 1)'

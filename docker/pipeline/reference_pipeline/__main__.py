@@ -1,39 +1,39 @@
-"""Dispatch ``python -m reference_pipeline <step> --<input> VALUE ... --outputs-dir DIR``."""
+"""Dispatch ``python -m reference_pipeline <step> --<input> VALUE ... --outputs-dir DIR``.
+
+Only the chosen step's module is imported (prepare does not pay for importing MLflow)."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from reference_pipeline import evaluate, prepare, register, train
 from reference_pipeline.common import StepError
 
-STEPS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
-    "prepare": (prepare.add_arguments, prepare.run),
-    "train": (train.add_arguments, train.run),
-    "evaluate": (evaluate.add_arguments, evaluate.run),
-    "register": (register.add_arguments, register.run),
+#: Step name -> module; each module has ``add_arguments(parser)`` and ``run(args) -> int``.
+STEPS = {
+    "prepare": "reference_pipeline.prepare",
+    "train": "reference_pipeline.train",
+    "evaluate": "reference_pipeline.evaluate",
+    "register": "reference_pipeline.register",
 }
 
 
-def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="python -m reference_pipeline")
-    sub = root.add_subparsers(dest="step", required=True)
-    for name, (add_arguments, run) in STEPS.items():
-        step = sub.add_parser(name)
-        add_arguments(step)
-        step.add_argument("--outputs-dir", required=True, help="one file per output parameter")
-        step.set_defaults(run=run)
-    return root
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in STEPS:
+        print(f"usage: python -m reference_pipeline {{{','.join(STEPS)}}} ...", file=sys.stderr)
+        return 2
+    module = importlib.import_module(STEPS[argv[0]])
+    parser = argparse.ArgumentParser(prog=f"python -m reference_pipeline {argv[0]}")
+    module.add_arguments(parser)
+    parser.add_argument("--outputs-dir", required=True, help="one file per output parameter")
+    args = parser.parse_args(argv[1:])
     try:
-        return int(args.run(args))
+        return int(module.run(args))
     except StepError as err:
-        print(f"{args.step}: {err}", file=sys.stderr, flush=True)
+        print(f"{argv[0]}: {err}", file=sys.stderr, flush=True)
         return 1
 
 

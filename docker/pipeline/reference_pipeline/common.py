@@ -53,7 +53,7 @@ def read_csv(uri: str) -> pd.DataFrame:
 def features_and_target(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     if TARGET not in frame.columns:
         raise StepError(f"the data has no {TARGET!r} column")
-    return frame.drop(columns=[TARGET]), frame[TARGET]
+    return frame.drop(columns=[TARGET]), pd.Series(frame[TARGET])
 
 
 def sha256(data: bytes) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-import mlflow
 from mlflow import MlflowClient
+from mlflow import sklearn as mlflow_sklearn
 from sklearn.metrics import accuracy_score, f1_score
 
 from reference_pipeline.common import StepError, features_and_target, read_csv, write_outputs
@@ -22,7 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     features, target = features_and_target(read_csv(args.test_uri))
-    model = mlflow.sklearn.load_model(args.model_uri)
+    model = mlflow_sklearn.load_model(args.model_uri)
+    if model is None:
+        raise StepError(f"{args.model_uri} holds no scikit-learn model")
     predicted = model.predict(features)
     metrics = {
         "test_accuracy": float(accuracy_score(target, predicted)),

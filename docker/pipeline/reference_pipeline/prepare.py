@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any, cast
 
+import pandas as pd
 from sklearn import datasets
 from sklearn.model_selection import train_test_split
 
@@ -23,11 +25,14 @@ def run(args: argparse.Namespace) -> int:
     if not 0.05 <= args.test_size <= 0.5:
         raise StepError(f"--test-size {args.test_size} must be between 0.05 and 0.5")
     split_uri(args.data_uri)
-    frame = LOADERS[args.dataset](as_frame=True).frame
+    frame = cast(pd.DataFrame, cast(Any, LOADERS[args.dataset](as_frame=True)).frame)
     if TARGET not in frame.columns:
         raise StepError(f"dataset {args.dataset} has no {TARGET!r} column")
-    train, test = train_test_split(
-        frame, test_size=args.test_size, random_state=args.random_seed, stratify=frame[TARGET]
+    train, test = (
+        cast(pd.DataFrame, part)
+        for part in train_test_split(
+            frame, test_size=args.test_size, random_state=args.random_seed, stratify=frame[TARGET]
+        )
     )
     root = args.data_uri.rstrip("/")
     files = {"dataset": to_csv(frame), "train": to_csv(train), "test": to_csv(test)}

@@ -9,7 +9,9 @@ The lineage (``lineage.*`` tags, the keys components/pipelines/steps.py's LINEAG
   digest prepare computed (a changed object fails the step);
 * ``model_digest``: ``sha256:`` of the logged model as MLflow serves it back: its files are downloaded through
   MLflow and hashed as the sorted lines ``<relative path> <sha256 of the file>`` (so the digest names the
-  exact bytes a deployment will load, independently of how the artifact store lays them out);
+  exact bytes a deployment will load, independently of how the artifact store lays them out). The
+  ``registered_model_meta`` file MLflow's client writes into every download (naming what was downloaded: the
+  model id, or the registered name and version) is not part of the model and not hashed;
 * ``image``/``image_digest``: the step image reference the template runs (``PIPELINE_IMAGE``, the
   container's own ``image``); the digest is the reference's ``@sha256:...`` part. A pod cannot read the
   digest its runtime resolved a tag to, so a tag reference is recorded as ``unpinned:<tag>``; the platform
@@ -56,6 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workflow-uid", required=True)
 
 
+#: Files MLflow's client adds to a downloaded model (not in the artifact store): left out of the digest.
+DOWNLOAD_METADATA = ("registered_model_meta",)
+
+
 def image_digest(reference: str) -> str:
     """``sha256:<hex>`` of a digest reference; ``unpinned:<tag>`` of a tag reference."""
     found = re.search(r"@(sha256:[0-9a-f]{64})$", reference)
@@ -72,7 +78,7 @@ def model_digest(model_uri: str) -> str:
         lines = sorted(
             f"{path.relative_to(root).as_posix()} {hashlib.sha256(path.read_bytes()).hexdigest()}\n"
             for path in root.rglob("*")
-            if path.is_file()
+            if path.is_file() and path.relative_to(root).as_posix() not in DOWNLOAD_METADATA
         )
     if not lines:
         raise StepError(f"{model_uri} has no files")
@@ -97,7 +103,8 @@ def lineage(args: argparse.Namespace) -> dict[str, str]:
         "lineage.image": image,
         "lineage.image_digest": image_digest(image),
     }
-    assert tuple(values) == LINEAGE_TAGS
+    if tuple(values) != LINEAGE_TAGS:
+        raise StepError(f"the lineage has the keys {sorted(values)}, not {sorted(LINEAGE_TAGS)}")
     return values
 
 

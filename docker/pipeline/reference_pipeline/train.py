@@ -8,6 +8,7 @@ import os
 from importlib import metadata
 
 import mlflow
+from mlflow import sklearn as mlflow_sklearn
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from sklearn.linear_model import LogisticRegression
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
                 "train_f1": float(f1_score(target, predicted, average="macro")),
             }
         )
-        info = mlflow.sklearn.log_model(
+        info = mlflow_sklearn.log_model(
             model,
             name="model",
             signature=infer_signature(features, predicted),

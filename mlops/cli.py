@@ -12,7 +12,7 @@ mlops schema [--check|--write]          keep Pulumi.yaml's typed config block in
 mlops policy-config [--check|--write]   keep policies/config/*.json and the rules table in step
 mlops bootstrap --region R [--dry-run]  create the S3 state backend and the secrets KMS key (boto3)
 mlops local [--port N] [--workers N]    the platform's MLflow with PostgreSQL and S3 on this machine
-mlops pipeline run --local [-p NAME=VALUE ...]
+mlops pipeline run --local [-p NAME=VALUE ...] [--step-sources DIR]
                                         the reference pipeline's rendered WorkflowTemplate, its steps run as
                                         processes against that local platform (exit 1: a step failed)
 
@@ -360,7 +360,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
         parameters = parse_parameters(args.parameters or [])
     except PipelineRunError as err:
         return _fail([f"mlops pipeline run: {err}"])
-    return run_local(parameters)
+    return run_local(parameters, step_sources=Path(args.step_sources))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -502,6 +502,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="NAME=VALUE",
         help="override a workflow parameter, as `argo submit -p` does (repeatable)",
+    )
+    prun.add_argument(
+        "--step-sources",
+        default=str(REPO_ROOT / "docker" / "pipeline"),
+        help="the directory the step image copies its step package from (default: this repo's docker/pipeline)",
     )
     prun.set_defaults(func=cmd_pipeline)
     return parser

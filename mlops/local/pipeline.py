@@ -234,15 +234,15 @@ def _mounts(template: Mapping[str, Any], task_dir: Path) -> Mounts:
     return Mounts(paths)
 
 
-def image_env(mounts: Mounts) -> dict[str, str]:
-    """The image's environment, locally: this virtualenv for its PATH, docker/pipeline/ for its sources,
-    and its HOME and TMPDIR (``/tmp``) in the task's scratch directory."""
+def image_env(mounts: Mounts, step_sources: Path) -> dict[str, str]:
+    """The image's environment, locally: this virtualenv for its PATH, ``step_sources`` (docker/pipeline/)
+    for its sources, and its HOME and TMPDIR (``/tmp``) in the task's scratch directory."""
     env = {"LANG": "C.UTF-8"}
     for name, value in IMAGE_ENV.items():
         if name == "PATH":
             env[name] = venv_path()
         elif value == IMAGE_SOURCE_DIR:
-            env[name] = str(STEP_SOURCES)
+            env[name] = str(step_sources)
         else:
             env[name] = mounts.local(value)
     return env
@@ -283,11 +283,13 @@ def _read_outputs(template: Mapping[str, Any], mounts: Mounts) -> tuple[dict[str
 
 @dataclass(frozen=True)
 class LocalCluster:
-    """What a pod gets from the cluster, locally: Secrets, the S3 endpoint, a directory for the tasks."""
+    """What a pod gets from the cluster (Secrets, the S3 endpoint) and from its image (the step sources, by
+    default this repository's docker/pipeline/), locally, and a directory for the tasks."""
 
     secrets: LocalSecrets
     s3_endpoint: str
     root: Path
+    step_sources: Path = STEP_SOURCES
     deadline: float = 3600.0
 
 
@@ -313,7 +315,10 @@ def run_task(
         mounts.local(resolve(str(a), scope, where))
         for a in [*(container.get("command") or []), *(container.get("args") or [])]
     ]
-    env = {**image_env(mounts), **container_env(container, scope, cluster.secrets, mounts, where)}
+    env = {
+        **image_env(mounts, cluster.step_sources),
+        **container_env(container, scope, cluster.secrets, mounts, where),
+    }
     env.update(
         AWS_ENDPOINT_URL_S3=cluster.s3_endpoint,
         AWS_ACCESS_KEY_ID=FAKE_AWS_ACCESS_KEY_ID,
@@ -380,6 +385,11 @@ def run_workflow(
     progress: TextIO | None = None,
 ) -> WorkflowRun:
     """Run the manifest's DAG; stop at the first failed task (the run says which, with its log)."""
+    if not cluster.step_sources.is_dir():
+        raise PipelineRunError(
+            f"the step sources {cluster.step_sources} are not here: run from a clone of the repository, or "
+            "give the directory the image copies its step package from"
+        )
     run = new_workflow(manifest, parameters)
     by_name = templates(manifest)
     deadline = time.monotonic() + float(manifest["spec"].get("activeDeadlineSeconds", cluster.deadline))
@@ -430,7 +440,9 @@ def provision_pipeline_user(tracking_uri: str, admin_username: str, admin_passwo
 
 
 @contextlib.contextmanager
-def local_pipeline_cluster(root: Path | None = None) -> Iterator[tuple[Any, LocalCluster]]:
+def local_pipeline_cluster(
+    root: Path | None = None, step_sources: Path = STEP_SOURCES
+) -> Iterator[tuple[Any, LocalCluster]]:
     """The local platform (:func:`~mlops_platform.mlops.local.platform.local_platform`), the pipeline's user,
     and the :class:`LocalCluster` its tasks run in."""
     from mlops_platform.mlops.local.platform import local_platform
@@ -441,7 +453,12 @@ def local_pipeline_cluster(root: Path | None = None) -> Iterator[tuple[Any, Loca
         )
         tasks_root = platform.root / "pipelines"
         tasks_root.mkdir(mode=0o700, exist_ok=True)
-        yield platform, LocalCluster(secrets=secrets, s3_endpoint=platform.s3.endpoint, root=tasks_root)
+        yield (
+            platform,
+            LocalCluster(
+                secrets=secrets, s3_endpoint=platform.s3.endpoint, root=tasks_root, step_sources=step_sources
+            ),
+        )
 
 
 def report_failure(run: WorkflowRun, err: TextIO) -> None:
@@ -459,13 +476,14 @@ def run_local(
     parameters: Mapping[str, str],
     *,
     overrides: Mapping[str, Any] | None = None,
+    step_sources: Path = STEP_SOURCES,
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
 ) -> int:
     """``mlops pipeline run --local``: 0 when every step succeeded, 1 when one failed (named, with its log)."""
     try:
         print("starting PostgreSQL (TLS), S3 (moto) and MLflow ...", file=out, flush=True)
-        with local_pipeline_cluster() as (platform, cluster):
+        with local_pipeline_cluster(step_sources=step_sources) as (platform, cluster):
             spec = local_spec(platform.url, platform.s3.bucket, platform.s3.region, **dict(overrides or {}))
             run = run_workflow(workflow_template(spec), cluster, parameters=parameters, progress=out)
             if not run.ok:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import io
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +154,12 @@ def test_the_template_must_not_set_the_moto_variables(tmp_path: Path) -> None:
     )
     with pytest.raises(PipelineRunError, match="AWS_ACCESS_KEY_ID; with IRSA it must stay unset"):
         run_workflow(manifest, _cluster(tmp_path))
+
+
+def test_missing_step_sources_are_named(tmp_path: Path) -> None:
+    cluster = replace(_cluster(tmp_path), step_sources=tmp_path / "nowhere")
+    with pytest.raises(PipelineRunError, match="nowhere are not here: run from a clone"):
+        run_workflow(_toy_manifest(), cluster)
 
 
 def test_the_cli_runs_only_locally(capsys: pytest.CaptureFixture[str]) -> None:

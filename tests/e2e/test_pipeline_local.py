@@ -269,3 +269,24 @@ def test_a_manifest_expression_the_run_cannot_resolve_is_an_error(runs: Runs, tm
     cluster = LocalCluster(secrets=None, s3_endpoint="", root=tmp_path)  # type: ignore[arg-type]
     with pytest.raises(PipelineRunError, match=r"cannot resolve \{\{inputs.parameters.not-declared\}\}"):
         run_workflow(manifest, cluster)
+
+
+# ---- the pipeline's MLflow user ----------------------------------------------------------------------
+
+
+def test_ensure_user_sets_the_password_of_an_existing_user(runs: Runs) -> None:
+    from mlops_platform.components.mlflow.users import MlflowUserError, ensure_user, user_exists
+
+    platform = runs.platform
+    admin = (platform.mlflow.admin_username, platform.mlflow.admin_password)
+    assert user_exists(platform.url, admin, PIPELINE_USER)
+    assert ensure_user(platform.url, *admin, PIPELINE_USER, "a-new-password-0123") == "updated"
+    assert ensure_user(platform.url, *admin, "another-workload", "another-password-0123") == "created"
+    assert user_exists(platform.url, admin, "another-workload")
+    request = urllib.request.Request(f"{platform.url}/api/2.0/mlflow/experiments/search?max_results=1")
+    token = base64.b64encode(b"another-workload:another-password-0123").decode()
+    request.add_header("Authorization", f"Basic {token}")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200
+    with pytest.raises(MlflowUserError, match="401"):
+        ensure_user(platform.url, admin[0], "not-the-admin-password", "third-workload", "third-password-0123")

@@ -59,6 +59,8 @@ IMAGE_ENV = {
     "TMPDIR": "/tmp",
     "PYTHONDONTWRITEBYTECODE": "1",
 }
+#: The image's working directory (docker/pipeline/Dockerfile's WORKDIR: the scratch emptyDir).
+IMAGE_WORKDIR = "/tmp"
 #: Where the image holds the step package (on PYTHONPATH); docker/pipeline/reference_pipeline in the repository.
 IMAGE_SOURCE_DIR = "/opt/pipeline/src"
 #: Keys of the pipeline's MLflow credentials Secret.

@@ -44,6 +44,7 @@ from mlops_platform.components.pipelines.reference import (
     IMAGE_REPOSITORY,
     IMAGE_SOURCE_DIR,
     IMAGE_TAG,
+    IMAGE_WORKDIR,
     MLFLOW_PASSWORD_KEY,
     MLFLOW_USERNAME_KEY,
     ReferencePipelineSpec,
@@ -309,6 +310,7 @@ def run_task(
         raise PipelineRunError(f"{where}: no argument for the inputs {missing}")
     scope = {**_workflow_scope(run), **{f"inputs.parameters.{k}": arguments[k] for k in declared}}
     task_dir = cluster.root / run.name / task["name"]
+    task_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     mounts = _mounts(template, task_dir)
     container = template["container"]
     argv = [
@@ -338,7 +340,8 @@ def _execute(
     timeout: float,
 ) -> TaskRun:
     log_path = task_dir / "main.log"
-    cwd = Path(mounts.local("/tmp")) if "/tmp" in mounts.paths else task_dir
+    workdir = mounts.local(IMAGE_WORKDIR)
+    cwd = Path(workdir) if workdir != IMAGE_WORKDIR else task_dir
     started = time.monotonic()
     with log_path.open("wb") as log:
         try:

@@ -80,6 +80,7 @@ def test_the_dockerfile_is_pinned_non_root_wheels_only_and_tagged() -> None:
     assert f'org.opencontainers.image.version="{reference.IMAGE_TAG}"' in dockerfile
     assert f"COPY reference_pipeline {reference.IMAGE_SOURCE_DIR}/reference_pipeline" in dockerfile
     assert re.search(r'^ENTRYPOINT \["python", "-m", "reference_pipeline"\]$', dockerfile, re.M)
+    assert re.search(rf"^WORKDIR {reference.IMAGE_WORKDIR}$", dockerfile, re.M)
 
 
 def test_the_dockerfile_sets_the_environment_the_local_run_stands_in_for() -> None:

@@ -80,7 +80,7 @@ _IMAGE = re.compile(
     r"^[a-z0-9][a-z0-9._/:-]*[a-z0-9](@sha256:[0-9a-f]{64}|:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$"
 )
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_PREFIX = re.compile(r"^([A-Za-z0-9!_.*'()-]+/)*$")
+_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/?$")
 _MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 
 
@@ -112,7 +112,8 @@ class ReferencePipelineSpec:
         service_account: The workflow pods' service account (IRSA: S3 under the pipelines prefix).
         mlflow_tracking_uri: MLflow's in-cluster URL.
         mlflow_credentials_secret: Secret with keys ``username``/``password`` of the pipeline's MLflow user.
-        artifact_bucket, artifact_prefix: Step data goes to ``s3://<bucket>/<prefix><workflow name>/data/``.
+        artifact_bucket, artifact_prefix: Step data goes to ``s3://<bucket>/<prefix>/<workflow name>/data/``
+            (the prefix the workflow service account's IRSA policy allows).
         region: The bucket's region.
         name: The WorkflowTemplate's name.
         executor_service_account: The account whose token only Argo's executor containers get (defaults to
@@ -138,7 +139,7 @@ class ReferencePipelineSpec:
     artifact_bucket: str
     region: str
     name: str = "reference-training"
-    artifact_prefix: str = "pipelines/"
+    artifact_prefix: str = "pipelines"
     executor_service_account: str | None = None
     experiment: str = "reference-training"
     candidates_model: str = "reference-training-candidates"
@@ -191,8 +192,8 @@ def validate(spec: ReferencePipelineSpec) -> None:
         f"artifact_bucket {spec.artifact_bucket!r} is not a bucket name",
     )
     _check(
-        _PREFIX.match(spec.artifact_prefix) is not None and spec.artifact_prefix != "",
-        f"artifact_prefix {spec.artifact_prefix!r} must be a relative key prefix ending in '/'",
+        _PREFIX.match(spec.artifact_prefix) is not None,
+        f"artifact_prefix {spec.artifact_prefix!r} must be a relative key prefix",
     )
     _check(AWS_REGION.match(spec.region) is not None, f"region {spec.region!r} is not an AWS region")
     for label, value in (("experiment", spec.experiment), ("candidates_model", spec.candidates_model)):
@@ -239,7 +240,7 @@ def workflow_parameters(spec: ReferencePipelineSpec) -> list[Parameter]:
 
 
 def _data_uri(spec: ReferencePipelineSpec) -> str:
-    return f"s3://{spec.artifact_bucket}/{spec.artifact_prefix}{argo('workflow.name')}/data"
+    return f"s3://{spec.artifact_bucket}/{spec.artifact_prefix.rstrip('/')}/{argo('workflow.name')}/data"
 
 
 def _task_arguments(spec: ReferencePipelineSpec, step: Step, known: set[str]) -> dict[str, str]:

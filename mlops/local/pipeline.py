@@ -423,7 +423,7 @@ def local_spec(tracking_uri: str, bucket: str, region: str, **overrides: Any) ->
     values: dict[str, Any] = {
         "namespace": "pipelines",
         "image": LOCAL_IMAGE,
-        "service_account": "workflow",
+        "service_account": "pipeline-runner",
         "mlflow_tracking_uri": tracking_uri,
         "mlflow_credentials_secret": CREDENTIALS_SECRET,
         "artifact_bucket": bucket,

@@ -26,7 +26,7 @@ def _spec(**overrides: Any) -> ReferencePipelineSpec:
     values: dict[str, Any] = {
         "namespace": "pipelines",
         "image": IMAGE,
-        "service_account": "workflow",
+        "service_account": "pipeline-runner",
         "mlflow_tracking_uri": "http://mlflow.mlflow.svc.cluster.local:5000",
         "mlflow_credentials_secret": "pipelines-mlflow",
         "artifact_bucket": "acme-artifacts-eu-west-1",
@@ -124,10 +124,10 @@ def test_the_workflow_is_bounded_and_the_token_is_the_executors_only() -> None:
     assert spec["activeDeadlineSeconds"] == 3600
     assert spec["ttlStrategy"] == {"secondsAfterSuccess": 86400, "secondsAfterFailure": 604800}
     assert spec["podGC"] == {"strategy": "OnWorkflowSuccess"}
-    assert spec["serviceAccountName"] == "workflow"
+    assert spec["serviceAccountName"] == "pipeline-runner"
     assert spec["automountServiceAccountToken"] is False
     assert spec["executor"] == {"serviceAccountName": "workflow-executor"}
-    assert workflow_template(_spec())["spec"]["executor"] == {"serviceAccountName": "workflow"}
+    assert workflow_template(_spec())["spec"]["executor"] == {"serviceAccountName": "pipeline-runner"}
 
 
 def test_mlflow_credentials_come_from_the_secret_and_only_to_mlflow_steps() -> None:
@@ -213,6 +213,13 @@ def test_the_cron_workflow_references_the_template_with_argo_4_schedules() -> No
 def test_a_bad_spec_is_refused_naming_the_field(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(PipelineSpecError, match=message):
         workflow_template(_spec(**overrides))
+
+
+def test_the_prefix_may_end_in_a_slash_or_not() -> None:
+    for prefix in ("pipelines", "pipelines/", "team-a/pipelines"):
+        dag = _templates(workflow_template(_spec(artifact_prefix=prefix)))["training"]["dag"]["tasks"]
+        data_uri = {p["name"]: p["value"] for p in dag[0]["arguments"]["parameters"]}["data-uri"]
+        assert data_uri == f"s3://acme-artifacts-eu-west-1/{prefix.rstrip('/')}/{{{{workflow.name}}}}/data"
 
 
 def test_a_bad_cron_workflow_is_refused() -> None:

@@ -33,7 +33,7 @@ def _manifest() -> dict[str, Any]:
         ReferencePipelineSpec(
             namespace="pipelines",
             image="reference-pipeline:0.1.0",
-            service_account="workflow",
+            service_account="pipeline-runner",
             mlflow_tracking_uri="http://127.0.0.1:5000",
             mlflow_credentials_secret="pipelines-mlflow",
             artifact_bucket="local-bucket",

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: plan test lint lint-workflows typecheck unit venv clean local postgres-bin helm verify charts
+.PHONY: plan test lint lint-workflows typecheck unit venv clean local pipeline-local postgres-bin helm verify charts
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ plan: $(STAMP)
 # The platform's MLflow server with PostgreSQL (TLS) and S3 (moto) on 127.0.0.1:5000, until Ctrl-C.
 local: $(STAMP) postgres-bin
 	$(VENV)/bin/mlops local
+
+# The reference pipeline (components/pipelines/reference.py) as its rendered WorkflowTemplate says, each step a
+# process against that local platform; everything is removed afterwards (docs/pipelines.md).
+pipeline-local: $(STAMP) postgres-bin
+	$(VENV)/bin/mlops pipeline run --local
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -12,6 +12,9 @@ mlops schema [--check|--write]          keep Pulumi.yaml's typed config block in
 mlops policy-config [--check|--write]   keep policies/config/*.json and the rules table in step
 mlops bootstrap --region R [--dry-run]  create the S3 state backend and the secrets KMS key (boto3)
 mlops local [--port N] [--workers N]    the platform's MLflow with PostgreSQL and S3 on this machine
+mlops pipeline run --local [-p NAME=VALUE ...] [--step-sources DIR]
+                                        the reference pipeline's rendered WorkflowTemplate, its steps run as
+                                        processes against that local platform (exit 1: a step failed)
 
 plan, check and verify report a program that raises at its file:line; --traceback prints the whole traceback.
 """
@@ -339,6 +342,27 @@ def cmd_local(args: argparse.Namespace) -> int:
     return run(port=args.port, workers=args.workers)
 
 
+def cmd_pipeline(args: argparse.Namespace) -> int:
+    if not args.local:
+        return _fail(
+            [
+                "mlops pipeline run: only --local runs here; submit to the cluster with "
+                "`argo submit --from workflowtemplate/reference-training` (docs/pipelines.md)"
+            ]
+        )
+    from mlops_platform.mlops.local.command import missing_extra
+    from mlops_platform.mlops.local.pipeline import PipelineRunError, parse_parameters, run_local
+
+    missing = missing_extra()
+    if missing is not None:
+        return _fail([f"mlops pipeline run --local needs {missing}: install the e2e extra (`make venv`)"])
+    try:
+        parameters = parse_parameters(args.parameters or [])
+    except PipelineRunError as err:
+        return _fail([f"mlops pipeline run: {err}"])
+    return run_local(parameters, step_sources=Path(args.step_sources))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlops", description="mlops-platform: offline plan, checks and tools"
@@ -462,6 +486,29 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--port", type=int, default=5000, help="MLflow's port on 127.0.0.1 (0: any free port)")
     local.add_argument("--workers", type=int, default=2, help="MLflow worker processes")
     local.set_defaults(func=cmd_local)
+
+    pipeline = sub.add_parser("pipeline", help="the reference training pipeline (docs/pipelines.md)")
+    pipeline_sub = pipeline.add_subparsers(dest="pipeline_command", required=True)
+    prun = pipeline_sub.add_parser(
+        "run", help="run the rendered WorkflowTemplate's steps as processes against the local platform"
+    )
+    prun.add_argument(
+        "--local", action="store_true", help="against `mlops local`'s MLflow, PostgreSQL and S3 (required)"
+    )
+    prun.add_argument(
+        "-p",
+        "--parameter",
+        dest="parameters",
+        action="append",
+        metavar="NAME=VALUE",
+        help="override a workflow parameter, as `argo submit -p` does (repeatable)",
+    )
+    prun.add_argument(
+        "--step-sources",
+        default=str(REPO_ROOT / "docker" / "pipeline"),
+        help="the directory the step image copies its step package from (default: this repo's docker/pipeline)",
+    )
+    prun.set_defaults(func=cmd_pipeline)
     return parser
 
 

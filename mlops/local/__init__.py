@@ -25,6 +25,9 @@ Deployment runs; what a pod gets from its cluster is stood in for locally and no
   ``MLFLOW_S3_ENDPOINT_URL`` and fake keys. These three variables exist only here: with real S3 and workload
   identity they must stay unset.
 
+The reference pipeline's local run (``mlops pipeline run --local``, :mod:`~mlops_platform.mlops.local.pipeline`)
+runs the rendered WorkflowTemplate's steps as processes against this trio, the same way.
+
 Every process is started in its own session and stopped by its id (SIGTERM, then SIGKILL of its process
 group, :class:`~mlops_platform.mlops.local.processes.Process`); every temporary directory is removed, also when start-up
 fails half way (:func:`local_platform`).

@@ -34,7 +34,7 @@ def _on_signal(signum: int, _frame: FrameType | None) -> None:
     raise _Stop(signal.Signals(signum).name)
 
 
-def _missing_extra() -> str | None:
+def missing_extra() -> str | None:
     """The first top-level module of :data:`EXTRA_MODULES` that is not installed, if any."""
     for module in EXTRA_MODULES:
         if importlib.util.find_spec(module.split(".")[0]) is None:
@@ -73,7 +73,7 @@ def run(
     *, port: int | None = 5000, workers: int = 2, out: TextIO = sys.stdout, err: TextIO = sys.stderr
 ) -> int:
     """Run the trio until a signal; 0 on a clean stop, 1 if something failed or died, 2 if MLflow is missing."""
-    missing = _missing_extra()
+    missing = missing_extra()
     if missing is not None:
         print(
             f"mlops local needs {missing}: install the e2e extra (`pip install -e '.[dev,e2e]'`, or `make venv`)",

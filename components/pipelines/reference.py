@@ -47,7 +47,7 @@ API_VERSION = "argoproj.io/v1alpha1"
 #: Numeric user and group the step image runs as (docker/pipeline/Dockerfile's PIPELINE_UID).
 IMAGE_UID = 10001
 #: ECR repository and tag of the step image (built from docker/pipeline/ by the user CI workflow).
-IMAGE_REPOSITORY = "reference-pipeline"
+IMAGE_REPOSITORY = "training"
 IMAGE_TAG = "0.1.0"
 IMAGE_BUILD_CONTEXT = "docker/pipeline"
 #: The environment the step image sets (docker/pipeline/Dockerfile's ENV; a test keeps the two equal): the

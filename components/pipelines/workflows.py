@@ -60,6 +60,7 @@ __all__ = [
     "ARGO_JOB",
     "EXECUTOR_RULES",
     "WORKFLOW_SA",
+    "ArgoObject",
     "Pipelines",
     "PipelinesArgs",
     "workflow_namespace_policies",
@@ -75,6 +76,17 @@ _SECRET_STORE = "argo-secrets"
 EXECUTOR_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("argoproj.io", "workflowtaskresults", ("create", "patch")),
 )
+
+
+@dataclass(frozen=True)
+class ArgoObject:
+    """One Argo object :class:`Pipelines` installs in the workflow namespace: its kind and name (known when the
+    program runs: they name the resource) and its manifest (``spec`` and ``metadata.labels``/``annotations`` are
+    read from it; it may be an Output, e.g. rendered with the stack's bucket and image)."""
+
+    kind: str
+    name: str
+    manifest: pulumi.Input[Mapping[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -122,8 +134,8 @@ class PipelinesArgs:
         chart_version: The argo-workflows chart version.
         prometheus: The kube-prometheus-stack release (it brings the ServiceMonitor and PrometheusRule CRDs):
             given, the controller is scraped as job :data:`ARGO_JOB` and alerted on when none is up.
-        workflow_templates: Manifests (``apiVersion``, ``kind``, ``metadata``, ``spec``) of the Argo objects to
-            install in the workflow namespace: WorkflowTemplates, CronWorkflows.
+        workflow_templates: The Argo objects to install in the workflow namespace (WorkflowTemplates,
+            CronWorkflows), after the chart and the workflow service account.
         await_job: Wait for the tenant job during ``pulumi up`` (False before the image is pushed).
     """
 
@@ -163,7 +175,7 @@ class PipelinesArgs:
     archive_restart_schedule: str = "32 3 1 * *"
     monitoring_namespace: str = "monitoring"
     chart_version: str = ARGO_CHART_VERSION
-    workflow_templates: Sequence[pulumi.Input[Mapping[str, Any]]] = ()
+    workflow_templates: Sequence[ArgoObject] = ()
     prometheus: pulumi.Resource | None = None
     await_job: bool = True
 
@@ -533,20 +545,18 @@ class Pipelines(pulumi.ComponentResource):
             opts=self._child(),
         )
 
-    def _template(
-        self, name: str, manifest: pulumi.Input[Mapping[str, Any]]
-    ) -> k8s.apiextensions.CustomResource:
+    def _template(self, name: str, obj: ArgoObject) -> k8s.apiextensions.CustomResource:
         """One Argo object in the workflow namespace, after the chart (its CRDs) and the service account."""
         args = self._args
-        out = pulumi.Output.from_input(manifest)
-        kind = _static(manifest, "kind")
-        object_name = _static(manifest, "metadata", "name")
+        if obj.kind not in ("WorkflowTemplate", "CronWorkflow"):
+            raise ValueError(f"workflow_templates: {obj.kind!r} is not a WorkflowTemplate or a CronWorkflow")
+        out = pulumi.Output.from_input(obj.manifest)
         return k8s.apiextensions.CustomResource(
-            f"{name}-{kind.lower()}-{object_name}",
+            f"{name}-{obj.kind.lower()}-{obj.name}",
             api_version=ARGO_API_VERSION,
-            kind=kind,
+            kind=obj.kind,
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=object_name,
+                name=obj.name,
                 namespace=args.workflow_namespace,
                 labels=out.apply(lambda m: dict(m.get("metadata", {}).get("labels") or {})),
                 annotations=out.apply(lambda m: dict(m.get("metadata", {}).get("annotations") or {})),
@@ -572,15 +582,3 @@ class Pipelines(pulumi.ComponentResource):
                 "server_service": self.server_service,
             }
         )
-
-
-def _static(manifest: pulumi.Input[Mapping[str, Any]], *path: str) -> str:
-    """A key of a manifest that must be known when the program runs (names and kinds make resource names)."""
-    value: Any = manifest
-    for key in path:
-        if not isinstance(value, Mapping) or not isinstance(value.get(key), (str, Mapping)):
-            raise ValueError(f"workflow_templates: every manifest needs a plain {'.'.join(path)}")
-        value = value[key]
-    if not isinstance(value, str):
-        raise ValueError(f"workflow_templates: {'.'.join(path)} must be a string")
-    return value

@@ -5,7 +5,7 @@ it needs the cluster, the registry, MLflow and the External Secrets Operator."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pulumi
@@ -15,15 +15,28 @@ from mlops_platform.components.mlflow.server import IMAGE_TAG as MLFLOW_IMAGE_TA
 from mlops_platform.components.mlflow.server import IMAGE_UID as MLFLOW_UID
 from mlops_platform.components.mlflow.server import PORT as MLFLOW_PORT
 from mlops_platform.components.mlflow.server import RDS_CA_BUNDLE_PATH
-from mlops_platform.components.pipelines.workflows import Pipelines, PipelinesArgs
+from mlops_platform.components.pipelines.reference import IMAGE_REPOSITORY as STEP_IMAGE_REPOSITORY
+from mlops_platform.components.pipelines.reference import (
+    ReferencePipelineSpec,
+    cron_workflow,
+    workflow_template,
+)
+from mlops_platform.components.pipelines.workflows import WORKFLOW_SA, ArgoObject, Pipelines, PipelinesArgs
 from mlops_platform.components.platform.compute import Compute, PlatformLike
 from mlops_platform.components.platform.monitoring import eks_default_service_cidr
 from mlops_platform.components.platform.settings import PlatformConfig
 
-__all__ = ["STEP_IMAGE_REPOSITORY", "add_pipelines", "pipelines_exports", "step_image"]
+__all__ = [
+    "MLFLOW_CREDENTIALS_SECRET",
+    "STEP_IMAGE_REPOSITORY",
+    "add_pipelines",
+    "pipelines_exports",
+    "reference_objects",
+    "step_image",
+]
 
-#: The ECR repository of the pipeline step image (docker/pipeline).
-STEP_IMAGE_REPOSITORY = "training"
+#: The Secret (keys ``username``, ``password``) with the pipelines' own MLflow identity, in their namespace.
+MLFLOW_CREDENTIALS_SECRET = "pipelines-mlflow"
 
 
 def step_image(compute: Compute, config: PlatformConfig) -> pulumi.Output[str]:
@@ -33,21 +46,65 @@ def step_image(compute: Compute, config: PlatformConfig) -> pulumi.Output[str]:
     )
 
 
+def reference_objects(
+    config: PlatformConfig,
+    *,
+    image: pulumi.Input[str],
+    bucket: pulumi.Input[str],
+    mlflow_url: pulumi.Input[str],
+) -> list[ArgoObject]:
+    """The reference pipeline's WorkflowTemplate, and its CronWorkflow when ``pipelinesRetrainSchedule`` is set,
+    rendered with the stack's step image, bucket and MLflow."""
+    settings = config.pipelines
+
+    def spec(values: list[Any]) -> ReferencePipelineSpec:
+        return ReferencePipelineSpec(
+            namespace="pipelines",
+            image=values[0],
+            service_account=WORKFLOW_SA,
+            mlflow_tracking_uri=values[2],
+            mlflow_credentials_secret=MLFLOW_CREDENTIALS_SECRET,
+            artifact_bucket=values[1],
+            artifact_prefix="pipelines/",
+            region=config.region,
+            data_classification=config.governance.data_classification,
+            gpu=settings.train_on_gpu,
+            active_deadline_seconds=settings.deadline_hours * 3600,
+            ttl_seconds_after_success=settings.workflow_ttl_hours * 3600,
+            ttl_seconds_after_failure=settings.workflow_ttl_hours * 3600,
+        )
+
+    specs = pulumi.Output.all(image, bucket, mlflow_url).apply(spec)
+    template = ArgoObject("WorkflowTemplate", "reference-training", specs.apply(workflow_template))
+    if not settings.retrain_schedule:
+        return [template]
+    cron = specs.apply(lambda s: cron_workflow(s, [settings.retrain_schedule], timezone="Etc/UTC"))
+    return [template, ArgoObject("CronWorkflow", "reference-training-scheduled", cron)]
+
+
 def add_pipelines(
     platform: PlatformLike,
     config: PlatformConfig,
     compute: Compute,
     *,
-    workflow_templates: Sequence[pulumi.Input[Mapping[str, Any]]] = (),
+    workflow_templates: Sequence[ArgoObject] | None = None,
     prometheus: pulumi.Resource | None = None,
 ) -> Pipelines | None:
-    """Argo Workflows and the pipelines namespace as children of ``platform``; None when pipelines are off."""
+    """Argo Workflows, the pipelines namespace and the Argo objects (default: the reference pipeline's) as children
+    of ``platform``; None when pipelines are off."""
     if not config.pipelines.enabled:
         return None
     if not isinstance(platform, pulumi.Resource):
         raise TypeError("add_pipelines needs the platform component (a pulumi.Resource) as parent")
     settings, cluster, mlflow = config.pipelines, compute.cluster, compute.model_registry
     vpc_cidr = config.network.vpc_cidr
+    if workflow_templates is None:
+        workflow_templates = reference_objects(
+            config,
+            image=step_image(compute, config),
+            bucket=platform.artifacts.bucket_name,
+            mlflow_url=mlflow.url,
+        )
     return Pipelines(
         f"{config.name}-pipelines",
         PipelinesArgs(

@@ -16,6 +16,7 @@ from mlops_platform.components.network.endpoints import (
     KARPENTER_ENDPOINTS,
     REQUIRED_ENDPOINTS,
 )
+from mlops_platform.components.pipelines.reference import IMAGE_TAG as STEP_IMAGE_TAG
 from mlops_platform.components.platform.settings import SECTIONS
 
 # What every environment shares.
@@ -53,7 +54,7 @@ _COMMON: dict[str, dict[str, Any]] = {
         "enabled": True,
         "deadline_hours": 6,
         "retrain_schedule": "",
-        "step_image_tag": "1.0.0",
+        "step_image_tag": STEP_IMAGE_TAG,
         "train_on_gpu": False,
     },
     "monitoring": {"alert_emails": [], "alert_https_endpoints": []},

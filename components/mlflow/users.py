@@ -99,3 +99,87 @@ def ensure_user(
     if status != 200:
         raise MlflowUserError(f"PATCH {UPDATE_PASSWORD_PATH} for {username!r}: {status} {answer}")
     return "updated"
+
+
+# ---- the in-cluster provisioner (python -P users.py; mlops_platform.components.mlflow.workload_user) --------
+
+PROBE_PATH = "/api/2.0/mlflow/experiments/search"
+_SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+def password_works(tracking_uri: str, username: str, password: str) -> bool:
+    """Whether MLflow accepts ``username``/``password`` (an authenticated search: 401 when it does not)."""
+    status, answer = _call(tracking_uri, "GET", PROBE_PATH, (username, password), {"max_results": "1"})
+    if status == 401:
+        return False
+    if status == 200:
+        return True
+    raise MlflowUserError(f"GET {PROBE_PATH} as {username!r}: {status} {answer}")
+
+
+def read_secret(namespace: str, name: str, *, api: str, token: str, cafile: str) -> dict[str, str]:
+    """The decoded data of the Secret ``namespace/name``, read with the pod's service account."""
+    import ssl
+
+    request = urllib.request.Request(
+        f"{api}/api/v1/namespaces/{namespace}/secrets/{name}",
+        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+    )
+    context = ssl.create_default_context(cafile=cafile)
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=30) as response:
+            data = json.loads(response.read()).get("data") or {}
+    except urllib.error.HTTPError as err:
+        raise MlflowUserError(f"secret {namespace}/{name}: HTTP {err.code}") from err
+    except (urllib.error.URLError, OSError) as err:
+        raise MlflowUserError(f"secret {namespace}/{name}: {err}") from err
+    return {key: base64.b64decode(value).decode() for key, value in data.items()}
+
+
+def sync(tracking_uri: str, admin: tuple[str, str], username: str, password: str) -> str:
+    """``"unchanged"`` when MLflow already accepts the credential, else what :func:`ensure_user` did."""
+    if user_exists(tracking_uri, admin, username) and password_works(tracking_uri, username, password):
+        return "unchanged"
+    return ensure_user(tracking_uri, admin[0], admin[1], username, password)
+
+
+def main() -> int:
+    """Make MLflow's user match the workload's Secret. Environment: ``MLFLOW_TRACKING_URI``,
+    ``MLFLOW_ADMIN_USERNAME``/``MLFLOW_ADMIN_PASSWORD`` (from MLflow's own auth Secret),
+    ``USER_SECRET_NAMESPACE``/``USER_SECRET_NAME`` (keys ``username``, ``password``), the API server from the pod's
+    service variables; ``USER_TOKEN_FILE``/``USER_CA_FILE`` override the service account's files."""
+    import os
+    import sys
+
+    try:
+        env = os.environ
+        host, port = env["KUBERNETES_SERVICE_HOST"], env.get("KUBERNETES_SERVICE_PORT", "443")
+        api = f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
+        with open(env.get("USER_TOKEN_FILE", f"{_SA_DIR}/token"), encoding="utf-8") as handle:
+            token = handle.read().strip()
+        secret = read_secret(
+            env["USER_SECRET_NAMESPACE"],
+            env["USER_SECRET_NAME"],
+            api=api,
+            token=token,
+            cafile=env.get("USER_CA_FILE", f"{_SA_DIR}/ca.crt"),
+        )
+        username, password = secret["username"], secret["password"]
+        done = sync(
+            env["MLFLOW_TRACKING_URI"],
+            (env["MLFLOW_ADMIN_USERNAME"], env["MLFLOW_ADMIN_PASSWORD"]),
+            username,
+            password,
+        )
+    except KeyError as err:
+        print(f"mlflow user sync failed: {err.args[0]} is not set (or not in the Secret)", file=sys.stderr)
+        return 1
+    except (MlflowUserError, OSError) as err:
+        print(f"mlflow user sync failed: {err}", file=sys.stderr)
+        return 1
+    print(f"mlflow user {username}: {done}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

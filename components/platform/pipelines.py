@@ -10,11 +10,14 @@ from typing import Any
 
 import pulumi
 
+from mlops_platform.components.mlflow.names import AUTH_SECRET
 from mlops_platform.components.mlflow.server import IMAGE_REPOSITORY as MLFLOW_REPOSITORY
 from mlops_platform.components.mlflow.server import IMAGE_TAG as MLFLOW_IMAGE_TAG
 from mlops_platform.components.mlflow.server import IMAGE_UID as MLFLOW_UID
 from mlops_platform.components.mlflow.server import PORT as MLFLOW_PORT
 from mlops_platform.components.mlflow.server import RDS_CA_BUNDLE_PATH
+from mlops_platform.components.mlflow.workload import server_selector
+from mlops_platform.components.mlflow.workload_user import MlflowWorkloadUser, MlflowWorkloadUserArgs
 from mlops_platform.components.pipelines.reference import IMAGE_REPOSITORY as STEP_IMAGE_REPOSITORY
 from mlops_platform.components.pipelines.reference import (
     ReferencePipelineSpec,
@@ -105,7 +108,7 @@ def add_pipelines(
             bucket=platform.artifacts.bucket_name,
             mlflow_url=mlflow.url,
         )
-    return Pipelines(
+    pipelines = Pipelines(
         f"{config.name}-pipelines",
         PipelinesArgs(
             oidc_provider_arn=cluster.oidc_provider_arn,
@@ -147,6 +150,41 @@ def add_pipelines(
             providers={"aws": platform.aws_provider, "kubernetes": cluster.provider},
             depends_on=[compute.database_ingress],
         ),
+    )
+    _mlflow_user(config, compute, pipelines)
+    return pipelines
+
+
+def _mlflow_user(config: PlatformConfig, compute: Compute, pipelines: Pipelines) -> MlflowWorkloadUser:
+    """The pipelines' own MLflow user ``pipelines``: its password generated in their namespace into
+    :data:`MLFLOW_CREDENTIALS_SECRET`, set in MLflow by a sync Job in MLflow's namespace."""
+    mlflow, cluster = compute.model_registry, compute.cluster
+    vpc_cidr = config.network.vpc_cidr
+    return MlflowWorkloadUser(
+        f"{config.name}-pipelines-mlflow-user",
+        MlflowWorkloadUserArgs(
+            username="pipelines",
+            namespace="pipelines",
+            secret_name=MLFLOW_CREDENTIALS_SECRET,
+            mlflow_namespace="mlflow",
+            mlflow_url=mlflow.url,
+            mlflow_port=MLFLOW_PORT,
+            mlflow_server_selector=server_selector(f"{config.name}-mlflow"),
+            admin_secret=(AUTH_SECRET, "admin-username", "admin-password"),
+            image=pulumi.Output.concat(
+                compute.registry.repository_urls[MLFLOW_REPOSITORY], ":", MLFLOW_IMAGE_TAG
+            ),
+            run_as_user=MLFLOW_UID,
+            cluster_cidrs=[vpc_cidr, eks_default_service_cidr(vpc_cidr)],
+            node_selector={"mlops.platform/node-group": "system"},
+            depends_on=[
+                pipelines.workflow_ns,
+                mlflow.namespace,
+                mlflow.deployment,
+                compute.external_secrets.release,
+            ],
+        ),
+        opts=pulumi.ResourceOptions(parent=pipelines, provider=cluster.provider),
     )
 
 

@@ -290,3 +290,94 @@ def test_ensure_user_sets_the_password_of_an_existing_user(runs: Runs) -> None:
         assert response.status == 200
     with pytest.raises(MlflowUserError, match="401"):
         ensure_user(platform.url, admin[0], "not-the-admin-password", "third-workload", "third-password-0123")
+
+
+def test_sync_leaves_a_working_credential_alone_and_repairs_a_changed_one(runs: Runs) -> None:
+    from mlops_platform.components.mlflow.users import password_works, sync
+
+    platform = runs.platform
+    admin = (platform.mlflow.admin_username, platform.mlflow.admin_password)
+    assert sync(platform.url, admin, "sync-workload", "sync-password-0123") == "created"
+    assert sync(platform.url, admin, "sync-workload", "sync-password-0123") == "unchanged"
+    # The workload's Secret was regenerated (a rotation): the next sync sets the new password.
+    assert sync(platform.url, admin, "sync-workload", "rotated-password-0123") == "updated"
+    assert password_works(platform.url, "sync-workload", "rotated-password-0123")
+    assert not password_works(platform.url, "sync-workload", "sync-password-0123")
+
+
+def test_the_in_cluster_sync_reads_the_workload_secret_through_the_api(runs: Runs, tmp_path: Path) -> None:
+    """users.py as the sync Job runs it (python -P, the ConfigMap's copy), the API server stood in for by a
+    local HTTPS server that answers for the one Secret, MLflow the local platform's."""
+    import os
+    import ssl
+    import subprocess
+    import sys
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from mlops_platform.components.mlflow.users import password_works
+    from mlops_platform.components.mlflow.workload_user import USERS_SOURCE, sync_env
+    from mlops_platform.mlops.local.tls import LocalCA
+
+    secret = {"username": "in-cluster-workload", "password": "in-cluster-password-0123"}
+    body = json.dumps(
+        {"data": {k: base64.b64encode(v.encode()).decode() for k, v in secret.items()}}
+    ).encode()
+    seen: list[str] = []
+
+    class Api(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(f"{self.path} {self.headers['Authorization']}")
+            ok = self.path == "/api/v1/namespaces/pipelines/secrets/pipelines-mlflow"
+            self.send_response(200 if ok else 404)
+            self.end_headers()
+            self.wfile.write(body if ok else b"{}")
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    ca = LocalCA.create(tmp_path / "ca")
+    ca.issue_server_certificate(tmp_path, ("localhost", "127.0.0.1"), None, None)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Api)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "server.crt", tmp_path / "server.key")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    (tmp_path / "token").write_text("sync-token\n")
+    platform = runs.platform
+    env = {
+        "PATH": os.environ["PATH"],
+        **sync_env(secret_namespace="pipelines", secret_name="pipelines-mlflow"),
+        "MLFLOW_TRACKING_URI": platform.url,
+        "MLFLOW_ADMIN_USERNAME": platform.mlflow.admin_username,
+        "MLFLOW_ADMIN_PASSWORD": platform.mlflow.admin_password,
+        "KUBERNETES_SERVICE_HOST": "127.0.0.1",
+        "KUBERNETES_SERVICE_PORT": str(server.server_address[1]),
+        "USER_TOKEN_FILE": str(tmp_path / "token"),
+        "USER_CA_FILE": str(ca.ca_file),
+    }
+    try:
+        script = tmp_path / "mlflow_users.py"
+        script.write_text(USERS_SOURCE.read_text())
+        done = subprocess.run(
+            [sys.executable, "-P", str(script)], env=env, capture_output=True, text=True, timeout=120
+        )
+        again = subprocess.run(
+            [sys.executable, "-P", str(script)], env=env, capture_output=True, text=True, timeout=120
+        )
+        wrong = subprocess.run(
+            [sys.executable, "-P", str(script)],
+            env={**env, "USER_SECRET_NAME": "another-secret"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "mlflow user in-cluster-workload: created"
+    assert again.stdout.strip() == "mlflow user in-cluster-workload: unchanged"
+    assert wrong.returncode == 1 and "secret pipelines/another-secret: HTTP 404" in wrong.stderr
+    assert seen[0] == "/api/v1/namespaces/pipelines/secrets/pipelines-mlflow Bearer sync-token"
+    assert password_works(platform.url, secret["username"], secret["password"])

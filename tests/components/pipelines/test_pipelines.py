@@ -155,3 +155,49 @@ def test_prometheus_scrapes_the_controller_and_alerts_when_none_is_up(prod: Grap
     (alert,) = plain(rule, "spec")["groups"][0]["rules"]
     assert alert["alert"] == "ArgoWorkflowsControllerDown"
     assert alert["expr"] == 'absent(up{job="argo-workflows"} == 1)'
+
+
+def test_the_pipelines_mlflow_identity_is_their_own_and_generated_in_their_namespace(prod: Graph) -> None:
+    credential = named(prod, EXTERNAL_SECRET, "mlops-prod-pipelines-mlflow-user-credential")
+    assert metadata(credential)["namespace"] == "pipelines"
+    spec = plain(credential, "spec")
+    assert spec["refreshPolicy"] == "CreatedOnce"
+    assert spec["target"]["template"]["data"]["username"] == "pipelines"
+    role = named(
+        prod, "kubernetes:rbac.authorization.k8s.io/v1:Role", "mlops-prod-pipelines-mlflow-user-reader"
+    )
+    assert plain(role, "rules") == [
+        {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["pipelines-mlflow"], "verbs": ["get"]}
+    ]
+    binding = named(
+        prod, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "mlops-prod-pipelines-mlflow-user-reader"
+    )
+    assert plain(binding, "subjects") == [
+        {"kind": "ServiceAccount", "name": "pipelines-user-sync", "namespace": "mlflow"}
+    ]
+    job = named(prod, "kubernetes:batch/v1:Job", "mlops-prod-pipelines-mlflow-user-sync")
+    pod = plain(job, "spec")["template"]["spec"]
+    assert metadata(job)["namespace"] == "mlflow"
+    env = {e["name"]: e for e in pod["containers"][0]["env"]}
+    assert env["MLFLOW_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": "mlflow-auth",
+        "key": "admin-password",
+    }
+    assert env["USER_SECRET_NAMESPACE"]["value"] == "pipelines"
+    ingress = named(prod, POLICY, "mlops-prod-pipelines-mlflow-user-to-mlflow")
+    (rule,) = plain(ingress, "spec")["ingress"]
+    assert rule["from"] == [
+        {
+            "podSelector": {
+                "matchLabels": {
+                    "app.kubernetes.io/name": "mlflow-user-sync",
+                    "app.kubernetes.io/instance": "pipelines",
+                    "app.kubernetes.io/part-of": "mlops-platform",
+                }
+            }
+        }
+    ]
+    assert (
+        plain(ingress, "spec")["podSelector"]["matchLabels"]["app.kubernetes.io/instance"]
+        == "mlops-prod-mlflow"
+    )

@@ -45,13 +45,15 @@ def test_the_workflows_exist() -> None:
         "pull-request.yml",
         "deploy.yml",
         "mlflow-image.yml",
+        "pipeline-image.yml",
         "support-calendar.yml",
     }
     assert sorted(ORDER) == ENVIRONMENTS
 
 
 @pytest.mark.parametrize(
-    "name", ["pull-request.yml", "deploy.yml", "mlflow-image.yml", "support-calendar.yml"]
+    "name",
+    ["pull-request.yml", "deploy.yml", "mlflow-image.yml", "pipeline-image.yml", "support-calendar.yml"],
 )
 def test_least_privilege_permissions(name: str) -> None:
     doc = load(name)
@@ -73,7 +75,8 @@ def test_least_privilege_permissions(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["pull-request.yml", "deploy.yml", "mlflow-image.yml", "support-calendar.yml"]
+    "name",
+    ["pull-request.yml", "deploy.yml", "mlflow-image.yml", "pipeline-image.yml", "support-calendar.yml"],
 )
 def test_aws_access_is_oidc_only(name: str) -> None:
     text = (WORKFLOWS / name).read_text(encoding="utf-8")
@@ -246,19 +249,45 @@ def test_phase_two_script_and_buildspec() -> None:
     )
 
 
-def test_mlflow_image_is_pinned_scanned_and_pushed_only_with_credentials() -> None:
-    doc = load("mlflow-image.yml")
+def push_image_script() -> str:
+    action = yaml.safe_load((REPO_ROOT / ".github" / "actions" / "push-image" / "action.yml").read_text())
+    (step,) = action["runs"]["steps"]
+    return step["run"]
+
+
+def test_the_push_action_tags_only_a_clean_scan_and_never_overwrites() -> None:
+    script = push_image_script()
+    assert "describe-image-scan-findings" in script and "CRITICAL" in script and "HIGH" in script
+    assert script.index("image-scan-complete") < script.index("put-image"), "tag only after the scan"
+    assert script.index("describe-images") < script.index("docker push"), "an existing tag is left alone"
+
+
+@pytest.mark.parametrize(
+    ("name", "module", "smoke"),
+    [
+        ("mlflow-image.yml", "mlops_platform.components.mlflow.server", "import os, boto3, psycopg2, mlflow"),
+        (
+            "pipeline-image.yml",
+            "mlops_platform.components.pipelines.reference",
+            "import os, boto3, mlflow, sklearn, reference_pipeline",
+        ),
+    ],
+)
+def test_images_are_pinned_scanned_and_pushed_only_with_credentials(
+    name: str, module: str, smoke: str
+) -> None:
+    doc = load(name)
     build = doc["jobs"]["build"]
-    text = (WORKFLOWS / "mlflow-image.yml").read_text(encoding="utf-8")
-    assert "from mlops_platform.components.mlflow.server import" in text and "IMAGE_TAG" in text
-    assert any("import os, boto3, psycopg2, mlflow" in str(s.get("run", "")) for s in steps(build))
+    text = (WORKFLOWS / name).read_text(encoding="utf-8")
+    assert f"from {module} import" in text and "IMAGE_TAG" in text
+    assert any(smoke in str(s.get("run", "")) for s in steps(build))
     push = doc["jobs"]["push"]
     assert "vars.PULUMI_BACKEND_URL != ''" in push["if"] and "pull_request" in push["if"]
     assert push["environment"] == "${{ matrix.environment }}"
     assert push["strategy"]["matrix"]["environment"] == ORDER
-    script = next(s["run"] for s in steps(push) if "image-scan-complete" in str(s.get("run", "")))
-    assert "describe-image-scan-findings" in script and "CRITICAL" in script and "HIGH" in script
-    assert script.index("image-scan-complete") < script.index("put-image"), "tag only after the scan"
+    (pushed,) = uses(push, "./.github/actions/push-image")
+    assert pushed["with"]["tag"] == "${{ env.TAG }}"
+    assert uses(push, "actions/checkout")[0]["with"]["persist-credentials"] is False
 
 
 def test_support_calendar_runs_weekly_and_on_demand_without_credentials() -> None:

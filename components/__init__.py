@@ -45,6 +45,10 @@ if TYPE_CHECKING:  # THE public API, one name a line: pyright reads it, the run 
     from mlops_platform.components.kubernetes import pod_security_labels as pod_security_labels
     from mlops_platform.components.mlflow.model_registry import ModelRegistry as ModelRegistry
     from mlops_platform.components.mlflow.model_registry import ModelRegistryArgs as ModelRegistryArgs
+    from mlops_platform.components.mlflow.workload_user import MlflowWorkloadUser as MlflowWorkloadUser
+    from mlops_platform.components.mlflow.workload_user import (
+        MlflowWorkloadUserArgs as MlflowWorkloadUserArgs,
+    )
     from mlops_platform.components.monitoring.model_monitoring import ModelMonitoring as ModelMonitoring
     from mlops_platform.components.monitoring.model_monitoring import (
         ModelMonitoringArgs as ModelMonitoringArgs,
@@ -53,6 +57,12 @@ if TYPE_CHECKING:  # THE public API, one name a line: pyright reads it, the run 
     from mlops_platform.components.monitoring.monitoring import MonitoringArgs as MonitoringArgs
     from mlops_platform.components.network.network import Network as Network
     from mlops_platform.components.network.network import NetworkArgs as NetworkArgs
+    from mlops_platform.components.pipelines.reference import ReferencePipelineSpec as ReferencePipelineSpec
+    from mlops_platform.components.pipelines.reference import cron_workflow as cron_workflow
+    from mlops_platform.components.pipelines.reference import workflow_template as workflow_template
+    from mlops_platform.components.pipelines.workflows import ArgoObject as ArgoObject
+    from mlops_platform.components.pipelines.workflows import Pipelines as Pipelines
+    from mlops_platform.components.pipelines.workflows import PipelinesArgs as PipelinesArgs
     from mlops_platform.components.platform.config import ConfigError as ConfigError
     from mlops_platform.components.platform.config import PlatformConfig as PlatformConfig
     from mlops_platform.components.platform.outputs import OUTPUTS_VERSION as OUTPUTS_VERSION

@@ -29,6 +29,7 @@ __all__ = [
     "ports",
     "restricted_container",
     "restricted_pod",
+    "script_pod",
     "selector",
 ]
 
@@ -69,6 +70,51 @@ def restricted_container(uid: int) -> k8s.core.v1.SecurityContextArgs:
         privileged=False,
         capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
         seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
+def script_pod(
+    *,
+    container: str,
+    service_account: str,
+    image: pulumi.Input[str],
+    run_as_user: int,
+    script_config_map: pulumi.Input[str],
+    script_key: str,
+    mount: str,
+    env: Sequence[k8s.core.v1.EnvVarArgs],
+    node_selector: Mapping[str, str] | None = None,
+) -> k8s.core.v1.PodSpecArgs:
+    """The pod of a small platform job: ``python -P <mount>/<script_key>`` (a program of ours shipped in the
+    ConfigMap ``script_config_map``) in ``image``, restricted as ``run_as_user``, bounded, never restarted in
+    place, with the service account ``service_account`` and ``env``."""
+    return k8s.core.v1.PodSpecArgs(
+        service_account_name=service_account,
+        restart_policy="Never",
+        enable_service_links=False,
+        node_selector=dict(node_selector or {}) or None,
+        security_context=restricted_pod(run_as_user),
+        containers=[
+            k8s.core.v1.ContainerArgs(
+                name=container,
+                image=image,
+                image_pull_policy="IfNotPresent",
+                command=["python", "-P", f"{mount}/{script_key}"],
+                env=list(env),
+                resources=k8s.core.v1.ResourceRequirementsArgs(
+                    requests={"cpu": "10m", "memory": "32Mi", "ephemeral-storage": "16Mi"},
+                    limits={"cpu": "200m", "memory": "128Mi", "ephemeral-storage": "64Mi"},
+                ),
+                security_context=restricted_container(run_as_user),
+                volume_mounts=[k8s.core.v1.VolumeMountArgs(name="program", mount_path=mount, read_only=True)],
+            )
+        ],
+        volumes=[
+            k8s.core.v1.VolumeArgs(
+                name="program",
+                config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=script_config_map, default_mode=0o444),
+            )
+        ],
     )
 
 

@@ -19,7 +19,7 @@ import pulumi_kubernetes as k8s
 from mlops_platform.components.aliases import component_options
 from mlops_platform.components.database import restart_job
 from mlops_platform.components.database.workload import content_hash
-from mlops_platform.components.kubernetes import restricted_container, restricted_pod
+from mlops_platform.components.kubernetes import script_pod
 
 __all__ = ["RESTART_SCRIPT_SOURCE", "RolloutRestart", "RolloutRestartArgs", "restart_env"]
 
@@ -142,38 +142,17 @@ class RolloutRestart(pulumi.ComponentResource):
 
     @staticmethod
     def _pod(args: RolloutRestartArgs, script: k8s.core.v1.ConfigMap) -> k8s.core.v1.PodSpecArgs:
-        return k8s.core.v1.PodSpecArgs(
-            service_account_name=args.name,
-            restart_policy="Never",
-            enable_service_links=False,
-            node_selector=dict(args.node_selector) or None,
-            security_context=restricted_pod(args.run_as_user),
-            containers=[
-                k8s.core.v1.ContainerArgs(
-                    name="restart",
-                    image=args.image,
-                    image_pull_policy="IfNotPresent",
-                    command=["python", "-P", f"{_MOUNT}/{_SCRIPT_KEY}"],
-                    env=[
-                        k8s.core.v1.EnvVarArgs(name=k, value=v)
-                        for k, v in restart_env(args.namespace, args.deployments).items()
-                    ],
-                    resources=k8s.core.v1.ResourceRequirementsArgs(
-                        requests={"cpu": "10m", "memory": "32Mi", "ephemeral-storage": "16Mi"},
-                        limits={"cpu": "200m", "memory": "128Mi", "ephemeral-storage": "64Mi"},
-                    ),
-                    security_context=restricted_container(args.run_as_user),
-                    volume_mounts=[
-                        k8s.core.v1.VolumeMountArgs(name="program", mount_path=_MOUNT, read_only=True)
-                    ],
-                )
+        return script_pod(
+            container="restart",
+            service_account=args.name,
+            image=args.image,
+            run_as_user=args.run_as_user,
+            script_config_map=script.metadata.name,
+            script_key=_SCRIPT_KEY,
+            mount=_MOUNT,
+            env=[
+                k8s.core.v1.EnvVarArgs(name=k, value=v)
+                for k, v in restart_env(args.namespace, args.deployments).items()
             ],
-            volumes=[
-                k8s.core.v1.VolumeArgs(
-                    name="program",
-                    config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
-                        name=script.metadata.name, default_mode=0o444
-                    ),
-                )
-            ],
+            node_selector=args.node_selector,
         )

@@ -33,8 +33,7 @@ from mlops_platform.components.kubernetes import (
     dns_egress,
     pods,
     ports,
-    restricted_container,
-    restricted_pod,
+    script_pod,
     selector,
 )
 from mlops_platform.components.mlflow import users
@@ -249,37 +248,16 @@ class MlflowWorkloadUser(pulumi.ComponentResource):
                 for var, key in (("MLFLOW_ADMIN_USERNAME", user_key), ("MLFLOW_ADMIN_PASSWORD", password_key))
             ),
         ]
-        return k8s.core.v1.PodSpecArgs(
-            service_account_name=self._sync_sa,
-            restart_policy="Never",
-            enable_service_links=False,
-            node_selector=dict(args.node_selector) or None,
-            security_context=restricted_pod(args.run_as_user),
-            containers=[
-                k8s.core.v1.ContainerArgs(
-                    name="sync",
-                    image=args.image,
-                    image_pull_policy="IfNotPresent",
-                    command=["python", "-P", f"{_MOUNT}/{_SCRIPT_KEY}"],
-                    env=env,
-                    resources=k8s.core.v1.ResourceRequirementsArgs(
-                        requests={"cpu": "10m", "memory": "32Mi", "ephemeral-storage": "16Mi"},
-                        limits={"cpu": "200m", "memory": "128Mi", "ephemeral-storage": "64Mi"},
-                    ),
-                    security_context=restricted_container(args.run_as_user),
-                    volume_mounts=[
-                        k8s.core.v1.VolumeMountArgs(name="program", mount_path=_MOUNT, read_only=True)
-                    ],
-                )
-            ],
-            volumes=[
-                k8s.core.v1.VolumeArgs(
-                    name="program",
-                    config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
-                        name=script.metadata.name, default_mode=0o444
-                    ),
-                )
-            ],
+        return script_pod(
+            container="sync",
+            service_account=self._sync_sa,
+            image=args.image,
+            run_as_user=args.run_as_user,
+            script_config_map=script.metadata.name,
+            script_key=_SCRIPT_KEY,
+            mount=_MOUNT,
+            env=env,
+            node_selector=args.node_selector,
         )
 
     def _sync(self, name: str, ready: Sequence[pulumi.Resource]) -> None:

@@ -388,15 +388,15 @@ def test_platform_wiring_per_environment(env: str) -> None:
     )
     repo = g.one("aws:ecr/repository:Repository", f"{cfg.name}-ecr-mlflow")
     assert c["image"].startswith(repo.outputs["repositoryUrl"] + ":")
-    # External Secrets reads MLflow's tenant secret; only the tenant job's role reads the database's managed
-    # master secret.
+    # External Secrets reads MLflow's tenant secret; only the tenant jobs' roles (MLflow's, and the pipelines'
+    # workflow archive's) read the database's managed master secret.
     master = db.outputs["masterUserSecrets"][0]["secretArn"]
     tenant = g.one("aws:secretsmanager/secret:Secret", f"{cfg.name}-mlflow-db-tenant-secret")
     assert tenant.inputs["kmsKeyId"] == g.one("aws:kms/key:Key", f"{cfg.name}-data").outputs["arn"]
     read = policy(g.one("aws:iam/rolePolicy:RolePolicy", f"{cfg.name}-mlflow-secrets-read"))["Statement"][0]
     assert read["Resource"] == tenant.outputs["arn"]
     readers = [p.name for p in g.of_type("aws:iam/rolePolicy:RolePolicy") if master in json.dumps(policy(p))]
-    assert readers == [f"{cfg.name}-mlflow-db-tenant-job"]
+    assert sorted(readers) == [f"{cfg.name}-mlflow-db-tenant-job", f"{cfg.name}-pipelines-archive-db-job"]
     # The database admits exactly the node security group.
     node_sg = g.one("aws:ec2/securityGroup:SecurityGroup", f"{cfg.name}-eks-nodes")
     db_sg = g.one("aws:ec2/securityGroup:SecurityGroup", f"{cfg.name}-metadata-sg")

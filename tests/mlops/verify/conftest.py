@@ -27,7 +27,9 @@ def stack_graph(stack: str) -> Graph:
 
 
 def render_into(ctx: VerifyContext) -> VerifyContext:
-    """``ctx`` with its graph's releases rendered by the helm layer; a helm finding fails the test."""
+    """``ctx`` with its graph's releases rendered by the helm layer (and the CRD bundles found beside the
+    charts, as the runner sets them); a helm finding fails the test."""
+    ctx.charts_root = shared_charts()
     findings = helm_layer.render(ctx, project_helm(), helm_layer.LocalCharts(shared_charts()))
     assert not findings, [f.message for f in findings]
     return ctx

@@ -31,6 +31,7 @@ __all__ = [
     "restricted_pod",
     "script_pod",
     "selector",
+    "utc_cron_job_spec",
 ]
 
 
@@ -115,6 +116,33 @@ def script_pod(
                 config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=script_config_map, default_mode=0o444),
             )
         ],
+    )
+
+
+def utc_cron_job_spec(
+    schedule: str,
+    pod: k8s.core.v1.PodTemplateSpecArgs,
+    *,
+    labels: Mapping[str, str],
+    backoff_limit: int,
+    active_deadline_seconds: int,
+    starting_deadline_seconds: int,
+) -> k8s.batch.v1.CronJobSpecArgs:
+    """A CronJob spec as the platform's jobs use it: ``schedule`` in UTC, never two runs at once, one success
+    and three failures kept, each run bounded (``backoff_limit``, ``active_deadline_seconds``)."""
+    return k8s.batch.v1.CronJobSpecArgs(
+        schedule=schedule,
+        time_zone="Etc/UTC",
+        concurrency_policy="Forbid",
+        starting_deadline_seconds=starting_deadline_seconds,
+        successful_jobs_history_limit=1,
+        failed_jobs_history_limit=3,
+        job_template=k8s.batch.v1.JobTemplateSpecArgs(
+            metadata=k8s.meta.v1.ObjectMetaArgs(labels=dict(labels)),
+            spec=k8s.batch.v1.JobSpecArgs(
+                backoff_limit=backoff_limit, active_deadline_seconds=active_deadline_seconds, template=pod
+            ),
+        ),
     )
 
 

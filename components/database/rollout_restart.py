@@ -19,7 +19,7 @@ import pulumi_kubernetes as k8s
 from mlops_platform.components.aliases import component_options
 from mlops_platform.components.database import restart_job
 from mlops_platform.components.database.workload import content_hash
-from mlops_platform.components.kubernetes import script_pod
+from mlops_platform.components.kubernetes import script_pod, utc_cron_job_spec
 
 __all__ = ["RESTART_SCRIPT_SOURCE", "RolloutRestart", "RolloutRestartArgs", "restart_env"]
 
@@ -117,24 +117,15 @@ class RolloutRestart(pulumi.ComponentResource):
         self.cron_job = k8s.batch.v1.CronJob(
             name,
             metadata=k8s.meta.v1.ObjectMetaArgs(name=args.name, **meta),
-            spec=k8s.batch.v1.CronJobSpecArgs(
-                schedule=args.schedule,
-                time_zone="Etc/UTC",
-                concurrency_policy="Forbid",
-                starting_deadline_seconds=3600,
-                successful_jobs_history_limit=1,
-                failed_jobs_history_limit=3,
-                job_template=k8s.batch.v1.JobTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                    spec=k8s.batch.v1.JobSpecArgs(
-                        backoff_limit=3,
-                        active_deadline_seconds=600,
-                        template=k8s.core.v1.PodTemplateSpecArgs(
-                            metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                            spec=self._pod(args, script),
-                        ),
-                    ),
+            spec=utc_cron_job_spec(
+                args.schedule,
+                k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels), spec=self._pod(args, script)
                 ),
+                labels=labels,
+                backoff_limit=3,
+                active_deadline_seconds=600,
+                starting_deadline_seconds=3600,
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, binding, script]),
         )

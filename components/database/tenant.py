@@ -48,6 +48,7 @@ from mlops_platform.components.kubernetes import (
     cidr_egress,
     dns_egress,
     selector,
+    utc_cron_job_spec,
 )
 
 # The tenant's pure parts live in mlops_platform.components.database.iam, .secrets and .workload; these names stay importable
@@ -417,24 +418,16 @@ class DatabaseTenant(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=f"{sa_name}-rotate", namespace=args.admin_namespace, labels=labels
             ),
-            spec=k8s.batch.v1.CronJobSpecArgs(
-                schedule=args.rotation_schedule,
-                time_zone="Etc/UTC",
-                concurrency_policy="Forbid",
-                starting_deadline_seconds=3600,
-                successful_jobs_history_limit=1,
-                failed_jobs_history_limit=3,
-                job_template=k8s.batch.v1.JobTemplateSpecArgs(
+            spec=utc_cron_job_spec(
+                args.rotation_schedule,
+                k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                    spec=k8s.batch.v1.JobSpecArgs(
-                        backoff_limit=3,
-                        active_deadline_seconds=1800,
-                        template=k8s.core.v1.PodTemplateSpecArgs(
-                            metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                            spec=self._pod("rotate", args, sa_name, env, script),
-                        ),
-                    ),
+                    spec=self._pod("rotate", args, sa_name, env, script),
                 ),
+                labels=labels,
+                backoff_limit=3,
+                active_deadline_seconds=1800,
+                starting_deadline_seconds=3600,
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.admin_depends_on, self.job]),
         )

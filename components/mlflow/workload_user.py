@@ -35,6 +35,7 @@ from mlops_platform.components.kubernetes import (
     ports,
     script_pod,
     selector,
+    utc_cron_job_spec,
 )
 from mlops_platform.components.mlflow import users
 from mlops_platform.components.mlflow.metrics import password_generator_spec
@@ -296,19 +297,13 @@ class MlflowWorkloadUser(pulumi.ComponentResource):
         k8s.batch.v1.CronJob(
             f"{name}-resync",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=self._sync_sa, **meta),
-            spec=k8s.batch.v1.CronJobSpecArgs(
-                schedule=args.schedule,
-                time_zone="Etc/UTC",
-                concurrency_policy="Forbid",
+            spec=utc_cron_job_spec(
+                args.schedule,
+                template,
+                labels=self._labels,
+                backoff_limit=2,
+                active_deadline_seconds=600,
                 starting_deadline_seconds=1800,
-                successful_jobs_history_limit=1,
-                failed_jobs_history_limit=3,
-                job_template=k8s.batch.v1.JobTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=self._labels),
-                    spec=k8s.batch.v1.JobSpecArgs(
-                        backoff_limit=2, active_deadline_seconds=600, template=template
-                    ),
-                ),
             ),
             opts=waits,
         )

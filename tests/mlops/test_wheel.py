@@ -177,7 +177,7 @@ def test_the_import_resolves_to_the_venv(installed: Installed) -> None:
         assert not Path(file).resolve().is_relative_to(REPO_ROOT.resolve())
     # `mlops check`'s default policy pack is the installed one.
     assert Path(found["pack"]).resolve() == site / "mlops_platform" / "policies"
-    assert found["version"] == "0.3.0"
+    assert found["version"] == "0.4.0"
 
 
 def test_plan_from_the_installed_package(installed: Installed) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import io
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -100,7 +99,9 @@ def _toy_manifest() -> dict[str, Any]:
     for template in manifest["spec"]["templates"]:
         if "container" in template:
             container = template["container"]
-            container["command"] = [sys.executable, "-c", program]
+            # "python" as the image's PATH finds it (locally: this virtualenv's); never a host path, which a
+            # checkout under /tmp would put under the task's /tmp mount.
+            container["command"] = ["python", "-c", program]
             outs = ",".join(p["name"] for p in template["outputs"]["parameters"])
             container["env"].append({"name": "OUTS", "value": outs})
     return manifest

@@ -151,6 +151,12 @@ def karpenter_spec(config: PlatformConfig) -> KarpenterSpec | None:
     )
 
 
+def mlflow_image(registry: ContainerRegistry) -> pulumi.Output[str]:
+    """The platform's MLflow image in ``registry``: what the server runs, and the Python (psycopg2, boto3, the
+    RDS CA bundle) the platform's small jobs run in."""
+    return pulumi.Output.concat(registry.repository_urls[MLFLOW_REPOSITORY], ":", MLFLOW_IMAGE_TAG)
+
+
 def state_bucket_name(config: PlatformConfig, account_id: str) -> str:
     """The Pulumi state bucket: ``deployStateBucket``, or the name ``mlops bootstrap`` gives it by default."""
     return config.deploy.state_bucket or f"{account_id}-{config.region}-pulumi-state"
@@ -346,7 +352,7 @@ def _model_registry(
             database_cidrs=platform.network.database_subnet_cidrs,
             vpc_cidr=config.network.vpc_cidr,
             external_secrets=external_secrets.release,
-            image=pulumi.Output.concat(registry.repository_urls[MLFLOW_REPOSITORY], ":", MLFLOW_IMAGE_TAG),
+            image=mlflow_image(registry),
             region=config.region,
             replicas=config.mlflow.replicas,
             await_rollout=config.mlflow.await_rollout,

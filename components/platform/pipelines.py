@@ -11,8 +11,6 @@ from typing import Any
 import pulumi
 
 from mlops_platform.components.mlflow.names import AUTH_SECRET
-from mlops_platform.components.mlflow.server import IMAGE_REPOSITORY as MLFLOW_REPOSITORY
-from mlops_platform.components.mlflow.server import IMAGE_TAG as MLFLOW_IMAGE_TAG
 from mlops_platform.components.mlflow.server import IMAGE_UID as MLFLOW_UID
 from mlops_platform.components.mlflow.server import PORT as MLFLOW_PORT
 from mlops_platform.components.mlflow.server import RDS_CA_BUNDLE_PATH
@@ -25,7 +23,7 @@ from mlops_platform.components.pipelines.reference import (
     workflow_template,
 )
 from mlops_platform.components.pipelines.workflows import WORKFLOW_SA, ArgoObject, Pipelines, PipelinesArgs
-from mlops_platform.components.platform.compute import Compute, PlatformLike
+from mlops_platform.components.platform.compute import Compute, PlatformLike, mlflow_image
 from mlops_platform.components.platform.monitoring import eks_default_service_cidr
 from mlops_platform.components.platform.settings import PlatformConfig
 
@@ -126,9 +124,7 @@ def add_pipelines(
             db_secret_key_arn=platform.keys.data_key_arn,
             db_admin_namespace="db-admin",
             db_admin_depends_on=mlflow.db_admin_ready,
-            tenant_image=pulumi.Output.concat(
-                compute.registry.repository_urls[MLFLOW_REPOSITORY], ":", MLFLOW_IMAGE_TAG
-            ),
+            tenant_image=mlflow_image(compute.registry),
             tenant_ca_bundle_path=RDS_CA_BUNDLE_PATH,
             tenant_image_uid=MLFLOW_UID,
             mlflow_namespace="mlflow",
@@ -171,9 +167,7 @@ def _mlflow_user(config: PlatformConfig, compute: Compute, pipelines: Pipelines)
             mlflow_port=MLFLOW_PORT,
             mlflow_server_selector=server_selector(f"{config.name}-mlflow"),
             admin_secret=(AUTH_SECRET, "admin-username", "admin-password"),
-            image=pulumi.Output.concat(
-                compute.registry.repository_urls[MLFLOW_REPOSITORY], ":", MLFLOW_IMAGE_TAG
-            ),
+            image=mlflow_image(compute.registry),
             run_as_user=MLFLOW_UID,
             cluster_cidrs=[vpc_cidr, eks_default_service_cidr(vpc_cidr)],
             node_selector={"mlops.platform/node-group": "system"},

@@ -43,6 +43,14 @@ HTTP_PORT = 8080
 GRPC_PORT = 8081
 METRICS_PORT = 8082
 METRICS_PATH = "/metrics"
+#: The metric names MLServer (with our runtime) exports on METRICS_PORT that ModelMonitoring's alert rules and
+#: dashboard may use (the local end-to-end test scrapes a running MLServer and asserts every one is present).
+RUNTIME_METRICS = (
+    "rest_server_requests_total",
+    "rest_server_request_duration_seconds_bucket",
+    "rest_server_request_duration_seconds_count",
+    "rest_server_request_duration_seconds_sum",
+)
 #: The python module MLServer loads as the model implementation (request sampling around mlserver-mlflow).
 RUNTIME_IMPLEMENTATION = "mlops_serving.runtime.SampledMLflowRuntime"
 
@@ -52,6 +60,9 @@ STORAGE_URI_PREFIX = "models:/"
 FETCH_MODULE = "mlops_serving.fetch"
 #: Where KServe mounts the fetched model in the predictor container.
 MODEL_MOUNT = "/mnt/models"
+#: The predictor pod's writable scratch volume (an emptyDir ModelDeployment defines): the runtime and the
+#: storage initializer mount it on /tmp (both run with a read-only root filesystem).
+TMP_VOLUME = "mlops-tmp"
 #: The Secret (in the model's namespace) with the deployment's read-only MLflow user.
 READER_SECRET = "mlops-model-reader"
 #: Environment of the storage initializer, the rollout trigger and the drift job.

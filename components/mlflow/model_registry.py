@@ -80,6 +80,7 @@ from mlops_platform.components.mlflow.server import (
     RDS_CA_BUNDLE_PATH,
     MigrationSpec,
     MlflowServerSpec,
+    artifacts_destination,
     migration_spec,
     render_pg_service,
     server_spec,
@@ -241,7 +242,7 @@ class ModelRegistry(pulumi.ComponentResource):
         migration = self._migration(name, args, labels)
         self._server(name, args, labels, auth_path, migration)
         self._service(name, args, labels)
-        self._outputs()
+        self._outputs(args)
 
     def _child(self) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self)
@@ -667,7 +668,7 @@ class ModelRegistry(pulumi.ComponentResource):
             opts=self._in_namespace(),
         )
 
-    def _outputs(self) -> None:
+    def _outputs(self, args: ModelRegistryArgs) -> None:
         self.namespace_name: pulumi.Output[str] = self.namespace.metadata.name
         self.service_name: pulumi.Output[str] = self.service.metadata.name
         self.url: pulumi.Output[str] = pulumi.Output.concat(
@@ -683,6 +684,11 @@ class ModelRegistry(pulumi.ComponentResource):
         #: The Service port and Secret (keys ``username``/``password``) Prometheus scrapes the exporter with.
         self.metrics_port_name: str = METRICS_PORT_NAME
         self.metrics_secret_name: str = METRICS_SECRET
+        #: Where the artifact proxy stores artifacts (``s3://<bucket>/<prefix>``): what ``mlflow-artifacts:/``
+        #: locations map onto (the serving storage initializer reads models from there).
+        self.artifacts_destination: pulumi.Output[str] = pulumi.Output.from_input(
+            args.artifact_bucket_name
+        ).apply(lambda bucket: artifacts_destination(bucket=bucket, prefix=args.artifact_prefix))
         self.register_outputs(
             {
                 "namespace": self.namespace_name,

@@ -18,6 +18,7 @@ from mlops_platform.components.platform.compute import add_compute
 from mlops_platform.components.platform.monitoring import add_monitoring, monitoring_exports
 from mlops_platform.components.platform.outputs import stack_outputs
 from mlops_platform.components.platform.pipelines import add_pipelines, pipelines_exports
+from mlops_platform.components.platform.serving import add_serving, serving_exports
 from mlops_platform.components.platform.settings import PlatformConfig
 
 
@@ -63,6 +64,8 @@ class MlopsPlatform(pulumi.ComponentResource):
         # Pipelines: Argo Workflows, the pipelines namespace, the reference pipeline (pipelinesEnabled),
         # scraped by the monitoring stack's Prometheus.
         self.pipelines = add_pipelines(self, config, self.compute, prometheus=self.monitoring.release)
+        # Serving: cert-manager, KServe (Standard mode), the platform's serving runtime (servingEnabled).
+        self.serving = add_serving(self, config, self.compute, monitoring_namespace="monitoring")
 
         self.outputs: dict[str, pulumi.Input[Any]] = stack_outputs(
             self._contract(),
@@ -70,6 +73,7 @@ class MlopsPlatform(pulumi.ComponentResource):
                 **self._operational_outputs(),
                 **monitoring_exports(self.monitoring),
                 **pipelines_exports(self.pipelines),
+                **serving_exports(self.serving),
             },
         )
 

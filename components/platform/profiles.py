@@ -18,6 +18,7 @@ from mlops_platform.components.network.endpoints import (
 )
 from mlops_platform.components.pipelines.reference import IMAGE_TAG as STEP_IMAGE_TAG
 from mlops_platform.components.platform.settings import SECTIONS
+from mlops_platform.components.serving.names import IMAGE_REPOSITORY as SERVING_REPOSITORY
 
 # What every environment shares.
 _COMMON: dict[str, dict[str, Any]] = {
@@ -48,7 +49,8 @@ _COMMON: dict[str, dict[str, Any]] = {
         "expire_after": "720h",
         "disruption_budget": "1",
     },
-    "registry": {"repositories": ["mlflow", "training", "serving"]},
+    # mlserver: the serving runtime image (mlops_platform.components.serving.names.IMAGE_REPOSITORY).
+    "registry": {"repositories": ["mlflow", "training", "serving", SERVING_REPOSITORY]},
     "mlflow": {"await_rollout": True},
     "pipelines": {
         "enabled": True,
@@ -57,6 +59,9 @@ _COMMON: dict[str, dict[str, Any]] = {
         "step_image_tag": STEP_IMAGE_TAG,
         "train_on_gpu": False,
     },
+    # Serving's control plane (cert-manager, the KServe controller) requests about 0.3 vCPU and 0.6 GiB per
+    # replica set on the system group: every profile's system nodes have room for it.
+    "serving": {"enabled": True},
     "monitoring": {"alert_emails": [], "alert_https_endpoints": []},
     "artifacts": {"force_destroy": False, "object_lock_days": 30},
     "deploy": {
@@ -141,6 +146,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "workflow_ttl_hours": 24,
             "archive_ttl_days": 14,
         },
+        "serving": {"replicas": 1},
         "monitoring": {
             "prometheus_retention_days": 7,
             "prometheus_storage_gib": 20,
@@ -233,6 +239,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "workflow_ttl_hours": 48,
             "archive_ttl_days": 90,
         },
+        "serving": {"replicas": 2},
         "monitoring": {
             "prometheus_retention_days": 15,
             "prometheus_storage_gib": 50,
@@ -325,6 +332,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "workflow_ttl_hours": 72,
             "archive_ttl_days": 400,
         },
+        "serving": {"replicas": 2},
         "monitoring": {
             "prometheus_retention_days": 30,
             "prometheus_storage_gib": 100,

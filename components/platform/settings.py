@@ -44,6 +44,7 @@ from mlops_platform.components.platform.pipeline_settings import (
     pipeline_requirements,
 )
 from mlops_platform.components.platform.section import Section as _Section
+from mlops_platform.components.platform.serving_settings import ServingSettings, serving_requirements
 from mlops_platform.components.validation import check_email, check_https_url, check_region
 
 __all__ = [
@@ -572,6 +573,7 @@ SECTIONS: dict[str, type[_Section]] = {
     "registry": RegistrySettings,
     "mlflow": MlflowSettings,
     "pipelines": PipelineSettings,
+    "serving": ServingSettings,
     "monitoring": MonitoringSettings,
     "deploy": DeploySettings,
 }
@@ -649,8 +651,11 @@ FLOOR_ERROR = "environment_floor"
 def requirement_problems(sections: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str]]:
     """``(key, message)`` for each requirement across sections that ``sections`` (section -> field -> value)
     does not meet (:func:`~mlops_platform.components.platform.node_settings.compute_requirements`,
-    :func:`~mlops_platform.components.platform.pipeline_settings.pipeline_requirements`)."""
-    problems = compute_requirements(sections) + pipeline_requirements(sections)
+    :func:`~mlops_platform.components.platform.pipeline_settings.pipeline_requirements`,
+    :func:`~mlops_platform.components.platform.serving_settings.serving_requirements`)."""
+    problems = (
+        compute_requirements(sections) + pipeline_requirements(sections) + serving_requirements(sections)
+    )
     return [(key_for(section, name), message) for (section, name), message in problems]
 
 
@@ -690,6 +695,7 @@ class PlatformConfig(BaseModel):
     registry: RegistrySettings
     mlflow: MlflowSettings
     pipelines: PipelineSettings
+    serving: ServingSettings
     monitoring: MonitoringSettings
     deploy: DeploySettings
 

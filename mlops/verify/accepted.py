@@ -242,6 +242,31 @@ ACCEPTED: tuple[Accepted, ...] = (
     ),
     Accepted(
         "policy",
+        "k8s-probes",
+        r"^\S+-serving-cert-manager apps/v1 Deployment cert-manager/cert-manager .*: "
+        r"container 'cert-manager-controller' lacks readinessProbe",
+        "cert-manager's controller serves no traffic (a leader-elected reconciler; its Service carries only "
+        "metrics), so readiness gates nothing; the chart has no readiness value, and its liveness probe "
+        "(/livez on 9403) is on.",
+    ),
+    Accepted(
+        "policy",
+        "k8s-probes",
+        r"^\S+-serving-cert-manager apps/v1 Deployment cert-manager/cert-manager-cainjector .*: "
+        r"container 'cert-manager-cainjector' lacks livenessProbe and readinessProbe",
+        "cert-manager's CA injector is a leader-elected reconciler that serves no traffic (no Service but "
+        "metrics); the chart renders no probe for it and has no value to add one.",
+    ),
+    Accepted(
+        "policy",
+        "k8s-probes",
+        r"^\S+-serving-kserve apps/v1 Deployment kserve/kserve-controller-manager .*: "
+        r"container 'kube-rbac-proxy' lacks livenessProbe and readinessProbe",
+        "KServe's chart (v0.20.0) renders the kube-rbac-proxy sidecar (the controller's metrics over HTTPS) with "
+        "no probe and no value to add one; the manager container, which serves the webhooks, has both.",
+    ),
+    Accepted(
+        "policy",
         "k8s-allowed-registries",
         _DEVICE_PLUGIN
         + r".*: container 'nvidia-device-plugin-ctr' image 'nvcr\.io/nvidia/k8s-device-plugin:v\d+\.\d+\.\d+' "

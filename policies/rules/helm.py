@@ -20,6 +20,8 @@ ALLOWED_HELM_REPOSITORIES = [
     "https://charts.jetstack.io",
     "https://argoproj.github.io/argo-helm",
     "oci://public.ecr.aws/",
+    # KServe publishes its charts (kserve-crd, kserve-resources) only as OCI artifacts on GitHub's registry.
+    "oci://ghcr.io/kserve/charts",
 ]
 """Chart repositories Helm releases may use (the default of `helm-repository-allowed`)."""
 

@@ -28,8 +28,22 @@ ALLOWED_REGISTRIES = [
     "docker.io/bitnamilegacy/*",
     "docker.io/grafana/*",
     "docker.io/prom/*",
+    "docker.io/kserve/*",
 ]
-"""Where workload images may come from (the default of `k8s-allowed-registries`)."""
+"""Where workload images may come from (the default of `k8s-allowed-registries`); the reasons for the entries
+added since 0.5: :data:`REGISTRY_REASONS`."""
+
+REGISTRY_REASONS: dict[str, str] = {
+    "docker.io/kserve/*": (
+        "KServe's controller (kserve/kserve-controller), agent and storage-initializer images, published "
+        "by the KServe project on Docker Hub only and pinned to the chart's release tag (v0.20.0): allowed, "
+        "not mirrored, because the platform has no image-mirroring pipeline yet (a pull-through cache for "
+        "Docker Hub needs a Docker Hub credential in Secrets Manager); the predictor pods never run them "
+        "(our runtime and storage initializer come from the platform's ECR)"
+    ),
+}
+"""Why an entry of :data:`ALLOWED_REGISTRIES` is there (also in the rule's description). cert-manager's images
+(quay.io/jetstack/*) and KServe's kube-rbac-proxy (quay.io/brancz/*) need none: quay.io/* was allowed before."""
 
 POD_TEMPLATE_KINDS = {
     "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),
@@ -259,7 +273,10 @@ def image_pinned(res: Res, ctx: Ctx) -> Iterator[str]:
 @resource_rule(
     "k8s-allowed-registries",
     *WORKLOADS,
-    description="Images come only from allowed registries.",
+    description=(
+        "Images come only from allowed registries (docker.io/kserve/* is allowed for KServe's controller, "
+        "published on Docker Hub only; policies/rules/kubernetes.py REGISTRY_REASONS)."
+    ),
     severity="high",
     remediation="Mirror the image into the platform's ECR or an allowed registry (policies/config/<env>.json).",
     framework=cis_eks("5.1.4"),

@@ -45,8 +45,11 @@ __all__ = [
     "ebs_csi_kms_policy",
 ]
 
-CORE_ADDONS = ("vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver")
-"""The EKS add-ons every cluster gets; each needs a pinned version."""
+CORE_ADDONS = ("vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver", "metrics-server")
+"""The EKS add-ons every cluster gets; each needs a pinned version. ``metrics-server`` is the EKS community
+add-on (the resource metrics API, ``metrics.k8s.io``, that HorizontalPodAutoscalers and ``kubectl top`` read:
+KServe's Standard-mode autoscaling needs it); EKS runs it with 2 replicas on port 10251, which the control
+plane reaches through the nodes' 1025-65535 rule (security_groups.CONTROL_PLANE_TO_NODE_PORTS)."""
 VPC_CNI_CONFIG = {"enableNetworkPolicy": "true"}
 """The VPC CNI's configuration values: it enforces Kubernetes NetworkPolicies."""
 VPC_CNI_SERVICE_ACCOUNT = ("kube-system", "aws-node")

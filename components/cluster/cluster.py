@@ -203,11 +203,14 @@ class KubernetesCluster(pulumi.ComponentResource):
         ebs_csi = self._addon(
             name, "aws-ebs-csi-driver", role=ebs_role, depends_on=[system_nodes, *ebs_permissions]
         )
+        # The resource metrics API (HPAs, `kubectl top`): a Deployment, so after the system nodes too.
+        metrics_server = self._addon(name, "metrics-server", depends_on=[system_nodes])
         self.addons = {
             "vpc-cni": vpc_cni,
             "kube-proxy": kube_proxy,
             "coredns": coredns,
             "aws-ebs-csi-driver": ebs_csi,
+            "metrics-server": metrics_server,
         }
 
         # What runs on the cluster: through its Kubernetes provider, once admins and the system nodes are in.

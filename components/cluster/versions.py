@@ -20,24 +20,37 @@ ADDON_VERSIONS: dict[str, dict[str, str]] = {
         "coredns": "v1.12.1-eksbuild.2",
         "kube-proxy": "v1.33.3-eksbuild.4",
         "aws-ebs-csi-driver": "v1.48.0-eksbuild.1",
+        "metrics-server": "v0.8.1-eksbuild.5",
     },
     "1.34": {
         "vpc-cni": "v1.20.4-eksbuild.2",
         "coredns": "v1.12.3-eksbuild.1",
         "kube-proxy": "v1.34.0-eksbuild.2",
         "aws-ebs-csi-driver": "v1.54.0-eksbuild.1",
+        "metrics-server": "v0.8.1-eksbuild.5",
     },
     # Kubernetes 1.36: vpc-cni, coredns and kube-proxy are the versions a public record of an EKS 1.36
     # cluster deployed on 2026-09-16 (us-west-2) resolved to as the EKS defaults; aws-ebs-csi-driver is the
     # version a public Terraform configuration pins for `eks_version = "1.36"`. Re-check with
     # `aws eks describe-addon-versions --kubernetes-version 1.36` before the first deploy (docs/operations.md).
+    # metrics-server (the EKS community add-on, see METRICS_SERVER_SOURCES): no public record names a 1.36
+    # build yet; v0.8.1-eksbuild.10 is the newest build a public record shows as the default for 1.35.
     "1.36": {
         "vpc-cni": "v1.22.4-eksbuild.3",
         "coredns": "v1.14.3-eksbuild.16",
         "kube-proxy": "v1.36.0-eksbuild.21",
         "aws-ebs-csi-driver": "v1.63.1-eksbuild.1",
+        "metrics-server": "v0.8.1-eksbuild.10",
     },
 }
+
+METRICS_SERVER_SOURCES = (
+    "1.33 and 1.34: v0.8.1-eksbuild.5, the version a public AWS CDK configuration pins for Kubernetes 1.31 to "
+    "1.35 (v0.8.0-eksbuild.3 for 1.30); 1.36: v0.8.1-eksbuild.10, which a public deploy record of an EKS "
+    "1.35 cluster reports as that version's default (and v0.8.1-eksbuild.6 as compatible). Re-check with "
+    "`aws eks describe-addon-versions --kubernetes-version <minor> --addon-name metrics-server`."
+)
+"""Where the metrics-server rows of :data:`ADDON_VERSIONS` come from (the community add-on, no AWS changelog)."""
 
 # NVIDIA's device plugin (a DaemonSet on the GPU group that advertises ``nvidia.com/gpu`` to the scheduler;
 # the EKS AL2023 NVIDIA AMIs ship the driver and container toolkit but not the plugin). Chart

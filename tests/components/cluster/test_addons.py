@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -30,10 +31,23 @@ def test_every_pinned_row_covers_the_core_add_ons() -> None:
 
 
 def test_overrides_replace_the_row_and_must_be_complete() -> None:
-    own = {"vpc-cni": "v9", "coredns": "v9", "kube-proxy": "v9", "aws-ebs-csi-driver": "v9"}
+    own = {
+        "vpc-cni": "v9",
+        "coredns": "v9",
+        "kube-proxy": "v9",
+        "aws-ebs-csi-driver": "v9",
+        "metrics-server": "v9",
+    }
     assert addon_versions("1.99", own) == own
-    with pytest.raises(ValueError, match=r"Kubernetes 1\.34 \(\['aws-ebs-csi-driver', 'coredns'\]\)"):
+    with pytest.raises(
+        ValueError, match=r"Kubernetes 1\.34 \(\['aws-ebs-csi-driver', 'coredns', 'metrics-server'\]\)"
+    ):
         addon_versions("1.34", {"vpc-cni": "v1", "kube-proxy": "v1"})
+
+
+def test_metrics_server_is_pinned_to_an_eks_build_of_0_8_for_every_minor() -> None:
+    for version, row in ADDON_VERSIONS.items():
+        assert re.fullmatch(r"v0\.8\.\d+-eksbuild\.\d+", row["metrics-server"]), version
 
 
 def test_unknown_version_names_the_known_ones() -> None:

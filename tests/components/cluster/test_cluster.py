@@ -250,7 +250,7 @@ def test_the_fixed_groups_stay_when_a_stack_keeps_them() -> None:
 
 def test_add_ons_pinned_with_network_policy_and_own_roles(graph: Graph) -> None:
     addons = {r.inputs["addonName"]: r for r in graph.of_type("aws:eks/addon:Addon")}
-    assert set(addons) == {"vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver"}
+    assert set(addons) == {"vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver", "metrics-server"}
     for name, addon in addons.items():
         assert addon.inputs["addonVersion"] == ADDON_VERSIONS[DEFAULT_KUBERNETES_VERSION][name]
     assert json.loads(addons["vpc-cni"].inputs["configurationValues"]) == {"enableNetworkPolicy": "true"}
@@ -261,8 +261,11 @@ def test_add_ons_pinned_with_network_policy_and_own_roles(graph: Graph) -> None:
     groups = {r.name: r.urn for r in graph.of_type("aws:eks/nodeGroup:NodeGroup")}
     for r in graph.of_type("aws:eks/nodeGroup:NodeGroup"):
         assert addons["vpc-cni"].urn in r.dependencies
-    for name in ("coredns", "aws-ebs-csi-driver"):
+    for name in ("coredns", "aws-ebs-csi-driver", "metrics-server"):
         assert groups["c1-system"] in addons[name].dependencies
+    # metrics-server runs with its EKS defaults (no IRSA role, no configuration values to drift from).
+    assert not addons["metrics-server"].inputs.get("serviceAccountRoleArn")
+    assert not addons["metrics-server"].inputs.get("configurationValues")
 
 
 def upstream(graph: Graph, urn: str) -> set[str]:

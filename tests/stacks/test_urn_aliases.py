@@ -32,6 +32,9 @@ NEW_ALARMS_IN_0_3 = re.compile(r"-events-\d+-failed-invocations$")
 """The CloudWatch alarms on Karpenter's EventBridge rules (one per rule)."""
 NEW_IN_0_4 = ("-pipelines",)
 """Names of what 0.4.0 adds: the pipelines (Argo Workflows, the pipelines namespace, the archive's tenant)."""
+NEW_IN_0_5 = ("-serving", "-eks-metrics-server", "-ecr-mlserver")
+"""Names of what 0.5.0 adds: serving (cert-manager, KServe, the runtime objects), the metrics-server add-on and
+the serving runtime's ECR repository (with its policies)."""
 NEW_ENDPOINTS = ("ec2", "ssm", "sqs", "eks")
 """The interface endpoints Karpenter's closed egress adds (components/network/endpoints.py KARPENTER_ENDPOINTS)."""
 
@@ -42,7 +45,7 @@ def new_in_0_3(urn: str) -> bool:
         return name.rsplit("-", 1)[-1] in NEW_ENDPOINTS
     if urn_type(urn) == "aws:cloudwatch/metricAlarm:MetricAlarm":
         return bool(NEW_ALARMS_IN_0_3.search(name))
-    return any(tag in name for tag in NEW_IN_0_3 + NEW_IN_0_4)
+    return any(tag in name for tag in NEW_IN_0_3 + NEW_IN_0_4 + NEW_IN_0_5)
 
 
 @pytest.fixture(scope="module")

@@ -132,12 +132,16 @@ def test_config_refuses_a_gpu_train_step_without_the_gpu_pool() -> None:
 def test_config_refuses_a_bad_schedule_and_a_registry_without_the_training_repository() -> None:
     (key, message), *_ = problems({"mlops-platform:pipelinesRetrainSchedule": "every monday"})
     assert key == "mlops-platform:pipelinesRetrainSchedule" and "cron schedule of five fields" in message
-    found = problems({"mlops-platform:registryRepositories": json.dumps(["mlflow"])})
+    found = problems(
+        {"mlops-platform:registryRepositories": json.dumps(["mlflow"]), "mlops-platform:servingEnabled": "false"}
+    )
     assert [k for k, _ in found] == ["mlops-platform:registryRepositories"]
+    assert "'training'" in found[0][1]
     assert make(
         {
             "mlops-platform:registryRepositories": json.dumps(["mlflow"]),
             "mlops-platform:pipelinesEnabled": "false",
+            "mlops-platform:servingEnabled": "false",
         }
     )
 

@@ -36,8 +36,13 @@ OPERATIONAL = [
     "pipelinesNamespace",
     "pipelinesServiceAccount",
     "pipelinesWorkflowRoleArn",
+    "servingNamespace",
+    "certManagerNamespace",
+    "servingRuntimeName",
+    "servingStorageContainerName",
 ]
-"""The outputs beyond the contract, in export order (then monitoring_exports', then pipelines_exports')."""
+"""The outputs beyond the contract, in export order (then monitoring_exports', pipelines_exports', then
+serving_exports')."""
 
 
 def test_outputs_are_the_contract_then_the_operational_outputs() -> None:
@@ -59,4 +64,6 @@ def test_outputs_are_the_contract_then_the_operational_outputs() -> None:
     assert isinstance(graph.outputs["kubeconfig"], Secret)
     assert graph.outputs["mlflowNamespace"] == "mlflow"
     assert graph.outputs["pipelinesNamespace"] == "pipelines"
+    assert graph.outputs["servingNamespace"] == "kserve"
+    assert graph.outputs["servingRuntimeName"] == "mlops-mlserver"
     assert graph.outputs["argoServerService"] == "argo-workflows-server.argo.svc.cluster.local:2746"

@@ -70,6 +70,8 @@ if TYPE_CHECKING:  # THE public API, one name a line: pyright reads it, the run 
     from mlops_platform.components.platform.outputs import PlatformOutputs as PlatformOutputs
     from mlops_platform.components.platform.outputs import export_platform_outputs as export_platform_outputs
     from mlops_platform.components.platform.platform import MlopsPlatform as MlopsPlatform
+    from mlops_platform.components.serving.kserve import Serving as Serving
+    from mlops_platform.components.serving.kserve import ServingArgs as ServingArgs
 
 
 def _exports(source: str) -> dict[str, str]:

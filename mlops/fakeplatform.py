@@ -177,7 +177,7 @@ def platform_outputs(
         "kubeconfig": json.dumps(kubeconfig),
         "ecr_repository_urls": {
             repo: f"{account_id}.dkr.ecr.{region}.amazonaws.com/{name}/{repo}"
-            for repo in ("mlflow", "training", "serving")
+            for repo in ("mlflow", "training", "serving", "mlserver")
         },
         "mlflow_url": "http://mlflow.mlflow.svc.cluster.local:5000",
         "alert_topic_arn": arn.format("sns", f"{name}-alerts"),

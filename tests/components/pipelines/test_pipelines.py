@@ -133,7 +133,10 @@ def test_config_refuses_a_bad_schedule_and_a_registry_without_the_training_repos
     (key, message), *_ = problems({"mlops-platform:pipelinesRetrainSchedule": "every monday"})
     assert key == "mlops-platform:pipelinesRetrainSchedule" and "cron schedule of five fields" in message
     found = problems(
-        {"mlops-platform:registryRepositories": json.dumps(["mlflow"]), "mlops-platform:servingEnabled": "false"}
+        {
+            "mlops-platform:registryRepositories": json.dumps(["mlflow"]),
+            "mlops-platform:servingEnabled": "false",
+        }
     )
     assert [k for k, _ in found] == ["mlops-platform:registryRepositories"]
     assert "'training'" in found[0][1]

@@ -65,7 +65,7 @@ class MlopsPlatform(pulumi.ComponentResource):
         # scraped by the monitoring stack's Prometheus.
         self.pipelines = add_pipelines(self, config, self.compute, prometheus=self.monitoring.release)
         # Serving: cert-manager, KServe (Standard mode), the platform's serving runtime (servingEnabled).
-        self.serving = add_serving(self, config, self.compute, monitoring_namespace="monitoring")
+        self.serving = add_serving(self, config, self.compute, prometheus=self.monitoring.release)
 
         self.outputs: dict[str, pulumi.Input[Any]] = stack_outputs(
             self._contract(),

@@ -31,11 +31,11 @@ def add_serving(
     config: PlatformConfig,
     compute: Compute,
     *,
-    monitoring_namespace: str | None = None,
+    prometheus: pulumi.Resource | None = None,
 ) -> Serving | None:
     """cert-manager, KServe and the runtime objects as children of ``platform``; None when serving is off.
 
-    ``monitoring_namespace``: Prometheus' namespace (it may then reach the KServe controller's metrics)."""
+    ``prometheus``: the kube-prometheus-stack release; given, serving's alert rules are created."""
     if not config.serving.enabled:
         return None
     if not isinstance(platform, pulumi.Resource):
@@ -56,7 +56,7 @@ def add_serving(
             region=config.region,
             node_selector={"mlops.platform/node-group": "system"},
             replicas=config.serving.replicas,
-            monitoring_namespace=monitoring_namespace,
+            prometheus=prometheus,
         ),
         opts=pulumi.ResourceOptions(parent=platform, providers={"kubernetes": cluster.provider}),
     )

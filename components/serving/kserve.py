@@ -28,7 +28,9 @@ import pulumi_kubernetes as k8s
 
 from mlops_platform.components.aliases import component_options
 from mlops_platform.components.kubernetes import RESTRICTED_NAMESPACE_LABELS
+from mlops_platform.components.monitoring.observability import prometheus_rule
 from mlops_platform.components.serving import cert_manager, kserve_values, names
+from mlops_platform.components.serving.rules import serving_rule_groups
 from mlops_platform.components.serving.runtime import RuntimeSpec, serving_runtime, storage_container
 
 __all__ = ["KSERVE_API_VERSION", "WEBHOOK_PORTS", "Serving", "ServingArgs"]
@@ -54,7 +56,8 @@ class ServingArgs:
         region: The artifact store's region.
         node_selector: Where cert-manager and the KServe controller run (the system group).
         replicas: Replicas of cert-manager's controller, webhook and CA injector (a PDB each above one).
-        monitoring_namespace: Prometheus' namespace: given, it may reach the KServe controller's metrics port.
+        prometheus: The kube-prometheus-stack release (it brings the PrometheusRule CRD): given, the ``serving``
+            alert rules (:mod:`.rules`: the control plane's Deployments without an available replica) are created.
         cert_manager_namespace: cert-manager's namespace.
         kserve_namespace: KServe's namespace.
         cert_manager_chart_version: The cert-manager chart version.
@@ -69,7 +72,7 @@ class ServingArgs:
     region: str
     node_selector: Mapping[str, str] = field(default_factory=dict)
     replicas: int = 1
-    monitoring_namespace: str | None = None
+    prometheus: pulumi.Resource | None = None
     cert_manager_namespace: str = names.CERT_MANAGER_NAMESPACE
     kserve_namespace: str = names.KSERVE_NAMESPACE
     cert_manager_chart_version: str = cert_manager.CERT_MANAGER_CHART_VERSION
@@ -111,6 +114,7 @@ class Serving(pulumi.ComponentResource):
             [self.kserve_ns, self.crds, self.cert_manager],
         )
         self.runtime, self.storage = self._runtime_objects(name)
+        self._alerts(name)
         self._outputs()
 
     def _namespace(
@@ -219,6 +223,20 @@ class Serving(pulumi.ComponentResource):
             )
         return objects[0], objects[1]
 
+    def _alerts(self, name: str) -> None:
+        """The control plane's alert rules, after kube-prometheus-stack (the PrometheusRule CRD)."""
+        args = self._args
+        if args.prometheus is None:
+            return
+        prometheus_rule(
+            f"{name}-rules",
+            name="serving",
+            namespace=args.kserve_namespace,
+            groups=serving_rule_groups(args.kserve_namespace, args.cert_manager_namespace),
+            labels={"app.kubernetes.io/part-of": "mlops-platform"},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.kserve_ns, args.prometheus]),
+        )
+
     def _outputs(self) -> None:
         self.cert_manager_namespace: pulumi.Output[str] = self.cert_manager_ns.metadata.name
         self.namespace: pulumi.Output[str] = self.kserve_ns.metadata.name
@@ -241,6 +259,4 @@ def cert_manager_network_policies(
 
 
 def kserve_network_policies(args: ServingArgs) -> list[tuple[str, k8s.networking.v1.NetworkPolicySpecArgs]]:
-    return kserve_values.kserve_network_policies(
-        args.cluster_cidrs, monitoring_namespace=args.monitoring_namespace
-    )
+    return kserve_values.kserve_network_policies(args.cluster_cidrs)

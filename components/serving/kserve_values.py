@@ -45,7 +45,7 @@ from typing import Any
 
 import pulumi_kubernetes as k8s
 
-from mlops_platform.components.kubernetes import cidrs, controller_baseline_policies, pods, ports, selector
+from mlops_platform.components.kubernetes import cidrs, controller_baseline_policies, ports, selector
 
 __all__ = [
     "CONTROLLER_POD_LABELS",
@@ -181,14 +181,14 @@ def config_sections(rendered: Mapping[str, str]) -> dict[str, Any]:
 
 
 def kserve_network_policies(
-    cluster_cidrs: Sequence[str], *, monitoring_namespace: str | None = None
+    cluster_cidrs: Sequence[str],
 ) -> list[tuple[str, k8s.networking.v1.NetworkPolicySpecArgs]]:
     """``(name, spec)`` of KServe's namespace's NetworkPolicies: default-deny, DNS and the API server
-    (:func:`~mlops_platform.components.kubernetes.controller_baseline_policies`), the webhook's port from the
-    control plane's ENIs (``cluster_cidrs``), and, with ``monitoring_namespace``, Prometheus to the metrics
-    port. The controller calls nothing but the API server (it never calls a model)."""
+    (:func:`~mlops_platform.components.kubernetes.controller_baseline_policies`), and the webhook's port from the
+    control plane's ENIs (``cluster_cidrs``). The controller calls nothing but the API server (it never calls a
+    model); nothing scrapes it (its alerts read kube-state-metrics, :mod:`.rules`), so no metrics ingress."""
     V1 = k8s.networking.v1
-    policies = [
+    return [
         *controller_baseline_policies(cluster_cidrs),
         (
             "webhook-from-api-server",
@@ -201,20 +201,3 @@ def kserve_network_policies(
             ),
         ),
     ]
-    if monitoring_namespace:
-        policies.append(
-            (
-                "metrics-from-prometheus",
-                V1.NetworkPolicySpecArgs(
-                    pod_selector=selector(CONTROLLER_POD_LABELS),
-                    policy_types=["Ingress"],
-                    ingress=[
-                        V1.NetworkPolicyIngressRuleArgs(
-                            from_=[pods({"app.kubernetes.io/name": "prometheus"}, monitoring_namespace)],
-                            ports=ports(METRICS_PORT),
-                        )
-                    ],
-                ),
-            )
-        )
-    return policies

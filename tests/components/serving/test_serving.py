@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import promql_parser
 import pytest
 from compute_support import plain, render_platform
 from config_support import make, problems
@@ -23,6 +24,7 @@ POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 RUNTIME = "kubernetes:serving.kserve.io/v1alpha1:ClusterServingRuntime"
 STORAGE = "kubernetes:serving.kserve.io/v1alpha1:ClusterStorageContainer"
+PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
 METRICS_SERVER_PORT = 10251
 """The secure port of the EKS metrics-server add-on (docs.aws.amazon.com/eks/latest/userguide/metrics-server.html)."""
 
@@ -84,13 +86,22 @@ def test_each_namespace_denies_by_default_and_admits_the_api_server_on_the_webho
     assert {p["port"] for rule in egress for p in rule["ports"]} == {53, 443}
 
 
-def test_prometheus_may_reach_the_kserve_controllers_metrics(prod: Graph) -> None:
-    spec = policies(prod, names.KSERVE_NAMESPACE)["metrics-from-prometheus"]
-    (rule,) = spec["ingress"]
-    assert [p["port"] for p in rule["ports"]] == [kserve_values.METRICS_PORT]
-    assert rule["from"][0]["namespaceSelector"]["matchLabels"] == {
-        "kubernetes.io/metadata.name": "monitoring"
-    }
+def test_the_control_planes_alerts_read_kube_state_metrics(prod: Graph) -> None:
+    (rule,) = [r for r in prod.of_type(PROMETHEUS_RULE) if r.name == "mlops-prod-serving-rules"]
+    assert metadata(rule)["namespace"] == names.KSERVE_NAMESPACE
+    rules = {r["alert"]: r for g in plain(rule, "spec")["groups"] for r in g["rules"]}
+    assert set(rules) == {"KServeControllerUnavailable", "CertManagerUnavailable"}
+    for alert in rules.values():
+        parsed = promql_parser.parse(alert["expr"])
+        assert "kube_deployment_status_replicas_available" in str(parsed)
+        assert alert["labels"]["severity"] == "critical" and alert["for"] == "10m"
+    assert 'namespace="kserve"' in rules["KServeControllerUnavailable"]["expr"]
+    assert "cert-manager-webhook" in rules["CertManagerUnavailable"]["expr"]
+    release = next(r for r in prod.of_type(RELEASE) if r.name == "mlops-prod-kube-prometheus-stack")
+    assert release.urn in rule.dependencies
+    # Nothing scrapes the controllers, so no namespace of serving admits Prometheus.
+    for ns in (names.KSERVE_NAMESPACE, names.CERT_MANAGER_NAMESPACE):
+        assert not [n for n in policies(prod, ns) if "prometheus" in n]
 
 
 def _tcp_ranges() -> list[range]:
@@ -222,5 +233,5 @@ def test_the_component_alone_renders_with_plain_values() -> None:
 
     g = run_callable(program, project="p", stack="s")
     assert len(g.of_type(RELEASE)) == 3
-    # No monitoring namespace given: no Prometheus path into KServe's namespace.
-    assert "metrics-from-prometheus" not in policies(g, names.KSERVE_NAMESPACE)
+    # No Prometheus release given: no PrometheusRule (its CRD would not exist).
+    assert not g.of_type(PROMETHEUS_RULE)

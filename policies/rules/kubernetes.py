@@ -1,9 +1,12 @@
 """Kubernetes workloads (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Pod; Argo Workflows'
-Workflow, WorkflowTemplate, ClusterWorkflowTemplate and CronWorkflow) and Services.
+Workflow, WorkflowTemplate, ClusterWorkflowTemplate and CronWorkflow; KServe's ServingRuntime,
+ClusterServingRuntime and ClusterStorageContainer) and Services.
 
-The pod rules judge every pod a resource runs (:func:`pods`): a workload's pod template, or one pseudo pod
-per Argo template that has a container (:mod:`mlops_platform.policies.rules._argo`); an Argo pod's messages
-start with the template they come from (``templates[train].container``)."""
+The pod rules judge every pod a resource runs (:func:`pods`): a workload's pod template, one pseudo pod
+per Argo template that has a container (:mod:`mlops_platform.policies.rules._argo`), or the predictor pod a
+KServe runtime shapes and the init container a storage container becomes
+(:mod:`mlops_platform.policies.rules._kserve`); an Argo pod's messages start with the template they come from
+(``templates[train].container``)."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
-from mlops_platform.policies.rules import _argo
+from mlops_platform.policies.rules import _argo, _kserve
 from mlops_platform.policies.rules._common import Ctx, Res, Stack, as_list, truthy
 from mlops_platform.policies.rules._meta import RELAXED_DEV, STR_LIST, Prop, cis_eks
 from mlops_platform.policies.rules._registry import resource_rule, stack_rule
@@ -54,13 +57,14 @@ POD_TEMPLATE_KINDS = {
     "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
     "kubernetes:core/v1:Pod": ("spec",),
 }
-WORKLOADS = (*POD_TEMPLATE_KINDS, *_argo.KINDS)
+WORKLOADS = (*POD_TEMPLATE_KINDS, *_argo.KINDS, *_kserve.KINDS)
 LONG_RUNNING = (
     "kubernetes:apps/v1:Deployment",
     "kubernetes:apps/v1:StatefulSet",
     "kubernetes:apps/v1:DaemonSet",
     "kubernetes:apps/v1:ReplicaSet",
     "kubernetes:core/v1:Pod",
+    *_kserve.RUNTIMES,
 )
 SERVICE = "kubernetes:core/v1:Service"
 NAMESPACED_PREFIX = "kubernetes:"
@@ -88,6 +92,8 @@ def pods(res: Res) -> list[tuple[str, dict[str, Any]]]:
     pseudo pod per template with a container for an Argo object (``where`` = ``templates[<name>]``)."""
     if _argo.is_argo(res):
         return [(p.where, p.spec) for p in _argo.pods(res)]
+    if _kserve.is_kserve(res):
+        return _kserve.pods(res)
     spec = res.path(*POD_TEMPLATE_KINDS[res.type], default={}) if res.type in POD_TEMPLATE_KINDS else {}
     return [("", spec if isinstance(spec, dict) else {})]
 

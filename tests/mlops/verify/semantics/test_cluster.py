@@ -96,7 +96,7 @@ def test_an_object_that_does_not_wait_for_its_namespace(stack_ctx):
 
     base = stack_ctx("prod")
     graph = _copy.deepcopy(base.graph)
-    monitor = next(r for r in graph.resources if r.type.endswith(":ServiceMonitor"))
+    monitor = next(r for r in graph.resources if r.type.endswith(":ServiceMonitor") and "mlflow" in r.urn)
     monitor.dependencies, monitor.property_dependencies = [], {}
     ctx = VerifyContext(graph=graph, stack="prod", kube_version=base.kube_version)
     found = [f for f in semantics.check(ctx) if f.check == "namespace-order"]

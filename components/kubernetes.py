@@ -35,6 +35,24 @@ __all__ = [
 ]
 
 
+#: A chart's pod securityContext value for restricted Pod Security (the image's own non-root user).
+CHART_POD_SECURITY = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+#: A chart's container securityContext value for restricted Pod Security, root filesystem read-only.
+CHART_CONTAINER_SECURITY = {
+    "allowPrivilegeEscalation": False,
+    "privileged": False,
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
+def bounded_resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> dict[str, dict[str, str]]:
+    """A chart's ``resources`` value: requests and limits."""
+    return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": cpu_limit, "memory": memory_limit}}
+
+
 def pod_security_labels(enforce: str, warn: str | None = None, audit: str | None = None) -> dict[str, str]:
     """The Pod Security admission labels of a namespace: ``enforce`` a level, and ``warn``/``audit`` at a
     stricter one if given (both default to ``enforce``)."""

@@ -15,6 +15,7 @@ import pulumi_kubernetes as k8s
 
 from mlops_platform.components.kubernetes import (
     RESTRICTED_NAMESPACE_LABELS,
+    bounded_resources,
     cidr_egress,
     cidrs,
     controller_baseline_policies,
@@ -52,10 +53,6 @@ _OPERATOR_SECURITY = {
 }
 
 
-def _bounded(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> dict[str, dict[str, str]]:
-    return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": cpu_limit, "memory": memory_limit}}
-
-
 def operator_values() -> dict[str, object]:
     """External Secrets Operator chart values: namespaced stores only, nothing written back to AWS, and
     each of its three Deployments (controller, webhook, cert-controller) restricted, bounded and probed
@@ -72,18 +69,18 @@ def operator_values() -> dict[str, object]:
         "processPushSecret": False,
         "processClusterPushSecret": False,
         "securityContext": _OPERATOR_SECURITY,
-        "resources": _bounded("50m", "128Mi", "500m", "512Mi"),
+        "resources": bounded_resources("50m", "128Mi", "500m", "512Mi"),
         # Both start the controller's health server (--live-addr, port 8082): /healthz and /readyz.
         "livenessProbe": {"enabled": True},
         "readinessProbe": {"enabled": True},
         "webhook": {
             "securityContext": _OPERATOR_SECURITY,
-            "resources": _bounded("20m", "64Mi", "200m", "256Mi"),
+            "resources": bounded_resources("20m", "64Mi", "200m", "256Mi"),
             **probed,
         },
         "certController": {
             "securityContext": _OPERATOR_SECURITY,
-            "resources": _bounded("20m", "64Mi", "200m", "256Mi"),
+            "resources": bounded_resources("20m", "64Mi", "200m", "256Mi"),
             **probed,
         },
     }

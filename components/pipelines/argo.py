@@ -30,6 +30,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlops_platform.components.kubernetes import (
+    bounded_resources,
     cidr_egress,
     controller_baseline_policies,
     pods,
@@ -93,10 +94,6 @@ def _pod_security(uid: int) -> dict[str, Any]:
         "fsGroup": uid,
         "seccompProfile": {"type": "RuntimeDefault"},
     }
-
-
-def _bounded(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> dict[str, dict[str, str]]:
-    return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": cpu_limit, "memory": memory_limit}}
 
 
 @dataclass(frozen=True)
@@ -194,7 +191,7 @@ def _ca_bundle(spec: ArgoValuesSpec) -> dict[str, Any]:
         "command": ["python", "-c", "import shutil, sys; shutil.copy(sys.argv[1], sys.argv[2])"],
         "args": [spec.ca_bundle_path, f"{CA_DIR}/{_CA_FILE}"],
         "securityContext": {**_RESTRICTED, "runAsUser": spec.ca_image_uid, "runAsGroup": spec.ca_image_uid},
-        "resources": _bounded("10m", "32Mi", "100m", "64Mi"),
+        "resources": bounded_resources("10m", "32Mi", "100m", "64Mi"),
         "volumeMounts": [{"name": "rds-ca", "mountPath": CA_DIR}],
     }
     return {
@@ -220,7 +217,7 @@ def _controller(spec: ArgoValuesSpec) -> dict[str, Any]:
         "workflowNamespaces": list(spec.workflow_namespaces),
         "podSecurityContext": _pod_security(ARGO_UID),
         "securityContext": _RESTRICTED,
-        "resources": _bounded("100m", "256Mi", "1", "1Gi"),
+        "resources": bounded_resources("100m", "256Mi", "1", "1Gi"),
         "nodeSelector": dict(spec.node_selector),
         "serviceAccount": _service_account(spec.controller_role_arn),
         "persistence": _archive(spec),
@@ -245,7 +242,7 @@ def _server(spec: ArgoValuesSpec) -> dict[str, Any]:
         "livenessProbe": {"enabled": True, "httpGet": {"port": SERVER_PORT, "path": "/"}},
         "podSecurityContext": _pod_security(ARGO_UID),
         "securityContext": _RESTRICTED,
-        "resources": _bounded("50m", "128Mi", "500m", "512Mi"),
+        "resources": bounded_resources("50m", "128Mi", "500m", "512Mi"),
         "nodeSelector": dict(spec.node_selector),
         "serviceAccount": _service_account(spec.server_role_arn),
         "pdb": {"enabled": spec.server_replicas > 1, "minAvailable": 1},
@@ -265,11 +262,11 @@ def argo_values(spec: ArgoValuesSpec) -> dict[str, Any]:
         "controller": _controller(spec),
         "server": _server(spec),
         "executor": {
-            "resources": _bounded("10m", "64Mi", "500m", "256Mi"),
+            "resources": bounded_resources("10m", "64Mi", "500m", "256Mi"),
             "securityContext": {**_RESTRICTED, "runAsUser": ARGO_UID, "runAsGroup": ARGO_UID},
         },
         "mainContainer": {
-            "resources": _bounded("100m", "256Mi", "1", "1Gi"),
+            "resources": bounded_resources("100m", "256Mi", "1", "1Gi"),
             "securityContext": _RESTRICTED,
         },
         "useStaticCredentials": False,

@@ -30,7 +30,15 @@ from typing import Any
 
 import pulumi_kubernetes as k8s
 
-from mlops_platform.components.kubernetes import cidrs, controller_baseline_policies, ports, selector
+from mlops_platform.components.kubernetes import (
+    CHART_CONTAINER_SECURITY,
+    CHART_POD_SECURITY,
+    bounded_resources,
+    cidrs,
+    controller_baseline_policies,
+    ports,
+    selector,
+)
 from mlops_platform.components.serving import names
 
 __all__ = [
@@ -61,20 +69,6 @@ CONTROLLER_POD_LABELS = {
 WEBHOOK_POD_LABELS = {"app.kubernetes.io/name": "webhook", "app.kubernetes.io/component": "webhook"}
 CAINJECTOR_POD_LABELS = {"app.kubernetes.io/name": "cainjector", "app.kubernetes.io/component": "cainjector"}
 
-_POD_SECURITY = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
-_CONTAINER_SECURITY = {
-    "allowPrivilegeEscalation": False,
-    "privileged": False,
-    "readOnlyRootFilesystem": True,
-    "runAsNonRoot": True,
-    "capabilities": {"drop": ["ALL"]},
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
-
-
-def _bounded(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> dict[str, dict[str, str]]:
-    return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": cpu_limit, "memory": memory_limit}}
-
 
 @dataclass(frozen=True)
 class CertManagerValuesSpec:
@@ -98,8 +92,8 @@ def _component(spec: CertManagerValuesSpec, resources: dict[str, dict[str, str]]
         "podDisruptionBudget": (
             {"enabled": True, "minAvailable": 1} if spec.replicas > 1 else {"enabled": False}
         ),
-        "securityContext": _POD_SECURITY,
-        "containerSecurityContext": _CONTAINER_SECURITY,
+        "securityContext": CHART_POD_SECURITY,
+        "containerSecurityContext": CHART_CONTAINER_SECURITY,
         "resources": resources,
         "nodeSelector": {"kubernetes.io/os": "linux", **spec.node_selector},
     }
@@ -110,24 +104,24 @@ def cert_manager_values(spec: CertManagerValuesSpec) -> dict[str, Any]:
     return {
         "crds": {"enabled": True, "keep": True},
         "global": {"leaderElection": {"namespace": spec.namespace}},
-        **_component(spec, _bounded("50m", "128Mi", "500m", "512Mi")),
+        **_component(spec, bounded_resources("50m", "128Mi", "500m", "512Mi")),
         # The chart's own NetworkPolicies are off: ours (cert_manager_network_policies) close the namespace.
         "webhook": {
-            **_component(spec, _bounded("20m", "64Mi", "200m", "256Mi")),
+            **_component(spec, bounded_resources("20m", "64Mi", "200m", "256Mi")),
             "securePort": WEBHOOK_PORT,
             "hostNetwork": False,
             "networkPolicy": {"enabled": False},
         },
         "cainjector": {
             "enabled": True,
-            **_component(spec, _bounded("20m", "128Mi", "200m", "512Mi")),
+            **_component(spec, bounded_resources("20m", "128Mi", "200m", "512Mi")),
             "networkPolicy": {"enabled": False},
         },
         "startupapicheck": {
             "enabled": True,
-            "securityContext": _POD_SECURITY,
-            "containerSecurityContext": _CONTAINER_SECURITY,
-            "resources": _bounded("10m", "32Mi", "100m", "128Mi"),
+            "securityContext": CHART_POD_SECURITY,
+            "containerSecurityContext": CHART_CONTAINER_SECURITY,
+            "resources": bounded_resources("10m", "32Mi", "100m", "128Mi"),
             "nodeSelector": {"kubernetes.io/os": "linux", **spec.node_selector},
         },
         # Metrics stay on (port 9402, the controller's Service); the chart's ServiceMonitor is off.

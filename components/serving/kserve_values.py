@@ -45,7 +45,15 @@ from typing import Any
 
 import pulumi_kubernetes as k8s
 
-from mlops_platform.components.kubernetes import cidrs, controller_baseline_policies, ports, selector
+from mlops_platform.components.kubernetes import (
+    CHART_CONTAINER_SECURITY,
+    CHART_POD_SECURITY,
+    bounded_resources,
+    cidrs,
+    controller_baseline_policies,
+    ports,
+    selector,
+)
 
 __all__ = [
     "CONTROLLER_POD_LABELS",
@@ -77,19 +85,6 @@ METRICS_PORT = 8443
 CONTROLLER_POD_LABELS = {"control-plane": "kserve-controller-manager"}
 #: The namespace label KServe's own pod-mutating webhook skips (its namespaceSelector: the label absent).
 CONTROL_PLANE_LABEL = ("control-plane", "kserve-controller-manager")
-_POD_SECURITY = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
-_CONTAINER_SECURITY = {
-    "allowPrivilegeEscalation": False,
-    "privileged": False,
-    "readOnlyRootFilesystem": True,
-    "runAsNonRoot": True,
-    "capabilities": {"drop": ["ALL"]},
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
-
-
-def _bounded(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> dict[str, dict[str, str]]:
-    return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": cpu_limit, "memory": memory_limit}}
 
 
 @dataclass(frozen=True)
@@ -131,13 +126,13 @@ def _controller(spec: KServeValuesSpec) -> dict[str, Any]:
     return {
         "deploymentMode": DEPLOYMENT_MODE,
         "nodeSelector": dict(spec.node_selector),
-        "securityContext": _POD_SECURITY,
-        "containerSecurityContext": _CONTAINER_SECURITY,
-        "resources": _bounded("100m", "256Mi", "1", "1Gi"),
+        "securityContext": CHART_POD_SECURITY,
+        "containerSecurityContext": CHART_CONTAINER_SECURITY,
+        "resources": bounded_resources("100m", "256Mi", "1", "1Gi"),
         "imagePullPolicy": "IfNotPresent",
         "rbacProxy": {
-            "resources": _bounded("10m", "32Mi", "100m", "128Mi"),
-            "securityContext": _CONTAINER_SECURITY,
+            "resources": bounded_resources("10m", "32Mi", "100m", "128Mi"),
+            "securityContext": CHART_CONTAINER_SECURITY,
         },
         "gateway": ingress_config(),
         "knativeAddressableResolver": {"enabled": False},
